@@ -1,0 +1,55 @@
+import Synchronization
+
+/// A program attached to a kernel event; detaching it stops the program running there.
+///
+/// Returned by every `attach…` call. The wrapper also keeps track of it, so
+/// ``EBPFWrapper/detachAll()`` and ``EBPFWrapper/close()`` detach it too. Dropping the handle
+/// does not detach: probes are kernel-global state and live until detached or until the
+/// wrapper is closed or deinitialized.
+public final class Attachment: Sendable, CustomStringConvertible {
+    /// The kind of kernel hook.
+    public struct Kind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        public static let kprobe = Kind(rawValue: "kprobe")
+        public static let kretprobe = Kind(rawValue: "kretprobe")
+        public static let tracepoint = Kind(rawValue: "tracepoint")
+        public static let rawTracepoint = Kind(rawValue: "raw tracepoint")
+        public static let uprobe = Kind(rawValue: "uprobe")
+        public static let uretprobe = Kind(rawValue: "uretprobe")
+        public static let perfEvent = Kind(rawValue: "perf event")
+    }
+
+    public let kind: Kind
+    /// What it is attached to: `syscalls:sys_enter_bind`, `__x64_sys_bind`,
+    /// `/usr/lib/x86_64-linux-gnu/libc.so.6:getpid`, `software:cpu-clock`.
+    public let target: String
+    /// The BPF function that runs on the event.
+    public let functionName: String
+    private let detacher: Mutex<(@Sendable () -> Void)?>
+
+    init(kind: Kind, target: String, functionName: String, detach: @escaping @Sendable () -> Void) {
+        self.kind = kind
+        self.target = target
+        self.functionName = functionName
+        self.detacher = Mutex(detach)
+    }
+
+    /// Whether the program still runs on the event.
+    public var isAttached: Bool { detacher.withLock { $0 != nil } }
+
+    /// Detaches the program from the event. Idempotent.
+    public func detach() {
+        let detach = detacher.withLock { stored -> (@Sendable () -> Void)? in
+            defer { stored = nil }
+            return stored
+        }
+        detach?()
+    }
+
+    public var description: String {
+        "Attachment(\(kind) \(target) -> \(functionName)\(isAttached ? "" : ", detached"))"
+    }
+}

@@ -1,0 +1,66 @@
+extension EBPFWrapper {
+    /// Attaches the program's function `fnName` to the entry of the kernel function `event`,
+    /// as bcc's `attach_kprobe(event=…, fn_name=…)`.
+    ///
+    /// For syscalls, pass ``syscallFunctionName(_:)`` (`__x64_sys_bind` on x86-64).
+    ///
+    /// - Throws: ``EBPFError/Code/notSupported`` on a kernel built without `CONFIG_KPROBES`
+    ///   (the message names the tracepoint to use instead), ``EBPFError/Code/attachFailed``
+    ///   when the function cannot be probed, and the errors of ``loadFunction(_:type:)``.
+    ///
+    /// The corresponding libbcc function is `bpf_attach_kprobe`.
+    @discardableResult
+    public func attachKprobe(event: String, fnName: String) throws(EBPFError) -> Attachment {
+        try attachKernelProbe(event: event, fnName: fnName, isReturn: false)
+    }
+
+    /// Attaches the program's function `fnName` to the return of the kernel function
+    /// `event`, as bcc's `attach_kretprobe(event=…, fn_name=…)`.
+    ///
+    /// - Throws: as ``attachKprobe(event:fnName:)``.
+    ///
+    /// The corresponding libbcc function is `bpf_attach_kprobe`.
+    @discardableResult
+    public func attachKretprobe(event: String, fnName: String) throws(EBPFError) -> Attachment {
+        try attachKernelProbe(event: event, fnName: fnName, isReturn: true)
+    }
+
+    private func attachKernelProbe(event: String, fnName: String, isReturn: Bool) throws(EBPFError) -> Attachment {
+        try checkOpen()
+        try NameValidation.symbol(event, what: "kernel function name")
+        let program = try nativeModule().loadFunction(fnName, type: .kprobe)
+        let kind: Attachment.Kind = isReturn ? .kretprobe : .kprobe
+        guard KernelFeatures.supportsKprobes else {
+            throw Self.kprobesUnsupported(event: event, kind: kind)
+        }
+        let eventName = ProbeEventName.make(isReturn ? "r" : "p", event)
+        let result = LibBCC.attachKprobe(
+            programFD: program, isReturn: isReturn, eventName: eventName, function: event, offset: 0)
+        guard !result.failed else {
+            throw EBPFError.fromErrno(
+                .attachFailed,
+                "could not attach '\(fnName)' as a \(kind) on '\(event)': the function may not exist, be inlined or be marked notrace (check /proc/kallsyms and available_filter_functions)",
+                call: "bpf_attach_kprobe", errno: result.errno)
+        }
+        let eventFD = result.value
+        return try track(
+            Attachment(kind: kind, target: event, functionName: fnName) {
+                LibBCC.closePerfEvent(eventFD)
+                LibBCC.detachKprobe(eventName: eventName)
+            })
+    }
+
+    /// The error for a kprobe on a kernel without kprobes, naming the tracepoint to use
+    /// instead when `event` is a syscall's entry function.
+    static func kprobesUnsupported(event: String, kind: Attachment.Kind) -> EBPFError {
+        var advice = "attach to a tracepoint instead (attachTracepoint(tp:fnName:); the kernel's list is in /sys/kernel/tracing/available_events)"
+        if let syscall = KernelSymbols.syscallName(fromFunction: event) {
+            let point = kind == .kretprobe ? "sys_exit_" : "sys_enter_"
+            advice = "for this syscall use attachTracepoint(tp: \"syscalls:\(point)\(syscall)\", fnName:) instead"
+        }
+        return EBPFError(
+            .notSupported,
+            "cannot attach a \(kind) to '\(event)': this kernel has no kprobe support (built without CONFIG_KPROBES: there is no /sys/bus/event_source/devices/kprobe and no kprobe_events in tracefs); \(advice)"
+        )
+    }
+}

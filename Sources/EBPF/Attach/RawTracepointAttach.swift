@@ -1,0 +1,34 @@
+extension EBPFWrapper {
+    /// Attaches the program's function `fnName` to a raw tracepoint, as bcc's
+    /// `attach_raw_tracepoint(tp=…, fn_name=…)`. Raw tracepoints receive the tracepoint's
+    /// raw arguments (`struct bpf_raw_tracepoint_args *ctx`) and cost less than tracepoints.
+    ///
+    /// - Parameters:
+    ///   - tp: The tracepoint's name without its category, e.g. `"sys_enter"` or
+    ///     `"sched_switch"`.
+    ///   - fnName: A function of the program, loaded as a raw tracepoint program.
+    /// - Returns: A handle that detaches the probe.
+    /// - Throws: ``EBPFError/Code/notFound`` for a tracepoint the kernel lacks, and the errors
+    ///   of ``loadFunction(_:type:)``.
+    ///
+    /// Needs kernel 4.17 or later. The corresponding libbcc function is
+    /// `bpf_attach_raw_tracepoint`.
+    @discardableResult
+    public func attachRawTracepoint(tp: String, fnName: String) throws(EBPFError) -> Attachment {
+        try checkOpen()
+        try NameValidation.tracepointComponent(tp, what: "raw tracepoint name")
+        let program = try nativeModule().loadFunction(fnName, type: .rawTracepoint)
+        let result = LibBCC.attachRawTracepoint(programFD: program, name: tp)
+        guard !result.failed else {
+            throw EBPFError.fromErrno(
+                .attachFailed,
+                "could not attach '\(fnName)' to raw tracepoint \(tp); raw tracepoint names have no category (\"sys_enter\", not \"raw_syscalls:sys_enter\")",
+                call: "bpf_attach_raw_tracepoint", errno: result.errno)
+        }
+        let linkFD = result.value
+        return try track(
+            Attachment(kind: .rawTracepoint, target: tp, functionName: fnName) {
+                LibBCC.closePerfEvent(linkFD)
+            })
+    }
+}

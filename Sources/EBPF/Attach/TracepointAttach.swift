@@ -1,0 +1,33 @@
+extension EBPFWrapper {
+    /// Attaches the program's function `fnName` to a kernel tracepoint, as bcc's
+    /// `attach_tracepoint(tp=…, fn_name=…)`.
+    ///
+    /// - Parameters:
+    ///   - tp: `"category:name"`, e.g. `"syscalls:sys_enter_bind"`; the kernel's list is in
+    ///     `<tracefs>/available_events`.
+    ///   - fnName: A function of the program, loaded as a tracepoint program.
+    /// - Returns: A handle that detaches the probe.
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for a malformed name,
+    ///   ``EBPFError/Code/notFound`` for a tracepoint the kernel lacks,
+    ///   ``EBPFError/Code/tracefsUnavailable``, and the errors of ``loadFunction(_:type:)``.
+    ///
+    /// Needs tracefs mounted. The corresponding libbcc function is `bpf_attach_tracepoint`.
+    @discardableResult
+    public func attachTracepoint(tp: String, fnName: String) throws(EBPFError) -> Attachment {
+        try checkOpen()
+        let (category, name) = try Tracefs.splitTracepoint(tp)
+        _ = try Tracefs.tracepointDirectory(category: category, name: name)
+        let program = try nativeModule().loadFunction(fnName, type: .tracepoint)
+        let result = LibBCC.attachTracepoint(programFD: program, category: category, name: name)
+        guard !result.failed else {
+            throw EBPFError.fromErrno(
+                .attachFailed, "could not attach '\(fnName)' to tracepoint \(tp)",
+                call: "bpf_attach_tracepoint", errno: result.errno)
+        }
+        let eventFD = result.value
+        return try track(
+            Attachment(kind: .tracepoint, target: tp, functionName: fnName) {
+                LibBCC.closePerfEvent(eventFD)
+            })
+    }
+}

@@ -1,0 +1,169 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A BPF program compiled by libbcc, the probes attached from it, and the buffers that
+/// deliver its records: the Swift counterpart of bcc's Python `BPF` class.
+///
+/// ```swift
+/// let b = try EBPFWrapper(text: """
+///     int hello(void *ctx) { bpf_trace_printk("Hello, World!\\n"); return 0; }
+///     """)
+/// try b.attachTracepoint(tp: "syscalls:sys_enter_clone", fnName: "hello")
+/// print(try b.traceFields())
+/// b.close()
+/// ```
+///
+/// Probes are kernel-global state: they keep running after the last reference to their
+/// handle is gone. ``close()`` detaches everything, stops the polling thread and frees the
+/// program; call it when done. `deinit` does the same as a safety net, but a wrapper kept
+/// alive by a forgotten reference keeps its probes attached.
+///
+/// All methods are thread-safe. Callbacks run on the wrapper's one polling thread, never on
+/// the Swift concurrency pool.
+public final class EBPFWrapper: Sendable {
+    private struct State {
+        var closed = false
+        var attachments: [Attachment] = []
+        var buffers: [EventBuffer] = []
+    }
+
+    /// The program compiled from the `text:` given at init; nil for `EBPFWrapper()`.
+    let module: BPFModule?
+    let poller: EventPoller
+    let tracePipe = TracePipe()
+    private let state = Mutex(State())
+
+    /// How often the polling thread drains buffers whose wake-ups are batched: the longest a
+    /// lone record waits before its callback runs.
+    static let drainInterval = Duration.milliseconds(10)
+
+    /// A wrapper with no program of its own, for the probes the library generates.
+    public init() throws(EBPFError) {
+        module = nil
+        poller = try EventPoller(drainInterval: Self.drainInterval)
+    }
+
+    /// Compiles BPF C text with libbcc, as bcc's `BPF(text=…, cflags=[…])`.
+    ///
+    /// Functions are loaded into the kernel when first attached (or by ``loadFunction(_:type:)``).
+    ///
+    /// - Parameters:
+    ///   - text: BPF C in bcc's dialect (`BPF_PERF_OUTPUT`, `TRACEPOINT_PROBE`, helpers).
+    ///   - cflags: Extra compiler flags, e.g. `["-DMAX=16"]`.
+    /// - Throws: ``EBPFError/Code/compilationFailed`` with clang's diagnostics,
+    ///   ``EBPFError/Code/kernelHeadersMissing``, ``EBPFError/Code/permissionDenied``.
+    ///
+    /// The corresponding libbcc function is `bpf_module_create_c_from_string`.
+    public init(text: String, cflags: [String] = []) throws(EBPFError) {
+        module = try BPFModule(text: text, cflags: cflags)
+        poller = try EventPoller(drainInterval: Self.drainInterval)
+    }
+
+    deinit {
+        close()
+    }
+
+    /// The names of the functions in the compiled program.
+    public var functionNames: [String] { module?.functionNames ?? [] }
+
+    /// The names of the tables (maps) in the compiled program.
+    public var tableNames: [String] { module?.tableNames ?? [] }
+
+    /// Loads a function of the program into the kernel as `type` and returns its file
+    /// descriptor, owned by the wrapper (as bcc's `load_func`). Attach calls do this
+    /// themselves; call it to see a verifier rejection early or to use the fd elsewhere.
+    ///
+    /// - Throws: ``EBPFError/Code/functionNotFound``, ``EBPFError/Code/loadFailed`` with the
+    ///   verifier log.
+    ///
+    /// The corresponding libbcc function is `bcc_func_load`.
+    @discardableResult
+    public func loadFunction(_ fnName: String, type: ProgramType) throws(EBPFError) -> Int32 {
+        try checkOpen()
+        return try nativeModule().loadFunction(fnName, type: type)
+    }
+
+    /// Every attachment made through this wrapper that is still attached.
+    public var attachments: [Attachment] {
+        state.withLock { $0.attachments.filter(\.isAttached) }
+    }
+
+    /// Detaches every probe attached through this wrapper. Buffers stay open.
+    public func detachAll() {
+        let attachments = state.withLock { state in
+            defer { state.attachments.removeAll() }
+            return state.attachments
+        }
+        attachments.forEach { $0.detach() }
+    }
+
+    /// Detaches every probe, stops the polling thread after delivering what the buffers
+    /// still hold, and frees the program. Idempotent; safe to call from a callback (it then
+    /// returns at once and the polling thread finishes the clean-up when the callback ends).
+    ///
+    /// After `close()`, attach and open calls throw ``EBPFError/Code/closed``.
+    public func close() {
+        let alreadyClosed = state.withLock { state in
+            defer { state.closed = true }
+            return state.closed
+        }
+        guard !alreadyClosed else { return }
+        detachAll()
+        poller.stop()
+        tracePipe.close()
+        state.withLock { $0.buffers.removeAll() }
+    }
+
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
+    // MARK: For the attach and buffer extensions
+
+    func checkOpen() throws(EBPFError) {
+        if state.withLock({ $0.closed }) {
+            throw EBPFError(.closed, "this EBPFWrapper is closed; create a new one")
+        }
+    }
+
+    func nativeModule() throws(EBPFError) -> BPFModule {
+        guard let module else {
+            throw EBPFError(
+                .functionNotFound,
+                "this wrapper has no BPF program; create it with EBPFWrapper(text:) to attach functions by fnName"
+            )
+        }
+        return module
+    }
+
+    /// Records an attachment so close() can detach it; detaches it at once if the wrapper
+    /// was closed meanwhile.
+    func track(_ attachment: Attachment) throws(EBPFError) -> Attachment {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.attachments.removeAll { !$0.isAttached }
+            state.attachments.append(attachment)
+            return true
+        }
+        guard accepted else {
+            attachment.detach()
+            throw EBPFError(.closed, "this EBPFWrapper was closed while attaching; create a new one")
+        }
+        return attachment
+    }
+
+    func track(_ buffer: EventBuffer) throws(EBPFError) -> EventBuffer {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.buffers.append(buffer)
+            return true
+        }
+        guard accepted else {
+            buffer.close()
+            throw EBPFError(.closed, "this EBPFWrapper was closed while opening a buffer; create a new one")
+        }
+        return buffer
+    }
+}

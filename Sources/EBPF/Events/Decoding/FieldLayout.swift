@@ -1,0 +1,104 @@
+/// Where one field lies in a record and how to read it.
+///
+/// Built once per buffer or probe (from libbcc's description of the submitted struct, or from
+/// a tracepoint format file), then used to decode every record.
+struct FieldLayout: Sendable, Hashable {
+    /// How each element of the field is read.
+    enum Kind: Sendable, Hashable {
+        case signed, unsigned, boolean, floatingPoint, pointer
+        /// `char` elements: an array of them reads as a string.
+        case character
+        /// Opaque bytes (`__int128`, `u8` arrays).
+        case bytes
+    }
+
+    var name: String
+    var offset: Int
+    /// The size of one element in bytes.
+    var elementSize: Int
+    /// Number of elements; nil for a scalar.
+    var count: Int?
+    var kind: Kind
+
+    var size: Int { elementSize * (count ?? 1) }
+
+    /// Decodes the field from a record; nil when the record is too short to hold it.
+    func decode(from record: UnsafeRawBufferPointer) -> FieldValue? {
+        guard offset >= 0, offset + size <= record.count else { return nil }
+        let start = record.baseAddress! + offset
+        switch (kind, count) {
+        case (.character, .some(let count)):
+            let bytes = UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: count)
+            let end = bytes.firstIndex(of: 0) ?? count
+            return .string(String(decoding: UnsafeBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self))
+        case (.bytes, _):
+            return .bytes(Array(UnsafeRawBufferPointer(start: start, count: size)))
+        case (.unsigned, .some) where elementSize == 1:
+            return .bytes(Array(UnsafeRawBufferPointer(start: start, count: size)))
+        case (_, .some(let count)):
+            return .array((0..<count).map { scalar(at: start + $0 * elementSize) })
+        case (_, .none):
+            return scalar(at: start)
+        }
+    }
+
+    private func scalar(at pointer: UnsafeRawPointer) -> FieldValue {
+        switch kind {
+        case .signed, .character:
+            return .signed(Self.loadSigned(pointer, size: elementSize))
+        case .unsigned:
+            return .unsigned(Self.loadUnsigned(pointer, size: elementSize))
+        case .boolean:
+            return .boolean(Self.loadUnsigned(pointer, size: elementSize) != 0)
+        case .pointer:
+            return .pointer(Self.loadUnsigned(pointer, size: elementSize))
+        case .floatingPoint:
+            return elementSize == 4
+                ? .floatingPoint(Double(pointer.loadUnaligned(as: Float.self)))
+                : .floatingPoint(pointer.loadUnaligned(as: Double.self))
+        case .bytes:
+            return .bytes(Array(UnsafeRawBufferPointer(start: pointer, count: elementSize)))
+        }
+    }
+
+    static func loadUnsigned(_ pointer: UnsafeRawPointer, size: Int) -> UInt64 {
+        switch size {
+        case 1: return UInt64(pointer.load(as: UInt8.self))
+        case 2: return UInt64(pointer.loadUnaligned(as: UInt16.self))
+        case 4: return UInt64(pointer.loadUnaligned(as: UInt32.self))
+        default: return pointer.loadUnaligned(as: UInt64.self)
+        }
+    }
+
+    static func loadSigned(_ pointer: UnsafeRawPointer, size: Int) -> Int64 {
+        switch size {
+        case 1: return Int64(pointer.load(as: Int8.self))
+        case 2: return Int64(pointer.loadUnaligned(as: Int16.self))
+        case 4: return Int64(pointer.loadUnaligned(as: Int32.self))
+        default: return pointer.loadUnaligned(as: Int64.self)
+        }
+    }
+}
+
+/// The fields of one kind of record, with a by-name index, computed once and shared by every
+/// record decoded with it.
+final class RecordLayout: Sendable {
+    let fields: [FieldLayout]
+    /// The size of the C struct, padding included.
+    let size: Int
+    private let indexByName: [String: Int]
+
+    init(fields: [FieldLayout], size: Int) {
+        self.fields = fields
+        self.size = size
+        var index: [String: Int] = [:]
+        for (position, field) in fields.enumerated() where index[field.name] == nil {
+            index[field.name] = position
+        }
+        indexByName = index
+    }
+
+    func field(named name: String) -> FieldLayout? {
+        indexByName[name].map { fields[$0] }
+    }
+}

@@ -1,0 +1,142 @@
+extension EBPFWrapper {
+    /// Opens the perf buffer `table` (declared with `BPF_PERF_OUTPUT(table)`) and calls
+    /// `handler` with every record, decoded by field name, as bcc's
+    /// `b["table"].open_perf_buffer(callback)` with `event()` decoding.
+    ///
+    /// The fields are those of the struct the program passes to `table.perf_submit`, as
+    /// libbcc recorded them at compile time.
+    ///
+    /// - Parameters:
+    ///   - table: The `BPF_PERF_OUTPUT` table's name.
+    ///   - options: Ring size and wake-up batching; the defaults are fast and lossless.
+    ///   - lost: Called with the number of records the kernel dropped because a ring was full.
+    ///   - handler: Called on the wrapper's polling thread with each record.
+    /// - Returns: A handle with delivery counters that closes the buffer.
+    /// - Throws: ``EBPFError/Code/tableNotFound``, ``EBPFError/Code/invalidArgument`` when
+    ///   the table is not a perf buffer, ``EBPFError/Code/decodingFailed`` when the submitted
+    ///   struct has a field the decoder cannot size.
+    ///
+    /// The corresponding libbcc function is `bpf_open_perf_buffer_opts`.
+    @discardableResult
+    public func openPerfBuffer(
+        _ table: String, options: PerfBufferOptions = .default,
+        lost: (@Sendable (UInt64) -> Void)? = nil,
+        handler: @escaping @Sendable (EventRecord) -> Void
+    ) throws(EBPFError) -> EventBuffer {
+        try openBuffer(table, expecting: .perfEventArray, lost: lost, decoder: byName(handler)) {
+            (info, module, callbacks) throws(EBPFError) in
+            try PerfBufferSource(table: info, module: module, options: options, callbacks: callbacks)
+        }
+    }
+
+    /// Opens the perf buffer `table` and calls `handler` with every record loaded as `T`, a
+    /// Swift struct with the same layout as the submitted C struct. No allocation per record.
+    ///
+    /// - Throws: as ``openPerfBuffer(_:options:lost:handler:)``, and
+    ///   ``EBPFError/Code/decodingFailed`` when `T`'s size differs from the C struct's.
+    @discardableResult
+    public func openPerfBuffer<T: BitwiseCopyable>(
+        _ table: String, as type: T.Type, options: PerfBufferOptions = .default,
+        lost: (@Sendable (UInt64) -> Void)? = nil,
+        handler: @escaping @Sendable (T) -> Void
+    ) throws(EBPFError) -> EventBuffer {
+        try openBuffer(table, expecting: .perfEventArray, lost: lost, decoder: typed(type, handler)) {
+            (info, module, callbacks) throws(EBPFError) in
+            try PerfBufferSource(table: info, module: module, options: options, callbacks: callbacks)
+        }
+    }
+
+    /// Opens the ring buffer `table` (declared with `BPF_RINGBUF_OUTPUT(table, pages)`) and
+    /// calls `handler` with every record decoded by field name, as bcc's
+    /// `b["table"].open_ring_buffer(callback)`.
+    ///
+    /// Needs kernel 5.8 or later. The corresponding libbcc function is `bpf_new_ringbuf`.
+    @discardableResult
+    public func openRingBuffer(
+        _ table: String, handler: @escaping @Sendable (EventRecord) -> Void
+    ) throws(EBPFError) -> EventBuffer {
+        try openBuffer(table, expecting: .ringBuffer, lost: nil, decoder: byName(handler)) {
+            (info, module, callbacks) throws(EBPFError) in
+            try RingBufferSource(table: info, module: module, callbacks: callbacks)
+        }
+    }
+
+    /// Opens the ring buffer `table` and calls `handler` with every record loaded as `T`.
+    @discardableResult
+    public func openRingBuffer<T: BitwiseCopyable>(
+        _ table: String, as type: T.Type, handler: @escaping @Sendable (T) -> Void
+    ) throws(EBPFError) -> EventBuffer {
+        try openBuffer(table, expecting: .ringBuffer, lost: nil, decoder: typed(type, handler)) {
+            (info, module, callbacks) throws(EBPFError) in
+            try RingBufferSource(table: info, module: module, callbacks: callbacks)
+        }
+    }
+}
+
+/// Turns a table's description into the per-record function a buffer calls.
+typealias RecordDecoder = (TableInfo) throws(EBPFError) -> @Sendable (UnsafeRawBufferPointer) -> Void
+
+private func byName(_ handler: @escaping @Sendable (EventRecord) -> Void) -> RecordDecoder {
+    { (info) throws(EBPFError) in
+        let layout = try SubmittedStructLayout.make(table: info.name, descriptions: info.submittedFields)
+        return { raw in handler(EventRecord(layout: layout, bytes: Array(raw))) }
+    }
+}
+
+private func typed<T: BitwiseCopyable>(_: T.Type, _ handler: @escaping @Sendable (T) -> Void) -> RecordDecoder {
+    { (info) throws(EBPFError) in
+        if let layout = try? SubmittedStructLayout.make(table: info.name, descriptions: info.submittedFields),
+            layout.size != MemoryLayout<T>.size
+        {
+            throw EBPFError(
+                .decodingFailed,
+                "\(T.self) is \(MemoryLayout<T>.size) bytes but the struct submitted to '\(info.name)' is \(layout.size) bytes (fields: \(info.submittedFields.joined(separator: ", "))); declare the Swift struct with the same fields, types and order"
+            )
+        }
+        return { raw in
+            // The kernel pads perf records to 8 bytes, so a record is never shorter than the
+            // struct the program submitted; a shorter one is not of this type.
+            guard raw.count >= MemoryLayout<T>.size else { return }
+            handler(raw.loadUnaligned(as: T.self))
+        }
+    }
+}
+
+extension EBPFWrapper {
+    fileprivate func openBuffer(
+        _ name: String, expecting kind: TableType, lost: (@Sendable (UInt64) -> Void)?,
+        decoder: RecordDecoder,
+        makeSource: (TableInfo, BPFModule, BufferCallbacks) throws(EBPFError) -> any EventSource
+    ) throws(EBPFError) -> EventBuffer {
+        try checkOpen()
+        let module = try nativeModule()
+        let info = try module.table(name)
+        guard info.type == kind else {
+            let declaration = kind == .ringBuffer ? "BPF_RINGBUF_OUTPUT(\(name), 8)" : "BPF_PERF_OUTPUT(\(name))"
+            throw EBPFError(
+                .invalidArgument,
+                "table '\(name)' is a \(info.type), not a \(kind); declare it with \(declaration) or open it with the matching call"
+            )
+        }
+        let deliver = try decoder(info)
+        let statistics = BufferStatistics()
+        let callbacks = BufferCallbacks(
+            onRecord: { raw in
+                statistics.received.add(1, ordering: .relaxed)
+                deliver(raw)
+            },
+            onLost: { count in
+                statistics.lost.add(count, ordering: .relaxed)
+                lost?(count)
+            })
+        let source = try makeSource(info, module, callbacks)
+        do throws(EBPFError) {
+            try poller.add(source)
+        } catch {
+            source.release()
+            throw error
+        }
+        return try track(
+            EventBuffer(table: name, tableType: kind, statistics: statistics, source: source, poller: poller))
+    }
+}

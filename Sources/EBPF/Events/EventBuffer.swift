@@ -1,0 +1,85 @@
+import Synchronization
+
+/// An open perf or ring buffer that delivers records to a callback on the wrapper's
+/// polling thread.
+///
+/// Returned by ``EBPFWrapper/openPerfBuffer(_:options:lost:handler:)`` and
+/// ``EBPFWrapper/openRingBuffer(_:handler:)``. The buffer stays open until ``close()`` or the
+/// wrapper's `close()`; dropping the handle does not close it.
+public final class EventBuffer: Sendable, CustomStringConvertible {
+    /// The table (map) the buffer reads.
+    public let table: String
+    /// Whether this is a perf buffer (`BPF_PERF_OUTPUT`) or a ring buffer
+    /// (`BPF_RINGBUF_OUTPUT`).
+    public let tableType: TableType
+    let statistics: BufferStatistics
+    private let source: any EventSource
+    private let poller: EventPoller
+    private let closed = Atomic<Bool>(false)
+
+    init(table: String, tableType: TableType, statistics: BufferStatistics, source: any EventSource, poller: EventPoller) {
+        self.table = table
+        self.tableType = tableType
+        self.statistics = statistics
+        self.source = source
+        self.poller = poller
+    }
+
+    /// Records handed to the callback so far.
+    public var receivedCount: UInt64 { statistics.received.load(ordering: .relaxed) }
+
+    /// Records the kernel dropped because the buffer was full (perf buffers report this; a
+    /// ring buffer's producer sees the failure instead, in the BPF program).
+    public var lostCount: UInt64 { statistics.lost.load(ordering: .relaxed) }
+
+    /// Stops delivery and frees the buffer's memory. Records still waiting are dropped.
+    /// Idempotent; safe to call from the buffer's own callback.
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        poller.remove(source)
+    }
+
+    public var description: String {
+        "EventBuffer(\(table), \(tableType), received: \(receivedCount), lost: \(lostCount))"
+    }
+}
+
+/// Counters shared by a buffer's C callbacks and its handle.
+final class BufferStatistics: Sendable {
+    let received = Atomic<UInt64>(0)
+    let lost = Atomic<UInt64>(0)
+}
+
+/// How a perf buffer is sized and how often the kernel wakes its reader.
+///
+/// The defaults are the fast, lossless configuration: the kernel wakes the polling thread
+/// once per `wakeupEvents` records instead of once per record (per-record wake-ups cost the
+/// traced program many times its syscall time), and the polling thread also drains every
+/// buffer at least every 10 ms, so a lone record still arrives promptly.
+public struct PerfBufferOptions: Sendable, Hashable {
+    /// Pages of ring per CPU; a power of two. The default, 256, is 1 MiB per CPU.
+    public var pageCount: Int
+    /// Records the kernel collects before it wakes the reader; 1 wakes on every record,
+    /// as bcc does by default.
+    public var wakeupEvents: Int
+
+    public init(pageCount: Int = 256, wakeupEvents: Int = 128) {
+        self.pageCount = pageCount
+        self.wakeupEvents = wakeupEvents
+    }
+
+    public static let `default` = PerfBufferOptions()
+
+    func validate() throws(EBPFError) {
+        guard pageCount > 0, pageCount & (pageCount - 1) == 0, pageCount <= 1 << 16 else {
+            throw EBPFError(
+                .invalidArgument,
+                "pageCount \(pageCount) is not a power of two between 1 and 65536; the kernel maps perf rings in power-of-two page counts (e.g. 64, 256)"
+            )
+        }
+        guard wakeupEvents >= 1, wakeupEvents <= 1 << 20 else {
+            throw EBPFError(
+                .invalidArgument, "wakeupEvents \(wakeupEvents) must be between 1 and 1048576")
+        }
+    }
+}

@@ -1,0 +1,294 @@
+internal import CBCC
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Something the poller drains: a perf buffer (one reader per CPU) or a ring buffer.
+protocol EventSource: AnyObject, Sendable {
+    /// File descriptors that become readable when records are waiting.
+    var pollDescriptors: [Int32] { get }
+    /// Whether records may wait without a wake-up (batched perf-buffer wake-ups), so the
+    /// poller must also drain on a timer.
+    var needsTimedDrain: Bool { get }
+    /// Reads every waiting record and hands it to the callbacks. Poller thread only.
+    func drain()
+    /// Frees the C resources. Called exactly once, when no drain can be running.
+    func release()
+}
+
+/// The one thread per ``EBPFWrapper`` that delivers records to callbacks.
+///
+/// It sleeps in `epoll_wait` over every source's descriptors plus an eventfd that commands
+/// (add, remove, stop) write to, so `close()` interrupts it at once. Sources whose wake-ups
+/// are batched are also drained every `drainInterval`, which bounds a lone record's latency.
+/// Sources are released only on this thread (or after it ended), never while a drain of
+/// theirs runs: tearing a reader down under another thread's read crashed bcc (#1533).
+final class EventPoller: @unchecked Sendable {
+    // @unchecked Sendable: `epollFD` and `wakeFD` are immutable after init; everything the
+    // callers and the thread share is in `shared` (a Mutex) or `pollerThread` (an Atomic).
+
+    private struct Removal {
+        var source: any EventSource
+        var done: DispatchSemaphore?
+    }
+
+    private struct Shared {
+        var sources: [UInt64: any EventSource] = [:]
+        var nextID: UInt64 = 1
+        var removals: [Removal] = []
+        var stopping = false
+        var thread: pthread_t?
+        var joinClaimed = false
+        var stopWaiters: [DispatchSemaphore] = []
+        var finished = false
+    }
+
+    let drainInterval: Duration
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private let shared = Mutex(Shared())
+    private let pollerThread = Atomic<UInt>(0)
+    private static let wakeID = UInt64.max
+
+    init(drainInterval: Duration) throws(EBPFError) {
+        self.drainInterval = drainInterval
+        let epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epoll >= 0 else {
+            let error = errno
+            throw EBPFError.fromErrno(
+                .systemCallFailed, "could not create the event poller", call: "epoll_create1",
+                errno: error)
+        }
+        let wake = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        guard wake >= 0 else {
+            let error = errno
+            close(epoll)
+            throw EBPFError.fromErrno(
+                .systemCallFailed, "could not create the poller's wake-up eventfd",
+                call: "eventfd", errno: error)
+        }
+        epollFD = epoll
+        wakeFD = wake
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.u64 = Self.wakeID
+        epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event)
+    }
+
+    deinit {
+        close(wakeFD)
+        close(epollFD)
+    }
+
+    /// Whether the caller is running on the poller thread (inside a callback).
+    var isCurrentThread: Bool { pollerThread.load(ordering: .acquiring) == UInt(pthread_self()) }
+
+    /// Starts delivering `source`'s records, starting the thread on first use. On failure
+    /// the poller holds no reference to `source`, and the caller still owns (releases) it.
+    func add(_ source: any EventSource) throws(EBPFError) {
+        let id = shared.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        // Watch the descriptors before the thread can see the source: readiness reported for
+        // an id not yet published is ignored, and the timed drain will pick the records up.
+        var watched: [Int32] = []
+        for fd in source.pollDescriptors {
+            var event = epoll_event()
+            event.events = EPOLLIN.rawValue
+            event.data.u64 = id
+            guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
+                let error = errno
+                watched.forEach { epoll_ctl(epollFD, EPOLL_CTL_DEL, $0, nil) }
+                throw EBPFError.fromErrno(
+                    .systemCallFailed, "could not watch a buffer's file descriptor",
+                    call: "epoll_ctl", errno: error)
+            }
+            watched.append(fd)
+        }
+        let failure: EBPFError? = shared.withLock { state in
+            guard !state.stopping else {
+                return EBPFError(.closed, "the wrapper is closed; create a new one")
+            }
+            if state.thread == nil {
+                do throws(EBPFError) {
+                    state.thread = try startThread()
+                } catch {
+                    return error
+                }
+            }
+            state.sources[id] = source
+            return nil
+        }
+        if let failure {
+            watched.forEach { epoll_ctl(epollFD, EPOLL_CTL_DEL, $0, nil) }
+            throw failure
+        }
+        wake()
+    }
+
+    /// Stops delivering `source`'s records and releases it. Returns once it is released,
+    /// unless called from a callback on the poller thread (then it is released as soon as
+    /// that callback returns).
+    func remove(_ source: any EventSource) {
+        for fd in source.pollDescriptors {
+            epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        }
+        enum Outcome { case alreadyGone, releaseHere, queued }
+        let onPoller = isCurrentThread
+        let done: DispatchSemaphore? = onPoller ? nil : DispatchSemaphore(value: 0)
+        let outcome = shared.withLock { state -> Outcome in
+            guard let id = state.sources.first(where: { $0.value === source })?.key else {
+                return .alreadyGone
+            }
+            state.sources[id] = nil
+            // Without a running thread nothing can be draining it. A callback during the
+            // final drain leaves it to finish(), which already holds it.
+            if state.thread == nil || state.finished { return onPoller ? .alreadyGone : .releaseHere }
+            state.removals.append(Removal(source: source, done: done))
+            return .queued
+        }
+        switch outcome {
+        case .alreadyGone: return
+        case .releaseHere: source.release()
+        case .queued:
+            wake()
+            done?.wait()
+        }
+    }
+
+    /// Stops the thread and releases every source, delivering what is still buffered. Waits
+    /// for the thread unless called from one of its callbacks; idempotent.
+    func stop() {
+        enum Action { case nothing, join(pthread_t), wait(DispatchSemaphore) }
+        let onPoller = isCurrentThread
+        let action = shared.withLock { state -> Action in
+            state.stopping = true
+            guard let thread = state.thread, !state.finished, !onPoller else { return .nothing }
+            if !state.joinClaimed {
+                state.joinClaimed = true
+                return .join(thread)
+            }
+            let done = DispatchSemaphore(value: 0)
+            state.stopWaiters.append(done)
+            return .wait(done)
+        }
+        wake()
+        switch action {
+        case .nothing: break
+        case .join(let thread): pthread_join(thread, nil)
+        case .wait(let done): done.wait()
+        }
+        if !onPoller {
+            releaseRemaining()
+        }
+    }
+
+    private func releaseRemaining() {
+        let remaining = shared.withLock { state -> [any EventSource] in
+            defer { state.sources.removeAll() }
+            guard state.thread == nil || state.finished else { return [] }
+            return Array(state.sources.values)
+        }
+        remaining.forEach { $0.release() }
+    }
+
+    private func wake() {
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, MemoryLayout<UInt64>.size)
+    }
+
+    private func startThread() throws(EBPFError) -> pthread_t {
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(
+            &thread, nil,
+            { context in
+                let poller = Unmanaged<EventPoller>.fromOpaque(context!).takeRetainedValue()
+                poller.run()
+                return nil
+            }, context)
+        guard rc == 0 else {
+            Unmanaged<EventPoller>.fromOpaque(context).release()
+            throw EBPFError.fromErrno(
+                .systemCallFailed, "could not start the event polling thread",
+                call: "pthread_create", errno: rc)
+        }
+        return thread
+    }
+
+    private func run() {
+        pollerThread.store(UInt(pthread_self()), ordering: .releasing)
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        let intervalMS = Int32(
+            max(1, drainInterval.components.seconds * 1000 + drainInterval.components.attoseconds / 1_000_000_000_000_000))
+        var lastTimedDrain = ContinuousClock.now
+        while true {
+            let (stopping, removals, timed) = shared.withLock { state in
+                let removals = state.removals
+                state.removals.removeAll()
+                return (state.stopping, removals, state.sources.values.contains { $0.needsTimedDrain })
+            }
+            for removal in removals {
+                removal.source.release()
+                removal.done?.signal()
+            }
+            if stopping { break }
+
+            let count = events.withUnsafeMutableBufferPointer {
+                epoll_wait(epollFD, $0.baseAddress, Int32($0.count), timed ? intervalMS : -1)
+            }
+            if count < 0 && errno != EINTR { break }
+            for event in events.prefix(max(0, Int(count))) {
+                let id = event.data.u64
+                if id == Self.wakeID {
+                    var value: UInt64 = 0
+                    _ = read(wakeFD, &value, MemoryLayout<UInt64>.size)
+                } else if let source = shared.withLock({ $0.sources[id] }) {
+                    source.drain()
+                }
+            }
+            if timed, ContinuousClock.now - lastTimedDrain >= drainInterval {
+                lastTimedDrain = ContinuousClock.now
+                let sources = shared.withLock { Array($0.sources.values) }
+                for source in sources where source.needsTimedDrain {
+                    source.drain()
+                }
+            }
+        }
+        finish()
+    }
+
+    /// On the way out of the thread: deliver what is left, release every source, wake the
+    /// callers waiting in `stop()`/`remove()`, and detach the thread if nobody joins it
+    /// (`stop()` was called from a callback).
+    private func finish() {
+        let (sources, removals, waiters, joined) = shared.withLock { state in
+            state.finished = true
+            defer {
+                state.sources.removeAll()
+                state.removals.removeAll()
+                state.stopWaiters.removeAll()
+            }
+            return (
+                Array(state.sources.values), state.removals, state.stopWaiters, state.joinClaimed
+            )
+        }
+        for source in sources {
+            source.drain()
+            source.release()
+        }
+        for removal in removals {
+            removal.source.release()
+            removal.done?.signal()
+        }
+        waiters.forEach { $0.signal() }
+        pollerThread.store(0, ordering: .releasing)
+        if !joined {
+            pthread_detach(pthread_self())
+        }
+    }
+}

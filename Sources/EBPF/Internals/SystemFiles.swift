@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small reads of kernel files (/proc, /sys, tracefs) without Foundation.
+enum SystemFiles {
+    static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The whole file as text. Kernel pseudo-files report size 0, so this reads until EOF.
+    static func readText(_ path: String) throws(EBPFError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let error = errno
+            throw EBPFError.fromErrno(
+                .systemCallFailed, "could not open \(path)", call: "open", errno: error)
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let error = errno
+                throw EBPFError.fromErrno(
+                    .systemCallFailed, "could not read \(path)", call: "read", errno: error)
+            }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Parses a kernel CPU list such as `0-3,5,7-8` (/sys/devices/system/cpu/online).
+    static func parseCPUList(_ text: String) -> [Int32] {
+        var cpus: [Int32] = []
+        for part in text.split(whereSeparator: { $0 == "," || $0.isWhitespace }) {
+            let bounds = part.split(separator: "-", maxSplits: 1).compactMap { Int32($0) }
+            if bounds.count == 2, bounds[0] <= bounds[1] {
+                cpus.append(contentsOf: bounds[0]...bounds[1])
+            } else if bounds.count == 1 {
+                cpus.append(bounds[0])
+            }
+        }
+        return cpus
+    }
+
+    /// The CPUs that are online now; perf buffers and per-CPU perf events open one per CPU.
+    static func onlineCPUs() throws(EBPFError) -> [Int32] {
+        let cpus = parseCPUList(try readText("/sys/devices/system/cpu/online"))
+        guard !cpus.isEmpty else {
+            throw EBPFError(.systemCallFailed, "/sys/devices/system/cpu/online lists no CPU")
+        }
+        return cpus
+    }
+}

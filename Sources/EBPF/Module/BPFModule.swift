@@ -1,0 +1,158 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One program compiled by libbcc: its functions (loaded on first use) and its tables.
+///
+/// Owns the libbcc module and the file descriptors of the functions it loaded; both are
+/// released in `deinit`, after everything that used them (attachments, buffers) is gone.
+final class BPFModule: @unchecked Sendable {
+    // @unchecked Sendable: `raw` never changes after init, libbcc only reads the module after
+    // compiling it, and the one mutable cache is behind a Mutex.
+
+    /// libbcc's compiler (clang inside) is not thread-safe (bcc #4500): every compilation in
+    /// the process takes this lock.
+    static let compileLock = Mutex(())
+
+    private let raw: LibBCC.Module
+    private let loadedFunctions = Mutex<[String: Int32]>([:])
+
+    /// Compiles BPF C text with libbcc.
+    ///
+    /// - Throws: ``EBPFError/Code/compilationFailed`` with clang's diagnostics,
+    ///   ``EBPFError/Code/kernelHeadersMissing`` or ``EBPFError/Code/permissionDenied``.
+    init(text: String, cflags: [String]) throws(EBPFError) {
+        for flag in cflags where flag.utf8.contains(where: { $0 < 0x20 }) {
+            throw EBPFError(
+                .invalidArgument,
+                "the compiler flag \(NameValidation.quoted(flag)) contains control characters")
+        }
+        let (module, errno, output) = Self.compileLock.withLock { _ in
+            let (outcome, output) = StderrCapture.run {
+                LibBCC.createModule(text: text, cflags: cflags)
+            }
+            return (outcome.0, outcome.1, output)
+        }
+        guard let module else {
+            throw Self.compileError(output: output, errno: errno)
+        }
+        StderrCapture.forward(output)
+        raw = module
+    }
+
+    deinit {
+        for fd in loadedFunctions.withLock({ Array($0.values) }) {
+            close(fd)
+        }
+        LibBCC.destroyModule(raw)
+    }
+
+    var functionNames: [String] { LibBCC.functionNames(raw) }
+    var tableNames: [String] { LibBCC.tableNames(raw) }
+
+    /// Loads `name` as a program of `type` and returns its file descriptor; a function is
+    /// loaded once per module and type, like bcc's `load_func`.
+    ///
+    /// - Throws: ``EBPFError/Code/functionNotFound``, or ``EBPFError/Code/loadFailed`` with
+    ///   the verifier log.
+    func loadFunction(_ name: String, type: ProgramType) throws(EBPFError) -> Int32 {
+        try NameValidation.identifier(name, what: "function name")
+        let key = "\(type.rawValue):\(name)"
+        if let fd = loadedFunctions.withLock({ $0[key] }) { return fd }
+        guard LibBCC.hasFunction(raw, name) else {
+            let known = functionNames.joined(separator: ", ")
+            throw EBPFError(
+                .functionNotFound,
+                "the program has no function named '\(name)' (it has: \(known.isEmpty ? "none" : known)); pass the name of a function defined in the BPF C text as fnName"
+            )
+        }
+        var log = [CChar](repeating: 0, count: 1 << 20)
+        let (result, hints) = Self.compileLock.withLock { _ in
+            StderrCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, log: &log) }
+        }
+        guard !result.failed else {
+            let verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            let diagnostics = [verifierLog, hints].filter { !$0.isEmpty }
+                .joined(separator: "\n")
+            if result.errno == EPERM || result.errno == EACCES,
+                verifierLog.isEmpty || result.errno == EPERM
+            {
+                throw EBPFError.fromErrno(
+                    .loadFailed, "could not load '\(name)' as a \(type) program", call: "bcc_func_load",
+                    errno: result.errno)
+            }
+            throw EBPFError(
+                .loadFailed,
+                "the kernel rejected '\(name)' as a \(type) program; the verifier log below says why",
+                call: "bcc_func_load", errno: result.errno,
+                diagnostics: diagnostics.isEmpty ? nil : diagnostics)
+        }
+        StderrCapture.forward(hints)
+        return loadedFunctions.withLock { cache in
+            if let existing = cache[key] {
+                close(result.value)
+                return existing
+            }
+            cache[key] = result.value
+            return result.value
+        }
+    }
+
+    /// What libbcc knows of a table, or a ``EBPFError/Code/tableNotFound`` error.
+    func table(_ name: String) throws(EBPFError) -> TableInfo {
+        try NameValidation.identifier(name, what: "table name")
+        guard let fd = LibBCC.tableFD(raw, name) else {
+            let known = tableNames.joined(separator: ", ")
+            throw EBPFError(
+                .tableNotFound,
+                "the program has no table named '\(name)' (it has: \(known.isEmpty ? "none" : known)); declare it in the BPF C text, e.g. BPF_PERF_OUTPUT(\(name));"
+            )
+        }
+        return TableInfo(
+            name: name, fd: fd, type: TableType(rawValue: LibBCC.tableType(raw, name)),
+            keySize: LibBCC.tableKeySize(raw, name), leafSize: LibBCC.tableLeafSize(raw, name),
+            maxEntries: LibBCC.tableMaxEntries(raw, name),
+            keyDescription: LibBCC.tableKeyDescription(raw, name),
+            leafDescription: LibBCC.tableLeafDescription(raw, name),
+            submittedFields: LibBCC.submittedFields(raw, table: name))
+    }
+
+    private static func compileError(output: String, errno: Int32) -> EBPFError {
+        if output.contains("Unable to find kernel headers") {
+            return EBPFError(
+                .kernelHeadersMissing,
+                "libbcc found no kernel headers for this kernel. Run scripts/setup-host.sh as root, or install linux-headers-$(uname -r) so that /lib/modules/$(uname -r)/build exists, or set BCC_KERNEL_SOURCE to a headers tree",
+                call: "bpf_module_create_c_from_string", errno: errno, diagnostics: output)
+        }
+        if errno == EPERM || output.contains("Operation not permitted") {
+            return EBPFError(
+                .permissionDenied,
+                "the program compiled but its maps could not be created: BPF needs root, or CAP_BPF with CAP_PERFMON",
+                call: "bpf_module_create_c_from_string", errno: EPERM, diagnostics: output)
+        }
+        let firstError = output.split(separator: "\n").first { $0.contains("error:") }
+        let summary = firstError.map { ": \($0)" } ?? ""
+        return EBPFError(
+            .compilationFailed,
+            "the BPF C text did not compile\(summary)",
+            call: "bpf_module_create_c_from_string", errno: errno,
+            diagnostics: output.isEmpty ? nil : output)
+    }
+}
+
+/// What libbcc recorded about one table (map) of a compiled program.
+struct TableInfo: Sendable {
+    var name: String
+    var fd: Int32
+    var type: TableType
+    var keySize: Int
+    var leafSize: Int
+    var maxEntries: Int
+    var keyDescription: String?
+    var leafDescription: String?
+    /// `name#type` of the struct the program submits to this table, if it is a perf or ring
+    /// buffer that libbcc saw `perf_submit`/`ringbuf_output`/`ringbuf_submit` called on.
+    var submittedFields: [String]
+}

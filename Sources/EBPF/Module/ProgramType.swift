@@ -1,0 +1,27 @@
+internal import CBCC
+
+/// The type a BPF function is loaded as (`enum bpf_prog_type`), which decides the events it
+/// can attach to and the context it receives.
+public struct ProgramType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// kprobes, kretprobes, uprobes and uretprobes (`struct pt_regs *ctx`).
+    public static let kprobe = ProgramType(rawValue: Int32(BPF_PROG_TYPE_KPROBE.rawValue))
+    /// Tracepoints (`TRACEPOINT_PROBE` or a struct of the format file's fields).
+    public static let tracepoint = ProgramType(rawValue: Int32(BPF_PROG_TYPE_TRACEPOINT.rawValue))
+    /// Perf events (`struct bpf_perf_event_data *ctx`).
+    public static let perfEvent = ProgramType(rawValue: Int32(BPF_PROG_TYPE_PERF_EVENT.rawValue))
+    /// Raw tracepoints (`RAW_TRACEPOINT_PROBE`, `struct bpf_raw_tracepoint_args *ctx`).
+    public static let rawTracepoint = ProgramType(rawValue: Int32(BPF_PROG_TYPE_RAW_TRACEPOINT.rawValue))
+
+    public var description: String {
+        switch self {
+        case .kprobe: return "kprobe"
+        case .tracepoint: return "tracepoint"
+        case .perfEvent: return "perf_event"
+        case .rawTracepoint: return "raw_tracepoint"
+        default: return "program type \(rawValue)"
+        }
+    }
+}

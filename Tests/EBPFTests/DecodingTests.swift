@@ -1,0 +1,77 @@
+@testable import EBPF
+import XCTest
+
+/// The by-name decoder: C layout from libbcc's `name#type` strings, and value decoding.
+final class DecodingTests: XCTestCase {
+    func testLayoutFollowsCAlignmentRules() throws {
+        // struct { u32 pid; u64 ts; char comm[16]; u8 flag; u16 port; int *p; }
+        let layout = try SubmittedStructLayout.make(
+            table: "events",
+            descriptions: ["pid#u32", "ts#unsigned long long", "comm#char [16]", "flag#u8", "port#u16", "p#int *"])
+        XCTAssertEqual(layout.fields.map(\.offset), [0, 8, 16, 32, 34, 40])
+        XCTAssertEqual(layout.fields.map(\.size), [4, 8, 16, 1, 2, 8])
+        XCTAssertEqual(layout.size, 48)
+    }
+
+    func testArraySpellingsAndTypedefs() throws {
+        XCTAssertEqual(CType(parsing: "char[16]")?.count, 16)
+        XCTAssertEqual(CType(parsing: "char [16]")?.count, 16)
+        XCTAssertEqual(CType(parsing: "int[2][3]")?.count, 6)
+        XCTAssertEqual(CType(parsing: "pid_t")?.kind, .signed)
+        XCTAssertEqual(CType(parsing: "const char *")?.kind, .pointer)
+        XCTAssertEqual(CType(parsing: "enum state")?.elementSize, 4)
+        XCTAssertNil(CType(parsing: "struct sockaddr"))
+        XCTAssertNil(CType(parsing: "my_typedef_t"))
+        XCTAssertNil(CType(parsing: "int[x]"))
+    }
+
+    func testUnknownTypeIsAClearError() {
+        XCTAssertThrowsError(
+            try SubmittedStructLayout.make(table: "events", descriptions: ["pid#u32", "addr#struct sockaddr_in"])
+        ) { error in
+            let error = error as! EBPFError
+            XCTAssertEqual(error.code, .decodingFailed)
+            XCTAssertTrue(error.message.contains("addr"), error.message)
+            XCTAssertTrue(error.message.contains("as:"), error.message)
+        }
+        XCTAssertThrowsError(try SubmittedStructLayout.make(table: "events", descriptions: [])) { error in
+            XCTAssertEqual((error as! EBPFError).code, .decodingFailed)
+        }
+    }
+
+    func testRecordDecodesEveryKind() throws {
+        let layout = try SubmittedStructLayout.make(
+            table: "t", descriptions: ["pid#u32", "delta#s32", "ts#u64", "comm#char[8]", "mac#u8[3]", "ok#_Bool", "vals#u16[2]"])
+        var bytes = [UInt8](repeating: 0, count: layout.size)
+        func put<T>(_ value: T, at offset: Int) {
+            withUnsafeBytes(of: value) { bytes.replaceSubrange(offset..<offset + $0.count, with: $0) }
+        }
+        put(UInt32(4242), at: 0)
+        put(Int32(-7), at: 4)
+        put(UInt64.max, at: 8)
+        bytes.replaceSubrange(16..<22, with: Array("bash\0x".utf8))
+        bytes.replaceSubrange(24..<27, with: [0xde, 0xad, 0x01])
+        bytes[27] = 1
+        put(UInt16(3), at: 28)
+        put(UInt16(9), at: 30)
+        let record = EventRecord(layout: layout, bytes: bytes)
+        XCTAssertEqual(record.pid?.intValue, 4242)
+        XCTAssertEqual(record.delta?.intValue, -7)
+        XCTAssertEqual(record.ts?.uint64Value, UInt64.max)
+        XCTAssertNil(record.ts?.intValue, "u64 max does not fit an Int")
+        XCTAssertEqual(record.comm?.stringValue, "bash")
+        XCTAssertEqual(record["mac"], .bytes([0xde, 0xad, 0x01]))
+        XCTAssertEqual(record.ok, .boolean(true))
+        XCTAssertEqual(record.vals, .array([.unsigned(3), .unsigned(9)]))
+        XCTAssertNil(record.missing)
+        XCTAssertEqual(record.fieldNames, ["pid", "delta", "ts", "comm", "mac", "ok", "vals"])
+        XCTAssertEqual(record.description, "pid=4242 delta=-7 ts=18446744073709551615 comm=bash mac=dead01 ok=true vals=[3, 9]")
+    }
+
+    func testShortRecordYieldsNilNotACrash() throws {
+        let layout = try SubmittedStructLayout.make(table: "t", descriptions: ["a#u32", "b#u64"])
+        let record = EventRecord(layout: layout, bytes: [1, 0, 0, 0, 0, 0, 0, 0, 2])
+        XCTAssertEqual(record.a?.intValue, 1)
+        XCTAssertNil(record.b)
+    }
+}

@@ -1,0 +1,98 @@
+import EBPF
+import Foundation
+import Synchronization
+import XCTest
+
+/// Decides once per process whether this machine can run kernel tests (root, BPF, tracefs),
+/// and turns "no" into a skip — or, when EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run), into a
+/// failure, so CI can never pass by skipping.
+enum KernelTestSupport {
+    static let unavailableReason: String? = {
+        if geteuid() != 0 { return "not running as root" }
+        do {
+            _ = try Tracefs.root()
+            let probe = try EBPFWrapper(text: "int probe(void *ctx) { return 0; }")
+            defer { probe.close() }
+            try probe.loadFunction("probe", type: .tracepoint)
+            return nil
+        } catch {
+            return "BPF is not usable here: \(error)"
+        }
+    }()
+
+    static var required: Bool {
+        ProcessInfo.processInfo.environment["EBPF_REQUIRE_KERNEL_TESTS"] == "1"
+    }
+}
+
+extension XCTestCase {
+    /// Call first in every test that loads BPF programs.
+    func requireKernel(file: StaticString = #filePath, line: UInt = #line) throws {
+        guard let reason = KernelTestSupport.unavailableReason else { return }
+        if KernelTestSupport.required {
+            XCTFail("kernel tests are required (EBPF_REQUIRE_KERNEL_TESTS=1) but cannot run: \(reason)", file: file, line: line)
+            throw XCTSkip("failed above")
+        }
+        throw XCTSkip("kernel test skipped: \(reason)")
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+    @discardableResult
+    func waitUntil(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            usleep(2_000)
+        }
+        return condition()
+    }
+}
+
+/// Values collected from a callback on the polling thread.
+final class Collected<Value: Sendable>: Sendable {
+    private let values = Mutex<[Value]>([])
+    func append(_ value: Value) { values.withLock { $0.append(value) } }
+    var all: [Value] { values.withLock { $0 } }
+    var count: Int { values.withLock { $0.count } }
+}
+
+/// Facts about the calling process and thread, read from /proc so tests compare the
+/// kernel's view with an independent one.
+enum ThisProcess {
+    static var pid: Int32 { getpid() }
+
+    /// The kernel thread id of the calling thread.
+    static var tid: Int32 {
+        // /proc/thread-self -> "<pid>/task/<tid>"
+        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self")) ?? ""
+        return Int32(target.split(separator: "/").last ?? "") ?? -1
+    }
+
+    /// The calling thread's name as the kernel reports it (`comm`).
+    static var comm: String {
+        let text = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static var openFileDescriptors: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    }
+}
+
+/// Binds a fresh IPv4 TCP socket to 127.0.0.1:`port` and returns its fd (closed by the
+/// caller), so a test can assert the fd and port a probe saw.
+func bindLoopbackSocket(port: UInt16 = 0) -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    precondition(fd >= 0, "socket() failed: \(errno)")
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    precondition(rc == 0, "bind() failed: \(errno)")
+    return fd
+}

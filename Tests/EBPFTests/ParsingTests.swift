@@ -1,0 +1,78 @@
+@testable import EBPF
+import XCTest
+
+/// Pure parts: names, trace_pipe lines, CPU lists, syscall names.
+final class ParsingTests: XCTestCase {
+    func testIdentifiersAcceptPlainNames() throws {
+        try NameValidation.identifier("sys_enter_bind", what: "name")
+        try NameValidation.identifier("_x9", what: "name")
+        try NameValidation.tracepointComponent("9p", what: "category")
+        try NameValidation.symbol("tcp_v4_connect.isra.0", what: "symbol")
+    }
+
+    func testInjectionAttemptsAreRejected() {
+        for bad in ["bind; }", "../../x", "a b", "a\nb", "x\"y", "", "1abc", "a/b", "tab\there", String(repeating: "a", count: 200)] {
+            XCTAssertThrowsError(try NameValidation.identifier(bad, what: "function name"), bad) { error in
+                let error = error as! EBPFError
+                XCTAssertEqual(error.code, .invalidArgument)
+                XCTAssertTrue(error.message.contains("function name"), error.message)
+            }
+        }
+        XCTAssertThrowsError(try NameValidation.binaryPath("/usr/lib/../../etc/passwd"))
+        XCTAssertThrowsError(try NameValidation.binaryPath("/bin/ls\n"))
+    }
+
+    func testErrorMessageShowsTheOffendingCharacter() {
+        XCTAssertThrowsError(try NameValidation.identifier("bind; }", what: "syscall name")) { error in
+            let message = (error as! EBPFError).message
+            XCTAssertTrue(message.contains("';' at offset 4"), message)
+        }
+    }
+
+    func testTracepointSplitting() throws {
+        let (category, name) = try Tracefs.splitTracepoint("syscalls:sys_enter_bind")
+        XCTAssertEqual(category, "syscalls")
+        XCTAssertEqual(name, "sys_enter_bind")
+        XCTAssertThrowsError(try Tracefs.splitTracepoint("sys_enter_bind"))
+    }
+
+    func testTraceLineParsing() throws {
+        let line = try XCTUnwrap(TraceLine(parsing: "           <...>-12345   [001] d..31  5306.131713: bpf_trace_printk: hello 42"))
+        XCTAssertEqual(line.task, "<...>")
+        XCTAssertEqual(line.pid, 12345)
+        XCTAssertEqual(line.cpu, 1)
+        XCTAssertEqual(line.flags, "d..31")
+        XCTAssertEqual(line.timestamp, 5306.131713, accuracy: 1e-9)
+        XCTAssertEqual(line.message, "hello 42")
+
+        let dashed = try XCTUnwrap(TraceLine(parsing: "  kworker/u4:2-x-77 [000] .... 12.5: bpf_trace_printk: a: b"))
+        XCTAssertEqual(dashed.task, "kworker/u4:2-x")
+        XCTAssertEqual(dashed.pid, 77)
+        XCTAssertEqual(dashed.message, "a: b")
+
+        let withTGID = try XCTUnwrap(TraceLine(parsing: "bash-10 (     10) [000] ..... 1.000001: bpf_trace_printk: x"))
+        XCTAssertEqual(withTGID.pid, 10)
+        XCTAssertEqual(withTGID.message, "x")
+
+        XCTAssertNil(TraceLine(parsing: "CPU:1 [LOST 5 EVENTS]"))
+        XCTAssertNil(TraceLine(parsing: ""))
+    }
+
+    func testCPUList() {
+        XCTAssertEqual(SystemFiles.parseCPUList("0-3,5,7-8\n"), [0, 1, 2, 3, 5, 7, 8])
+        XCTAssertEqual(SystemFiles.parseCPUList("0"), [0])
+        XCTAssertEqual(SystemFiles.parseCPUList(""), [])
+    }
+
+    func testSyscallNameFromFunction() {
+        XCTAssertEqual(KernelSymbols.syscallName(fromFunction: "__x64_sys_bind"), "bind")
+        XCTAssertEqual(KernelSymbols.syscallName(fromFunction: "sys_clone"), "clone")
+        XCTAssertNil(KernelSymbols.syscallName(fromFunction: "tcp_v4_connect"))
+    }
+
+    func testPerfBufferOptionsAreValidated() {
+        XCTAssertThrowsError(try PerfBufferOptions(pageCount: 3).validate())
+        XCTAssertThrowsError(try PerfBufferOptions(wakeupEvents: 0).validate())
+        XCTAssertNoThrow(try PerfBufferOptions.default.validate())
+    }
+}
