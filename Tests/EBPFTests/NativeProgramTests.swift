@@ -8,12 +8,6 @@ struct BindEvent: BitwiseCopyable {
     var tid: UInt32
     var fd: UInt64
     var comm: InlineArray<16, UInt8>
-
-    var commString: String {
-        var bytes: [UInt8] = []
-        for index in comm.indices where comm[index] != 0 { bytes.append(comm[index]) } 
-        return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-    }
 }
 
 /// Native programs end to end on the real kernel: compile, load, attach with fnName, perf
@@ -94,7 +88,7 @@ final class NativeProgramTests: XCTestCase {
         for event in events.all {
             XCTAssertEqual(event.pid, UInt32(ThisProcess.pid))
             XCTAssertEqual(event.tid, UInt32(ThisProcess.tid))
-            XCTAssertEqual(event.commString, ThisProcess.comm)
+            XCTAssertEqual(cString(event.comm), ThisProcess.comm)
         }
     }
 
@@ -196,34 +190,42 @@ final class NativeProgramTests: XCTestCase {
         }
     }
 
-    func testRingBufferDecodedByNameAndAsStruct() throws {
-        try requireKernel()
-        let b = try EBPFWrapper(text: """
-            struct call { u32 pid; u32 tid; u64 sequence; char comm[16]; };
-            BPF_RINGBUF_OUTPUT(calls, 8);
-            BPF_ARRAY(counter, u64, 1);
-            TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
-                u64 id = bpf_get_current_pid_tgid();
-                if ((id >> 32) != TARGET_PID) return 0;
-                int zero = 0;
-                u64 *count = counter.lookup(&zero);
-                if (!count) return 0;
-                struct call c = {};
-                c.pid = id >> 32;
-                c.tid = (u32)id;
-                c.sequence = __sync_fetch_and_add(count, 1);
-                bpf_get_current_comm(&c.comm, sizeof(c.comm));
-                calls.ringbuf_output(&c, sizeof(c), 0);
-                return 0;
-            }
-            """, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
-        defer { b.close() }
-        struct Call: BitwiseCopyable { var pid: UInt32; var tid: UInt32; var sequence: UInt64; var comm: InlineArray<16, UInt8> }
-        let records = Collected<EventRecord>()
-        try b.openRingBuffer("calls") { records.append($0) }
-        // TRACEPOINT_PROBE functions are attached by libbcc's naming convention only in
-        // bcc Python; here they are attached explicitly by their generated name.
+    /// Numbers every getppid() of this process in the kernel and submits it to a ring buffer.
+    static let ringProgram = """
+        struct call { u32 pid; u32 tid; u64 sequence; char comm[16]; };
+        BPF_RINGBUF_OUTPUT(calls, 8);
+        BPF_ARRAY(counter, u64, 1);
+        TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+            u64 id = bpf_get_current_pid_tgid();
+            if ((id >> 32) != TARGET_PID) return 0;
+            int zero = 0;
+            u64 *count = counter.lookup(&zero);
+            if (!count) return 0;
+            struct call c = {};
+            c.pid = id >> 32;
+            c.tid = (u32)id;
+            c.sequence = __sync_fetch_and_add(count, 1);
+            bpf_get_current_comm(&c.comm, sizeof(c.comm));
+            calls.ringbuf_output(&c, sizeof(c), 0);
+            return 0;
+        }
+        """
+
+    func makeRingWrapper() throws -> EBPFWrapper {
+        let b = try EBPFWrapper(text: Self.ringProgram, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
+        // bcc Python attaches TRACEPOINT_PROBE functions by their generated name on its own;
+        // here the name is passed explicitly.
         try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
+        return b
+    }
+
+    func testRingBufferDecodedByName() throws {
+        try requireKernel()
+        let b = try makeRingWrapper()
+        defer { b.close() }
+        let records = Collected<EventRecord>()
+        let buffer = try b.openRingBuffer("calls") { records.append($0) }
+        XCTAssertEqual(buffer.tableType, .ringBuffer)
         for _ in 0..<5 { _ = getppid() }
         XCTAssertTrue(waitUntil { records.count >= 5 })
         usleep(50_000)
@@ -231,10 +233,42 @@ final class NativeProgramTests: XCTestCase {
         XCTAssertEqual(Set(records.all.compactMap { $0.pid?.intValue }), [Int(ThisProcess.pid)])
         XCTAssertEqual(Set(records.all.compactMap { $0.tid?.intValue }), [Int(ThisProcess.tid)])
         XCTAssertEqual(records.all.first?.comm?.stringValue, ThisProcess.comm)
+        XCTAssertEqual(buffer.receivedCount, 5)
         XCTAssertThrowsError(try b.openPerfBuffer("calls") { _ in }) { error in
             let error = error as! EBPFError
             XCTAssertEqual(error.code, .invalidArgument)
             XCTAssertTrue(error.message.contains("ring buffer"), error.message)
         }
     }
+
+    func testRingBufferDecodedAsSwiftStruct() throws {
+        try requireKernel()
+        struct Call: BitwiseCopyable {
+            var pid: UInt32
+            var tid: UInt32
+            var sequence: UInt64
+            var comm: InlineArray<16, UInt8>
+        }
+        let b = try makeRingWrapper()
+        defer { b.close() }
+        let calls = Collected<Call>()
+        try b.openRingBuffer("calls", as: Call.self) { calls.append($0) }
+        for _ in 0..<4 { _ = getppid() }
+        XCTAssertTrue(waitUntil { calls.count >= 4 })
+        usleep(50_000)
+        XCTAssertEqual(calls.all.map(\.sequence), [0, 1, 2, 3])
+        XCTAssertEqual(Set(calls.all.map(\.pid)), [UInt32(ThisProcess.pid)])
+        XCTAssertEqual(Set(calls.all.map(\.tid)), [UInt32(ThisProcess.tid)])
+        XCTAssertEqual(calls.all.first.map { cString($0.comm) }, ThisProcess.comm)
+    }
+}
+
+/// The text of a NUL-terminated `char[16]` received in a Swift struct.
+func cString(_ bytes: InlineArray<16, UInt8>) -> String {
+    var text: [UInt8] = []
+    for index in bytes.indices {
+        if bytes[index] == 0 { break }
+        text.append(bytes[index])
+    }
+    return String(decoding: text, as: UTF8.self)
 }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension EBPFWrapper {
     /// Attaches the program's function `fnName` to a raw tracepoint, as bcc's
     /// `attach_raw_tracepoint(tp=…, fn_name=…)`. Raw tracepoints receive the tracepoint's
@@ -28,7 +32,8 @@ extension EBPFWrapper {
         let linkFD = result.value
         return try track(
             Attachment(kind: .rawTracepoint, target: tp, functionName: fnName) {
-                LibBCC.closePerfEvent(linkFD)
+                // A raw tracepoint fd is a BPF link, not a perf event: closing it detaches.
+                _ = Glibc.close(linkFD)
             })
     }
 }

@@ -1,0 +1,94 @@
+import EBPF
+import XCTest
+
+/// Bad input gets a thrown error that says what happened, and nothing is left attached.
+final class ErrorTests: XCTestCase {
+    func testCompileErrorCarriesClangDiagnostics() throws {
+        try requireKernel()
+        XCTAssertThrowsError(try EBPFWrapper(text: "int broken(void *ctx) {\n  return undefined_name;\n}\n")) { error in
+            let error = error as! EBPFError
+            XCTAssertEqual(error.code, .compilationFailed)
+            let diagnostics = error.diagnostics ?? ""
+            XCTAssertTrue(diagnostics.contains(":2:"), "diagnostics name the line: \(diagnostics)")
+            XCTAssertTrue(diagnostics.contains("error:"), diagnostics)
+            XCTAssertTrue(diagnostics.contains("undefined_name"), diagnostics)
+            XCTAssertTrue(error.message.contains("undefined_name"), error.message)
+            XCTAssertTrue(error.description.contains("undefined_name"))
+        }
+    }
+
+    func testVerifierRejectionCarriesTheLog() throws {
+        try requireKernel()
+        let b = try EBPFWrapper(text: """
+            int bad(void *ctx) {
+                int *p = (int *)0x1000;
+                return *p;
+            }
+            """)
+        defer { b.close() }
+        XCTAssertThrowsError(try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "bad")) { error in
+            let error = error as! EBPFError
+            XCTAssertEqual(error.code, .loadFailed)
+            XCTAssertEqual(error.call, "bcc_func_load")
+            let log = error.diagnostics ?? ""
+            XCTAssertTrue(log.contains("invalid mem access") || log.contains("R0") || log.contains("R1"), "verifier log: \(log)")
+        }
+        XCTAssertTrue(b.attachments.isEmpty)
+    }
+
+    func testUnknownFunctionAndTableNameTheOnesThatExist() throws {
+        try requireKernel()
+        let b = try EBPFWrapper(text: "BPF_PERF_OUTPUT(events);\nint real_fn(void *ctx) { return 0; }")
+        defer { b.close() }
+        XCTAssertEqual(b.functionNames, ["real_fn"])
+        XCTAssertEqual(b.tableNames, ["events"])
+        XCTAssertThrowsError(try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "missing_fn")) { error in
+            let error = error as! EBPFError
+            XCTAssertEqual(error.code, .functionNotFound)
+            XCTAssertTrue(error.message.contains("real_fn"), error.message)
+        }
+        XCTAssertThrowsError(try b.openPerfBuffer("missing_table") { _ in }) { error in
+            let error = error as! EBPFError
+            XCTAssertEqual(error.code, .tableNotFound)
+            XCTAssertTrue(error.message.contains("events"), error.message)
+        }
+    }
+
+    func testTracepointNamesAreValidatedAndCheckedBeforeAttaching() throws {
+        try requireKernel()
+        let b = try EBPFWrapper(text: "int f(void *ctx) { return 0; }")
+        defer { b.close() }
+        for bad in ["syscalls:sys_enter_bind; }", "../../x:y", "syscalls:../../../etc", "syscalls: sys_enter_bind", "nocolon"] {
+            XCTAssertThrowsError(try b.attachTracepoint(tp: bad, fnName: "f"), bad) { error in
+                XCTAssertEqual((error as! EBPFError).code, .invalidArgument, bad)
+            }
+        }
+        XCTAssertThrowsError(try b.attachTracepoint(tp: "syscalls:sys_enter_no_such_call", fnName: "f")) { error in
+            let error = error as! EBPFError
+            XCTAssertEqual(error.code, .notFound)
+            XCTAssertTrue(error.message.contains("sys_enter_no_such_call"), error.message)
+        }
+        XCTAssertThrowsError(try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "f; drop")) { error in
+            XCTAssertEqual((error as! EBPFError).code, .invalidArgument)
+        }
+        XCTAssertThrowsError(try b.attachRawTracepoint(tp: "no_such_raw_tp", fnName: "f")) { error in
+            XCTAssertEqual((error as! EBPFError).code, .notFound)
+        }
+        XCTAssertThrowsError(try b.syscallFunctionName("bind; }"))
+        XCTAssertTrue(b.attachments.isEmpty)
+    }
+
+    func testProgramlessWrapperExplainsFnNameNeedsText() throws {
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        XCTAssertThrowsError(try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "f")) { error in
+            XCTAssertTrue((error as! EBPFError).message.contains("EBPFWrapper(text:)"))
+        }
+    }
+
+    func testBadCompilerFlagIsRejected() {
+        XCTAssertThrowsError(try EBPFWrapper(text: "int f(void *c) { return 0; }", cflags: ["-DX=1\n#include </etc/shadow>"])) { error in
+            XCTAssertEqual((error as! EBPFError).code, .invalidArgument)
+        }
+    }
+}
