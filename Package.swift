@@ -15,6 +15,10 @@ let package = Package(
         ),
         .target(name: "EBPF", dependencies: ["CBCC"]),
         .testTarget(name: "EBPFTests", dependencies: ["EBPF"]),
+
+        // Examples: `swift run NAME`. Not products, so packages depending on EBPF never build them.
+        .executableTarget(name: "hello-native", dependencies: ["EBPF"], path: "Examples/HelloNative"),
+        .executableTarget(name: "opensnoop", dependencies: ["EBPF"], path: "Examples/OpenSnoop"),
     ],
     swiftLanguageModes: [.v6]
 )

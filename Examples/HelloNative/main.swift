@@ -1,0 +1,41 @@
+// bcc's "Hello, World!" with your own C: a program that calls bpf_trace_printk on every
+// clone(), attached by function name, and the trace pipe read with traceFields().
+//
+//   swift run hello-native [seconds]
+import EBPF
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let seconds = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 5
+
+do {
+    let b = try EBPFWrapper(text: """
+        int hello(void *ctx) {
+            bpf_trace_printk("Hello, World!\\n");
+            return 0;
+        }
+        """)
+    defer { b.close() }
+    if KernelFeatures.supportsKprobes {
+        try b.attachKprobe(event: b.syscallFunctionName("clone"), fnName: "hello")
+    } else {
+        // This kernel has no kprobes: the clone() syscall's entry tracepoint fires at the same place.
+        try b.attachTracepoint(tp: "syscalls:sys_enter_clone", fnName: "hello")
+    }
+    print("Tracing clone() for \(seconds) s... (start a program in another shell)")
+    print(pad("TIME(s)", 18), pad("COMM", 16), pad("PID", 7), "MESSAGE")
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        guard let line = try b.traceFields(timeout: deadline - ContinuousClock.now) else { break }
+        print(pad(String(line.timestamp), 18), pad(line.task, 16), pad(String(line.pid), 7), line.message)
+    }
+} catch {
+    print(error)
+    exit(1)
+}
+
+func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+}
