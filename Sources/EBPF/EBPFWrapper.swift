@@ -166,4 +166,18 @@ public final class EBPFWrapper: Sendable {
         }
         return buffer
     }
+
+    /// Throws if `table` already has an open buffer: a second perf reader would take over
+    /// the table's per-CPU slots and silently starve the first.
+    func checkNotOpen(table: String) throws(EBPFError) {
+        let open = state.withLock { state in
+            state.buffers.removeAll { !$0.isOpen }
+            return state.buffers.contains { $0.table == table }
+        }
+        if open {
+            throw EBPFError(
+                .invalidArgument,
+                "table '\(table)' already has an open buffer; close that EventBuffer first, or handle every record in its one callback")
+        }
+    }
 }

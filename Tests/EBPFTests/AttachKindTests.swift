@@ -124,6 +124,13 @@ final class AttachKindTests: XCTestCase {
         XCTAssertTrue(waitUntil { samples.count >= 100 }, "300 ms of CPU at one sample per ms; got \(samples.count)")
         XCTAssertEqual(Set(samples.all.compactMap { $0.pid?.intValue }), [Int(ThisProcess.pid)])
         XCTAssertGreaterThan(spin, 0)
+
+        usleep(50_000)
+        let afterDetach = samples.count
+        let again = ContinuousClock.now
+        while ContinuousClock.now - again < .milliseconds(100) { spin &+= 1 }
+        usleep(50_000)
+        XCTAssertEqual(samples.count, afterDetach, "no sample after detach")
     }
 
     func testKprobeProgramLoadsAndAttachSaysWhatToDo() throws {

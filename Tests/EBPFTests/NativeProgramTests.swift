@@ -147,6 +147,36 @@ final class NativeProgramTests: XCTestCase {
         XCTAssertEqual(ThisProcess.openFileDescriptors, before, "close() must release every fd")
     }
 
+    func testClosingABufferStopsDeliveryAndFreesTheTable() throws {
+        try requireKernel()
+        let b = try makeBindWrapper()
+        defer { b.close() }
+        try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")
+        let first = Collected<EventRecord>()
+        let buffer = try b.openPerfBuffer("events") { first.append($0) }
+        XCTAssertThrowsError(try b.openPerfBuffer("events") { _ in }) { error in
+            let error = error as! EBPFError
+            XCTAssertEqual(error.code, .invalidArgument)
+            XCTAssertTrue(error.message.contains("already has an open buffer"), error.message)
+        }
+        close(bindLoopbackSocket())
+        XCTAssertTrue(waitUntil { first.count == 1 })
+
+        buffer.close()
+        XCTAssertFalse(buffer.isOpen)
+        close(bindLoopbackSocket())
+        usleep(50_000)
+        XCTAssertEqual(first.count, 1, "no record after the buffer is closed")
+
+        // The table can be opened again, and the new buffer gets the next record.
+        let second = Collected<EventRecord>()
+        try b.openPerfBuffer("events") { second.append($0) }
+        let fd = bindLoopbackSocket()
+        defer { close(fd) }
+        XCTAssertTrue(waitUntil { second.count == 1 })
+        XCTAssertEqual(second.all.first?.fd?.intValue, Int(fd))
+    }
+
     func testDeinitDetaches() throws {
         try requireKernel()
         let before = ThisProcess.openFileDescriptors

@@ -9,7 +9,8 @@ extension EBPFWrapper {
     /// - Parameters:
     ///   - table: The `BPF_PERF_OUTPUT` table's name.
     ///   - options: Ring size and wake-up batching; the defaults are fast and lossless.
-    ///   - lost: Called with the number of records the kernel dropped because a ring was full.
+    ///   - lost: Called with the number of records the kernel dropped because a ring was full,
+    ///     per report; ``EventBuffer/lostCount`` keeps the running total.
     ///   - handler: Called on the wrapper's polling thread with each record.
     /// - Returns: A handle with delivery counters that closes the buffer.
     /// - Throws: ``EBPFError/Code/tableNotFound``, ``EBPFError/Code/invalidArgument`` when
@@ -118,6 +119,7 @@ extension EBPFWrapper {
                 "table '\(name)' is a \(info.type), not a \(kind); declare it with \(declaration) or open it with the matching call"
             )
         }
+        try checkNotOpen(table: name)
         let deliver = try decoder(info)
         let statistics = BufferStatistics()
         let callbacks = BufferCallbacks(

@@ -25,11 +25,15 @@ public final class EventBuffer: Sendable, CustomStringConvertible {
         self.poller = poller
     }
 
+    /// Whether the buffer still delivers records (neither it nor its wrapper was closed).
+    public var isOpen: Bool { !closed.load(ordering: .acquiring) }
+
     /// Records handed to the callback so far.
     public var receivedCount: UInt64 { statistics.received.load(ordering: .relaxed) }
 
-    /// Records the kernel dropped because the buffer was full (perf buffers report this; a
-    /// ring buffer's producer sees the failure instead, in the BPF program).
+    /// The running total of records the kernel dropped because the buffer was full (perf
+    /// buffers report this; a ring buffer's producer sees the failure instead, in the BPF
+    /// program).
     public var lostCount: UInt64 { statistics.lost.load(ordering: .relaxed) }
 
     /// Stops delivery and frees the buffer's memory. Records still waiting are dropped.

@@ -93,8 +93,8 @@ final class EventPoller: @unchecked Sendable {
             defer { state.nextID += 1 }
             return state.nextID
         }
-        // Watch the descriptors before the thread can see the source: readiness reported for
-        // an id not yet published is ignored, and the timed drain will pick the records up.
+        // Watch the descriptors before the thread can see the source. Readiness for an id not
+        // yet published is skipped; epoll is level-triggered, so it is reported again.
         var watched: [Int32] = []
         for fd in source.pollDescriptors {
             var event = epoll_event()

@@ -76,9 +76,8 @@ final class BPFModule: @unchecked Sendable {
             let verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             let diagnostics = [verifierLog, hints].filter { !$0.isEmpty }
                 .joined(separator: "\n")
-            if result.errno == EPERM || result.errno == EACCES,
-                verifierLog.isEmpty || result.errno == EPERM
-            {
+            // EPERM is missing privileges; EACCES with a log is the verifier saying no.
+            if result.errno == EPERM || (result.errno == EACCES && verifierLog.isEmpty) {
                 throw EBPFError.fromErrno(
                     .loadFailed, "could not load '\(name)' as a \(type) program", call: "bcc_func_load",
                     errno: result.errno)
