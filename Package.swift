@@ -6,6 +6,9 @@ let package = Package(
     products: [
         .library(name: "EBPF", targets: ["EBPF"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
     targets: [
         // libbcc, found through pkg-config. Nothing is compiled here: see Sources/CBCC/CBCC.h.
         .systemLibrary(
@@ -13,8 +16,8 @@ let package = Package(
             pkgConfig: "libbcc",
             providers: [.apt(["libbpfcc-dev"])]
         ),
-        .target(name: "EBPF", dependencies: ["CBCC"]),
-        .testTarget(name: "EBPFTests", dependencies: ["EBPF"]),
+        .target(name: "EBPF", dependencies: ["CBCC", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "EBPFTests", dependencies: ["EBPF", .product(name: "Logging", package: "swift-log")], resources: [.copy("Fixtures")]),
 
         // Examples: `swift run NAME`. Not products, so packages depending on EBPF never build them.
         .executableTarget(name: "hello-native", dependencies: ["EBPF"], path: "Examples/HelloNative"),

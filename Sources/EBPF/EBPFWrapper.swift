@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 #if canImport(Glibc)
@@ -28,6 +29,7 @@ public final class EBPFWrapper: Sendable {
         var closed = false
         var attachments: [Attachment] = []
         var buffers: [EventBuffer] = []
+        var probes: [Probe] = []
     }
 
     /// The program compiled from the `text:` given at init; nil for `EBPFWrapper()`.
@@ -35,13 +37,17 @@ public final class EBPFWrapper: Sendable {
     let poller: EventPoller
     let tracePipe = TracePipe()
     private let state = Mutex(State())
+    /// Where the wrapper reports what it decided on the caller's behalf (such as a kprobe
+    /// falling back to a tracepoint).
+    public let logger: Logger
 
     /// How often the polling thread drains buffers whose wake-ups are batched: the longest a
     /// lone record waits before its callback runs.
     static let drainInterval = Duration.milliseconds(10)
 
     /// A wrapper with no program of its own, for the probes the library generates.
-    public init() throws(EBPFError) {
+    public init(logger: Logger = Logger(label: "EBPF")) throws(EBPFError) {
+        self.logger = logger
         module = nil
         poller = try EventPoller(drainInterval: Self.drainInterval)
     }
@@ -57,7 +63,8 @@ public final class EBPFWrapper: Sendable {
     ///   ``EBPFError/Code/kernelHeadersMissing``, ``EBPFError/Code/permissionDenied``.
     ///
     /// The corresponding libbcc function is `bpf_module_create_c_from_string`.
-    public init(text: String, cflags: [String] = []) throws(EBPFError) {
+    public init(text: String, cflags: [String] = [], logger: Logger = Logger(label: "EBPF")) throws(EBPFError) {
+        self.logger = logger
         module = try BPFModule(text: text, cflags: cflags)
         poller = try EventPoller(drainInterval: Self.drainInterval)
     }
@@ -91,13 +98,23 @@ public final class EBPFWrapper: Sendable {
         state.withLock { $0.attachments.filter(\.isAttached) }
     }
 
-    /// Detaches every probe attached through this wrapper. Buffers stay open.
+    /// The closure probes attached through this wrapper that are still attached.
+    public var probes: [Probe] {
+        state.withLock { $0.probes.filter(\.isAttached) }
+    }
+
+    /// Detaches every probe attached through this wrapper: native attachments (their
+    /// buffers stay open) and closure probes (with their buffers).
     public func detachAll() {
-        let attachments = state.withLock { state in
-            defer { state.attachments.removeAll() }
-            return state.attachments
+        let (attachments, probes) = state.withLock { state in
+            defer {
+                state.attachments.removeAll()
+                state.probes.removeAll()
+            }
+            return (state.attachments, state.probes)
         }
         attachments.forEach { $0.detach() }
+        probes.forEach { $0.detach() }
     }
 
     /// Detaches every probe, stops the polling thread after delivering what the buffers
@@ -152,6 +169,20 @@ public final class EBPFWrapper: Sendable {
             throw EBPFError(.closed, "this EBPFWrapper was closed while attaching; create a new one")
         }
         return attachment
+    }
+
+    func track(_ probe: Probe) throws(EBPFError) -> Probe {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.probes.removeAll { !$0.isAttached }
+            state.probes.append(probe)
+            return true
+        }
+        guard accepted else {
+            probe.detach()
+            throw EBPFError(.closed, "this EBPFWrapper was closed while attaching; create a new one")
+        }
+        return probe
     }
 
     func track(_ buffer: EventBuffer) throws(EBPFError) -> EventBuffer {

@@ -27,8 +27,16 @@ extension EBPFWrapper {
 
     private func attachKernelProbe(event: String, fnName: String, isReturn: Bool) throws(EBPFError) -> Attachment {
         try checkOpen()
+        return try track(makeKprobeAttachment(module: nativeModule(), event: event, fnName: fnName, isReturn: isReturn))
+    }
+
+    /// Loads `fnName` from `module` and attaches it to the kernel function `event`; the
+    /// caller tracks it.
+    func makeKprobeAttachment(
+        module: BPFModule, event: String, fnName: String, isReturn: Bool
+    ) throws(EBPFError) -> Attachment {
         try NameValidation.symbol(event, what: "kernel function name")
-        let program = try nativeModule().loadFunction(fnName, type: .kprobe)
+        let program = try module.loadFunction(fnName, type: .kprobe)
         let kind: Attachment.Kind = isReturn ? .kretprobe : .kprobe
         guard KernelFeatures.supportsKprobes else {
             throw Self.kprobesUnsupported(event: event, kind: kind)
@@ -43,11 +51,10 @@ extension EBPFWrapper {
                 call: "bpf_attach_kprobe", errno: result.errno)
         }
         let eventFD = result.value
-        return try track(
-            Attachment(kind: kind, target: event, functionName: fnName) {
-                LibBCC.closePerfEvent(eventFD)
-                LibBCC.detachKprobe(eventName: eventName)
-            })
+        return Attachment(kind: kind, target: event, functionName: fnName) {
+            LibBCC.closePerfEvent(eventFD)
+            LibBCC.detachKprobe(eventName: eventName)
+        }
     }
 
     /// The error for a kprobe on a kernel without kprobes, naming the tracepoint to use

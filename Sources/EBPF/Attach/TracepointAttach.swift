@@ -16,18 +16,24 @@ extension EBPFWrapper {
     public func attachTracepoint(tp: String, fnName: String) throws(EBPFError) -> Attachment {
         try checkOpen()
         let (category, name) = try Tracefs.splitTracepoint(tp)
+        return try track(makeTracepointAttachment(module: nativeModule(), category: category, name: name, fnName: fnName))
+    }
+
+    /// Loads `fnName` from `module` and attaches it to `category:name`; the caller tracks it.
+    func makeTracepointAttachment(
+        module: BPFModule, category: String, name: String, fnName: String
+    ) throws(EBPFError) -> Attachment {
         _ = try Tracefs.tracepointDirectory(category: category, name: name)
-        let program = try nativeModule().loadFunction(fnName, type: .tracepoint)
+        let program = try module.loadFunction(fnName, type: .tracepoint)
         let result = LibBCC.attachTracepoint(programFD: program, category: category, name: name)
         guard !result.failed else {
             throw EBPFError.fromErrno(
-                .attachFailed, "could not attach '\(fnName)' to tracepoint \(tp)",
+                .attachFailed, "could not attach '\(fnName)' to tracepoint \(category):\(name)",
                 call: "bpf_attach_tracepoint", errno: result.errno)
         }
         let eventFD = result.value
-        return try track(
-            Attachment(kind: .tracepoint, target: tp, functionName: fnName) {
-                LibBCC.closePerfEvent(eventFD)
-            })
+        return Attachment(kind: .tracepoint, target: "\(category):\(name)", functionName: fnName) {
+            LibBCC.closePerfEvent(eventFD)
+        }
     }
 }

@@ -24,7 +24,7 @@ extension EBPFWrapper {
         lost: (@Sendable (UInt64) -> Void)? = nil,
         handler: @escaping @Sendable (EventRecord) -> Void
     ) throws(EBPFError) -> EventBuffer {
-        try openBuffer(table, expecting: .perfEventArray, lost: lost, decoder: byName(handler)) {
+        try openNativeBuffer(table, expecting: .perfEventArray, lost: lost, decoder: byName(handler)) {
             (info, module, callbacks) throws(EBPFError) in
             try PerfBufferSource(table: info, module: module, options: options, callbacks: callbacks)
         }
@@ -41,7 +41,7 @@ extension EBPFWrapper {
         lost: (@Sendable (UInt64) -> Void)? = nil,
         handler: @escaping @Sendable (T) -> Void
     ) throws(EBPFError) -> EventBuffer {
-        try openBuffer(table, expecting: .perfEventArray, lost: lost, decoder: typed(type, handler)) {
+        try openNativeBuffer(table, expecting: .perfEventArray, lost: lost, decoder: typed(type, handler)) {
             (info, module, callbacks) throws(EBPFError) in
             try PerfBufferSource(table: info, module: module, options: options, callbacks: callbacks)
         }
@@ -56,7 +56,7 @@ extension EBPFWrapper {
     public func openRingBuffer(
         _ table: String, handler: @escaping @Sendable (EventRecord) -> Void
     ) throws(EBPFError) -> EventBuffer {
-        try openBuffer(table, expecting: .ringBuffer, lost: nil, decoder: byName(handler)) {
+        try openNativeBuffer(table, expecting: .ringBuffer, lost: nil, decoder: byName(handler)) {
             (info, module, callbacks) throws(EBPFError) in
             try RingBufferSource(table: info, module: module, callbacks: callbacks)
         }
@@ -67,7 +67,7 @@ extension EBPFWrapper {
     public func openRingBuffer<T: BitwiseCopyable>(
         _ table: String, as type: T.Type, handler: @escaping @Sendable (T) -> Void
     ) throws(EBPFError) -> EventBuffer {
-        try openBuffer(table, expecting: .ringBuffer, lost: nil, decoder: typed(type, handler)) {
+        try openNativeBuffer(table, expecting: .ringBuffer, lost: nil, decoder: typed(type, handler)) {
             (info, module, callbacks) throws(EBPFError) in
             try RingBufferSource(table: info, module: module, callbacks: callbacks)
         }
@@ -104,7 +104,8 @@ private func typed<T: BitwiseCopyable>(_: T.Type, _ handler: @escaping @Sendable
 }
 
 extension EBPFWrapper {
-    fileprivate func openBuffer(
+    /// Opens a buffer of the wrapper's own program and tracks it.
+    fileprivate func openNativeBuffer(
         _ name: String, expecting kind: TableType, lost: (@Sendable (UInt64) -> Void)?,
         decoder: RecordDecoder,
         makeSource: (TableInfo, BPFModule, BufferCallbacks) throws(EBPFError) -> any EventSource
@@ -112,14 +113,27 @@ extension EBPFWrapper {
         try checkOpen()
         let module = try nativeModule()
         let info = try module.table(name)
+        try checkKind(info, kind)
+        try checkNotOpen(table: name)
+        return try track(openBuffer(info, module: module, lost: lost, decoder: decoder, makeSource: makeSource))
+    }
+
+    private func checkKind(_ info: TableInfo, _ kind: TableType) throws(EBPFError) {
         guard info.type == kind else {
-            let declaration = kind == .ringBuffer ? "BPF_RINGBUF_OUTPUT(\(name), 8)" : "BPF_PERF_OUTPUT(\(name))"
+            let declaration = kind == .ringBuffer ? "BPF_RINGBUF_OUTPUT(\(info.name), 8)" : "BPF_PERF_OUTPUT(\(info.name))"
             throw EBPFError(
                 .invalidArgument,
-                "table '\(name)' is a \(info.type), not a \(kind); declare it with \(declaration) or open it with the matching call"
+                "table '\(info.name)' is a \(info.type), not a \(kind); declare it with \(declaration) or open it with the matching call"
             )
         }
-        try checkNotOpen(table: name)
+    }
+
+    /// Opens a buffer over `info` of `module` and starts delivering it; the caller tracks it.
+    func openBuffer(
+        _ info: TableInfo, module: BPFModule, lost: (@Sendable (UInt64) -> Void)?,
+        decoder: RecordDecoder,
+        makeSource: (TableInfo, BPFModule, BufferCallbacks) throws(EBPFError) -> any EventSource
+    ) throws(EBPFError) -> EventBuffer {
         let deliver = try decoder(info)
         let statistics = BufferStatistics()
         let callbacks = BufferCallbacks(
@@ -138,7 +152,6 @@ extension EBPFWrapper {
             source.release()
             throw error
         }
-        return try track(
-            EventBuffer(table: name, tableType: kind, statistics: statistics, source: source, poller: poller))
+        return EventBuffer(table: info.name, tableType: info.type, statistics: statistics, source: source, poller: poller)
     }
 }

@@ -22,13 +22,17 @@ protocol EventSource: AnyObject, Sendable {
 /// The one thread per ``EBPFWrapper`` that delivers records to callbacks.
 ///
 /// It sleeps in `epoll_wait` over every source's descriptors plus an eventfd that commands
-/// (add, remove, stop) write to, so `close()` interrupts it at once. Sources whose wake-ups
+/// (add, remove, stop) write to, so `stop()` interrupts it at once. Sources whose wake-ups
 /// are batched are also drained every `drainInterval`, which bounds a lone record's latency.
 /// Sources are released only on this thread (or after it ended), never while a drain of
 /// theirs runs: tearing a reader down under another thread's read crashed bcc (#1533).
+///
+/// The epoll fd and the eventfd are closed when the poller stops. Outside the thread's own
+/// `epoll_wait`, they are used only under the lock and only while `descriptorsOpen`.
 final class EventPoller: @unchecked Sendable {
-    // @unchecked Sendable: `epollFD` and `wakeFD` are immutable after init; everything the
-    // callers and the thread share is in `shared` (a Mutex) or `pollerThread` (an Atomic).
+    // @unchecked Sendable: `epollFD` and `wakeFD` are immutable numbers whose use is guarded
+    // as described above; everything else shared is in `shared` (a Mutex) or `pollerThread`
+    // (an Atomic).
 
     private struct Removal {
         var source: any EventSource
@@ -44,6 +48,7 @@ final class EventPoller: @unchecked Sendable {
         var joinClaimed = false
         var stopWaiters: [DispatchSemaphore] = []
         var finished = false
+        var descriptorsOpen = true
     }
 
     let drainInterval: Duration
@@ -79,8 +84,7 @@ final class EventPoller: @unchecked Sendable {
     }
 
     deinit {
-        close(wakeFD)
-        close(epollFD)
+        shared.withLock { closeDescriptors(&$0) }
     }
 
     /// Whether the caller is running on the poller thread (inside a callback).
@@ -89,54 +93,45 @@ final class EventPoller: @unchecked Sendable {
     /// Starts delivering `source`'s records, starting the thread on first use. On failure
     /// the poller holds no reference to `source`, and the caller still owns (releases) it.
     func add(_ source: any EventSource) throws(EBPFError) {
-        let id = shared.withLock { state in
-            defer { state.nextID += 1 }
-            return state.nextID
-        }
-        // Watch the descriptors before the thread can see the source. Readiness for an id not
-        // yet published is skipped; epoll is level-triggered, so it is reported again.
-        var watched: [Int32] = []
-        for fd in source.pollDescriptors {
-            var event = epoll_event()
-            event.events = EPOLLIN.rawValue
-            event.data.u64 = id
-            guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
-                let error = errno
-                watched.forEach { epoll_ctl(epollFD, EPOLL_CTL_DEL, $0, nil) }
-                throw EBPFError.fromErrno(
-                    .systemCallFailed, "could not watch a buffer's file descriptor",
-                    call: "epoll_ctl", errno: error)
-            }
-            watched.append(fd)
-        }
         let failure: EBPFError? = shared.withLock { state in
-            guard !state.stopping else {
+            guard !state.stopping, state.descriptorsOpen else {
                 return EBPFError(.closed, "the wrapper is closed; create a new one")
+            }
+            let id = state.nextID
+            state.nextID += 1
+            var watched: [Int32] = []
+            for fd in source.pollDescriptors {
+                var event = epoll_event()
+                event.events = EPOLLIN.rawValue
+                event.data.u64 = id
+                guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
+                    let error = errno
+                    watched.forEach { epoll_ctl(epollFD, EPOLL_CTL_DEL, $0, nil) }
+                    return EBPFError.fromErrno(
+                        .systemCallFailed, "could not watch a buffer's file descriptor",
+                        call: "epoll_ctl", errno: error)
+                }
+                watched.append(fd)
             }
             if state.thread == nil {
                 do throws(EBPFError) {
                     state.thread = try startThread()
                 } catch {
+                    watched.forEach { epoll_ctl(epollFD, EPOLL_CTL_DEL, $0, nil) }
                     return error
                 }
             }
             state.sources[id] = source
+            wake(state)
             return nil
         }
-        if let failure {
-            watched.forEach { epoll_ctl(epollFD, EPOLL_CTL_DEL, $0, nil) }
-            throw failure
-        }
-        wake()
+        if let failure { throw failure }
     }
 
     /// Stops delivering `source`'s records and releases it. Returns once it is released,
     /// unless called from a callback on the poller thread (then it is released as soon as
     /// that callback returns).
     func remove(_ source: any EventSource) {
-        for fd in source.pollDescriptors {
-            epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
-        }
         enum Outcome { case alreadyGone, releaseHere, queued }
         let onPoller = isCurrentThread
         let done: DispatchSemaphore? = onPoller ? nil : DispatchSemaphore(value: 0)
@@ -145,28 +140,32 @@ final class EventPoller: @unchecked Sendable {
                 return .alreadyGone
             }
             state.sources[id] = nil
+            if state.descriptorsOpen {
+                for fd in source.pollDescriptors { epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil) }
+            }
             // Without a running thread nothing can be draining it. A callback during the
             // final drain leaves it to finish(), which already holds it.
             if state.thread == nil || state.finished { return onPoller ? .alreadyGone : .releaseHere }
             state.removals.append(Removal(source: source, done: done))
+            wake(state)
             return .queued
         }
         switch outcome {
         case .alreadyGone: return
         case .releaseHere: source.release()
-        case .queued:
-            wake()
-            done?.wait()
+        case .queued: done?.wait()
         }
     }
 
-    /// Stops the thread and releases every source, delivering what is still buffered. Waits
-    /// for the thread unless called from one of its callbacks; idempotent.
+    /// Stops the thread, delivering what the buffers still hold, releases every source and
+    /// closes the poller's descriptors. Waits for the thread unless called from one of its
+    /// callbacks (the thread then finishes the job itself); idempotent.
     func stop() {
         enum Action { case nothing, join(pthread_t), wait(DispatchSemaphore) }
         let onPoller = isCurrentThread
         let action = shared.withLock { state -> Action in
             state.stopping = true
+            wake(state)
             guard let thread = state.thread, !state.finished, !onPoller else { return .nothing }
             if !state.joinClaimed {
                 state.joinClaimed = true
@@ -176,27 +175,32 @@ final class EventPoller: @unchecked Sendable {
             state.stopWaiters.append(done)
             return .wait(done)
         }
-        wake()
         switch action {
         case .nothing: break
         case .join(let thread): pthread_join(thread, nil)
         case .wait(let done): done.wait()
         }
-        if !onPoller {
-            releaseRemaining()
-        }
-    }
-
-    private func releaseRemaining() {
+        guard !onPoller else { return }
+        // The thread has finished (or never ran): nothing else can touch sources or descriptors.
         let remaining = shared.withLock { state -> [any EventSource] in
-            defer { state.sources.removeAll() }
             guard state.thread == nil || state.finished else { return [] }
+            defer { state.sources.removeAll() }
+            closeDescriptors(&state)
             return Array(state.sources.values)
         }
         remaining.forEach { $0.release() }
     }
 
-    private func wake() {
+    private func closeDescriptors(_ state: inout Shared) {
+        guard state.descriptorsOpen else { return }
+        state.descriptorsOpen = false
+        close(wakeFD)
+        close(epollFD)
+    }
+
+    /// Interrupts `epoll_wait`. Called with the lock held (the `state` argument proves it).
+    private func wake(_ state: borrowing Shared) {
+        guard state.descriptorsOpen else { return }
         var one: UInt64 = 1
         _ = write(wakeFD, &one, MemoryLayout<UInt64>.size)
     }
@@ -223,8 +227,7 @@ final class EventPoller: @unchecked Sendable {
     private func run() {
         pollerThread.store(UInt(pthread_self()), ordering: .releasing)
         var events = [epoll_event](repeating: epoll_event(), count: 64)
-        let intervalMS = Int32(
-            max(1, drainInterval.components.seconds * 1000 + drainInterval.components.attoseconds / 1_000_000_000_000_000))
+        let intervalMS = Int32(max(1, drainInterval / .milliseconds(1)))
         var lastTimedDrain = ContinuousClock.now
         while true {
             let (stopping, removals, timed) = shared.withLock { state in
@@ -263,19 +266,17 @@ final class EventPoller: @unchecked Sendable {
     }
 
     /// On the way out of the thread: deliver what is left, release every source, wake the
-    /// callers waiting in `stop()`/`remove()`, and detach the thread if nobody joins it
-    /// (`stop()` was called from a callback).
+    /// callers waiting in `stop()`/`remove()`. If nobody joins the thread (`stop()` was
+    /// called from a callback), it also closes the descriptors and detaches itself.
     private func finish() {
-        let (sources, removals, waiters, joined) = shared.withLock { state in
+        let (sources, removals, waiters) = shared.withLock { state in
             state.finished = true
             defer {
                 state.sources.removeAll()
                 state.removals.removeAll()
                 state.stopWaiters.removeAll()
             }
-            return (
-                Array(state.sources.values), state.removals, state.stopWaiters, state.joinClaimed
-            )
+            return (Array(state.sources.values), state.removals, state.stopWaiters)
         }
         for source in sources {
             source.drain()
@@ -285,8 +286,12 @@ final class EventPoller: @unchecked Sendable {
             removal.source.release()
             removal.done?.signal()
         }
-        waiters.forEach { $0.signal() }
         pollerThread.store(0, ordering: .releasing)
+        let joined = shared.withLock { state -> Bool in
+            if !state.joinClaimed { closeDescriptors(&state) }
+            return state.joinClaimed
+        }
+        waiters.forEach { $0.signal() }
         if !joined {
             pthread_detach(pthread_self())
         }

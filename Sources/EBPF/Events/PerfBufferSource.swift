@@ -4,15 +4,17 @@ import Glibc
 
 /// A `BPF_PERF_OUTPUT` table's per-CPU perf rings, read by the polling thread.
 final class PerfBufferSource: EventSource, @unchecked Sendable {
-    // @unchecked Sendable: `readers` never changes after init; the poller calls drain() on its
-    // thread only and release() exactly once when no drain runs (EventPoller's contract).
+    // @unchecked Sendable: `readers` never changes after init; `module` changes only in
+    // release(). The poller calls drain() on its thread only and release() exactly once when
+    // no drain runs (EventPoller's contract).
 
     let pollDescriptors: [Int32]
     let needsTimedDrain: Bool
     private let readers: [LibBCC.PerfReader]
     private let callbacks: BufferCallbacks
-    /// Keeps the module, and so the perf event array map, alive while the readers exist.
-    private let module: BPFModule
+    /// Keeps the module, and so the perf event array map, alive until release(); dropped there so a
+    /// handle that outlives the buffer does not keep the program's file descriptors open.
+    private var module: BPFModule?
 
     /// Opens one perf ring per online CPU and stores each ring's fd in the table at that
     /// CPU's index, which is where `perf_submit` on that CPU writes.
@@ -57,5 +59,6 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
 
     func release() {
         readers.forEach(LibBCC.freePerfReader)
+        module = nil
     }
 }

@@ -2,15 +2,17 @@
 ///
 /// The map's own fd is pollable: the kernel signals it when records are committed.
 final class RingBufferSource: EventSource, @unchecked Sendable {
-    // @unchecked Sendable: `ring` never changes after init; the poller calls drain() on its
-    // thread only and release() exactly once when no drain runs (EventPoller's contract).
+    // @unchecked Sendable: `ring` never changes after init; `module` changes only in
+    // release(). The poller calls drain() on its thread only and release() exactly once when
+    // no drain runs (EventPoller's contract).
 
     let pollDescriptors: [Int32]
     let needsTimedDrain = false
     private let ring: LibBCC.RingBuffer
     private let callbacks: BufferCallbacks
-    /// Keeps the module, and so the ring buffer map, alive while the ring is mapped.
-    private let module: BPFModule
+    /// Keeps the module, and so the ring buffer map, alive until release(); dropped there so a
+    /// handle that outlives the buffer does not keep the program's file descriptors open.
+    private var module: BPFModule?
 
     init(table: TableInfo, module: BPFModule, callbacks: BufferCallbacks) throws(EBPFError) {
         let (ring, error) = LibBCC.openRingBuffer(mapFD: table.fd, callbacks: callbacks)
@@ -31,5 +33,6 @@ final class RingBufferSource: EventSource, @unchecked Sendable {
 
     func release() {
         LibBCC.freeRingBuffer(ring)
+        module = nil
     }
 }

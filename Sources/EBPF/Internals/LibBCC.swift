@@ -52,10 +52,11 @@ enum LibBCC {
         bpf_function_start(module, name) != nil
     }
 
-    /// Loads one function of a compiled module into the kernel. On failure `log` holds the
-    /// verifier's log (libbcc retries with logging enabled when a buffer is given).
+    /// Loads one function of a compiled module into the kernel. With `logLevel` 0, libbcc
+    /// retries a failed load with logging into `log` for most errors, but not E2BIG; with
+    /// `logLevel` 1 the kernel writes its verifier log into `log` on the first attempt.
     static func loadFunction(
-        _ module: Module, name: String, programType: ProgramType, log: inout [CChar]
+        _ module: Module, name: String, programType: ProgramType, logLevel: Int32, log: inout [CChar]
     ) -> Result {
         let start = bpf_function_start(module, name)
         let size = bpf_function_size(module, name)
@@ -66,7 +67,7 @@ enum LibBCC {
             Glibc.errno = 0
             let fd = bcc_func_load(
                 module, programType.rawValue, name, start?.assumingMemoryBound(to: bpf_insn.self),
-                Int32(size), license, version, 0, buffer.baseAddress, count, nil, -1)
+                Int32(size), license, version, logLevel, buffer.baseAddress, count, nil, -1)
             return Result(value: fd, errno: Glibc.errno)
         }
     }

@@ -69,11 +69,20 @@ final class BPFModule: @unchecked Sendable {
             )
         }
         var log = [CChar](repeating: 0, count: 1 << 20)
-        let (result, hints) = Self.compileLock.withLock { _ in
-            StderrCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, log: &log) }
+        var (result, hints) = Self.compileLock.withLock { _ in
+            StderrCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, logLevel: 0, log: &log) }
+        }
+        var verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        if result.failed, verifierLog.isEmpty, result.errno != EPERM {
+            // libbcc gives up on some errors (E2BIG) without asking the kernel for its log.
+            let errno = result.errno
+            (result, hints) = Self.compileLock.withLock { _ in
+                StderrCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, logLevel: 1, log: &log) }
+            }
+            verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            if result.failed { result.errno = errno }
         }
         guard !result.failed else {
-            let verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             let diagnostics = [verifierLog, hints].filter { !$0.isEmpty }
                 .joined(separator: "\n")
             // EPERM is missing privileges; EACCES with a log is the verifier saying no.

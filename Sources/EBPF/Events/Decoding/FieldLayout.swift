@@ -10,6 +10,8 @@ struct FieldLayout: Sendable, Hashable {
         case character
         /// Opaque bytes (`__int128`, `u8` arrays).
         case bytes
+        /// A `struct sockaddr` copied from the traced process.
+        case socketAddress
     }
 
     var name: String
@@ -19,6 +21,9 @@ struct FieldLayout: Sendable, Hashable {
     /// Number of elements; nil for a scalar.
     var count: Int?
     var kind: Kind
+    /// Where a `u32` holding the number of valid bytes lies, for fields copied with a
+    /// run-time length (socket addresses, dynamic arrays).
+    var lengthOffset: Int?
 
     var size: Int { elementSize * (count ?? 1) }
 
@@ -26,12 +31,21 @@ struct FieldLayout: Sendable, Hashable {
     func decode(from record: UnsafeRawBufferPointer) -> FieldValue? {
         guard offset >= 0, offset + size <= record.count else { return nil }
         let start = record.baseAddress! + offset
+        if let lengthOffset {
+            guard lengthOffset >= 0, lengthOffset + 4 <= record.count else { return nil }
+            let length = min(Int(record.loadUnaligned(fromByteOffset: lengthOffset, as: UInt32.self)), size)
+            let bytes = Array(UnsafeRawBufferPointer(start: start, count: length))
+            if kind == .socketAddress {
+                return SocketAddress(bytes: bytes).map(FieldValue.socketAddress) ?? .bytes(bytes)
+            }
+            return .bytes(bytes)
+        }
         switch (kind, count) {
         case (.character, .some(let count)):
             let bytes = UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: count)
             let end = bytes.firstIndex(of: 0) ?? count
             return .string(String(decoding: UnsafeBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self))
-        case (.bytes, _):
+        case (.bytes, _), (.socketAddress, _):
             return .bytes(Array(UnsafeRawBufferPointer(start: start, count: size)))
         case (.unsigned, .some) where elementSize == 1:
             return .bytes(Array(UnsafeRawBufferPointer(start: start, count: size)))
@@ -56,7 +70,7 @@ struct FieldLayout: Sendable, Hashable {
             return elementSize == 4
                 ? .floatingPoint(Double(pointer.loadUnaligned(as: Float.self)))
                 : .floatingPoint(pointer.loadUnaligned(as: Double.self))
-        case .bytes:
+        case .bytes, .socketAddress:
             return .bytes(Array(UnsafeRawBufferPointer(start: pointer, count: elementSize)))
         }
     }

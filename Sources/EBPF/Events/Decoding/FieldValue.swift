@@ -19,6 +19,8 @@ public enum FieldValue: Sendable, Hashable, CustomStringConvertible {
     case bytes([UInt8])
     /// An array of non-character elements, in order.
     case array([FieldValue])
+    /// A socket address copied from the traced process.
+    case socketAddress(SocketAddress)
 
     /// The value as an `Int`: integers that fit, booleans as 0/1, pointers as their bit
     /// pattern; nil for strings, bytes, arrays and unsigned values above `Int.max`.
@@ -28,7 +30,7 @@ public enum FieldValue: Sendable, Hashable, CustomStringConvertible {
         case .unsigned(let value): return Int(exactly: value)
         case .boolean(let value): return value ? 1 : 0
         case .pointer(let value): return Int(bitPattern: UInt(value))
-        case .floatingPoint, .string, .bytes, .array: return nil
+        case .floatingPoint, .string, .bytes, .array, .socketAddress: return nil
         }
     }
 
@@ -38,8 +40,14 @@ public enum FieldValue: Sendable, Hashable, CustomStringConvertible {
         case .unsigned(let value), .pointer(let value): return value
         case .signed(let value): return UInt64(exactly: value)
         case .boolean(let value): return value ? 1 : 0
-        case .floatingPoint, .string, .bytes, .array: return nil
+        case .floatingPoint, .string, .bytes, .array, .socketAddress: return nil
         }
+    }
+
+    /// The socket address of a `struct sockaddr *` argument a probe copied; nil otherwise.
+    public var socketAddress: SocketAddress? {
+        if case .socketAddress(let address) = self { return address }
+        return nil
     }
 
     /// The text of a `char` array (or another field decoded as a string); nil otherwise.
@@ -68,6 +76,7 @@ public enum FieldValue: Sendable, Hashable, CustomStringConvertible {
         case .bytes(let bytes):
             return bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         case .array(let values): return "[" + values.map(\.description).joined(separator: ", ") + "]"
+        case .socketAddress(let address): return address.description
         }
     }
 }

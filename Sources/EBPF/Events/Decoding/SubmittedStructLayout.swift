@@ -56,7 +56,7 @@ struct CType: Equatable {
     /// enums, pointers and arrays (`char[16]`, `char [16]`, `int[2][3]`). Nil for anything
     /// else (structs, unions, unknown typedefs, function pointers).
     init?(parsing spelling: String) {
-        var text = spelling.trimmingCharacters(in: " ")
+        var text = spelling.trimmingBlanks()
         var count: Int?
         while text.hasSuffix("]") {
             guard let open = text.lastIndex(of: "["),
@@ -64,7 +64,7 @@ struct CType: Equatable {
                 dimension >= 0
             else { return nil }
             count = (count ?? 1) * dimension
-            text = String(text[..<open]).trimmingCharacters(in: " ")
+            text = String(text[..<open]).trimmingBlanks()
         }
         if text.contains("(") { return nil }
         if text.hasSuffix("*") {
@@ -109,12 +109,4 @@ struct CType: Equatable {
         add(["__int128", "unsigned __int128", "__u128", "__s128"], .bytes, 16)
         return table
     }()
-}
-
-extension String {
-    func trimmingCharacters(in character: Character) -> String {
-        guard let first = firstIndex(where: { $0 != character }) else { return "" }
-        let last = lastIndex(where: { $0 != character })!
-        return String(self[first...last])
-    }
 }

@@ -1,0 +1,134 @@
+extension EBPFWrapper {
+    /// Attaches a generated probe to a kernel tracepoint and calls `handler` with each
+    /// event, decoded from the tracepoint's format file: no C needed.
+    ///
+    /// ```swift
+    /// try b.attachTracepoint(tp: "syscalls:sys_enter_openat") { event in
+    ///     print(event.processName, event.filename?.stringValue ?? "?")
+    /// }
+    /// ```
+    ///
+    /// `char *` arguments arrive as strings, `struct sockaddr *` arguments with a length
+    /// argument as socket addresses, other pointers as addresses.
+    ///
+    /// - Parameters:
+    ///   - tp: `"category:name"`; any tracepoint with a format file.
+    ///   - filter: Conditions checked in the kernel; failing events never reach user space.
+    ///   - options: String sizes and the perf buffer's configuration.
+    ///   - handler: Called on the wrapper's polling thread with each event.
+    /// - Returns: The probe, which detaches itself.
+    /// - Throws: ``EBPFError/Code/notFound`` for a tracepoint the kernel lacks or one with no
+    ///   format file, ``EBPFError/Code/invalidArgument``, and compile, load and attach errors.
+    @discardableResult
+    public func attachTracepoint(
+        tp: String, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
+        handler: @escaping @Sendable (ProbeEvent) -> Void
+    ) throws(EBPFError) -> Probe {
+        try attach(.tracepoint(tp), filter: filter, options: options, handler: handler)
+    }
+
+    /// Attaches a generated probe to a syscall's entry, by the syscall's plain name
+    /// (`"bind"`), through its `syscalls:sys_enter_<name>` tracepoint.
+    ///
+    /// - Throws: as ``attachTracepoint(tp:filter:options:handler:)``.
+    @discardableResult
+    public func attachSyscall(
+        _ name: String, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
+        handler: @escaping @Sendable (ProbeEvent) -> Void
+    ) throws(EBPFError) -> Probe {
+        try attach(.syscall(name), filter: filter, options: options, handler: handler)
+    }
+
+    /// Attaches a generated probe to the entry of a kernel function, as pyebpf's
+    /// `attach_kprobe(event, callback)`.
+    ///
+    /// For a syscall's entry function (``syscallFunctionName(_:)``) the events carry the
+    /// syscall's named arguments, read behind the x86-64 syscall wrapper. On a kernel
+    /// without kprobe support the probe falls back to the syscall's `sys_enter_`
+    /// tracepoint (same fields) and logs that it did; for other functions it throws
+    /// ``EBPFError/Code/notSupported``. Other functions' events carry `arg0`…`arg5`.
+    @discardableResult
+    public func attachKprobe(
+        event: String, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
+        handler: @escaping @Sendable (ProbeEvent) -> Void
+    ) throws(EBPFError) -> Probe {
+        try attach(.kprobe(event), filter: filter, options: options, handler: handler)
+    }
+
+    /// Attaches a generated probe to `target` and calls `handler` with each event.
+    ///
+    /// - Parameter lost: Called with the number of events the kernel dropped because the
+    ///   buffer was full.
+    @discardableResult
+    public func attach(
+        _ target: ProbeTarget, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
+        lost: (@Sendable (UInt64) -> Void)? = nil,
+        handler: @escaping @Sendable (ProbeEvent) -> Void
+    ) throws(EBPFError) -> Probe {
+        try attachProbe(target, filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)
+    }
+
+    /// Attaches a generated probe to `target` and returns its events as an async sequence.
+    ///
+    /// ```swift
+    /// for await event in try b.events(.syscall("openat"), filter: ProbeFilter(processName: "cat")) {
+    ///     print(event.filename?.stringValue ?? "?")
+    /// }
+    /// ```
+    ///
+    /// - Parameter bufferingLimit: Events kept for a slow consumer; beyond it the newest are
+    ///   dropped and counted in ``Probe/lostCount``.
+    public func events(
+        _ target: ProbeTarget, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
+        bufferingLimit: Int = 65_536
+    ) throws(EBPFError) -> ProbeEvents {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: ProbeEvent.self, bufferingPolicy: .bufferingOldest(max(1, bufferingLimit)))
+        let drops = ConsumerDrops()
+        let probe = try attachProbe(target, filter: filter, options: options, lost: nil, drops: drops) { event in
+            if case .dropped = continuation.yield(event) { drops.count.add(1, ordering: .relaxed) }
+        }
+        probe.setOnDetach { continuation.finish() }
+        continuation.onTermination = { _ in probe.detach() }
+        if !probe.isAttached { continuation.finish() }
+        return ProbeEvents(probe: probe, stream: stream)
+    }
+
+    private func attachProbe(
+        _ target: ProbeTarget, filter: ProbeFilter, options: ProbeOptions,
+        lost: (@Sendable (UInt64) -> Void)?, drops: ConsumerDrops,
+        deliver: @escaping @Sendable (ProbeEvent) -> Void
+    ) throws(EBPFError) -> Probe {
+        try checkOpen()
+        let (mechanism, format) = try resolve(target)
+        let program = try ProbeProgram(mechanism: mechanism, format: format, filter: filter, options: options)
+        let module = try BPFModule(text: program.text, cflags: [])
+        let info = try module.table(ProbeProgram.tableName)
+        let eventName = program.eventName
+        let layout = program.layout
+        // The buffer opens before the attach, so the first event already has a reader.
+        let buffer = try openBuffer(info, module: module, lost: lost, decoder: { _ in
+            { raw in deliver(ProbeEvent(eventName: eventName, layout: layout, bytes: raw)) }
+        }) { (info, module, callbacks) throws(EBPFError) in
+            try PerfBufferSource(table: info, module: module, options: options.perfBuffer, callbacks: callbacks)
+        }
+        let attachment: Attachment
+        do throws(EBPFError) {
+            switch mechanism {
+            case .tracepoint(let category, let name):
+                attachment = try makeTracepointAttachment(
+                    module: module, category: category, name: name, fnName: ProbeProgram.functionName)
+            case .syscallKprobe(let function, _), .functionKprobe(let function):
+                attachment = try makeKprobeAttachment(
+                    module: module, event: function, fnName: ProbeProgram.functionName, isReturn: false)
+            }
+        } catch {
+            buffer.close()
+            throw error
+        }
+        return try track(
+            Probe(
+                target: target, program: program, format: format, module: module, attachment: attachment,
+                buffer: buffer, drops: drops))
+    }
+}

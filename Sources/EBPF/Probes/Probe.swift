@@ -1,0 +1,104 @@
+import Synchronization
+
+/// A closure probe: a generated program attached to a kernel event, whose events reach a
+/// Swift closure or an async sequence.
+///
+/// Returned by ``EBPFWrapper/attachTracepoint(tp:filter:options:handler:)`` and its
+/// siblings. ``detach()`` stops it and frees its program and buffer; the wrapper's
+/// `close()` detaches it too. Dropping the handle does not.
+public final class Probe: Sendable, CustomStringConvertible {
+    /// What was asked for.
+    public let target: ProbeTarget
+    /// The program that runs in the kernel, generated for this probe.
+    public let program: ProbeProgram
+    /// The tracepoint format the fields come from; nil for a kprobe on a function that is not
+    /// a syscall.
+    public let format: TracepointFormat?
+    private let attachment: Attachment
+    private let buffer: EventBuffer
+    private let drops: ConsumerDrops
+    private let parts = Mutex<(module: BPFModule?, onDetach: (@Sendable () -> Void)?)>((nil, nil))
+
+    init(
+        target: ProbeTarget, program: ProbeProgram, format: TracepointFormat?, module: BPFModule,
+        attachment: Attachment, buffer: EventBuffer, drops: ConsumerDrops
+    ) {
+        self.target = target
+        self.program = program
+        self.format = format
+        self.attachment = attachment
+        self.buffer = buffer
+        self.drops = drops
+        parts.withLock { $0.module = module }
+    }
+
+    /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
+    public var eventName: String { program.eventName }
+
+    /// Whether the probe still runs in the kernel.
+    public var isAttached: Bool { attachment.isAttached }
+
+    /// Events delivered to the closure or the sequence so far.
+    public var receivedCount: UInt64 { buffer.receivedCount - drops.count.load(ordering: .relaxed) }
+
+    /// Events lost: dropped by the kernel because the buffer was full, plus, for an async
+    /// sequence, events dropped because its consumer fell more than its buffering limit
+    /// behind.
+    public var lostCount: UInt64 { buffer.lostCount + drops.count.load(ordering: .relaxed) }
+
+    /// Detaches the program, stops delivery and frees the program and its buffer. Idempotent;
+    /// safe to call from the probe's own closure.
+    public func detach() {
+        attachment.detach()
+        buffer.close()
+        let onDetach = parts.withLock { parts in
+            defer { parts = (nil, nil) }
+            return parts.onDetach
+        }
+        onDetach?()
+    }
+
+    func setOnDetach(_ action: @escaping @Sendable () -> Void) {
+        parts.withLock { $0.onDetach = action }
+    }
+
+    public var description: String {
+        "Probe(\(eventName)\(isAttached ? "" : ", detached"), received: \(receivedCount), lost: \(lostCount))"
+    }
+}
+
+/// Events an async sequence's consumer fell too far behind to take; created before its
+/// probe so the delivery closure can count from the first event.
+final class ConsumerDrops: Sendable {
+    let count = Atomic<UInt64>(0)
+}
+
+/// The events of one probe as an `AsyncSequence`, iterated once. Iterating ends when the
+/// probe is detached (or its wrapper closed); leaving the loop (a `break`, a thrown error, a
+/// cancelled task) detaches the probe.
+public struct ProbeEvents: AsyncSequence, Sendable {
+    public typealias Element = ProbeEvent
+    /// The probe delivering the events.
+    public let probe: Probe
+    let stream: AsyncStream<ProbeEvent>
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(base: stream.makeAsyncIterator(), detacher: Detacher(probe: probe))
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        var base: AsyncStream<ProbeEvent>.Iterator
+        let detacher: Detacher
+
+        public mutating func next() async -> ProbeEvent? {
+            await base.next()
+        }
+    }
+
+    /// Detaches the probe when the iterator that owns it goes away.
+    final class Detacher: Sendable {
+        let probe: Probe
+        init(probe: Probe) { self.probe = probe }
+        deinit { probe.detach() }
+    }
+}

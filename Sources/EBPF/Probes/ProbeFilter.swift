@@ -1,0 +1,60 @@
+/// Conditions a generated probe checks in the kernel before recording an event, so events
+/// that fail them never reach user space. All given conditions must hold.
+public struct ProbeFilter: Sendable, Hashable {
+    /// Only events of this process (thread group id).
+    public var processID: Int32?
+    /// Only events of this thread.
+    public var threadID: Int32?
+    /// Only events of processes running as this user id.
+    public var userID: UInt32?
+    /// Only events of threads with this name (`comm`, at most 15 bytes, as `ps -o comm`).
+    public var processName: String?
+
+    public init(processID: Int32? = nil, threadID: Int32? = nil, userID: UInt32? = nil, processName: String? = nil) {
+        self.processID = processID
+        self.threadID = threadID
+        self.userID = userID
+        self.processName = processName
+    }
+
+    func validate() throws(EBPFError) {
+        if let processID, processID <= 0 {
+            throw EBPFError(.invalidArgument, "processID filter \(processID) is not a process id")
+        }
+        if let threadID, threadID <= 0 {
+            throw EBPFError(.invalidArgument, "threadID filter \(threadID) is not a thread id")
+        }
+        if let processName {
+            let bytes = Array(processName.utf8)
+            guard !bytes.isEmpty, bytes.count <= 15, !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                throw EBPFError(
+                    .invalidArgument,
+                    "processName filter \(NameValidation.quoted(processName)) must be 1 to 15 bytes without control characters: the kernel keeps 15 bytes of a thread's name"
+                )
+            }
+        }
+    }
+}
+
+/// How a generated probe copies data and buffers its events.
+public struct ProbeOptions: Sendable, Hashable {
+    /// Bytes copied for each string argument (`const char *`, `__data_loc char[]`),
+    /// terminating NUL included; longer strings are cut. 1 to 4096.
+    public var stringSize: Int
+    /// The perf buffer the probe's events travel through.
+    public var perfBuffer: PerfBufferOptions
+
+    public init(stringSize: Int = 256, perfBuffer: PerfBufferOptions = .default) {
+        self.stringSize = stringSize
+        self.perfBuffer = perfBuffer
+    }
+
+    public static let `default` = ProbeOptions()
+
+    func validate() throws(EBPFError) {
+        guard (1...4096).contains(stringSize) else {
+            throw EBPFError(.invalidArgument, "stringSize \(stringSize) must be between 1 and 4096 bytes")
+        }
+        try perfBuffer.validate()
+    }
+}

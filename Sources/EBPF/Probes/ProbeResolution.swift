@@ -1,0 +1,46 @@
+extension EBPFWrapper {
+    /// How `target` reaches the kernel here, and the format its fields come from.
+    func resolve(_ target: ProbeTarget) throws(EBPFError) -> (ProbeProgram.Mechanism, TracepointFormat?) {
+        switch target.kind {
+        case .tracepoint(let tp):
+            let (category, name) = try Tracefs.splitTracepoint(tp)
+            return (.tracepoint(category: category, name: name), try TracepointFormat.load(category: category, name: name))
+
+        case .syscall(let name):
+            try NameValidation.identifier(name, what: "syscall name")
+            return (.tracepoint(category: "syscalls", name: "sys_enter_" + name), try syscallFormat(name))
+
+        case .kprobe(let function):
+            try NameValidation.symbol(function, what: "kernel function name")
+            let syscall = function.hasPrefix(KernelSymbols.syscallPrefix)
+                ? KernelSymbols.syscallName(fromFunction: function) : nil
+            let format = try syscall.map { (name) throws(EBPFError) in try syscallFormat(name) }
+            guard KernelFeatures.supportsKprobes else {
+                guard let syscall, let format else {
+                    throw Self.kprobesUnsupported(event: function, kind: .kprobe)
+                }
+                logger.info(
+                    "this kernel has no kprobe support; probing \(function) through the tracepoint syscalls:sys_enter_\(syscall), which carries the same arguments")
+                return (.tracepoint(category: "syscalls", name: "sys_enter_" + syscall), format)
+            }
+            #if arch(x86_64)
+            if let format {
+                // Since 4.17 x86-64 syscall functions take one struct pt_regs * of the caller's registers.
+                return (.syscallKprobe(function: function, wrapped: KernelSymbols.syscallPrefix.hasPrefix("__")), format)
+            }
+            #endif
+            return (.functionKprobe(function: function), nil)
+        }
+    }
+
+    private func syscallFormat(_ name: String) throws(EBPFError) -> TracepointFormat {
+        do {
+            return try TracepointFormat.load(category: "syscalls", name: "sys_enter_" + name)
+        } catch where error.code == .notFound {
+            throw EBPFError(
+                .notFound,
+                "this kernel has no syscall named '\(name)' (no tracepoint syscalls:sys_enter_\(name)); the list is under \((try? Tracefs.root()) ?? "/sys/kernel/tracing")/events/syscalls"
+            )
+        }
+    }
+}

@@ -1,0 +1,93 @@
+@testable import EBPF
+import XCTest
+
+/// The program generator, without a kernel: layout, text and filters.
+final class ProbeProgramTests: XCTestCase {
+    func testBindRecordIsSizedFromTheFormat() throws {
+        let format = try TracepointFormatTests.format("syscalls", "sys_enter_bind")
+        let program = try ProbeProgram(
+            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_bind"), format: format,
+            filter: ProbeFilter(), options: .default)
+        XCTAssertEqual(program.eventName, "syscalls:sys_enter_bind")
+        let fields = program.layout.fields
+        XCTAssertEqual(fields.map(\.name), ["fd", "umyaddr", "addrlen"])
+        // int fd: 4 bytes, signed, right after the 44-byte header.
+        XCTAssertEqual(fields[0].offset, 44)
+        XCTAssertEqual(fields[0].size, 4)
+        XCTAssertEqual(fields[0].kind, .signed)
+        // struct sockaddr * with addrlen: copied, with its length.
+        XCTAssertEqual(fields[1].kind, .socketAddress)
+        XCTAssertEqual(fields[1].size, 128)
+        XCTAssertNotNil(fields[1].lengthOffset)
+        XCTAssertTrue(program.text.contains("bpf_probe_read_user(&e->f_umyaddr"), program.text)
+        XCTAssertTrue(program.text.contains("_Static_assert(sizeof(struct ebpf_event) == \(program.layout.size)"))
+    }
+
+    func testPointersBecomeStringsOrAddresses() throws {
+        let execve = try TracepointFormatTests.format("syscalls", "sys_enter_execve")
+        let program = try ProbeProgram(
+            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_execve"), format: execve,
+            filter: ProbeFilter(), options: ProbeOptions(stringSize: 64))
+        XCTAssertEqual(program.layout.fields.map(\.kind), [.character, .pointer, .pointer])
+        XCTAssertEqual(program.layout.fields[0].count, 64)
+        XCTAssertTrue(program.text.contains("bpf_probe_read_user_str(&e->f_filename"))
+
+        let exec = try TracepointFormatTests.format("sched", "sched_process_exec")
+        let kernel = try ProbeProgram(
+            mechanism: .tracepoint(category: "sched", name: "sched_process_exec"), format: exec,
+            filter: ProbeFilter(), options: .default)
+        XCTAssertEqual(kernel.layout.fields.map(\.name), ["filename", "pid", "old_pid"])
+        XCTAssertTrue(kernel.text.contains("bpf_probe_read_kernel_str(&e->f_filename"), "__data_loc strings live in the record")
+    }
+
+    func testAcceptsPeerAddressIsNotReadAtEntry() throws {
+        let accept = try TracepointFormatTests.format("syscalls", "sys_enter_accept")
+        let program = try ProbeProgram(
+            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_accept"), format: accept,
+            filter: ProbeFilter(), options: .default)
+        XCTAssertEqual(program.layout.fields.first { $0.name == "upeer_sockaddr" }?.kind, .pointer)
+    }
+
+    func testFiltersAreCompiledAsNumbers() throws {
+        let format = try TracepointFormatTests.format("syscalls", "sys_enter_bind")
+        let program = try ProbeProgram(
+            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_bind"), format: format,
+            filter: ProbeFilter(processID: 42, threadID: 43, userID: 1000, processName: "a\"b"), options: .default)
+        XCTAssertTrue(program.text.contains("if ((ebpf_id >> 32) != 42) return 0;"))
+        XCTAssertTrue(program.text.contains("if ((u32)ebpf_id != 43) return 0;"))
+        XCTAssertTrue(program.text.contains("if ((u32)ebpf_ugid != 1000) return 0;"))
+        // "a\"b" NUL-padded, little-endian: 0x61, 0x22 (the quote, as a number), 0x62.
+        XCTAssertTrue(program.text.contains("if (ebpf_comm_low != 0x622261ULL || ebpf_comm_high != 0x0ULL) return 0;"), program.text)
+        XCTAssertFalse(program.text.contains("a\"b"))
+    }
+
+    func testBadFiltersAndOptionsThrow() throws {
+        let format = try TracepointFormatTests.format("syscalls", "sys_enter_bind")
+        let mechanism = ProbeProgram.Mechanism.tracepoint(category: "syscalls", name: "sys_enter_bind")
+        for filter in [ProbeFilter(processID: 0), ProbeFilter(threadID: -1), ProbeFilter(processName: ""),
+                       ProbeFilter(processName: String(repeating: "x", count: 16)), ProbeFilter(processName: "a\nb")] {
+            XCTAssertThrowsError(try ProbeProgram(mechanism: mechanism, format: format, filter: filter, options: .default)) { error in
+                XCTAssertEqual((error as! EBPFError).code, .invalidArgument)
+            }
+        }
+        XCTAssertThrowsError(try ProbeProgram(mechanism: mechanism, format: format, filter: ProbeFilter(), options: ProbeOptions(stringSize: 0)))
+    }
+
+    func testSocketAddressDecoding() throws {
+        var v4: [UInt8] = [2, 0, 0x7a, 0x69, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 8)
+        XCTAssertEqual(SocketAddress(bytes: v4)?.description, "0.0.0.0:31337")
+        v4[4...7] = [127, 0, 0, 1]
+        XCTAssertEqual(SocketAddress(bytes: v4)?.ip, "127.0.0.1")
+        var v6 = [UInt8](repeating: 0, count: 28)
+        v6[0] = 10
+        v6[2] = 0x1f; v6[3] = 0x90
+        v6[23] = 1
+        XCTAssertEqual(SocketAddress(bytes: v6)?.description, "[::1]:8080")
+        let unix: [UInt8] = [1, 0] + Array("/run/x.sock".utf8) + [0]
+        XCTAssertEqual(SocketAddress(bytes: unix)?.description, "/run/x.sock")
+        let abstract: [UInt8] = [1, 0, 0] + Array("name".utf8)
+        XCTAssertEqual(SocketAddress(bytes: abstract)?.path, "@name")
+        XCTAssertNil(SocketAddress(bytes: [2]))
+        XCTAssertEqual(SocketAddress(bytes: [2, 0, 1])?.description, "family 2", "too short for an IPv4 address")
+    }
+}
