@@ -8,6 +8,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Only for the ebpf-trace example; the EBPF library does not depend on it.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // libbcc, found through pkg-config. Nothing is compiled here: see Sources/CBCC/CBCC.h.
@@ -20,6 +22,12 @@ let package = Package(
         .testTarget(name: "EBPFTests", dependencies: ["EBPF", .product(name: "Logging", package: "swift-log")], resources: [.copy("Fixtures")]),
 
         // Examples: `swift run NAME`. Not products, so packages depending on EBPF never build them.
+        .executableTarget(
+            name: "ebpf-trace",
+            dependencies: ["EBPF", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/Trace"),
+        .executableTarget(name: "hello", dependencies: ["EBPF"], path: "Examples/Hello"),
+        .executableTarget(name: "bind-printer", dependencies: ["EBPF"], path: "Examples/BindPrinter"),
         .executableTarget(name: "hello-native", dependencies: ["EBPF"], path: "Examples/HelloNative"),
         .executableTarget(name: "opensnoop", dependencies: ["EBPF"], path: "Examples/OpenSnoop"),
     ],

@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# The README's main job: prepares the host (idempotent), then traces every openat() on the
-# machine for a few seconds with the opensnoop example, while opening a few files itself so
-# there is something to see.
+# The README's main job: prepares the host (idempotent), then runs ebpf-trace, the
+# command-line tracer built on the library's closure probes, for a few seconds on bind,
+# connect, openat and execve, while a small workload gives it something to see.
+#
+#   ./scripts/run.sh [seconds] [ebpf-trace options...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-host.sh
-swift build --product opensnoop
-( sleep 1.5; for f in /etc/hostname /etc/os-release /proc/version; do cat "$f" >/dev/null; done ) &
-swift run --skip-build opensnoop "${1:-5}"
+swift build --product ebpf-trace
+seconds=${1:-5}
+shift || true
+(
+    sleep 2
+    cat /etc/hostname >/dev/null
+    python3 -c 'import socket; s = socket.socket(); s.bind(("0.0.0.0", 31337)); s.close()'
+    sh -c 'exec true'
+) &
+swift run --skip-build ebpf-trace bind connect openat execve --duration "$seconds" "$@"
 wait

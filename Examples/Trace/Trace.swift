@@ -1,0 +1,156 @@
+import ArgumentParser
+import Dispatch
+import EBPF
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// ebpf-trace: trace syscalls and tracepoints, one line per event with every decoded field.
+@main
+struct Trace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ebpf-trace",
+        abstract: "Trace syscalls and kernel tracepoints, printing every event with its decoded fields.",
+        discussion: """
+            EVENTS are syscall names (bind, openat), tracepoints (sched:sched_process_exec) or \
+            kernel functions (kprobe:__x64_sys_bind). Filters run in the kernel. Ctrl-C, SIGTERM \
+            or SIGHUP stop tracing, detach everything and print a summary.
+            """)
+
+    @Argument(help: "Syscalls, category:name tracepoints, or kprobe:function.")
+    var events: [String] = ["bind", "connect", "openat", "execve"]
+
+    @Option(help: "Only this process id.")
+    var pid: Int32?
+
+    @Option(help: "Only this thread id.")
+    var tid: Int32?
+
+    @Option(help: "Only this user id.")
+    var uid: UInt32?
+
+    @Option(help: "Only threads with this name (comm).")
+    var comm: String?
+
+    @Option(help: "Stop after this many seconds (default: until interrupted).")
+    var duration: Double?
+
+    @Option(help: "table (aligned, for people) or json (JSON Lines, for machines).")
+    var format: String = "table"
+
+    @Option(help: "Bytes copied per string argument.")
+    var stringSize: Int = 256
+
+    func validate() throws {
+        guard OutputFormat(rawValue: format) != nil else {
+            throw ValidationError("--format must be table or json")
+        }
+        if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+    }
+
+    func run() throws {
+        let output = EventFormatter(format: OutputFormat(rawValue: format)!)
+        let filter = ProbeFilter(processID: pid, threadID: tid, userID: uid, processName: comm)
+        let wrapper = try EBPFWrapper()
+        let counts = Mutex<[String: Int]>([:])
+        let writer = LineWriter()
+        // A tracer should not trace itself (it opens tracefs files while attaching).
+        let ownPID = getpid()
+        var probes: [Probe] = []
+        do {
+            for name in events {
+                let probe = try wrapper.attach(
+                    target(for: name), filter: filter, options: ProbeOptions(stringSize: stringSize)
+                ) { event in
+                    guard event.processID != ownPID else { return }
+                    counts.withLock { $0[event.eventName, default: 0] += 1 }
+                    writer.write(output.line(for: event))
+                }
+                probes.append(probe)
+            }
+        } catch {
+            wrapper.close()
+            throw error
+        }
+        if let header = output.header { writer.write(header) }
+        writer.flush()
+        Self.status("tracing \(probes.map(\.eventName).joined(separator: ", "))\(duration.map { " for \($0) s" } ?? "; Ctrl-C to stop")")
+
+        let stop = DispatchSemaphore(value: 0)
+        let signals = [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            return source
+        }
+        if let duration {
+            _ = stop.wait(timeout: .now() + duration)
+        } else {
+            stop.wait()
+        }
+        signals.forEach { $0.cancel() }
+        // close() delivers what the buffers still hold before it returns.
+        wrapper.close()
+        writer.flush()
+
+        let seen = counts.withLock { $0 }
+        var summary = ["", "EVENT                            COUNT   LOST"]
+        for probe in probes {
+            let name = probe.eventName
+            summary.append(name.padding(32) + " " + String(seen[name] ?? 0).padding(7) + " " + String(probe.lostCount))
+        }
+        if output.format == .table {
+            summary.forEach { writer.write($0) }
+            writer.flush()
+        } else {
+            summary.forEach(Self.status)
+        }
+    }
+
+    private func target(for name: String) -> ProbeTarget {
+        if name.hasPrefix("kprobe:") { return .kprobe(String(name.dropFirst("kprobe:".count))) }
+        if name.contains(":") { return .tracepoint(name) }
+        return .syscall(name)
+    }
+
+    static func status(_ line: String) {
+        var text = line + "\n"
+        text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+}
+
+/// Writes whole lines to stdout from the polling thread, buffered, flushed on demand and at
+/// least every 100 lines.
+final class LineWriter: Sendable {
+    private let pending = Mutex<[UInt8]>([])
+
+    func write(_ line: String) {
+        let full = pending.withLock { buffer -> Bool in
+            buffer.append(contentsOf: line.utf8)
+            buffer.append(UInt8(ascii: "\n"))
+            return buffer.count > 64 * 1024
+        }
+        if full { flush() }
+    }
+
+    func flush() {
+        pending.withLock { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = buffer.withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+                if written <= 0 { break }
+                offset += written
+            }
+            buffer.removeAll(keepingCapacity: true)
+        }
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}
