@@ -92,6 +92,31 @@ final class NativeProgramTests: XCTestCase {
         }
     }
 
+    func testTypedBufferAcceptsAStructWhoseTailPaddingSwiftOmits() throws {
+        try requireKernel()
+        // C: { u64 a; u32 b; } is 16 bytes (4 of tail padding); Swift's size is 12, stride 16.
+        struct Padded: BitwiseCopyable { var a: UInt64; var b: UInt32 }
+        XCTAssertEqual(MemoryLayout<Padded>.size, 12)
+        let b = try EBPFWrapper(text: """
+            struct padded { u64 a; u32 b; };
+            BPF_PERF_OUTPUT(events);
+            TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+                if ((bpf_get_current_pid_tgid() >> 32) != TARGET_PID) return 0;
+                struct padded p = { .a = 0x1122334455667788, .b = 99 };
+                events.perf_submit(args, &p, sizeof(p));
+                return 0;
+            }
+            """, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
+        defer { b.close() }
+        let values = Collected<Padded>()
+        try b.openPerfBuffer("events", as: Padded.self) { values.append($0) }
+        try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
+        _ = getppid()
+        XCTAssertTrue(waitUntil { values.count == 1 })
+        XCTAssertEqual(values.all.first?.a, 0x1122334455667788)
+        XCTAssertEqual(values.all.first?.b, 99)
+    }
+
     func testTypedBufferRejectsAStructOfTheWrongSize() throws {
         try requireKernel()
         let b = try makeBindWrapper()

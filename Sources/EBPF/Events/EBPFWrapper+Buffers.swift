@@ -74,20 +74,25 @@ extension EBPFWrapper {
     }
 }
 
-/// Turns a table's description into the per-record function a buffer calls.
-typealias RecordDecoder = (TableInfo) throws(EBPFError) -> @Sendable (UnsafeRawBufferPointer) -> Void
+/// Turns a table's description into the one function a buffer calls per record; it counts
+/// the record in the statistics, decodes it and calls the user's handler.
+typealias RecordDecoder = (TableInfo, BufferStatistics) throws(EBPFError) -> @Sendable (UnsafeRawBufferPointer) -> Void
 
 private func byName(_ handler: @escaping @Sendable (EventRecord) -> Void) -> RecordDecoder {
-    { (info) throws(EBPFError) in
+    { (info, statistics) throws(EBPFError) in
         let layout = try SubmittedStructLayout.make(table: info.name, descriptions: info.submittedFields)
-        return { raw in handler(EventRecord(layout: layout, bytes: Array(raw))) }
+        return { raw in
+            statistics.countReceived()
+            handler(EventRecord(layout: layout, bytes: raw))
+        }
     }
 }
 
 private func typed<T: BitwiseCopyable>(_: T.Type, _ handler: @escaping @Sendable (T) -> Void) -> RecordDecoder {
-    { (info) throws(EBPFError) in
+    { (info, statistics) throws(EBPFError) in
+        // C's sizeof includes tail padding; Swift's size does not, its stride does.
         if let layout = try? SubmittedStructLayout.make(table: info.name, descriptions: info.submittedFields),
-            layout.size != MemoryLayout<T>.size
+            layout.size != MemoryLayout<T>.size, layout.size != MemoryLayout<T>.stride
         {
             throw EBPFError(
                 .decodingFailed,
@@ -95,6 +100,7 @@ private func typed<T: BitwiseCopyable>(_: T.Type, _ handler: @escaping @Sendable
             )
         }
         return { raw in
+            statistics.countReceived()
             // The kernel pads perf records to 8 bytes, so a record is never shorter than the
             // struct the program submitted; a shorter one is not of this type.
             guard raw.count >= MemoryLayout<T>.size else { return }
@@ -134,15 +140,11 @@ extension EBPFWrapper {
         decoder: RecordDecoder,
         makeSource: (TableInfo, BPFModule, BufferCallbacks) throws(EBPFError) -> any EventSource
     ) throws(EBPFError) -> EventBuffer {
-        let deliver = try decoder(info)
         let statistics = BufferStatistics()
         let callbacks = BufferCallbacks(
-            onRecord: { raw in
-                statistics.received.add(1, ordering: .relaxed)
-                deliver(raw)
-            },
+            onRecord: try decoder(info, statistics),
             onLost: { count in
-                statistics.lost.add(count, ordering: .relaxed)
+                statistics.countLost(count)
                 lost?(count)
             })
         let source = try makeSource(info, module, callbacks)

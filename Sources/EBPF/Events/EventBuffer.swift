@@ -49,9 +49,23 @@ public final class EventBuffer: Sendable, CustomStringConvertible {
 }
 
 /// Counters shared by a buffer's C callbacks and its handle.
+///
+/// Only the polling thread writes them, so an increment is a relaxed load and store (no
+/// locked read-modify-write on the per-record path); other threads read them atomically.
 final class BufferStatistics: Sendable {
     let received = Atomic<UInt64>(0)
     let lost = Atomic<UInt64>(0)
+
+    /// Polling thread only.
+    @inline(__always)
+    func countReceived() {
+        received.store(received.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    }
+
+    /// Polling thread only.
+    func countLost(_ count: UInt64) {
+        lost.store(lost.load(ordering: .relaxed) &+ count, ordering: .relaxed)
+    }
 }
 
 /// How a perf buffer is sized and how often the kernel wakes its reader.

@@ -23,8 +23,10 @@ final class BufferCallbacks: Sendable {
 
     var cookie: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
 
-    static func from(_ cookie: UnsafeMutableRawPointer?) -> BufferCallbacks {
-        Unmanaged<BufferCallbacks>.fromOpaque(cookie!).takeUnretainedValue()
+    /// Runs `body` with the callbacks behind a C cookie, without retaining them: the source
+    /// that owns the reader keeps them alive for as long as the reader can call back.
+    static func with<T>(_ cookie: UnsafeMutableRawPointer?, _ body: (BufferCallbacks) -> T) -> T {
+        Unmanaged<BufferCallbacks>.fromOpaque(cookie!)._withUnsafeGuaranteedRef(body)
     }
 }
 
@@ -43,11 +45,12 @@ extension LibBCC {
         Glibc.errno = 0
         let reader = bpf_open_perf_buffer_opts(
             { cookie, data, size in
-                BufferCallbacks.from(cookie).onRecord(
-                    UnsafeRawBufferPointer(start: data, count: Int(size)))
+                BufferCallbacks.with(cookie) {
+                    $0.onRecord(UnsafeRawBufferPointer(start: data, count: Int(size)))
+                }
             },
             { cookie, lost in
-                BufferCallbacks.from(cookie).onLost(lost)
+                BufferCallbacks.with(cookie) { $0.onLost(lost) }
             },
             callbacks.cookie, pageCount, &options)
         return (reader.map(OpaquePointer.init), Glibc.errno)
@@ -71,7 +74,7 @@ extension LibBCC {
         let ring = bpf_new_ringbuf(
             mapFD,
             { cookie, data, size in
-                BufferCallbacks.from(cookie).onRecord(UnsafeRawBufferPointer(start: data, count: size))
+                BufferCallbacks.with(cookie) { $0.onRecord(UnsafeRawBufferPointer(start: data, count: size)) }
                 return 0
             },
             callbacks.cookie)

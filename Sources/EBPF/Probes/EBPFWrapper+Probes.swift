@@ -94,6 +94,16 @@ extension EBPFWrapper {
         return ProbeEvents(probe: probe, stream: stream)
     }
 
+    /// The program ``attach(_:filter:options:lost:handler:)`` would generate for `target` on
+    /// this kernel, without compiling or attaching it: to read the C, or to run it elsewhere.
+    /// Its perf table is `ebpf_events` and its function `ebpf_probe`.
+    public func program(
+        for target: ProbeTarget, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default
+    ) throws(EBPFError) -> ProbeProgram {
+        let (mechanism, format) = try resolve(target)
+        return try ProbeProgram(mechanism: mechanism, format: format, filter: filter, options: options)
+    }
+
     private func attachProbe(
         _ target: ProbeTarget, filter: ProbeFilter, options: ProbeOptions,
         lost: (@Sendable (UInt64) -> Void)?, drops: ConsumerDrops,
@@ -104,11 +114,13 @@ extension EBPFWrapper {
         let program = try ProbeProgram(mechanism: mechanism, format: format, filter: filter, options: options)
         let module = try BPFModule(text: program.text, cflags: [])
         let info = try module.table(ProbeProgram.tableName)
-        let eventName = program.eventName
         let layout = program.layout
         // The buffer opens before the attach, so the first event already has a reader.
-        let buffer = try openBuffer(info, module: module, lost: lost, decoder: { _ in
-            { raw in deliver(ProbeEvent(eventName: eventName, layout: layout, bytes: raw)) }
+        let buffer = try openBuffer(info, module: module, lost: lost, decoder: { _, statistics in
+            { raw in
+                statistics.countReceived()
+                deliver(ProbeEvent(layout: layout, bytes: raw))
+            }
         }) { (info, module, callbacks) throws(EBPFError) in
             try PerfBufferSource(table: info, module: module, options: options.perfBuffer, callbacks: callbacks)
         }

@@ -11,35 +11,35 @@
 /// `event["cpu"]`.
 @dynamicMemberLookup
 public struct ProbeEvent: Sendable, CustomStringConvertible {
-    /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
-    public let eventName: String
-    /// Nanoseconds since boot (`CLOCK_MONOTONIC`, `bpf_ktime_get_ns`), when the probe ran.
-    public let timestamp: UInt64
-    /// The process (thread group) id.
-    public let processID: Int32
-    /// The thread id (the kernel's pid).
-    public let threadID: Int32
-    public let userID: UInt32
-    public let groupID: UInt32
-    /// The CPU the probe ran on.
-    public let cpu: Int
-    /// The thread's name (`comm`), at most 15 bytes.
-    public let processName: String
+    // The record (header and fields) as the kernel delivered it; the properties below read
+    // it on demand, so receiving an event costs one copy of its bytes and nothing else.
     let record: EventRecord
 
-    init(eventName: String, layout: RecordLayout, bytes raw: UnsafeRawBufferPointer) {
-        self.eventName = eventName
-        func unsigned(_ offset: Int, _ size: Int) -> UInt64 {
+    init(layout: RecordLayout, bytes: UnsafeRawBufferPointer) {
+        record = EventRecord(layout: layout, bytes: bytes)
+    }
+
+    private func header(_ offset: Int, _ size: Int) -> UInt64 {
+        record.withBytes { raw in
             raw.count >= offset + size ? FieldLayout.loadUnsigned(raw.baseAddress! + offset, size: size) : 0
         }
-        timestamp = unsigned(0, 8)
-        processID = Int32(truncatingIfNeeded: unsigned(8, 4))
-        threadID = Int32(truncatingIfNeeded: unsigned(12, 4))
-        userID = UInt32(truncatingIfNeeded: unsigned(16, 4))
-        groupID = UInt32(truncatingIfNeeded: unsigned(20, 4))
-        cpu = Int(unsigned(24, 4))
-        processName = ProbeProgram.headerFields[6].decode(from: raw)?.stringValue ?? ""
-        record = EventRecord(layout: layout, bytes: Array(raw))
+    }
+
+    /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
+    public var eventName: String { record.layout.eventName }
+    /// Nanoseconds since boot (`CLOCK_MONOTONIC`, `bpf_ktime_get_ns`), when the probe ran.
+    public var timestamp: UInt64 { header(0, 8) }
+    /// The process (thread group) id.
+    public var processID: Int32 { Int32(truncatingIfNeeded: header(8, 4)) }
+    /// The thread id (the kernel's pid).
+    public var threadID: Int32 { Int32(truncatingIfNeeded: header(12, 4)) }
+    public var userID: UInt32 { UInt32(truncatingIfNeeded: header(16, 4)) }
+    public var groupID: UInt32 { UInt32(truncatingIfNeeded: header(20, 4)) }
+    /// The CPU the probe ran on.
+    public var cpu: Int { Int(header(24, 4)) }
+    /// The thread's name (`comm`), at most 15 bytes.
+    public var processName: String {
+        record.withBytes { ProbeProgram.headerFields[6].decode(from: $0)?.stringValue ?? "" }
     }
 
     /// The field called `name`, or nil when the event has no such field.

@@ -24,8 +24,29 @@ public struct ProbeProgram: Sendable {
     /// The event's own fields (after the header), by name.
     let layout: RecordLayout
 
-    static let functionName = "ebpf_probe"
-    static let tableName = "ebpf_events"
+    /// The name of the program's BPF function.
+    public static let functionName = "ebpf_probe"
+    /// The name of the program's `BPF_PERF_OUTPUT` table.
+    public static let tableName = "ebpf_events"
+
+    /// The tracepoint (`category:name`) or kernel function the program attaches to.
+    public var attachPoint: String {
+        switch mechanism {
+        case .tracepoint(let category, let name): return "\(category):\(name)"
+        case .syscallKprobe(let function, _), .functionKprobe(let function): return function
+        }
+    }
+
+    /// The size of one record in bytes.
+    public var recordSize: Int { layout.size }
+
+    /// Where each field lies in a record, header first: what a Swift struct decoding the
+    /// record with `openPerfBuffer(_:as:)` must mirror. Members are named as in the C struct
+    /// (`timestamp`, `pid`, …, `comm`, then `f_<field>`).
+    public var recordFields: [(name: String, offset: Int, size: Int)] {
+        Self.headerFields.map { ($0.name, $0.offset, $0.size) }
+            + layout.fields.map { ("f_" + $0.name, $0.offset, $0.size) }
+    }
 
     var programType: ProgramType {
         if case .tracepoint = mechanism { return .tracepoint }
@@ -75,7 +96,7 @@ public struct ProbeProgram: Sendable {
             }
         }
         text = builder.program(filter: filter)
-        layout = RecordLayout(fields: builder.fields, size: builder.recordSize)
+        layout = RecordLayout.interned(fields: builder.fields, size: builder.recordSize, eventName: eventName)
     }
 }
 

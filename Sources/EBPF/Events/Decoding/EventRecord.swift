@@ -13,19 +13,35 @@
 /// with the subscript: `record["fields"]`.
 @dynamicMemberLookup
 public struct EventRecord: Sendable, CustomStringConvertible {
-    let layout: RecordLayout
-    /// The record exactly as the kernel delivered it.
-    public let bytes: [UInt8]
+    /// Interned, so never freed: borrowed without reference counting on every access.
+    private let layoutReference: Unmanaged<RecordLayout>
+    private let storage: RecordBytes
+
+    init(layout: RecordLayout, bytes: UnsafeRawBufferPointer) {
+        self.layoutReference = Unmanaged.passUnretained(layout)
+        self.storage = RecordBytes(bytes)
+    }
 
     init(layout: RecordLayout, bytes: [UInt8]) {
-        self.layout = layout
-        self.bytes = bytes
+        self.layoutReference = Unmanaged.passUnretained(layout)
+        self.storage = bytes.withUnsafeBytes { RecordBytes($0) }
     }
+
+    var layout: RecordLayout { layoutReference.takeUnretainedValue() }
+
+    func withBytes<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
+        storage.withBytes(body)
+    }
+
+    /// The record exactly as the kernel delivered it.
+    public var bytes: [UInt8] { storage.withBytes { Array($0) } }
 
     /// The field called `name`, or nil when the struct has no such field.
     public subscript(name: String) -> FieldValue? {
-        guard let field = layout.field(named: name) else { return nil }
-        return bytes.withUnsafeBytes { field.decode(from: $0) }
+        layoutReference._withUnsafeGuaranteedRef { layout in
+            guard let index = layout.index(named: name) else { return nil }
+            return storage.withBytes { layout.fields[index].decode(from: $0) }
+        }
     }
 
     public subscript(dynamicMember name: String) -> FieldValue? {
@@ -37,12 +53,44 @@ public struct EventRecord: Sendable, CustomStringConvertible {
 
     /// Every field with its value, in declaration order.
     public var fields: [(name: String, value: FieldValue)] {
-        bytes.withUnsafeBytes { raw in
+        storage.withBytes { raw in
             layout.fields.compactMap { field in field.decode(from: raw).map { (field.name, $0) } }
         }
     }
 
     public var description: String {
         fields.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+    }
+}
+
+/// A record's bytes: inline when small (most records are), so receiving one allocates
+/// nothing; on the heap otherwise.
+struct RecordBytes: Sendable {
+    static let inlineCapacity = 64
+
+    private var inline: InlineArray<64, UInt8>
+    private let count: Int
+    private let heap: [UInt8]?
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        inline = InlineArray(repeating: 0)
+        count = bytes.count
+        if bytes.count <= Self.inlineCapacity {
+            heap = nil
+            if let base = bytes.baseAddress, bytes.count > 0 {
+                withUnsafeMutableBytes(of: &inline) { $0.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
+            }
+        } else {
+            heap = Array(bytes)
+        }
+    }
+
+    func withBytes<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
+        // The count decides, so the inline path never touches (retains) the heap array.
+        guard count > Self.inlineCapacity, let heap else {
+            // Through the span, the inline bytes are borrowed where they are, not copied.
+            return inline.span.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+        return heap.withUnsafeBytes(body)
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where one field lies in a record and how to read it.
 ///
 /// Built once per buffer or probe (from libbcc's description of the submitted struct, or from
@@ -94,25 +96,69 @@ struct FieldLayout: Sendable, Hashable {
     }
 }
 
-/// The fields of one kind of record, with a by-name index, computed once and shared by every
-/// record decoded with it.
+/// The fields of one kind of record, computed once and shared by every record decoded with
+/// it.
+///
+/// Layouts are interned for the life of the process (``interned(fields:size:)``): identical
+/// probes share one, there are only as many as distinct record types, and records can refer
+/// to theirs without reference counting on the per-record path.
 final class RecordLayout: Sendable {
     let fields: [FieldLayout]
     /// The size of the C struct, padding included.
     let size: Int
-    private let indexByName: [String: Int]
+    /// For a generated probe's records, the event's name (`syscalls:sys_enter_bind`).
+    let eventName: String
+    /// A fingerprint of each field's name, in field order: looking a name up scans these
+    /// integers and compares strings only on a match. It runs once per field access on
+    /// every record, and comparing unequal Strings (Unicode-aware) or hashing one
+    /// (SipHash) costs several times more.
+    private let fingerprints: [UInt64]
 
-    init(fields: [FieldLayout], size: Int) {
+    private init(fields: [FieldLayout], size: Int, eventName: String) {
         self.fields = fields
         self.size = size
-        var index: [String: Int] = [:]
-        for (position, field) in fields.enumerated() where index[field.name] == nil {
-            index[field.name] = position
-        }
-        indexByName = index
+        self.eventName = eventName
+        fingerprints = fields.map { Self.fingerprint($0.name) }
     }
 
-    func field(named name: String) -> FieldLayout? {
-        indexByName[name].map { fields[$0] }
+    private struct Key: Hashable {
+        var fields: [FieldLayout]
+        var size: Int
+        var eventName: String
+    }
+
+    private static let table = Mutex<[Key: RecordLayout]>([:])
+
+    /// The one layout with these fields, size and event name; it is never freed.
+    static func interned(fields: [FieldLayout], size: Int, eventName: String = "") -> RecordLayout {
+        table.withLock { table in
+            let key = Key(fields: fields, size: size, eventName: eventName)
+            if let existing = table[key] { return existing }
+            let layout = RecordLayout(fields: fields, size: size, eventName: eventName)
+            table[key] = layout
+            return layout
+        }
+    }
+
+    /// The position of the field called `name` in ``fields``.
+    func index(named name: String) -> Int? {
+        let wanted = Self.fingerprint(name)
+        for index in fingerprints.indices where fingerprints[index] == wanted && fields[index].name == name {
+            return index
+        }
+        return nil
+    }
+
+    /// FNV-1a over the name's UTF-8 bytes.
+    static func fingerprint(_ name: String) -> UInt64 {
+        func hash<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> UInt64 {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in bytes {
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            }
+            return hash
+        }
+        // Native and small strings expose their UTF-8 contiguously: a plain loop over bytes.
+        return name.utf8.withContiguousStorageIfAvailable { hash($0) } ?? hash(name.utf8)
     }
 }

@@ -37,7 +37,7 @@ enum SubmittedStructLayout {
                     kind: type.kind))
             offset += type.elementSize * (type.count ?? 1)
         }
-        return RecordLayout(fields: fields, size: align(offset, to: largestAlignment))
+        return RecordLayout.interned(fields: fields, size: align(offset, to: largestAlignment))
     }
 
     static func align(_ value: Int, to alignment: Int) -> Int {

@@ -1,0 +1,53 @@
+/// One load: a syscall, how many calls, and the record size its probe produces.
+struct Scenario: Sendable {
+    /// dup2(BASE+i, BASE+i): a 56-byte record whose oldfd is the sequence number + BASE.
+    static func small(count: Int) -> Scenario {
+        Scenario(syscall: "dup2", count: count, stringSize: 256, sequenceField: "oldfd", sequenceBase: 1_000_000)
+    }
+
+    /// access(PATH, i): a 512-byte record (459-character path) whose mode is the sequence number.
+    static func large(count: Int) -> Scenario {
+        Scenario(syscall: "access", count: count, stringSize: 460, sequenceField: "mode", sequenceBase: 0)
+    }
+
+    let syscall: String
+    let count: Int
+    let stringSize: Int
+    let sequenceField: String
+    let sequenceBase: Int
+
+    var tracepoint: String { "syscalls:sys_enter_\(syscall)" }
+}
+
+/// Who consumes the events.
+enum Consumer: Sendable, Hashable {
+    case c(pages: Int, wakeup: Int)
+    case python(pages: Int, wakeup: Int)
+    case swiftClosure
+    case swiftByName
+    case swiftTyped
+
+    var label: String {
+        switch self {
+        case .c(let pages, let wakeup): return "C perf_reader (\(pages) pages, wakeup \(wakeup))"
+        case .python(8, 1): return "bcc Python defaults (8 pages, wakeup 1)"
+        case .python(let pages, let wakeup): return "bcc Python (\(pages) pages, wakeup \(wakeup))"
+        case .swiftClosure: return "Swift closure probe (defaults)"
+        case .swiftByName: return "Swift native, by name (defaults)"
+        case .swiftTyped: return "Swift native, typed (defaults)"
+        }
+    }
+}
+
+/// What one consumer measured on one scenario.
+struct Measurement: Sendable {
+    var consumer: Consumer
+    var delivered: Double
+    var lost: Double
+    var gaps: Double
+    var eventsPerSecond: Double
+    var nanosecondsPerSyscall: Double
+    var cpuNanosecondsPerEvent: Double
+    var peakRSS: Int
+    var startupMilliseconds: Double
+}

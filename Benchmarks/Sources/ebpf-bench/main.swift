@@ -1,0 +1,101 @@
+// ebpf-bench: event delivery side by side — the library's closure, by-name and typed paths
+// against a plain C consumer on libbcc and bcc Python, on the same program and the same load.
+//
+//   ebpf-bench [--events 200000,2000000] [--sizes 56,512] [--latency-events 30] [--baselines DIR]
+//   ebpf-bench consume ...   (internal: one Swift consumer, run by the harness)
+//   ebpf-bench program SYSCALL PID   (prints the generated program, for profiling by hand)
+import EBPF
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+do {
+    if arguments.first == "consume" {
+        try SwiftConsumer.run(Array(arguments.dropFirst()))
+    } else if arguments.first == "program", arguments.count == 3, let pid = Int32(arguments[2]) {
+        // The program every consumer runs, for a syscall and a pid: for profiling by hand.
+        emit(try EBPFWrapper().program(for: .syscall(arguments[1]), filter: ProbeFilter(processID: pid)).text)
+    } else {
+        try runBenchmark(arguments)
+    }
+} catch {
+    warn("ebpf-bench: \(error)")
+    exit(1)
+}
+
+func option(_ name: String, in arguments: [String]) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+
+func runBenchmark(_ arguments: [String]) throws {
+    let counts = (option("--events", in: arguments) ?? "200000,2000000").split(separator: ",").compactMap { Int($0) }
+    let sizes = (option("--sizes", in: arguments) ?? "56,512").split(separator: ",").compactMap { Int($0) }
+    let latencyEvents = Int(option("--latency-events", in: arguments) ?? "30") ?? 30
+    let harness = try Harness(baselines: option("--baselines", in: arguments) ?? "Benchmarks/baselines")
+    let consumers: [Consumer] = [
+        .c(pages: 256, wakeup: 128), .swiftClosure, .swiftByName, .swiftTyped,
+        .python(pages: 8, wakeup: 1), .python(pages: 256, wakeup: 128), .c(pages: 8, wakeup: 1),
+    ]
+    emit("Event delivery, side by side: each consumer runs the same generated program on the same load,")
+    emit("a process issuing N syscalls, filtered by its pid in the kernel. Ratios are to the C consumer")
+    emit("at the library's defaults (256 pages per CPU, a wake-up every 128 records, 10 ms drain).")
+
+    var reference: [Consumer: Measurement] = [:]
+    for size in sizes {
+        for count in counts {
+            let scenario = size >= 512 ? Scenario.large(count: count) : Scenario.small(count: count)
+            let unprobed = try harness.unprobedCost(scenario)
+            var rows: [Measurement] = []
+            for consumer in consumers {
+                let (measurement, _) = try harness.measure(consumer, scenario)
+                rows.append(measurement)
+                warn("  \(size) B, \(count) events: \(consumer.label) done")
+            }
+            let c = rows.first { $0.consumer == .c(pages: 256, wakeup: 128) }
+            emit(Report.table(title: "### \(size)-byte records (\(scenario.syscall)), \(count) events", unprobed: unprobed, rows: rows, c: c))
+            if size < 512, count == counts.max() {
+                for row in rows { reference[row.consumer] = row }
+            }
+        }
+    }
+
+    let latencyScenario = Scenario.small(count: latencyEvents)
+    let (_, latency) = try harness.measure(.swiftClosure, latencyScenario, perSecond: 1, latency: true)
+    let p99 = (latency["p99_ns"] ?? .nan) / 1e6
+    emit("")
+    emit("Latency, closure probe at library defaults, 1 event per second, \(latencyEvents) events:")
+    emit("kernel timestamp to closure p50 \(Report.number((latency["p50_ns"] ?? .nan) / 1e6, 2)) ms, p99 \(Report.number(p99, 2)) ms, max \(Report.number((latency["max_ns"] ?? .nan) / 1e6, 2)) ms; delivered \(Report.number(latency["delivered"] ?? .nan)) of \(latencyEvents)")
+
+    guard let c = reference[.c(pages: 256, wakeup: 128)], let closure = reference[.swiftClosure],
+        let byName = reference[.swiftByName], let typed = reference[.swiftTyped],
+        let python = reference[.python(pages: 8, wakeup: 1)], let tunedPython = reference[.python(pages: 256, wakeup: 128)]
+    else { return }
+    // The kernel's lost count and the sequence gaps count the same missing events.
+    func losses(_ m: Measurement) -> Double { max(m.lost, m.gaps) }
+    let targets: [Report.Target] = [
+        .init(statement: "closure throughput ≥ 0.95 × C", measured: Report.ratio(closure.eventsPerSecond, c.eventsPerSecond),
+              pass: closure.eventsPerSecond >= 0.95 * c.eventsPerSecond),
+        .init(statement: "closure loses nothing", measured: "\(Report.number(closure.lost)) lost, \(Report.number(closure.gaps)) gaps",
+              pass: losses(closure) == 0),
+        .init(statement: "closure traced syscall cost ≤ 1.1 × C", measured: Report.ratio(closure.nanosecondsPerSyscall, c.nanosecondsPerSyscall),
+              pass: closure.nanosecondsPerSyscall <= 1.1 * c.nanosecondsPerSyscall),
+        .init(statement: "by-name CPU per event ≤ 1.5 × C", measured: Report.ratio(byName.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent),
+              pass: byName.cpuNanosecondsPerEvent <= 1.5 * c.cpuNanosecondsPerEvent),
+        .init(statement: "typed CPU per event ≤ 1.2 × C", measured: Report.ratio(typed.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent),
+              pass: typed.cpuNanosecondsPerEvent <= 1.2 * c.cpuNanosecondsPerEvent),
+        .init(statement: "start-up ≤ 1.3 × C", measured: Report.ratio(closure.startupMilliseconds, c.startupMilliseconds),
+              pass: closure.startupMilliseconds <= 1.3 * c.startupMilliseconds),
+        .init(statement: "peak RSS ≤ C + 15 MB", measured: "C + \(Report.number(Double(closure.peakRSS - c.peakRSS) / 1_048_576, 1)) MB",
+              pass: closure.peakRSS <= c.peakRSS + 15 * 1_048_576),
+        .init(statement: "throughput ≥ 8 × bcc Python defaults", measured: Report.ratio(closure.eventsPerSecond, python.eventsPerSecond),
+              pass: closure.eventsPerSecond >= 8 * python.eventsPerSecond),
+        .init(statement: "fewer lost than bcc Python at any setting",
+              measured: "\(Report.number(losses(closure))) vs \(Report.number(losses(python))) (defaults), \(Report.number(losses(tunedPython))) (256 pages, wakeup 128)",
+              pass: losses(closure) <= min(losses(python), losses(tunedPython)) && (losses(closure) == 0 || losses(closure) < min(losses(python), losses(tunedPython)))),
+        .init(statement: "single-event latency p99 ≤ 50 ms", measured: "\(Report.number(p99, 2)) ms", pass: p99 <= 50),
+    ]
+    emit(Report.targets(targets))
+}

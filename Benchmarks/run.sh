@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The benchmark: sets up the host (idempotent), builds the C baselines and the Swift harness
+# (release), then runs every consumer side by side. Not part of the tests: it asserts nothing,
+# it measures. Options go to ebpf-bench, e.g. --events 200000 --sizes 56 --latency-events 10.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup-host.sh
+mkdir -p Benchmarks/baselines/bin
+cc -O2 -Wall -o Benchmarks/baselines/bin/load Benchmarks/baselines/load.c
+cc -O2 -Wall $(pkg-config --cflags libbcc) -o Benchmarks/baselines/bin/c_consumer \
+    Benchmarks/baselines/c_consumer.c $(pkg-config --libs libbcc)
+swift build -c release --package-path Benchmarks
+exec Benchmarks/.build/release/ebpf-bench --baselines Benchmarks/baselines "$@"
