@@ -74,5 +74,12 @@ final class ParsingTests: XCTestCase {
         XCTAssertThrowsError(try PerfBufferOptions(pageCount: 3).validate())
         XCTAssertThrowsError(try PerfBufferOptions(wakeupEvents: 0).validate())
         XCTAssertNoThrow(try PerfBufferOptions.default.validate())
+        // About 16k records per CPU, a power of two from 256 to 2048 pages.
+        XCTAssertEqual(PerfBufferOptions.automaticPageCount(recordSize: 0), 256)
+        XCTAssertEqual(PerfBufferOptions.automaticPageCount(recordSize: 56), 256)
+        XCTAssertEqual(PerfBufferOptions.automaticPageCount(recordSize: 120), 512)
+        XCTAssertEqual(PerfBufferOptions.automaticPageCount(recordSize: 512), 4096 / 2)
+        XCTAssertEqual(PerfBufferOptions.automaticPageCount(recordSize: 100_000), 2048)
+        XCTAssertEqual(PerfBufferOptions(pageCount: 64).pages(forRecordSize: 512), 64)
     }
 }

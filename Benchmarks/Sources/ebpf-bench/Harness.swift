@@ -49,14 +49,16 @@ struct Harness {
         }
 
         let count = String(scenario.count)
+        let libraryPages = PerfBufferOptions.automaticPageCount(recordSize: program.recordSize)
         let arguments: [String]
         switch consumer {
         case .c(let pages, let wakeup):
             arguments = [baselines + "/bin/c_consumer", programFile, scenario.tracepoint, String(offset),
-                         String(scenario.sequenceBase), count, String(pages), String(wakeup)]
+                         String(scenario.sequenceBase), count, String(pages == 0 ? libraryPages : pages), String(wakeup)]
         case .python(let pages, let wakeup):
             arguments = ["/usr/bin/python3", baselines + "/bcc_consumer.py", programFile, scenario.tracepoint,
-                         "f_" + scenario.sequenceField, String(scenario.sequenceBase), count, String(pages), String(wakeup)]
+                         "f_" + scenario.sequenceField, String(scenario.sequenceBase), count,
+                         String(pages == 0 ? libraryPages : pages), String(wakeup)]
         case .swiftClosure, .swiftByName, .swiftTyped:
             let mode = latency ? "latency" : consumer == .swiftClosure ? "closure" : consumer == .swiftByName ? "by-name" : "typed"
             arguments = [executable, "consume", mode, programFile, scenario.syscall, count, String(pid),

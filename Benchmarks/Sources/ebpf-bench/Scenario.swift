@@ -21,6 +21,7 @@ struct Scenario: Sendable {
 
 /// Who consumes the events.
 enum Consumer: Sendable, Hashable {
+    /// pages 0: the page count the library chooses for the record size.
     case c(pages: Int, wakeup: Int)
     case python(pages: Int, wakeup: Int)
     case swiftClosure
@@ -29,8 +30,10 @@ enum Consumer: Sendable, Hashable {
 
     var label: String {
         switch self {
+        case .c(0, let wakeup): return "C perf_reader (library's pages, wakeup \(wakeup))"
         case .c(let pages, let wakeup): return "C perf_reader (\(pages) pages, wakeup \(wakeup))"
         case .python(8, 1): return "bcc Python defaults (8 pages, wakeup 1)"
+        case .python(0, let wakeup): return "bcc Python (library's pages, wakeup \(wakeup))"
         case .python(let pages, let wakeup): return "bcc Python (\(pages) pages, wakeup \(wakeup))"
         case .swiftClosure: return "Swift closure probe (defaults)"
         case .swiftByName: return "Swift native, by name (defaults)"

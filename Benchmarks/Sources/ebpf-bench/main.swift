@@ -36,12 +36,13 @@ func runBenchmark(_ arguments: [String]) throws {
     let latencyEvents = Int(option("--latency-events", in: arguments) ?? "30") ?? 30
     let harness = try Harness(baselines: option("--baselines", in: arguments) ?? "Benchmarks/baselines")
     let consumers: [Consumer] = [
-        .c(pages: 256, wakeup: 128), .swiftClosure, .swiftByName, .swiftTyped,
-        .python(pages: 8, wakeup: 1), .python(pages: 256, wakeup: 128), .c(pages: 8, wakeup: 1),
+        .c(pages: 0, wakeup: 128), .swiftClosure, .swiftByName, .swiftTyped,
+        .python(pages: 8, wakeup: 1), .python(pages: 0, wakeup: 128), .c(pages: 8, wakeup: 1),
     ]
     emit("Event delivery, side by side: each consumer runs the same generated program on the same load,")
     emit("a process issuing N syscalls, filtered by its pid in the kernel. Ratios are to the C consumer")
-    emit("at the library's defaults (256 pages per CPU, a wake-up every 128 records, 10 ms drain).")
+    emit("at the library's defaults (its page count for the record size, a wake-up every 128 records,")
+    emit("a 10 ms drain).")
 
     var reference: [Consumer: Measurement] = [:]
     for size in sizes {
@@ -54,8 +55,9 @@ func runBenchmark(_ arguments: [String]) throws {
                 rows.append(measurement)
                 warn("  \(size) B, \(count) events: \(consumer.label) done")
             }
-            let c = rows.first { $0.consumer == .c(pages: 256, wakeup: 128) }
-            emit(Report.table(title: "### \(size)-byte records (\(scenario.syscall)), \(count) events", unprobed: unprobed, rows: rows, c: c))
+            let c = rows.first { $0.consumer == .c(pages: 0, wakeup: 128) }
+            let pages = PerfBufferOptions.automaticPageCount(recordSize: size)
+            emit(Report.table(title: "### \(size)-byte records (\(scenario.syscall)), \(count) events; library's rings: \(pages) pages per CPU", unprobed: unprobed, rows: rows, c: c))
             if size < 512, count == counts.max() {
                 for row in rows { reference[row.consumer] = row }
             }
@@ -69,9 +71,9 @@ func runBenchmark(_ arguments: [String]) throws {
     emit("Latency, closure probe at library defaults, 1 event per second, \(latencyEvents) events:")
     emit("kernel timestamp to closure p50 \(Report.number((latency["p50_ns"] ?? .nan) / 1e6, 2)) ms, p99 \(Report.number(p99, 2)) ms, max \(Report.number((latency["max_ns"] ?? .nan) / 1e6, 2)) ms; delivered \(Report.number(latency["delivered"] ?? .nan)) of \(latencyEvents)")
 
-    guard let c = reference[.c(pages: 256, wakeup: 128)], let closure = reference[.swiftClosure],
+    guard let c = reference[.c(pages: 0, wakeup: 128)], let closure = reference[.swiftClosure],
         let byName = reference[.swiftByName], let typed = reference[.swiftTyped],
-        let python = reference[.python(pages: 8, wakeup: 1)], let tunedPython = reference[.python(pages: 256, wakeup: 128)]
+        let python = reference[.python(pages: 8, wakeup: 1)], let tunedPython = reference[.python(pages: 0, wakeup: 128)]
     else { return }
     // The kernel's lost count and the sequence gaps count the same missing events.
     func losses(_ m: Measurement) -> Double { max(m.lost, m.gaps) }

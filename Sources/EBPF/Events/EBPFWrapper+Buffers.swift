@@ -8,7 +8,8 @@ extension EBPFWrapper {
     ///
     /// - Parameters:
     ///   - table: The `BPF_PERF_OUTPUT` table's name.
-    ///   - options: Ring size and wake-up batching; the defaults are fast and lossless.
+    ///   - options: Ring size and wake-up batching; the defaults are fast and lossless (the
+    ///     ring is sized from the submitted struct's size).
     ///   - lost: Called with the number of records the kernel dropped because a ring was full,
     ///     per report; ``EventBuffer/lostCount`` keeps the running total.
     ///   - handler: Called on the wrapper's polling thread with each record.
@@ -26,7 +27,8 @@ extension EBPFWrapper {
     ) throws(EBPFError) -> EventBuffer {
         try openNativeBuffer(table, expecting: .perfEventArray, lost: lost, decoder: byName(handler)) {
             (info, module, callbacks) throws(EBPFError) in
-            try PerfBufferSource(table: info, module: module, options: options, callbacks: callbacks)
+            let size = (try? SubmittedStructLayout.make(table: info.name, descriptions: info.submittedFields))?.size ?? 0
+            return try PerfBufferSource(table: info, module: module, options: options, recordSize: size, callbacks: callbacks)
         }
     }
 
@@ -43,7 +45,8 @@ extension EBPFWrapper {
     ) throws(EBPFError) -> EventBuffer {
         try openNativeBuffer(table, expecting: .perfEventArray, lost: lost, decoder: typed(type, handler)) {
             (info, module, callbacks) throws(EBPFError) in
-            try PerfBufferSource(table: info, module: module, options: options, callbacks: callbacks)
+            try PerfBufferSource(
+                table: info, module: module, options: options, recordSize: MemoryLayout<T>.stride, callbacks: callbacks)
         }
     }
 

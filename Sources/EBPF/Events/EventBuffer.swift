@@ -72,23 +72,45 @@ final class BufferStatistics: Sendable {
 ///
 /// The defaults are the fast, lossless configuration: the kernel wakes the polling thread
 /// once per `wakeupEvents` records instead of once per record (per-record wake-ups cost the
-/// traced program many times its syscall time), and the polling thread also drains every
-/// buffer at least every 10 ms, so a lone record still arrives promptly.
+/// traced program many times its syscall time), the polling thread also drains every
+/// buffer at least every 10 ms, so a lone record still arrives promptly, and each CPU's ring
+/// holds about 16,000 records, enough to ride out the polling thread being descheduled for
+/// several milliseconds at a million records a second.
 public struct PerfBufferOptions: Sendable, Hashable {
-    /// Pages of ring per CPU; a power of two. The default, 256, is 1 MiB per CPU.
-    public var pageCount: Int
+    /// Pages of ring per CPU, a power of two; nil sizes the ring from the record size
+    /// (``automaticPageCount(recordSize:)``).
+    public var pageCount: Int?
     /// Records the kernel collects before it wakes the reader; 1 wakes on every record,
     /// as bcc does by default.
     public var wakeupEvents: Int
 
-    public init(pageCount: Int = 256, wakeupEvents: Int = 128) {
+    public init(pageCount: Int? = nil, wakeupEvents: Int = 128) {
         self.pageCount = pageCount
         self.wakeupEvents = wakeupEvents
     }
 
     public static let `default` = PerfBufferOptions()
 
+    /// The pages per CPU chosen when ``pageCount`` is nil: room for about 16,384 records of
+    /// `recordSize` bytes (plus the kernel's 8-byte sample header), as a power of two from
+    /// 256 pages (1 MiB) to 2048 pages (8 MiB). An unknown size (0) gets 256 pages.
+    public static func automaticPageCount(recordSize: Int) -> Int {
+        guard recordSize > 0 else { return 256 }
+        let bytes = (recordSize + 8) * 16_384
+        var pages = 256
+        while pages < 2048, pages * 4096 < bytes { pages *= 2 }
+        return pages
+    }
+
+    /// The page count to use for records of `recordSize` bytes.
+    func pages(forRecordSize recordSize: Int) -> Int {
+        pageCount ?? Self.automaticPageCount(recordSize: recordSize)
+    }
+
     func validate() throws(EBPFError) {
+        guard let pageCount else {
+            return try PerfBufferOptions(pageCount: 256, wakeupEvents: wakeupEvents).validate()
+        }
         guard pageCount > 0, pageCount & (pageCount - 1) == 0, pageCount <= 1 << 16 else {
             throw EBPFError(
                 .invalidArgument,

@@ -18,18 +18,23 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
 
     /// Opens one perf ring per online CPU and stores each ring's fd in the table at that
     /// CPU's index, which is where `perf_submit` on that CPU writes.
-    init(table: TableInfo, module: BPFModule, options: PerfBufferOptions, callbacks: BufferCallbacks) throws(EBPFError) {
+    /// `recordSize` (0 when unknown) sizes the ring when `options.pageCount` is nil.
+    init(
+        table: TableInfo, module: BPFModule, options: PerfBufferOptions, recordSize: Int,
+        callbacks: BufferCallbacks
+    ) throws(EBPFError) {
         try options.validate()
+        let pageCount = options.pages(forRecordSize: recordSize)
         var readers: [LibBCC.PerfReader] = []
         for cpu in try SystemFiles.onlineCPUs() {
             let (reader, error) = LibBCC.openPerfReader(
-                callbacks: callbacks, pageCount: Int32(options.pageCount), cpu: cpu,
+                callbacks: callbacks, pageCount: Int32(pageCount), cpu: cpu,
                 wakeupEvents: Int32(options.wakeupEvents))
             guard let reader else {
                 readers.forEach(LibBCC.freePerfReader)
                 throw EBPFError.fromErrno(
                     .systemCallFailed,
-                    "could not open the perf ring of CPU \(cpu) for '\(table.name)' (\(options.pageCount) pages); if the error is ENOMEM or EPERM, lower pageCount or raise perf_event_mlock_kb",
+                    "could not open the perf ring of CPU \(cpu) for '\(table.name)' (\(pageCount) pages); if the error is ENOMEM or EPERM, lower pageCount or raise perf_event_mlock_kb",
                     call: "bpf_open_perf_buffer_opts", errno: error)
             }
             readers.append(reader)

@@ -122,7 +122,8 @@ extension EBPFWrapper {
                 deliver(ProbeEvent(layout: layout, bytes: raw))
             }
         }) { (info, module, callbacks) throws(EBPFError) in
-            try PerfBufferSource(table: info, module: module, options: options.perfBuffer, callbacks: callbacks)
+            try PerfBufferSource(
+                table: info, module: module, options: options.perfBuffer, recordSize: layout.size, callbacks: callbacks)
         }
         let attachment: Attachment
         do throws(EBPFError) {

@@ -12,7 +12,8 @@
 @dynamicMemberLookup
 public struct ProbeEvent: Sendable, CustomStringConvertible {
     // The record (header and fields) as the kernel delivered it; the properties below read
-    // it on demand, so receiving an event costs one copy of its bytes and nothing else.
+    // it on demand, so receiving an event costs one copy of its bytes (kept inline, without
+    // an allocation, up to 64 bytes) and nothing else.
     let record: EventRecord
 
     init(layout: RecordLayout, bytes: UnsafeRawBufferPointer) {
