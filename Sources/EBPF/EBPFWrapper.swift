@@ -36,6 +36,7 @@ public final class EBPFWrapper: Sendable {
     let module: BPFModule?
     let poller: EventPoller
     let tracePipe = TracePipe()
+    let symbols = SymbolResolver()
     private let state = Mutex(State())
     /// Where the wrapper reports what it decided on the caller's behalf (such as a kprobe
     /// falling back to a tracepoint).
@@ -131,6 +132,7 @@ public final class EBPFWrapper: Sendable {
         detachAll()
         poller.stop()
         tracePipe.close()
+        symbols.close()
         state.withLock { $0.buffers.removeAll() }
     }
 

@@ -1,0 +1,43 @@
+/// A table key or value, decoded by name from libbcc's description of its C type.
+///
+/// A scalar (`u64`) is ``value`` (with ``intValue`` and friends as shortcuts); a struct's
+/// fields are reached by name: `entry.key.pid?.intValue`, `entry.key["comm"]?.stringValue`.
+@dynamicMemberLookup
+public struct TableValue: Sendable, Hashable, CustomStringConvertible {
+    let record: EventRecord
+    let isScalar: Bool
+
+    init(layout: TableTypeLayout, bytes: UnsafeRawBufferPointer) {
+        record = EventRecord(layout: layout.layout, bytes: bytes)
+        isScalar = layout.isScalar
+    }
+
+    /// The value of a scalar type; nil for a struct.
+    public var value: FieldValue? { isScalar ? record[""] : nil }
+    public var intValue: Int? { value?.intValue }
+    public var uint64Value: UInt64? { value?.uint64Value }
+    public var stringValue: String? { value?.stringValue }
+
+    /// A struct's field by name; nil for a scalar or an unknown name.
+    public subscript(name: String) -> FieldValue? { isScalar ? nil : record[name] }
+    public subscript(dynamicMember name: String) -> FieldValue? { self[name] }
+
+    /// A struct's fields in declaration order (padding omitted); empty for a scalar.
+    public var fields: [(name: String, value: FieldValue)] { isScalar ? [] : record.fields }
+
+    /// The bytes as stored in the map.
+    public var bytes: [UInt8] { record.bytes }
+
+    public static func == (lhs: TableValue, rhs: TableValue) -> Bool {
+        lhs.isScalar == rhs.isScalar && lhs.record.layout === rhs.record.layout && lhs.bytes == rhs.bytes
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes)
+    }
+
+    public var description: String {
+        if isScalar { return value?.description ?? "?" }
+        return "{" + fields.map { "\($0.name)=\($0.value)" }.joined(separator: ", ") + "}"
+    }
+}

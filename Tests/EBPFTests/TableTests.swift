@@ -1,0 +1,342 @@
+@testable import EBPF
+import Foundation
+import XCTest
+
+/// Tables (BPF maps) on the real kernel, filled by programs the tests drive.
+final class TableTests: XCTestCase {
+    func program(_ text: String) throws -> EBPFWrapper {
+        try EBPFWrapper(text: text, cflags: ["-DTARGET_PID=\(ThisProcess.pid)", "-DTARGET_TID=\(ThisProcess.tid)"])
+    }
+
+    static let counter = """
+        BPF_HASH(counts, u32, u64);
+        TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+            u32 pid = bpf_get_current_pid_tgid() >> 32;
+            if (pid != TARGET_PID) return 0;
+            counts.increment(pid);
+            return 0;
+        }
+        """
+
+    func attachGetppid(_ b: EBPFWrapper) throws {
+        try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
+    }
+
+    func attachDup2(_ b: EBPFWrapper) throws {
+        try b.attachTracepoint(tp: "syscalls:sys_enter_dup2", fnName: "tracepoint__syscalls__sys_enter_dup2")
+    }
+
+    /// dup2 with an invalid old descriptor fails with EBADF and touches nothing; the probe
+    /// still sees both arguments.
+    func failingDup2(_ newfd: Int32) {
+        XCTAssertEqual(dup2(1_000_000, newfd), -1)
+    }
+
+    func testHashCountsAreExactForOurProcess() throws {
+        try requireKernel()
+        let b = try program(Self.counter)
+        defer { b.close() }
+        try attachGetppid(b)
+        for _ in 0..<7 { _ = getppid() }
+
+        let counts = try b.table("counts", key: UInt32.self, value: UInt64.self)
+        let pid = UInt32(ThisProcess.pid)
+        XCTAssertEqual(counts[pid], 7)
+        XCTAssertEqual(counts.count, 1)
+        XCTAssertEqual(counts.keys, [pid])
+
+        let untyped = try b["counts"]
+        XCTAssertEqual(untyped.type, .hash)
+        let items = try untyped.items()
+        XCTAssertEqual(items.count, 1)
+        XCTAssertEqual(items.first?.key.intValue, Int(pid))
+        XCTAssertEqual(items.first?.value.intValue, 7)
+        XCTAssertEqual(try untyped.lookup(pid)?.intValue, 7)
+
+        counts[pid] = 100
+        _ = getppid()
+        XCTAssertEqual(counts[pid], 101, "the kernel increments what user space stored")
+        XCTAssertEqual(counts.removeValue(forKey: pid), 101)
+        XCTAssertNil(counts[pid])
+        _ = getppid()
+        XCTAssertEqual(counts[pid], 1)
+        counts.removeAll()
+        XCTAssertEqual(counts.count, 0)
+        XCTAssertEqual(try counts.updateValue(5, forKey: 42), nil)
+        XCTAssertEqual(try counts.updateValue(6, forKey: 42), 5)
+        XCTAssertEqual(try untyped.delete(UInt32(42)), true)
+        XCTAssertEqual(try untyped.delete(UInt32(42)), false)
+    }
+
+    func testTakeItemsReadsAndDeletesInOneBatch() throws {
+        try requireKernel()
+        let b = try program(Self.counter)
+        defer { b.close() }
+        try attachGetppid(b)
+        for _ in 0..<3 { _ = getppid() }
+        let counts = try b.table("counts")
+        let taken = try counts.takeItems()
+        XCTAssertEqual(taken.map { $0.value.intValue }, [3])
+        XCTAssertEqual(try counts.count(), 0)
+        _ = getppid()
+        XCTAssertEqual(try counts.takeItems().map { $0.value.intValue }, [1], "nothing counted twice")
+    }
+
+    func testArraysAndPerCPUArrays() throws {
+        try requireKernel()
+        let b = try program("""
+            BPF_ARRAY(last, u64, 4);
+            BPF_PERCPU_ARRAY(hits, u64, 1);
+            TRACEPOINT_PROBE(syscalls, sys_enter_dup2) {
+                if ((bpf_get_current_pid_tgid() >> 32) != TARGET_PID) return 0;
+                int index = args->newfd & 3;
+                u64 value = args->newfd;
+                last.update(&index, &value);
+                int zero = 0;
+                hits.increment(zero);
+                return 0;
+            }
+            """)
+        defer { b.close() }
+        try attachDup2(b)
+        for newfd: Int32 in [400, 401, 402, 1001] { failingDup2(newfd) }
+
+        let last = try b.table("last", key: UInt32.self, value: UInt64.self)
+        XCTAssertEqual(last.items.map(\.value), [400, 1001, 402, 0])
+        XCTAssertEqual(last.count, 4)
+        let untyped = try b.table("last")
+        XCTAssertEqual(try untyped.items().map { $0.key.intValue }, [0, 1, 2, 3])
+        XCTAssertThrowsError(try untyped.delete(UInt32(0)))
+
+        let hits = try b.perCPUTable("hits", key: UInt32.self, value: UInt64.self)
+        let values = try XCTUnwrap(hits[0])
+        XCTAssertEqual(values.count, try SystemFiles.parseCPUList(String(contentsOfFile: "/sys/devices/system/cpu/possible", encoding: .utf8)).count)
+        XCTAssertEqual(try hits.sum(forKey: 0), 4, "four calls, counted on whichever CPUs ran them")
+        XCTAssertEqual(try b.table("hits").perCPUItems().first?.values.compactMap(\.intValue).reduce(0, +), 4)
+
+        try untyped.zero()
+        XCTAssertEqual(last.values, [0, 0, 0, 0])
+        hits[0] = [UInt64](repeating: 0, count: hits.possibleCPUs)
+        XCTAssertEqual(try hits.sum(forKey: 0), 0)
+    }
+
+    func testHistogramBucketsAndBccText() throws {
+        try requireKernel()
+        let b = try program("""
+            BPF_HISTOGRAM(dist);
+            BPF_HISTOGRAM(lin, int, 16);
+            struct section_key { u32 parity; u64 slot; };
+            BPF_HISTOGRAM(sections, struct section_key);
+            TRACEPOINT_PROBE(syscalls, sys_enter_dup2) {
+                if ((bpf_get_current_pid_tgid() >> 32) != TARGET_PID) return 0;
+                u64 value = args->newfd;
+                dist.increment(bpf_log2l(value));
+                lin.increment((int)(value % 16));
+                struct section_key key = { .parity = value % 2, .slot = bpf_log2l(value) };
+                sections.increment(key);
+                return 0;
+            }
+            """)
+        defer { b.close() }
+        try attachDup2(b)
+        for newfd: Int32 in [1, 5, 6, 1000, 1023] { failingDup2(newfd) }
+
+        let dist = try b.table("dist")
+        let histogram = try XCTUnwrap(dist.histograms(scale: .log2).first?.histogram)
+        XCTAssertEqual(histogram.counts[1], 1, "1 → slot 1 (0 -> 1)")
+        XCTAssertEqual(histogram.counts[3], 2, "5 and 6 → slot 3 (4 -> 7)")
+        XCTAssertEqual(histogram.counts[10], 2, "1000 and 1023 → slot 10 (512 -> 1023)")
+        XCTAssertEqual(histogram.counts.reduce(0, +), 5)
+        let text = try dist.histogramText(scale: .log2, valueType: "fd")
+        XCTAssertTrue(text.contains("         4 -> 7          : 2        |****************************************|"), text)
+        XCTAssertTrue(text.hasPrefix("     fd                  : count     distribution"), text)
+
+        let linear = try XCTUnwrap(b.table("lin").histograms(scale: .linear).first?.histogram)
+        XCTAssertEqual(linear.counts[1], 1)
+        XCTAssertEqual(linear.counts[5], 1)
+        XCTAssertEqual(linear.counts[6], 1)
+        XCTAssertEqual(linear.counts[8], 1, "1000 % 16")
+        XCTAssertEqual(linear.counts[15], 1, "1023 % 16")
+
+        let sections = try b.table("sections").histograms(scale: .log2)
+        XCTAssertEqual(sections.map { $0.section?.intValue }, [0, 1])
+        XCTAssertEqual(sections[0].histogram.counts[3], 1, "6 is even")
+        XCTAssertEqual(sections[0].histogram.counts[10], 1, "1000 is even")
+        XCTAssertEqual(sections[1].histogram.counts[3], 1, "5 is odd")
+        let sectioned = try b.table("sections").histogramText(scale: .log2, sectionHeader: "parity")
+        XCTAssertTrue(sectioned.hasPrefix("\nparity = 0\n"), sectioned)
+        XCTAssertTrue(sectioned.contains("\nparity = 1\n"), sectioned)
+    }
+
+    func testStackTraceResolvesThroughTheSyscallPath() throws {
+        try requireKernel()
+        let b = try program("""
+            BPF_STACK_TRACE(stacks, 64);
+            BPF_ARRAY(ids, int, 2);
+            TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+                if ((u32)bpf_get_current_pid_tgid() != TARGET_TID) return 0;
+                int kernel = stacks.get_stackid(args, 0);
+                int user = stacks.get_stackid(args, BPF_F_USER_STACK);
+                int zero = 0, one = 1;
+                ids.update(&zero, &kernel);
+                ids.update(&one, &user);
+                return 0;
+            }
+            """)
+        defer { b.close() }
+        try attachGetppid(b)
+        _ = getppid()
+
+        let ids = try b.table("ids", key: UInt32.self, value: Int32.self)
+        let stacks = try b.table("stacks")
+        let kernelStack = try stacks.stack(id: Int(try XCTUnwrap(ids[0])))
+        XCTAssertFalse(kernelStack.isEmpty)
+        let kernelSymbols = kernelStack.map { b.ksym($0) }
+        XCTAssertTrue(kernelSymbols.contains("do_syscall_64"), "\(kernelSymbols)")
+        let entry = try XCTUnwrap(b.ksymname("do_syscall_64"))
+        XCTAssertEqual(b.ksym(entry), "do_syscall_64")
+        XCTAssertEqual(b.ksym(entry, showOffset: true), "do_syscall_64+0x0")
+        XCTAssertNil(b.ksymname("no_such_kernel_symbol_xyz"))
+
+        let userStack = try stacks.stack(id: Int(try XCTUnwrap(ids[1])))
+        let innermost = try XCTUnwrap(userStack.first)
+        let symbol = b.sym(innermost, pid: ThisProcess.pid, showModule: true)
+        XCTAssertTrue(symbol.hasPrefix("getppid"), symbol)
+        XCTAssertTrue(symbol.contains("libc"), symbol)
+        XCTAssertEqual(try stacks.stack(id: -14), [], "a failed get_stackid (-EFAULT) has no frames")
+    }
+
+    func testSymbolOfAFunctionInThisProcess() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let marker = UInt64(UInt(bitPattern: unsafeBitCast(ebpfTestMarker as @convention(c) () -> Int32, to: UnsafeRawPointer.self)))
+        XCTAssertEqual(b.sym(marker, pid: ThisProcess.pid), "ebpf_test_marker")
+        XCTAssertEqual(b.sym(marker + 1, pid: ThisProcess.pid, showOffset: true), "ebpf_test_marker+0x1")
+        XCTAssertTrue(b.sym(marker, pid: ThisProcess.pid, showModule: true).hasSuffix(".xctest]"))
+        // libc exports getpid under two names at one address; either is right.
+        let handle = dlopen(nil, RTLD_NOW)
+        defer { if let handle { dlclose(handle) } }
+        let getpidAddress = UInt64(UInt(bitPattern: try XCTUnwrap(dlsym(handle, "getpid"))))
+        XCTAssertTrue(["getpid", "__getpid"].contains(b.sym(getpidAddress, pid: ThisProcess.pid)))
+        XCTAssertEqual(b.sym(1, pid: ThisProcess.pid), "[unknown]")
+    }
+
+    func testStructKeysDecodeByNameQueuesAndTries() throws {
+        try requireKernel()
+        let b = try program("""
+            struct key_t { u32 pid; char comm[16]; u64 calls_seen; };
+            BPF_HASH(by_comm, struct key_t, u64);
+            BPF_QUEUE(queue, u64, 8);
+            struct lpm_key { u32 prefixlen; u32 addr; };
+            BPF_LPM_TRIE(trie, struct lpm_key, u64, 16);
+            TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+                if ((bpf_get_current_pid_tgid() >> 32) != TARGET_PID) return 0;
+                struct key_t key = { .pid = TARGET_PID, .calls_seen = 9 };
+                bpf_get_current_comm(&key.comm, sizeof(key.comm));
+                by_comm.increment(key);
+                u64 stamp = bpf_ktime_get_ns();
+                queue.push(&stamp, 0);
+                return 0;
+            }
+            """)
+        defer { b.close() }
+        try attachGetppid(b)
+        for _ in 0..<3 { _ = getppid() }
+
+        let entry = try XCTUnwrap(b.table("by_comm").items().first)
+        XCTAssertEqual(entry.key.pid?.intValue, Int(ThisProcess.pid))
+        XCTAssertEqual(entry.key.comm?.stringValue, ThisProcess.comm)
+        XCTAssertEqual(entry.key.calls_seen?.intValue, 9)
+        XCTAssertEqual(entry.key.fields.map(\.name), ["pid", "comm", "calls_seen"], "libbcc's padding is hidden")
+        XCTAssertEqual(entry.value.intValue, 3)
+
+        let queue = try b.table("queue")
+        let first = try XCTUnwrap(queue.peek()?.uint64Value)
+        let popped = try (0..<3).compactMap { _ in try queue.pop()?.uint64Value }
+        XCTAssertEqual(popped.first, first)
+        XCTAssertEqual(popped, popped.sorted(), "first in, first out")
+        XCTAssertEqual(popped.count, 3)
+        XCTAssertNil(try queue.pop())
+        try queue.push(UInt64(77))
+        XCTAssertEqual(try queue.pop()?.intValue, 77)
+
+        struct LPMKey: BitwiseCopyable { var prefixLength: UInt32; var address: UInt32 }
+        let trie = try b.table("trie", key: LPMKey.self, value: UInt64.self)
+        let network = UInt32(bigEndian: 0x0A00_0000)  // 10.0.0.0
+        trie[LPMKey(prefixLength: 8, address: network)] = 8
+        trie[LPMKey(prefixLength: 24, address: network)] = 24
+        XCTAssertEqual(trie[LPMKey(prefixLength: 32, address: UInt32(bigEndian: 0x0A00_0005))], 24, "10.0.0.5 matches /24 first")
+        XCTAssertEqual(trie[LPMKey(prefixLength: 32, address: UInt32(bigEndian: 0x0A01_0005))], 8, "10.1.0.5 matches /8")
+        XCTAssertNil(trie[LPMKey(prefixLength: 32, address: UInt32(bigEndian: 0x0B00_0001))])
+    }
+
+    func testWrongTypesAndNamesThrow() throws {
+        try requireKernel()
+        let b = try program(Self.counter + "\nBPF_PERCPU_HASH(per_cpu, u32, u64);")
+        defer { b.close() }
+        XCTAssertThrowsError(try b.table("counts", key: UInt64.self, value: UInt64.self)) { error in
+            let error = error as! EBPFError
+            XCTAssertEqual(error.code, .decodingFailed)
+            XCTAssertTrue(error.message.contains("4 bytes"), error.message)
+        }
+        XCTAssertThrowsError(try b.table("counts", key: UInt32.self, value: UInt8.self))
+        XCTAssertThrowsError(try b.table("per_cpu", key: UInt32.self, value: UInt64.self)) { error in
+            XCTAssertTrue((error as! EBPFError).message.contains("perCPUTable"))
+        }
+        XCTAssertThrowsError(try b.perCPUTable("counts", key: UInt32.self, value: UInt64.self))
+        XCTAssertThrowsError(try b.table("no_such_table")) { error in
+            XCTAssertEqual((error as! EBPFError).code, .tableNotFound)
+        }
+        XCTAssertThrowsError(try b.table("counts").lookup(UInt64(1))) { error in
+            XCTAssertEqual((error as! EBPFError).code, .invalidArgument)
+        }
+        XCTAssertThrowsError(try b.table("counts").stack(id: 1))
+        XCTAssertThrowsError(try b.table("counts").pop())
+    }
+
+    func testIterationWhileTheKernelWrites() throws {
+        try requireKernel()
+        let b = try program("""
+            BPF_HASH(per_thread, u32, u64, 1024);
+            TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+                u64 id = bpf_get_current_pid_tgid();
+                if ((id >> 32) != TARGET_PID) return 0;
+                u32 tid = id;
+                per_thread.increment(tid);
+                return 0;
+            }
+            """)
+        defer { b.close() }
+        try attachGetppid(b)
+        let table = try b.table("per_thread", key: UInt32.self, value: UInt64.self)
+        let untyped = try b.table("per_thread")
+        let calls = Collected<(UInt32, UInt64)>()
+        let writers = (0..<2).map { _ in
+            Thread {
+                var made: UInt64 = 0
+                let start = ContinuousClock.now
+                while ContinuousClock.now - start < .milliseconds(500) {
+                    _ = getppid()
+                    made += 1
+                }
+                calls.append((UInt32(ThisProcess.tid), made))
+            }
+        }
+        writers.forEach { $0.start() }
+        var reads = 0
+        while calls.count < 2 {
+            _ = table.items
+            _ = try untyped.items()
+            reads += 1
+        }
+        XCTAssertGreaterThan(reads, 10)
+        for (tid, made) in calls.all {
+            XCTAssertEqual(table[tid], made, "every call of thread \(tid) counted")
+        }
+    }
+}
+
+/// A function with a name of its own in this test binary's symbol table.
+@_cdecl("ebpf_test_marker")
+func ebpfTestMarker() -> Int32 { 42 }
