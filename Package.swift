@@ -30,6 +30,9 @@ let package = Package(
         .executableTarget(name: "bind-printer", dependencies: ["EBPF"], path: "Examples/BindPrinter"),
         .executableTarget(name: "hello-native", dependencies: ["EBPF"], path: "Examples/HelloNative"),
         .executableTarget(name: "opensnoop", dependencies: ["EBPF"], path: "Examples/OpenSnoop"),
+        .executableTarget(name: "syscount", dependencies: ["EBPF"], path: "Examples/SysCount"),
+        .executableTarget(name: "readlatency", dependencies: ["EBPF"], path: "Examples/ReadLatency"),
+        .executableTarget(name: "profile", dependencies: ["EBPF"], path: "Examples/Profile"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -96,3 +96,45 @@ func bindLoopbackSocket(port: UInt16 = 0) -> Int32 {
     precondition(rc == 0, "bind() failed: \(errno)")
     return fd
 }
+
+extension XCTestCase {
+    /// An example executable built beside this test bundle (`swift build` builds them all;
+    /// scripts/test.sh does). Missing is a failure, not a skip.
+    func builtExample(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> URL {
+        let url = Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent(name)
+        guard FileManager.default.isExecutableFile(atPath: url.path) else {
+            XCTFail("\(name) is not built at \(url.path); run `swift build` first", file: file, line: line)
+            throw XCTSkip("failed above")
+        }
+        return url
+    }
+
+    /// Runs an example, calls `workload` once it printed a line containing `ready`, and
+    /// returns its whole stdout after it exits by itself.
+    func runExample(_ name: String, _ arguments: [String], ready: String, workload: () throws -> Void) throws -> String {
+        let process = Process()
+        process.executableURL = try builtExample(name)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        let text = Collected<String>()
+        let reader = output.fileHandleForReading
+        let finished = DispatchSemaphore(value: 0)
+        // One thread owns the pipe until EOF, so nothing written is lost or read twice.
+        Thread {
+            while case let data = reader.availableData, !data.isEmpty {
+                text.append(String(decoding: data, as: UTF8.self))
+            }
+            finished.signal()
+        }.start()
+        try process.run()
+        try? output.fileHandleForWriting.close()
+        XCTAssertTrue(waitUntil(timeout: .seconds(30)) { text.all.joined().contains(ready) }, text.all.joined())
+        try workload()
+        process.waitUntilExit()
+        finished.wait()
+        XCTAssertEqual(process.terminationStatus, 0, text.all.joined())
+        return text.all.joined()
+    }
+}

@@ -171,12 +171,15 @@ final class TableTests: XCTestCase {
     func testStackTraceResolvesThroughTheSyscallPath() throws {
         try requireKernel()
         let b = try program("""
+            // Separate tables: two stacks hashing to one bucket would make the second
+            // get_stackid fail with -EEXIST.
             BPF_STACK_TRACE(stacks, 64);
+            BPF_STACK_TRACE(user_stacks, 64);
             BPF_ARRAY(ids, int, 2);
             TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
                 if ((u32)bpf_get_current_pid_tgid() != TARGET_TID) return 0;
                 int kernel = stacks.get_stackid(args, 0);
-                int user = stacks.get_stackid(args, BPF_F_USER_STACK);
+                int user = user_stacks.get_stackid(args, BPF_F_USER_STACK);
                 int zero = 0, one = 1;
                 ids.update(&zero, &kernel);
                 ids.update(&one, &user);
@@ -198,8 +201,9 @@ final class TableTests: XCTestCase {
         XCTAssertEqual(b.ksym(entry, showOffset: true), "do_syscall_64+0x0")
         XCTAssertNil(b.ksymname("no_such_kernel_symbol_xyz"))
 
-        let userStack = try stacks.stack(id: Int(try XCTUnwrap(ids[1])))
-        let innermost = try XCTUnwrap(userStack.first)
+        let userID = try XCTUnwrap(ids[1])
+        let userStack = try b.table("user_stacks").stack(id: Int(userID))
+        let innermost = try XCTUnwrap(userStack.first, "user stack id \(userID)")
         let symbol = b.sym(innermost, pid: ThisProcess.pid, showModule: true)
         XCTAssertTrue(symbol.hasPrefix("getppid"), symbol)
         XCTAssertTrue(symbol.contains("libc"), symbol)

@@ -5,17 +5,7 @@ import XCTest
 /// The ebpf-trace example (the README's main job) as a user runs it: a real workload,
 /// JSON Lines that parse, a summary, and a clean exit on each stop signal.
 final class TraceCommandTests: XCTestCase {
-    /// The ebpf-trace binary built beside this test bundle.
-    var tracer: URL {
-        get throws {
-            let url = Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent("ebpf-trace")
-            guard FileManager.default.isExecutableFile(atPath: url.path) else {
-                XCTFail("ebpf-trace is not built at \(url.path); run `swift build` (scripts/test.sh does)")
-                throw XCTSkip("no binary")
-            }
-            return url
-        }
-    }
+    var tracer: URL { get throws { try builtExample("ebpf-trace") } }
 
     // @unchecked Sendable: the Process and Pipe are used from the test's thread only; the
     // stderr text, written by the pipe's handler, is behind a Mutex.

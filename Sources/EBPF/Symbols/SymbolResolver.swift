@@ -1,5 +1,9 @@
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// libbcc's symbol caches: one for the kernel (kallsyms) and one per process, made on first
 /// use and freed by `close()`. libbcc's caches are not thread-safe; each is used under the lock.
 final class SymbolResolver: @unchecked Sendable {
@@ -54,8 +58,11 @@ extension EBPFWrapper {
     /// names demangled unless `demangle` is false; `[unknown]` when none holds it. The
     /// process's mappings are read on first use, so resolve while it runs.
     public func sym(_ address: UInt64, pid: Int32, showModule: Bool = false, showOffset: Bool = false, demangle: Bool = true) -> String {
-        guard pid > 0, let symbol = symbols.withCache(pid: pid, { LibBCC.resolve($0, address: address, demangle: demangle) }) else {
+        guard pid > 0, var symbol = symbols.withCache(pid: pid, { LibBCC.resolve($0, address: address, demangle: demangle) }) else {
             return "[unknown]"
+        }
+        if demangle, let swiftName = SwiftDemangler.demangle(symbol.name) {
+            symbol.name = swiftName
         }
         return Self.format(symbol, showModule: showModule, showOffset: showOffset)
     }
@@ -67,3 +74,25 @@ extension EBPFWrapper {
         return text
     }
 }
+
+/// Swift symbol names (`$s9EBPFTests15ebpfTestSpinneryys5Int32VF`) made readable
+/// (`EBPFTests.ebpfTestSpinner(Swift.Int32) -> ()`) by the Swift runtime's demangler;
+/// libbcc demangles only C++.
+enum SwiftDemangler {
+    static func demangle(_ name: String) -> String? {
+        guard ["$s", "_$s", "$S", "_$S", "_T0"].contains(where: name.hasPrefix) else { return nil }
+        let utf8 = Array(name.utf8)
+        guard let demangled = utf8.withUnsafeBufferPointer({ buffer in
+            swift_demangle(buffer.baseAddress, buffer.count, nil, nil, 0)
+        }) else { return nil }
+        defer { free(demangled) }
+        return String(cString: demangled)
+    }
+}
+
+/// The Swift runtime's demangler (exported by libswiftCore); returns a malloc'ed string.
+@_silgen_name("swift_demangle")
+private func swift_demangle(
+    _ mangledName: UnsafePointer<UInt8>?, _ mangledNameLength: Int, _ outputBuffer: UnsafeMutablePointer<CChar>?,
+    _ outputBufferSize: UnsafeMutablePointer<Int>?, _ flags: UInt32
+) -> UnsafeMutablePointer<CChar>?

@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+
+/// The map examples, run as a user runs them, against work this test does itself.
+final class ExampleTests: XCTestCase {
+    func testSyscountCountsAKnownNumberOfCallsExactly() throws {
+        try requireKernel()
+        let output = try runExample("syscount", ["--syscall", "getppid", "--top", "100", "3"], ready: "Counting") {
+            for _ in 0..<777 { _ = getppid() }
+        }
+        let ours = output.split(separator: "\n").filter { $0.hasPrefix("\(getpid()) ") }
+        XCTAssertFalse(ours.isEmpty, output)
+        let total = ours.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        XCTAssertEqual(total, 777, output)
+        XCTAssertTrue(ours.allSatisfy { $0.contains(ThisProcess.comm) }, "the kernel recorded our name: \(ours)")
+    }
+
+    func testReadLatencyPlacesA50msReadInItsBucket() throws {
+        try requireKernel()
+        let output = try runExample("readlatency", ["2"], ready: "Tracing") {
+            var fds: [Int32] = [0, 0]
+            XCTAssertEqual(pipe(&fds), 0)
+            let writeEnd = fds[1]
+            let writer = Thread {
+                usleep(50_000)
+                var byte: UInt8 = 1
+                _ = write(writeEnd, &byte, 1)
+            }
+            writer.start()
+            var byte: UInt8 = 0
+            XCTAssertEqual(read(fds[0], &byte, 1), 1, "blocked about 50 ms")
+            close(fds[0])
+            close(fds[1])
+        }
+        XCTAssertTrue(output.contains("     usecs               : count     distribution"), output)
+        let bucket = try XCTUnwrap(output.split(separator: "\n").first { $0.contains("32768 -> 65535") }, output)
+        let count = bucket.split(separator: ":")[1].split(separator: "|")[0].trimmingCharacters(in: .whitespaces)
+        XCTAssertGreaterThanOrEqual(Int(count) ?? 0, 1, String(bucket))
+    }
+
+    func testProfileFoldsTheStackOfASpinningThread() throws {
+        try requireKernel()
+        let output = try runExample("profile", ["2"], ready: "Sampling") {
+            let spinner = Thread {
+                try? "ebpf-spinner".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+                ebpfTestSpinner(1_500)
+            }
+            spinner.start()
+        }
+        let lines = output.split(separator: "\n").filter { $0.hasPrefix("ebpf-spinner;") }
+        let samples = lines.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        XCTAssertGreaterThanOrEqual(samples, 25, "1.5 s on CPU at 49 Hz, about 73 samples: \(output)")
+        // Swift frames arrive demangled. Samples whose leaf is the vDSO's clock_gettime
+        // lose the spinner's own frame (the vDSO keeps no frame pointer); the others show it.
+        XCTAssertTrue(lines.contains { $0.contains(";EBPFTests.ebpfTestSpinner(Swift.Int32) -> ()") }, "\(lines)")
+        XCTAssertTrue(lines.allSatisfy { $0.contains("start_thread;") }, "outermost frame first: \(lines)")
+    }
+}
+
+/// Burns CPU for `milliseconds` in a function whose name the profiler must find.
+@_cdecl("ebpf_test_spinner")
+func ebpfTestSpinner(_ milliseconds: Int32) {
+    var clock = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &clock)
+    let end = Int64(clock.tv_sec) * 1000 + Int64(clock.tv_nsec) / 1_000_000 + Int64(milliseconds)
+    var spin: UInt64 = 0
+    repeat {
+        spin &+= 1
+        clock_gettime(CLOCK_MONOTONIC, &clock)
+    } while Int64(clock.tv_sec) * 1000 + Int64(clock.tv_nsec) / 1_000_000 < end
+    if spin == 0 { print("unreachable") }
+}
