@@ -4,8 +4,18 @@ import Glibc
 
 /// Small reads of kernel files (/proc, /sys, tracefs) without Foundation.
 enum SystemFiles {
+    /// Whether `path` exists, as the process's effective credentials see it. (Not access(2),
+    /// which checks with the real uid and drops every capability when that is not root, so
+    /// a process running with CAP_DAC_READ_SEARCH would find nothing under tracefs.)
     static func exists(_ path: String) -> Bool {
-        access(path, F_OK) == 0
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    /// Whether stat(2) on `path` fails for lack of permission (the path may well exist).
+    static func isForbidden(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) != 0 && (errno == EACCES || errno == EPERM)
     }
 
     static func isDirectory(_ path: String) -> Bool {

@@ -13,7 +13,8 @@ final class BPFModule: @unchecked Sendable {
     // compiling it, and the one mutable cache is behind a Mutex.
 
     /// libbcc's compiler (clang inside) is not thread-safe (bcc #4500): every compilation in
-    /// the process takes this lock.
+    /// the process takes this lock. So does every load, because both redirect the process's
+    /// stdout and stderr (``OutputCapture``).
     static let compileLock = Mutex(())
 
     private let raw: LibBCC.Module
@@ -29,16 +30,16 @@ final class BPFModule: @unchecked Sendable {
                 .invalidArgument,
                 "the compiler flag \(NameValidation.quoted(flag)) contains control characters")
         }
-        let (module, errno, output) = Self.compileLock.withLock { _ in
-            let (outcome, output) = StderrCapture.run {
+        let (module, errno, captured) = Self.compileLock.withLock { _ in
+            let (outcome, output) = OutputCapture.run {
                 LibBCC.createModule(text: text, cflags: cflags)
             }
             return (outcome.0, outcome.1, output)
         }
         guard let module else {
-            throw Self.compileError(output: output, errno: errno)
+            throw Self.compileError(output: captured.combined, errno: errno)
         }
-        StderrCapture.forward(output)
+        captured.forward()
         raw = module
     }
 
@@ -70,20 +71,20 @@ final class BPFModule: @unchecked Sendable {
         }
         var log = [CChar](repeating: 0, count: 1 << 20)
         var (result, hints) = Self.compileLock.withLock { _ in
-            StderrCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, logLevel: 0, log: &log) }
+            OutputCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, logLevel: 0, log: &log) }
         }
         var verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         if result.failed, verifierLog.isEmpty, result.errno != EPERM {
             // libbcc gives up on some errors (E2BIG) without asking the kernel for its log.
             let errno = result.errno
             (result, hints) = Self.compileLock.withLock { _ in
-                StderrCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, logLevel: 1, log: &log) }
+                OutputCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, logLevel: 1, log: &log) }
             }
             verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             if result.failed { result.errno = errno }
         }
         guard !result.failed else {
-            let diagnostics = [verifierLog, hints].filter { !$0.isEmpty }
+            let diagnostics = [verifierLog, hints.combined].filter { !$0.isEmpty }
                 .joined(separator: "\n")
             // EPERM is missing privileges; EACCES with a log is the verifier saying no.
             if result.errno == EPERM || (result.errno == EACCES && verifierLog.isEmpty) {
@@ -97,7 +98,7 @@ final class BPFModule: @unchecked Sendable {
                 call: "bcc_func_load", errno: result.errno,
                 diagnostics: diagnostics.isEmpty ? nil : diagnostics)
         }
-        StderrCapture.forward(hints)
+        hints.forward()
         return loadedFunctions.withLock { cache in
             if let existing = cache[key] {
                 close(result.value)
@@ -128,7 +129,9 @@ final class BPFModule: @unchecked Sendable {
     }
 
     private static func compileError(output: String, errno: Int32) -> EBPFError {
-        if output.contains("Unable to find kernel headers") {
+        // libbcc prints this (on stdout) when it finds no headers tree, and `chdir(<tree>)`
+        // when BCC_KERNEL_SOURCE names one that does not exist.
+        if output.contains("Unable to find kernel headers") || (errno == ENOENT && output.contains("chdir(")) {
             return EBPFError(
                 .kernelHeadersMissing,
                 "libbcc found no kernel headers for this kernel. Run scripts/setup-host.sh as root, or install linux-headers-$(uname -r) so that /lib/modules/$(uname -r)/build exists, or set BCC_KERNEL_SOURCE to a headers tree",

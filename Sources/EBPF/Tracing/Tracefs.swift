@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where the kernel's tracing file system is mounted.
 ///
 /// Modern kernels mount tracefs at `/sys/kernel/tracing`; older set-ups reach it through
@@ -12,6 +16,12 @@ public enum Tracefs {
     public static func root() throws(EBPFError) -> String {
         for path in candidates where SystemFiles.isDirectory(path + "/events") {
             return path
+        }
+        if let forbidden = candidates.first(where: { SystemFiles.isForbidden($0 + "/events") }) {
+            throw EBPFError(
+                .permissionDenied,
+                "tracefs at \(forbidden) is mounted but this process may not read it: run as root, or with CAP_DAC_READ_SEARCH beside CAP_BPF and CAP_PERFMON",
+                call: "stat", errno: EACCES)
         }
         throw EBPFError(
             .tracefsUnavailable,
