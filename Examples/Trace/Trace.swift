@@ -1,7 +1,7 @@
 import ArgumentParser
 import Dispatch
 import EBPF
-import Synchronization
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -54,7 +54,7 @@ struct Trace: ParsableCommand {
         let output = EventFormatter(format: OutputFormat(rawValue: format)!)
         let filter = ProbeFilter(processID: pid, threadID: tid, userID: uid, processName: comm)
         let wrapper = try EBPFWrapper()
-        let counts = Mutex<[String: Int]>([:])
+        let counts = Locked<[String: Int]>([:])
         let writer = LineWriter()
         // A tracer should not trace itself (it opens tracefs files while attaching).
         let ownPID = getpid()
@@ -125,7 +125,7 @@ struct Trace: ParsableCommand {
 /// Writes whole lines to stdout from the polling thread, buffered, flushed on demand and at
 /// least every 100 lines.
 final class LineWriter: Sendable {
-    private let pending = Mutex<[UInt8]>([])
+    private let pending = Locked<[UInt8]>([])
 
     func write(_ line: String) {
         let full = pending.withLock { buffer -> Bool in
@@ -152,5 +152,18 @@ final class LineWriter: Sendable {
 extension String {
     func padding(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}
+
+/// A value behind an NSLock (a pthread mutex, which ThreadSanitizer understands).
+final class Locked<Value>: @unchecked Sendable {
+    // @unchecked Sendable: `value` is reached only under `lock`.
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
     }
 }

@@ -37,7 +37,7 @@ public final class EBPFWrapper: Sendable {
     let poller: EventPoller
     let tracePipe = TracePipe()
     let symbols = SymbolResolver()
-    private let state = Mutex(State())
+    private let state = Lock(State())
     /// Where the wrapper reports what it decided on the caller's behalf (such as a kprobe
     /// falling back to a tracepoint).
     public let logger: Logger

@@ -48,9 +48,23 @@ extension XCTestCase {
     }
 }
 
+/// A value behind an NSLock. (Not Synchronization.Mutex: on Linux it waits on futexes,
+/// which ThreadSanitizer does not model, so everything it guards would be reported.)
+final class Locked<Value>: @unchecked Sendable {
+    // @unchecked Sendable: `value` is reached only under `lock`.
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
+
 /// Values collected from a callback on the polling thread.
 final class Collected<Value: Sendable>: Sendable {
-    private let values = Mutex<[Value]>([])
+    private let values = Locked<[Value]>([])
     func append(_ value: Value) { values.withLock { $0.append(value) } }
     var all: [Value] { values.withLock { $0 } }
     var count: Int { values.withLock { $0.count } }

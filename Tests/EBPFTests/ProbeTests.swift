@@ -335,7 +335,7 @@ final class ProbeTests: XCTestCase {
 
 /// Collects log messages.
 final class LogCapture: LogHandler, Sendable {
-    private let messages = Mutex<[String]>([])
+    private let messages = Locked<[String]>([])
     var all: [String] { messages.withLock { $0 } }
     var metadata: Logger.Metadata {
         get { [:] }

@@ -8,11 +8,11 @@ final class TraceCommandTests: XCTestCase {
     var tracer: URL { get throws { try builtExample("ebpf-trace") } }
 
     // @unchecked Sendable: the Process and Pipe are used from the test's thread only; the
-    // stderr text, written by the pipe's handler, is behind a Mutex.
+    // stderr text, written by the pipe's handler, is behind a lock.
     final class Run: @unchecked Sendable {
         let process: Process
         let stdout = Pipe()
-        let stderrText = Mutex<String>("")
+        let stderrText = Locked<String>("")
         init(process: Process) { self.process = process }
     }
 

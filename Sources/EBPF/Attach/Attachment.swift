@@ -28,13 +28,13 @@ public final class Attachment: Sendable, CustomStringConvertible {
     public let target: String
     /// The BPF function that runs on the event.
     public let functionName: String
-    private let detacher: Mutex<(@Sendable () -> Void)?>
+    private let detacher: Lock<(@Sendable () -> Void)?>
 
     init(kind: Kind, target: String, functionName: String, detach: @escaping @Sendable () -> Void) {
         self.kind = kind
         self.target = target
         self.functionName = functionName
-        self.detacher = Mutex(detach)
+        self.detacher = Lock(detach)
     }
 
     /// Whether the program still runs on the event.

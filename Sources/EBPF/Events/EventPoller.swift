@@ -31,7 +31,7 @@ protocol EventSource: AnyObject, Sendable {
 /// `epoll_wait`, they are used only under the lock and only while `descriptorsOpen`.
 final class EventPoller: @unchecked Sendable {
     // @unchecked Sendable: `epollFD` and `wakeFD` are immutable numbers whose use is guarded
-    // as described above; everything else shared is in `shared` (a Mutex) or `pollerThread`
+    // as described above; everything else shared is in `shared` (a Lock) or `pollerThread`
     // (an Atomic).
 
     private struct Removal {
@@ -54,7 +54,7 @@ final class EventPoller: @unchecked Sendable {
     let drainInterval: Duration
     private let epollFD: Int32
     private let wakeFD: Int32
-    private let shared = Mutex(Shared())
+    private let shared = Lock(Shared())
     private let pollerThread = Atomic<UInt>(0)
     private static let wakeID = UInt64.max
 

@@ -10,15 +10,19 @@ import Glibc
 /// released in `deinit`, after everything that used them (attachments, buffers) is gone.
 final class BPFModule: @unchecked Sendable {
     // @unchecked Sendable: `raw` never changes after init, libbcc only reads the module after
-    // compiling it, and the one mutable cache is behind a Mutex.
+    // compiling it, and the one mutable cache is behind a Lock.
 
     /// libbcc's compiler (clang inside) is not thread-safe (bcc #4500): every compilation in
     /// the process takes this lock. So does every load, because both redirect the process's
     /// stdout and stderr (``OutputCapture``).
-    static let compileLock = Mutex(())
+    ///
+    /// It guards a count of the calls made rather than `()`: a zero-sized guarded value
+    /// would share its address with the lock's own pointer, which ThreadSanitizer's
+    /// exclusivity checks then report as a race.
+    static let compileLock = Lock(0)
 
     private let raw: LibBCC.Module
-    private let loadedFunctions = Mutex<[String: Int32]>([:])
+    private let loadedFunctions = Lock<[String: Int32]>([:])
 
     /// Compiles BPF C text with libbcc.
     ///
@@ -30,7 +34,8 @@ final class BPFModule: @unchecked Sendable {
                 .invalidArgument,
                 "the compiler flag \(NameValidation.quoted(flag)) contains control characters")
         }
-        let (module, errno, captured) = Self.compileLock.withLock { _ in
+        let (module, errno, captured) = Self.compileLock.withLock { calls in
+            calls += 1
             let (outcome, output) = OutputCapture.run {
                 LibBCC.createModule(text: text, cflags: cflags)
             }
@@ -70,15 +75,17 @@ final class BPFModule: @unchecked Sendable {
             )
         }
         var log = [CChar](repeating: 0, count: 1 << 20)
-        var (result, hints) = Self.compileLock.withLock { _ in
-            OutputCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, logLevel: 0, log: &log) }
+        var (result, hints) = Self.compileLock.withLock { calls in
+            calls += 1
+            return OutputCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, logLevel: 0, log: &log) }
         }
         var verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         if result.failed, verifierLog.isEmpty, result.errno != EPERM {
             // libbcc gives up on some errors (E2BIG) without asking the kernel for its log.
             let errno = result.errno
-            (result, hints) = Self.compileLock.withLock { _ in
-                OutputCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, logLevel: 1, log: &log) }
+            (result, hints) = Self.compileLock.withLock { calls in
+                calls += 1
+                return OutputCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, logLevel: 1, log: &log) }
             }
             verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             if result.failed { result.errno = errno }

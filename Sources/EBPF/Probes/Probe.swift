@@ -17,7 +17,7 @@ public final class Probe: Sendable, CustomStringConvertible {
     private let attachment: Attachment
     private let buffer: EventBuffer
     private let drops: ConsumerDrops
-    private let parts = Mutex<(module: BPFModule?, onDetach: (@Sendable () -> Void)?)>((nil, nil))
+    private let parts = Lock<(module: BPFModule?, onDetach: (@Sendable () -> Void)?)>((nil, nil))
 
     init(
         target: ProbeTarget, program: ProbeProgram, format: TracepointFormat?, module: BPFModule,

@@ -110,7 +110,9 @@ public struct TracepointFormat: Sendable, Hashable {
         guard let size = properties["size"].flatMap({ Int($0) }), size >= 0 else {
             throw malformed("no valid size")
         }
-        guard offset + size <= maximumRecordSize else { throw malformed("offset + size beyond \(maximumRecordSize)") }
+        guard offset <= maximumRecordSize, size <= maximumRecordSize, offset + size <= maximumRecordSize else {
+            throw malformed("offset + size beyond \(maximumRecordSize)")
+        }
         let isSigned = properties["signed"] == "1"
 
         var text = declaration.trimmingBlanks()

@@ -8,7 +8,7 @@ import Glibc
 /// use and freed by `close()`. libbcc's caches are not thread-safe; each is used under the lock.
 final class SymbolResolver: @unchecked Sendable {
     // @unchecked Sendable: the caches are raw pointers touched only under `caches`' lock.
-    private let caches = Mutex<[Int32: LibBCC.SymbolCache]>([:])
+    private let caches = Lock<[Int32: LibBCC.SymbolCache]>([:])
 
     /// Runs `body` with the cache for `pid` (-1: the kernel); nil when libbcc cannot make one.
     func withCache<T: Sendable>(pid: Int32, _ body: (LibBCC.SymbolCache) -> T?) -> T? {

@@ -15,7 +15,7 @@ final class TracePipe: Sendable {
         var pending: [UInt8] = []
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
     private let closed = Atomic<Bool>(false)
     private static let slice: Int32 = 20  // milliseconds
 

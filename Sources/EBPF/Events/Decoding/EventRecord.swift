@@ -15,15 +15,33 @@
 public struct EventRecord: Sendable, CustomStringConvertible {
     /// Interned, so never freed: borrowed without reference counting on every access.
     private let layoutReference: Unmanaged<RecordLayout>
+    /// Keeps a layout that is not interned alive (records made by the public initializer).
+    private let owner: RecordLayout?
     private let storage: RecordBytes
 
     init(layout: RecordLayout, bytes: UnsafeRawBufferPointer) {
         self.layoutReference = Unmanaged.passUnretained(layout)
+        self.owner = nil
         self.storage = RecordBytes(bytes)
+    }
+
+    /// Decodes `bytes` as the struct described by `fieldDescriptions`, libbcc's
+    /// `name#type` strings (`pid#u32`, `comm#char[16]`): for records read from elsewhere
+    /// than a buffer of this library.
+    ///
+    /// - Throws: ``EBPFError/Code/decodingFailed`` when a type cannot be sized. Bytes
+    ///   missing from a short record decode as nil fields.
+    public init(fieldDescriptions: [String], bytes: [UInt8]) throws(EBPFError) {
+        // Not interned: arbitrary descriptions must not grow the process-wide table.
+        let layout = try SubmittedStructLayout.make(table: "record", descriptions: fieldDescriptions, interned: false)
+        layoutReference = Unmanaged.passUnretained(layout)
+        owner = layout
+        storage = bytes.withUnsafeBytes { RecordBytes($0) }
     }
 
     init(layout: RecordLayout, bytes: [UInt8]) {
         self.layoutReference = Unmanaged.passUnretained(layout)
+        self.owner = nil
         self.storage = bytes.withUnsafeBytes { RecordBytes($0) }
     }
 

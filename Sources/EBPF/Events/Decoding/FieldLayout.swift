@@ -127,7 +127,12 @@ final class RecordLayout: Sendable {
         var eventName: String
     }
 
-    private static let table = Mutex<[Key: RecordLayout]>([:])
+    private static let table = Lock<[Key: RecordLayout]>([:])
+
+    /// A layout of its own, freed with its last reference (not interned).
+    static func unshared(fields: [FieldLayout], size: Int) -> RecordLayout {
+        RecordLayout(fields: fields, size: size, eventName: "")
+    }
 
     /// The one layout with these fields, size and event name; it is never freed.
     static func interned(fields: [FieldLayout], size: Int, eventName: String = "") -> RecordLayout {

@@ -7,7 +7,9 @@
 enum SubmittedStructLayout {
     /// - Throws: ``EBPFError/Code/decodingFailed`` naming the field whose type the decoder
     ///   cannot size (a nested struct or union, an unknown typedef).
-    static func make(table: String, descriptions: [String]) throws(EBPFError) -> RecordLayout {
+    /// - Parameter interned: Whether to return the process-wide shared layout (for buffers
+    ///   the library reads); records decoded through the public API own theirs.
+    static func make(table: String, descriptions: [String], interned: Bool = true) throws(EBPFError) -> RecordLayout {
         guard !descriptions.isEmpty else {
             throw EBPFError(
                 .decodingFailed,
@@ -31,14 +33,21 @@ enum SubmittedStructLayout {
             }
             offset = align(offset, to: type.alignment)
             largestAlignment = max(largestAlignment, type.alignment)
+            guard offset + type.elementSize * (type.count ?? 1) <= maximumSize else {
+                throw EBPFError(.decodingFailed, "the struct submitted to '\(table)' is larger than \(maximumSize) bytes")
+            }
             fields.append(
                 FieldLayout(
                     name: name, offset: offset, elementSize: type.elementSize, count: type.count,
                     kind: type.kind))
             offset += type.elementSize * (type.count ?? 1)
         }
-        return RecordLayout.interned(fields: fields, size: align(offset, to: largestAlignment))
+        let size = align(offset, to: largestAlignment)
+        return interned ? RecordLayout.interned(fields: fields, size: size) : RecordLayout.unshared(fields: fields, size: size)
     }
+
+    /// The largest struct the decoder lays out; BPF records are far smaller.
+    static let maximumSize = 1 << 24
 
     static func align(_ value: Int, to alignment: Int) -> Int {
         (value + alignment - 1) / alignment * alignment
@@ -63,7 +72,9 @@ struct CType: Equatable {
                 let dimension = Int(text[text.index(after: open)..<text.index(before: text.endIndex)]),
                 dimension >= 0
             else { return nil }
-            count = (count ?? 1) * dimension
+            let (product, overflow) = (count ?? 1).multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= Self.maximumElements else { return nil }
+            count = product
             text = String(text[..<open]).trimmingBlanks()
         }
         if text.contains("(") { return nil }
@@ -88,6 +99,9 @@ struct CType: Equatable {
         self.alignment = alignment
         self.count = count
     }
+
+    /// The most elements an array field may have (a record is at most a few pages).
+    static let maximumElements = 1 << 20
 
     /// Scalar spellings on the BPF target (LP64).
     static let scalars: [String: (FieldLayout.Kind, Int)] = {

@@ -1,0 +1,20 @@
+// swift-tools-version:6.0
+// libFuzzer targets for the parsers that read what the kernel and libbcc hand over: the
+// tracepoint format parser and the by-name record decoder. Built and run by Fuzz/run.sh
+// (swiftc's -sanitize=fuzzer,address); a separate package so that plain builds never see
+// the fuzzer flags.
+import PackageDescription
+
+let package = Package(
+    name: "ebpf-fuzz",
+    dependencies: [.package(name: "swift-ebpf", path: "..")],
+    targets: [
+        .executableTarget(
+            name: "ebpf-fuzz-format", dependencies: [.product(name: "EBPF", package: "swift-ebpf")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(
+            name: "ebpf-fuzz-record", dependencies: [.product(name: "EBPF", package: "swift-ebpf")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A value guarded by a `pthread_mutex_t`, with `Synchronization.Mutex`'s `withLock` shape.
+///
+/// Used instead of `Mutex` because on Linux `Mutex` waits on futexes directly, which
+/// ThreadSanitizer does not model: it reports every access `Mutex` guards as a race, which
+/// would bury real ones. ThreadSanitizer understands pthread mutexes (as swift-nio's
+/// `NIOLock` relies on).
+final class Lock<Value>: @unchecked Sendable {
+    // @unchecked Sendable: `value` is reached only inside withLock, under the mutex.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var value: Value
+
+    init(_ value: Value) {
+        self.value = value
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deinitialize(count: 1)
+        mutex.deallocate()
+    }
+
+    func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&value)
+    }
+}
