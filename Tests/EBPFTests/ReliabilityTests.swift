@@ -19,7 +19,10 @@ final class ReliabilityTests: XCTestCase {
     /// create where the kernel has no probe PMU, and must remove).
     static func probeEventLines() -> Int {
         ["kprobe_events", "uprobe_events"].reduce(0) { total, name in
-            let text = (try? String(contentsOfFile: "/sys/kernel/tracing/\(name)", encoding: .utf8)) ?? ""
+            // Checked first: FoundationEssentials leaks its read buffer when the read fails.
+            let path = "/sys/kernel/tracing/\(name)"
+            guard FileManager.default.fileExists(atPath: path) else { return total }
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
             return total + text.split(separator: "\n").count
         }
     }
@@ -137,7 +140,10 @@ final class ReliabilityTests: XCTestCase {
             XCTAssertEqual(native.load(ordering: .relaxed), after, "nothing delivered after close()")
         }
         print("RELIABILITY close_under_load slowest_ms=\(Double(slowest.components.attoseconds) / 1e15 + Double(slowest.components.seconds) * 1000)")
-        XCTAssertLessThan(slowest, .milliseconds(200))
+        // The 200 ms promise holds in the plain run; sanitizers slow everything 2-3 times, so
+        // their runs (EBPF_SANITIZER, set by scripts/test.sh) check the behaviour with 1 s.
+        let sanitized = ProcessInfo.processInfo.environment["EBPF_SANITIZER"] != nil
+        XCTAssertLessThan(slowest, sanitized ? .seconds(1) : .milliseconds(200))
     }
 
     func testWrappersOnManyThreadsAtOnce() throws {

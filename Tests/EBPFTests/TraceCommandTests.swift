@@ -40,6 +40,8 @@ final class TraceCommandTests: XCTestCase {
         let output = run.stdout.fileHandleForReading.readDataToEndOfFile()
         run.process.waitUntilExit()
         usleep(50_000)
+        // The handler holds `run`, which holds the process and so this pipe: break the cycle.
+        (run.process.standardError as? Pipe)?.fileHandleForReading.readabilityHandler = nil
         let lines = String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
         return (lines, run.stderrText.withLock { $0 })
     }

@@ -8,7 +8,7 @@ import Glibc
 /// libbcc reports clang's diagnostics and the verifier's hints on stderr, and some failures
 /// (missing kernel headers) on stdout. Capturing both lets a compile or load failure carry
 /// them in the thrown error. The redirection is process-wide, so callers hold
-/// ``BPFModule/compileLock``; anything another thread writes in the window is captured too
+/// ``BPFModule/libbccLock``; anything another thread writes in the window is captured too
 /// and is written back out by ``Output/forward()`` on success.
 enum OutputCapture {
     struct Output {

@@ -9,17 +9,37 @@ import Glibc
 /// Owns the libbcc module and the file descriptors of the functions it loaded; both are
 /// released in `deinit`, after everything that used them (attachments, buffers) is gone.
 final class BPFModule: @unchecked Sendable {
-    // @unchecked Sendable: `raw` never changes after init, libbcc only reads the module after
-    // compiling it, and the one mutable cache is behind a Lock.
+    // @unchecked Sendable: `raw` never changes after init and is used only under
+    // `libbccLock`; the one mutable cache is behind a Lock.
 
-    /// libbcc's compiler (clang inside) is not thread-safe (bcc #4500): every compilation in
-    /// the process takes this lock. So does every load, because both redirect the process's
-    /// stdout and stderr (``OutputCapture``).
+    /// Every call that touches a libbcc module takes this process-wide lock:
+    /// - libbcc's compiler (clang inside) is not thread-safe (bcc #4500);
+    /// - every module shares one process-global table storage (`SharedTableStorage`, a
+    ///   `std::map`) that creating and destroying modules change and table queries read, with
+    ///   no lock of its own: two modules destroyed at once on two threads is a use-after-free
+    ///   inside `bpf_module_destroy` (found by AddressSanitizer);
+    /// - compiles and loads redirect the process's stdout and stderr (``OutputCapture``).
     ///
     /// It guards a count of the calls made rather than `()`: a zero-sized guarded value
     /// would share its address with the lock's own pointer, which ThreadSanitizer's
     /// exclusivity checks then report as a race.
-    static let compileLock = Lock(0)
+    static let libbccLock = Lock(0)
+
+    /// Runs `body` with the module under ``libbccLock``. Not reentrant: `body` must not call
+    /// back into this class.
+    private func withModule<T>(_ body: (LibBCC.Module) throws(EBPFError) -> T) throws(EBPFError) -> T {
+        try Self.libbccLock.withLock { (calls) throws(EBPFError) -> T in
+            calls += 1
+            return try body(raw)
+        }
+    }
+
+    private func withModule<T>(_ body: (LibBCC.Module) -> T) -> T {
+        Self.libbccLock.withLock { calls in
+            calls += 1
+            return body(raw)
+        }
+    }
 
     private let raw: LibBCC.Module
     private let loadedFunctions = Lock<[String: Int32]>([:])
@@ -34,7 +54,7 @@ final class BPFModule: @unchecked Sendable {
                 .invalidArgument,
                 "the compiler flag \(NameValidation.quoted(flag)) contains control characters")
         }
-        let (module, errno, captured) = Self.compileLock.withLock { calls in
+        let (module, errno, captured) = Self.libbccLock.withLock { calls in
             calls += 1
             let (outcome, output) = OutputCapture.run {
                 LibBCC.createModule(text: text, cflags: cflags)
@@ -52,11 +72,11 @@ final class BPFModule: @unchecked Sendable {
         for fd in loadedFunctions.withLock({ Array($0.values) }) {
             close(fd)
         }
-        LibBCC.destroyModule(raw)
+        withModule { LibBCC.destroyModule($0) }
     }
 
-    var functionNames: [String] { LibBCC.functionNames(raw) }
-    var tableNames: [String] { LibBCC.tableNames(raw) }
+    var functionNames: [String] { withModule { LibBCC.functionNames($0) } }
+    var tableNames: [String] { withModule { LibBCC.tableNames($0) } }
 
     /// Loads `name` as a program of `type` and returns its file descriptor; a function is
     /// loaded once per module and type, like bcc's `load_func`.
@@ -67,7 +87,7 @@ final class BPFModule: @unchecked Sendable {
         try NameValidation.identifier(name, what: "function name")
         let key = "\(type.rawValue):\(name)"
         if let fd = loadedFunctions.withLock({ $0[key] }) { return fd }
-        guard LibBCC.hasFunction(raw, name) else {
+        guard withModule({ LibBCC.hasFunction($0, name) }) else {
             let known = functionNames.joined(separator: ", ")
             throw EBPFError(
                 .functionNotFound,
@@ -75,17 +95,15 @@ final class BPFModule: @unchecked Sendable {
             )
         }
         var log = [CChar](repeating: 0, count: 1 << 20)
-        var (result, hints) = Self.compileLock.withLock { calls in
-            calls += 1
-            return OutputCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, logLevel: 0, log: &log) }
+        var (result, hints) = withModule { module in
+            OutputCapture.run { LibBCC.loadFunction(module, name: name, programType: type, logLevel: 0, log: &log) }
         }
         var verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         if result.failed, verifierLog.isEmpty, result.errno != EPERM {
             // libbcc gives up on some errors (E2BIG) without asking the kernel for its log.
             let errno = result.errno
-            (result, hints) = Self.compileLock.withLock { calls in
-                calls += 1
-                return OutputCapture.run { LibBCC.loadFunction(raw, name: name, programType: type, logLevel: 1, log: &log) }
+            (result, hints) = withModule { module in
+                OutputCapture.run { LibBCC.loadFunction(module, name: name, programType: type, logLevel: 1, log: &log) }
             }
             verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             if result.failed { result.errno = errno }
@@ -119,20 +137,24 @@ final class BPFModule: @unchecked Sendable {
     /// What libbcc knows of a table, or a ``EBPFError/Code/tableNotFound`` error.
     func table(_ name: String) throws(EBPFError) -> TableInfo {
         try NameValidation.identifier(name, what: "table name")
-        guard let fd = LibBCC.tableFD(raw, name) else {
+        let info: TableInfo? = withModule { module in
+            guard let fd = LibBCC.tableFD(module, name) else { return nil }
+            return TableInfo(
+                name: name, fd: fd, type: TableType(rawValue: LibBCC.tableType(module, name)),
+                keySize: LibBCC.tableKeySize(module, name), leafSize: LibBCC.tableLeafSize(module, name),
+                maxEntries: LibBCC.tableMaxEntries(module, name),
+                keyDescription: LibBCC.tableKeyDescription(module, name),
+                leafDescription: LibBCC.tableLeafDescription(module, name),
+                submittedFields: LibBCC.submittedFields(module, table: name))
+        }
+        guard let info else {
             let known = tableNames.joined(separator: ", ")
             throw EBPFError(
                 .tableNotFound,
                 "the program has no table named '\(name)' (it has: \(known.isEmpty ? "none" : known)); declare it in the BPF C text, e.g. BPF_PERF_OUTPUT(\(name));"
             )
         }
-        return TableInfo(
-            name: name, fd: fd, type: TableType(rawValue: LibBCC.tableType(raw, name)),
-            keySize: LibBCC.tableKeySize(raw, name), leafSize: LibBCC.tableLeafSize(raw, name),
-            maxEntries: LibBCC.tableMaxEntries(raw, name),
-            keyDescription: LibBCC.tableKeyDescription(raw, name),
-            leafDescription: LibBCC.tableLeafDescription(raw, name),
-            submittedFields: LibBCC.submittedFields(raw, table: name))
+        return info
     }
 
     private static func compileError(output: String, errno: Int32) -> EBPFError {

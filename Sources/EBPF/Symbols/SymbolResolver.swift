@@ -81,10 +81,9 @@ extension EBPFWrapper {
 enum SwiftDemangler {
     static func demangle(_ name: String) -> String? {
         guard ["$s", "_$s", "$S", "_$S", "_T0"].contains(where: name.hasPrefix) else { return nil }
-        let utf8 = Array(name.utf8)
-        guard let demangled = utf8.withUnsafeBufferPointer({ buffer in
-            swift_demangle(buffer.baseAddress, buffer.count, nil, nil, 0)
-        }) else { return nil }
+        // NUL-terminated: the runtime also reads the name as a C string (isSwiftSymbol),
+        // whatever length it is given.
+        guard let demangled = name.withCString({ swift_demangle($0, strlen($0), nil, nil, 0) }) else { return nil }
         defer { free(demangled) }
         return String(cString: demangled)
     }
@@ -93,6 +92,6 @@ enum SwiftDemangler {
 /// The Swift runtime's demangler (exported by libswiftCore); returns a malloc'ed string.
 @_silgen_name("swift_demangle")
 private func swift_demangle(
-    _ mangledName: UnsafePointer<UInt8>?, _ mangledNameLength: Int, _ outputBuffer: UnsafeMutablePointer<CChar>?,
+    _ mangledName: UnsafePointer<CChar>?, _ mangledNameLength: Int, _ outputBuffer: UnsafeMutablePointer<CChar>?,
     _ outputBufferSize: UnsafeMutablePointer<Int>?, _ flags: UInt32
 ) -> UnsafeMutablePointer<CChar>?
