@@ -129,7 +129,10 @@ final class ReliabilityTests: XCTestCase {
             try b.openPerfBuffer("hits") { _ in native.add(1, ordering: .relaxed) }
             try b.attachSyscall("getppid", filter: ProbeFilter(processID: ThisProcess.pid)) { _ in generated.add(1, ordering: .relaxed) }
             let load = Load()
-            XCTAssertTrue(waitUntil { native.load(ordering: .relaxed) > 10_000 && generated.load(ordering: .relaxed) > 10_000 })
+            // Both paths busy (thousands of events, however slow an instrumented build is).
+            XCTAssertTrue(waitUntil(timeout: .seconds(30)) {
+                native.load(ordering: .relaxed) > 2_000 && generated.load(ordering: .relaxed) > 2_000
+            })
             let start = ContinuousClock.now
             b.close()
             let took = ContinuousClock.now - start

@@ -77,9 +77,12 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertTrue(stderr.contains("COUNT"), "a summary on exit: \(stderr)")
     }
 
+    /// SIGINT, SIGTERM and SIGHUP each stop the tracer cleanly: exit status 0, the events
+    /// seen, a summary, and nothing left behind.
     func testEachStopSignalDetachesAndSummarizes() throws {
         try requireKernel()
-        for number in [SIGTERM, SIGHUP] {
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            let eventsBefore = ReliabilityTests.probeEventLines()
             let run = try start(["bind", "--pid", String(getpid())])
             close(bindLoopbackSocket())
             usleep(100_000)
@@ -90,6 +93,10 @@ final class TraceCommandTests: XCTestCase {
             XCTAssertEqual(lines.filter { $0.contains("syscalls:sys_enter_bind") && $0.contains("umyaddr=127.0.0.1:0") }.count, 1, lines.joined(separator: "\n"))
             let summary = try XCTUnwrap(lines.last { $0.hasPrefix("syscalls:sys_enter_bind") })
             XCTAssertEqual(summary.split(separator: " ").map(String.init), ["syscalls:sys_enter_bind", "1", "0"])
+            // Probes live in the tracer's file descriptors, gone with it; the one state that
+            // could outlive it, a legacy kprobe/uprobe event in tracefs, is not there either.
+            XCTAssertEqual(ReliabilityTests.probeEventLines(), eventsBefore)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "/proc/\(run.process.processIdentifier)/fd"), "the tracer is gone")
         }
     }
 
