@@ -160,44 +160,34 @@ public final class EBPFWrapper: Sendable {
     /// Records an attachment so close() can detach it; detaches it at once if the wrapper
     /// was closed meanwhile.
     func track(_ attachment: Attachment) throws(EBPFError) -> Attachment {
-        let accepted = state.withLock { state -> Bool in
-            guard !state.closed else { return false }
-            state.attachments.removeAll { !$0.isAttached }
-            state.attachments.append(attachment)
-            return true
-        }
-        guard accepted else {
-            attachment.detach()
-            throw EBPFError(.closed, "this EBPFWrapper was closed while attaching; create a new one")
-        }
-        return attachment
+        try track(attachment, in: \.attachments, isLive: \.isAttached, while: "attaching") { $0.detach() }
     }
 
     func track(_ probe: Probe) throws(EBPFError) -> Probe {
-        let accepted = state.withLock { state -> Bool in
-            guard !state.closed else { return false }
-            state.probes.removeAll { !$0.isAttached }
-            state.probes.append(probe)
-            return true
-        }
-        guard accepted else {
-            probe.detach()
-            throw EBPFError(.closed, "this EBPFWrapper was closed while attaching; create a new one")
-        }
-        return probe
+        try track(probe, in: \.probes, isLive: \.isAttached, while: "attaching") { $0.detach() }
     }
 
     func track(_ buffer: EventBuffer) throws(EBPFError) -> EventBuffer {
+        try track(buffer, in: \.buffers, isLive: \.isOpen, while: "opening a buffer") { $0.close() }
+    }
+
+    /// Adds `item` to its list (dropping entries no longer live) unless the wrapper is
+    /// closed, in which case `undo` releases it and the call throws.
+    private func track<Item>(
+        _ item: Item, in list: WritableKeyPath<State, [Item]>, isLive: (Item) -> Bool, while action: String,
+        undo: (Item) -> Void
+    ) throws(EBPFError) -> Item {
         let accepted = state.withLock { state -> Bool in
             guard !state.closed else { return false }
-            state.buffers.append(buffer)
+            state[keyPath: list].removeAll { !isLive($0) }
+            state[keyPath: list].append(item)
             return true
         }
         guard accepted else {
-            buffer.close()
-            throw EBPFError(.closed, "this EBPFWrapper was closed while opening a buffer; create a new one")
+            undo(item)
+            throw EBPFError(.closed, "this EBPFWrapper was closed while \(action); create a new one")
         }
-        return buffer
+        return item
     }
 
     /// Throws if `table` already has an open buffer: a second perf reader would take over

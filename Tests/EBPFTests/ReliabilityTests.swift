@@ -229,16 +229,10 @@ final class ReliabilityTests: XCTestCase {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("ebpf-empty-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: empty) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        process.arguments = ["-m", "sh", "-c", "mount --bind \"$1\" /lib/modules && exec \"$0\" 5", try builtExample("hello-native").path, empty.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertNotEqual(process.terminationStatus, 0, text)
+        let (status, text) = try runToCompletion(
+            "/usr/bin/unshare",
+            ["-m", "sh", "-c", "mount --bind \"$1\" /lib/modules && exec \"$0\" 5", try builtExample("hello-native").path, empty.path])
+        XCTAssertNotEqual(status, 0, text)
         XCTAssertTrue(text.contains("kernel headers missing") && text.contains("setup-host.sh"), text)
     }
 
@@ -256,16 +250,8 @@ final class ReliabilityTests: XCTestCase {
     /// Runs the ebpf-trace binary at `tracer` under `prefix` (setpriv) and returns its exit
     /// status and output.
     static func runTracer(_ prefix: [String], tracer: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: prefix[0])
-        process.arguments = Array(prefix.dropFirst()) + [tracer] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+        let run = try runToCompletion(prefix[0], Array(prefix.dropFirst()) + [tracer] + arguments)
+        return (run.status, run.output)
     }
 
     func testWithoutPrivilegesTheErrorNamesTheCapabilities() throws {
@@ -307,16 +293,9 @@ final class ReliabilityTests: XCTestCase {
         try requireKernel()
         // In a private mount namespace, so the machine keeps its tracefs.
         let script = "umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/debug; umount /sys/kernel/tracing; exec \"$0\" \"$@\""
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        process.arguments = ["-m", "sh", "-c", script, try builtExample("ebpf-trace").path, "bind", "--duration", "1"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertNotEqual(process.terminationStatus, 0)
+        let (status, text) = try runToCompletion(
+            "/usr/bin/unshare", ["-m", "sh", "-c", script, try builtExample("ebpf-trace").path, "bind", "--duration", "1"])
+        XCTAssertNotEqual(status, 0)
         XCTAssertTrue(text.contains("tracefs is not mounted") && text.contains("mount -t tracefs"), text)
         XCTAssertTrue(try Tracefs.root().hasSuffix("tracing"), "the host's tracefs is untouched")
     }

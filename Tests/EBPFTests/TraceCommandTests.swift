@@ -103,16 +103,8 @@ final class TraceCommandTests: XCTestCase {
     func testBadArgumentsFailWithAMessage() throws {
         try requireKernel()
         for (arguments, expected) in [(["bind; }"], "invalid argument"), (["no_such_syscall"], "no syscall named"), (["bind", "--format", "xml"], "--format")] {
-            let process = Process()
-            process.executableURL = try tracer
-            process.arguments = arguments
-            let stderr = Pipe()
-            process.standardError = stderr
-            process.standardOutput = Pipe()
-            try process.run()
-            let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            XCTAssertNotEqual(process.terminationStatus, 0, arguments.joined(separator: " "))
+            let (status, text) = try runToCompletion(try tracer.path, arguments)
+            XCTAssertNotEqual(status, 0, arguments.joined(separator: " "))
             XCTAssertTrue(text.contains(expected), "\(arguments): \(text)")
         }
     }
