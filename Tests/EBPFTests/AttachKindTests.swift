@@ -133,34 +133,6 @@ final class AttachKindTests: XCTestCase {
         XCTAssertEqual(samples.count, afterDetach, "no sample after detach")
     }
 
-    func testKprobeProgramLoadsAndAttachSaysWhatToDo() throws {
-        try requireKernel()
-        let b = try EBPFWrapper(text: """
-            #include <uapi/linux/ptrace.h>
-            int kp(struct pt_regs *ctx) { bpf_trace_printk("bind\\n"); return 0; }
-            """)
-        defer { b.close() }
-        let fd = try b.loadFunction("kp", type: .kprobe)
-        XCTAssertGreaterThanOrEqual(fd, 0)
-        let bindFunction = try b.syscallFunctionName("bind")
-        XCTAssertEqual(bindFunction, "__x64_sys_bind", "x86-64 kernels since 4.17 prefix syscalls so")
-        if KernelFeatures.supportsKprobes {
-            let attachment = try b.attachKprobe(event: bindFunction, fnName: "kp")
-            XCTAssertTrue(attachment.isAttached)
-            return
-        }
-        XCTAssertThrowsError(try b.attachKprobe(event: bindFunction, fnName: "kp")) { error in
-            let error = error as! EBPFError
-            XCTAssertEqual(error.code, .notSupported)
-            XCTAssertTrue(error.message.contains("CONFIG_KPROBES"), error.message)
-            XCTAssertTrue(error.message.contains("syscalls:sys_enter_bind"), error.message)
-        }
-        XCTAssertThrowsError(try b.attachKretprobe(event: bindFunction, fnName: "kp")) { error in
-            XCTAssertTrue((error as! EBPFError).message.contains("syscalls:sys_exit_bind"))
-        }
-        XCTAssertTrue(b.attachments.isEmpty, "nothing half attached")
-    }
-
     func testTraceFieldsReadsBpfTracePrintk() throws {
         try requireKernel()
         let token = Int.random(in: 100_000..<999_999)

@@ -26,6 +26,25 @@ enum KernelTestSupport {
 }
 
 extension XCTestCase {
+    /// Only the test process's own events.
+    var ourProcess: ProbeFilter { ProbeFilter(processID: ThisProcess.pid) }
+
+    /// Checks a generated probe's header against the calling thread: pid, tid, uid, gid,
+    /// comm, CPU and a timestamp from the last 10 s.
+    func assertHeader(_ event: ProbeEvent, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(event.processID, ThisProcess.pid, file: file, line: line)
+        XCTAssertEqual(event.threadID, ThisProcess.tid, file: file, line: line)
+        XCTAssertEqual(event.userID, getuid(), file: file, line: line)
+        XCTAssertEqual(event.groupID, getgid(), file: file, line: line)
+        XCTAssertEqual(event.processName, ThisProcess.comm, file: file, line: line)
+        XCTAssertLessThan(event.cpu, ProcessInfo.processInfo.processorCount, file: file, line: line)
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let nanoseconds = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        XCTAssertLessThanOrEqual(event.timestamp, nanoseconds, file: file, line: line)
+        XCTAssertGreaterThan(event.timestamp, nanoseconds - 10_000_000_000, "within the last 10 s", file: file, line: line)
+    }
+
     /// Call first in every test that loads BPF programs.
     func requireKernel(file: StaticString = #filePath, line: UInt = #line) throws {
         guard let reason = KernelTestSupport.unavailableReason else { return }
@@ -124,46 +143,12 @@ extension XCTestCase {
     }
 
     /// Runs an example, calls `workload` once it printed a line containing `ready`, and
-    /// returns its whole stdout after it exits by itself.
+    /// returns its whole stdout and stderr after it exits by itself with status 0.
     func runExample(_ name: String, _ arguments: [String], ready: String, workload: () throws -> Void) throws -> String {
-        let process = Process()
-        process.executableURL = try builtExample(name)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let text = Collected<String>()
-        let reader = output.fileHandleForReading
-        let finished = DispatchSemaphore(value: 0)
-        // One thread owns the pipe until EOF, so nothing written is lost or read twice.
-        Thread {
-            while case let data = reader.availableData, !data.isEmpty {
-                text.append(String(decoding: data, as: UTF8.self))
-            }
-            finished.signal()
-        }.start()
-        try process.run()
-        try? output.fileHandleForWriting.close()
-        XCTAssertTrue(waitUntil(timeout: .seconds(30)) { text.all.joined().contains(ready) }, text.all.joined())
+        let child = try ChildProcess(try builtExample(name).path, arguments, mergeOutput: true)
+        XCTAssertTrue(child.waitForOutput(ready, timeout: .seconds(120)), child.standardOutput)
         try workload()
-        process.waitUntilExit()
-        finished.wait()
-        XCTAssertEqual(process.terminationStatus, 0, text.all.joined())
-        return text.all.joined()
+        XCTAssertEqual(child.wait(), .exited(0), child.standardOutput)
+        return child.standardOutput
     }
-}
-
-/// Runs a program to completion and returns its exit status and its stdout and stderr
-/// together.
-func runToCompletion(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, text)
 }

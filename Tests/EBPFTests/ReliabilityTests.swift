@@ -15,16 +15,22 @@ final class ReliabilityTests: XCTestCase {
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 
-    /// Lines of tracefs's kprobe_events and uprobe_events (legacy probes the library would
-    /// create where the kernel has no probe PMU, and must remove).
-    static func probeEventLines() -> Int {
-        ["kprobe_events", "uprobe_events"].reduce(0) { total, name in
-            // Checked first: FoundationEssentials leaks its read buffer when the read fails.
-            let path = "/sys/kernel/tracing/\(name)"
-            guard FileManager.default.fileExists(atPath: path) else { return total }
-            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            return total + text.split(separator: "\n").count
+    /// The lines of kprobe_events and uprobe_events under each tracefs mount that has them
+    /// (/sys/kernel/tracing, and /sys/kernel/debug/tracing where debugfs is mounted): the
+    /// legacy probes libbcc creates where the kernel has no probe PMU, which outlive their
+    /// process unless removed.
+    static func probeEventLines() -> [String: Int] {
+        var lines: [String: Int] = [:]
+        for root in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
+            for name in ["kprobe_events", "uprobe_events"] {
+                // Checked first: FoundationEssentials leaks its read buffer when the read fails.
+                let path = "\(root)/\(name)"
+                guard FileManager.default.fileExists(atPath: path) else { continue }
+                let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+                lines[path] = text.split(separator: "\n").count
+            }
         }
+        return lines
     }
 
     static let nativeProgram = """
@@ -38,6 +44,7 @@ final class ReliabilityTests: XCTestCase {
         }
         int on_tracepoint(void *ctx) { return submit(ctx); }
         int on_uprobe(struct pt_regs *ctx) { return submit(ctx); }
+        int on_kprobe(struct pt_regs *ctx) { return submit(ctx); }
         """
 
     func testLifecycleCyclesLeaveNothingBehind() throws {
@@ -45,6 +52,8 @@ final class ReliabilityTests: XCTestCase {
         let cycles = Self.cycles
         let fdsBefore = ThisProcess.openFileDescriptors
         let eventsBefore = Self.probeEventLines()
+        let kprobes = KernelFeatures.supportsKprobes
+        let paths = kprobes ? 4 : 3
         var rssAfterWarmUp = 0
         let warmUp = min(10, cycles / 2)
         for cycle in 0..<cycles {
@@ -52,13 +61,14 @@ final class ReliabilityTests: XCTestCase {
             let b = try EBPFWrapper(text: Self.nativeProgram, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
             try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "on_tracepoint")
             try b.attachUprobe(name: "c", sym: "getpid", fnName: "on_uprobe", pid: ThisProcess.pid)
+            if kprobes { try b.attachKprobe(event: "__x64_sys_getppid", fnName: "on_kprobe") }
             try b.openPerfBuffer("hits") { _ in received.add(1, ordering: .relaxed) }
             let probe = try b.attachSyscall("getppid", filter: ProbeFilter(processID: ThisProcess.pid)) { _ in
                 received.add(1, ordering: .relaxed)
             }
             _ = getppid()
             _ = getpid()
-            XCTAssertTrue(waitUntil { received.load(ordering: .relaxed) >= 3 }, "cycle \(cycle): tracepoint, uprobe and probe each deliver")
+            XCTAssertTrue(waitUntil { received.load(ordering: .relaxed) >= paths }, "cycle \(cycle): tracepoint, uprobe, kprobe (where the kernel has them) and probe each deliver")
             probe.detach()
             b.close()
             if cycle + 1 == warmUp { rssAfterWarmUp = Self.residentKilobytes() }
@@ -229,10 +239,10 @@ final class ReliabilityTests: XCTestCase {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("ebpf-empty-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: empty) }
-        let (status, text) = try runToCompletion(
+        let (termination, text) = try runToCompletion(
             "/usr/bin/unshare",
             ["-m", "sh", "-c", "mount --bind \"$1\" /lib/modules && exec \"$0\" 5", try builtExample("hello-native").path, empty.path])
-        XCTAssertNotEqual(status, 0, text)
+        XCTAssertEqual(termination, .exited(1), text)
         XCTAssertTrue(text.contains("kernel headers missing") && text.contains("setup-host.sh"), text)
     }
 
@@ -247,19 +257,17 @@ final class ReliabilityTests: XCTestCase {
         }
     }
 
-    /// Runs the ebpf-trace binary at `tracer` under `prefix` (setpriv) and returns its exit
-    /// status and output.
-    static func runTracer(_ prefix: [String], tracer: String, _ arguments: [String]) throws -> (Int32, String) {
-        let run = try runToCompletion(prefix[0], Array(prefix.dropFirst()) + [tracer] + arguments)
-        return (run.status, run.output)
+    /// setpriv arguments that drop root: uid and gid 65534, no groups, and only `caps`.
+    static func unprivileged(caps: String?) -> [String] {
+        ["--reuid=65534", "--regid=65534", "--clear-groups"]
+            + (caps.map { ["--inh-caps=\($0)", "--ambient-caps=\($0)"] } ?? ["--inh-caps=-all"])
     }
 
     func testWithoutPrivilegesTheErrorNamesTheCapabilities() throws {
         try requireKernel()
-        let (status, output) = try Self.runTracer(
-            ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"],
-            tracer: try builtExample("ebpf-trace").path, ["bind", "--duration", "1"])
-        XCTAssertNotEqual(status, 0)
+        let (termination, output) = try runToCompletion(
+            "/usr/bin/setpriv", Self.unprivileged(caps: nil) + [try builtExample("ebpf-trace").path, "bind", "--duration", "1"])
+        XCTAssertEqual(termination, .exited(1), output)
         XCTAssertTrue(output.contains("permission denied"), output)
         XCTAssertTrue(output.contains("CAP_BPF") && output.contains("CAP_PERFMON"), output)
     }
@@ -267,24 +275,16 @@ final class ReliabilityTests: XCTestCase {
     func testCapabilitiesAloneAreEnough() throws {
         try requireKernel()
         // No root: uid 65534 with CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH (tracefs is 0700).
-        let caps = "+bpf,+perfmon,+dac_read_search"
-        let result = Collected<(Int32, String)>()
-        let done = DispatchSemaphore(value: 0)
-        let tracer = try builtExample("ebpf-trace").path
-        Thread {
-            if let run = try? Self.runTracer(
-                ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=\(caps)", "--ambient-caps=\(caps)"],
-                tracer: tracer, ["bind", "--pid", String(getpid()), "--duration", "4", "--format", "json"]) {
-                result.append(run)
-            }
-            done.signal()
-        }.start()
-        sleep(2)  // attached well within this: compile + attach takes about 0.2 s
+        let tracer = try ChildProcess(
+            "/usr/bin/setpriv",
+            Self.unprivileged(caps: "+bpf,+perfmon,+dac_read_search")
+                + [try builtExample("ebpf-trace").path, "bind", "--pid", String(getpid()), "--format", "json"])
+        XCTAssertTrue(tracer.waitForOutput("tracing ", onStandardError: true, timeout: .seconds(120)), tracer.standardError)
         let fd = bindLoopbackSocket()
         close(fd)
-        done.wait()
-        let (status, output) = try XCTUnwrap(result.all.first)
-        XCTAssertEqual(status, 0, output)
+        tracer.signal(SIGINT)
+        XCTAssertEqual(tracer.wait(), .exited(0), tracer.standardError)
+        let output = tracer.standardOutput
         XCTAssertTrue(output.contains("\"fd\":\(fd)"), output)
         XCTAssertTrue(output.contains("\"umyaddr\":\"127.0.0.1:0\""), output)
     }
@@ -293,9 +293,9 @@ final class ReliabilityTests: XCTestCase {
         try requireKernel()
         // In a private mount namespace, so the machine keeps its tracefs.
         let script = "umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/debug; umount /sys/kernel/tracing; exec \"$0\" \"$@\""
-        let (status, text) = try runToCompletion(
+        let (termination, text) = try runToCompletion(
             "/usr/bin/unshare", ["-m", "sh", "-c", script, try builtExample("ebpf-trace").path, "bind", "--duration", "1"])
-        XCTAssertNotEqual(status, 0)
+        XCTAssertEqual(termination, .exited(1), text)
         XCTAssertTrue(text.contains("tracefs is not mounted") && text.contains("mount -t tracefs"), text)
         XCTAssertTrue(try Tracefs.root().hasSuffix("tracing"), "the host's tracefs is untouched")
     }

@@ -7,43 +7,18 @@ import XCTest
 final class TraceCommandTests: XCTestCase {
     var tracer: URL { get throws { try builtExample("ebpf-trace") } }
 
-    // @unchecked Sendable: the Process and Pipe are used from the test's thread only; the
-    // stderr text, written by the pipe's handler, is behind a lock.
-    final class Run: @unchecked Sendable {
-        let process: Process
-        let stdout = Pipe()
-        let stderrText = Locked<String>("")
-        init(process: Process) { self.process = process }
-    }
-
     /// Starts the tracer and returns once it reports that its probes are attached.
-    func start(_ arguments: [String]) throws -> Run {
-        let run = Run(process: Process())
-        run.process.executableURL = try tracer
-        run.process.arguments = arguments
-        run.process.standardOutput = run.stdout
-        let stderr = Pipe()
-        run.process.standardError = stderr
-        stderr.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            run.stderrText.withLock { $0 += String(decoding: data, as: UTF8.self) }
-        }
-        try run.process.run()
-        XCTAssertTrue(
-            waitUntil(timeout: .seconds(30)) { run.stderrText.withLock { $0.contains("tracing ") } },
-            run.stderrText.withLock { $0 })
+    func start(_ arguments: [String]) throws -> ChildProcess {
+        let run = try ChildProcess(try tracer.path, arguments)
+        XCTAssertTrue(run.waitForOutput("tracing ", onStandardError: true, timeout: .seconds(120)), run.standardError)
         return run
     }
 
-    func finish(_ run: Run, signal number: Int32) -> (lines: [String], stderr: String) {
-        kill(run.process.processIdentifier, number)
-        let output = run.stdout.fileHandleForReading.readDataToEndOfFile()
-        run.process.waitUntilExit()
-        usleep(50_000)
-        // The handler holds `run`, which holds the process and so this pipe: break the cycle.
-        (run.process.standardError as? Pipe)?.fileHandleForReading.readabilityHandler = nil
-        let lines = String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
-        return (lines, run.stderrText.withLock { $0 })
+    /// Stops the tracer with `signal` and returns how it ended, its stdout lines and stderr.
+    func finish(_ run: ChildProcess, signal number: Int32) -> (termination: ChildProcess.Termination, lines: [String], stderr: String) {
+        run.signal(number)
+        let termination = run.wait()
+        return (termination, run.standardOutput.split(separator: "\n").map(String.init), run.standardError)
     }
 
     func testJSONLinesOfARealWorkloadParse() throws {
@@ -56,8 +31,8 @@ final class TraceCommandTests: XCTestCase {
         close(open(path, O_RDONLY))
         unlink(path)
         usleep(200_000)
-        let (lines, stderr) = finish(run, signal: SIGINT)
-        XCTAssertEqual(run.process.terminationStatus, 0, stderr)
+        let (termination, lines, stderr) = finish(run, signal: SIGINT)
+        XCTAssertEqual(termination, .exited(0), stderr)
 
         let objects = try lines.map { line in
             try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
@@ -86,9 +61,8 @@ final class TraceCommandTests: XCTestCase {
             let run = try start(["bind", "--pid", String(getpid())])
             close(bindLoopbackSocket())
             usleep(100_000)
-            let (lines, stderr) = finish(run, signal: number)
-            XCTAssertEqual(run.process.terminationReason, .exit, "signal \(number) handled, not fatal")
-            XCTAssertEqual(run.process.terminationStatus, 0, stderr)
+            let (termination, lines, stderr) = finish(run, signal: number)
+            XCTAssertEqual(termination, .exited(0), "signal \(number) handled, not fatal: \(stderr)")
             XCTAssertTrue(lines.first?.hasPrefix("TIME(s)") ?? false, "table header")
             XCTAssertEqual(lines.filter { $0.contains("syscalls:sys_enter_bind") && $0.contains("umyaddr=127.0.0.1:0") }.count, 1, lines.joined(separator: "\n"))
             let summary = try XCTUnwrap(lines.last { $0.hasPrefix("syscalls:sys_enter_bind") })
@@ -96,15 +70,16 @@ final class TraceCommandTests: XCTestCase {
             // Probes live in the tracer's file descriptors, gone with it; the one state that
             // could outlive it, a legacy kprobe/uprobe event in tracefs, is not there either.
             XCTAssertEqual(ReliabilityTests.probeEventLines(), eventsBefore)
-            XCTAssertFalse(FileManager.default.fileExists(atPath: "/proc/\(run.process.processIdentifier)/fd"), "the tracer is gone")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "/proc/\(run.pid)/fd"), "the tracer is reaped")
         }
     }
 
     func testBadArgumentsFailWithAMessage() throws {
         try requireKernel()
-        for (arguments, expected) in [(["bind; }"], "invalid argument"), (["no_such_syscall"], "no syscall named"), (["bind", "--format", "xml"], "--format")] {
-            let (status, text) = try runToCompletion(try tracer.path, arguments)
-            XCTAssertNotEqual(status, 0, arguments.joined(separator: " "))
+        // ArgumentParser: 1 for an error the command throws, 64 (EX_USAGE) for bad options.
+        for (arguments, expected, status) in [(["bind; }"], "invalid argument", 1), (["no_such_syscall"], "no syscall named", 1), (["bind", "--format", "xml"], "--format", 64)] {
+            let (termination, text) = try runToCompletion(try tracer.path, arguments)
+            XCTAssertEqual(termination, .exited(Int32(status)), "\(arguments): \(text)")
             XCTAssertTrue(text.contains(expected), "\(arguments): \(text)")
         }
     }

@@ -12,8 +12,7 @@ extension EBPFWrapper {
 
         case .kprobe(let function):
             try NameValidation.symbol(function, what: "kernel function name")
-            let syscall = function.hasPrefix(KernelSymbols.syscallPrefix)
-                ? KernelSymbols.syscallName(fromFunction: function) : nil
+            let syscall = KernelSymbols.syscallName(fromFunction: function)
             let format = try syscall.map { (name) throws(EBPFError) in try syscallFormat(name) }
             guard KernelFeatures.supportsKprobes else {
                 guard let syscall, let format else {
@@ -25,8 +24,9 @@ extension EBPFWrapper {
             }
             #if arch(x86_64)
             if let format {
-                // Since 4.17 x86-64 syscall functions take one struct pt_regs * of the caller's registers.
-                return (.syscallKprobe(function: function, wrapped: KernelSymbols.syscallPrefix.hasPrefix("__")), format)
+                // Since 4.17 x86-64 syscall functions (__x64_sys_*) take one struct pt_regs *
+                // of the caller's registers; sys_* before took the arguments themselves.
+                return (.syscallKprobe(function: function, wrapped: function.hasPrefix("__")), format)
             }
             #endif
             return (.functionKprobe(function: function), nil)

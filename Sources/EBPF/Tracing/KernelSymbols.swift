@@ -7,12 +7,13 @@ enum KernelSymbols {
         "__s390x_sys_", "__s390_sys_", "__riscv_sys_",
     ]
 
-    /// The syscall prefix of this kernel, found once per process: the prefix under which
-    /// kallsyms lists the `bpf` syscall.
-    static let syscallPrefix: String = {
-        guard let text = try? SystemFiles.readText("/proc/kallsyms") else {
-            return syscallPrefixes[0]
-        }
+    /// The syscall prefix of this kernel, found once per process, or nil when
+    /// `/proc/kallsyms` cannot be read or lists no `bpf` syscall under a known prefix.
+    static let syscallPrefix: String? = syscallPrefix(inKallsyms: try? SystemFiles.readText("/proc/kallsyms"))
+
+    /// The prefix under which a kallsyms listing names the `bpf` syscall.
+    static func syscallPrefix(inKallsyms text: String?) -> String? {
+        guard let text else { return nil }
         let wanted = Set(syscallPrefixes.map { $0 + "bpf" })
         var found: Set<Substring> = []
         for line in text.split(separator: "\n") {
@@ -22,14 +23,22 @@ enum KernelSymbols {
             else { continue }
             found.insert(name)
         }
-        return syscallPrefixes.first { found.contains(Substring($0 + "bpf")) } ?? syscallPrefixes[0]
-    }()
+        return syscallPrefixes.first { found.contains(Substring($0 + "bpf")) }
+    }
+
+    /// The error for a kernel whose syscall prefix cannot be found.
+    static let syscallPrefixUnknown = EBPFError(
+        .notFound,
+        "cannot tell this kernel's syscall function names: /proc/kallsyms is unreadable or lists no bpf syscall under any known prefix (\(syscallPrefixes.joined(separator: ", "))); mount procfs at /proc and run as root, or trace the syscall through its tracepoint with attachSyscall(_:) or attachTracepoint(tp: \"syscalls:sys_enter_<name>\")"
+    )
 }
 
 extension KernelSymbols {
     /// The syscall a kernel entry function belongs to (`__x64_sys_bind` → `bind`), or nil.
+    /// With this kernel's prefix known, only that prefix counts.
     static func syscallName(fromFunction function: String) -> String? {
-        for prefix in syscallPrefixes.sorted(by: { $0.count > $1.count }) where function.hasPrefix(prefix) {
+        let prefixes = syscallPrefix.map { [$0] } ?? syscallPrefixes.sorted { $0.count > $1.count }
+        for prefix in prefixes where function.hasPrefix(prefix) {
             let name = String(function.dropFirst(prefix.count))
             return name.isEmpty ? nil : name
         }
@@ -42,9 +51,12 @@ extension EBPFWrapper {
     /// kernel (`__x64_sys_bind` on x86-64 since 4.17, `sys_bind` before), as bcc's
     /// `get_syscall_fnname`. The prefix is found once per process from `/proc/kallsyms`.
     ///
-    /// - Throws: ``EBPFError/Code/invalidArgument`` unless `name` is a plain identifier.
+    /// - Throws: ``EBPFError/Code/invalidArgument`` unless `name` is a plain identifier;
+    ///   ``EBPFError/Code/notFound`` when `/proc/kallsyms` cannot be read or names no
+    ///   syscall function (rather than guessing a name no kprobe can attach to).
     public func syscallFunctionName(_ name: String) throws(EBPFError) -> String {
         try NameValidation.identifier(name, what: "syscall name")
-        return KernelSymbols.syscallPrefix + name
+        guard let prefix = KernelSymbols.syscallPrefix else { throw KernelSymbols.syscallPrefixUnknown }
+        return prefix + name
     }
 }

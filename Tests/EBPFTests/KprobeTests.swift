@@ -1,0 +1,310 @@
+@testable import EBPF
+import Foundation
+import Logging
+import XCTest
+
+/// Kprobes and kretprobes, closure and native, on whichever kernel runs the suite: the host
+/// (which may lack CONFIG_KPROBES) and the Debian 6.1 guest of `scripts/kernel-vm.sh` (which
+/// has it). What the kernel has decides what each test asserts, never whether it runs: real
+/// events with exact values where kprobes exist, the exact error or fallback where not.
+final class KprobeTests: XCTestCase {
+    /// Whether this kernel can attach kprobes; the first test checks the library's answer
+    /// against the kernel's own configuration.
+    var kprobes: Bool { KernelFeatures.supportsKprobes }
+
+    func testKernelFeaturesMatchTheKernelsConfiguration() throws {
+        try requireKernel()
+        guard let config = KernelConfiguration.load() else {
+            if KernelTestSupport.required {
+                XCTFail("no kernel configuration found (EBPF_KERNEL_CONFIG, /boot/config-\(KernelConfiguration.release), /proc/config.gz): the test cannot know what this kernel has")
+            }
+            throw XCTSkip("no kernel configuration to compare with")
+        }
+        print("KERNEL release=\(KernelConfiguration.release) kprobes=\(kprobes) uprobes=\(KernelFeatures.supportsUprobes) (from \(config.source))")
+        XCTAssertEqual(kprobes, config.isEnabled("KPROBES") && config.isEnabled("KPROBE_EVENTS"), "kprobes, against \(config.source)")
+        XCTAssertEqual(KernelFeatures.supportsUprobes, config.isEnabled("UPROBE_EVENTS"), "uprobes, against \(config.source)")
+        if let expected = ProcessInfo.processInfo.environment["EBPF_KERNEL_VM"] {
+            XCTAssertEqual(KernelConfiguration.release, expected, "running in the guest kernel scripts/kernel-vm.sh booted")
+            XCTAssertTrue(kprobes, "the guest kernel is there to prove kprobes")
+        }
+    }
+
+    /// A wrapper whose log the test reads, for the fallback message.
+    func makeWrapper() throws -> (EBPFWrapper, LogCapture) {
+        let messages = LogCapture()
+        return (try EBPFWrapper(logger: Logger(label: "test") { _ in messages }), messages)
+    }
+
+    /// Attaches a closure kprobe to `syscall`'s entry function and checks how it reached the
+    /// kernel: a real kprobe and no fallback message where kprobes exist, the syscall's
+    /// tracepoint and a message saying so where not.
+    func attachSyscallKprobe(
+        _ syscall: String, on b: EBPFWrapper, messages: LogCapture, file: StaticString = #filePath, line: UInt = #line
+    ) throws -> Collected<ProbeEvent> {
+        let function = try b.syscallFunctionName(syscall)
+        XCTAssertEqual(function, "__x64_sys_\(syscall)", "x86-64 kernels since 4.17 prefix syscalls so", file: file, line: line)
+        let events = Collected<ProbeEvent>()
+        let probe = try b.attachKprobe(event: function, filter: ourProcess) { events.append($0) }
+        let fallback = messages.all.filter { $0.contains("no kprobe support") }
+        if kprobes {
+            XCTAssertEqual(probe.eventName, "kprobe:\(function)", file: file, line: line)
+            XCTAssertEqual(fallback, [], "no fallback where kprobes exist", file: file, line: line)
+        } else {
+            XCTAssertEqual(probe.eventName, "syscalls:sys_enter_\(syscall)", file: file, line: line)
+            XCTAssertEqual(fallback.count, 1, "\(messages.all)", file: file, line: line)
+            XCTAssertTrue(fallback.first?.contains("syscalls:sys_enter_\(syscall)") ?? false, "\(fallback)", file: file, line: line)
+        }
+        return events
+    }
+
+    func testClosureKprobeOnBindReadsFdAndAddressBehindTheSyscallWrapper() throws {
+        try requireKernel()
+        let (b, messages) = try makeWrapper()
+        defer { b.close() }
+        let events = try attachSyscallKprobe("bind", on: b, messages: messages)
+
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        // The probe sees the arguments at entry, whether or not the port is free.
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(31337).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+
+        XCTAssertTrue(waitUntil { events.count >= 1 })
+        usleep(50_000)
+        XCTAssertEqual(events.count, 1)
+        let event = try XCTUnwrap(events.all.first)
+        assertHeader(event)
+        XCTAssertEqual(event.eventName, kprobes ? "kprobe:__x64_sys_bind" : "syscalls:sys_enter_bind")
+        XCTAssertEqual(event.fields.map(\.name), ["fd", "umyaddr", "addrlen"])
+        XCTAssertEqual(event.fd?.intValue, Int(fd))
+        XCTAssertEqual(event.umyaddr?.description, "127.0.0.1:31337")
+        XCTAssertEqual(event.umyaddr?.socketAddress?.port, 31337)
+        XCTAssertEqual(event.addrlen?.intValue, MemoryLayout<sockaddr_in>.size)
+    }
+
+    func testClosureKprobeOnOpenatReadsTheFilename() throws {
+        try requireKernel()
+        let (b, messages) = try makeWrapper()
+        defer { b.close() }
+        let events = try attachSyscallKprobe("openat", on: b, messages: messages)
+        let directory = open("/tmp", O_RDONLY | O_DIRECTORY)
+        defer { close(directory) }
+        let name = "ebpf-kprobe-\(UUID().uuidString)"
+        let fd = openat(directory, name, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        close(fd)
+        unlinkat(directory, name, 0)
+
+        XCTAssertTrue(waitUntil { events.all.contains { $0.filename?.stringValue == name } })
+        let event = try XCTUnwrap(events.all.first { $0.filename?.stringValue == name })
+        assertHeader(event)
+        XCTAssertEqual(event.dfd?.intValue, Int(directory))
+        XCTAssertEqual(event.flags?.intValue, Int(O_CREAT | O_WRONLY | O_CLOEXEC))
+        XCTAssertEqual(event.mode?.intValue, 0o600)
+    }
+
+    func testClosureKprobeOnConnectReadsThePeerAddress() throws {
+        try requireKernel()
+        let (b, messages) = try makeWrapper()
+        defer { b.close() }
+        let events = try attachSyscallKprobe("connect", on: b, messages: messages)
+        let listener = bindLoopbackSocket()
+        defer { close(listener) }
+        XCTAssertEqual(listen(listener, 1), 0)
+        var bound = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        XCTAssertEqual(withUnsafePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) }
+        }, 0)
+
+        XCTAssertTrue(waitUntil { events.count >= 1 })
+        usleep(50_000)
+        XCTAssertEqual(events.count, 1)
+        let event = try XCTUnwrap(events.all.first)
+        assertHeader(event)
+        XCTAssertEqual(event.fd?.intValue, Int(client))
+        XCTAssertEqual(event.uservaddr?.description, "127.0.0.1:\(UInt16(bigEndian: bound.sin_port))")
+        XCTAssertEqual(event.addrlen?.intValue, MemoryLayout<sockaddr_in>.size)
+    }
+
+    /// `dup3(old, new, O_CLOEXEC)` calls the kernel function `ksys_dup3(old, new, flags)`
+    /// (fs/file.c; a function of its own in Debian's 6.1): its first three arguments are
+    /// known to the test.
+    func testClosureKprobeOnAKernelFunctionSeesItsArguments() throws {
+        try requireKernel()
+        let (b, _) = try makeWrapper()
+        defer { b.close() }
+        let events = Collected<ProbeEvent>()
+        guard kprobes else {
+            XCTAssertThrowsError(try b.attachKprobe(event: "ksys_dup3", filter: ourProcess) { events.append($0) }) { error in
+                let error = error as! EBPFError
+                XCTAssertEqual(error.code, .notSupported)
+                XCTAssertTrue(error.message.contains("no kprobe support") && error.message.contains("CONFIG_KPROBES"), error.message)
+                XCTAssertTrue(error.message.contains("attachTracepoint"), "says what to use instead: \(error.message)")
+            }
+            XCTAssertTrue(b.probes.isEmpty, "nothing half attached")
+            return
+        }
+        let probe = try b.attachKprobe(event: "ksys_dup3", filter: ourProcess) { events.append($0) }
+        XCTAssertEqual(probe.eventName, "kprobe:ksys_dup3")
+        let source = open("/dev/null", O_RDONLY)
+        defer { close(source) }
+        let target = unusedDescriptor()
+        XCTAssertEqual(dup3(source, target, O_CLOEXEC), target)
+        close(target)
+
+        XCTAssertTrue(waitUntil { events.count >= 1 })
+        usleep(50_000)
+        XCTAssertEqual(events.count, 1)
+        let event = try XCTUnwrap(events.all.first)
+        assertHeader(event)
+        XCTAssertEqual(event.fields.map(\.name), ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"])
+        // unsigned int and int arguments: the low 32 bits of their registers.
+        XCTAssertEqual(event.arg0.map { $0.uint64Value! & 0xffff_ffff }, UInt64(source))
+        XCTAssertEqual(event.arg1.map { $0.uint64Value! & 0xffff_ffff }, UInt64(target))
+        XCTAssertEqual(event.arg2.map { $0.uint64Value! & 0xffff_ffff }, UInt64(O_CLOEXEC))
+    }
+
+    /// A native kprobe and kretprobe on `dup2`'s syscall function: the entry reads the new
+    /// descriptor behind the x86-64 syscall wrapper, the return sees it as dup2's result.
+    func testNativeKprobeAndKretprobeSeeDup2sNewDescriptor() throws {
+        try requireKernel()
+        let b = try EBPFWrapper(text: """
+            #include <uapi/linux/ptrace.h>
+            struct call { u32 tid; u32 is_return; s64 value; };
+            BPF_PERF_OUTPUT(calls);
+            static int submit(struct pt_regs *ctx, u32 is_return, s64 value) {
+                u64 id = bpf_get_current_pid_tgid();
+                if ((u32)id != TARGET_TID) return 0;
+                struct call c = { .tid = (u32)id, .is_return = is_return, .value = value };
+                calls.perf_submit(ctx, &c, sizeof(c));
+                return 0;
+            }
+            int on_entry(struct pt_regs *ctx) {
+                struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
+                s64 newfd = -1;
+                bpf_probe_read_kernel(&newfd, sizeof(newfd), &regs->si);
+                return submit(ctx, 0, newfd);
+            }
+            int on_return(struct pt_regs *ctx) { return submit(ctx, 1, PT_REGS_RC(ctx)); }
+            """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)"])
+        defer { b.close() }
+        XCTAssertGreaterThanOrEqual(try b.loadFunction("on_entry", type: .kprobe), 0, "loads on every kernel")
+        let function = try b.syscallFunctionName("dup2")
+        guard kprobes else {
+            XCTAssertThrowsError(try b.attachKprobe(event: function, fnName: "on_entry")) { error in
+                let error = error as! EBPFError
+                XCTAssertEqual(error.code, .notSupported)
+                XCTAssertTrue(error.message.contains("CONFIG_KPROBES"), error.message)
+                XCTAssertTrue(error.message.contains("attachTracepoint(tp: \"syscalls:sys_enter_dup2\""), error.message)
+            }
+            XCTAssertThrowsError(try b.attachKretprobe(event: function, fnName: "on_return")) { error in
+                XCTAssertEqual((error as! EBPFError).code, .notSupported)
+                XCTAssertTrue((error as! EBPFError).message.contains("syscalls:sys_exit_dup2"))
+            }
+            XCTAssertTrue(b.attachments.isEmpty, "nothing half attached")
+            return
+        }
+        let entry = try b.attachKprobe(event: function, fnName: "on_entry")
+        let exit = try b.attachKretprobe(event: function, fnName: "on_return")
+        XCTAssertEqual(entry.kind, .kprobe)
+        XCTAssertEqual(exit.kind, .kretprobe)
+        XCTAssertEqual(entry.target, "__x64_sys_dup2")
+        let calls = Collected<EventRecord>()
+        try b.openPerfBuffer("calls") { calls.append($0) }
+        func seen() -> [[Int]] { calls.all.map { [$0.is_return?.intValue ?? -1, $0.value?.intValue ?? -1] } }
+
+        let source = open("/dev/null", O_RDONLY)
+        defer { close(source) }
+        let first = unusedDescriptor()
+        XCTAssertEqual(dup2(source, first), first)
+        close(first)
+        XCTAssertTrue(waitUntil { calls.count >= 2 })
+        usleep(50_000)
+        XCTAssertEqual(seen(), [[0, Int(first)], [1, Int(first)]], "entry then return")
+
+        entry.detach()
+        XCTAssertFalse(entry.isAttached)
+        let second = unusedDescriptor()
+        XCTAssertEqual(dup2(source, second), second)
+        close(second)
+        XCTAssertTrue(waitUntil { calls.count >= 3 })
+        usleep(50_000)
+        XCTAssertEqual(seen().dropFirst(2), [[1, Int(second)]], "only the kretprobe after the kprobe's detach")
+
+        b.close()
+        XCTAssertTrue(b.attachments.isEmpty)
+        XCTAssertEqual(dup2(source, second), second)
+        close(second)
+        usleep(50_000)
+        XCTAssertEqual(calls.count, 3, "nothing after close()")
+    }
+
+    /// dup3(2); Glibc declares it only under _GNU_SOURCE, so it is looked up by name.
+    func dup3(_ old: Int32, _ new: Int32, _ flags: Int32) -> Int32 {
+        typealias Dup3 = @convention(c) (Int32, Int32, Int32) -> Int32
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "dup3") else { return -1 }
+        return unsafeBitCast(symbol, to: Dup3.self)(old, new, flags)
+    }
+
+    /// A descriptor number this process has not open (so dup2 onto it closes nothing).
+    func unusedDescriptor() -> Int32 {
+        var candidate: Int32 = 600
+        while fcntl(candidate, F_GETFD) != -1 { candidate += 1 }
+        return candidate
+    }
+
+    func testSyscallFunctionNameSaysSoWhenKallsymsNamesNoSyscall() throws {
+        XCTAssertEqual(KernelSymbols.syscallPrefix(inKallsyms: "ffffffff81234560 T __x64_sys_bpf\n"), "__x64_sys_")
+        XCTAssertEqual(KernelSymbols.syscallPrefix(inKallsyms: "c0123456 T sys_bpf\nc0123460 T sys_bind\n"), "sys_")
+        // /proc unmounted, or sysfs where procfs should be: nothing to guess from.
+        XCTAssertNil(KernelSymbols.syscallPrefix(inKallsyms: nil))
+        XCTAssertNil(KernelSymbols.syscallPrefix(inKallsyms: "ffffffff81000000 T _stext\n"))
+        let error = KernelSymbols.syscallPrefixUnknown
+        XCTAssertEqual(error.code, .notFound)
+        XCTAssertTrue(error.message.contains("/proc/kallsyms") && error.message.contains("attachSyscall"), error.message)
+    }
+}
+
+/// The running kernel's build configuration, read independently of the library: the file
+/// scripts/kernel-vm.sh names for its guest, /boot/config-<release>, or /proc/config.gz.
+struct KernelConfiguration {
+    let source: String
+    let options: Set<String>
+
+    static var release: String {
+        var name = utsname()
+        uname(&name)
+        return withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    func isEnabled(_ option: String) -> Bool { options.contains("CONFIG_\(option)=y") }
+
+    static func load() -> KernelConfiguration? {
+        let files = [ProcessInfo.processInfo.environment["EBPF_KERNEL_CONFIG"], "/boot/config-\(release)"].compactMap { $0 }
+        for path in files {
+            if let text = try? String(contentsOfFile: path, encoding: .utf8) { return KernelConfiguration(source: path, text: text) }
+        }
+        if FileManager.default.fileExists(atPath: "/proc/config.gz"),
+            let (termination, text) = try? runToCompletion("/bin/gzip", ["-dc", "/proc/config.gz"]), termination == .exited(0)
+        {
+            return KernelConfiguration(source: "/proc/config.gz", text: text)
+        }
+        return nil
+    }
+
+    init(source: String, text: String) {
+        self.source = source
+        options = Set(text.split(separator: "\n").map(String.init))
+    }
+}
