@@ -1,27 +1,46 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's): prepares the host (idempotent), then
-#   1. the whole suite on the real kernel, the lifecycle test running EBPF_LIFECYCLE_CYCLES
-#      cycles (default 1000);
-#   2. the suite again under ThreadSanitizer, and again under AddressSanitizer with
+#   1. the whole suite on this host's kernel, the lifecycle test running
+#      EBPF_LIFECYCLE_CYCLES cycles (default 1000);
+#   2. the same test binary inside a second kernel, Debian's 6.1 with kprobes, booted by
+#      scripts/kernel-vm.sh under qemu (lifecycle: 20 cycles; everything there runs under
+#      software emulation);
+#   3. the suite again under ThreadSanitizer, and again under AddressSanitizer with
 #      LeakSanitizer (.lsan-suppressions hides libbcc's and LLVM's process-lifetime allocations);
-#   3. the tracepoint format parser and the record decoder fuzzed with libFuzzer for
+#   4. the tracepoint format parser and the record decoder fuzzed with libFuzzer for
 #      FUZZ_SECONDS each (default 60).
 # Kernel tests skip without root/BPF unless EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run),
 # which turns every skip into a failure. For a quick local run: `swift test`.
+# EBPF_SKIP_KERNEL_VM=1 leaves out part 2 (for a host that cannot run qemu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-host.sh
 
+started=$SECONDS
+part() { # name
+    echo "== $1 (at $((SECONDS - started)) s)"
+}
+
+part "build"
 swift build --build-tests
 # The benchmark package must keep compiling; it is run by Benchmarks/run.sh, never here.
 swift build --package-path Benchmarks
+
+part "the test suite on this host's kernel, $(uname -r)"
 EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-1000} swift test --skip-build --disable-swift-testing "$@"
 
+if [ "${EBPF_SKIP_KERNEL_VM:-0}" != 1 ]; then
+    part "the test suite on a second kernel, Debian's $(./scripts/kernel-vm.sh --kernel-version), under qemu"
+    EBPF_LIFECYCLE_CYCLES=20 ./scripts/kernel-vm.sh "$(swift build --show-bin-path)/swift-ebpfPackageTests.xctest"
+fi
+
 for sanitizer in thread address; do
-    echo "== the test suite under the ${sanitizer} sanitizer"
+    part "the test suite under the ${sanitizer} sanitizer"
     swift build --build-tests --sanitize="$sanitizer" --scratch-path ".build-$sanitizer"
     EBPF_SANITIZER="$sanitizer" LSAN_OPTIONS="suppressions=$PWD/.lsan-suppressions" EBPF_LIFECYCLE_CYCLES=20 \
         swift test --skip-build --sanitize="$sanitizer" --scratch-path ".build-$sanitizer" --disable-swift-testing "$@"
 done
 
+part "fuzzing"
 Fuzz/run.sh "${FUZZ_SECONDS:-60}"
+part "done"

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import EBPF
 import Foundation
 
@@ -51,6 +50,7 @@ struct Trace: ParsableCommand {
     }
 
     func run() throws {
+        let stopSignals = StopSignals.block()
         let output = EventFormatter(format: OutputFormat(rawValue: format)!)
         let filter = ProbeFilter(processID: pid, threadID: tid, userID: uid, processName: comm)
         let wrapper = try EBPFWrapper()
@@ -78,20 +78,7 @@ struct Trace: ParsableCommand {
         writer.flush()
         Self.status("tracing \(probes.map(\.eventName).joined(separator: ", "))\(duration.map { " for \($0) s" } ?? "; Ctrl-C to stop")")
 
-        let stop = DispatchSemaphore(value: 0)
-        let signals = [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            return source
-        }
-        if let duration {
-            _ = stop.wait(timeout: .now() + duration)
-        } else {
-            stop.wait()
-        }
-        signals.forEach { $0.cancel() }
+        _ = stopSignals.wait(seconds: duration)
         // close() delivers what the buffers still hold before it returns.
         wrapper.close()
         writer.flush()

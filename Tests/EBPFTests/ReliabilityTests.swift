@@ -153,10 +153,12 @@ final class ReliabilityTests: XCTestCase {
             XCTAssertEqual(native.load(ordering: .relaxed), after, "nothing delivered after close()")
         }
         print("RELIABILITY close_under_load slowest_ms=\(Double(slowest.components.attoseconds) / 1e15 + Double(slowest.components.seconds) * 1000)")
-        // The 200 ms promise holds in the plain run; sanitizers slow everything 2-3 times, so
-        // their runs (EBPF_SANITIZER, set by scripts/test.sh) check the behaviour with 1 s.
-        let sanitized = ProcessInfo.processInfo.environment["EBPF_SANITIZER"] != nil
-        XCTAssertLessThan(slowest, sanitized ? .seconds(1) : .milliseconds(200))
+        // The 200 ms promise holds in the plain run on the host; sanitizers slow everything 2-3
+        // times and qemu's software emulation of the second kernel 10-30 times, so those runs
+        // (EBPF_SANITIZER and EBPF_KERNEL_VM, set by the scripts) check the behaviour with 1 s.
+        let environment = ProcessInfo.processInfo.environment
+        let slowed = environment["EBPF_SANITIZER"] != nil || environment["EBPF_KERNEL_VM"] != nil
+        XCTAssertLessThan(slowest, slowed ? .seconds(1) : .milliseconds(200))
     }
 
     func testWrappersOnManyThreadsAtOnce() throws {
@@ -272,19 +274,35 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertTrue(output.contains("CAP_BPF") && output.contains("CAP_PERFMON"), output)
     }
 
+    /// kernel.perf_event_paranoid; Debian's and Ubuntu's kernels add a level 3 (Debian's
+    /// default) at which perf events need CAP_SYS_ADMIN.
+    static var perfEventParanoid: Int {
+        Int((try? String(contentsOfFile: "/proc/sys/kernel/perf_event_paranoid", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 2
+    }
+
     func testCapabilitiesAloneAreEnough() throws {
         try requireKernel()
         // No root: uid 65534 with CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH (tracefs is 0700).
-        let tracer = try ChildProcess(
+        var caps = "+bpf,+perfmon,+dac_read_search"
+        let tracer = try builtExample("ebpf-trace").path
+        if Self.perfEventParanoid > 2 {
+            let (termination, output) = try runToCompletion(
+                "/usr/bin/setpriv", Self.unprivileged(caps: caps) + [tracer, "bind", "--duration", "1"])
+            XCTAssertEqual(termination, .exited(1), output)
+            XCTAssertTrue(output.contains("permission denied") && output.contains("CAP_SYS_ADMIN"), output)
+            XCTAssertTrue(output.contains("kernel.perf_event_paranoid to \(Self.perfEventParanoid)"), output)
+            caps += ",+sys_admin"
+        }
+        let child = try ChildProcess(
             "/usr/bin/setpriv",
-            Self.unprivileged(caps: "+bpf,+perfmon,+dac_read_search")
-                + [try builtExample("ebpf-trace").path, "bind", "--pid", String(getpid()), "--format", "json"])
-        XCTAssertTrue(tracer.waitForOutput("tracing ", onStandardError: true, timeout: .seconds(120)), tracer.standardError)
+            Self.unprivileged(caps: caps) + [tracer, "bind", "--pid", String(getpid()), "--format", "json"])
+        XCTAssertTrue(child.waitForOutput("tracing ", onStandardError: true, timeout: .seconds(120)), child.standardError)
         let fd = bindLoopbackSocket()
         close(fd)
-        tracer.signal(SIGINT)
-        XCTAssertEqual(tracer.wait(), .exited(0), tracer.standardError)
-        let output = tracer.standardOutput
+        child.signal(SIGINT)
+        XCTAssertEqual(child.wait(), .exited(0), child.standardError)
+        let output = child.standardOutput
         XCTAssertTrue(output.contains("\"fd\":\(fd)"), output)
         XCTAssertTrue(output.contains("\"umyaddr\":\"127.0.0.1:0\""), output)
     }

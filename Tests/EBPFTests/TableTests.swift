@@ -171,13 +171,17 @@ final class TableTests: XCTestCase {
     func testStackTraceResolvesThroughTheSyscallPath() throws {
         try requireKernel()
         let b = try program("""
+            #include <asm/unistd_64.h>
             // Separate tables: two stacks hashing to one bucket would make the second
             // get_stackid fail with -EEXIST.
             BPF_STACK_TRACE(stacks, 64);
             BPF_STACK_TRACE(user_stacks, 64);
             BPF_ARRAY(ids, int, 2);
-            TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
-                if ((u32)bpf_get_current_pid_tgid() != TARGET_TID) return 0;
+            // raw_syscalls, not syscalls:sys_enter_getppid: on 6.1 a syscalls:* tracepoint
+            // hands the stack walker the user's registers, and get_stackid(args, 0) fails
+            // with -EFAULT (bcc Python's too); 6.18 walks it.
+            TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
+                if ((u32)bpf_get_current_pid_tgid() != TARGET_TID || args->id != __NR_getppid) return 0;
                 int kernel = stacks.get_stackid(args, 0);
                 int user = user_stacks.get_stackid(args, BPF_F_USER_STACK);
                 int zero = 0, one = 1;
@@ -187,7 +191,7 @@ final class TableTests: XCTestCase {
             }
             """)
         defer { b.close() }
-        try attachGetppid(b)
+        try b.attachTracepoint(tp: "raw_syscalls:sys_enter", fnName: "tracepoint__raw_syscalls__sys_enter")
         _ = getppid()
 
         let ids = try b.table("ids", key: UInt32.self, value: Int32.self)

@@ -84,6 +84,18 @@ public struct EBPFError: Error, Sendable, CustomStringConvertible {
 }
 
 extension EBPFError {
+    /// Advice for kernels whose `kernel.perf_event_paranoid` is above 2, or "".
+    ///
+    /// Debian's and Ubuntu's kernels add a level 3 (Debian's default) at which opening any
+    /// perf event -- which every tracepoint, kprobe, uprobe and perf-event attach does --
+    /// needs CAP_SYS_ADMIN: CAP_PERFMON is not enough there.
+    static var perfEventParanoidAdvice: String {
+        guard let text = try? SystemFiles.readText("/proc/sys/kernel/perf_event_paranoid"),
+            let level = text.split(whereSeparator: \.isWhitespace).first.flatMap({ Int($0) }), level > 2
+        else { return "" }
+        return " This kernel sets kernel.perf_event_paranoid to \(level) (a Debian and Ubuntu extension), where opening a perf event, as every attach does, also needs CAP_SYS_ADMIN; add it, run as root, or lower the setting with `sysctl kernel.perf_event_paranoid=2`."
+    }
+
     /// An error for a failed system or libbcc call, choosing the code from `errno` where it
     /// says more than the caller can (EPERM/EACCES, ENOENT, EOPNOTSUPP).
     static func fromErrno(
@@ -93,7 +105,7 @@ extension EBPFError {
         case EPERM, EACCES:
             return EBPFError(
                 .permissionDenied,
-                "\(message): permission denied. BPF needs root, or CAP_BPF with CAP_PERFMON (and CAP_SYS_ADMIN for some attach kinds).",
+                "\(message): permission denied. BPF needs root, or CAP_BPF with CAP_PERFMON (and CAP_SYS_ADMIN for some attach kinds).\(perfEventParanoidAdvice)",
                 call: call, errno: errno)
         case ENOENT:
             return EBPFError(.notFound, message, call: call, errno: errno)

@@ -12,7 +12,10 @@ extension EBPFWrapper {
 
         case .kprobe(let function):
             try NameValidation.symbol(function, what: "kernel function name")
-            let syscall = KernelSymbols.syscallName(fromFunction: function)
+            // With this kernel's prefix known, only its functions are syscalls (on x86-64,
+            // sys_copyarea is a framebuffer function); without it, any known prefix counts.
+            let isSyscallFunction = KernelSymbols.syscallPrefix.map { function.hasPrefix($0) } ?? true
+            let syscall = isSyscallFunction ? KernelSymbols.syscallName(fromFunction: function) : nil
             let format = try syscall.map { (name) throws(EBPFError) in try syscallFormat(name) }
             guard KernelFeatures.supportsKprobes else {
                 guard let syscall, let format else {

@@ -35,10 +35,8 @@ enum KernelSymbols {
 
 extension KernelSymbols {
     /// The syscall a kernel entry function belongs to (`__x64_sys_bind` → `bind`), or nil.
-    /// With this kernel's prefix known, only that prefix counts.
     static func syscallName(fromFunction function: String) -> String? {
-        let prefixes = syscallPrefix.map { [$0] } ?? syscallPrefixes.sorted { $0.count > $1.count }
-        for prefix in prefixes where function.hasPrefix(prefix) {
+        for prefix in syscallPrefixes.sorted(by: { $0.count > $1.count }) where function.hasPrefix(prefix) {
             let name = String(function.dropFirst(prefix.count))
             return name.isEmpty ? nil : name
         }

@@ -19,6 +19,7 @@ final class ChildProcess: @unchecked Sendable {
     private let standardOutputText = Locked<String>("")
     private let standardErrorText = Locked<String>("")
     private let readersDone = DispatchSemaphore(value: 0)
+    private let pipesAtEnd = Locked<Int>(0)
     private let statusLock = Locked<Termination?>(nil)
 
     /// Starts `executable`. With `mergeOutput`, stderr goes into the stdout pipe.
@@ -55,8 +56,8 @@ final class ChildProcess: @unchecked Sendable {
             throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO)
         }
         pid = child
-        Self.readToEnd(out[0], into: standardOutputText, done: readersDone)
-        if mergeOutput { readersDone.signal() } else { Self.readToEnd(err[0], into: standardErrorText, done: readersDone) }
+        readToEnd(out[0], into: standardOutputText)
+        if mergeOutput { pipeReachedEnd() } else { readToEnd(err[0], into: standardErrorText) }
     }
 
     /// What the child wrote to stdout so far (and stderr, with `mergeOutput`).
@@ -84,11 +85,14 @@ final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    /// Waits up to `timeout` for the child's stdout (or stderr) to contain `text`.
+    /// Waits up to `timeout` for the child's stdout (or stderr) to contain `text`; gives up
+    /// early once the child has closed both (it exited, and nothing more can come).
     func waitForOutput(_ text: String, onStandardError: Bool = false, timeout: Duration) -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
+            let closed = pipesAtEnd.withLock { $0 == 2 }
             if (onStandardError ? standardError : standardOutput).contains(text) { return true }
+            if closed { return false }
             usleep(5_000)
         }
         return (onStandardError ? standardError : standardOutput).contains(text)
@@ -102,8 +106,13 @@ final class ChildProcess: @unchecked Sendable {
         return true
     }
 
-    private static func readToEnd(_ fd: Int32, into text: Locked<String>, done: DispatchSemaphore) {
-        Thread {
+    private func pipeReachedEnd() {
+        pipesAtEnd.withLock { $0 += 1 }
+        readersDone.signal()
+    }
+
+    private func readToEnd(_ fd: Int32, into text: Locked<String>) {
+        Thread { [self] in
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
@@ -112,7 +121,7 @@ final class ChildProcess: @unchecked Sendable {
                 text.withLock { $0 += String(decoding: buffer[0..<count], as: UTF8.self) }
             }
             close(fd)
-            done.signal()
+            pipeReachedEnd()
         }.start()
     }
 }
