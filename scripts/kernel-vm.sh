@@ -134,7 +134,14 @@ fi
 # --- the job: a script on the host, read by the guest through the shared root -----------------
 jobdir=$(mktemp -d /var/tmp/kernel-vm-job.XXXXXX)
 log=$jobdir/console.log
-trap 'rm -rf "$jobdir"' EXIT
+# The guest must not outlive this script, however it ends (a CI time-out sends SIGTERM).
+stop_guest() {
+    local pid
+    pid=$(cat "$jobdir/qemu.pid" 2>/dev/null) && kill "$pid" 2>/dev/null
+    rm -rf "$jobdir"
+}
+trap stop_guest EXIT
+trap 'exit 143' INT TERM HUP
 token=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 {
     echo "cd $(printf '%q' "$project") || exit 125"
@@ -149,19 +156,22 @@ token=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 } > "$jobdir/job.sh"
 
 say "booting Debian's $release under qemu (software emulation) to run: $*"
-set +e
-timeout --kill-after=10 "${EBPF_KERNEL_VM_TIMEOUT:-2400}" qemu-system-x86_64 \
-    -accel tcg -cpu max -smp 2 -m "${EBPF_KERNEL_VM_MEMORY:-6144}" \
-    -kernel "$cache/vmlinuz" -initrd "$cache/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet loglevel=3 panic=-1 kernel_vm.job=$jobdir/job.sh kernel_vm.token=$token" \
-    -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
-    -nic none -no-reboot -display none -monitor none -serial stdio < /dev/null \
-    | sed -u 's/\r$//' | tee "$log" | grep --line-buffered -av "^KERNEL_VM_STATUS_$token="
-qemu_status=${PIPESTATUS[0]}
-set -e
+# In the background with `wait`, so that a signal to this script runs its traps at once.
+(
+    timeout --kill-after=10 "${EBPF_KERNEL_VM_TIMEOUT:-2400}" qemu-system-x86_64 \
+        -accel tcg -cpu max -smp 2 -m "${EBPF_KERNEL_VM_MEMORY:-6144}" \
+        -kernel "$cache/vmlinuz" -initrd "$cache/initramfs.cpio.gz" \
+        -append "console=ttyS0 quiet loglevel=3 panic=-1 kernel_vm.job=$jobdir/job.sh kernel_vm.token=$token" \
+        -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
+        -nic none -no-reboot -display none -monitor none -serial stdio -pidfile "$jobdir/qemu.pid" < /dev/null \
+        | sed -u 's/\r$//' | tee "$log" | grep --line-buffered -av "^KERNEL_VM_STATUS_$token="
+    echo "${PIPESTATUS[0]}" > "$jobdir/qemu.status"
+) &
+wait $!
+qemu_status=$(cat "$jobdir/qemu.status" 2>/dev/null || echo "?")
 status=$(grep -a "^KERNEL_VM_STATUS_$token=" "$log" | tail -n 1 | cut -d= -f2)
 if [ -z "$status" ]; then
-    [ "$qemu_status" -eq 124 ] && die "the guest did not finish within ${EBPF_KERNEL_VM_TIMEOUT:-2400} s"
+    [ "$qemu_status" = 124 ] && die "the guest did not finish within ${EBPF_KERNEL_VM_TIMEOUT:-2400} s"
     die "the guest stopped without reporting the command's exit status (qemu exited $qemu_status); its console is above"
 fi
 exit "$status"

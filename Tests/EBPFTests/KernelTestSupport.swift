@@ -112,6 +112,41 @@ enum ThisProcess {
     }
 }
 
+/// BPF C shared by the entry-and-return tests: `submit(ctx, is_return, value)` sends a
+/// `struct call` of the thread TARGET_TID to the perf buffer `calls`; the test adds its
+/// `on_entry` and `on_return` functions.
+let callRecorderProgram = """
+    #include <uapi/linux/ptrace.h>
+    struct call { u32 tid; u32 is_return; s64 value; };
+    BPF_PERF_OUTPUT(calls);
+    static int submit(struct pt_regs *ctx, u32 is_return, s64 value) {
+        u64 id = bpf_get_current_pid_tgid();
+        if ((u32)id != TARGET_TID) return 0;
+        struct call c = { .tid = (u32)id, .is_return = is_return, .value = value };
+        calls.perf_submit(ctx, &c, sizeof(c));
+        return 0;
+    }
+
+    """
+
+/// A loopback TCP listener and a client connected to it (both closed by the caller), and the
+/// listener's port, so a test can assert the fd and address a connect probe saw.
+func connectOverLoopback() -> (client: Int32, listener: Int32, port: UInt16) {
+    let listener = bindLoopbackSocket()
+    precondition(listen(listener, 1) == 0, "listen() failed: \(errno)")
+    var bound = sockaddr_in()
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &bound) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+    }
+    let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let rc = withUnsafePointer(to: &bound) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) }
+    }
+    precondition(rc == 0, "connect() failed: \(errno)")
+    return (client, listener, UInt16(bigEndian: bound.sin_port))
+}
+
 /// Binds a fresh IPv4 TCP socket to 127.0.0.1:`port` and returns its fd (closed by the
 /// caller), so a test can assert the fd and port a probe saw.
 func bindLoopbackSocket(port: UInt16 = 0) -> Int32 {

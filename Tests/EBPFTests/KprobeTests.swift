@@ -113,19 +113,11 @@ final class KprobeTests: XCTestCase {
         let (b, messages) = try makeWrapper()
         defer { b.close() }
         let events = try attachSyscallKprobe("connect", on: b, messages: messages)
-        let listener = bindLoopbackSocket()
-        defer { close(listener) }
-        XCTAssertEqual(listen(listener, 1), 0)
-        var bound = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        let (client, listener, port) = connectOverLoopback()
+        defer {
+            close(client)
+            close(listener)
         }
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(client) }
-        XCTAssertEqual(withUnsafePointer(to: &bound) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) }
-        }, 0)
 
         XCTAssertTrue(waitUntil { events.count >= 1 })
         usleep(50_000)
@@ -133,7 +125,7 @@ final class KprobeTests: XCTestCase {
         let event = try XCTUnwrap(events.all.first)
         assertHeader(event)
         XCTAssertEqual(event.fd?.intValue, Int(client))
-        XCTAssertEqual(event.uservaddr?.description, "127.0.0.1:\(UInt16(bigEndian: bound.sin_port))")
+        XCTAssertEqual(event.uservaddr?.description, "127.0.0.1:\(port)")
         XCTAssertEqual(event.addrlen?.intValue, MemoryLayout<sockaddr_in>.size)
     }
 
@@ -179,17 +171,7 @@ final class KprobeTests: XCTestCase {
     /// descriptor behind the x86-64 syscall wrapper, the return sees it as dup2's result.
     func testNativeKprobeAndKretprobeSeeDup2sNewDescriptor() throws {
         try requireKernel()
-        let b = try EBPFWrapper(text: """
-            #include <uapi/linux/ptrace.h>
-            struct call { u32 tid; u32 is_return; s64 value; };
-            BPF_PERF_OUTPUT(calls);
-            static int submit(struct pt_regs *ctx, u32 is_return, s64 value) {
-                u64 id = bpf_get_current_pid_tgid();
-                if ((u32)id != TARGET_TID) return 0;
-                struct call c = { .tid = (u32)id, .is_return = is_return, .value = value };
-                calls.perf_submit(ctx, &c, sizeof(c));
-                return 0;
-            }
+        let b = try EBPFWrapper(text: callRecorderProgram + """
             int on_entry(struct pt_regs *ctx) {
                 struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
                 s64 newfd = -1;

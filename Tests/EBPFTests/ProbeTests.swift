@@ -63,21 +63,11 @@ final class ProbeTests: XCTestCase {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(v6, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
         }
 
-        // A listener and a client that connects to it.
-        let listener = bindLoopbackSocket()
-        defer { close(listener) }
-        XCTAssertEqual(listen(listener, 1), 0)
-        var bound = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        let (client, listener, port) = connectOverLoopback()
+        defer {
+            close(client)
+            close(listener)
         }
-        let port = UInt16(bigEndian: bound.sin_port)
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(client) }
-        XCTAssertEqual(withUnsafePointer(to: &bound) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) }
-        }, 0)
 
         XCTAssertTrue(waitUntil { binds.count >= 2 && connects.count >= 1 })
         XCTAssertEqual(binds.all.first?.umyaddr?.description, "[::1]:0")
