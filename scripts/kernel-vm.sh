@@ -17,6 +17,10 @@
 # The guest kernel is the version of the headers scripts/setup-host.sh installed, so libbcc
 # in the guest compiles against exactly its own headers.
 #
+# The guest mounts the host's / read-only over 9p under a tmpfs overlay: it sees the
+# toolchain, libbcc and the build where they are (the project may live anywhere, /tmp too),
+# and what it writes stays in its memory.
+#
 # Measured on the 2-core machine this project runs on: /dev/kvm exists but a guest under
 # -enable-kvm hangs at early boot, so the guest runs under software emulation (TCG): it
 # boots in about 7 s, and everything in it runs some 10-30 times slower than on the host.
@@ -78,7 +82,6 @@ mount -t devtmpfs devtmpfs /root/dev
 mkdir -p /root/dev/pts /root/dev/shm
 mount -t devpts devpts /root/dev/pts
 mount -t tmpfs tmpfs /root/dev/shm
-mount -t tmpfs tmpfs /root/tmp
 mount -t tmpfs tmpfs /root/run
 mount -t debugfs debugfs /root/sys/kernel/debug
 mount -t tracefs tracefs /root/sys/kernel/tracing

@@ -25,22 +25,16 @@ struct StopSignals {
     /// Waits for a stop signal, or until `seconds` pass; returns the signal, or nil on time-out.
     func wait(seconds: Double?) -> Int32? {
         var set = self.set
-        let deadline = seconds.map { monotonicSeconds() + $0 }
+        let deadline = seconds.map { ContinuousClock.now + .nanoseconds(Int64($0 * 1e9)) }
         while true {
             var timeout = timespec()
             if let deadline {
-                let left = max(0, deadline - monotonicSeconds())
-                timeout = timespec(tv_sec: Int(left), tv_nsec: Int((left - left.rounded(.down)) * 1e9))
+                let left = max(.zero, deadline - .now).components
+                timeout = timespec(tv_sec: Int(left.seconds), tv_nsec: Int(left.attoseconds / 1_000_000_000))
             }
             let number = deadline == nil ? sigwaitinfo(&set, nil) : sigtimedwait(&set, nil, &timeout)
             if number > 0 { return number }
             if errno == EAGAIN { return nil }  // the time is up
         }
-    }
-
-    private func monotonicSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }

@@ -57,6 +57,17 @@ final class KprobeTests: XCTestCase {
         return events
     }
 
+    /// Waits for the first event, checks that no second one follows within 50 ms and that
+    /// its header is the calling thread's, and returns it.
+    func soleEvent(_ events: Collected<ProbeEvent>, file: StaticString = #filePath, line: UInt = #line) throws -> ProbeEvent {
+        XCTAssertTrue(waitUntil { events.count >= 1 }, "no event", file: file, line: line)
+        usleep(50_000)
+        XCTAssertEqual(events.count, 1, "\(events.all)", file: file, line: line)
+        let event = try XCTUnwrap(events.all.first, file: file, line: line)
+        assertHeader(event, file: file, line: line)
+        return event
+    }
+
     func testClosureKprobeOnBindReadsFdAndAddressBehindTheSyscallWrapper() throws {
         try requireKernel()
         let (b, messages) = try makeWrapper()
@@ -74,11 +85,7 @@ final class KprobeTests: XCTestCase {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
 
-        XCTAssertTrue(waitUntil { events.count >= 1 })
-        usleep(50_000)
-        XCTAssertEqual(events.count, 1)
-        let event = try XCTUnwrap(events.all.first)
-        assertHeader(event)
+        let event = try soleEvent(events)
         XCTAssertEqual(event.eventName, kprobes ? "kprobe:__x64_sys_bind" : "syscalls:sys_enter_bind")
         XCTAssertEqual(event.fields.map(\.name), ["fd", "umyaddr", "addrlen"])
         XCTAssertEqual(event.fd?.intValue, Int(fd))
@@ -119,11 +126,7 @@ final class KprobeTests: XCTestCase {
             close(listener)
         }
 
-        XCTAssertTrue(waitUntil { events.count >= 1 })
-        usleep(50_000)
-        XCTAssertEqual(events.count, 1)
-        let event = try XCTUnwrap(events.all.first)
-        assertHeader(event)
+        let event = try soleEvent(events)
         XCTAssertEqual(event.fd?.intValue, Int(client))
         XCTAssertEqual(event.uservaddr?.description, "127.0.0.1:\(port)")
         XCTAssertEqual(event.addrlen?.intValue, MemoryLayout<sockaddr_in>.size)
@@ -155,11 +158,7 @@ final class KprobeTests: XCTestCase {
         XCTAssertEqual(dup3(source, target, O_CLOEXEC), target)
         close(target)
 
-        XCTAssertTrue(waitUntil { events.count >= 1 })
-        usleep(50_000)
-        XCTAssertEqual(events.count, 1)
-        let event = try XCTUnwrap(events.all.first)
-        assertHeader(event)
+        let event = try soleEvent(events)
         XCTAssertEqual(event.fields.map(\.name), ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"])
         // unsigned int and int arguments: the low 32 bits of their registers.
         XCTAssertEqual(event.arg0.map { $0.uint64Value! & 0xffff_ffff }, UInt64(source))
