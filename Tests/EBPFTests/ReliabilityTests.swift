@@ -136,13 +136,13 @@ final class ReliabilityTests: XCTestCase {
             let native = Atomic<Int>(0)
             let generated = Atomic<Int>(0)
             try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "on_tracepoint")
-            try b.openPerfBuffer("hits") { _ in native.add(1, ordering: .relaxed) }
-            try b.attachSyscall("getppid", filter: ProbeFilter(processID: ThisProcess.pid)) { _ in generated.add(1, ordering: .relaxed) }
+            let buffer = try b.openPerfBuffer("hits") { _ in native.add(1, ordering: .relaxed) }
+            let probe = try b.attachSyscall("getppid", filter: ProbeFilter(processID: ThisProcess.pid)) { _ in generated.add(1, ordering: .relaxed) }
             let load = Load()
             // Both paths busy (thousands of events, however slow an instrumented build is).
             XCTAssertTrue(waitUntil(timeout: .seconds(30)) {
                 native.load(ordering: .relaxed) > 2_000 && generated.load(ordering: .relaxed) > 2_000
-            })
+            }, "native \(native.load(ordering: .relaxed)) (lost \(buffer.lostCount)), generated \(generated.load(ordering: .relaxed)) (lost \(probe.lostCount)), calls \(load.calls.load(ordering: .relaxed))")
             let start = ContinuousClock.now
             b.close()
             let took = ContinuousClock.now - start
