@@ -58,13 +58,18 @@ extension XCTestCase {
     /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
     @discardableResult
     func waitUntil(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            usleep(2_000)
-        }
-        return condition()
+        pollUntil(timeout: timeout, condition)
     }
+}
+
+/// Checks `condition` every 2 ms until it holds or `timeout` passes; returns whether it held.
+func pollUntil(timeout: Duration, _ condition: () -> Bool) -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        usleep(2_000)
+    }
+    return condition()
 }
 
 /// A value behind an NSLock. (Not Synchronization.Mutex: on Linux it waits on futexes,

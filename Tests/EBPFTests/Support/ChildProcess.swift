@@ -88,14 +88,10 @@ final class ChildProcess: @unchecked Sendable {
     /// Waits up to `timeout` for the child's stdout (or stderr) to contain `text`; gives up
     /// early once the child has closed both (it exited, and nothing more can come).
     func waitForOutput(_ text: String, onStandardError: Bool = false, timeout: Duration) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let closed = pipesAtEnd.withLock { $0 == 2 }
-            if (onStandardError ? standardError : standardOutput).contains(text) { return true }
-            if closed { return false }
-            usleep(5_000)
-        }
-        return (onStandardError ? standardError : standardOutput).contains(text)
+        let found = { (onStandardError ? self.standardError : self.standardOutput).contains(text) }
+        // Once both pipes are closed the output is final: the check after the wait decides.
+        _ = pollUntil(timeout: timeout) { found() || pipesAtEnd.withLock { $0 == 2 } }
+        return found()
     }
 
     /// A pipe whose ends are closed in every other child this process spawns.
