@@ -18,7 +18,9 @@ let package = Package(
             pkgConfig: "libbcc",
             providers: [.apt(["libbpfcc-dev"])]
         ),
-        .target(name: "EBPF", dependencies: ["CBCC", .product(name: "Logging", package: "swift-log")]),
+        // The kernel's perf ring and BPF ring buffer ABI, read without libbcc: see its header.
+        .systemLibrary(name: "CKernelRings"),
+        .target(name: "EBPF", dependencies: ["CBCC", "CKernelRings", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EBPFTests", dependencies: ["EBPF", .product(name: "Logging", package: "swift-log")], resources: [.copy("Fixtures")]),
 
         // Examples: `swift run NAME`. Not products, so packages depending on EBPF never build them.

@@ -5,12 +5,10 @@
 
 #include <bcc/bcc_common.h>
 #include <bcc/libbpf.h>
-#include <bcc/perf_reader.h>
 #include <bcc/bcc_proc.h>
 #include <bcc/bcc_syms.h>
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 
 #endif

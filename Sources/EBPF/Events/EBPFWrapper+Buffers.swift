@@ -18,7 +18,8 @@ extension EBPFWrapper {
     ///   the table is not a perf buffer, ``EBPFError/Code/decodingFailed`` when the submitted
     ///   struct has a field the decoder cannot size.
     ///
-    /// The corresponding libbcc function is `bpf_open_perf_buffer_opts`.
+    /// bcc Python: `b["table"].open_perf_buffer(callback)`. Each CPU's ring is read one bounded
+    /// pass at a time, so a flooded buffer cannot starve the wrapper's other buffers.
     @discardableResult
     public func openPerfBuffer(
         _ table: String, options: PerfBufferOptions = .default,
@@ -54,7 +55,8 @@ extension EBPFWrapper {
     /// calls `handler` with every record decoded by field name, as bcc's
     /// `b["table"].open_ring_buffer(callback)`.
     ///
-    /// Needs kernel 5.8 or later. The corresponding libbcc function is `bpf_new_ringbuf`.
+    /// Needs kernel 5.8 or later. Each read takes the records committed when it began, so a
+    /// flooded ring buffer cannot starve the wrapper's other buffers.
     @discardableResult
     public func openRingBuffer(
         _ table: String, handler: @escaping @Sendable (EventRecord) -> Void

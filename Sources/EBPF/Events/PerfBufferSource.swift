@@ -1,16 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A `BPF_PERF_OUTPUT` table's per-CPU perf rings, read by the polling thread.
 final class PerfBufferSource: EventSource, @unchecked Sendable {
-    // @unchecked Sendable: `readers` never changes after init; `module` changes only in
-    // release(). The poller calls drain() on its thread only and release() exactly once when
-    // no drain runs (EventPoller's contract).
+    // @unchecked Sendable: `rings` and `module` change only in release(). The poller calls
+    // drain() on its thread only and release() exactly once when no drain runs (EventPoller's
+    // contract).
 
     let pollDescriptors: [Int32]
     let needsTimedDrain: Bool
-    private let readers: [LibBCC.PerfReader]
+    private var rings: [PerfRing]
     private let callbacks: BufferCallbacks
     /// Keeps the module, and so the perf event array map, alive until release(); dropped there so a
     /// handle that outlives the buffer does not keep the program's file descriptors open.
@@ -25,45 +21,45 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
     ) throws(EBPFError) {
         try options.validate()
         let pageCount = options.pages(forRecordSize: recordSize)
-        var readers: [LibBCC.PerfReader] = []
+        var rings: [PerfRing] = []
         for cpu in try SystemFiles.onlineCPUs() {
-            let (reader, error) = LibBCC.openPerfReader(
-                callbacks: callbacks, pageCount: Int32(pageCount), cpu: cpu,
-                wakeupEvents: Int32(options.wakeupEvents))
-            guard let reader else {
-                readers.forEach(LibBCC.freePerfReader)
+            let ring: PerfRing
+            do {
+                ring = try PerfRing(cpu: cpu, pageCount: pageCount, wakeupEvents: options.wakeupEvents)
+            } catch {
                 throw EBPFError.fromErrno(
                     .systemCallFailed,
                     "could not open the perf ring of CPU \(cpu) for '\(table.name)' (\(pageCount) pages); if the error is ENOMEM or EPERM, lower pageCount or raise perf_event_mlock_kb",
-                    call: "bpf_open_perf_buffer_opts", errno: error)
+                    call: error.call, errno: error.errno)
             }
-            readers.append(reader)
+            rings.append(ring)
             var key = cpu
-            var fd = LibBCC.perfReaderFD(reader)
+            var fd = ring.fd
             let update = LibBCC.updateElement(fd: table.fd, key: &key, value: &fd)
             if update.failed {
-                readers.forEach(LibBCC.freePerfReader)
                 throw EBPFError.fromErrno(
                     .systemCallFailed,
                     "could not register CPU \(cpu)'s perf ring in table '\(table.name)'",
                     call: "bpf_update_elem", errno: update.errno)
             }
         }
-        self.readers = readers
-        self.pollDescriptors = readers.map(LibBCC.perfReaderFD)
+        self.rings = rings
+        self.pollDescriptors = rings.map(\.fd)
         self.needsTimedDrain = options.wakeupEvents > 1
         self.callbacks = callbacks
         self.module = module
     }
 
+    /// Reads each CPU's ring once, up to where it was when that ring's read began: a ring
+    /// that keeps filling cannot hold the polling thread.
     func drain() {
-        for reader in readers {
-            LibBCC.readPerfReader(reader)
+        for ring in rings {
+            ring.read(into: callbacks)
         }
     }
 
     func release() {
-        readers.forEach(LibBCC.freePerfReader)
+        rings = []
         module = nil
     }
 }

@@ -1,0 +1,15 @@
+/// What a buffer's reader calls for each record and each loss report, on the polling thread.
+final class BufferCallbacks: Sendable {
+    /// Called with the record's bytes, valid only during the call.
+    let onRecord: @Sendable (UnsafeRawBufferPointer) -> Void
+    /// Called with the number of records the kernel dropped since the last report.
+    let onLost: @Sendable (UInt64) -> Void
+
+    init(
+        onRecord: @escaping @Sendable (UnsafeRawBufferPointer) -> Void,
+        onLost: @escaping @Sendable (UInt64) -> Void
+    ) {
+        self.onRecord = onRecord
+        self.onLost = onLost
+    }
+}

@@ -1,0 +1,72 @@
+internal import CKernelRings
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `BPF_MAP_TYPE_RINGBUF` map's mapping, read by the polling thread: a consumer page the
+/// reader writes its position to, a producer page the kernel writes its position to, then the
+/// data, mapped twice in a row by the kernel so that no record wraps.
+///
+/// ``read(into:)`` consumes the records committed when it started and no more (libbpf's
+/// reader loops while records keep coming, which let one busy ring starve every other
+/// buffer). The map's fd stays readable while records wait, so the rest is read next time.
+final class BPFRingBuffer {
+    private let consumerPage: UnsafeMutableRawPointer
+    private let producerMapping: UnsafeMutableRawPointer
+    private let producerMappingSize: Int
+    private let consumerPosition: UnsafeMutablePointer<UInt64>
+    private let producerPosition: UnsafePointer<UInt64>
+    private let data: UnsafeRawPointer
+    private let mask: UInt64
+
+    /// Maps the ring buffer map `mapFD`, whose data area is `dataSize` bytes (the map's
+    /// max_entries: a power of two, a multiple of the page size).
+    init(mapFD: Int32, dataSize: Int) throws(SystemCallFailure) {
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let consumer = mmap(nil, pageSize, PROT_READ | PROT_WRITE, MAP_SHARED, mapFD, 0)
+        guard let consumer, consumer != MAP_FAILED else {
+            throw SystemCallFailure(call: "mmap", errno: errno)
+        }
+        let producerSize = pageSize + 2 * dataSize
+        let producer = mmap(nil, producerSize, PROT_READ, MAP_SHARED, mapFD, off_t(pageSize))
+        guard let producer, producer != MAP_FAILED else {
+            let error = errno
+            munmap(consumer, pageSize)
+            throw SystemCallFailure(call: "mmap", errno: error)
+        }
+        consumerPage = consumer
+        producerMapping = producer
+        producerMappingSize = producerSize
+        consumerPosition = consumer.assumingMemoryBound(to: UInt64.self)
+        producerPosition = UnsafePointer(producer.assumingMemoryBound(to: UInt64.self))
+        data = UnsafeRawPointer(producer + pageSize)
+        mask = UInt64(dataSize - 1)
+    }
+
+    deinit {
+        munmap(producerMapping, producerMappingSize)
+        munmap(consumerPage, Int(sysconf(Int32(_SC_PAGESIZE))))
+    }
+
+    /// Hands every record committed now to `callbacks`, then returns. It stops early at a
+    /// record still being written (its length word has the busy bit); records after it wait.
+    func read(into callbacks: BufferCallbacks) {
+        let end = ckr_load_acquire_u64(producerPosition)
+        var position = consumerPosition.pointee  // Written only by this reader.
+        let header = Int(BPF_RINGBUF_HDR_SZ)
+        let busy = UInt32(BPF_RINGBUF_BUSY_BIT)
+        let discarded = UInt32(BPF_RINGBUF_DISCARD_BIT)
+        while position < end {
+            let record = data + Int(position & mask)
+            let word = ckr_load_acquire_u32(record.assumingMemoryBound(to: UInt32.self))
+            if word & busy != 0 { break }
+            let length = Int(word & ~(busy | discarded))
+            if word & discarded == 0 {
+                callbacks.onRecord(UnsafeRawBufferPointer(start: record + header, count: length))
+            }
+            position += UInt64((header + length + 7) & ~7)
+            ckr_store_release_u64(consumerPosition, position)
+        }
+    }
+}
