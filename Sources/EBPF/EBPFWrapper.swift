@@ -1,9 +1,4 @@
 import Logging
-import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A BPF program compiled by libbcc, the probes attached from it, and the buffers that
 /// deliver its records: the Swift counterpart of bcc's Python `BPF` class.
@@ -91,7 +86,7 @@ public final class EBPFWrapper: Sendable {
     @discardableResult
     public func loadFunction(_ fnName: String, type: ProgramType) throws(EBPFError) -> Int32 {
         try checkOpen()
-        return try nativeModule().loadFunction(fnName, type: type)
+        return try nativeModule().withFunction(fnName, type: type) { $0 }
     }
 
     /// Every attachment made through this wrapper that is still attached.
@@ -119,10 +114,13 @@ public final class EBPFWrapper: Sendable {
     }
 
     /// Detaches every probe, stops the polling thread after delivering what the buffers
-    /// still hold, and frees the program. Idempotent; safe to call from a callback (it then
-    /// returns at once and the polling thread finishes the clean-up when the callback ends).
+    /// still hold, and frees the program, its maps and every file descriptor the wrapper
+    /// opened, at once, even while ``Table`` views or ``EventBuffer`` handles are still
+    /// referenced. Idempotent; safe to call from a callback (it then returns at once and the
+    /// polling thread finishes the clean-up when the callback ends).
     ///
-    /// After `close()`, attach and open calls throw ``EBPFError/Code/closed``.
+    /// After `close()`, attach and open calls and table operations throw
+    /// ``EBPFError/Code/closed``.
     public func close() {
         let alreadyClosed = state.withLock { state in
             defer { state.closed = true }
@@ -134,6 +132,7 @@ public final class EBPFWrapper: Sendable {
         tracePipe.close()
         symbols.close()
         state.withLock { $0.buffers.removeAll() }
+        module?.close()
     }
 
     /// Whether ``close()`` was called.

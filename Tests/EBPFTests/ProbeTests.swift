@@ -229,11 +229,10 @@ final class ProbeTests: XCTestCase {
             mechanism: .syscallKprobe(function: "__x64_sys_connect", wrapped: true), format: format,
             filter: ProbeFilter(processID: 1), options: .default)
         XCTAssertTrue(program.text.contains("&ebpf_regs->di"))
-        let module = try BPFModule(text: program.text, cflags: [])
-        XCTAssertGreaterThanOrEqual(try module.loadFunction(ProbeProgram.functionName, type: .kprobe), 0)
+        XCTAssertGreaterThanOrEqual(try EBPFWrapper(text: program.text).loadFunction(ProbeProgram.functionName, type: .kprobe), 0)
         let generic = try ProbeProgram(mechanism: .functionKprobe(function: "tcp_v4_connect"), format: nil, filter: ProbeFilter(), options: .default)
         XCTAssertEqual(generic.layout.fields.map(\.name), ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"])
-        XCTAssertGreaterThanOrEqual(try BPFModule(text: generic.text, cflags: []).loadFunction(ProbeProgram.functionName, type: .kprobe), 0)
+        XCTAssertGreaterThanOrEqual(try EBPFWrapper(text: generic.text).loadFunction(ProbeProgram.functionName, type: .kprobe), 0)
     }
 
     func testAsyncSequenceDeliversAndDetachesWhenTheLoopEnds() async throws {

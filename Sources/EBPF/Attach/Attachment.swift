@@ -28,25 +28,26 @@ public final class Attachment: Sendable, CustomStringConvertible {
     public let target: String
     /// The BPF function that runs on the event.
     public let functionName: String
-    private let detacher: Lock<(@Sendable () -> Void)?>
+    /// What the attach created in the kernel; nil once detached.
+    private let hook: Lock<LibBCC.Hook?>
+    private let attached = Atomic<Bool>(true)
 
-    init(kind: Kind, target: String, functionName: String, detach: @escaping @Sendable () -> Void) {
+    init(kind: Kind, target: String, functionName: String, hook: consuming LibBCC.Hook) {
         self.kind = kind
         self.target = target
         self.functionName = functionName
-        self.detacher = Lock(detach)
+        self.hook = Lock(Optional(hook))
     }
 
     /// Whether the program still runs on the event.
-    public var isAttached: Bool { detacher.withLock { $0 != nil } }
+    public var isAttached: Bool { attached.load(ordering: .acquiring) }
 
     /// Detaches the program from the event. Idempotent.
     public func detach() {
-        let detach = detacher.withLock { stored -> (@Sendable () -> Void)? in
-            defer { stored = nil }
-            return stored
-        }
-        detach?()
+        attached.store(false, ordering: .releasing)
+        // Taken out under the lock, detached outside it.
+        let taken = hook.withLock { $0.take() }
+        if let taken { taken.detach() }
     }
 
     public var description: String {

@@ -36,24 +36,21 @@ extension EBPFWrapper {
         module: BPFModule, event: String, fnName: String, isReturn: Bool
     ) throws(EBPFError) -> Attachment {
         try NameValidation.symbol(event, what: "kernel function name")
-        let program = try module.loadFunction(fnName, type: .kprobe)
         let kind: Attachment.Kind = isReturn ? .kretprobe : .kprobe
-        guard KernelFeatures.supportsKprobes else {
-            throw Self.kprobesUnsupported(event: event, kind: kind)
-        }
         let eventName = ProbeEventName.make(isReturn ? "r" : "p", event)
-        let result = LibBCC.attachKprobe(
-            programFD: program, isReturn: isReturn, eventName: eventName, function: event, offset: 0)
-        guard !result.failed else {
-            throw EBPFError.fromErrno(
-                .attachFailed,
-                "could not attach '\(fnName)' as a \(kind) on '\(event)': the function may not exist, be inlined or be marked notrace (check /proc/kallsyms and available_filter_functions)",
-                call: "bpf_attach_kprobe", errno: result.errno)
-        }
-        let eventFD = result.value
-        return Attachment(kind: kind, target: event, functionName: fnName) {
-            LibBCC.closePerfEvent(eventFD)
-            LibBCC.detachKprobe(eventName: eventName)
+        return try module.withFunction(fnName, type: .kprobe) { (program) throws(EBPFError) -> Attachment in
+            guard KernelFeatures.supportsKprobes else {
+                throw Self.kprobesUnsupported(event: event, kind: kind)
+            }
+            do throws(SystemCallFailure) {
+                let hook = try LibBCC.Hook.kprobe(program: program, isReturn: isReturn, eventName: eventName, function: event)
+                return Attachment(kind: kind, target: event, functionName: fnName, hook: hook)
+            } catch {
+                throw error.error(
+                    .attachFailed,
+                    "could not attach '\(fnName)' as a \(kind) on '\(event)': the function may not exist, be inlined or be marked notrace (check /proc/kallsyms and available_filter_functions)"
+                )
+            }
         }
     }
 

@@ -93,26 +93,21 @@ extension EBPFWrapper {
         if let pid, pid <= 0 {
             throw EBPFError(.invalidArgument, "pid \(pid) is not a process id; pass nil to count every process")
         }
-        let program = try nativeModule().loadFunction(fnName, type: .perfEvent)
         let cpus: [Int32] = if let cpu { [cpu] } else if pid != nil { [-1] } else { try SystemFiles.onlineCPUs() }
-        var eventFDs: [Int32] = []
-        for target in cpus {
-            let result = LibBCC.attachPerfEvent(
-                programFD: program, type: event.type, config: event.config, samplePeriod: period,
-                sampleFrequency: frequency, pid: pid ?? -1, cpu: target)
-            guard !result.failed else {
-                eventFDs.forEach(LibBCC.closePerfEvent)
-                throw EBPFError.fromErrno(
+        let attachment = try nativeModule().withFunction(fnName, type: .perfEvent) {
+            (program) throws(EBPFError) -> Attachment in
+            do throws(SystemCallFailure) {
+                let hook = try LibBCC.Hook.perfEvents(
+                    program: program, type: event.type, config: event.config, samplePeriod: period,
+                    sampleFrequency: frequency, pid: pid ?? -1, cpus: cpus)
+                return Attachment(kind: .perfEvent, target: event.description, functionName: fnName, hook: hook)
+            } catch {
+                throw error.error(
                     .attachFailed,
-                    "could not open perf event \(event) on CPU \(target) for '\(fnName)' (hardware counters are often missing in virtual machines; software events always exist)",
-                    call: "bpf_attach_perf_event", errno: result.errno)
+                    "could not open perf event \(event) on CPU \(cpus.count == 1 ? "\(cpus[0])" : "list \(cpus)") for '\(fnName)' (hardware counters are often missing in virtual machines; software events always exist)"
+                )
             }
-            eventFDs.append(result.value)
         }
-        let fds = eventFDs
-        return try track(
-            Attachment(kind: .perfEvent, target: event.description, functionName: fnName) {
-                fds.forEach(LibBCC.closePerfEvent)
-            })
+        return try track(attachment)
     }
 }

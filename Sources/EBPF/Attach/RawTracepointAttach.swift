@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 extension EBPFWrapper {
     /// Attaches the program's function `fnName` to a raw tracepoint, as bcc's
     /// `attach_raw_tracepoint(tp=…, fn_name=…)`. Raw tracepoints receive the tracepoint's
@@ -21,19 +17,18 @@ extension EBPFWrapper {
     public func attachRawTracepoint(tp: String, fnName: String) throws(EBPFError) -> Attachment {
         try checkOpen()
         try NameValidation.tracepointComponent(tp, what: "raw tracepoint name")
-        let program = try nativeModule().loadFunction(fnName, type: .rawTracepoint)
-        let result = LibBCC.attachRawTracepoint(programFD: program, name: tp)
-        guard !result.failed else {
-            throw EBPFError.fromErrno(
-                .attachFailed,
-                "could not attach '\(fnName)' to raw tracepoint \(tp); raw tracepoint names have no category (\"sys_enter\", not \"raw_syscalls:sys_enter\")",
-                call: "bpf_attach_raw_tracepoint", errno: result.errno)
+        let attachment = try nativeModule().withFunction(fnName, type: .rawTracepoint) {
+            (program) throws(EBPFError) -> Attachment in
+            do throws(SystemCallFailure) {
+                let hook = try LibBCC.Hook.rawTracepoint(program: program, name: tp)
+                return Attachment(kind: .rawTracepoint, target: tp, functionName: fnName, hook: hook)
+            } catch {
+                throw error.error(
+                    .attachFailed,
+                    "could not attach '\(fnName)' to raw tracepoint \(tp); raw tracepoint names have no category (\"sys_enter\", not \"raw_syscalls:sys_enter\")"
+                )
+            }
         }
-        let linkFD = result.value
-        return try track(
-            Attachment(kind: .rawTracepoint, target: tp, functionName: fnName) {
-                // A raw tracepoint fd is a BPF link, not a perf event: closing it detaches.
-                _ = Glibc.close(linkFD)
-            })
+        return try track(attachment)
     }
 }

@@ -24,16 +24,13 @@ extension EBPFWrapper {
         module: BPFModule, category: String, name: String, fnName: String
     ) throws(EBPFError) -> Attachment {
         _ = try Tracefs.tracepointDirectory(category: category, name: name)
-        let program = try module.loadFunction(fnName, type: .tracepoint)
-        let result = LibBCC.attachTracepoint(programFD: program, category: category, name: name)
-        guard !result.failed else {
-            throw EBPFError.fromErrno(
-                .attachFailed, "could not attach '\(fnName)' to tracepoint \(category):\(name)",
-                call: "bpf_attach_tracepoint", errno: result.errno)
-        }
-        let eventFD = result.value
-        return Attachment(kind: .tracepoint, target: "\(category):\(name)", functionName: fnName) {
-            LibBCC.closePerfEvent(eventFD)
+        return try module.withFunction(fnName, type: .tracepoint) { (program) throws(EBPFError) -> Attachment in
+            do throws(SystemCallFailure) {
+                let hook = try LibBCC.Hook.tracepoint(program: program, category: category, name: name)
+                return Attachment(kind: .tracepoint, target: "\(category):\(name)", functionName: fnName, hook: hook)
+            } catch {
+                throw error.error(.attachFailed, "could not attach '\(fnName)' to tracepoint \(category):\(name)")
+            }
         }
     }
 }

@@ -46,22 +46,19 @@ extension EBPFWrapper {
                 "no symbol '\(sym)' in \(binary); list its symbols with `nm -D \(binary)` (or `nm` for static ones)"
             )
         }
-        let program = try nativeModule().loadFunction(fnName, type: .kprobe)
         let eventName = ProbeEventName.make(isReturn ? "r" : "p", "\(path)_0x\(String(offset, radix: 16))")
-        let result = LibBCC.attachUprobe(
-            programFD: program, isReturn: isReturn, eventName: eventName, binaryPath: path,
-            offset: offset, pid: pid ?? -1)
-        guard !result.failed else {
-            throw EBPFError.fromErrno(
-                .attachFailed, "could not attach '\(fnName)' as a \(kind) on \(path):\(sym)",
-                call: "bpf_attach_uprobe", errno: result.errno)
+        let attachment = try nativeModule().withFunction(fnName, type: .kprobe) {
+            (program) throws(EBPFError) -> Attachment in
+            do throws(SystemCallFailure) {
+                let hook = try LibBCC.Hook.uprobe(
+                    program: program, isReturn: isReturn, eventName: eventName, binaryPath: path, offset: offset,
+                    pid: pid ?? -1)
+                return Attachment(kind: kind, target: "\(path):\(sym)", functionName: fnName, hook: hook)
+            } catch {
+                throw error.error(.attachFailed, "could not attach '\(fnName)' as a \(kind) on \(path):\(sym)")
+            }
         }
-        let eventFD = result.value
-        return try track(
-            Attachment(kind: kind, target: "\(path):\(sym)", functionName: fnName) {
-                LibBCC.closePerfEvent(eventFD)
-                LibBCC.detachUprobe(eventName: eventName)
-            })
+        return try track(attachment)
     }
 
     /// The file `name` refers to: a path that must exist, or a library found as the dynamic

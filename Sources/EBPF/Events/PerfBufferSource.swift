@@ -1,6 +1,6 @@
 /// A `BPF_PERF_OUTPUT` table's per-CPU perf rings, read by the polling thread.
 final class PerfBufferSource: EventSource, @unchecked Sendable {
-    // @unchecked Sendable: `rings` and `module` change only in release(). The poller calls
+    // @unchecked Sendable: `rings` changes only in release(). The poller calls
     // drain() on its thread only and release() exactly once when no drain runs (EventPoller's
     // contract).
 
@@ -8,9 +8,6 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
     let needsTimedDrain: Bool
     private var rings: [PerfRing]
     private let callbacks: BufferCallbacks
-    /// Keeps the module, and so the perf event array map, alive until release(); dropped there so a
-    /// handle that outlives the buffer does not keep the program's file descriptors open.
-    private var module: BPFModule?
 
     /// Opens one perf ring per online CPU and stores each ring's fd in the table at that
     /// CPU's index, which is where `perf_submit` on that CPU writes.
@@ -27,27 +24,26 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
             do {
                 ring = try PerfRing(cpu: cpu, pageCount: pageCount, wakeupEvents: options.wakeupEvents)
             } catch {
-                throw EBPFError.fromErrno(
+                throw error.error(
                     .systemCallFailed,
-                    "could not open the perf ring of CPU \(cpu) for '\(table.name)' (\(pageCount) pages); if the error is ENOMEM or EPERM, lower pageCount or raise perf_event_mlock_kb",
-                    call: error.call, errno: error.errno)
+                    "could not open the perf ring of CPU \(cpu) for '\(table.name)' (\(pageCount) pages); if the error is ENOMEM or EPERM, lower pageCount or raise perf_event_mlock_kb"
+                )
             }
             rings.append(ring)
-            var key = cpu
-            var fd = ring.fd
-            let update = LibBCC.updateElement(fd: table.fd, key: &key, value: &fd)
-            if update.failed {
-                throw EBPFError.fromErrno(
-                    .systemCallFailed,
-                    "could not register CPU \(cpu)'s perf ring in table '\(table.name)'",
-                    call: "bpf_update_elem", errno: update.errno)
+            try module.withTable(table.name) { (map) throws(EBPFError) in
+                var key = cpu
+                var fd = ring.fd
+                do throws(SystemCallFailure) {
+                    try LibBCC.MapCalls.update(fd: map, key: &key, value: &fd, flags: 0)
+                } catch {
+                    throw error.error(.systemCallFailed, "could not register CPU \(cpu)'s perf ring in table '\(table.name)'")
+                }
             }
         }
         self.rings = rings
         self.pollDescriptors = rings.map(\.fd)
         self.needsTimedDrain = options.wakeupEvents > 1
         self.callbacks = callbacks
-        self.module = module
     }
 
     /// Reads each CPU's ring once, up to where it was when that ring's read began: a ring
@@ -60,6 +56,5 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
 
     func release() {
         rings = []
-        module = nil
     }
 }

@@ -2,29 +2,31 @@
 ///
 /// The map's own fd is pollable: the kernel signals it when records are committed.
 final class RingBufferSource: EventSource, @unchecked Sendable {
-    // @unchecked Sendable: `ring` and `module` change only in release(). The poller calls
+    // @unchecked Sendable: `ring` and `map` change only in release(). The poller calls
     // drain() on its thread only and release() exactly once when no drain runs (EventPoller's
     // contract).
 
     let pollDescriptors: [Int32]
     let needsTimedDrain = false
     private var ring: BPFRingBuffer?
+    /// The source's own descriptor of the map, which the poller waits on.
+    private var map: FileDescriptor?
     private let callbacks: BufferCallbacks
-    /// Keeps the module, and so the ring buffer map, alive until release(); dropped there so a
-    /// handle that outlives the buffer does not keep the program's file descriptors open.
-    private var module: BPFModule?
 
     init(table: TableInfo, module: BPFModule, callbacks: BufferCallbacks) throws(EBPFError) {
-        do {
-            ring = try BPFRingBuffer(mapFD: table.fd, dataSize: table.maxEntries)
-        } catch {
-            throw EBPFError.fromErrno(
-                .systemCallFailed, "could not map the ring buffer '\(table.name)'",
-                call: error.call, errno: error.errno)
+        var map: FileDescriptor?
+        ring = try module.withTable(table.name) { (fd) throws(EBPFError) -> BPFRingBuffer in
+            do throws(SystemCallFailure) {
+                map = try FileDescriptor.duplicate(fd)
+                return try BPFRingBuffer(mapFD: fd, dataSize: table.maxEntries)
+            } catch {
+                throw error.error(.systemCallFailed, "could not map the ring buffer '\(table.name)'")
+            }
         }
-        self.pollDescriptors = [table.fd]
+        guard let map = map.take() else { preconditionFailure("mapped without a descriptor") }
+        self.pollDescriptors = [map.rawValue]
+        self.map = Optional(map)
         self.callbacks = callbacks
-        self.module = module
     }
 
     /// Reads the records committed when the read began: a ring that keeps filling cannot
@@ -35,6 +37,6 @@ final class RingBufferSource: EventSource, @unchecked Sendable {
 
     func release() {
         ring = nil
-        module = nil
+        map = nil
     }
 }

@@ -17,7 +17,9 @@ public final class Probe: Sendable, CustomStringConvertible {
     private let attachment: Attachment
     private let buffer: EventBuffer
     private let drops: ConsumerDrops
-    private let parts = Lock<(module: BPFModule?, onDetach: (@Sendable () -> Void)?)>((nil, nil))
+    /// The probe's own compiled program, freed by ``detach()``.
+    private let module: BPFModule
+    private let onDetach = Lock<(@Sendable () -> Void)?>(nil)
 
     init(
         target: ProbeTarget, program: ProbeProgram, format: TracepointFormat?, module: BPFModule,
@@ -29,7 +31,7 @@ public final class Probe: Sendable, CustomStringConvertible {
         self.attachment = attachment
         self.buffer = buffer
         self.drops = drops
-        parts.withLock { $0.module = module }
+        self.module = module
     }
 
     /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
@@ -51,15 +53,16 @@ public final class Probe: Sendable, CustomStringConvertible {
     public func detach() {
         attachment.detach()
         buffer.close()
-        let onDetach = parts.withLock { parts in
-            defer { parts = (nil, nil) }
-            return parts.onDetach
+        module.close()
+        let action = onDetach.withLock { action in
+            defer { action = nil }
+            return action
         }
-        onDetach?()
+        action?()
     }
 
     func setOnDetach(_ action: @escaping @Sendable () -> Void) {
-        parts.withLock { $0.onDetach = action }
+        onDetach.withLock { $0 = action }
     }
 
     public var description: String {

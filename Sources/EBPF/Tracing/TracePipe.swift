@@ -10,8 +10,8 @@ import Glibc
 /// from another thread ends a blocked read promptly. The pipe is global: every reader on
 /// the machine takes lines from the same stream.
 final class TracePipe: Sendable {
-    private struct State {
-        var fd: Int32 = -1
+    private struct State: ~Copyable {
+        var pipe: FileDescriptor?
         var pending: [UInt8] = []
     }
 
@@ -23,15 +23,13 @@ final class TracePipe: Sendable {
     func readLine(timeout: Duration?) throws(EBPFError) -> String? {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         return try state.withLock { (state) throws(EBPFError) -> String? in
-            if state.fd < 0 {
+            if state.pipe == nil {
                 let path = try Tracefs.root() + "/trace_pipe"
-                let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-                guard fd >= 0 else {
-                    let error = errno
-                    throw EBPFError.fromErrno(
-                        .systemCallFailed, "could not open \(path)", call: "open", errno: error)
+                do throws(SystemCallFailure) {
+                    state.pipe = try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK)
+                } catch {
+                    throw error.error(.systemCallFailed, "could not open \(path)")
                 }
-                state.fd = fd
             }
             var chunk = [UInt8](repeating: 0, count: 4096)
             while true {
@@ -42,19 +40,16 @@ final class TracePipe: Sendable {
                 }
                 if closed.load(ordering: .acquiring) { return nil }
                 if let deadline, ContinuousClock.now >= deadline { return nil }
-                var descriptor = pollfd(fd: state.fd, events: Int16(POLLIN), revents: 0)
-                let ready = poll(&descriptor, 1, Self.slice)
-                if ready < 0, errno != EINTR {
-                    let error = errno
-                    throw EBPFError.fromErrno(.systemCallFailed, "could not wait on trace_pipe", call: "poll", errno: error)
-                }
-                guard ready > 0 else { continue }
-                let count = chunk.withUnsafeMutableBytes { read(state.fd, $0.baseAddress, $0.count) }
-                if count > 0 {
+                do throws(SystemCallFailure) {
+                    guard try state.pipe!.waitReadable(milliseconds: Self.slice) else { continue }
+                    let count = try chunk.withUnsafeMutableBufferPointer { (buffer) throws(SystemCallFailure) in
+                        try state.pipe!.read(into: UnsafeMutableRawBufferPointer(buffer))
+                    }
                     state.pending.append(contentsOf: chunk[0..<count])
-                } else if count < 0, errno != EAGAIN, errno != EINTR {
-                    let error = errno
-                    throw EBPFError.fromErrno(.systemCallFailed, "could not read trace_pipe", call: "read", errno: error)
+                } catch where error.errno == EAGAIN {
+                    continue
+                } catch {
+                    throw error.error(.systemCallFailed, "could not read trace_pipe")
                 }
             }
         }
@@ -63,11 +58,6 @@ final class TracePipe: Sendable {
     /// Ends any blocked read and closes the pipe.
     func close() {
         closed.store(true, ordering: .releasing)
-        state.withLock { state in
-            if state.fd >= 0 {
-                Glibc.close(state.fd)
-                state.fd = -1
-            }
-        }
+        state.withLock { $0.pipe = nil }
     }
 }

@@ -1,9 +1,5 @@
 internal import CKernelRings
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A `BPF_MAP_TYPE_RINGBUF` map's mapping, read by the polling thread: a consumer page the
 /// reader writes its position to, a producer page the kernel writes its position to, then the
 /// data, mapped twice in a row by the kernel so that no record wraps.
@@ -12,41 +8,24 @@ import Glibc
 /// reader loops while records keep coming, which let one busy ring starve every other
 /// buffer). The map's fd stays readable while records wait, so the rest is read next time.
 final class BPFRingBuffer {
-    private let consumerPage: UnsafeMutableRawPointer
-    private let producerMapping: UnsafeMutableRawPointer
-    private let producerMappingSize: Int
+    private let consumerPage: MemoryMapping
+    private let producerPages: MemoryMapping
     private let consumerPosition: UnsafeMutablePointer<UInt64>
     private let producerPosition: UnsafePointer<UInt64>
     private let data: UnsafeRawPointer
     private let mask: UInt64
 
     /// Maps the ring buffer map `mapFD`, whose data area is `dataSize` bytes (the map's
-    /// max_entries: a power of two, a multiple of the page size).
+    /// max_entries: a power of two, a multiple of the page size). The mappings keep the map
+    /// alive on their own.
     init(mapFD: Int32, dataSize: Int) throws(SystemCallFailure) {
-        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let consumer = mmap(nil, pageSize, PROT_READ | PROT_WRITE, MAP_SHARED, mapFD, 0)
-        guard let consumer, consumer != MAP_FAILED else {
-            throw SystemCallFailure(call: "mmap", errno: errno)
-        }
-        let producerSize = pageSize + 2 * dataSize
-        let producer = mmap(nil, producerSize, PROT_READ, MAP_SHARED, mapFD, off_t(pageSize))
-        guard let producer, producer != MAP_FAILED else {
-            let error = errno
-            munmap(consumer, pageSize)
-            throw SystemCallFailure(call: "mmap", errno: error)
-        }
-        consumerPage = consumer
-        producerMapping = producer
-        producerMappingSize = producerSize
-        consumerPosition = consumer.assumingMemoryBound(to: UInt64.self)
-        producerPosition = UnsafePointer(producer.assumingMemoryBound(to: UInt64.self))
-        data = UnsafeRawPointer(producer + pageSize)
+        let pageSize = MemoryMapping.pageSize
+        consumerPage = try MemoryMapping(rawFD: mapFD, size: pageSize, writable: true)
+        producerPages = try MemoryMapping(rawFD: mapFD, size: pageSize + 2 * dataSize, offset: pageSize, writable: false)
+        consumerPosition = consumerPage.base.assumingMemoryBound(to: UInt64.self)
+        producerPosition = UnsafePointer(producerPages.base.assumingMemoryBound(to: UInt64.self))
+        data = UnsafeRawPointer(producerPages.base + pageSize)
         mask = UInt64(dataSize - 1)
-    }
-
-    deinit {
-        munmap(producerMapping, producerMappingSize)
-        munmap(consumerPage, Int(sysconf(Int32(_SC_PAGESIZE))))
     }
 
     /// Hands every record committed now to `callbacks`, then returns. It stops early at a

@@ -1,5 +1,3 @@
-internal import CBCC
-
 /// The type a BPF function is loaded as (`enum bpf_prog_type`), which decides the events it
 /// can attach to and the context it receives.
 public struct ProgramType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
@@ -7,13 +5,13 @@ public struct ProgramType: RawRepresentable, Hashable, Sendable, CustomStringCon
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// kprobes, kretprobes, uprobes and uretprobes (`struct pt_regs *ctx`).
-    public static let kprobe = ProgramType(rawValue: Int32(BPF_PROG_TYPE_KPROBE.rawValue))
+    public static let kprobe = ProgramType(rawValue: LibBCC.ProgramTypes.kprobe)
     /// Tracepoints (`TRACEPOINT_PROBE` or a struct of the format file's fields).
-    public static let tracepoint = ProgramType(rawValue: Int32(BPF_PROG_TYPE_TRACEPOINT.rawValue))
+    public static let tracepoint = ProgramType(rawValue: LibBCC.ProgramTypes.tracepoint)
     /// Perf events (`struct bpf_perf_event_data *ctx`).
-    public static let perfEvent = ProgramType(rawValue: Int32(BPF_PROG_TYPE_PERF_EVENT.rawValue))
+    public static let perfEvent = ProgramType(rawValue: LibBCC.ProgramTypes.perfEvent)
     /// Raw tracepoints (`RAW_TRACEPOINT_PROBE`, `struct bpf_raw_tracepoint_args *ctx`).
-    public static let rawTracepoint = ProgramType(rawValue: Int32(BPF_PROG_TYPE_RAW_TRACEPOINT.rawValue))
+    public static let rawTracepoint = ProgramType(rawValue: LibBCC.ProgramTypes.rawTracepoint)
 
     public var description: String {
         switch self {

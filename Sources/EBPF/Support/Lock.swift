@@ -8,12 +8,13 @@ import Glibc
 /// ThreadSanitizer does not model: it reports every access `Mutex` guards as a race, which
 /// would bury real ones. ThreadSanitizer understands pthread mutexes (as swift-nio's
 /// `NIOLock` relies on).
-final class Lock<Value>: @unchecked Sendable {
-    // @unchecked Sendable: `value` is reached only inside withLock, under the mutex.
+///
+/// Sendable only when its value is, as swift-nio's `NIOLockedValueBox`.
+final class Lock<Value: ~Copyable> {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var value: Value
 
-    init(_ value: Value) {
+    init(_ value: consuming Value) {
         self.value = value
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
@@ -26,9 +27,14 @@ final class Lock<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
+    func withLock<Result: ~Copyable, Failure: Error>(
+        _ body: (inout Value) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)
     }
 }
+
+// `value` is reached only inside withLock, under the mutex.
+extension Lock: @unchecked Sendable where Value: ~Copyable & Sendable {}

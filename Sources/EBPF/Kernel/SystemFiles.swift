@@ -25,27 +25,12 @@ enum SystemFiles {
 
     /// The whole file as text. Kernel pseudo-files report size 0, so this reads until EOF.
     static func readText(_ path: String) throws(EBPFError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let error = errno
-            throw EBPFError.fromErrno(
-                .systemCallFailed, "could not open \(path)", call: "open", errno: error)
+        do {
+            let bytes = try FileDescriptor.open(path, O_RDONLY).readToEnd()
+            return String(decoding: bytes, as: UTF8.self)
+        } catch {
+            throw error.error(.systemCallFailed, "could not \(error.call) \(path)")
         }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                let error = errno
-                throw EBPFError.fromErrno(
-                    .systemCallFailed, "could not read \(path)", call: "read", errno: error)
-            }
-            if count == 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Parses a kernel CPU list such as `0-3,5,7-8` (/sys/devices/system/cpu/online).

@@ -1,9 +1,5 @@
 internal import CKernelRings
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// One CPU's perf ring: the PERF_COUNT_SW_BPF_OUTPUT event that a `BPF_PERF_OUTPUT` table's
 /// slot for that CPU points at, and its mapping: a metadata page, then `pageCount` data pages
 /// that the kernel writes records into and the reader consumes.
@@ -12,9 +8,8 @@ import Glibc
 /// libbcc's reader loops until the ring is empty, so a producer faster than the callbacks kept
 /// the one polling thread in one ring while every other ring filled and dropped its records.
 final class PerfRing {
-    let fd: Int32
-    private let mapping: UnsafeMutableRawPointer
-    private let mappingSize: Int
+    private let event: FileDescriptor
+    private let mapping: MemoryMapping
     /// The metadata page's data_head (the kernel's write position) and data_tail (ours).
     private let head: UnsafePointer<UInt64>
     private let tail: UnsafeMutablePointer<UInt64>
@@ -26,30 +21,20 @@ final class PerfRing {
     /// Opens and maps CPU `cpu`'s ring. `pageCount` must be a power of two (the kernel's
     /// rule); the kernel wakes the poller after every `wakeupEvents` records.
     init(cpu: Int32, pageCount: Int, wakeupEvents: Int) throws(SystemCallFailure) {
-        let fd = ckr_open_bpf_output_event(cpu, UInt32(wakeupEvents))
-        guard fd >= 0 else { throw SystemCallFailure(call: "perf_event_open", errno: errno) }
-        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let size = pageSize * (pageCount + 1)
-        let mapping = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-        guard let mapping, mapping != MAP_FAILED else {
-            let error = errno
-            close(fd)
-            throw SystemCallFailure(call: "mmap", errno: error)
-        }
-        self.fd = fd
-        self.mapping = mapping
-        self.mappingSize = size
+        event = FileDescriptor(
+            adopting: try SystemCall.check("perf_event_open") { ckr_open_bpf_output_event(cpu, UInt32(wakeupEvents)) })
+        let pageSize = MemoryMapping.pageSize
+        mapping = try MemoryMapping(fd: event, size: pageSize * (pageCount + 1), writable: true)
         let page = MemoryLayout<perf_event_mmap_page>.self
-        self.head = UnsafePointer((mapping + page.offset(of: \.data_head)!).assumingMemoryBound(to: UInt64.self))
-        self.tail = (mapping + page.offset(of: \.data_tail)!).assumingMemoryBound(to: UInt64.self)
-        self.data = UnsafeRawPointer(mapping + pageSize)
-        self.dataSize = UInt64(pageSize * pageCount)
+        head = UnsafePointer((mapping.base + page.offset(of: \.data_head)!).assumingMemoryBound(to: UInt64.self))
+        tail = (mapping.base + page.offset(of: \.data_tail)!).assumingMemoryBound(to: UInt64.self)
+        data = UnsafeRawPointer(mapping.base + pageSize)
+        dataSize = UInt64(pageSize * pageCount)
     }
 
-    deinit {
-        munmap(mapping, mappingSize)
-        close(fd)
-    }
+    /// The perf event's descriptor: what the table's slot for this CPU holds, and what the
+    /// poller waits on.
+    var fd: Int32 { event.rawValue }
 
     /// Hands every record that is in the ring now to `callbacks`, then returns. Records the
     /// kernel writes meanwhile wait for the next read; each read frees the space of every

@@ -28,11 +28,24 @@ enum OutputCapture {
     }
 
     static func run<T>(_ body: () -> T) -> (result: T, output: Output) {
+        var result: T?
+        let output = capture { result = body() }
+        return (result!, output)
+    }
+
+    /// Runs `body` with stdout and stderr captured and returns what it wrote.
+    static func capture(_ body: () -> Void) -> Output {
         fflush(nil)
         // Unlinked temporary files: unlike pipes they never fill up and block the writer.
-        guard let outFile = tmpfile() else { return (body(), Output()) }
+        guard let outFile = tmpfile() else {
+            body()
+            return Output()
+        }
         defer { fclose(outFile) }
-        guard let errFile = tmpfile() else { return (body(), Output()) }
+        guard let errFile = tmpfile() else {
+            body()
+            return Output()
+        }
         defer { fclose(errFile) }
         let savedOut = dup(STDOUT_FILENO)
         let savedErr = dup(STDERR_FILENO)
@@ -42,15 +55,16 @@ enum OutputCapture {
             // Without sinks the call still runs; its output just goes where it would have.
             if savedOut >= 0 { dup2(savedOut, STDOUT_FILENO); close(savedOut) }
             if savedErr >= 0 { dup2(savedErr, STDERR_FILENO); close(savedErr) }
-            return (body(), Output())
+            body()
+            return Output()
         }
-        let result = body()
+        body()
         fflush(nil)
         dup2(savedOut, STDOUT_FILENO)
         dup2(savedErr, STDERR_FILENO)
         close(savedOut)
         close(savedErr)
-        return (result, Output(standardOutput: readAll(fileno(outFile)), standardError: readAll(fileno(errFile))))
+        return Output(standardOutput: readAll(fileno(outFile)), standardError: readAll(fileno(errFile)))
     }
 
     private static func readAll(_ fd: Int32) -> String {

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A table (BPF map) of a compiled program, its keys and values decoded by name from
 /// libbcc's descriptions: the counterpart of bcc's `b["counts"]`.
 ///
@@ -133,38 +129,19 @@ public final class Table: Sendable, CustomStringConvertible {
     /// Appends a value to a queue or stack.
     public func push<Value: BitwiseCopyable>(_ value: Value) throws(EBPFError) {
         try checkQueueOrStack()
-        var bytes = MapAccess.bytes(of: value)
-        guard bytes.count == valueSize else {
-            throw EBPFError(.invalidArgument, "a value of '\(name)' is \(valueSize) bytes; this one is \(bytes.count)")
-        }
-        let result = LibBCC.update(fd: access.fd, key: nil, value: &bytes, flags: 0)
-        if result.failed {
-            throw EBPFError.fromErrno(.systemCallFailed, "could not push to '\(name)' (full: \(maxEntries) entries?)", call: "bpf_update_elem", errno: result.errno)
-        }
+        try access.update(nil, MapAccess.bytes(of: value))
     }
 
     /// Removes and returns the next value of a queue (oldest) or stack (newest); nil when empty.
     public func pop() throws(EBPFError) -> TableValue? {
         try checkQueueOrStack()
-        var bytes = [UInt8](repeating: 0, count: valueSize)
-        let result = LibBCC.lookupAndDelete(fd: access.fd, key: nil, value: &bytes)
-        if result.failed {
-            if result.errno == ENOENT { return nil }
-            throw EBPFError.fromErrno(.systemCallFailed, "could not pop from '\(name)'", call: "bpf_lookup_and_delete", errno: result.errno)
-        }
-        return value(bytes)
+        return try access.pop().map(value)
     }
 
     /// The next value of a queue or stack without removing it; nil when empty.
     public func peek() throws(EBPFError) -> TableValue? {
         try checkQueueOrStack()
-        var bytes = [UInt8](repeating: 0, count: valueSize)
-        let result = LibBCC.lookup(fd: access.fd, key: nil, value: &bytes)
-        if result.failed {
-            if result.errno == ENOENT { return nil }
-            throw EBPFError.fromErrno(.systemCallFailed, "could not peek at '\(name)'", call: "bpf_lookup_elem", errno: result.errno)
-        }
-        return value(bytes)
+        return try access.lookup(nil).map(value)
     }
 
     // MARK: Stack traces

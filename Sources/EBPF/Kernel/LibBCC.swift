@@ -1,0 +1,246 @@
+internal import CBCC
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every call into libbcc, in one thin layer.
+///
+/// libbcc's C API changes between releases (`bcc_func_load` gained a parameter between 0.20
+/// and 0.26), so the rest of the module calls these Swift functions and never a C symbol.
+/// Calls that fail throw a ``SystemCallFailure`` with the `errno` read right after them.
+enum LibBCC {
+    /// Every call that touches a libbcc module takes this process-wide lock:
+    /// - libbcc's compiler (clang inside) is not thread-safe (bcc #4500);
+    /// - every module shares one process-global table storage (`SharedTableStorage`, a
+    ///   `std::map`) that creating and destroying modules change and table queries read, with
+    ///   no lock of its own: two modules destroyed at once on two threads is a use-after-free
+    ///   inside `bpf_module_destroy` (found by AddressSanitizer);
+    /// - compiles and loads redirect the process's stdout and stderr (``OutputCapture``).
+    ///
+    /// It guards a count of the calls made rather than `()`: a zero-sized guarded value
+    /// would share its address with the lock's own pointer, which ThreadSanitizer's
+    /// exclusivity checks then report as a race. Not reentrant.
+    static let lock = Lock(0)
+
+    static func withLock<T: ~Copyable, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        try lock.withLock { (calls) throws(E) -> T in
+            calls += 1
+            return try body()
+        }
+    }
+
+    /// The `bpf_prog_type` numbers of the program types the library attaches.
+    enum ProgramTypes {
+        static let kprobe = Int32(BPF_PROG_TYPE_KPROBE.rawValue)
+        static let tracepoint = Int32(BPF_PROG_TYPE_TRACEPOINT.rawValue)
+        static let perfEvent = Int32(BPF_PROG_TYPE_PERF_EVENT.rawValue)
+        static let rawTracepoint = Int32(BPF_PROG_TYPE_RAW_TRACEPOINT.rawValue)
+    }
+
+    /// A compiled libbcc module (`ebpf::BPFModule *`), destroyed with this value; destroying
+    /// it closes the descriptors of its maps. Use it only under ``lock``, and let it go
+    /// outside the lock (its `deinit` takes it).
+    struct Module: ~Copyable, @unchecked Sendable {
+        // @unchecked Sendable: `raw` is used only under `LibBCC.lock`.
+        private let raw: UnsafeMutableRawPointer
+
+        /// Compiles BPF C text; throws with the `errno` libbcc left (0 when it set none)
+        /// when it fails, its diagnostics having gone to stdout and stderr.
+        static func compile(text: String, cflags: [String]) throws(SystemCallFailure) -> Module {
+            var cStrings = cflags.map { strdup($0) }
+            defer { cStrings.forEach { free($0) } }
+            let (raw, errno) = cStrings.withUnsafeMutableBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buffer.count, 1)) {
+                    flags in
+                    Glibc.errno = 0
+                    let module = bpf_module_create_c_from_string(
+                        text, 0, buffer.isEmpty ? nil : flags, Int32(buffer.count), true, nil)
+                    return (module, Glibc.errno)
+                }
+            }
+            guard let raw else { throw SystemCallFailure(call: "bpf_module_create_c_from_string", errno: errno) }
+            return Module(raw: raw)
+        }
+
+        private init(raw: UnsafeMutableRawPointer) {
+            self.raw = raw
+        }
+
+        deinit {
+            LibBCC.withLock { bpf_module_destroy(raw) }
+        }
+
+        var functionNames: [String] {
+            (0..<bpf_num_functions(raw)).compactMap { bpf_function_name(raw, $0).map { String(cString: $0) } }
+        }
+
+        func hasFunction(_ name: String) -> Bool {
+            bpf_function_start(raw, name) != nil
+        }
+
+        /// Loads one function into the kernel. With `logLevel` 0, libbcc retries a failed load
+        /// with logging into `log` for most errors, but not E2BIG; with `logLevel` 1 the kernel
+        /// writes its verifier log into `log` on the first attempt. The caller owns the
+        /// returned descriptor (``FileDescriptor/init(adopting:)``).
+        func loadFunction(
+            _ name: String, programType: Int32, logLevel: Int32, log: inout [CChar]
+        ) throws(SystemCallFailure) -> Int32 {
+            let start = bpf_function_start(raw, name)
+            let size = bpf_function_size(raw, name)
+            let license = bpf_module_license(raw)
+            let version = bpf_module_kern_version(raw)
+            let count = UInt32(log.count)
+            return try log.withUnsafeMutableBufferPointer { (buffer) throws(SystemCallFailure) in
+                try SystemCall.check("bcc_func_load") {
+                    bcc_func_load(
+                        raw, programType, name, start?.assumingMemoryBound(to: bpf_insn.self), Int32(size), license,
+                        version, logLevel, buffer.baseAddress, count, nil, -1)
+                }
+            }
+        }
+
+        var tableNames: [String] {
+            (0..<bpf_num_tables(raw)).compactMap { bpf_table_name(raw, $0).map { String(cString: $0) } }
+        }
+
+        /// What libbcc recorded about table `name`, or nil when the module has no such table.
+        func table(_ name: String) -> TableInfo? {
+            guard bpf_table_fd(raw, name) >= 0 else { return nil }
+            return TableInfo(
+                name: name, type: TableType(rawValue: bpf_table_type(raw, name)),
+                keySize: bpf_table_key_size(raw, name), leafSize: bpf_table_leaf_size(raw, name),
+                maxEntries: bpf_table_max_entries(raw, name),
+                keyDescription: bpf_table_key_desc(raw, name).map { String(cString: $0) },
+                leafDescription: bpf_table_leaf_desc(raw, name).map { String(cString: $0) },
+                submittedFields: (0..<bpf_perf_event_fields(raw, name)).compactMap {
+                    bpf_perf_event_field(raw, name, $0).map { String(cString: $0) }
+                })
+        }
+
+        /// The descriptor of table `name`, owned by the module: valid while it lives.
+        func tableFD(_ name: String) -> Int32? {
+            let fd = bpf_table_fd(raw, name)
+            return fd < 0 ? nil : fd
+        }
+    }
+
+    // MARK: Attaching
+
+    /// What an attach call created in the kernel; letting it go detaches it.
+    struct Hook: ~Copyable, Sendable {
+        private enum Cleanup: ~Copyable, Sendable {
+            /// Perf event descriptors (tracepoints, perf events): disable and close.
+            case perfEvents([Int32])
+            /// A kprobe's or uprobe's perf event, and the tracefs event libbcc made for it
+            /// where the kernel has no probe PMU.
+            case kprobe(Int32, eventName: String)
+            case uprobe(Int32, eventName: String)
+            /// A BPF link (raw tracepoints): closing it detaches.
+            case link(FileDescriptor)
+        }
+
+        private let cleanup: Cleanup
+
+        deinit {
+            switch consume cleanup {
+            case .perfEvents(let fds):
+                for fd in fds { _ = bpf_close_perf_event_fd(fd) }
+            case .kprobe(let fd, let eventName):
+                _ = bpf_close_perf_event_fd(fd)
+                _ = bpf_detach_kprobe(eventName)
+            case .uprobe(let fd, let eventName):
+                _ = bpf_close_perf_event_fd(fd)
+                _ = bpf_detach_uprobe(eventName)
+            case .link(let fd):
+                fd.close()
+            }
+        }
+
+        /// Detaches now.
+        consuming func detach() {}
+
+        static func tracepoint(program: Int32, category: String, name: String) throws(SystemCallFailure) -> Hook {
+            let fd = try SystemCall.check("bpf_attach_tracepoint") { bpf_attach_tracepoint(program, category, name) }
+            return Hook(cleanup: .perfEvents([fd]))
+        }
+
+        static func rawTracepoint(program: Int32, name: String) throws(SystemCallFailure) -> Hook {
+            let fd = try SystemCall.check("bpf_attach_raw_tracepoint") { bpf_attach_raw_tracepoint(program, name) }
+            return Hook(cleanup: .link(FileDescriptor(adopting: fd)))
+        }
+
+        static func kprobe(
+            program: Int32, isReturn: Bool, eventName: String, function: String
+        ) throws(SystemCallFailure) -> Hook {
+            let fd = try SystemCall.check("bpf_attach_kprobe") {
+                bpf_attach_kprobe(program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, function, 0, 0)
+            }
+            return Hook(cleanup: .kprobe(fd, eventName: eventName))
+        }
+
+        static func uprobe(
+            program: Int32, isReturn: Bool, eventName: String, binaryPath: String, offset: UInt64, pid: Int32
+        ) throws(SystemCallFailure) -> Hook {
+            let fd = try SystemCall.check("bpf_attach_uprobe") {
+                bpf_attach_uprobe(
+                    program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, binaryPath, offset, pid, 0)
+            }
+            return Hook(cleanup: .uprobe(fd, eventName: eventName))
+        }
+
+        /// One perf event per entry of `cpus` (-1: follow `pid` on any CPU); all or nothing.
+        static func perfEvents(
+            program: Int32, type: UInt32, config: UInt32, samplePeriod: UInt64, sampleFrequency: UInt64, pid: Int32,
+            cpus: [Int32]
+        ) throws(SystemCallFailure) -> Hook {
+            var fds: [Int32] = []
+            for cpu in cpus {
+                do {
+                    fds.append(
+                        try SystemCall.check("bpf_attach_perf_event") {
+                            bpf_attach_perf_event(program, type, config, samplePeriod, sampleFrequency, pid, cpu, -1)
+                        })
+                } catch {
+                    _ = Hook(cleanup: .perfEvents(fds))  // Closes the ones opened so far.
+                    throw error
+                }
+            }
+            return Hook(cleanup: .perfEvents(fds))
+        }
+    }
+
+    // MARK: Symbols
+
+    /// Resolves `symbol` in `module` (a path or a library name such as "c") to the file that
+    /// holds it and the symbol's offset in that file.
+    static func resolveSymbol(module: String, symbol: String, pid: Int32) -> (path: String, offset: UInt64)? {
+        var resolved = bcc_symbol()
+        defer { if let path = resolved.module { bcc_procutils_free(path) } }
+        guard bcc_resolve_symname(module, symbol, 0, pid, nil, &resolved) == 0, let path = resolved.module else {
+            return nil
+        }
+        return (String(cString: path), resolved.offset)
+    }
+
+    /// The path of a shared library by name ("c" finds libc.so.6), as the dynamic loader would.
+    static func whichLibrary(_ name: String, pid: Int32) -> String? {
+        guard let path = bcc_procutils_which_so(name, pid) else { return nil }
+        defer { free(path) }
+        return String(cString: path)
+    }
+}
+
+/// What libbcc recorded about one table (map) of a compiled program.
+struct TableInfo: Sendable {
+    var name: String
+    var type: TableType
+    var keySize: Int
+    var leafSize: Int
+    var maxEntries: Int
+    var keyDescription: String?
+    var leafDescription: String?
+    /// `name#type` of the struct the program submits to this table, if it is a perf or ring
+    /// buffer that libbcc saw `perf_submit`/`ringbuf_output`/`ringbuf_submit` called on.
+    var submittedFields: [String]
+}

@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One program compiled by libbcc: its functions (loaded on first use) and its tables.
+///
+/// Owns the libbcc module and the descriptors of the functions it loaded. ``close()`` frees
+/// them at once, whoever still holds a reference (table views, buffers, probes); after it
+/// every use throws ``EBPFError/Code/closed``. Every use runs under the module's own lock, so
+/// `close()` waits for a map call in progress and a descriptor number is never used after it
+/// was closed (and perhaps reused by another open).
+final class BPFModule: Sendable {
+    /// A function loaded into the kernel; its descriptor closes with it.
+    private final class LoadedProgram: Sendable {
+        let descriptor: FileDescriptor
+        init(_ descriptor: consuming FileDescriptor) { self.descriptor = descriptor }
+    }
+
+    private struct Contents: ~Copyable, Sendable {
+        var module: LibBCC.Module
+        var loaded: [String: LoadedProgram] = [:]
+    }
+
+    /// nil once closed. Lock order: this lock, then ``LibBCC/lock``.
+    private let contents: Lock<Contents?>
+
+    /// Compiles BPF C text with libbcc.
+    ///
+    /// - Throws: ``EBPFError/Code/compilationFailed`` with clang's diagnostics,
+    ///   ``EBPFError/Code/kernelHeadersMissing`` or ``EBPFError/Code/permissionDenied``.
+    init(text: String, cflags: [String]) throws(EBPFError) {
+        for flag in cflags where flag.utf8.contains(where: { $0 < 0x20 }) {
+            throw EBPFError(
+                .invalidArgument,
+                "the compiler flag \(NameValidation.quoted(flag)) contains control characters")
+        }
+        var compiled: LibBCC.Module?
+        var errno: Int32 = 0
+        let output = LibBCC.withLock {
+            OutputCapture.capture {
+                do throws(SystemCallFailure) {
+                    compiled = try LibBCC.Module.compile(text: text, cflags: cflags)
+                } catch {
+                    errno = error.errno
+                }
+            }
+        }
+        guard let module = compiled.take() else {
+            throw Self.compileError(output: output.combined, errno: errno)
+        }
+        output.forward()
+        contents = Lock(Contents(module: module))
+    }
+
+    /// Frees the program: the loaded functions' descriptors and the libbcc module with its
+    /// maps. Idempotent.
+    func close() {
+        // Taken out under the lock, destroyed outside it (the module's deinit takes LibBCC.lock).
+        let taken = contents.withLock { $0.take() }
+        _ = consume taken
+    }
+
+    var isClosed: Bool {
+        contents.withLock { contents in
+            guard let open = contents.take() else { return true }
+            contents = consume open
+            return false
+        }
+    }
+
+    /// Runs `body` with the open module under both locks, or throws ``EBPFError/Code/closed``.
+    private func withContents<T>(_ body: (inout Contents) throws(EBPFError) -> T) throws(EBPFError) -> T {
+        try contents.withLock { (contents) throws(EBPFError) -> T in
+            guard var open = contents.take() else {
+                throw EBPFError(.closed, "this program was freed (its EBPFWrapper or probe was closed); create a new one")
+            }
+            do throws(EBPFError) {
+                let value = try LibBCC.withLock { () throws(EBPFError) -> T in try body(&open) }
+                contents = consume open
+                return value
+            } catch {
+                contents = consume open
+                throw error
+            }
+        }
+    }
+
+    var functionNames: [String] { (try? withContents { $0.module.functionNames }) ?? [] }
+    var tableNames: [String] { (try? withContents { $0.module.tableNames }) ?? [] }
+
+    /// Loads `name` as a program of `type` (once per module and type, like bcc's
+    /// `load_func`) and runs `body` with its descriptor, which stays open during the call.
+    ///
+    /// - Throws: ``EBPFError/Code/functionNotFound``, or ``EBPFError/Code/loadFailed`` with
+    ///   the verifier log; what `body` throws.
+    func withFunction<T>(
+        _ name: String, type: ProgramType, _ body: (Int32) throws(EBPFError) -> T
+    ) throws(EBPFError) -> T {
+        try NameValidation.identifier(name, what: "function name")
+        let key = "\(type.rawValue):\(name)"
+        return try withContents { (contents) throws(EBPFError) -> T in
+            if let loaded = contents.loaded[key] { return try body(loaded.descriptor.rawValue) }
+            guard contents.module.hasFunction(name) else {
+                let known = contents.module.functionNames.joined(separator: ", ")
+                throw EBPFError(
+                    .functionNotFound,
+                    "the program has no function named '\(name)' (it has: \(known.isEmpty ? "none" : known)); pass the name of a function defined in the BPF C text as fnName"
+                )
+            }
+            let loaded = LoadedProgram(try Self.load(contents.module, name, type: type))
+            contents.loaded[key] = loaded
+            return try body(loaded.descriptor.rawValue)
+        }
+    }
+
+    /// Loads a function, retrying for the verifier log where libbcc gave up without one.
+    private static func load(
+        _ module: borrowing LibBCC.Module, _ name: String, type: ProgramType
+    ) throws(EBPFError) -> FileDescriptor {
+        var log = [CChar](repeating: 0, count: 1 << 20)
+        func attempt(logLevel: Int32) -> (Result<Int32, SystemCallFailure>, OutputCapture.Output) {
+            OutputCapture.run {
+                Result { () throws(SystemCallFailure) in
+                    try module.loadFunction(name, programType: type.rawValue, logLevel: logLevel, log: &log)
+                }
+            }
+        }
+        var (result, hints) = attempt(logLevel: 0)
+        var verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        if case .failure(let failure) = result, verifierLog.isEmpty, failure.errno != EPERM {
+            // libbcc gives up on some errors (E2BIG) without asking the kernel for its log.
+            (result, hints) = attempt(logLevel: 1)
+            verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            if case .failure = result { result = .failure(failure) }
+        }
+        switch result {
+        case .success(let fd):
+            hints.forward()
+            return FileDescriptor(adopting: fd)
+        case .failure(let failure):
+            let diagnostics = [verifierLog, hints.combined].filter { !$0.isEmpty }.joined(separator: "\n")
+            // EPERM is missing privileges; EACCES with a log is the verifier saying no.
+            if failure.errno == EPERM || (failure.errno == EACCES && verifierLog.isEmpty) {
+                throw failure.error(.loadFailed, "could not load '\(name)' as a \(type) program")
+            }
+            throw EBPFError(
+                .loadFailed,
+                "the kernel rejected '\(name)' as a \(type) program; the verifier log below says why",
+                call: failure.call, errno: failure.errno,
+                diagnostics: diagnostics.isEmpty ? nil : diagnostics)
+        }
+    }
+
+    /// What libbcc knows of a table, or a ``EBPFError/Code/tableNotFound`` error.
+    func table(_ name: String) throws(EBPFError) -> TableInfo {
+        try NameValidation.identifier(name, what: "table name")
+        return try withContents { (contents) throws(EBPFError) -> TableInfo in
+            guard let info = contents.module.table(name) else {
+                let known = contents.module.tableNames.joined(separator: ", ")
+                throw EBPFError(
+                    .tableNotFound,
+                    "the program has no table named '\(name)' (it has: \(known.isEmpty ? "none" : known)); declare it in the BPF C text, e.g. BPF_PERF_OUTPUT(\(name));"
+                )
+            }
+            return info
+        }
+    }
+
+    /// Runs `body` with table `name`'s descriptor, which stays open during the call.
+    func withTable<T>(_ name: String, _ body: (Int32) throws(EBPFError) -> T) throws(EBPFError) -> T {
+        try withContents { (contents) throws(EBPFError) -> T in
+            guard let fd = contents.module.tableFD(name) else { throw EBPFError(.tableNotFound, "the program has no table named '\(name)'") }
+            return try body(fd)
+        }
+    }
+
+    private static func compileError(output: String, errno: Int32) -> EBPFError {
+        // libbcc prints this (on stdout) when it finds no headers tree, and `chdir(<tree>)`
+        // when BCC_KERNEL_SOURCE names one that does not exist.
+        if output.contains("Unable to find kernel headers") || (errno == ENOENT && output.contains("chdir(")) {
+            return EBPFError(
+                .kernelHeadersMissing,
+                "libbcc found no kernel headers for this kernel. Run scripts/setup-host.sh as root, or install linux-headers-$(uname -r) so that /lib/modules/$(uname -r)/build exists, or set BCC_KERNEL_SOURCE to a headers tree",
+                call: "bpf_module_create_c_from_string", errno: errno, diagnostics: output)
+        }
+        if errno == EPERM || output.contains("Operation not permitted") {
+            return EBPFError(
+                .permissionDenied,
+                "the program compiled but its maps could not be created: BPF needs root, or CAP_BPF with CAP_PERFMON",
+                call: "bpf_module_create_c_from_string", errno: EPERM, diagnostics: output)
+        }
+        let firstError = output.split(separator: "\n").first { $0.contains("error:") }
+        let summary = firstError.map { ": \($0)" } ?? ""
+        return EBPFError(
+            .compilationFailed,
+            "the BPF C text did not compile\(summary)",
+            call: "bpf_module_create_c_from_string", errno: errno,
+            diagnostics: output.isEmpty ? nil : output)
+    }
+}

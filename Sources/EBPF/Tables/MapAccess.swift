@@ -1,0 +1,266 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The raw operations on one map, shared by the untyped ``Table`` and the typed views. Keys
+/// and values travel as bytes; for per-CPU maps a value holds every possible CPU's copy,
+/// each rounded up to 8 bytes as the kernel lays them out.
+///
+/// Every call reaches the map through its module, which throws ``EBPFError/Code/closed``
+/// once the wrapper was closed.
+struct MapAccess: Sendable {
+    let name: String
+    let type: TableType
+    let keySize: Int
+    /// One value's size (one CPU's, for per-CPU maps).
+    let valueSize: Int
+    let maxEntries: Int
+    let possibleCPUs: Int
+    let module: BPFModule
+
+    init(info: TableInfo, module: BPFModule) throws(EBPFError) {
+        name = info.name
+        type = info.type
+        keySize = info.keySize
+        valueSize = info.leafSize
+        maxEntries = info.maxEntries
+        let possible = SystemFiles.parseCPUList(try SystemFiles.readText("/sys/devices/system/cpu/possible"))
+        possibleCPUs = Int(possible.max() ?? 0) + 1
+        self.module = module
+    }
+
+    var isPerCPU: Bool { [.perCPUHash, .perCPUArray, .lruPerCPUHash].contains(type) }
+    var isArray: Bool { [.array, .perCPUArray].contains(type) }
+    var isQueueOrStack: Bool { type == .queue || type == .stack }
+    /// Bytes between two CPUs' copies of a per-CPU value.
+    var perCPUStride: Int { (valueSize + 7) / 8 * 8 }
+    /// Bytes of a whole value buffer as the kernel reads and writes it.
+    var valueBufferSize: Int { isPerCPU ? perCPUStride * possibleCPUs : valueSize }
+
+    /// Runs `body` with the map's descriptor; a failed call becomes an error that says
+    /// `action` (`"look up a key in"`), unless `absent` turns ENOENT into a value.
+    private func withMap<T>(
+        _ action: String, absent: T? = nil, _ body: (Int32) throws(SystemCallFailure) -> T
+    ) throws(EBPFError) -> T {
+        try module.withTable(name) { (fd) throws(EBPFError) -> T in
+            do throws(SystemCallFailure) {
+                return try body(fd)
+            } catch {
+                if error.errno == ENOENT, let absent { return absent }
+                throw error.error(.systemCallFailed, "could not \(action) table '\(name)'")
+            }
+        }
+    }
+
+    func checkKey(_ key: [UInt8]) throws(EBPFError) {
+        guard key.count == keySize else {
+            throw EBPFError(.invalidArgument, "a key of table '\(name)' is \(keySize) bytes; this one is \(key.count)")
+        }
+    }
+
+    private func checkValue(_ value: [UInt8]) throws(EBPFError) {
+        guard value.count == valueBufferSize else {
+            throw EBPFError(
+                .invalidArgument, "a value of table '\(name)' is \(valueBufferSize) bytes; this one is \(value.count)")
+        }
+    }
+
+    /// The value stored under `key` (nil: the head of a queue or stack), or nil when there is none.
+    func lookup(_ key: [UInt8]?) throws(EBPFError) -> [UInt8]? {
+        if let key { try checkKey(key) }
+        var key = key
+        var value = [UInt8](repeating: 0, count: valueBufferSize)
+        let found = try withMap("look up a key in", absent: false) { (fd) throws(SystemCallFailure) -> Bool in
+            if key == nil {
+                try LibBCC.MapCalls.lookup(fd: fd, key: nil, value: &value)
+            } else {
+                try LibBCC.MapCalls.lookup(fd: fd, key: &key!, value: &value)
+            }
+            return true
+        }
+        return found ? value : nil
+    }
+
+    /// Stores `value` under `key` (nil: pushes onto a queue or stack). `flags`: 0 any, 1 only
+    /// if absent, 2 only if present.
+    func update(_ key: [UInt8]?, _ value: [UInt8], flags: UInt64 = 0) throws(EBPFError) {
+        if let key { try checkKey(key) }
+        try checkValue(value)
+        var key = key
+        var value = value
+        do throws(EBPFError) {
+            try withMap("update") { (fd) throws(SystemCallFailure) in
+                if key == nil {
+                    try LibBCC.MapCalls.update(fd: fd, key: nil, value: &value, flags: flags)
+                } else {
+                    try LibBCC.MapCalls.update(fd: fd, key: &key!, value: &value, flags: flags)
+                }
+            }
+        } catch where error.errno == E2BIG {
+            throw EBPFError(
+                .systemCallFailed, "could not update table '\(name)': it is full (\(maxEntries) entries)",
+                call: error.call, errno: error.errno)
+        }
+    }
+
+    /// Deletes `key`; false when it was not there. Arrays cannot delete: use `zero`.
+    @discardableResult
+    func delete(_ key: [UInt8]) throws(EBPFError) -> Bool {
+        try checkKey(key)
+        var key = key
+        return try withMap("delete a key from", absent: false) { (fd) throws(SystemCallFailure) -> Bool in
+            try LibBCC.MapCalls.delete(fd: fd, key: &key)
+            return true
+        }
+    }
+
+    /// Removes and returns the head of a queue or stack; nil when it is empty.
+    func pop() throws(EBPFError) -> [UInt8]? {
+        var value = [UInt8](repeating: 0, count: valueBufferSize)
+        let found = try withMap("pop from", absent: false) { (fd) throws(SystemCallFailure) -> Bool in
+            try LibBCC.MapCalls.lookupAndDelete(fd: fd, key: nil, value: &value)
+            return true
+        }
+        return found ? value : nil
+    }
+
+    /// Every key present now. Tolerates the kernel adding and deleting keys meanwhile: a
+    /// walk that a deletion restarts skips the keys it has seen, and the walk is bounded.
+    func keys() throws(EBPFError) -> [[UInt8]] {
+        try withMap("walk") { (fd) throws(SystemCallFailure) -> [[UInt8]] in
+            var keys: [[UInt8]] = []
+            var seen = Set<[UInt8]>()
+            var current: [UInt8]?
+            var next = [UInt8](repeating: 0, count: keySize)
+            for _ in 0..<(2 * maxEntries + 16) {
+                do throws(SystemCallFailure) {
+                    if current == nil {
+                        try LibBCC.MapCalls.nextKey(fd: fd, key: nil, next: &next, keySize: keySize)
+                    } else {
+                        try LibBCC.MapCalls.nextKey(fd: fd, key: &current!, next: &next, keySize: keySize)
+                    }
+                } catch where error.errno == ENOENT {
+                    break
+                }
+                if seen.insert(next).inserted { keys.append(next) }
+                current = next
+            }
+            return keys
+        }
+    }
+
+    /// Every entry present now, looked up key by key (keys deleted meanwhile are skipped).
+    func items() throws(EBPFError) -> [(key: [UInt8], value: [UInt8])] {
+        var items: [(key: [UInt8], value: [UInt8])] = []
+        for key in try keys() {
+            if let value = try lookup(key) { items.append((key, value)) }
+        }
+        return items
+    }
+
+    /// Reads and deletes every entry: `BPF_MAP_LOOKUP_AND_DELETE_BATCH` calls of up to
+    /// `maxEntries` entries where the kernel supports it (5.6+), else key by key.
+    func takeAll() throws(EBPFError) -> [(key: [UInt8], value: [UInt8])] {
+        guard !isArray else {
+            throw EBPFError(
+                .invalidArgument, "array '\(name)' cannot delete entries; read it with items() and reset it with zero()")
+        }
+        let batched = try withMap("batch-read", absent: nil) { (fd) throws(SystemCallFailure) -> [(key: [UInt8], value: [UInt8])]? in
+            try takeInBatches(fd)
+        }
+        if let batched { return batched }
+        return try takeKeyByKey()
+    }
+
+    /// nil when the kernel has no batch operations for this map.
+    private func takeInBatches(_ fd: Int32) throws(SystemCallFailure) -> [(key: [UInt8], value: [UInt8])]? {
+        let capacity = max(1, maxEntries)
+        var keys = [UInt8](repeating: 0, count: keySize * capacity)
+        var values = [UInt8](repeating: 0, count: valueBufferSize * capacity)
+        var taken: [(key: [UInt8], value: [UInt8])] = []
+        var cursor: UInt32 = 0
+        var first = true
+        while true {
+            var count = UInt32(capacity)
+            var out: UInt32 = 0
+            var done = false
+            do throws(SystemCallFailure) {
+                try keys.withUnsafeMutableBufferPointer { (k) throws(SystemCallFailure) in
+                    try values.withUnsafeMutableBufferPointer { (v) throws(SystemCallFailure) in
+                        try withUnsafeMutablePointer(to: &cursor) { (position) throws(SystemCallFailure) in
+                            try LibBCC.MapCalls.lookupAndDeleteBatch(
+                                fd: fd, inBatch: first ? nil : position, outBatch: &out, keys: k.baseAddress!,
+                                values: v.baseAddress!, count: &count)
+                        }
+                    }
+                }
+            } catch where error.errno == ENOENT {
+                done = true  // The walk is over; `count` entries came with it.
+            } catch where first && [EINVAL, ENOTSUP, EOPNOTSUPP, ENOSYS].contains(error.errno) {
+                return nil
+            }
+            for index in 0..<Int(count) {
+                taken.append(
+                    (Array(keys[index * keySize..<(index + 1) * keySize]),
+                     Array(values[index * valueBufferSize..<(index + 1) * valueBufferSize])))
+            }
+            if done { return taken }
+            cursor = out
+            first = false
+        }
+    }
+
+    private func takeKeyByKey() throws(EBPFError) -> [(key: [UInt8], value: [UInt8])] {
+        var taken: [(key: [UInt8], value: [UInt8])] = []
+        for key in try keys() {
+            if let value = try lookup(key), try delete(key) { taken.append((key, value)) }
+        }
+        return taken
+    }
+
+    /// Deletes every entry of a hash-like map, or zeroes every element of an array.
+    func clear() throws(EBPFError) {
+        if isArray { return try zero() }
+        for key in try keys() { try delete(key) }
+    }
+
+    /// Sets every element of an array to zero (arrays cannot delete).
+    func zero() throws(EBPFError) {
+        guard isArray else {
+            throw EBPFError(.invalidArgument, "table '\(name)' is a \(type), not an array; use clear() to delete its entries")
+        }
+        let zeros = [UInt8](repeating: 0, count: valueBufferSize)
+        for index in 0..<maxEntries {
+            try update(Self.bytes(of: UInt32(index), size: keySize), zeros)
+        }
+    }
+
+    /// Splits a per-CPU value buffer into one value per possible CPU.
+    func perCPUValues(_ buffer: [UInt8]) -> [[UInt8]] {
+        (0..<possibleCPUs).map { cpu in Array(buffer[cpu * perCPUStride..<cpu * perCPUStride + valueSize]) }
+    }
+
+    /// Joins one value per possible CPU into a per-CPU value buffer.
+    func perCPUBuffer(_ values: [[UInt8]]) throws(EBPFError) -> [UInt8] {
+        guard values.count == possibleCPUs, values.allSatisfy({ $0.count == valueSize }) else {
+            throw EBPFError(
+                .invalidArgument,
+                "table '\(name)' is per-CPU: give \(possibleCPUs) values (one per possible CPU) of \(valueSize) bytes")
+        }
+        var buffer = [UInt8](repeating: 0, count: valueBufferSize)
+        for (cpu, value) in values.enumerated() {
+            buffer.replaceSubrange(cpu * perCPUStride..<cpu * perCPUStride + valueSize, with: value)
+        }
+        return buffer
+    }
+
+    /// The little-endian bytes of an integer, in `size` bytes (for array indexes and scalar keys).
+    static func bytes(of value: some BinaryInteger, size: Int) -> [UInt8] {
+        let wide = UInt64(truncatingIfNeeded: value)
+        return (0..<size).map { $0 < 8 ? UInt8(truncatingIfNeeded: wide >> (8 * UInt64($0))) : 0 }
+    }
+
+    static func bytes<T: BitwiseCopyable>(of value: T) -> [UInt8] {
+        withUnsafeBytes(of: value) { Array($0) }
+    }
+}
