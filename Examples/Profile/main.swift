@@ -43,8 +43,9 @@ do {
 
     let stacks = try b.table("stacks")
     var lines: [(String, Int)] = []
-    for (key, value) in try b.table("counts").items() {
-        guard let pid = key.pid?.intValue, let count = value.intValue else { continue }
+    for entry in try b.table("counts").items() {
+        let key = entry.key
+        guard let pid = key.pid?.intValue, let count = entry.value.intValue else { continue }
         var frames = [key.comm?.stringValue ?? "?"]
         let user = key.user_stack?.intValue ?? -1
         let kernel = key.kernel_stack?.intValue ?? -1

@@ -60,8 +60,9 @@ do {
         // The key is a struct: its fields are decoded by name from libbcc's description.
         let items = try counts.takeItems().sorted { ($0.value.uint64Value ?? 0) > ($1.value.uint64Value ?? 0) }
         print("\nPID     COMM             CALLS")
-        for (process, calls) in items.prefix(top) {
-            print((process.pid?.description ?? "?").padded(7), (process.comm?.stringValue ?? "?").padded(16), calls)
+        for entry in items.prefix(top) {
+            let process = entry.key
+            print((process.pid?.description ?? "?").padded(7), (process.comm?.stringValue ?? "?").padded(16), entry.value)
         }
         fflush(nil)
     }

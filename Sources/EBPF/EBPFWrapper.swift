@@ -131,7 +131,12 @@ public final class EBPFWrapper: Sendable {
         poller.stop()
         tracePipe.close()
         symbols.close()
-        state.withLock { $0.buffers.removeAll() }
+        // The poller released their rings; this marks the handles closed.
+        let buffers = state.withLock { state in
+            defer { state.buffers.removeAll() }
+            return state.buffers
+        }
+        buffers.forEach { $0.close() }
         module?.close()
     }
 

@@ -172,6 +172,75 @@ final class NativeProgramTests: XCTestCase {
         XCTAssertEqual(ThisProcess.openFileDescriptors, before, "close() must release every fd")
     }
 
+    /// `close()` frees the program, its maps, rings, probes and the trace pipe at once, while
+    /// every handle the caller took is still referenced; the handles then throw `.closed`.
+    func testCloseFreesEveryDescriptorWhileViewsAreStillReferenced() throws {
+        try requireKernel()
+        let before = ThisProcess.openFileDescriptors
+        let b = try EBPFWrapper(text: """
+            BPF_HASH(counts, u32, u64);
+            BPF_PERCPU_ARRAY(hits, u64, 1);
+            BPF_PERF_OUTPUT(events);
+            BPF_RINGBUF_OUTPUT(ring, 8);
+            TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+                u32 pid = bpf_get_current_pid_tgid() >> 32;
+                if (pid != TARGET_PID) return 0;
+                counts.increment(pid);
+                int zero = 0;
+                hits.increment(zero);
+                events.perf_submit(args, &pid, sizeof(pid));
+                ring.ringbuf_output(&pid, sizeof(pid), 0);
+                return 0;
+            }
+            """, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
+        try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
+        let perfRecords = Collected<UInt32>()
+        let ringRecords = Collected<UInt32>()
+        let perf = try b.openPerfBuffer("events", as: UInt32.self) { perfRecords.append($0) }
+        let ring = try b.openRingBuffer("ring", as: UInt32.self) { ringRecords.append($0) }
+        let probeEvents = Collected<Int32>()
+        let probe = try b.attachSyscall("getppid", filter: ProbeFilter(processID: ThisProcess.pid)) {
+            probeEvents.append($0.processID)
+        }
+        let untyped = try b.table("counts")
+        let typed = try b.table("counts", key: UInt32.self, value: UInt64.self)
+        let perCPU = try b.perCPUTable("hits", key: UInt32.self, value: UInt64.self)
+        XCTAssertNil(try b.traceReadline(timeout: .milliseconds(1)), "opens the trace pipe; nothing printed")
+
+        _ = getppid()
+        XCTAssertTrue(waitUntil { perfRecords.count == 1 && ringRecords.count == 1 && probeEvents.count == 1 })
+        XCTAssertEqual(try typed[UInt32(ThisProcess.pid)], 1)
+        XCTAssertEqual(try perCPU.sum(forKey: 0), 1)
+        XCTAssertGreaterThan(ThisProcess.openFileDescriptors, before + 4, "maps, rings, programs, poller, pipe")
+
+        b.close()
+        XCTAssertEqual(ThisProcess.openFileDescriptors, before, "close() must free every descriptor at once")
+
+        withExtendedLifetime((perf, ring, probe)) {
+            XCTAssertFalse(perf.isOpen)
+            XCTAssertFalse(ring.isOpen)
+            XCTAssertFalse(probe.isAttached)
+        }
+        func assertClosed<T>(_ call: @autoclosure () throws -> T, _ what: String) {
+            XCTAssertThrowsError(try call(), what) { error in
+                XCTAssertEqual((error as? EBPFError)?.code, .closed, "\(what): \(error)")
+            }
+        }
+        assertClosed(try untyped.items(), "Table.items()")
+        assertClosed(try untyped.lookup(UInt32(1)), "Table.lookup")
+        assertClosed(try typed[UInt32(ThisProcess.pid)], "TypedTable subscript")
+        assertClosed(try typed.updateValue(1, forKey: 1), "TypedTable.updateValue")
+        assertClosed(try typed.removeAll(), "TypedTable.removeAll")
+        assertClosed(try perCPU.snapshot(), "PerCPUTable.snapshot")
+        assertClosed(try b.table("counts"), "a new view")
+        assertClosed(try b.loadFunction("tracepoint__syscalls__sys_enter_getppid", type: .tracepoint), "loadFunction")
+        _ = getppid()
+        usleep(50_000)
+        XCTAssertEqual(perfRecords.count, 1, "nothing delivered after close()")
+        XCTAssertEqual(ringRecords.count, 1)
+        XCTAssertEqual(probeEvents.count, 1)
+    }
+
     func testClosingABufferStopsDeliveryAndFreesTheTable() throws {
         try requireKernel()
         let b = try makeBindWrapper()

@@ -49,7 +49,7 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
     public subscript(dynamicMember name: String) -> FieldValue? { record[name] }
 
     /// The event's own fields with their values, in the format file's order.
-    public var fields: [(name: String, value: FieldValue)] { record.fields }
+    public var fields: [RecordField] { record.fields }
 
     public var description: String {
         let own = fields.map { "\($0.name)=\($0.value)" }.joined(separator: " ")

@@ -43,9 +43,9 @@ public struct ProbeProgram: Sendable {
     /// Where each field lies in a record, header first: what a Swift struct decoding the
     /// record with `openPerfBuffer(_:as:)` must mirror. Members are named as in the C struct
     /// (`timestamp`, `pid`, …, `comm`, then `f_<field>`).
-    public var recordFields: [(name: String, offset: Int, size: Int)] {
-        Self.headerFields.map { ($0.name, $0.offset, $0.size) }
-            + layout.fields.map { ("f_" + $0.name, $0.offset, $0.size) }
+    public var recordFields: [RecordMember] {
+        Self.headerFields.map { RecordMember(name: $0.name, offset: $0.offset, size: $0.size) }
+            + layout.fields.map { RecordMember(name: "f_" + $0.name, offset: $0.offset, size: $0.size) }
     }
 
     var programType: ProgramType {

@@ -70,9 +70,9 @@ public struct EventRecord: Sendable, CustomStringConvertible {
     public var fieldNames: [String] { layout.fields.map(\.name) }
 
     /// Every field with its value, in declaration order.
-    public var fields: [(name: String, value: FieldValue)] {
+    public var fields: [RecordField] {
         storage.withBytes { raw in
-            layout.fields.compactMap { field in field.decode(from: raw).map { (field.name, $0) } }
+            layout.fields.compactMap { field in field.decode(from: raw).map { RecordField(name: field.name, value: $0) } }
         }
     }
 

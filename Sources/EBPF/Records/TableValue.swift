@@ -23,7 +23,7 @@ public struct TableValue: Sendable, Hashable, CustomStringConvertible {
     public subscript(dynamicMember name: String) -> FieldValue? { self[name] }
 
     /// A struct's fields in declaration order (padding omitted); empty for a scalar.
-    public var fields: [(name: String, value: FieldValue)] { isScalar ? [] : record.fields }
+    public var fields: [RecordField] { isScalar ? [] : record.fields }
 
     /// The bytes as stored in the map.
     public var bytes: [UInt8] { record.bytes }

@@ -30,7 +30,7 @@ extension EBPFWrapper {
         }
         try Self.checkSize(Key.self, info.keySize, table: name, what: "key")
         try Self.checkSize(Value.self, info.leafSize, table: name, what: "value")
-        return TypedTable(access: access, logger: logger)
+        return TypedTable(access: access)
     }
 
     /// A typed view of the per-CPU table `name`: each key holds one `Value` per possible CPU.
@@ -47,7 +47,7 @@ extension EBPFWrapper {
         }
         try Self.checkSize(Key.self, info.keySize, table: name, what: "key")
         try Self.checkSize(Value.self, info.leafSize, table: name, what: "value")
-        return PerCPUTable(access: access, logger: logger)
+        return PerCPUTable(access: access)
     }
 
     private func tableInfo(_ name: String) throws(EBPFError) -> (BPFModule, TableInfo) {

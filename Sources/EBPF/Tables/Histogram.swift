@@ -17,7 +17,20 @@ public struct Histogram: Sendable, Hashable {
     }
 
     /// The non-empty range of slots as buckets with their value ranges, as bcc prints them.
-    public var buckets: [(low: UInt64, high: UInt64, count: UInt64)] {
+    /// One bucket: the values from `low` to `high` and how many events fell there.
+    public struct Bucket: Sendable, Hashable {
+        public var low: UInt64
+        public var high: UInt64
+        public var count: UInt64
+
+        public init(low: UInt64, high: UInt64, count: UInt64) {
+            self.low = low
+            self.high = high
+            self.count = count
+        }
+    }
+
+    public var buckets: [Bucket] {
         guard let last = counts.lastIndex(where: { $0 > 0 }) else { return [] }
         switch scale {
         case .log2:
@@ -27,10 +40,10 @@ public struct Histogram: Sendable, Hashable {
                 var low: UInt64 = (1 << UInt64(slot)) >> 1
                 let high: UInt64 = slot >= 64 ? .max : (1 << UInt64(slot)) - 1
                 if low == high { low -= 1 }
-                return (low, high, slot < counts.count ? counts[slot] : 0)
+                return Bucket(low: low, high: high, count: slot < counts.count ? counts[slot] : 0)
             }
         case .linear:
-            return (0...last).map { (UInt64($0), UInt64($0), counts[$0]) }
+            return (0...last).map { Bucket(low: UInt64($0), high: UInt64($0), count: counts[$0]) }
         }
     }
 
@@ -96,7 +109,8 @@ extension Table {
     public func histograms(scale: Histogram.Scale) throws(EBPFError) -> [HistogramSection] {
         let limit = scale == .log2 ? 65 : 1025
         var sections: [FieldValue?: [UInt64]] = [:]
-        for (key, value) in try items() {
+        for entry in try items() {
+            let (key, value) = (entry.key, entry.value)
             guard let count = value.uint64Value else {
                 throw EBPFError(.invalidArgument, "the values of '\(name)' are not integers, so it is not a histogram")
             }

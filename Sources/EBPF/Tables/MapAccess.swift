@@ -114,6 +114,20 @@ struct MapAccess: Sendable {
         }
     }
 
+    /// Deletes `key`, or for arrays (which cannot delete) zeroes its element.
+    func remove(_ key: [UInt8]) throws(EBPFError) {
+        if isArray {
+            try update(key, [UInt8](repeating: 0, count: valueBufferSize))
+        } else {
+            try delete(key)
+        }
+    }
+
+    /// How many entries there are now (for arrays, `maxEntries`).
+    func count() throws(EBPFError) -> Int {
+        isArray ? maxEntries : try keys().count
+    }
+
     /// Removes and returns the head of a queue or stack; nil when it is empty.
     func pop() throws(EBPFError) -> [UInt8]? {
         var value = [UInt8](repeating: 0, count: valueBufferSize)

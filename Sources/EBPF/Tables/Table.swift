@@ -48,9 +48,9 @@ public final class Table: Sendable, CustomStringConvertible {
     }
 
     /// Every entry present now. For per-CPU tables use ``perCPUItems()``.
-    public func items() throws(EBPFError) -> [(key: TableValue, value: TableValue)] {
+    public func items() throws(EBPFError) -> [TableEntry<TableValue, TableValue>] {
         try checkNotPerCPU("perCPUItems()")
-        return try access.items().map { (key($0.key), value($0.value)) }
+        return try access.items().map { TableEntry(key: key($0.key), value: value($0.value)) }
     }
 
     /// Every value present now, in key order. For per-CPU tables use ``perCPUItems()``.
@@ -59,9 +59,11 @@ public final class Table: Sendable, CustomStringConvertible {
     }
 
     /// Every entry of a per-CPU table, with one value per possible CPU.
-    public func perCPUItems() throws(EBPFError) -> [(key: TableValue, values: [TableValue])] {
+    public func perCPUItems() throws(EBPFError) -> [TableEntry<TableValue, [TableValue]>] {
         try access.items().map { item in
-            (key(item.key), access.isPerCPU ? access.perCPUValues(item.value).map(value) : [value(item.value)])
+            TableEntry(
+                key: key(item.key),
+                value: access.isPerCPU ? access.perCPUValues(item.value).map(value) : [value(item.value)])
         }
     }
 
@@ -80,7 +82,7 @@ public final class Table: Sendable, CustomStringConvertible {
 
     /// How many entries there are now (for arrays, ``maxEntries``).
     public func count() throws(EBPFError) -> Int {
-        access.isArray ? maxEntries : try access.keys().count
+        try access.count()
     }
 
     // MARK: Writing
@@ -113,9 +115,9 @@ public final class Table: Sendable, CustomStringConvertible {
     /// Reads and deletes every entry, in one batch system call where the kernel supports it
     /// (5.6+), as bcc's `items_lookup_and_delete_batch()`: counts read this way are not
     /// lost or counted twice between two reads.
-    public func takeItems() throws(EBPFError) -> [(key: TableValue, value: TableValue)] {
+    public func takeItems() throws(EBPFError) -> [TableEntry<TableValue, TableValue>] {
         try checkNotPerCPU("takeItems on a typed per-CPU view")
-        return try access.takeAll().map { (key($0.key), value($0.value)) }
+        return try access.takeAll().map { TableEntry(key: key($0.key), value: value($0.value)) }
     }
 
     // MARK: Queues and stacks
