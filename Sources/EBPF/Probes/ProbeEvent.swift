@@ -20,8 +20,9 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
         record = EventRecord(layout: layout, bytes: bytes)
     }
 
-    private func header(_ offset: Int, _ size: Int) -> UInt64 {
-        record.withBytes { raw in
+    private func header(_ member: ProbeRecordHeader.Member) -> UInt64 {
+        let (offset, size) = (member.layout.offset, member.layout.size)
+        return record.withBytes { raw in
             raw.count >= offset + size ? FieldLayout.loadUnsigned(raw.baseAddress! + offset, size: size) : 0
         }
     }
@@ -29,18 +30,18 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
     /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
     public var eventName: String { record.layout.eventName }
     /// Nanoseconds since boot (`CLOCK_MONOTONIC`, `bpf_ktime_get_ns`), when the probe ran.
-    public var timestamp: UInt64 { header(0, 8) }
+    public var timestamp: UInt64 { header(ProbeRecordHeader.timestamp) }
     /// The process (thread group) id.
-    public var processID: Int32 { Int32(truncatingIfNeeded: header(8, 4)) }
+    public var processID: Int32 { Int32(truncatingIfNeeded: header(ProbeRecordHeader.processID)) }
     /// The thread id (the kernel's pid).
-    public var threadID: Int32 { Int32(truncatingIfNeeded: header(12, 4)) }
-    public var userID: UInt32 { UInt32(truncatingIfNeeded: header(16, 4)) }
-    public var groupID: UInt32 { UInt32(truncatingIfNeeded: header(20, 4)) }
+    public var threadID: Int32 { Int32(truncatingIfNeeded: header(ProbeRecordHeader.threadID)) }
+    public var userID: UInt32 { UInt32(truncatingIfNeeded: header(ProbeRecordHeader.userID)) }
+    public var groupID: UInt32 { UInt32(truncatingIfNeeded: header(ProbeRecordHeader.groupID)) }
     /// The CPU the probe ran on.
-    public var cpu: Int { Int(header(24, 4)) }
+    public var cpu: Int { Int(header(ProbeRecordHeader.cpu)) }
     /// The thread's name (`comm`), at most 15 bytes.
     public var processName: String {
-        record.withBytes { ProbeProgram.headerFields[6].decode(from: $0)?.stringValue ?? "" }
+        record.withBytes { ProbeRecordHeader.processName.layout.decode(from: $0)?.stringValue ?? "" }
     }
 
     /// The field called `name`, or nil when the event has no such field.

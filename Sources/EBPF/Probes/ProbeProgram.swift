@@ -53,17 +53,8 @@ public struct ProbeProgram: Sendable {
         return .kprobe
     }
 
-    // The fixed header, the same in every probe's record.
-    static let headerFields: [FieldLayout] = [
-        FieldLayout(name: "timestamp", offset: 0, elementSize: 8, kind: .unsigned),
-        FieldLayout(name: "pid", offset: 8, elementSize: 4, kind: .unsigned),
-        FieldLayout(name: "tid", offset: 12, elementSize: 4, kind: .unsigned),
-        FieldLayout(name: "uid", offset: 16, elementSize: 4, kind: .unsigned),
-        FieldLayout(name: "gid", offset: 20, elementSize: 4, kind: .unsigned),
-        FieldLayout(name: "cpu", offset: 24, elementSize: 4, kind: .unsigned),
-        FieldLayout(name: "comm", offset: 28, elementSize: 1, count: 16, kind: .character),
-    ]
-    static let headerSize = 44
+    /// The fixed header's layout, the same in every probe's record.
+    static var headerFields: [FieldLayout] { ProbeRecordHeader.members.map(\.layout) }
 
     /// Generates the program for a tracepoint (fields read from its record) or a syscall
     /// kprobe (fields read from the syscall's argument registers, named by `format`).
@@ -116,7 +107,7 @@ extension ProbeProgram {
         var members: [String] = []
         var statements: [String] = []
         var fields: [FieldLayout] = []
-        var offset = ProbeProgram.headerSize
+        var offset = ProbeRecordHeader.size
         var alignment = 8
 
         init(options: ProbeOptions, mechanism: Mechanism) {
@@ -296,16 +287,12 @@ extension ProbeProgram {
                 lines.append("#include <uapi/linux/ptrace.h>")
             }
             lines.append("struct ebpf_event {")
-            lines.append("    u64 timestamp;")
-            lines.append("    u32 pid;")
-            lines.append("    u32 tid;")
-            lines.append("    u32 uid;")
-            lines.append("    u32 gid;")
-            lines.append("    u32 cpu;")
-            lines.append("    char comm[16];")
+            lines += ProbeRecordHeader.members.map { "    " + $0.declaration }
             lines += members.map { "    " + $0 }
             lines.append("};")
-            lines.append("_Static_assert(__builtin_offsetof(struct ebpf_event, comm) == 28, \"record layout\");")
+            for member in ProbeRecordHeader.members {
+                lines.append("_Static_assert(__builtin_offsetof(struct ebpf_event, \(member.layout.name)) == \(member.layout.offset), \"record layout\");")
+            }
             for field in fields {
                 lines.append("_Static_assert(__builtin_offsetof(struct ebpf_event, f_\(field.name)) == \(field.offset), \"record layout\");")
                 if let lengthOffset = field.lengthOffset {
@@ -360,13 +347,7 @@ extension ProbeProgram {
             lines.append("    int ebpf_zero = 0;")
             lines.append("    struct ebpf_event *e = ebpf_scratch.lookup(&ebpf_zero);")
             lines.append("    if (!e) return 0;")
-            lines.append("    e->timestamp = bpf_ktime_get_ns();")
-            lines.append("    e->pid = ebpf_id >> 32;")
-            lines.append("    e->tid = (u32)ebpf_id;")
-            lines.append("    e->uid = (u32)ebpf_ugid;")
-            lines.append("    e->gid = ebpf_ugid >> 32;")
-            lines.append("    e->cpu = bpf_get_smp_processor_id();")
-            lines.append("    __builtin_memcpy(&e->comm, ebpf_comm, sizeof(ebpf_comm));")
+            lines += ProbeRecordHeader.members.map { "    " + $0.fill }
             lines += statements.map { "    " + $0 }
             lines.append("    \(ProbeProgram.tableName).perf_submit(ctx, e, sizeof(*e));")
             lines.append("    return 0;")
