@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 let package = Package(
@@ -24,17 +24,18 @@ let package = Package(
         .testTarget(name: "EBPFTests", dependencies: ["EBPF", .product(name: "Logging", package: "swift-log")], resources: [.copy("Fixtures")]),
 
         // Examples: `swift run NAME`. Not products, so packages depending on EBPF never build them.
+        .target(name: "ExampleSupport", path: "Examples/Support"),
         .executableTarget(
             name: "ebpf-trace",
-            dependencies: ["EBPF", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["EBPF", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Trace"),
-        .executableTarget(name: "hello", dependencies: ["EBPF"], path: "Examples/Hello"),
-        .executableTarget(name: "bind-printer", dependencies: ["EBPF"], path: "Examples/BindPrinter"),
-        .executableTarget(name: "hello-native", dependencies: ["EBPF"], path: "Examples/HelloNative"),
-        .executableTarget(name: "opensnoop", dependencies: ["EBPF"], path: "Examples/OpenSnoop"),
-        .executableTarget(name: "syscount", dependencies: ["EBPF"], path: "Examples/SysCount"),
-        .executableTarget(name: "readlatency", dependencies: ["EBPF"], path: "Examples/ReadLatency"),
-        .executableTarget(name: "profile", dependencies: ["EBPF"], path: "Examples/Profile"),
+        .executableTarget(name: "hello", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/Hello"),
+        .executableTarget(name: "bind-printer", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/BindPrinter"),
+        .executableTarget(name: "hello-native", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/HelloNative"),
+        .executableTarget(name: "opensnoop", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/OpenSnoop"),
+        .executableTarget(name: "syscount", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/SysCount"),
+        .executableTarget(name: "readlatency", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/ReadLatency"),
+        .executableTarget(name: "profile", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/Profile"),
     ],
     swiftLanguageModes: [.v6]
 )

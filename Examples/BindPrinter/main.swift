@@ -2,20 +2,18 @@
 //
 //   swift run bind-printer [seconds]
 import EBPF
+import ExampleSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-let seconds = CommandLine.arguments.dropFirst().first.flatMap(UInt32.init) ?? 5
-do {
+let seconds = Example.seconds()
+Example.run {
     let b = try EBPFWrapper()
     try b.attachKprobe(event: b.syscallFunctionName("bind")) { event in
         print(event.processName, event.processID, event.fd?.intValue ?? -1, event.umyaddr?.description ?? "-")
     }
-    sleep(seconds)
+    sleep(UInt32(seconds))
     b.close()
-} catch {
-    print(error)
-    exit(1)
 }

@@ -2,20 +2,18 @@
 //
 //   swift run hello [seconds]
 import EBPF
+import ExampleSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-let seconds = CommandLine.arguments.dropFirst().first.flatMap(UInt32.init) ?? 5
-do {
+let seconds = Example.seconds()
+Example.run {
     let b = try EBPFWrapper()
     try b.attachKprobe(event: b.syscallFunctionName("clone")) { event in
         print("\(event.processID) Hello, World!")
     }
-    sleep(seconds)
+    sleep(UInt32(seconds))
     b.close()
-} catch {
-    print(error)
-    exit(1)
 }

@@ -3,14 +3,15 @@
 //
 //   swift run hello-native [seconds]
 import EBPF
+import ExampleSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-let seconds = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 5
+let seconds = Example.seconds()
 
-do {
+Example.run {
     let b = try EBPFWrapper(text: """
         int hello(void *ctx) {
             bpf_trace_printk("Hello, World!\\n");
@@ -31,9 +32,6 @@ do {
         guard let line = try b.traceFields(timeout: deadline - ContinuousClock.now) else { break }
         print(pad(String(line.timestamp), 18), pad(line.task, 16), pad(String(line.pid), 7), line.message)
     }
-} catch {
-    print(error)
-    exit(1)
 }
 
 func pad(_ text: String, _ width: Int) -> String {

@@ -3,12 +3,13 @@
 //
 //   swift run opensnoop [seconds]
 import EBPF
+import ExampleSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-let seconds = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 5
+let seconds = Example.seconds()
 
 let program = """
     struct open_event {
@@ -34,7 +35,7 @@ let program = """
     }
     """
 
-do {
+Example.run {
     let b = try EBPFWrapper(text: program)
     defer { b.close() }
     try b.attachTracepoint(tp: "syscalls:sys_enter_openat", fnName: "tracepoint__syscalls__sys_enter_openat")
@@ -46,19 +47,11 @@ do {
         let comm = event.comm?.stringValue ?? "?"
         let flags = String(event.flags?.intValue ?? 0, radix: 8)
         print(
-            pid.padding(7), uid.padding(6), comm.padding(16), ("0" + flags).padding(8),
+            pid.padded(7), uid.padded(6), comm.padded(16), ("0" + flags).padded(8),
             event.filename?.stringValue ?? "?")
     }
     sleep(UInt32(seconds))
     b.close()
     print("\(buffer.receivedCount) opens traced, \(buffer.lostCount) lost")
-} catch {
-    print(error)
-    exit(1)
 }
 
-extension String {
-    func padding(_ width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-}

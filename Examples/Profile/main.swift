@@ -6,14 +6,15 @@
 //
 //   swift run profile [seconds] > out.folded
 import EBPF
+import ExampleSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-let seconds = CommandLine.arguments.dropFirst().first.flatMap(UInt32.init) ?? 5
+let seconds = Example.seconds()
 
-do {
+Example.run {
     let b = try EBPFWrapper(text: """
         #include <uapi/linux/bpf_perf_event.h>
         struct key_t {
@@ -38,8 +39,8 @@ do {
         """)
     defer { b.close() }
     try b.attachPerfEvent(.software(.cpuClock), sampling: .frequency(49), fnName: "on_sample")
-    FileHandleless.status("Sampling on-CPU stacks at 49 Hz for \(seconds) s...")
-    sleep(seconds)
+    Example.status("Sampling on-CPU stacks at 49 Hz for \(seconds) s...")
+    sleep(UInt32(seconds))
 
     let stacks = try b.table("stacks")
     var lines: [(String, Int)] = []
@@ -59,16 +60,5 @@ do {
     }
     for (stack, count) in lines.sorted(by: { $0.1 > $1.1 }) {
         print("\(stack) \(count)")
-    }
-} catch {
-    print(error)
-    exit(1)
-}
-
-/// Status lines go to stderr, so stdout stays pure folded stacks.
-enum FileHandleless {
-    static func status(_ line: String) {
-        var text = line + "\n"
-        text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }

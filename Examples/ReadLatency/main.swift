@@ -3,14 +3,15 @@
 //
 //   swift run readlatency [seconds]
 import EBPF
+import ExampleSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-let seconds = CommandLine.arguments.dropFirst().first.flatMap(UInt32.init) ?? 5
+let seconds = Example.seconds()
 
-do {
+Example.run {
     let b = try EBPFWrapper(text: """
         BPF_HASH(start, u32, u64, 10240);
         BPF_HISTOGRAM(dist);
@@ -36,9 +37,6 @@ do {
     try b.attachTracepoint(tp: "syscalls:sys_exit_read", fnName: "tracepoint__syscalls__sys_exit_read")
     print("Tracing read() latency for \(seconds) s...")
     fflush(nil)
-    sleep(seconds)
+    sleep(UInt32(seconds))
     try b.table("dist").printLog2Histogram(valueType: "usecs")
-} catch {
-    print(error)
-    exit(1)
 }

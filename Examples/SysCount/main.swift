@@ -7,6 +7,7 @@
 // so a process that makes a known number of calls shows exactly that number. The process
 // name is recorded in the kernel, so short-lived processes keep theirs.
 import EBPF
+import ExampleSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -33,11 +34,7 @@ let syscall = options["--syscall"]
 let top = options["--top"].flatMap(Int.init) ?? 10
 let seconds = positional.first.flatMap(Int.init) ?? 5
 
-extension String {
-    func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
-}
-
-do {
+Example.run {
     let b = try EBPFWrapper(text: """
         struct process { u32 pid; char comm[16]; };
         BPF_HASH(counts, struct process, u64, 10240);
@@ -66,7 +63,4 @@ do {
         }
         fflush(nil)
     }
-} catch {
-    print(error)
-    exit(1)
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EBPF
+import ExampleSupport
 import Foundation
 
 #if canImport(Glibc)
@@ -76,7 +77,7 @@ struct Trace: ParsableCommand {
         }
         if let header = output.header { writer.write(header) }
         writer.flush()
-        Self.status("tracing \(probes.map(\.eventName).joined(separator: ", "))\(duration.map { " for \($0) s" } ?? "; Ctrl-C to stop")")
+        Example.status("tracing \(probes.map(\.eventName).joined(separator: ", "))\(duration.map { " for \($0) s" } ?? "; Ctrl-C to stop")")
 
         _ = stopSignals.wait(seconds: duration)
         // close() delivers what the buffers still hold before it returns.
@@ -87,13 +88,13 @@ struct Trace: ParsableCommand {
         var summary = ["", "EVENT                            COUNT   LOST"]
         for probe in probes {
             let name = probe.eventName
-            summary.append(name.padding(32) + " " + String(seen[name] ?? 0).padding(7) + " " + String(probe.lostCount))
+            summary.append(name.padded(32) + " " + String(seen[name] ?? 0).padded(7) + " " + String(probe.lostCount))
         }
         if output.format == .table {
             summary.forEach { writer.write($0) }
             writer.flush()
         } else {
-            summary.forEach(Self.status)
+            summary.forEach(Example.status)
         }
     }
 
@@ -101,11 +102,6 @@ struct Trace: ParsableCommand {
         if name.hasPrefix("kprobe:") { return .kprobe(String(name.dropFirst("kprobe:".count))) }
         if name.contains(":") { return .tracepoint(name) }
         return .syscall(name)
-    }
-
-    static func status(_ line: String) {
-        var text = line + "\n"
-        text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }
 
@@ -136,11 +132,6 @@ final class LineWriter: Sendable {
     }
 }
 
-extension String {
-    func padding(_ width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-}
 
 /// A value behind an NSLock (a pthread mutex, which ThreadSanitizer understands).
 final class Locked<Value>: @unchecked Sendable {

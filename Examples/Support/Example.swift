@@ -1,0 +1,37 @@
+// What every example program shares: its duration argument, how it reports a failure, a
+// status line on stderr, and column padding.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum Example {
+    /// The first command-line argument as a number of seconds, else `defaultSeconds`.
+    public static func seconds(default defaultSeconds: Int = 5) -> Int {
+        CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? defaultSeconds
+    }
+
+    /// Runs the example's body; a thrown error is printed (an `EBPFError` says what to do)
+    /// and the program exits with status 1.
+    public static func run(_ body: () throws -> Void) {
+        do {
+            try body()
+        } catch {
+            print(error)
+            exit(1)
+        }
+    }
+
+    /// Writes one line to stderr, unbuffered: progress that must not mix with the output.
+    public static func status(_ line: String) {
+        var text = line + "\n"
+        text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+}
+
+extension String {
+    /// The string padded with spaces to at least `width` characters, for columns.
+    public func padded(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}
