@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 // The side-by-side benchmark of event delivery: a separate package, so that users of the
 // EBPF library never build it. Run it with ./Benchmarks/run.sh (see the README).
 import PackageDescription

@@ -1,6 +1,6 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 // libFuzzer targets for the parsers that read what the kernel and libbcc hand over: the
-// tracepoint format parser and the by-name record decoder. Built and run by Fuzz/run.sh
+// tracepoint format parser, the by-name record decoder and libbcc's table type descriptions. Built and run by Fuzz/run.sh
 // (swiftc's -sanitize=fuzzer,address); a separate package so that plain builds never see
 // the fuzzer flags.
 import PackageDescription
@@ -14,6 +14,9 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(
             name: "ebpf-fuzz-record", dependencies: [.product(name: "EBPF", package: "swift-ebpf")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(
+            name: "ebpf-fuzz-table", dependencies: [.product(name: "EBPF", package: "swift-ebpf")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ],
     swiftLanguageModes: [.v6]

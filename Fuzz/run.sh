@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Fuzzes the tracepoint format parser and the by-name record decoder with libFuzzer (and
-# AddressSanitizer), each for a bounded time, from a seed corpus of real format files and
-# records. Exits non-zero if a target crashes, leaks or hangs. (Release: SwiftPM's debug
-# builds rename `main` for testable executables, and a libFuzzer target has libFuzzer's main.)
+# Fuzzes the tracepoint format parser, the by-name record decoder and the table type
+# description decoder with libFuzzer (and AddressSanitizer), each for a bounded time, from a
+# seed corpus of real format files, records and libbcc descriptions. Exits non-zero if a
+# target crashes, leaks or hangs. (Release: SwiftPM's debug builds rename `main` for
+# testable executables, and a libFuzzer target has libFuzzer's main.)
 #
 #   Fuzz/run.sh [seconds per target, default 60]
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")"
 seconds=${1:-60}
 swift build -c release --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address
 bin=$(swift build -c release --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address --show-bin-path)
-for target in format record; do
+for target in format record table; do
     work=$(mktemp -d)
     log=$(mktemp)
     cp corpus/"$target"/* "$work"/

@@ -241,6 +241,51 @@ final class NativeProgramTests: XCTestCase {
         XCTAssertEqual(probeEvents.count, 1)
     }
 
+    func testRecordsAsAnAsyncSequenceFromPerfAndRingBuffers() async throws {
+        try requireKernel()
+        let b = try makeBindWrapper()
+        defer { b.close() }
+        try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")
+        let records = try b.records("events")
+        // A missing record must fail the test, not hang it: the buffer closes after 10 s.
+        let watchdog = Task { [buffer = records.buffer] in
+            try await Task.sleep(for: .seconds(10))
+            buffer.close()
+        }
+        defer { watchdog.cancel() }
+        let fd = bindLoopbackSocket()
+        defer { close(fd) }
+        var received: EventRecord?
+        for await record in records {
+            received = record
+            break
+        }
+        XCTAssertEqual(received?.fd?.intValue, Int(fd))
+        XCTAssertEqual(received?.pid?.intValue, Int(ThisProcess.pid))
+        XCTAssertTrue(waitUntil { !records.buffer.isOpen }, "leaving the loop closes the buffer")
+
+        let ring = try EBPFWrapper(text: Self.ringProgram, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
+        try ring.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
+        let calls = try ring.records("calls")
+        XCTAssertEqual(calls.buffer.tableType, .ringBuffer)
+        for _ in 0..<3 { _ = getppid() }
+        let closer = Task {
+            try await Task.sleep(for: .milliseconds(300))
+            ring.close()
+        }
+        var sequences: [Int] = []
+        for await call in calls {
+            sequences.append(call.sequence?.intValue ?? -1)
+        }
+        _ = try await closer.value
+        XCTAssertEqual(sequences, [0, 1, 2], "the loop ends when the wrapper closes, after every record")
+        XCTAssertEqual(calls.droppedCount, 0)
+
+        XCTAssertThrowsError(try makeBindWrapper().records("no_such_table")) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .tableNotFound)
+        }
+    }
+
     func testClosingABufferStopsDeliveryAndFreesTheTable() throws {
         try requireKernel()
         let b = try makeBindWrapper()

@@ -34,6 +34,23 @@ final class TableLayoutTests: XCTestCase {
         XCTAssertEqual(nested.layout.fields.map(\.offset), [0, 4, 8])
     }
 
+    func testPublicDecoderReadsSavedMapData() throws {
+        var bytes = [UInt8](repeating: 0, count: 12)
+        bytes.replaceSubrange(0..<4, with: [7, 0, 0, 0])  // pid 7
+        bytes.replaceSubrange(4..<6, with: [0x1F, 0x90])  // port 0x901F, little-endian
+        bytes.replaceSubrange(8..<12, with: [1, 0, 0, 127])
+        let value = try TableValue(
+            typeDescription: #"["k", [["pid","unsigned int"], ["addr", ["in", [["port","unsigned short"], ["ip","unsigned int"]], "struct"]]], "struct"]"#,
+            bytes: bytes)
+        XCTAssertEqual(value.pid?.intValue, 7)
+        XCTAssertEqual(value["addr.port"]?.intValue, 0x901F)
+        XCTAssertEqual(value.fields.map(\.name), ["pid", "addr.port", "addr.ip"])
+        XCTAssertEqual(try TableValue(typeDescription: #""unsigned short""#, bytes: [1, 2]).intValue, 0x0201)
+        XCTAssertThrowsError(try TableValue(typeDescription: #""unsigned short""#, bytes: [1, 2, 3])) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .decodingFailed)
+        }
+    }
+
     func testDescriptionsThatCannotBeLaidOutThrow() {
         for (description, size) in [(#""struct task_struct""#, 8), (#"["k", [["f","unsigned int", 3]], "struct"]"#, 4),
                                     (#""unsigned int""#, 8), ("not json", 4), (#"[1, 2"#, 4)] {

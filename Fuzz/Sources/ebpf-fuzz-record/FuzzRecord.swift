@@ -10,9 +10,9 @@ public func fuzzRecord(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         .split(separator: "\n").map(String.init)
     let bytes = split < size ? Array(input[(split + 1)...]) : []
     if let record = try? EventRecord(fieldDescriptions: descriptions, bytes: bytes) {
-        for (name, value) in record.fields {
-            _ = record[name]
-            _ = value.description
+        for field in record.fields {
+            _ = record[field.name]
+            _ = field.value.description
         }
         _ = record.description
     }

@@ -86,22 +86,16 @@ public struct ProbeEvents: AsyncSequence, Sendable {
     let stream: AsyncStream<ProbeEvent>
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(base: stream.makeAsyncIterator(), detacher: Detacher(probe: probe))
+        let probe = probe
+        return Iterator(base: stream.makeAsyncIterator(), detacher: OnDeinit { probe.detach() })
     }
 
     public struct Iterator: AsyncIteratorProtocol {
         var base: AsyncStream<ProbeEvent>.Iterator
-        let detacher: Detacher
+        let detacher: OnDeinit
 
         public mutating func next() async -> ProbeEvent? {
             await base.next()
         }
-    }
-
-    /// Detaches the probe when the iterator that owns it goes away.
-    final class Detacher: Sendable {
-        let probe: Probe
-        init(probe: Probe) { self.probe = probe }
-        deinit { probe.detach() }
     }
 }

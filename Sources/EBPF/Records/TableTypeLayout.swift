@@ -21,7 +21,7 @@ struct TableTypeLayout: Sendable {
         guard let description, !description.isEmpty else {
             return TableTypeLayout(layout: .interned(fields: [Self.bytesField(size)], size: size), isScalar: true, size: size)
         }
-        guard let json = MiniJSON.parse(description) else { throw fail("unreadable description \(description)") }
+        guard let json = TypeDescription.parse(description) else { throw fail("unreadable description \(description)") }
         var fields: [FieldLayout] = []
         let shape: Shape
         do {
@@ -51,26 +51,26 @@ struct TableTypeLayout: Sendable {
         var alignment: Int
         var isScalar: Bool
 
-        init(_ json: MiniJSON, prefix: String, into fields: inout [FieldLayout], base: Int = 0) throws {
+        init(_ json: TypeDescription, prefix: String, into fields: inout [FieldLayout], base: Int = 0) throws {
             switch json {
-            case .string(let name):
+            case .name(let name):
                 guard let type = CType(parsing: name) else { throw ShapeError(reason: "unknown type '\(name)'") }
                 let count = type.count
                 fields.append(FieldLayout(name: prefix, offset: base, elementSize: type.elementSize, count: count, kind: type.kind))
                 self.init(size: type.elementSize * (count ?? 1), alignment: type.alignment, isScalar: prefix.isEmpty)
-            case .array(let parts):
-                guard parts.count >= 2, case .array(let members) = parts[1] else {
+            case .list(let parts):
+                guard parts.count >= 2, case .list(let members) = parts[1] else {
                     throw ShapeError(reason: "malformed struct description")
                 }
                 var kind = "struct"
-                if parts.count > 2, case .string(let given) = parts[2] { kind = given }
+                if parts.count > 2, case .name(let given) = parts[2] { kind = given }
                 let packed = kind == "struct_packed"
                 let union = kind == "union"
                 var offset = 0
                 var size = 0
                 var alignment = 1
                 for member in members {
-                    guard case .array(let entry) = member, entry.count >= 2, case .string(let name) = entry[0] else {
+                    guard case .list(let entry) = member, entry.count >= 2, case .name(let name) = entry[0] else {
                         throw ShapeError(reason: "malformed member")
                     }
                     let path = name.isEmpty ? prefix : (prefix.isEmpty ? name : prefix + "." + name)
@@ -79,12 +79,12 @@ struct TableTypeLayout: Sendable {
                     var member: Shape
                     if entry.count == 3, case .number = entry[2] {
                         throw ShapeError(reason: "bit-field '\(name)'")
-                    } else if entry.count == 3, case .string = entry[2] {
+                    } else if entry.count == 3, case .name = entry[2] {
                         // An anonymous (or named) nested struct or union given inline.
-                        member = try Shape(.array(entry), prefix: path, into: &memberFields)
+                        member = try Shape(.list(entry), prefix: path, into: &memberFields)
                     } else {
                         member = try Shape(entry[1], prefix: path, into: &memberFields)
-                        if entry.count == 3, case .array(let dimensions) = entry[2] {
+                        if entry.count == 3, case .list(let dimensions) = entry[2] {
                             let count = dimensions.reduce(1) { product, dimension in
                                 if case .number(let n) = dimension { return product * max(0, n) }
                                 return product

@@ -12,6 +12,18 @@ public struct TableValue: Sendable, Hashable, CustomStringConvertible {
         isScalar = layout.isScalar
     }
 
+    /// Decodes `bytes` as the C type that libbcc describes with `typeDescription` (the JSON
+    /// of `bpf_table_key_desc`/`bpf_table_leaf_desc`), as ``Table`` does for a map's keys and
+    /// values; for reading map data saved elsewhere.
+    ///
+    /// - Throws: ``EBPFError/Code/decodingFailed`` when the description is not such JSON, uses
+    ///   a type the decoder cannot size (bit-fields, unknown names), or does not add up to
+    ///   `bytes.count` bytes.
+    public init(typeDescription: String, bytes: [UInt8]) throws(EBPFError) {
+        let layout = try TableTypeLayout.make(description: typeDescription, size: bytes.count, table: "(given)", what: "value")
+        self = bytes.withUnsafeBytes { TableValue(layout: layout, bytes: $0) }
+    }
+
     /// The value of a scalar type; nil for a struct.
     public var value: FieldValue? { isScalar ? record[""] : nil }
     public var intValue: Int? { value?.intValue }

@@ -1,0 +1,70 @@
+/// The records of a native perf or ring buffer as an `AsyncSequence`, iterated once.
+/// Iterating ends when the buffer is closed (or its wrapper); leaving the loop (a `break`, a
+/// thrown error, a cancelled task) closes the buffer.
+///
+/// ```swift
+/// for await record in try b.records("events") {
+///     print(record.pid?.intValue ?? -1)
+/// }
+/// ```
+public struct EventRecords: AsyncSequence, Sendable {
+    public typealias Element = EventRecord
+    /// The buffer delivering the records: its counters, and `close()`.
+    public let buffer: EventBuffer
+    let stream: AsyncStream<EventRecord>
+    let drops: ConsumerDrops
+
+    /// Records dropped because the consumer fell more than its buffering limit behind
+    /// (the kernel's own losses are ``EventBuffer/lostCount``).
+    public var droppedCount: UInt64 { drops.count.load(ordering: .relaxed) }
+
+    public func makeAsyncIterator() -> Iterator {
+        let buffer = buffer
+        return Iterator(base: stream.makeAsyncIterator(), closer: OnDeinit { buffer.close() })
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        var base: AsyncStream<EventRecord>.Iterator
+        let closer: OnDeinit
+
+        public mutating func next() async -> EventRecord? {
+            await base.next()
+        }
+    }
+}
+
+extension EBPFWrapper {
+    /// Opens the perf buffer (`BPF_PERF_OUTPUT`) or ring buffer (`BPF_RINGBUF_OUTPUT`)
+    /// `table` and returns its records, decoded by field name, as an async sequence.
+    ///
+    /// - Parameters:
+    ///   - table: The buffer table's name; its kind decides how it is read.
+    ///   - options: For a perf buffer, ring size and wake-up batching.
+    ///   - bufferingLimit: Records kept for a slow consumer; beyond it the newest are dropped
+    ///     and counted in ``EventRecords/droppedCount``.
+    /// - Throws: as ``openPerfBuffer(_:options:lost:handler:)``, and
+    ///   ``EBPFError/Code/invalidArgument`` for a table that is neither kind of buffer.
+    public func records(
+        _ table: String, options: PerfBufferOptions = .default, bufferingLimit: Int = 65_536
+    ) throws(EBPFError) -> EventRecords {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: EventRecord.self, bufferingPolicy: .bufferingOldest(max(1, bufferingLimit)))
+        let drops = ConsumerDrops()
+        let deliver: @Sendable (EventRecord) -> Void = { record in
+            if case .dropped = continuation.yield(record) { drops.count.add(1, ordering: .relaxed) }
+        }
+        let buffer: EventBuffer
+        switch try nativeModule().table(table).type {
+        case .ringBuffer: buffer = try openRingBuffer(table, handler: deliver)
+        case .perfEventArray: buffer = try openPerfBuffer(table, options: options, handler: deliver)
+        case let other:
+            throw EBPFError(
+                .invalidArgument,
+                "table '\(table)' is a \(other), not a perf or ring buffer; declare it with BPF_PERF_OUTPUT(\(table)) or BPF_RINGBUF_OUTPUT(\(table), 8)"
+            )
+        }
+        buffer.setOnClose { continuation.finish() }
+        continuation.onTermination = { _ in buffer.close() }
+        return EventRecords(buffer: buffer, stream: stream, drops: drops)
+    }
+}
