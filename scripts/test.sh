@@ -22,9 +22,13 @@ part() { # name
 }
 
 part "build"
+swift format lint --strict -r Sources Tests Examples
 swift build --build-tests
 # The benchmark package must keep compiling; it is run by Benchmarks/run.sh, never here.
 swift build --package-path Benchmarks
+
+part "the DocC catalog against the code"
+./scripts/check-docs.sh
 
 part "the test suite on this host's kernel, $(uname -r)"
 EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-1000} swift test --skip-build --disable-swift-testing "$@"

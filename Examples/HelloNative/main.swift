@@ -6,18 +6,19 @@ import EBPF
 import ExampleSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let seconds = Example.seconds()
 
 Example.run {
-    let b = try EBPFWrapper(text: """
-        int hello(void *ctx) {
-            bpf_trace_printk("Hello, World!\\n");
-            return 0;
-        }
-        """)
+    let b = try EBPFWrapper(
+        text: """
+            int hello(void *ctx) {
+                bpf_trace_printk("Hello, World!\\n");
+                return 0;
+            }
+            """)
     defer { b.close() }
     if KernelFeatures.supportsKprobes {
         try b.attachKprobe(event: b.syscallFunctionName("clone"), fnName: "hello")

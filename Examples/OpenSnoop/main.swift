@@ -6,7 +6,7 @@ import EBPF
 import ExampleSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let seconds = Example.seconds()
@@ -54,4 +54,3 @@ Example.run {
     b.close()
     print("\(buffer.receivedCount) opens traced, \(buffer.lostCount) lost")
 }
-

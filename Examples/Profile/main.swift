@@ -9,34 +9,35 @@ import EBPF
 import ExampleSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let seconds = Example.seconds()
 
 Example.run {
-    let b = try EBPFWrapper(text: """
-        #include <uapi/linux/bpf_perf_event.h>
-        struct key_t {
-            u32 pid;
-            int user_stack;
-            int kernel_stack;
-            char comm[16];
-        };
-        BPF_HASH(counts, struct key_t, u64, 16384);
-        BPF_STACK_TRACE(stacks, 16384);
+    let b = try EBPFWrapper(
+        text: """
+            #include <uapi/linux/bpf_perf_event.h>
+            struct key_t {
+                u32 pid;
+                int user_stack;
+                int kernel_stack;
+                char comm[16];
+            };
+            BPF_HASH(counts, struct key_t, u64, 16384);
+            BPF_STACK_TRACE(stacks, 16384);
 
-        int on_sample(struct bpf_perf_event_data *ctx) {
-            u32 pid = bpf_get_current_pid_tgid() >> 32;
-            if (pid == 0) return 0;  // the idle task
-            struct key_t key = { .pid = pid };
-            bpf_get_current_comm(&key.comm, sizeof(key.comm));
-            key.user_stack = stacks.get_stackid(ctx, BPF_F_USER_STACK);
-            key.kernel_stack = stacks.get_stackid(ctx, 0);
-            counts.increment(key);
-            return 0;
-        }
-        """)
+            int on_sample(struct bpf_perf_event_data *ctx) {
+                u32 pid = bpf_get_current_pid_tgid() >> 32;
+                if (pid == 0) return 0;  // the idle task
+                struct key_t key = { .pid = pid };
+                bpf_get_current_comm(&key.comm, sizeof(key.comm));
+                key.user_stack = stacks.get_stackid(ctx, BPF_F_USER_STACK);
+                key.kernel_stack = stacks.get_stackid(ctx, 0);
+                counts.increment(key);
+                return 0;
+            }
+            """)
     defer { b.close() }
     try b.attachPerfEvent(.software(.cpuClock), sampling: .frequency(49), fnName: "on_sample")
     Example.status("Sampling on-CPU stacks at 49 Hz for \(seconds) s...")

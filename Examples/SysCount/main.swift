@@ -10,7 +10,7 @@ import EBPF
 import ExampleSupport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `--name value` pairs and the remaining positional arguments.
@@ -35,19 +35,21 @@ let top = options["--top"].flatMap(Int.init) ?? 10
 let seconds = positional.first.flatMap(Int.init) ?? 5
 
 Example.run {
-    let b = try EBPFWrapper(text: """
-        struct process { u32 pid; char comm[16]; };
-        BPF_HASH(counts, struct process, u64, 10240);
-        int count_call(void *ctx) {
-            struct process key = { .pid = bpf_get_current_pid_tgid() >> 32 };
-            bpf_get_current_comm(&key.comm, sizeof(key.comm));
-            counts.increment(key);
-            return 0;
-        }
-        """)
+    let b = try EBPFWrapper(
+        text: """
+            struct process { u32 pid; char comm[16]; };
+            BPF_HASH(counts, struct process, u64, 10240);
+            int count_call(void *ctx) {
+                struct process key = { .pid = bpf_get_current_pid_tgid() >> 32 };
+                bpf_get_current_comm(&key.comm, sizeof(key.comm));
+                counts.increment(key);
+                return 0;
+            }
+            """)
     defer { b.close() }
     // The tracepoint comes from the command line: the library validates the name.
-    try b.attachTracepoint(tp: syscall.map { "syscalls:sys_enter_\($0)" } ?? "raw_syscalls:sys_enter", fnName: "count_call")
+    try b.attachTracepoint(
+        tp: syscall.map { "syscalls:sys_enter_\($0)" } ?? "raw_syscalls:sys_enter", fnName: "count_call")
     let counts = try b.table("counts")
     print("Counting \(syscall ?? "all") syscalls per process for \(seconds) s; Ctrl-C to stop.")
     fflush(nil)
@@ -59,7 +61,8 @@ Example.run {
         print("\nPID     COMM             CALLS")
         for entry in items.prefix(top) {
             let process = entry.key
-            print((process.pid?.description ?? "?").padded(7), (process.comm?.stringValue ?? "?").padded(16), entry.value)
+            print(
+                (process.pid?.description ?? "?").padded(7), (process.comm?.stringValue ?? "?").padded(16), entry.value)
         }
         fflush(nil)
     }

@@ -10,7 +10,10 @@ struct EventFormatter: Sendable {
 
     var header: String? {
         format == .table
-            ? [pad("TIME(s)", 14), pad("EVENT", 24), pad("COMM", 16), pad("PID", 7), pad("TID", 7), pad("UID", 6), "FIELDS"].joined(separator: " ")
+            ? [
+                pad("TIME(s)", 14), pad("EVENT", 24), pad("COMM", 16), pad("PID", 7), pad("TID", 7), pad("UID", 6),
+                "FIELDS",
+            ].joined(separator: " ")
             : nil
     }
 

@@ -4,7 +4,7 @@ import ExampleSupport
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// ebpf-trace: trace syscalls and tracepoints, one line per event with every decoded field.
@@ -77,7 +77,9 @@ struct Trace: ParsableCommand {
         }
         if let header = output.header { writer.write(header) }
         writer.flush()
-        Example.status("tracing \(probes.map(\.eventName).joined(separator: ", "))\(duration.map { " for \($0) s" } ?? "; Ctrl-C to stop")")
+        Example.status(
+            "tracing \(probes.map(\.eventName).joined(separator: ", "))\(duration.map { " for \($0) s" } ?? "; Ctrl-C to stop")"
+        )
 
         _ = stopSignals.wait(seconds: duration)
         // close() delivers what the buffers still hold before it returns.
@@ -123,7 +125,9 @@ final class LineWriter: Sendable {
         pending.withLock { buffer in
             var offset = 0
             while offset < buffer.count {
-                let written = buffer.withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+                let written = buffer.withUnsafeBytes {
+                    Glibc.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset)
+                }
                 if written <= 0 { break }
                 offset += written
             }
@@ -131,7 +135,6 @@ final class LineWriter: Sendable {
         }
     }
 }
-
 
 /// A value behind an NSLock (a pthread mutex, which ThreadSanitizer understands).
 final class Locked<Value>: @unchecked Sendable {

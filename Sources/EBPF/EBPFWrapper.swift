@@ -55,6 +55,7 @@ public final class EBPFWrapper: Sendable {
     /// - Parameters:
     ///   - text: BPF C in bcc's dialect (`BPF_PERF_OUTPUT`, `TRACEPOINT_PROBE`, helpers).
     ///   - cflags: Extra compiler flags, e.g. `["-DMAX=16"]`.
+    ///   - logger: Where the wrapper reports what it decided on the caller's behalf.
     /// - Throws: ``EBPFError/Code/compilationFailed`` with clang's diagnostics,
     ///   ``EBPFError/Code/kernelHeadersMissing``, ``EBPFError/Code/permissionDenied``.
     ///
@@ -204,7 +205,8 @@ public final class EBPFWrapper: Sendable {
         if open {
             throw EBPFError(
                 .invalidArgument,
-                "table '\(table)' already has an open buffer; close that EventBuffer first, or handle every record in its one callback")
+                "table '\(table)' already has an open buffer; close that EventBuffer first, or handle every record in its one callback"
+            )
         }
     }
 }

@@ -6,18 +6,19 @@ import XCTest
 final class AttachKindTests: XCTestCase {
     func testRawTracepointCountsExactlyOurSyscalls() throws {
         try requireKernel()
-        let b = try EBPFWrapper(text: """
-            #include <asm/unistd_64.h>
-            struct hit { u32 tid; u64 nr; };
-            BPF_PERF_OUTPUT(hits);
-            int on_sys_enter(struct bpf_raw_tracepoint_args *ctx) {
-                u64 id = bpf_get_current_pid_tgid();
-                if ((u32)id != TARGET_TID || ctx->args[1] != __NR_getppid) return 0;
-                struct hit h = { .tid = (u32)id, .nr = ctx->args[1] };
-                hits.perf_submit(ctx, &h, sizeof(h));
-                return 0;
-            }
-            """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)"])
+        let b = try EBPFWrapper(
+            text: """
+                #include <asm/unistd_64.h>
+                struct hit { u32 tid; u64 nr; };
+                BPF_PERF_OUTPUT(hits);
+                int on_sys_enter(struct bpf_raw_tracepoint_args *ctx) {
+                    u64 id = bpf_get_current_pid_tgid();
+                    if ((u32)id != TARGET_TID || ctx->args[1] != __NR_getppid) return 0;
+                    struct hit h = { .tid = (u32)id, .nr = ctx->args[1] };
+                    hits.perf_submit(ctx, &h, sizeof(h));
+                    return 0;
+                }
+                """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)"])
         defer { b.close() }
         let hits = Collected<EventRecord>()
         let attachment = try b.attachRawTracepoint(tp: "sys_enter", fnName: "on_sys_enter")
@@ -36,10 +37,11 @@ final class AttachKindTests: XCTestCase {
 
     func testUprobeAndUretprobeOnLibcGetpid() throws {
         try requireKernel()
-        let b = try EBPFWrapper(text: callRecorderProgram + """
-            int on_entry(struct pt_regs *ctx) { return submit(ctx, 0, 0); }
-            int on_return(struct pt_regs *ctx) { return submit(ctx, 1, PT_REGS_RC(ctx)); }
-            """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)"])
+        let b = try EBPFWrapper(
+            text: callRecorderProgram + """
+                int on_entry(struct pt_regs *ctx) { return submit(ctx, 0, 0); }
+                int on_return(struct pt_regs *ctx) { return submit(ctx, 1, PT_REGS_RC(ctx)); }
+                """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)"])
         defer { b.close() }
         let calls = Collected<EventRecord>()
         let entry = try b.attachUprobe(name: "c", sym: "getpid", fnName: "on_entry", pid: ThisProcess.pid)
@@ -56,7 +58,8 @@ final class AttachKindTests: XCTestCase {
         usleep(50_000)
         let seen = calls.all.map { ($0.is_return?.intValue ?? -1, $0.value?.intValue ?? -1) }
         XCTAssertEqual(seen.map(\.0), [0, 1, 0, 1], "entry then return, twice")
-        XCTAssertEqual(seen.filter { $0.0 == 1 }.map(\.1), [Int(pid), Int(pid)], "uretprobe sees getpid's return value")
+        XCTAssertEqual(
+            seen.filter { $0.0 == 1 }.map(\.1), [Int(pid), Int(pid)], "uretprobe sees getpid's return value")
 
         entry.detach()
         exit.detach()
@@ -89,17 +92,18 @@ final class AttachKindTests: XCTestCase {
 
     func testSoftwarePerfEventSamplesOurProcess() throws {
         try requireKernel()
-        let b = try EBPFWrapper(text: """
-            #include <uapi/linux/bpf_perf_event.h>
-            struct sample { u32 pid; u32 tid; };
-            BPF_PERF_OUTPUT(samples);
-            int on_sample(struct bpf_perf_event_data *ctx) {
-                u64 id = bpf_get_current_pid_tgid();
-                struct sample s = { .pid = id >> 32, .tid = (u32)id };
-                samples.perf_submit(ctx, &s, sizeof(s));
-                return 0;
-            }
-            """)
+        let b = try EBPFWrapper(
+            text: """
+                #include <uapi/linux/bpf_perf_event.h>
+                struct sample { u32 pid; u32 tid; };
+                BPF_PERF_OUTPUT(samples);
+                int on_sample(struct bpf_perf_event_data *ctx) {
+                    u64 id = bpf_get_current_pid_tgid();
+                    struct sample s = { .pid = id >> 32, .tid = (u32)id };
+                    samples.perf_submit(ctx, &s, sizeof(s));
+                    return 0;
+                }
+                """)
         defer { b.close() }
         let samples = Collected<EventRecord>()
         try b.openPerfBuffer("samples") { samples.append($0) }
@@ -126,13 +130,14 @@ final class AttachKindTests: XCTestCase {
     func testTraceFieldsReadsBpfTracePrintk() throws {
         try requireKernel()
         let token = Int.random(in: 100_000..<999_999)
-        let b = try EBPFWrapper(text: """
-            int hello(void *ctx) {
-                if ((u32)bpf_get_current_pid_tgid() != TARGET_TID) return 0;
-                bpf_trace_printk("hello %d\\n", TOKEN);
-                return 0;
-            }
-            """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)", "-DTOKEN=\(token)"])
+        let b = try EBPFWrapper(
+            text: """
+                int hello(void *ctx) {
+                    if ((u32)bpf_get_current_pid_tgid() != TARGET_TID) return 0;
+                    bpf_trace_printk("hello %d\\n", TOKEN);
+                    return 0;
+                }
+                """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)", "-DTOKEN=\(token)"])
         defer { b.close() }
         try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "hello")
         // Open the pipe (and take what it already holds) before the event, as a tool reads
@@ -140,7 +145,9 @@ final class AttachKindTests: XCTestCase {
         // first open never arrived (cause not found; it did not recur).
         var seen: [String] = []
         let drainEnd = ContinuousClock.now + .seconds(2)
-        while ContinuousClock.now < drainEnd, let old = try b.traceReadline(timeout: .milliseconds(100)) { seen.append(old) }
+        while ContinuousClock.now < drainEnd, let old = try b.traceReadline(timeout: .milliseconds(100)) {
+            seen.append(old)
+        }
         _ = getppid()
         var found: TraceLine?
         let deadline = ContinuousClock.now + .seconds(5)

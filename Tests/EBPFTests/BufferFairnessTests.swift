@@ -66,7 +66,8 @@ final class BufferFairnessTests: XCTestCase {
         // loop, with small rings, so the flood's ring is full from the start and stays full.
         let flood: @Sendable (UInt64) -> Void = { _ in usleep(200) }
         switch flooded {
-        case .perf: try b.openPerfBuffer("flood", as: UInt64.self, options: PerfBufferOptions(pageCount: 4), handler: flood)
+        case .perf:
+            try b.openPerfBuffer("flood", as: UInt64.self, options: PerfBufferOptions(pageCount: 4), handler: flood)
         case .ring: try b.openRingBuffer("flood", as: UInt64.self, handler: flood)
         }
         // The quiet buffer keeps the default options: batched wake-ups for a perf buffer.
@@ -89,7 +90,8 @@ final class BufferFairnessTests: XCTestCase {
         for fd in descriptors { _ = dup(Int32(fd)) }  // Not open: EBADF, but the tracepoint fires.
         let delivered = waitUntil(timeout: .seconds(60)) { received.count == descriptors.count }
         let during = refusedCount() - before
-        XCTAssertTrue(delivered, "the quiet buffer delivered \(received.count) of \(descriptors.count) while the flood ran")
+        XCTAssertTrue(
+            delivered, "the quiet buffer delivered \(received.count) of \(descriptors.count) while the flood ran")
         XCTAssertEqual(received.all.sorted(), descriptors)
         XCTAssertGreaterThan(during, 0, "the flood kept overrunning its ring while the quiet records were delivered")
         print("FAIRNESS flooded=\(flooded) quiet=\(quiet) refused_during=\(during)")

@@ -41,7 +41,8 @@ final class DecodingTests: XCTestCase {
 
     func testRecordDecodesEveryKind() throws {
         let layout = try SubmittedStructLayout.make(
-            table: "t", descriptions: ["pid#u32", "delta#s32", "ts#u64", "comm#char[8]", "mac#u8[3]", "ok#_Bool", "vals#u16[2]"])
+            table: "t",
+            descriptions: ["pid#u32", "delta#s32", "ts#u64", "comm#char[8]", "mac#u8[3]", "ok#_Bool", "vals#u16[2]"])
         var bytes = [UInt8](repeating: 0, count: layout.size)
         func put<T>(_ value: T, at offset: Int) {
             withUnsafeBytes(of: value) { bytes.replaceSubrange(offset..<offset + $0.count, with: $0) }
@@ -65,18 +66,23 @@ final class DecodingTests: XCTestCase {
         XCTAssertEqual(record.vals, .array([.unsigned(3), .unsigned(9)]))
         XCTAssertNil(record.missing)
         XCTAssertEqual(record.fieldNames, ["pid", "delta", "ts", "comm", "mac", "ok", "vals"])
-        XCTAssertEqual(record.description, "pid=4242 delta=-7 ts=18446744073709551615 comm=bash mac=dead01 ok=true vals=[3, 9]")
+        XCTAssertEqual(
+            record.description, "pid=4242 delta=-7 ts=18446744073709551615 comm=bash mac=dead01 ok=true vals=[3, 9]")
     }
 
     func testPublicDecoderAndItsBounds() throws {
-        let record = try EventRecord(fieldDescriptions: ["pid#u32", "comm#char[4]"], bytes: [7, 0, 0, 0] + Array("ab\0\0".utf8))
+        let record = try EventRecord(
+            fieldDescriptions: ["pid#u32", "comm#char[4]"], bytes: [7, 0, 0, 0] + Array("ab\0\0".utf8))
         XCTAssertEqual(record.pid?.intValue, 7)
         XCTAssertEqual(record.comm?.stringValue, "ab")
         // Sizes that would overflow, or exceed any real record, are rejected, not trapped on.
         for huge in ["x#char[99999999999]", "x#u64[4294967296][4294967296]", "x#char[2000000]"] {
             XCTAssertThrowsError(try EventRecord(fieldDescriptions: [huge], bytes: []), huge)
         }
-        XCTAssertThrowsError(try TracepointFormat(category: "c", name: "n", parsing: "\tfield:int x;\toffset:9223372036854775807;\tsize:9223372036854775807;\tsigned:0;"))
+        XCTAssertThrowsError(
+            try TracepointFormat(
+                category: "c", name: "n",
+                parsing: "\tfield:int x;\toffset:9223372036854775807;\tsize:9223372036854775807;\tsigned:0;"))
     }
 
     func testShortRecordYieldsNilNotACrash() throws {

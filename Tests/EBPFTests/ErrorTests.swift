@@ -19,19 +19,21 @@ final class ErrorTests: XCTestCase {
 
     func testVerifierRejectionCarriesTheLog() throws {
         try requireKernel()
-        let b = try EBPFWrapper(text: """
-            int bad(void *ctx) {
-                int *p = (int *)0x1000;
-                return *p;
-            }
-            """)
+        let b = try EBPFWrapper(
+            text: """
+                int bad(void *ctx) {
+                    int *p = (int *)0x1000;
+                    return *p;
+                }
+                """)
         defer { b.close() }
         XCTAssertThrowsError(try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "bad")) { error in
             let error = error as! EBPFError
             XCTAssertEqual(error.code, .loadFailed)
             XCTAssertEqual(error.call, "bcc_func_load")
             let log = error.diagnostics ?? ""
-            XCTAssertTrue(log.contains("invalid mem access") || log.contains("R0") || log.contains("R1"), "verifier log: \(log)")
+            XCTAssertTrue(
+                log.contains("invalid mem access") || log.contains("R0") || log.contains("R1"), "verifier log: \(log)")
         }
         XCTAssertTrue(b.attachments.isEmpty)
     }
@@ -58,7 +60,9 @@ final class ErrorTests: XCTestCase {
         try requireKernel()
         let b = try EBPFWrapper(text: "int f(void *ctx) { return 0; }")
         defer { b.close() }
-        for bad in ["syscalls:sys_enter_bind; }", "../../x:y", "syscalls:../../../etc", "syscalls: sys_enter_bind", "nocolon"] {
+        for bad in [
+            "syscalls:sys_enter_bind; }", "../../x:y", "syscalls:../../../etc", "syscalls: sys_enter_bind", "nocolon",
+        ] {
             XCTAssertThrowsError(try b.attachTracepoint(tp: bad, fnName: "f"), bad) { error in
                 XCTAssertEqual((error as! EBPFError).code, .invalidArgument, bad)
             }
@@ -87,7 +91,9 @@ final class ErrorTests: XCTestCase {
     }
 
     func testBadCompilerFlagIsRejected() {
-        XCTAssertThrowsError(try EBPFWrapper(text: "int f(void *c) { return 0; }", cflags: ["-DX=1\n#include </etc/shadow>"])) { error in
+        XCTAssertThrowsError(
+            try EBPFWrapper(text: "int f(void *c) { return 0; }", cflags: ["-DX=1\n#include </etc/shadow>"])
+        ) { error in
             XCTAssertEqual((error as! EBPFError).code, .invalidArgument)
         }
     }

@@ -42,14 +42,17 @@ extension XCTestCase {
         clock_gettime(CLOCK_MONOTONIC, &now)
         let nanoseconds = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
         XCTAssertLessThanOrEqual(event.timestamp, nanoseconds, file: file, line: line)
-        XCTAssertGreaterThan(event.timestamp, nanoseconds - 10_000_000_000, "within the last 10 s", file: file, line: line)
+        XCTAssertGreaterThan(
+            event.timestamp, nanoseconds - 10_000_000_000, "within the last 10 s", file: file, line: line)
     }
 
     /// Call first in every test that loads BPF programs.
     func requireKernel(file: StaticString = #filePath, line: UInt = #line) throws {
         guard let reason = KernelTestSupport.unavailableReason else { return }
         if KernelTestSupport.required {
-            XCTFail("kernel tests are required (EBPF_REQUIRE_KERNEL_TESTS=1) but cannot run: \(reason)", file: file, line: line)
+            XCTFail(
+                "kernel tests are required (EBPF_REQUIRE_KERNEL_TESTS=1) but cannot run: \(reason)", file: file,
+                line: line)
             throw XCTSkip("failed above")
         }
         throw XCTSkip("kernel test skipped: \(reason)")
@@ -184,7 +187,8 @@ extension XCTestCase {
 
     /// Runs an example, calls `workload` once it printed a line containing `ready`, and
     /// returns its whole stdout and stderr after it exits by itself with status 0.
-    func runExample(_ name: String, _ arguments: [String], ready: String, workload: () throws -> Void) throws -> String {
+    func runExample(_ name: String, _ arguments: [String], ready: String, workload: () throws -> Void) throws -> String
+    {
         let child = try ChildProcess(try builtExample(name).path, arguments, mergeOutput: true)
         XCTAssertTrue(child.waitForOutput(ready, timeout: .seconds(120)), child.standardOutput)
         try workload()

@@ -32,7 +32,8 @@ final class KilledTracerTests: XCTestCase {
         var expected: Set<String> = ["tracepoint", "raw_tracepoint", "uprobe"]
         if KernelFeatures.supportsKprobes { expected.insert("kprobe") }
         XCTAssertEqual(Set(attached.map(\.type)), expected, "\(attached)")
-        XCTAssertEqual(attached.filter { $0.type == "tracepoint" }.count, 2, "the native program's and the closure probe's")
+        XCTAssertEqual(
+            attached.filter { $0.type == "tracepoint" }.count, 2, "the native program's and the closure probe's")
         let programs = try BPFTool.ids("prog").subtracting(programsBefore)
         let links = try BPFTool.ids("link").subtracting(linksBefore)
         XCTAssertGreaterThanOrEqual(programs.count, expected.count + 1, "the tracer's programs are loaded")
@@ -41,34 +42,37 @@ final class KilledTracerTests: XCTestCase {
         tracer.signal(SIGKILL)
         XCTAssertEqual(tracer.wait(), .signaled(SIGKILL))
         // The kernel frees programs after their last reference goes, asynchronously.
-        XCTAssertTrue(waitUntil(timeout: .seconds(30)) {
-            let programsLeft = (try? BPFTool.ids("prog")) ?? programs
-            let linksLeft = (try? BPFTool.ids("link")) ?? links
-            return programsLeft.isDisjoint(with: programs) && linksLeft.isDisjoint(with: links)
-        }, "every program and link of the killed tracer is gone")
+        XCTAssertTrue(
+            waitUntil(timeout: .seconds(30)) {
+                let programsLeft = (try? BPFTool.ids("prog")) ?? programs
+                let linksLeft = (try? BPFTool.ids("link")) ?? links
+                return programsLeft.isDisjoint(with: programs) && linksLeft.isDisjoint(with: links)
+            }, "every program and link of the killed tracer is gone")
         XCTAssertEqual(try BPFTool.perfAttachments(pid: tracer.pid), [])
-        XCTAssertEqual(ReliabilityTests.probeEventLines(), probeEventsBefore, "no kprobe or uprobe event left in tracefs")
+        XCTAssertEqual(
+            ReliabilityTests.probeEventLines(), probeEventsBefore, "no kprobe or uprobe event left in tracefs")
     }
 
     /// The tracer's role: attach every kind this kernel has, see each deliver, say so, then
     /// keep events flowing until killed (or give up after two minutes).
     static func runAsTracer() throws {
-        let b = try EBPFWrapper(text: """
-            #include <uapi/linux/ptrace.h>
-            struct hit { u32 kind; };
-            BPF_PERF_OUTPUT(hits);
-            static int submit(void *ctx, u32 kind) {
-                if ((bpf_get_current_pid_tgid() >> 32) != TARGET_PID) return 0;
-                struct hit h = { .kind = kind };
-                hits.perf_submit(ctx, &h, sizeof(h));
-                return 0;
-            }
-            int on_tracepoint(void *ctx) { return submit(ctx, 1); }
-            int on_raw_tracepoint(void *ctx) { return submit(ctx, 2); }
-            int on_uprobe(struct pt_regs *ctx) { return submit(ctx, 3); }
-            int on_kprobe(struct pt_regs *ctx) { return submit(ctx, 4); }
-            int on_sample(void *ctx) { return 0; }
-            """, cflags: ["-DTARGET_PID=\(getpid())"])
+        let b = try EBPFWrapper(
+            text: """
+                #include <uapi/linux/ptrace.h>
+                struct hit { u32 kind; };
+                BPF_PERF_OUTPUT(hits);
+                static int submit(void *ctx, u32 kind) {
+                    if ((bpf_get_current_pid_tgid() >> 32) != TARGET_PID) return 0;
+                    struct hit h = { .kind = kind };
+                    hits.perf_submit(ctx, &h, sizeof(h));
+                    return 0;
+                }
+                int on_tracepoint(void *ctx) { return submit(ctx, 1); }
+                int on_raw_tracepoint(void *ctx) { return submit(ctx, 2); }
+                int on_uprobe(struct pt_regs *ctx) { return submit(ctx, 3); }
+                int on_kprobe(struct pt_regs *ctx) { return submit(ctx, 4); }
+                int on_sample(void *ctx) { return 0; }
+                """, cflags: ["-DTARGET_PID=\(getpid())"])
         let kinds = Collected<Int>()
         try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "on_tracepoint")
         try b.attachRawTracepoint(tp: "sys_enter", fnName: "on_raw_tracepoint")

@@ -16,15 +16,23 @@ final class KprobeTests: XCTestCase {
         try requireKernel()
         guard let config = KernelConfiguration.load() else {
             if KernelTestSupport.required {
-                XCTFail("no kernel configuration found (EBPF_KERNEL_CONFIG, /boot/config-\(KernelConfiguration.release), /proc/config.gz): the test cannot know what this kernel has")
+                XCTFail(
+                    "no kernel configuration found (EBPF_KERNEL_CONFIG, /boot/config-\(KernelConfiguration.release), /proc/config.gz): the test cannot know what this kernel has"
+                )
             }
             throw XCTSkip("no kernel configuration to compare with")
         }
-        print("KERNEL release=\(KernelConfiguration.release) kprobes=\(kprobes) uprobes=\(KernelFeatures.supportsUprobes) (from \(config.source))")
-        XCTAssertEqual(kprobes, config.isEnabled("KPROBES") && config.isEnabled("KPROBE_EVENTS"), "kprobes, against \(config.source)")
-        XCTAssertEqual(KernelFeatures.supportsUprobes, config.isEnabled("UPROBE_EVENTS"), "uprobes, against \(config.source)")
+        print(
+            "KERNEL release=\(KernelConfiguration.release) kprobes=\(kprobes) uprobes=\(KernelFeatures.supportsUprobes) (from \(config.source))"
+        )
+        XCTAssertEqual(
+            kprobes, config.isEnabled("KPROBES") && config.isEnabled("KPROBE_EVENTS"),
+            "kprobes, against \(config.source)")
+        XCTAssertEqual(
+            KernelFeatures.supportsUprobes, config.isEnabled("UPROBE_EVENTS"), "uprobes, against \(config.source)")
         if let expected = ProcessInfo.processInfo.environment["EBPF_KERNEL_VM"] {
-            XCTAssertEqual(KernelConfiguration.release, expected, "running in the guest kernel scripts/kernel-vm.sh booted")
+            XCTAssertEqual(
+                KernelConfiguration.release, expected, "running in the guest kernel scripts/kernel-vm.sh booted")
             XCTAssertTrue(kprobes, "the guest kernel is there to prove kprobes")
         }
     }
@@ -42,7 +50,8 @@ final class KprobeTests: XCTestCase {
         _ syscall: String, on b: EBPFWrapper, messages: LogCapture, file: StaticString = #filePath, line: UInt = #line
     ) throws -> Collected<ProbeEvent> {
         let function = try b.syscallFunctionName(syscall)
-        XCTAssertEqual(function, "__x64_sys_\(syscall)", "x86-64 kernels since 4.17 prefix syscalls so", file: file, line: line)
+        XCTAssertEqual(
+            function, "__x64_sys_\(syscall)", "x86-64 kernels since 4.17 prefix syscalls so", file: file, line: line)
         let events = Collected<ProbeEvent>()
         let probe = try b.attachKprobe(event: function, filter: ourProcess) { events.append($0) }
         let fallback = messages.all.filter { $0.contains("no kprobe support") }
@@ -52,14 +61,18 @@ final class KprobeTests: XCTestCase {
         } else {
             XCTAssertEqual(probe.eventName, "syscalls:sys_enter_\(syscall)", file: file, line: line)
             XCTAssertEqual(fallback.count, 1, "\(messages.all)", file: file, line: line)
-            XCTAssertTrue(fallback.first?.contains("syscalls:sys_enter_\(syscall)") ?? false, "\(fallback)", file: file, line: line)
+            XCTAssertTrue(
+                fallback.first?.contains("syscalls:sys_enter_\(syscall)") ?? false, "\(fallback)", file: file,
+                line: line)
         }
         return events
     }
 
     /// Waits for the first event, checks that no second one follows within 50 ms and that
     /// its header is the calling thread's, and returns it.
-    func soleEvent(_ events: Collected<ProbeEvent>, file: StaticString = #filePath, line: UInt = #line) throws -> ProbeEvent {
+    func soleEvent(_ events: Collected<ProbeEvent>, file: StaticString = #filePath, line: UInt = #line) throws
+        -> ProbeEvent
+    {
         XCTAssertTrue(waitUntil { events.count >= 1 }, "no event", file: file, line: line)
         usleep(50_000)
         XCTAssertEqual(events.count, 1, "\(events.all)", file: file, line: line)
@@ -82,7 +95,9 @@ final class KprobeTests: XCTestCase {
         address.sin_port = UInt16(31337).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
 
         let event = try soleEvent(events)
@@ -141,10 +156,13 @@ final class KprobeTests: XCTestCase {
         defer { b.close() }
         let events = Collected<ProbeEvent>()
         guard kprobes else {
-            XCTAssertThrowsError(try b.attachKprobe(event: "ksys_dup3", filter: ourProcess) { events.append($0) }) { error in
+            XCTAssertThrowsError(try b.attachKprobe(event: "ksys_dup3", filter: ourProcess) { events.append($0) }) {
+                error in
                 let error = error as! EBPFError
                 XCTAssertEqual(error.code, .notSupported)
-                XCTAssertTrue(error.message.contains("no kprobe support") && error.message.contains("CONFIG_KPROBES"), error.message)
+                XCTAssertTrue(
+                    error.message.contains("no kprobe support") && error.message.contains("CONFIG_KPROBES"),
+                    error.message)
                 XCTAssertTrue(error.message.contains("attachTracepoint"), "says what to use instead: \(error.message)")
             }
             XCTAssertTrue(b.probes.isEmpty, "nothing half attached")
@@ -170,15 +188,16 @@ final class KprobeTests: XCTestCase {
     /// descriptor behind the x86-64 syscall wrapper, the return sees it as dup2's result.
     func testNativeKprobeAndKretprobeSeeDup2sNewDescriptor() throws {
         try requireKernel()
-        let b = try EBPFWrapper(text: callRecorderProgram + """
-            int on_entry(struct pt_regs *ctx) {
-                struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
-                s64 newfd = -1;
-                bpf_probe_read_kernel(&newfd, sizeof(newfd), &regs->si);
-                return submit(ctx, 0, newfd);
-            }
-            int on_return(struct pt_regs *ctx) { return submit(ctx, 1, PT_REGS_RC(ctx)); }
-            """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)"])
+        let b = try EBPFWrapper(
+            text: callRecorderProgram + """
+                int on_entry(struct pt_regs *ctx) {
+                    struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
+                    s64 newfd = -1;
+                    bpf_probe_read_kernel(&newfd, sizeof(newfd), &regs->si);
+                    return submit(ctx, 0, newfd);
+                }
+                int on_return(struct pt_regs *ctx) { return submit(ctx, 1, PT_REGS_RC(ctx)); }
+                """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)"])
         defer { b.close() }
         XCTAssertGreaterThanOrEqual(try b.loadFunction("on_entry", type: .kprobe), 0, "loads on every kernel")
         let function = try b.syscallFunctionName("dup2")
@@ -253,7 +272,8 @@ final class KprobeTests: XCTestCase {
         XCTAssertNil(KernelSymbols.syscallPrefix(inKallsyms: "ffffffff81000000 T _stext\n"))
         let error = KernelSymbols.syscallPrefixUnknown
         XCTAssertEqual(error.code, .notFound)
-        XCTAssertTrue(error.message.contains("/proc/kallsyms") && error.message.contains("attachSyscall"), error.message)
+        XCTAssertTrue(
+            error.message.contains("/proc/kallsyms") && error.message.contains("attachSyscall"), error.message)
     }
 }
 
@@ -272,12 +292,17 @@ struct KernelConfiguration {
     func isEnabled(_ option: String) -> Bool { options.contains("CONFIG_\(option)=y") }
 
     static func load() -> KernelConfiguration? {
-        let files = [ProcessInfo.processInfo.environment["EBPF_KERNEL_CONFIG"], "/boot/config-\(release)"].compactMap { $0 }
+        let files = [ProcessInfo.processInfo.environment["EBPF_KERNEL_CONFIG"], "/boot/config-\(release)"].compactMap {
+            $0
+        }
         for path in files {
-            if let text = try? String(contentsOfFile: path, encoding: .utf8) { return KernelConfiguration(source: path, text: text) }
+            if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+                return KernelConfiguration(source: path, text: text)
+            }
         }
         if FileManager.default.fileExists(atPath: "/proc/config.gz"),
-            let (termination, text) = try? runToCompletion("/bin/gzip", ["-dc", "/proc/config.gz"]), termination == .exited(0)
+            let (termination, text) = try? runToCompletion("/bin/gzip", ["-dc", "/proc/config.gz"]),
+            termination == .exited(0)
         {
             return KernelConfiguration(source: "/proc/config.gz", text: text)
         }

@@ -95,18 +95,22 @@ final class NativeProgramTests: XCTestCase {
     func testTypedBufferAcceptsAStructWhoseTailPaddingSwiftOmits() throws {
         try requireKernel()
         // C: { u64 a; u32 b; } is 16 bytes (4 of tail padding); Swift's size is 12, stride 16.
-        struct Padded: BitwiseCopyable { var a: UInt64; var b: UInt32 }
+        struct Padded: BitwiseCopyable {
+            var a: UInt64
+            var b: UInt32
+        }
         XCTAssertEqual(MemoryLayout<Padded>.size, 12)
-        let b = try EBPFWrapper(text: """
-            struct padded { u64 a; u32 b; };
-            BPF_PERF_OUTPUT(events);
-            TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
-                if ((bpf_get_current_pid_tgid() >> 32) != TARGET_PID) return 0;
-                struct padded p = { .a = 0x1122334455667788, .b = 99 };
-                events.perf_submit(args, &p, sizeof(p));
-                return 0;
-            }
-            """, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
+        let b = try EBPFWrapper(
+            text: """
+                struct padded { u64 a; u32 b; };
+                BPF_PERF_OUTPUT(events);
+                TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+                    if ((bpf_get_current_pid_tgid() >> 32) != TARGET_PID) return 0;
+                    struct padded p = { .a = 0x1122334455667788, .b = 99 };
+                    events.perf_submit(args, &p, sizeof(p));
+                    return 0;
+                }
+                """, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
         defer { b.close() }
         let values = Collected<Padded>()
         try b.openPerfBuffer("events", as: Padded.self) { values.append($0) }
@@ -177,22 +181,23 @@ final class NativeProgramTests: XCTestCase {
     func testCloseFreesEveryDescriptorWhileViewsAreStillReferenced() throws {
         try requireKernel()
         let before = ThisProcess.openFileDescriptors
-        let b = try EBPFWrapper(text: """
-            BPF_HASH(counts, u32, u64);
-            BPF_PERCPU_ARRAY(hits, u64, 1);
-            BPF_PERF_OUTPUT(events);
-            BPF_RINGBUF_OUTPUT(ring, 8);
-            TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
-                u32 pid = bpf_get_current_pid_tgid() >> 32;
-                if (pid != TARGET_PID) return 0;
-                counts.increment(pid);
-                int zero = 0;
-                hits.increment(zero);
-                events.perf_submit(args, &pid, sizeof(pid));
-                ring.ringbuf_output(&pid, sizeof(pid), 0);
-                return 0;
-            }
-            """, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
+        let b = try EBPFWrapper(
+            text: """
+                BPF_HASH(counts, u32, u64);
+                BPF_PERCPU_ARRAY(hits, u64, 1);
+                BPF_PERF_OUTPUT(events);
+                BPF_RINGBUF_OUTPUT(ring, 8);
+                TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+                    u32 pid = bpf_get_current_pid_tgid() >> 32;
+                    if (pid != TARGET_PID) return 0;
+                    counts.increment(pid);
+                    int zero = 0;
+                    hits.increment(zero);
+                    events.perf_submit(args, &pid, sizeof(pid));
+                    ring.ringbuf_output(&pid, sizeof(pid), 0);
+                    return 0;
+                }
+                """, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
         try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
         let perfRecords = Collected<UInt32>()
         let ringRecords = Collected<UInt32>()

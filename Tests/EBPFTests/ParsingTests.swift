@@ -11,7 +11,10 @@ final class ParsingTests: XCTestCase {
     }
 
     func testInjectionAttemptsAreRejected() {
-        for bad in ["bind; }", "../../x", "a b", "a\nb", "x\"y", "", "1abc", "a/b", "tab\there", String(repeating: "a", count: 200)] {
+        for bad in [
+            "bind; }", "../../x", "a b", "a\nb", "x\"y", "", "1abc", "a/b", "tab\there",
+            String(repeating: "a", count: 200),
+        ] {
             XCTAssertThrowsError(try NameValidation.identifier(bad, what: "function name"), bad) { error in
                 let error = error as! EBPFError
                 XCTAssertEqual(error.code, .invalidArgument)
@@ -37,7 +40,8 @@ final class ParsingTests: XCTestCase {
     }
 
     func testTraceLineParsing() throws {
-        let line = try XCTUnwrap(TraceLine(parsing: "           <...>-12345   [001] d..31  5306.131713: bpf_trace_printk: hello 42"))
+        let line = try XCTUnwrap(
+            TraceLine(parsing: "           <...>-12345   [001] d..31  5306.131713: bpf_trace_printk: hello 42"))
         XCTAssertEqual(line.task, "<...>")
         XCTAssertEqual(line.pid, 12345)
         XCTAssertEqual(line.cpu, 1)

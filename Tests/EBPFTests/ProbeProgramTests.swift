@@ -37,7 +37,8 @@ final class ProbeProgramTests: XCTestCase {
             mechanism: .tracepoint(category: "sched", name: "sched_process_exec"), format: exec,
             filter: ProbeFilter(), options: .default)
         XCTAssertEqual(kernel.layout.fields.map(\.name), ["filename", "pid", "old_pid"])
-        XCTAssertTrue(kernel.text.contains("bpf_probe_read_kernel_str(&e->f_filename"), "__data_loc strings live in the record")
+        XCTAssertTrue(
+            kernel.text.contains("bpf_probe_read_kernel_str(&e->f_filename"), "__data_loc strings live in the record")
     }
 
     func testAcceptsPeerAddressIsNotReadAtEntry() throws {
@@ -57,20 +58,28 @@ final class ProbeProgramTests: XCTestCase {
         XCTAssertTrue(program.text.contains("if ((u32)ebpf_id != 43) return 0;"))
         XCTAssertTrue(program.text.contains("if ((u32)ebpf_ugid != 1000) return 0;"))
         // "a\"b" NUL-padded, little-endian: 0x61, 0x22 (the quote, as a number), 0x62.
-        XCTAssertTrue(program.text.contains("if (ebpf_comm_low != 0x622261ULL || ebpf_comm_high != 0x0ULL) return 0;"), program.text)
+        XCTAssertTrue(
+            program.text.contains("if (ebpf_comm_low != 0x622261ULL || ebpf_comm_high != 0x0ULL) return 0;"),
+            program.text)
         XCTAssertFalse(program.text.contains("a\"b"))
     }
 
     func testBadFiltersAndOptionsThrow() throws {
         let format = try TracepointFormatTests.format("syscalls", "sys_enter_bind")
         let mechanism = ProbeProgram.Mechanism.tracepoint(category: "syscalls", name: "sys_enter_bind")
-        for filter in [ProbeFilter(processID: 0), ProbeFilter(threadID: -1), ProbeFilter(processName: ""),
-                       ProbeFilter(processName: String(repeating: "x", count: 16)), ProbeFilter(processName: "a\nb")] {
-            XCTAssertThrowsError(try ProbeProgram(mechanism: mechanism, format: format, filter: filter, options: .default)) { error in
+        for filter in [
+            ProbeFilter(processID: 0), ProbeFilter(threadID: -1), ProbeFilter(processName: ""),
+            ProbeFilter(processName: String(repeating: "x", count: 16)), ProbeFilter(processName: "a\nb"),
+        ] {
+            XCTAssertThrowsError(
+                try ProbeProgram(mechanism: mechanism, format: format, filter: filter, options: .default)
+            ) { error in
                 XCTAssertEqual((error as! EBPFError).code, .invalidArgument)
             }
         }
-        XCTAssertThrowsError(try ProbeProgram(mechanism: mechanism, format: format, filter: ProbeFilter(), options: ProbeOptions(stringSize: 0)))
+        XCTAssertThrowsError(
+            try ProbeProgram(
+                mechanism: mechanism, format: format, filter: ProbeFilter(), options: ProbeOptions(stringSize: 0)))
     }
 
     func testSocketAddressDecoding() throws {
@@ -80,7 +89,8 @@ final class ProbeProgramTests: XCTestCase {
         XCTAssertEqual(SocketAddress(bytes: v4)?.ip, "127.0.0.1")
         var v6 = [UInt8](repeating: 0, count: 28)
         v6[0] = 10
-        v6[2] = 0x1f; v6[3] = 0x90
+        v6[2] = 0x1f
+        v6[3] = 0x90
         v6[23] = 1
         XCTAssertEqual(SocketAddress(bytes: v6)?.description, "[::1]:8080")
         let unix: [UInt8] = [1, 0] + Array("/run/x.sock".utf8) + [0]

@@ -24,7 +24,9 @@ final class ProbeTests: XCTestCase {
         address.sin_port = UInt16(31337).bigEndian
         address.sin_addr.s_addr = INADDR_ANY
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         XCTAssertEqual(rc, 0, "bind to 0.0.0.0:31337")
 
@@ -60,7 +62,9 @@ final class ProbeTests: XCTestCase {
         address6.sin6_addr = in6addr_loopback
         address6.sin6_port = UInt16(0).bigEndian
         _ = withUnsafePointer(to: &address6) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(v6, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(v6, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+            }
         }
 
         let (client, listener, port) = connectOverLoopback()
@@ -72,7 +76,9 @@ final class ProbeTests: XCTestCase {
         XCTAssertTrue(waitUntil { binds.count >= 2 && connects.count >= 1 })
         XCTAssertEqual(binds.all.first?.umyaddr?.description, "[::1]:0")
         XCTAssertEqual(binds.all.first?.fd?.intValue, Int(v6))
-        XCTAssertEqual(binds.all.last?.umyaddr?.description, "127.0.0.1:0", "bound to port 0: the kernel picks \(port) after the call")
+        XCTAssertEqual(
+            binds.all.last?.umyaddr?.description, "127.0.0.1:0",
+            "bound to port 0: the kernel picks \(port) after the call")
         let connected = try XCTUnwrap(connects.all.first)
         assertHeader(connected)
         XCTAssertEqual(connected.fd?.intValue, Int(client))
@@ -115,7 +121,10 @@ final class ProbeTests: XCTestCase {
         var status: Int32 = 0
         waitpid(child, &status, 0)
 
-        XCTAssertTrue(waitUntil { execs.all.contains { $0.processID == child } && scheduled.all.contains { $0.processID == child } })
+        XCTAssertTrue(
+            waitUntil {
+                execs.all.contains { $0.processID == child } && scheduled.all.contains { $0.processID == child }
+            })
         let exec = try XCTUnwrap(execs.all.first { $0.processID == child })
         XCTAssertEqual(exec.filename?.stringValue, "/bin/true")
         XCTAssertEqual(exec.userID, getuid())
@@ -177,9 +186,15 @@ final class ProbeTests: XCTestCase {
         let otherThread = Collected<ProbeEvent>()
         try b.attachSyscall("bind", filter: ourProcess) { all.append($0) }
         try b.attachSyscall("bind", filter: ProbeFilter(processName: "no-such-comm")) { otherName.append($0) }
-        try b.attachSyscall("bind", filter: ProbeFilter(processID: ThisProcess.pid, processName: ThisProcess.comm)) { sameName.append($0) }
-        try b.attachSyscall("bind", filter: ProbeFilter(processID: ThisProcess.pid, userID: getuid() + 12345)) { otherUser.append($0) }
-        try b.attachSyscall("bind", filter: ProbeFilter(processID: ThisProcess.pid, threadID: ThisProcess.tid + 1)) { otherThread.append($0) }
+        try b.attachSyscall("bind", filter: ProbeFilter(processID: ThisProcess.pid, processName: ThisProcess.comm)) {
+            sameName.append($0)
+        }
+        try b.attachSyscall("bind", filter: ProbeFilter(processID: ThisProcess.pid, userID: getuid() + 12345)) {
+            otherUser.append($0)
+        }
+        try b.attachSyscall("bind", filter: ProbeFilter(processID: ThisProcess.pid, threadID: ThisProcess.tid + 1)) {
+            otherThread.append($0)
+        }
         XCTAssertEqual(b.probes.count, 5, "five probes on one wrapper")
 
         for _ in 0..<3 { close(bindLoopbackSocket()) }
@@ -208,7 +223,9 @@ final class ProbeTests: XCTestCase {
         XCTAssertFalse(bindProbe.isAttached)
         close(bindLoopbackSocket())
         close(open("/dev/null", O_RDONLY))
-        XCTAssertTrue(waitUntil { opens.all.filter { $0.filename?.stringValue == "/dev/null" }.count == 2 }, "the other probe still delivers")
+        XCTAssertTrue(
+            waitUntil { opens.all.filter { $0.filename?.stringValue == "/dev/null" }.count == 2 },
+            "the other probe still delivers")
         XCTAssertEqual(binds.count, 1, "nothing after detach")
 
         b.close()
@@ -229,10 +246,14 @@ final class ProbeTests: XCTestCase {
             mechanism: .syscallKprobe(function: "__x64_sys_connect", wrapped: true), format: format,
             filter: ProbeFilter(processID: 1), options: .default)
         XCTAssertTrue(program.text.contains("&ebpf_regs->di"))
-        XCTAssertGreaterThanOrEqual(try EBPFWrapper(text: program.text).loadFunction(ProbeProgram.functionName, type: .kprobe), 0)
-        let generic = try ProbeProgram(mechanism: .functionKprobe(function: "tcp_v4_connect"), format: nil, filter: ProbeFilter(), options: .default)
+        XCTAssertGreaterThanOrEqual(
+            try EBPFWrapper(text: program.text).loadFunction(ProbeProgram.functionName, type: .kprobe), 0)
+        let generic = try ProbeProgram(
+            mechanism: .functionKprobe(function: "tcp_v4_connect"), format: nil, filter: ProbeFilter(),
+            options: .default)
         XCTAssertEqual(generic.layout.fields.map(\.name), ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"])
-        XCTAssertGreaterThanOrEqual(try EBPFWrapper(text: generic.text).loadFunction(ProbeProgram.functionName, type: .kprobe), 0)
+        XCTAssertGreaterThanOrEqual(
+            try EBPFWrapper(text: generic.text).loadFunction(ProbeProgram.functionName, type: .kprobe), 0)
     }
 
     func testAsyncSequenceDeliversAndDetachesWhenTheLoopEnds() async throws {

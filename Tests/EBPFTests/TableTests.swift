@@ -85,7 +85,8 @@ final class TableTests: XCTestCase {
 
     func testArraysAndPerCPUArrays() throws {
         try requireKernel()
-        let b = try program("""
+        let b = try program(
+            """
             BPF_ARRAY(last, u64, 4);
             BPF_PERCPU_ARRAY(hits, u64, 1);
             TRACEPOINT_PROBE(syscalls, sys_enter_dup2) {
@@ -112,7 +113,10 @@ final class TableTests: XCTestCase {
         let hits = try b.perCPUTable("hits", key: UInt32.self, value: UInt64.self)
         let values = try XCTUnwrap(hits[0])
         XCTAssertEqual(try hits.count(), 1)
-        XCTAssertEqual(values.count, try SystemFiles.parseCPUList(String(contentsOfFile: "/sys/devices/system/cpu/possible", encoding: .utf8)).count)
+        XCTAssertEqual(
+            values.count,
+            try SystemFiles.parseCPUList(String(contentsOfFile: "/sys/devices/system/cpu/possible", encoding: .utf8))
+                .count)
         XCTAssertEqual(try hits.sum(forKey: 0), 4, "four calls, counted on whichever CPUs ran them")
         XCTAssertEqual(try b.table("hits").perCPUItems().first?.value.compactMap(\.intValue).reduce(0, +), 4)
 
@@ -129,7 +133,8 @@ final class TableTests: XCTestCase {
 
     func testHistogramBucketsAndBccText() throws {
         try requireKernel()
-        let b = try program("""
+        let b = try program(
+            """
             BPF_HISTOGRAM(dist);
             BPF_HISTOGRAM(lin, int, 16);
             struct section_key { u32 parity; u64 slot; };
@@ -155,7 +160,8 @@ final class TableTests: XCTestCase {
         XCTAssertEqual(histogram.counts[10], 2, "1000 and 1023 → slot 10 (512 -> 1023)")
         XCTAssertEqual(histogram.counts.reduce(0, +), 5)
         let text = try dist.histogramText(scale: .log2, valueType: "fd")
-        XCTAssertTrue(text.contains("         4 -> 7          : 2        |****************************************|"), text)
+        XCTAssertTrue(
+            text.contains("         4 -> 7          : 2        |****************************************|"), text)
         XCTAssertTrue(text.hasPrefix("     fd                  : count     distribution"), text)
 
         let linear = try XCTUnwrap(b.table("lin").histograms(scale: .linear).first?.histogram)
@@ -177,7 +183,8 @@ final class TableTests: XCTestCase {
 
     func testStackTraceResolvesThroughTheSyscallPath() throws {
         try requireKernel()
-        let b = try program("""
+        let b = try program(
+            """
             #include <asm/unistd_64.h>
             // Separate tables: two stacks hashing to one bucket would make the second
             // get_stackid fail with -EEXIST.
@@ -225,7 +232,8 @@ final class TableTests: XCTestCase {
         try requireKernel()
         let b = try EBPFWrapper()
         defer { b.close() }
-        let marker = UInt64(UInt(bitPattern: unsafeBitCast(ebpfTestMarker as @convention(c) () -> Int32, to: UnsafeRawPointer.self)))
+        let marker = UInt64(
+            UInt(bitPattern: unsafeBitCast(ebpfTestMarker as @convention(c) () -> Int32, to: UnsafeRawPointer.self)))
         XCTAssertEqual(b.sym(marker, pid: ThisProcess.pid), "ebpf_test_marker")
         XCTAssertEqual(b.sym(marker + 1, pid: ThisProcess.pid, showOffset: true), "ebpf_test_marker+0x1")
         XCTAssertTrue(b.sym(marker, pid: ThisProcess.pid, showModule: true).hasSuffix(".xctest]"))
@@ -239,7 +247,8 @@ final class TableTests: XCTestCase {
 
     func testStructKeysDecodeByNameQueuesAndTries() throws {
         try requireKernel()
-        let b = try program("""
+        let b = try program(
+            """
             struct key_t { u32 pid; char comm[16]; u64 calls_seen; };
             BPF_HASH(by_comm, struct key_t, u64);
             BPF_QUEUE(queue, u64, 8);
@@ -276,13 +285,19 @@ final class TableTests: XCTestCase {
         try queue.push(UInt64(77))
         XCTAssertEqual(try queue.pop()?.intValue, 77)
 
-        struct LPMKey: BitwiseCopyable { var prefixLength: UInt32; var address: UInt32 }
+        struct LPMKey: BitwiseCopyable {
+            var prefixLength: UInt32
+            var address: UInt32
+        }
         let trie = try b.table("trie", key: LPMKey.self, value: UInt64.self)
         let network = UInt32(bigEndian: 0x0A00_0000)  // 10.0.0.0
         try trie.updateValue(8, forKey: LPMKey(prefixLength: 8, address: network))
         try trie.updateValue(24, forKey: LPMKey(prefixLength: 24, address: network))
-        XCTAssertEqual(try trie[LPMKey(prefixLength: 32, address: UInt32(bigEndian: 0x0A00_0005))], 24, "10.0.0.5 matches /24 first")
-        XCTAssertEqual(try trie[LPMKey(prefixLength: 32, address: UInt32(bigEndian: 0x0A01_0005))], 8, "10.1.0.5 matches /8")
+        XCTAssertEqual(
+            try trie[LPMKey(prefixLength: 32, address: UInt32(bigEndian: 0x0A00_0005))], 24,
+            "10.0.0.5 matches /24 first")
+        XCTAssertEqual(
+            try trie[LPMKey(prefixLength: 32, address: UInt32(bigEndian: 0x0A01_0005))], 8, "10.1.0.5 matches /8")
         XCTAssertNil(try trie[LPMKey(prefixLength: 32, address: UInt32(bigEndian: 0x0B00_0001))])
     }
 
@@ -312,7 +327,8 @@ final class TableTests: XCTestCase {
 
     func testIterationWhileTheKernelWrites() throws {
         try requireKernel()
-        let b = try program("""
+        let b = try program(
+            """
             BPF_HASH(per_thread, u32, u64, 1024);
             TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
                 u64 id = bpf_get_current_pid_tgid();

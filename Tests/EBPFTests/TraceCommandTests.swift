@@ -15,7 +15,9 @@ final class TraceCommandTests: XCTestCase {
     }
 
     /// Stops the tracer with `signal` and returns how it ended, its stdout lines and stderr.
-    func finish(_ run: ChildProcess, signal number: Int32) -> (termination: ChildProcess.Termination, lines: [String], stderr: String) {
+    func finish(_ run: ChildProcess, signal number: Int32) -> (
+        termination: ChildProcess.Termination, lines: [String], stderr: String
+    ) {
         run.signal(number)
         let termination = run.wait()
         return (termination, run.standardOutput.split(separator: "\n").map(String.init), run.standardError)
@@ -64,7 +66,9 @@ final class TraceCommandTests: XCTestCase {
             let (termination, lines, stderr) = finish(run, signal: number)
             XCTAssertEqual(termination, .exited(0), "signal \(number) handled, not fatal: \(stderr)")
             XCTAssertTrue(lines.first?.hasPrefix("TIME(s)") ?? false, "table header")
-            XCTAssertEqual(lines.filter { $0.contains("syscalls:sys_enter_bind") && $0.contains("umyaddr=127.0.0.1:0") }.count, 1, lines.joined(separator: "\n"))
+            XCTAssertEqual(
+                lines.filter { $0.contains("syscalls:sys_enter_bind") && $0.contains("umyaddr=127.0.0.1:0") }.count, 1,
+                lines.joined(separator: "\n"))
             let summary = try XCTUnwrap(lines.last { $0.hasPrefix("syscalls:sys_enter_bind") })
             XCTAssertEqual(summary.split(separator: " ").map(String.init), ["syscalls:sys_enter_bind", "1", "0"])
             // Probes live in the tracer's file descriptors, gone with it; the one state that
@@ -77,7 +81,10 @@ final class TraceCommandTests: XCTestCase {
     func testBadArgumentsFailWithAMessage() throws {
         try requireKernel()
         // ArgumentParser: 1 for an error the command throws, 64 (EX_USAGE) for bad options.
-        for (arguments, expected, status) in [(["bind; }"], "invalid argument", 1), (["no_such_syscall"], "no syscall named", 1), (["bind", "--format", "xml"], "--format", 64)] {
+        for (arguments, expected, status) in [
+            (["bind; }"], "invalid argument", 1), (["no_such_syscall"], "no syscall named", 1),
+            (["bind", "--format", "xml"], "--format", 64),
+        ] {
             let (termination, text) = try runToCompletion(try tracer.path, arguments)
             XCTAssertEqual(termination, .exited(Int32(status)), "\(arguments): \(text)")
             XCTAssertTrue(text.contains(expected), "\(arguments): \(text)")

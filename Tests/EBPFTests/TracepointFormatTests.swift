@@ -5,7 +5,8 @@ import XCTest
 /// The format parser on real format files copied from this kernel (Fixtures/formats).
 final class TracepointFormatTests: XCTestCase {
     static func fixture(_ name: String) throws -> String {
-        let url = try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: "format", subdirectory: "Fixtures/formats"))
+        let url = try XCTUnwrap(
+            Bundle.module.url(forResource: name, withExtension: "format", subdirectory: "Fixtures/formats"))
         return try String(contentsOf: url, encoding: .utf8)
     }
 
@@ -20,7 +21,8 @@ final class TracepointFormatTests: XCTestCase {
         XCTAssertEqual(format.fields.map(\.type), ["int", "struct sockaddr *", "int"])
         XCTAssertEqual(format.fields.map(\.offset), [16, 24, 32])
         XCTAssertEqual(format.fields.map(\.size), [8, 8, 8], "syscall arguments are 8 bytes, whatever their C type")
-        XCTAssertEqual(format.commonFields.map(\.name), ["common_type", "common_flags", "common_preempt_count", "common_pid"])
+        XCTAssertEqual(
+            format.commonFields.map(\.name), ["common_type", "common_flags", "common_preempt_count", "common_pid"])
         XCTAssertFalse(format.fields.contains { $0.name == "__syscall_nr" })
     }
 
@@ -51,8 +53,11 @@ final class TracepointFormatTests: XCTestCase {
     }
 
     func testEveryFixtureParses() throws {
-        let directory = try XCTUnwrap(Bundle.module.url(forResource: "formats", withExtension: nil, subdirectory: "Fixtures"))
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".format") }
+        let directory = try XCTUnwrap(
+            Bundle.module.url(forResource: "formats", withExtension: nil, subdirectory: "Fixtures"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.hasSuffix(".format")
+        }
         XCTAssertGreaterThanOrEqual(files.count, 10)
         for file in files {
             let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
@@ -81,7 +86,9 @@ final class TracepointFormatTests: XCTestCase {
             String(repeating: "field:", count: 1000),
         ]
         for text in bad {
-            XCTAssertThrowsError(try TracepointFormat(category: "c", name: "n", parsing: text), NameValidation.quoted(text)) { error in
+            XCTAssertThrowsError(
+                try TracepointFormat(category: "c", name: "n", parsing: text), NameValidation.quoted(text)
+            ) { error in
                 XCTAssertEqual((error as! EBPFError).code, .invalidFormat)
             }
         }

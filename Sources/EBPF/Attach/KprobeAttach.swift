@@ -43,7 +43,8 @@ extension EBPFWrapper {
                 throw Self.kprobesUnsupported(event: event, kind: kind)
             }
             do throws(SystemCallFailure) {
-                let hook = try LibBCC.Hook.kprobe(program: program, isReturn: isReturn, eventName: eventName, function: event)
+                let hook = try LibBCC.Hook.kprobe(
+                    program: program, isReturn: isReturn, eventName: eventName, function: event)
                 return Attachment(kind: kind, target: event, functionName: fnName, hook: hook)
             } catch {
                 throw error.error(
@@ -57,7 +58,8 @@ extension EBPFWrapper {
     /// The error for a kprobe on a kernel without kprobes, naming the tracepoint to use
     /// instead when `event` is a syscall's entry function.
     static func kprobesUnsupported(event: String, kind: Attachment.Kind) -> EBPFError {
-        var advice = "attach to a tracepoint instead (attachTracepoint(tp:fnName:); the kernel's list is in /sys/kernel/tracing/available_events)"
+        var advice =
+            "attach to a tracepoint instead (attachTracepoint(tp:fnName:); the kernel's list is in /sys/kernel/tracing/available_events)"
         if let syscall = KernelSymbols.syscallName(fromFunction: event) {
             let point = kind == .kretprobe ? "sys_exit_" : "sys_enter_"
             advice = "for this syscall use attachTracepoint(tp: \"syscalls:\(point)\(syscall)\", fnName:) instead"

@@ -67,6 +67,7 @@ extension EBPFWrapper {
     /// - Parameters:
     ///   - event: The counter, e.g. `.software(.cpuClock)`.
     ///   - sampling: A period or a frequency; both must be positive.
+    ///   - fnName: A function of the program, loaded as a perf event program.
     ///   - pid: Count only this process; nil counts every process.
     ///   - cpu: Count only this CPU; nil opens one event per online CPU (with `pid` nil) or
     ///     one that follows the process (with a `pid`).

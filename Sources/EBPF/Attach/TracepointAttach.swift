@@ -16,7 +16,8 @@ extension EBPFWrapper {
     public func attachTracepoint(tp: String, fnName: String) throws(EBPFError) -> Attachment {
         try checkOpen()
         let (category, name) = try Tracefs.splitTracepoint(tp)
-        return try track(makeTracepointAttachment(module: nativeModule(), category: category, name: name, fnName: fnName))
+        return try track(
+            makeTracepointAttachment(module: nativeModule(), category: category, name: name, fnName: fnName))
     }
 
     /// Loads `fnName` from `module` and attaches it to `category:name`; the caller tracks it.

@@ -13,7 +13,9 @@ extension EBPFWrapper {
     ///
     /// The corresponding libbcc function is `bpf_attach_uprobe`.
     @discardableResult
-    public func attachUprobe(name: String, sym: String, fnName: String, pid: Int32? = nil) throws(EBPFError) -> Attachment {
+    public func attachUprobe(name: String, sym: String, fnName: String, pid: Int32? = nil) throws(EBPFError)
+        -> Attachment
+    {
         try attachUserProbe(name: name, sym: sym, fnName: fnName, pid: pid, isReturn: false)
     }
 
@@ -25,7 +27,9 @@ extension EBPFWrapper {
     ///
     /// The corresponding libbcc function is `bpf_attach_uprobe`.
     @discardableResult
-    public func attachUretprobe(name: String, sym: String, fnName: String, pid: Int32? = nil) throws(EBPFError) -> Attachment {
+    public func attachUretprobe(name: String, sym: String, fnName: String, pid: Int32? = nil) throws(EBPFError)
+        -> Attachment
+    {
         try attachUserProbe(name: name, sym: sym, fnName: fnName, pid: pid, isReturn: true)
     }
 
@@ -66,7 +70,8 @@ extension EBPFWrapper {
     private static func locateBinary(_ name: String, pid: Int32) throws(EBPFError) -> String {
         if name.contains("/") {
             guard SystemFiles.exists(name) else {
-                throw EBPFError(.notFound, "no binary at \(name); pass an existing path or a library name such as \"c\"")
+                throw EBPFError(
+                    .notFound, "no binary at \(name); pass an existing path or a library name such as \"c\"")
             }
             return name
         }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The one error type the EBPF module throws.
@@ -93,7 +93,8 @@ extension EBPFError {
         guard let text = try? SystemFiles.readText("/proc/sys/kernel/perf_event_paranoid"),
             let level = text.split(whereSeparator: \.isWhitespace).first.flatMap({ Int($0) }), level > 2
         else { return "" }
-        return " This kernel sets kernel.perf_event_paranoid to \(level) (a Debian and Ubuntu extension), where opening a perf event, as every attach does, also needs CAP_SYS_ADMIN; add it, run as root, or lower the setting with `sysctl kernel.perf_event_paranoid=2`."
+        return
+            " This kernel sets kernel.perf_event_paranoid to \(level) (a Debian and Ubuntu extension), where opening a perf event, as every attach does, also needs CAP_SYS_ADMIN; add it, run as root, or lower the setting with `sysctl kernel.perf_event_paranoid=2`."
     }
 
     /// An error for a failed system or libbcc call, choosing the code from `errno` where it

@@ -28,8 +28,10 @@ extension EBPFWrapper {
     ) throws(EBPFError) -> EventBuffer {
         try openNativeBuffer(table, expecting: .perfEventArray, lost: lost, decoder: byName(handler)) {
             (info, module, callbacks) throws(EBPFError) in
-            let size = (try? SubmittedStructLayout.make(table: info.name, descriptions: info.submittedFields))?.size ?? 0
-            return try PerfBufferSource(table: info, module: module, options: options, recordSize: size, callbacks: callbacks)
+            let size =
+                (try? SubmittedStructLayout.make(table: info.name, descriptions: info.submittedFields))?.size ?? 0
+            return try PerfBufferSource(
+                table: info, module: module, options: options, recordSize: size, callbacks: callbacks)
         }
     }
 
@@ -131,7 +133,8 @@ extension EBPFWrapper {
 
     private func checkKind(_ info: TableInfo, _ kind: TableType) throws(EBPFError) {
         guard info.type == kind else {
-            let declaration = kind == .ringBuffer ? "BPF_RINGBUF_OUTPUT(\(info.name), 8)" : "BPF_PERF_OUTPUT(\(info.name))"
+            let declaration =
+                kind == .ringBuffer ? "BPF_RINGBUF_OUTPUT(\(info.name), 8)" : "BPF_PERF_OUTPUT(\(info.name))"
             throw EBPFError(
                 .invalidArgument,
                 "table '\(info.name)' is a \(info.type), not a \(kind); declare it with \(declaration) or open it with the matching call"
@@ -159,6 +162,7 @@ extension EBPFWrapper {
             source.release()
             throw error
         }
-        return EventBuffer(table: info.name, tableType: info.type, statistics: statistics, source: source, poller: poller)
+        return EventBuffer(
+            table: info.name, tableType: info.type, statistics: statistics, source: source, poller: poller)
     }
 }

@@ -18,7 +18,9 @@ public final class EventBuffer: Sendable, CustomStringConvertible {
     private let closed = Atomic<Bool>(false)
     private let onClose = Lock<(@Sendable () -> Void)?>(nil)
 
-    init(table: String, tableType: TableType, statistics: BufferStatistics, source: any EventSource, poller: EventPoller) {
+    init(
+        table: String, tableType: TableType, statistics: BufferStatistics, source: any EventSource, poller: EventPoller
+    ) {
         self.table = table
         self.tableType = tableType
         self.statistics = statistics

@@ -129,7 +129,11 @@ final class EventPoller: Sendable {
     /// closes the poller's descriptors. Waits for the thread unless called from one of its
     /// callbacks (the thread then finishes the job itself); idempotent.
     func stop() {
-        enum Action { case nothing, join(NativeThread), wait(DispatchSemaphore) }
+        enum Action {
+            case nothing
+            case join(NativeThread)
+            case wait(DispatchSemaphore)
+        }
         let onPoller = isCurrentThread
         let action = state.withLock { state -> Action in
             switch state.phase {

@@ -36,7 +36,8 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
                 do throws(SystemCallFailure) {
                     try LibBCC.MapCalls.update(fd: map, key: &key, value: &fd, flags: 0)
                 } catch {
-                    throw error.error(.systemCallFailed, "could not register CPU \(cpu)'s perf ring in table '\(table.name)'")
+                    throw error.error(
+                        .systemCallFailed, "could not register CPU \(cpu)'s perf ring in table '\(table.name)'")
                 }
             }
         }

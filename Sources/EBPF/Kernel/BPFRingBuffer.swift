@@ -21,7 +21,8 @@ final class BPFRingBuffer {
     init(mapFD: Int32, dataSize: Int) throws(SystemCallFailure) {
         let pageSize = MemoryMapping.pageSize
         consumerPage = try MemoryMapping(rawFD: mapFD, size: pageSize, writable: true)
-        producerPages = try MemoryMapping(rawFD: mapFD, size: pageSize + 2 * dataSize, offset: pageSize, writable: false)
+        producerPages = try MemoryMapping(
+            rawFD: mapFD, size: pageSize + 2 * dataSize, offset: pageSize, writable: false)
         consumerPosition = consumerPage.base.assumingMemoryBound(to: UInt64.self)
         producerPosition = UnsafePointer(producerPages.base.assumingMemoryBound(to: UInt64.self))
         data = UnsafeRawPointer(producerPages.base + pageSize)

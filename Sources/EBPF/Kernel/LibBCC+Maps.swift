@@ -1,14 +1,16 @@
 internal import CBCC
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension LibBCC {
     /// The element operations on one map, by its descriptor. A nil `key` addresses queues and
     /// stacks (push, pop, peek). Failures throw, ENOENT included: callers decide what absence means.
     enum MapCalls {
-        static func lookup(fd: Int32, key: UnsafeMutableRawPointer?, value: UnsafeMutableRawPointer) throws(SystemCallFailure) {
+        static func lookup(fd: Int32, key: UnsafeMutableRawPointer?, value: UnsafeMutableRawPointer)
+            throws(SystemCallFailure)
+        {
             try SystemCall.check("bpf_lookup_elem") { bpf_lookup_elem(fd, key, value) }
         }
 

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A POSIX thread, for the polling loop that must not run on the Swift concurrency pool
@@ -9,7 +9,10 @@ struct NativeThread: Sendable, Equatable {
 
     /// Starts `body` on a new thread.
     static func start(_ body: @escaping @Sendable () -> Void) throws(SystemCallFailure) -> NativeThread {
-        final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+        final class Box {
+            let body: @Sendable () -> Void
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        }
         let context = Unmanaged.passRetained(Box(body)).toOpaque()
         var handle = pthread_t()
         let rc = pthread_create(

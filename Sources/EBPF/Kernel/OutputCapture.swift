@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs a libbcc call with file descriptors 1 and 2 redirected into memory, and returns what
@@ -53,8 +53,14 @@ enum OutputCapture {
             dup2(fileno(outFile), STDOUT_FILENO) >= 0, dup2(fileno(errFile), STDERR_FILENO) >= 0
         else {
             // Without sinks the call still runs; its output just goes where it would have.
-            if savedOut >= 0 { dup2(savedOut, STDOUT_FILENO); close(savedOut) }
-            if savedErr >= 0 { dup2(savedErr, STDERR_FILENO); close(savedErr) }
+            if savedOut >= 0 {
+                dup2(savedOut, STDOUT_FILENO)
+                close(savedOut)
+            }
+            if savedErr >= 0 {
+                dup2(savedErr, STDERR_FILENO)
+                close(savedErr)
+            }
             body()
             return Output()
         }

@@ -57,8 +57,13 @@ extension EBPFWrapper {
 
     /// Attaches a generated probe to `target` and calls `handler` with each event.
     ///
-    /// - Parameter lost: Called with the number of events the kernel dropped because the
-    ///   buffer was full.
+    /// - Parameters:
+    ///   - target: A tracepoint, a syscall by name, or a kernel function (kprobe).
+    ///   - filter: Conditions checked in the kernel; failing events never reach user space.
+    ///   - options: String sizes and the perf buffer's configuration.
+    ///   - lost: Called with the number of events the kernel dropped because the buffer was
+    ///     full.
+    ///   - handler: Called on the wrapper's polling thread with each event.
     @discardableResult
     public func attach(
         _ target: ProbeTarget, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
@@ -76,8 +81,12 @@ extension EBPFWrapper {
     /// }
     /// ```
     ///
-    /// - Parameter bufferingLimit: Events kept for a slow consumer; beyond it the newest are
-    ///   dropped and counted in ``Probe/lostCount``.
+    /// - Parameters:
+    ///   - target: A tracepoint, a syscall by name, or a kernel function (kprobe).
+    ///   - filter: Conditions checked in the kernel; failing events never reach user space.
+    ///   - options: String sizes and the perf buffer's configuration.
+    ///   - bufferingLimit: Events kept for a slow consumer; beyond it the newest are dropped
+    ///     and counted in ``Probe/lostCount``.
     public func events(
         _ target: ProbeTarget, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
         bufferingLimit: Int = 65_536
@@ -116,15 +125,19 @@ extension EBPFWrapper {
         let info = try module.table(ProbeProgram.tableName)
         let layout = program.layout
         // The buffer opens before the attach, so the first event already has a reader.
-        let buffer = try openBuffer(info, module: module, lost: lost, decoder: { _, statistics in
-            { raw in
-                statistics.countReceived()
-                deliver(ProbeEvent(layout: layout, bytes: raw))
-            }
-        }) { (info, module, callbacks) throws(EBPFError) in
-            try PerfBufferSource(
-                table: info, module: module, options: options.perfBuffer, recordSize: layout.size, callbacks: callbacks)
-        }
+        let buffer = try openBuffer(
+            info, module: module, lost: lost,
+            decoder: { _, statistics in
+                { raw in
+                    statistics.countReceived()
+                    deliver(ProbeEvent(layout: layout, bytes: raw))
+                }
+            },
+            makeSource: { (info, module, callbacks) throws(EBPFError) in
+                try PerfBufferSource(
+                    table: info, module: module, options: options.perfBuffer, recordSize: layout.size,
+                    callbacks: callbacks)
+            })
         let attachment: Attachment
         do throws(EBPFError) {
             switch mechanism {

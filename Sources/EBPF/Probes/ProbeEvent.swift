@@ -54,6 +54,7 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
 
     public var description: String {
         let own = fields.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
-        return "\(eventName) \(processName) pid=\(processID) tid=\(threadID) uid=\(userID)" + (own.isEmpty ? "" : " " + own)
+        return "\(eventName) \(processName) pid=\(processID) tid=\(threadID) uid=\(userID)"
+            + (own.isEmpty ? "" : " " + own)
     }
 }

@@ -72,7 +72,8 @@ public struct ProbeProgram: Sendable {
             guard let format else { preconditionFailure("a tracepoint probe needs its format") }
             eventName = "\(category):\(name)"
             for field in format.fields {
-                builder.addFormatField(field, siblings: format.fields, source: .record(offset: field.offset, size: field.size))
+                builder.addFormatField(
+                    field, siblings: format.fields, source: .record(offset: field.offset, size: field.size))
             }
         case .syscallKprobe(let function, _):
             guard let format else { preconditionFailure("a syscall kprobe needs the syscall's format") }
@@ -83,7 +84,8 @@ public struct ProbeProgram: Sendable {
         case .functionKprobe(let function):
             eventName = "kprobe:\(function)"
             for index in 0..<6 {
-                builder.addScalar(name: "arg\(index)", cType: "u64", size: 8, kind: .unsigned, value: "ebpf_args[\(index)]")
+                builder.addScalar(
+                    name: "arg\(index)", cType: "u64", size: 8, kind: .unsigned, value: "ebpf_args[\(index)]")
             }
         }
         text = builder.program(filter: filter)
@@ -154,7 +156,9 @@ extension ProbeProgram {
             fields.append(FieldLayout(name: name, offset: at, elementSize: size, kind: kind))
         }
 
-        mutating func addFormatField(_ field: TracepointFormat.Field, siblings: [TracepointFormat.Field], source: Source) {
+        mutating func addFormatField(
+            _ field: TracepointFormat.Field, siblings: [TracepointFormat.Field], source: Source
+        ) {
             let name = field.name
             let normalized = field.type.split(whereSeparator: { $0 == " " })
                 .filter { $0 != "const" && $0 != "__user" && $0 != "volatile" }.joined()
@@ -168,10 +172,14 @@ extension ProbeProgram {
                 if isText {
                     let at = place(size: capacity, alignment: 1)
                     members.append("char f_\(name)[\(capacity)];")
-                    statements.append("bpf_probe_read_kernel_str(&e->f_\(name), sizeof(e->f_\(name)), (char *)ctx + (\(location) & 0xFFFF));")
-                    fields.append(FieldLayout(name: name, offset: at, elementSize: 1, count: capacity, kind: .character))
+                    statements.append(
+                        "bpf_probe_read_kernel_str(&e->f_\(name), sizeof(e->f_\(name)), (char *)ctx + (\(location) & 0xFFFF));"
+                    )
+                    fields.append(
+                        FieldLayout(name: name, offset: at, elementSize: 1, count: capacity, kind: .character))
                 } else {
-                    addCopiedBytes(name: name, capacity: capacity, kind: .bytes,
+                    addCopiedBytes(
+                        name: name, capacity: capacity, kind: .bytes,
                         length: "\(location) >> 16", from: "(char *)ctx + (\(location) & 0xFFFF)", user: false)
                 }
                 return
@@ -183,8 +191,11 @@ extension ProbeProgram {
                 let at = place(size: size, alignment: 1)
                 members.append("u8 f_\(name)[\(size)];")
                 statements.append("bpf_probe_read_kernel(&e->f_\(name), \(size), (char *)ctx + \(offset));")
-                let kind: FieldLayout.Kind = isText ? .character
-                    : elementType.map { $0.kind == .character ? .signed : $0.kind } ?? (field.isSigned ? .signed : .unsigned)
+                let kind: FieldLayout.Kind =
+                    isText
+                    ? .character
+                    : elementType.map { $0.kind == .character ? .signed : $0.kind }
+                        ?? (field.isSigned ? .signed : .unsigned)
                 fields.append(FieldLayout(name: name, offset: at, elementSize: elementSize, count: count, kind: kind))
                 return
             }
@@ -196,7 +207,9 @@ extension ProbeProgram {
                     members.append("char f_\(name)[\(options.stringSize)];")
                     let helper = pointersAreUser ? "bpf_probe_read_user_str" : "bpf_probe_read_kernel_str"
                     statements.append("\(helper)(&e->f_\(name), sizeof(e->f_\(name)), \(pointer));")
-                    fields.append(FieldLayout(name: name, offset: at, elementSize: 1, count: options.stringSize, kind: .character))
+                    fields.append(
+                        FieldLayout(name: name, offset: at, elementSize: 1, count: options.stringSize, kind: .character)
+                    )
                     return
                 }
                 if normalized.hasSuffix("sockaddr*"), let length = Self.lengthSibling(of: field, in: siblings) {
@@ -207,7 +220,8 @@ extension ProbeProgram {
                         let index = siblings.firstIndex(of: length) ?? 0
                         lengthSource = .argument(index)
                     }
-                    addCopiedBytes(name: name, capacity: Self.socketAddressSize, kind: .socketAddress,
+                    addCopiedBytes(
+                        name: name, capacity: Self.socketAddressSize, kind: .socketAddress,
                         length: value(of: lengthSource), from: pointer, user: pointersAreUser)
                     return
                 }
@@ -222,12 +236,14 @@ extension ProbeProgram {
             {
                 let kind: FieldLayout.Kind = declared.kind == .character ? .signed : declared.kind
                 let signed = kind == .signed
-                let cType = declared.kind == .floatingPoint
+                let cType =
+                    declared.kind == .floatingPoint
                     ? (declared.elementSize == 4 ? "float" : "double")
                     : Self.cType(size: declared.elementSize, signed: signed)
                 addScalar(name: name, cType: cType, size: declared.elementSize, kind: kind, value: value(of: source))
             } else if [1, 2, 4, 8].contains(slotSize) {
-                addScalar(name: name, cType: Self.cType(size: slotSize, signed: field.isSigned), size: slotSize,
+                addScalar(
+                    name: name, cType: Self.cType(size: slotSize, signed: field.isSigned), size: slotSize,
                     kind: field.isSigned ? .signed : .unsigned, value: value(of: source))
             } else if case .record(let offset, let size) = source {
                 let at = place(size: size, alignment: 1)
@@ -254,7 +270,9 @@ extension ProbeProgram {
         /// The `addrlen`-style argument that gives a `struct sockaddr *` argument's length;
         /// nil when the length is an out-parameter (`accept`'s `int *`), since the address
         /// is not filled in yet at syscall entry.
-        static func lengthSibling(of field: TracepointFormat.Field, in siblings: [TracepointFormat.Field]) -> TracepointFormat.Field? {
+        static func lengthSibling(of field: TracepointFormat.Field, in siblings: [TracepointFormat.Field])
+            -> TracepointFormat.Field?
+        {
             siblings.first { candidate in
                 (candidate.name == "addrlen" || candidate.name == "addr_len") && !candidate.type.contains("*")
             }
@@ -270,7 +288,8 @@ extension ProbeProgram {
             members.append("u8 f_\(name)[\(capacity)];")
             members.append("u32 l_\(name);")
             let helper = user ? "bpf_probe_read_user" : "bpf_probe_read_kernel"
-            statements.append("""
+            statements.append(
+                """
                 {
                         u64 ebpf_len = (u64)(\(length));
                         if (ebpf_len > \(capacity)) ebpf_len = \(capacity);
@@ -278,12 +297,15 @@ extension ProbeProgram {
                         if (\(helper)(&e->f_\(name), ebpf_len, \(source)) != 0) e->l_\(name) = 0;
                     }
                 """)
-            fields.append(FieldLayout(name: name, offset: at, elementSize: 1, count: capacity, kind: kind, lengthOffset: lengthAt))
+            fields.append(
+                FieldLayout(name: name, offset: at, elementSize: 1, count: capacity, kind: kind, lengthOffset: lengthAt)
+            )
         }
 
         func program(filter: ProbeFilter) -> String {
             var lines: [String] = []
-            if case .tracepoint = mechanism {} else {
+            if case .tracepoint = mechanism {
+            } else {
                 lines.append("#include <uapi/linux/ptrace.h>")
             }
             lines.append("struct ebpf_event {")
@@ -291,12 +313,18 @@ extension ProbeProgram {
             lines += members.map { "    " + $0 }
             lines.append("};")
             for member in ProbeRecordHeader.members {
-                lines.append("_Static_assert(__builtin_offsetof(struct ebpf_event, \(member.layout.name)) == \(member.layout.offset), \"record layout\");")
+                lines.append(
+                    "_Static_assert(__builtin_offsetof(struct ebpf_event, \(member.layout.name)) == \(member.layout.offset), \"record layout\");"
+                )
             }
             for field in fields {
-                lines.append("_Static_assert(__builtin_offsetof(struct ebpf_event, f_\(field.name)) == \(field.offset), \"record layout\");")
+                lines.append(
+                    "_Static_assert(__builtin_offsetof(struct ebpf_event, f_\(field.name)) == \(field.offset), \"record layout\");"
+                )
                 if let lengthOffset = field.lengthOffset {
-                    lines.append("_Static_assert(__builtin_offsetof(struct ebpf_event, l_\(field.name)) == \(lengthOffset), \"record layout\");")
+                    lines.append(
+                        "_Static_assert(__builtin_offsetof(struct ebpf_event, l_\(field.name)) == \(lengthOffset), \"record layout\");"
+                    )
                 }
             }
             lines.append("_Static_assert(sizeof(struct ebpf_event) == \(recordSize), \"record size\");")
@@ -325,7 +353,9 @@ extension ProbeProgram {
                 lines.append("    u64 ebpf_comm_low, ebpf_comm_high;")
                 lines.append("    __builtin_memcpy(&ebpf_comm_low, ebpf_comm, 8);")
                 lines.append("    __builtin_memcpy(&ebpf_comm_high, ebpf_comm + 8, 8);")
-                lines.append("    if (ebpf_comm_low != 0x\(String(low, radix: 16))ULL || ebpf_comm_high != 0x\(String(high, radix: 16))ULL) return 0;")
+                lines.append(
+                    "    if (ebpf_comm_low != 0x\(String(low, radix: 16))ULL || ebpf_comm_high != 0x\(String(high, radix: 16))ULL) return 0;"
+                )
             }
             switch mechanism {
             case .tracepoint:

@@ -4,7 +4,9 @@ extension EBPFWrapper {
         switch target.kind {
         case .tracepoint(let tp):
             let (category, name) = try Tracefs.splitTracepoint(tp)
-            return (.tracepoint(category: category, name: name), try TracepointFormat.load(category: category, name: name))
+            return (
+                .tracepoint(category: category, name: name), try TracepointFormat.load(category: category, name: name)
+            )
 
         case .syscall(let name):
             try NameValidation.identifier(name, what: "syscall name")
@@ -22,15 +24,16 @@ extension EBPFWrapper {
                     throw Self.kprobesUnsupported(event: function, kind: .kprobe)
                 }
                 logger.info(
-                    "this kernel has no kprobe support; probing \(function) through the tracepoint syscalls:sys_enter_\(syscall), which carries the same arguments")
+                    "this kernel has no kprobe support; probing \(function) through the tracepoint syscalls:sys_enter_\(syscall), which carries the same arguments"
+                )
                 return (.tracepoint(category: "syscalls", name: "sys_enter_" + syscall), format)
             }
             #if arch(x86_64)
-            if let format {
-                // Since 4.17 x86-64 syscall functions (__x64_sys_*) take one struct pt_regs *
-                // of the caller's registers; sys_* before took the arguments themselves.
-                return (.syscallKprobe(function: function, wrapped: function.hasPrefix("__")), format)
-            }
+                if let format {
+                    // Since 4.17 x86-64 syscall functions (__x64_sys_*) take one struct pt_regs *
+                    // of the caller's registers; sys_* before took the arguments themselves.
+                    return (.syscallKprobe(function: function, wrapped: function.hasPrefix("__")), format)
+                }
             #endif
             return (.functionKprobe(function: function), nil)
         }
@@ -39,7 +42,7 @@ extension EBPFWrapper {
     private func syscallFormat(_ name: String) throws(EBPFError) -> TracepointFormat {
         do {
             return try TracepointFormat.load(category: "syscalls", name: "sys_enter_" + name)
-        } catch where error.code == .notFound {
+        } catch  where error.code == .notFound {
             throw EBPFError(
                 .notFound,
                 "this kernel has no syscall named '\(name)' (no tracepoint syscalls:sys_enter_\(name)); the list is under \((try? Tracefs.root()) ?? "/sys/kernel/tracing")/events/syscalls"

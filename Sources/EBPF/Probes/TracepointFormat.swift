@@ -91,7 +91,9 @@ public struct TracepointFormat: Sendable, Hashable {
     /// Parses `field:<declaration>;\toffset:N;\tsize:N;\tsigned:N;`.
     private static func parseField(_ line: String, lineNumber: Int, event: String) throws(EBPFError) -> Field {
         func malformed(_ why: String) -> EBPFError {
-            EBPFError(.invalidFormat, "line \(lineNumber) of the format of \(event) is malformed (\(why)): \(NameValidation.quoted(line))")
+            EBPFError(
+                .invalidFormat,
+                "line \(lineNumber) of the format of \(event) is malformed (\(why)): \(NameValidation.quoted(line))")
         }
         var properties: [String: String] = [:]
         var declaration: String?
@@ -132,7 +134,9 @@ public struct TracepointFormat: Sendable, Hashable {
                 text = String(beforeBracket)
             }
         }
-        guard let nameStart = text.lastIndex(where: { !($0.isLetter || $0.isNumber || $0 == "_") }).map(text.index(after:)) ?? (text.isEmpty ? nil : text.startIndex),
+        guard
+            let nameStart = text.lastIndex(where: { !($0.isLetter || $0.isNumber || $0 == "_") }).map(
+                text.index(after:)) ?? (text.isEmpty ? nil : text.startIndex),
             nameStart < text.endIndex
         else { throw malformed("no field name") }
         let name = String(text[nameStart...])
@@ -144,7 +148,8 @@ public struct TracepointFormat: Sendable, Hashable {
         var type = String(text[..<nameStart]).trimmingBlanks()
         if type.isEmpty { throw malformed("no type for '\(name)'") }
         let typeCharacters = type.unicodeScalars.allSatisfy {
-            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || " _*[]".unicodeScalars.contains($0))
+            $0.isASCII
+                && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || " _*[]".unicodeScalars.contains($0))
         }
         guard typeCharacters else { throw malformed("the type '\(type)' has characters no C type has") }
         if let arrayLength {

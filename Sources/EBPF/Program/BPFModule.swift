@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One program compiled by libbcc: its functions (loaded on first use) and its tables.
@@ -72,7 +72,8 @@ final class BPFModule: Sendable {
     private func withContents<T>(_ body: (inout Contents) throws(EBPFError) -> T) throws(EBPFError) -> T {
         try contents.withLock { (contents) throws(EBPFError) -> T in
             guard var open = contents.take() else {
-                throw EBPFError(.closed, "this program was freed (its EBPFWrapper or probe was closed); create a new one")
+                throw EBPFError(
+                    .closed, "this program was freed (its EBPFWrapper or probe was closed); create a new one")
             }
             do throws(EBPFError) {
                 let value = try LibBCC.withLock { () throws(EBPFError) -> T in try body(&open) }
@@ -169,7 +170,9 @@ final class BPFModule: Sendable {
     /// Runs `body` with table `name`'s descriptor, which stays open during the call.
     func withTable<T>(_ name: String, _ body: (Int32) throws(EBPFError) -> T) throws(EBPFError) -> T {
         try withContents { (contents) throws(EBPFError) -> T in
-            guard let fd = contents.module.tableFD(name) else { throw EBPFError(.tableNotFound, "the program has no table named '\(name)'") }
+            guard let fd = contents.module.tableFD(name) else {
+                throw EBPFError(.tableNotFound, "the program has no table named '\(name)'")
+            }
             return try body(fd)
         }
     }

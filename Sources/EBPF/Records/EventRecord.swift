@@ -72,7 +72,8 @@ public struct EventRecord: Sendable, CustomStringConvertible {
     /// Every field with its value, in declaration order.
     public var fields: [RecordField] {
         storage.withBytes { raw in
-            layout.fields.compactMap { field in field.decode(from: raw).map { RecordField(name: field.name, value: $0) } }
+            layout.fields.compactMap { field in field.decode(from: raw).map { RecordField(name: field.name, value: $0) }
+            }
         }
     }
 

@@ -21,7 +21,9 @@ enum SubmittedStructLayout {
         var largestAlignment = 1
         for description in descriptions {
             guard let separator = description.lastIndex(of: "#") else {
-                throw EBPFError(.decodingFailed, "libbcc's field description \(NameValidation.quoted(description)) of '\(table)' has no '#'")
+                throw EBPFError(
+                    .decodingFailed,
+                    "libbcc's field description \(NameValidation.quoted(description)) of '\(table)' has no '#'")
             }
             let name = String(description[..<separator])
             let typeName = String(description[description.index(after: separator)...])
@@ -34,7 +36,8 @@ enum SubmittedStructLayout {
             offset = align(offset, to: type.alignment)
             largestAlignment = max(largestAlignment, type.alignment)
             guard offset + type.elementSize * (type.count ?? 1) <= maximumSize else {
-                throw EBPFError(.decodingFailed, "the struct submitted to '\(table)' is larger than \(maximumSize) bytes")
+                throw EBPFError(
+                    .decodingFailed, "the struct submitted to '\(table)' is larger than \(maximumSize) bytes")
             }
             fields.append(
                 FieldLayout(
@@ -43,7 +46,8 @@ enum SubmittedStructLayout {
             offset += type.elementSize * (type.count ?? 1)
         }
         let size = align(offset, to: largestAlignment)
-        return interned ? RecordLayout.interned(fields: fields, size: size) : RecordLayout.unshared(fields: fields, size: size)
+        return interned
+            ? RecordLayout.interned(fields: fields, size: size) : RecordLayout.unshared(fields: fields, size: size)
     }
 
     /// The largest struct the decoder lays out; BPF records are far smaller.
@@ -113,11 +117,26 @@ struct CType: Equatable {
         add(["unsigned char", "u8", "__u8", "uint8_t"], .unsigned, 1)
         add(["_Bool", "bool"], .boolean, 1)
         add(["short", "short int", "signed short", "signed short int", "s16", "__s16", "int16_t"], .signed, 2)
-        add(["unsigned short", "unsigned short int", "u16", "__u16", "uint16_t", "__be16", "__le16", "umode_t"], .unsigned, 2)
+        add(
+            ["unsigned short", "unsigned short int", "u16", "__u16", "uint16_t", "__be16", "__le16", "umode_t"],
+            .unsigned, 2)
         add(["int", "signed", "signed int", "s32", "__s32", "int32_t", "pid_t", "__kernel_pid_t"], .signed, 4)
-        add(["unsigned", "unsigned int", "u32", "__u32", "uint32_t", "__be32", "__le32", "uid_t", "gid_t", "__kernel_uid32_t", "__kernel_gid32_t", "dev_t", "gfp_t"], .unsigned, 4)
-        add(["long", "long int", "signed long", "signed long int", "long long", "long long int", "signed long long", "signed long long int", "s64", "__s64", "int64_t", "ssize_t", "loff_t", "off_t", "ktime_t", "time64_t", "__kernel_ssize_t", "__kernel_loff_t"], .signed, 8)
-        add(["unsigned long", "unsigned long int", "unsigned long long", "unsigned long long int", "u64", "__u64", "uint64_t", "size_t", "__be64", "__le64", "sector_t", "__kernel_size_t", "uintptr_t"], .unsigned, 8)
+        add(
+            [
+                "unsigned", "unsigned int", "u32", "__u32", "uint32_t", "__be32", "__le32", "uid_t", "gid_t",
+                "__kernel_uid32_t", "__kernel_gid32_t", "dev_t", "gfp_t",
+            ], .unsigned, 4)
+        add(
+            [
+                "long", "long int", "signed long", "signed long int", "long long", "long long int", "signed long long",
+                "signed long long int", "s64", "__s64", "int64_t", "ssize_t", "loff_t", "off_t", "ktime_t", "time64_t",
+                "__kernel_ssize_t", "__kernel_loff_t",
+            ], .signed, 8)
+        add(
+            [
+                "unsigned long", "unsigned long int", "unsigned long long", "unsigned long long int", "u64", "__u64",
+                "uint64_t", "size_t", "__be64", "__le64", "sector_t", "__kernel_size_t", "uintptr_t",
+            ], .unsigned, 8)
         add(["float"], .floatingPoint, 4)
         add(["double"], .floatingPoint, 8)
         add(["__int128", "unsigned __int128", "__u128", "__s128"], .bytes, 16)

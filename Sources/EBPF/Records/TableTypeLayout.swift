@@ -11,7 +11,8 @@ struct TableTypeLayout: Sendable {
 
     /// - Throws: ``EBPFError/Code/decodingFailed`` when the description cannot be laid out
     ///   or its size differs from what libbcc reports for the table.
-    static func make(description: String?, size: Int, table: String, what: String) throws(EBPFError) -> TableTypeLayout {
+    static func make(description: String?, size: Int, table: String, what: String) throws(EBPFError) -> TableTypeLayout
+    {
         func fail(_ why: String) -> EBPFError {
             EBPFError(
                 .decodingFailed,
@@ -19,7 +20,8 @@ struct TableTypeLayout: Sendable {
             )
         }
         guard let description, !description.isEmpty else {
-            return TableTypeLayout(layout: .interned(fields: [Self.bytesField(size)], size: size), isScalar: true, size: size)
+            return TableTypeLayout(
+                layout: .interned(fields: [Self.bytesField(size)], size: size), isScalar: true, size: size)
         }
         guard let json = TypeDescription.parse(description) else { throw fail("unreadable description \(description)") }
         var fields: [FieldLayout] = []
@@ -56,7 +58,9 @@ struct TableTypeLayout: Sendable {
             case .name(let name):
                 guard let type = CType(parsing: name) else { throw ShapeError(reason: "unknown type '\(name)'") }
                 let count = type.count
-                fields.append(FieldLayout(name: prefix, offset: base, elementSize: type.elementSize, count: count, kind: type.kind))
+                fields.append(
+                    FieldLayout(
+                        name: prefix, offset: base, elementSize: type.elementSize, count: count, kind: type.kind))
                 self.init(size: type.elementSize * (count ?? 1), alignment: type.alignment, isScalar: prefix.isEmpty)
             case .list(let parts):
                 guard parts.count >= 2, case .list(let members) = parts[1] else {
@@ -92,7 +96,10 @@ struct TableTypeLayout: Sendable {
                             if memberFields.count == 1, memberFields[0].count == nil {
                                 memberFields[0].count = count
                             } else {
-                                memberFields = [FieldLayout(name: path, offset: 0, elementSize: member.size, count: count, kind: .bytes)]
+                                memberFields = [
+                                    FieldLayout(
+                                        name: path, offset: 0, elementSize: member.size, count: count, kind: .bytes)
+                                ]
                             }
                             member.size *= count
                         }

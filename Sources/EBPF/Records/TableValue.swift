@@ -20,7 +20,8 @@ public struct TableValue: Sendable, Hashable, CustomStringConvertible {
     ///   a type the decoder cannot size (bit-fields, unknown names), or does not add up to
     ///   `bytes.count` bytes.
     public init(typeDescription: String, bytes: [UInt8]) throws(EBPFError) {
-        let layout = try TableTypeLayout.make(description: typeDescription, size: bytes.count, table: "(given)", what: "value")
+        let layout = try TableTypeLayout.make(
+            description: typeDescription, size: bytes.count, table: "(given)", what: "value")
         self = bytes.withUnsafeBytes { TableValue(layout: layout, bytes: $0) }
     }
 

@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// libbcc's symbol caches: one for the kernel (kallsyms) and one per process, made on first
@@ -50,7 +50,9 @@ extension EBPFWrapper {
     /// `showOffset` `main+0x12`, with `showModule` `main [/usr/bin/bash]`; C++ and Swift
     /// names demangled unless `demangle` is false; `[unknown]` when none holds it. The
     /// process's mappings are read on first use, so resolve while it runs.
-    public func sym(_ address: UInt64, pid: Int32, showModule: Bool = false, showOffset: Bool = false, demangle: Bool = true) -> String {
+    public func sym(
+        _ address: UInt64, pid: Int32, showModule: Bool = false, showOffset: Bool = false, demangle: Bool = true
+    ) -> String {
         guard pid > 0, var symbol = symbols.withCache(pid: pid, { $0.resolve(address, demangle: demangle) }) else {
             return "[unknown]"
         }

@@ -26,7 +26,10 @@ extension EBPFWrapper {
         let (module, info) = try tableInfo(name)
         let access = try MapAccess(info: info, module: module)
         if access.isPerCPU {
-            throw EBPFError(.decodingFailed, "table '\(name)' is \(info.type): each key has one value per CPU; use perCPUTable(\"\(name)\", key:value:)")
+            throw EBPFError(
+                .decodingFailed,
+                "table '\(name)' is \(info.type): each key has one value per CPU; use perCPUTable(\"\(name)\", key:value:)"
+            )
         }
         try Self.checkSize(Key.self, info.keySize, table: name, what: "key")
         try Self.checkSize(Value.self, info.leafSize, table: name, what: "value")
@@ -43,7 +46,8 @@ extension EBPFWrapper {
         let (module, info) = try tableInfo(name)
         let access = try MapAccess(info: info, module: module)
         guard access.isPerCPU else {
-            throw EBPFError(.decodingFailed, "table '\(name)' is a \(info.type), not per-CPU; use table(\"\(name)\", key:value:)")
+            throw EBPFError(
+                .decodingFailed, "table '\(name)' is a \(info.type), not per-CPU; use table(\"\(name)\", key:value:)")
         }
         try Self.checkSize(Key.self, info.keySize, table: name, what: "key")
         try Self.checkSize(Value.self, info.leafSize, table: name, what: "value")

@@ -68,9 +68,10 @@ public struct Histogram: Sendable, Hashable {
             let wide = last > 32
             let width = wide ? 20 : 40
             if last > 0 {
-                lines.append(wide
-                    ? "               \(pad(valueType, 29)) : count     distribution"
-                    : "     \(pad(valueType, 19)) : count     distribution")
+                lines.append(
+                    wide
+                        ? "               \(pad(valueType, 29)) : count     distribution"
+                        : "     \(pad(valueType, 19)) : count     distribution")
             }
             for bucket in buckets where keep(bucket.count) {
                 let low = wide ? pad(String(bucket.low), 20, right: true) : pad(String(bucket.low), 10, right: true)
@@ -80,7 +81,9 @@ public struct Histogram: Sendable, Hashable {
         case .linear:
             if last >= 0 { lines.append("     \(pad(valueType, 13)) : count     distribution") }
             for bucket in buckets where keep(bucket.count) {
-                lines.append("        \(pad(String(bucket.low), 10)) : \(pad(String(bucket.count), 8)) |\(bar(bucket.count, 40))|")
+                lines.append(
+                    "        \(pad(String(bucket.low), 10)) : \(pad(String(bucket.count), 8)) |\(bar(bucket.count, 40))|"
+                )
             }
         }
         return lines.joined(separator: "\n")
@@ -121,12 +124,15 @@ extension Table {
             } else {
                 let fields = key.fields
                 guard fields.count >= 2 else {
-                    throw EBPFError(.invalidArgument, "the key of '\(name)' is neither an integer slot nor a { section; slot } struct")
+                    throw EBPFError(
+                        .invalidArgument,
+                        "the key of '\(name)' is neither an integer slot nor a { section; slot } struct")
                 }
                 (section, slot) = (fields[0].value, fields[1].value.intValue)
             }
             guard let slot, slot >= 0, slot < limit else {
-                throw EBPFError(.invalidArgument, "a slot of '\(name)' is outside 0..<\(limit); is it a \(scale) histogram?")
+                throw EBPFError(
+                    .invalidArgument, "a slot of '\(name)' is outside 0..<\(limit); is it a \(scale) histogram?")
             }
             var counts = sections[section] ?? [UInt64](repeating: 0, count: limit)
             counts[slot] = count
@@ -135,8 +141,11 @@ extension Table {
         if sections.isEmpty, keyLayout?.isScalar ?? true {
             return [HistogramSection(section: nil, histogram: Histogram(scale: scale, counts: []))]
         }
-        return sections
-            .sorted { ($0.key?.intValue ?? 0, $0.key?.description ?? "") < ($1.key?.intValue ?? 0, $1.key?.description ?? "") }
+        return
+            sections
+            .sorted {
+                ($0.key?.intValue ?? 0, $0.key?.description ?? "") < ($1.key?.intValue ?? 0, $1.key?.description ?? "")
+            }
             .map { HistogramSection(section: $0.key, histogram: Histogram(scale: scale, counts: $0.value)) }
     }
 
@@ -162,8 +171,10 @@ extension Table {
         valueType: String = "value", sectionHeader: String = "Bucket ptr",
         sectionFormatter: ((FieldValue) -> String)? = nil, stripLeadingZero: Bool = false
     ) throws(EBPFError) {
-        print(try histogramText(scale: .log2, valueType: valueType, sectionHeader: sectionHeader,
-                                sectionFormatter: sectionFormatter, stripLeadingZero: stripLeadingZero))
+        print(
+            try histogramText(
+                scale: .log2, valueType: valueType, sectionHeader: sectionHeader,
+                sectionFormatter: sectionFormatter, stripLeadingZero: stripLeadingZero))
     }
 
     /// Prints the table as a linear histogram, as bcc's `print_linear_hist(val_type, section_header)`.
@@ -171,7 +182,9 @@ extension Table {
         valueType: String = "value", sectionHeader: String = "Bucket ptr",
         sectionFormatter: ((FieldValue) -> String)? = nil, stripLeadingZero: Bool = false
     ) throws(EBPFError) {
-        print(try histogramText(scale: .linear, valueType: valueType, sectionHeader: sectionHeader,
-                                sectionFormatter: sectionFormatter, stripLeadingZero: stripLeadingZero))
+        print(
+            try histogramText(
+                scale: .linear, valueType: valueType, sectionHeader: sectionHeader,
+                sectionFormatter: sectionFormatter, stripLeadingZero: stripLeadingZero))
     }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The raw operations on one map, shared by the untyped ``Table`` and the typed views. Keys
@@ -96,7 +96,7 @@ struct MapAccess: Sendable {
                     try LibBCC.MapCalls.update(fd: fd, key: &key!, value: &value, flags: flags)
                 }
             }
-        } catch where error.errno == E2BIG {
+        } catch  where error.errno == E2BIG {
             throw EBPFError(
                 .systemCallFailed, "could not update table '\(name)': it is full (\(maxEntries) entries)",
                 call: error.call, errno: error.errno)
@@ -153,7 +153,7 @@ struct MapAccess: Sendable {
                     } else {
                         try LibBCC.MapCalls.nextKey(fd: fd, key: &current!, next: &next, keySize: keySize)
                     }
-                } catch where error.errno == ENOENT {
+                } catch  where error.errno == ENOENT {
                     break
                 }
                 if seen.insert(next).inserted { keys.append(next) }
@@ -177,9 +177,11 @@ struct MapAccess: Sendable {
     func takeAll() throws(EBPFError) -> [(key: [UInt8], value: [UInt8])] {
         guard !isArray else {
             throw EBPFError(
-                .invalidArgument, "array '\(name)' cannot delete entries; read it with items() and reset it with zero()")
+                .invalidArgument, "array '\(name)' cannot delete entries; read it with items() and reset it with zero()"
+            )
         }
-        let batched = try withMap("batch-read", absent: nil) { (fd) throws(SystemCallFailure) -> [(key: [UInt8], value: [UInt8])]? in
+        let batched = try withMap("batch-read", absent: nil) {
+            (fd) throws(SystemCallFailure) -> [(key: [UInt8], value: [UInt8])]? in
             try takeInBatches(fd)
         }
         if let batched { return batched }
@@ -208,15 +210,17 @@ struct MapAccess: Sendable {
                         }
                     }
                 }
-            } catch where error.errno == ENOENT {
+            } catch  where error.errno == ENOENT {
                 done = true  // The walk is over; `count` entries came with it.
-            } catch where first && [EINVAL, ENOTSUP, EOPNOTSUPP, ENOSYS].contains(error.errno) {
+            } catch  where first && [EINVAL, ENOTSUP, EOPNOTSUPP, ENOSYS].contains(error.errno) {
                 return nil
             }
             for index in 0..<Int(count) {
                 taken.append(
-                    (Array(keys[index * keySize..<(index + 1) * keySize]),
-                     Array(values[index * valueBufferSize..<(index + 1) * valueBufferSize])))
+                    (
+                        Array(keys[index * keySize..<(index + 1) * keySize]),
+                        Array(values[index * valueBufferSize..<(index + 1) * valueBufferSize])
+                    ))
             }
             if done { return taken }
             cursor = out
@@ -241,7 +245,8 @@ struct MapAccess: Sendable {
     /// Sets every element of an array to zero (arrays cannot delete).
     func zero() throws(EBPFError) {
         guard isArray else {
-            throw EBPFError(.invalidArgument, "table '\(name)' is a \(type), not an array; use clear() to delete its entries")
+            throw EBPFError(
+                .invalidArgument, "table '\(name)' is a \(type), not an array; use clear() to delete its entries")
         }
         let zeros = [UInt8](repeating: 0, count: valueBufferSize)
         for index in 0..<maxEntries {

@@ -11,10 +11,13 @@ public final class Table: Sendable, CustomStringConvertible {
 
     init(access: MapAccess, info: TableInfo) throws(EBPFError) {
         self.access = access
-        keyLayout = access.isQueueOrStack
+        keyLayout =
+            access.isQueueOrStack
             ? nil
-            : try TableTypeLayout.make(description: info.keyDescription, size: info.keySize, table: info.name, what: "key")
-        valueLayout = try TableTypeLayout.make(description: info.leafDescription, size: info.leafSize, table: info.name, what: "value")
+            : try TableTypeLayout.make(
+                description: info.keyDescription, size: info.keySize, table: info.name, what: "key")
+        valueLayout = try TableTypeLayout.make(
+            description: info.leafDescription, size: info.leafSize, table: info.name, what: "value")
     }
 
     public var name: String { access.name }
@@ -36,7 +39,8 @@ public final class Table: Sendable, CustomStringConvertible {
 
     private func checkNotPerCPU(_ operation: String) throws(EBPFError) {
         if access.isPerCPU {
-            throw EBPFError(.invalidArgument, "table '\(name)' is \(type): use \(operation) (one value per possible CPU)")
+            throw EBPFError(
+                .invalidArgument, "table '\(name)' is \(type): use \(operation) (one value per possible CPU)")
         }
     }
 
@@ -124,7 +128,8 @@ public final class Table: Sendable, CustomStringConvertible {
 
     private func checkQueueOrStack() throws(EBPFError) {
         guard access.isQueueOrStack else {
-            throw EBPFError(.invalidArgument, "table '\(name)' is a \(type), not a queue or stack (BPF_QUEUE, BPF_STACK)")
+            throw EBPFError(
+                .invalidArgument, "table '\(name)' is a \(type), not a queue or stack (BPF_QUEUE, BPF_STACK)")
         }
     }
 
@@ -172,4 +177,3 @@ public final class Table: Sendable, CustomStringConvertible {
         "Table(\(name), \(type), key \(keySize) B, value \(valueSize) B, max \(maxEntries))"
     }
 }
-

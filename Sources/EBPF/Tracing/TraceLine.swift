@@ -29,7 +29,8 @@ public struct TraceLine: Sendable, Hashable, CustomStringConvertible {
     /// `CPU:1 [LOST 5 EVENTS]` notices).
     public init?(parsing line: String) {
         // TASK-PID [(TGID)] [CPU] FLAGS TIMESTAMP: FUNCTION: MESSAGE
-        let pattern = #/^\s*(?<task>.*?)-(?<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(?<cpu>\d+)\]\s+(?:(?<flags>\S+)\s+)?(?<ts>\d+\.\d+):\s?(?<rest>.*)$/#
+        let pattern =
+            #/^\s*(?<task>.*?)-(?<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(?<cpu>\d+)\]\s+(?:(?<flags>\S+)\s+)?(?<ts>\d+\.\d+):\s?(?<rest>.*)$/#
         guard let match = line.wholeMatch(of: pattern),
             let pid = Int32(match.pid), let cpu = Int(match.cpu), let timestamp = Double(match.ts)
         else { return nil }

@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The kernel's trace pipe (`<tracefs>/trace_pipe`), where `bpf_trace_printk` writes.
@@ -46,7 +46,7 @@ final class TracePipe: Sendable {
                         try state.pipe!.read(into: UnsafeMutableRawBufferPointer(buffer))
                     }
                     state.pending.append(contentsOf: chunk[0..<count])
-                } catch where error.errno == EAGAIN {
+                } catch  where error.errno == EAGAIN {
                     continue
                 } catch {
                     throw error.error(.systemCallFailed, "could not read trace_pipe")

@@ -25,7 +25,9 @@ final class ChildProcess: @unchecked Sendable {
     /// Starts `executable`. With `mergeOutput`, stderr goes into the stdout pipe.
     ///
     /// - Parameter environment: Added to (or replacing entries of) this process's environment.
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], mergeOutput: Bool = false) throws {
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], mergeOutput: Bool = false)
+        throws
+    {
         var out: [Int32] = [-1, -1]
         var err: [Int32] = [-1, -1]
         guard Self.makePipe(&out), mergeOutput || Self.makePipe(&err) else {
@@ -123,7 +125,9 @@ final class ChildProcess: @unchecked Sendable {
 }
 
 /// Runs a program to completion and returns how it ended and its stdout and stderr together.
-func runToCompletion(_ executable: String, _ arguments: [String]) throws -> (termination: ChildProcess.Termination, output: String) {
+func runToCompletion(_ executable: String, _ arguments: [String]) throws -> (
+    termination: ChildProcess.Termination, output: String
+) {
     let child = try ChildProcess(executable, arguments, mergeOutput: true)
     let termination = child.wait()
     return (termination, child.standardOutput)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Checks the DocC catalog against the code, from the debug build's EBPF module:
+#   - docc builds it with warnings as errors (every ``link`` resolves, every parameter of a
+#     documented member is documented);
+#   - every public type is curated on the landing page (EBPF.md) and every public member of
+#     EBPFWrapper in EBPFWrapper.md, so a new member cannot go unlisted.
+# (DocumentationTests checks that the README's "API at a glance" table lists the same
+# members as EBPFWrapper.md.)
+#
+#   scripts/check-docs.sh      (after `swift build`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+modules="$(swift build --show-bin-path)/Modules"
+mkdir "$work/symbols"
+swift symbolgraph-extract -module-name EBPF -I "$modules" -target "$(uname -m)-unknown-linux-gnu" \
+    -I Sources/CBCC -I Sources/CKernelRings $(pkg-config --cflags-only-I libbcc | sed 's/-I/-Xcc -I/g') \
+    -minimum-access-level public -output-dir "$work/symbols"
+if ! docc convert Sources/EBPF/EBPF.docc --additional-symbol-graph-dir "$work/symbols" \
+    --output-path "$work/site" --warnings-as-errors >"$work/docc.log" 2>&1; then
+    cat "$work/docc.log" >&2
+    echo "check-docs: the DocC catalog does not build cleanly" >&2
+    exit 1
+fi
+/usr/bin/python3 - "$work/symbols/EBPF.symbols.json" <<'PYTHON'
+import json, re, sys
+symbols = json.load(open(sys.argv[1]))["symbols"]
+def curated(path):
+    return set(re.findall(r"^- ``(?:EBPF/)?([^`]+)``", open(path).read(), re.M))
+types = {s["pathComponents"][0] for s in symbols if len(s["pathComponents"]) == 1}
+members = {s["pathComponents"][1] for s in symbols
+           if len(s["pathComponents"]) == 2 and s["pathComponents"][0] == "EBPFWrapper"}
+missing = sorted(types - curated("Sources/EBPF/EBPF.docc/EBPF.md"))
+missing += sorted("EBPFWrapper/" + m for m in members - curated("Sources/EBPF/EBPF.docc/EBPFWrapper.md"))
+if missing:
+    sys.exit("check-docs: not curated in the DocC catalog: " + ", ".join(missing))
+print(f"check-docs: {len(types)} public types and {len(members)} EBPFWrapper members curated; docc clean")
+PYTHON
