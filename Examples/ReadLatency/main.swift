@@ -6,7 +6,7 @@ import EBPF
 import ExampleSupport
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 let seconds = Example.seconds()

@@ -2,7 +2,7 @@
 // status line on stderr, and column padding.
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 public enum Example {

@@ -10,7 +10,7 @@ import EBPF
 import ExampleSupport
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `--name value` pairs and the remaining positional arguments.

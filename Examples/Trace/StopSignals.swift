@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// SIGINT, SIGTERM and SIGHUP, blocked in every thread from the start of the command and

@@ -4,7 +4,7 @@ import ExampleSupport
 import Foundation
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// ebpf-trace: trace syscalls and tracepoints, one line per event with every decoded field.

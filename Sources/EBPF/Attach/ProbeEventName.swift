@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Names for the kprobe and uprobe events libbcc creates when the kernel has no probe PMU

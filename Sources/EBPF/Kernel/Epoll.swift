@@ -1,7 +1,7 @@
 internal import CBCC
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// An epoll instance and an eventfd registered in it, owned together: what the polling

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// An open file descriptor that this value owns: it is closed exactly once, when the value

@@ -1,7 +1,7 @@
 internal import CBCC
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Every call into libbcc, in one thin layer.

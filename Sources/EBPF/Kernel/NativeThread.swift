@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// A POSIX thread, for the polling loop that must not run on the Swift concurrency pool

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Runs a libbcc call with file descriptors 1 and 2 redirected into memory, and returns what
@@ -7,9 +7,14 @@
 ///
 /// libbcc reports clang's diagnostics and the verifier's hints on stderr, and some failures
 /// (missing kernel headers) on stdout. Capturing both lets a compile or load failure carry
-/// them in the thrown error. The redirection is process-wide, so callers hold
-/// ``BPFModule/libbccLock``; anything another thread writes in the window is captured too
-/// and is written back out by ``Output/forward()`` on success.
+/// them in the thrown error.
+///
+/// The redirection is process-wide (a file descriptor has no per-thread view), so callers
+/// hold ``LibBCC/lock``, and whatever another thread writes to fd 1 or 2 during the window
+/// (one compile or load, about 0.2 s) is captured too. Callers write everything captured
+/// back out with ``Output/forward()`` whether the call failed or not: another thread's output
+/// is delayed, never lost, but may also appear in a failed call's diagnostics.
+/// (`OutputCaptureTests` checks that no line of a thread writing throughout is lost.)
 enum OutputCapture {
     struct Output {
         var standardOutput = ""

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// A system or libbcc call that failed: its name and the `errno` it left. The kernel layer

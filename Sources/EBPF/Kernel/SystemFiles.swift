@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Small reads of kernel files (/proc, /sys, tracefs) without Foundation.

@@ -29,11 +29,11 @@ extension EBPFWrapper {
                 return (.tracepoint(category: "syscalls", name: "sys_enter_" + syscall), format)
             }
             #if arch(x86_64)
-                if let format {
-                    // Since 4.17 x86-64 syscall functions (__x64_sys_*) take one struct pt_regs *
-                    // of the caller's registers; sys_* before took the arguments themselves.
-                    return (.syscallKprobe(function: function, wrapped: function.hasPrefix("__")), format)
-                }
+            if let format {
+                // Since 4.17 x86-64 syscall functions (__x64_sys_*) take one struct pt_regs *
+                // of the caller's registers; sys_* before took the arguments themselves.
+                return (.syscallKprobe(function: function, wrapped: function.hasPrefix("__")), format)
+            }
             #endif
             return (.functionKprobe(function: function), nil)
         }

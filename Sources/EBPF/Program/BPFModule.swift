@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// One program compiled by libbcc: its functions (loaded on first use) and its tables.
@@ -45,10 +45,11 @@ final class BPFModule: Sendable {
                 }
             }
         }
+        // Written back out either way: what other threads wrote in the window is delayed, not lost.
+        output.forward()
         guard let module = compiled.take() else {
             throw Self.compileError(output: output.combined, errno: errno)
         }
-        output.forward()
         contents = Lock(Contents(module: module))
     }
 
@@ -120,11 +121,14 @@ final class BPFModule: Sendable {
     ) throws(EBPFError) -> FileDescriptor {
         var log = [CChar](repeating: 0, count: 1 << 20)
         func attempt(logLevel: Int32) -> (Result<Int32, SystemCallFailure>, OutputCapture.Output) {
-            OutputCapture.run {
+            let (result, output) = OutputCapture.run {
                 Result { () throws(SystemCallFailure) in
                     try module.loadFunction(name, programType: type.rawValue, logLevel: logLevel, log: &log)
                 }
             }
+            // Written back out either way: what other threads wrote in the window is delayed, not lost.
+            output.forward()
+            return (result, output)
         }
         var (result, hints) = attempt(logLevel: 0)
         var verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
@@ -136,7 +140,6 @@ final class BPFModule: Sendable {
         }
         switch result {
         case .success(let fd):
-            hints.forward()
             return FileDescriptor(adopting: fd)
         case .failure(let failure):
             let diagnostics = [verifierLog, hints.combined].filter { !$0.isEmpty }.joined(separator: "\n")

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// A socket address copied from the traced process (`struct sockaddr` and its family

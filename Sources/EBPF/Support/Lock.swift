@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// A value guarded by a `pthread_mutex_t`, with `Synchronization.Mutex`'s `withLock` shape.

@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// libbcc's symbol caches: one for the kernel (kallsyms) and one per process, made on first

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// The raw operations on one map, shared by the untyped ``Table`` and the typed views. Keys

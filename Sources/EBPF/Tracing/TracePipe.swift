@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// The kernel's trace pipe (`<tracefs>/trace_pipe`), where `bpf_trace_printk` writes.
