@@ -23,6 +23,45 @@ final class ProbeProgramTests: XCTestCase {
         XCTAssertTrue(program.text.contains("_Static_assert(sizeof(struct ebpf_event) == \(program.layout.size)"))
     }
 
+    /// What a user can build without a kernel through the public initializers, and the
+    /// header described once: every member asserted in the C, and the same offsets exposed.
+    func testPublicInitializersBuildProgramsWithoutAKernel() throws {
+        let text = try TracepointFormatTests.fixture("syscalls_sys_enter_connect")
+        let format = try TracepointFormat(category: "syscalls", name: "sys_enter_connect", parsing: text)
+        let tracepoint = try ProbeProgram(tracepoint: format, filter: ProbeFilter(processID: 42))
+        XCTAssertEqual(tracepoint.eventName, "syscalls:sys_enter_connect")
+        XCTAssertEqual(tracepoint.attachPoint, "syscalls:sys_enter_connect")
+        XCTAssertTrue(tracepoint.text.contains("if ((ebpf_id >> 32) != 42) return 0;"))
+        let header = [
+            ("timestamp", 0, 8), ("pid", 8, 4), ("tid", 12, 4), ("uid", 16, 4), ("gid", 20, 4), ("cpu", 24, 4),
+            ("comm", 28, 16),
+        ]
+        XCTAssertEqual(
+            tracepoint.recordFields.prefix(7).map { [$0.name, "\($0.offset)", "\($0.size)"] },
+            header.map { [$0.0, "\($0.1)", "\($0.2)"] })
+        for (name, offset, _) in header {
+            XCTAssertTrue(
+                tracepoint.text.contains(
+                    "_Static_assert(__builtin_offsetof(struct ebpf_event, \(name)) == \(offset), "),
+                "the C asserts \(name)'s offset")
+        }
+        XCTAssertEqual(tracepoint.recordFields.dropFirst(7).map(\.name), ["f_fd", "f_uservaddr", "f_addrlen"])
+
+        let kprobe = try ProbeProgram(syscallFunction: "__x64_sys_connect", format: format)
+        XCTAssertEqual(kprobe.eventName, "kprobe:__x64_sys_connect")
+        XCTAssertTrue(kprobe.text.contains("(struct pt_regs *)PT_REGS_PARM1(ctx)"))
+        let function = try ProbeProgram(kernelFunction: "tcp_v4_connect")
+        XCTAssertEqual(function.recordFields.dropFirst(7).map(\.name), (0..<6).map { "f_arg\($0)" })
+        XCTAssertThrowsError(try ProbeProgram(kernelFunction: "tcp_v4_connect; }")) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
+        }
+        XCTAssertThrowsError(
+            try ProbeProgram(tracepoint: TracepointFormat(category: "../x", name: "y", parsing: text))
+        ) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
+        }
+    }
+
     func testPointersBecomeStringsOrAddresses() throws {
         let execve = try TracepointFormatTests.format("syscalls", "sys_enter_execve")
         let program = try ProbeProgram(

@@ -56,6 +56,49 @@ public struct ProbeProgram: Sendable {
     /// The fixed header's layout, the same in every probe's record.
     static var headerFields: [FieldLayout] { ProbeRecordHeader.members.map(\.layout) }
 
+    /// The program for a tracepoint, whose fields are read from its record as `format`
+    /// describes it. A plain value: no kernel is needed to build it (parse the format with
+    /// ``TracepointFormat/init(category:name:parsing:)``).
+    ///
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for a bad filter, options, or a format
+    ///   whose category or name is not a plain name.
+    public init(
+        tracepoint format: TracepointFormat, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default
+    ) throws(EBPFError) {
+        try NameValidation.tracepointComponent(format.category, what: "tracepoint category")
+        try NameValidation.tracepointComponent(format.name, what: "tracepoint name")
+        try self.init(
+            mechanism: .tracepoint(category: format.category, name: format.name), format: format, filter: filter,
+            options: options)
+    }
+
+    /// The program for a kprobe on a syscall's entry function (`__x64_sys_bind`), whose
+    /// fields are the syscall's arguments named by its `sys_enter_` tracepoint's `format`.
+    /// `wrapped`: the function takes one `struct pt_regs *` of the caller's registers, as
+    /// x86-64's `__x64_sys_*` do since 4.17. No kernel is needed to build it.
+    ///
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for a bad name, filter or options.
+    public init(
+        syscallFunction function: String, format: TracepointFormat, wrapped: Bool = true,
+        filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default
+    ) throws(EBPFError) {
+        try NameValidation.symbol(function, what: "kernel function name")
+        try self.init(
+            mechanism: .syscallKprobe(function: function, wrapped: wrapped), format: format, filter: filter,
+            options: options)
+    }
+
+    /// The program for a kprobe on any kernel function, whose events carry its first six
+    /// arguments as `arg0`…`arg5`. No kernel is needed to build it.
+    ///
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for a bad name, filter or options.
+    public init(
+        kernelFunction function: String, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default
+    ) throws(EBPFError) {
+        try NameValidation.symbol(function, what: "kernel function name")
+        try self.init(mechanism: .functionKprobe(function: function), format: nil, filter: filter, options: options)
+    }
+
     /// Generates the program for a tracepoint (fields read from its record) or a syscall
     /// kprobe (fields read from the syscall's argument registers, named by `format`).
     ///
