@@ -16,7 +16,7 @@ public final class EventBuffer: Sendable, CustomStringConvertible {
     private let source: any EventSource
     private let poller: EventPoller
     private let closed = Atomic<Bool>(false)
-    private let onClose = Lock<(@Sendable () -> Void)?>(nil)
+    private let onClose = EndAction()
 
     init(
         table: String, tableType: TableType, statistics: BufferStatistics, source: any EventSource, poller: EventPoller
@@ -44,19 +44,12 @@ public final class EventBuffer: Sendable, CustomStringConvertible {
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         poller.remove(source)
-        let action = onClose.withLock { action in
-            defer { action = nil }
-            return action
-        }
-        action?()
+        onClose.run()
     }
 
     /// Runs `action` once the buffer is closed (at once if it already is).
     func setOnClose(_ action: @escaping @Sendable () -> Void) {
-        onClose.withLock { $0 = action }
-        if !isOpen {
-            onClose.withLock { $0.take() }?()
-        }
+        onClose.set(action)
     }
 
     public var description: String {

@@ -18,18 +18,9 @@ public struct EventRecords: AsyncSequence, Sendable {
     /// (the kernel's own losses are ``EventBuffer/lostCount``).
     public var droppedCount: UInt64 { drops.count.load(ordering: .relaxed) }
 
-    public func makeAsyncIterator() -> Iterator {
+    public func makeAsyncIterator() -> ClosingStreamIterator<EventRecord> {
         let buffer = buffer
-        return Iterator(base: stream.makeAsyncIterator(), closer: OnDeinit { buffer.close() })
-    }
-
-    public struct Iterator: AsyncIteratorProtocol {
-        var base: AsyncStream<EventRecord>.Iterator
-        let closer: OnDeinit
-
-        public mutating func next() async -> EventRecord? {
-            await base.next()
-        }
+        return ClosingStreamIterator(base: stream.makeAsyncIterator(), closer: OnDeinit { buffer.close() })
     }
 }
 

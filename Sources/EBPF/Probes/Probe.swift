@@ -19,7 +19,7 @@ public final class Probe: Sendable, CustomStringConvertible {
     private let drops: ConsumerDrops
     /// The probe's own compiled program, freed by ``detach()``.
     private let module: BPFModule
-    private let onDetach = Lock<(@Sendable () -> Void)?>(nil)
+    private let onDetach = EndAction()
 
     init(
         target: ProbeTarget, program: ProbeProgram, format: TracepointFormat?, module: BPFModule,
@@ -54,15 +54,11 @@ public final class Probe: Sendable, CustomStringConvertible {
         attachment.detach()
         buffer.close()
         module.close()
-        let action = onDetach.withLock { action in
-            defer { action = nil }
-            return action
-        }
-        action?()
+        onDetach.run()
     }
 
     func setOnDetach(_ action: @escaping @Sendable () -> Void) {
-        onDetach.withLock { $0 = action }
+        onDetach.set(action)
     }
 
     public var description: String {
@@ -85,17 +81,8 @@ public struct ProbeEvents: AsyncSequence, Sendable {
     public let probe: Probe
     let stream: AsyncStream<ProbeEvent>
 
-    public func makeAsyncIterator() -> Iterator {
+    public func makeAsyncIterator() -> ClosingStreamIterator<ProbeEvent> {
         let probe = probe
-        return Iterator(base: stream.makeAsyncIterator(), detacher: OnDeinit { probe.detach() })
-    }
-
-    public struct Iterator: AsyncIteratorProtocol {
-        var base: AsyncStream<ProbeEvent>.Iterator
-        let detacher: OnDeinit
-
-        public mutating func next() async -> ProbeEvent? {
-            await base.next()
-        }
+        return ClosingStreamIterator(base: stream.makeAsyncIterator(), closer: OnDeinit { probe.detach() })
     }
 }
