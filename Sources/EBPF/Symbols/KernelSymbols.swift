@@ -7,23 +7,17 @@ enum KernelSymbols {
         "__s390x_sys_", "__s390_sys_", "__riscv_sys_",
     ]
 
-    /// The syscall prefix of this kernel, found once per process, or nil when
-    /// `/proc/kallsyms` cannot be read or lists no `bpf` syscall under a known prefix.
-    static let syscallPrefix: String? = syscallPrefix(inKallsyms: try? SystemFiles.readText("/proc/kallsyms"))
+    /// The syscall prefix of this kernel, found once per process through libbcc's kernel
+    /// symbol cache (over `/proc/kallsyms`), or nil when it names no `bpf` syscall under a
+    /// known prefix (kallsyms unreadable, or procfs not mounted).
+    static let syscallPrefix: String? = {
+        guard let kernel = LibBCC.SymbolCache(pid: -1) else { return nil }
+        return syscallPrefix { kernel.address(of: $0, module: nil) != nil }
+    }()
 
-    /// The prefix under which a kallsyms listing names the `bpf` syscall.
-    static func syscallPrefix(inKallsyms text: String?) -> String? {
-        guard let text else { return nil }
-        let wanted = Set(syscallPrefixes.map { $0 + "bpf" })
-        var found: Set<Substring> = []
-        for line in text.split(separator: "\n") {
-            // "ffffffff81234560 T __x64_sys_bpf"
-            guard let name = line.split(separator: " ", maxSplits: 3).dropFirst(2).first,
-                wanted.contains(String(name))
-            else { continue }
-            found.insert(name)
-        }
-        return syscallPrefixes.first { found.contains(Substring($0 + "bpf")) }
+    /// The first known prefix under which `isKernelSymbol` finds the `bpf` syscall.
+    static func syscallPrefix(isKernelSymbol: (String) -> Bool) -> String? {
+        syscallPrefixes.first { isKernelSymbol($0 + "bpf") }
     }
 
     /// The error for a kernel whose syscall prefix cannot be found.
