@@ -1,5 +1,5 @@
 // The libbcc C API (Debian's libbpfcc-dev) and the few Linux headers the EBPF module needs
-// beside it. Only Sources/EBPF/Internals may call what this declares.
+// beside it. Only Sources/EBPF/Kernel may call what this declares.
 #ifndef CBCC_H
 #define CBCC_H
 

@@ -2,7 +2,7 @@
 // itself about them: perf_event_open(2), which glibc reaches only through the variadic
 // syscall(2), and the acquire loads and release stores the kernel requires on the rings'
 // positions (see the comment on data_head in <linux/perf_event.h>, and
-// kernel/bpf/ringbuf.c). Only Sources/EBPF/Internals may call what this declares.
+// kernel/bpf/ringbuf.c). Only Sources/EBPF/Kernel may call what this declares.
 #ifndef CKERNELRINGS_H
 #define CKERNELRINGS_H
 
