@@ -9,14 +9,15 @@ let package = Package(
     name: "ebpf-fuzz",
     dependencies: [.package(name: "swift-ebpf", path: "..")],
     targets: [
+        .target(name: "FuzzSupport"),
         .executableTarget(
-            name: "ebpf-fuzz-format", dependencies: [.product(name: "EBPF", package: "swift-ebpf")],
+            name: "ebpf-fuzz-format", dependencies: ["FuzzSupport", .product(name: "EBPF", package: "swift-ebpf")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(
-            name: "ebpf-fuzz-record", dependencies: [.product(name: "EBPF", package: "swift-ebpf")],
+            name: "ebpf-fuzz-record", dependencies: ["FuzzSupport", .product(name: "EBPF", package: "swift-ebpf")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(
-            name: "ebpf-fuzz-table", dependencies: [.product(name: "EBPF", package: "swift-ebpf")],
+            name: "ebpf-fuzz-table", dependencies: ["FuzzSupport", .product(name: "EBPF", package: "swift-ebpf")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ],
     swiftLanguageModes: [.v6]
