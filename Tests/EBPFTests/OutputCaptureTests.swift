@@ -29,8 +29,11 @@ final class OutputCaptureTests: XCTestCase {
         XCTAssertEqual(fields.count, 2, String(summary))
         let (written, duringWindows) = (fields[0], fields[1])
         XCTAssertGreaterThan(duringWindows, 0, "the writer wrote while a compile's capture was on")
+        let missing = Set(0..<written).subtracting(numbers).sorted()
+        let repeated = numbers.count - Set(numbers).count
+        XCTAssertEqual(missing, [], "lines never arrived (of \(written); \(repeated) repeated)")
+        XCTAssertEqual(repeated, 0, "lines arrived twice")
         XCTAssertEqual(numbers.count, written, "every line arrives exactly once")
-        XCTAssertEqual(Set(numbers), Set(0..<written))
     }
 
     /// The child: a thread writes numbered lines with write(2) every 100 µs while this thread
