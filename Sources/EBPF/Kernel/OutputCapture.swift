@@ -110,7 +110,9 @@ enum OutputCapture {
             self.readEnd = ends[0]
             self.writeEnd = ends[1]
             do {
-                _ = try NativeThread.start { [self] in drain() }
+                // Detached: nobody joins it (finish() waits on `ended`), and an unjoined thread
+                // keeps its stack.
+                try NativeThread.start { [self] in drain() }.detach()
             } catch {
                 [saved, ends[0], ends[1]].forEach { _ = Glibc.close($0) }
                 return nil
