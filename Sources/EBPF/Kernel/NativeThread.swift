@@ -4,7 +4,7 @@ import Glibc
 
 /// A POSIX thread, for the polling loop that must not run on the Swift concurrency pool
 /// (it blocks in `epoll_wait` and runs user callbacks).
-struct NativeThread: Sendable, Equatable {
+struct NativeThread: Sendable {
     private let handle: pthread_t
 
     /// Starts `body` on a new thread.
@@ -42,9 +42,5 @@ struct NativeThread: Sendable, Equatable {
     /// Lets the thread free itself when it ends, for a thread nobody will join.
     func detach() {
         pthread_detach(handle)
-    }
-
-    static func == (lhs: NativeThread, rhs: NativeThread) -> Bool {
-        pthread_equal(lhs.handle, rhs.handle) != 0
     }
 }

@@ -32,12 +32,4 @@ enum SystemCall {
             throw SystemCallFailure(call: call, errno: error == 0 ? EINVAL : error)
         }
     }
-
-    /// Runs a call that returns nil on failure and sets `errno`.
-    static func check<T>(_ call: String, _ body: () -> T?) throws(SystemCallFailure) -> T {
-        Glibc.errno = 0
-        if let value = body() { return value }
-        let error = Glibc.errno
-        throw SystemCallFailure(call: call, errno: error == 0 ? EINVAL : error)
-    }
 }

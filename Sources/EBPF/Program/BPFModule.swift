@@ -61,14 +61,6 @@ final class BPFModule: Sendable {
         _ = consume taken
     }
 
-    var isClosed: Bool {
-        contents.withLock { contents in
-            guard let open = contents.take() else { return true }
-            contents = consume open
-            return false
-        }
-    }
-
     /// Runs `body` with the open module under both locks, or throws ``EBPFError/Code/closed``.
     private func withContents<T>(_ body: (inout Contents) throws(EBPFError) -> T) throws(EBPFError) -> T {
         try contents.withLock { (contents) throws(EBPFError) -> T in
