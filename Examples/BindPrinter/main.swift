@@ -12,7 +12,10 @@ let seconds = Example.seconds()
 Example.run {
     let b = try EBPFWrapper()
     try b.attachKprobe(event: b.syscallFunctionName("bind")) { event in
-        print(event.processName, event.processID, event.fd?.intValue ?? -1, event.umyaddr?.description ?? "-")
+        // Names come from the traced processes: shown escaped, they cannot drive the terminal.
+        print(
+            event.processName.terminalSafe, event.processID, event.fd?.intValue ?? -1,
+            event.umyaddr?.description.terminalSafe ?? "-")
     }
     sleep(UInt32(seconds))
     b.close()

@@ -27,14 +27,12 @@ Example.run {
         try b.attachTracepoint(tp: "syscalls:sys_enter_clone", fnName: "hello")
     }
     print("Tracing clone() for \(seconds) s... (start a program in another shell)")
-    print(pad("TIME(s)", 18), pad("COMM", 16), pad("PID", 7), "MESSAGE")
+    print("TIME(s)".padded(18), "COMM".padded(16), "PID".padded(7), "MESSAGE")
     let deadline = ContinuousClock.now + .seconds(seconds)
     while ContinuousClock.now < deadline {
         guard let line = try b.traceFields(timeout: deadline - ContinuousClock.now) else { break }
-        print(pad(String(line.timestamp), 18), pad(line.task, 16), pad(String(line.pid), 7), line.message)
+        print(
+            String(line.timestamp).padded(18), line.task.terminalSafe.padded(16), String(line.pid).padded(7),
+            line.message.terminalSafe)
     }
-}
-
-func pad(_ text: String, _ width: Int) -> String {
-    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
 }

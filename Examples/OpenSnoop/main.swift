@@ -44,11 +44,11 @@ Example.run {
     let buffer = try b.openPerfBuffer("opens", lost: { print("lost \($0) events") }) { event in
         let pid = event.pid?.description ?? "?"
         let uid = event.uid?.description ?? "?"
-        let comm = event.comm?.stringValue ?? "?"
+        let comm = event.comm?.stringValue?.terminalSafe ?? "?"
         let flags = String(event.flags?.intValue ?? 0, radix: 8)
         print(
             pid.padded(7), uid.padded(6), comm.padded(16), ("0" + flags).padded(8),
-            event.filename?.stringValue ?? "?")
+            event.filename?.stringValue?.terminalSafe ?? "?")
     }
     sleep(UInt32(seconds))
     b.close()

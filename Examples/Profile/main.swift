@@ -60,6 +60,6 @@ Example.run {
         lines.append((frames.joined(separator: ";"), count))
     }
     for (stack, count) in lines.sorted(by: { $0.1 > $1.1 }) {
-        print("\(stack) \(count)")
+        print("\(stack.terminalSafe) \(count)")
     }
 }

@@ -62,7 +62,8 @@ Example.run {
         for entry in items.prefix(top) {
             let process = entry.key
             print(
-                (process.pid?.description ?? "?").padded(7), (process.comm?.stringValue ?? "?").padded(16), entry.value)
+                (process.pid?.description ?? "?").padded(7),
+                (process.comm?.stringValue?.terminalSafe ?? "?").padded(16), entry.value)
         }
         fflush(nil)
     }

@@ -1,6 +1,9 @@
 import EBPF
+import ExampleSupport
 
 /// Turns events into output lines: JSON Lines for machines, an aligned table for people.
+/// Text from traced processes is escaped in both, so it cannot drive a terminal or forge a
+/// line.
 enum OutputFormat: String, CaseIterable, Sendable {
     case table, json
 }
@@ -11,8 +14,8 @@ struct EventFormatter: Sendable {
     var header: String? {
         format == .table
             ? [
-                pad("TIME(s)", 14), pad("EVENT", 24), pad("COMM", 16), pad("PID", 7), pad("TID", 7), pad("UID", 6),
-                "FIELDS",
+                "TIME(s)".padded(14), "EVENT".padded(24), "COMM".padded(16), "PID".padded(7), "TID".padded(7),
+                "UID".padded(6), "FIELDS",
             ].joined(separator: " ")
             : nil
     }
@@ -21,10 +24,12 @@ struct EventFormatter: Sendable {
         switch format {
         case .table:
             let seconds = Double(event.timestamp) / 1e9
-            let fields = event.fields.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+            let fields = event.fields.map { "\($0.name)=\($0.value.description.terminalSafe)" }
             return [
-                pad(String(format: seconds), 14), pad(event.eventName, 24), pad(event.processName, 16),
-                pad(String(event.processID), 7), pad(String(event.threadID), 7), pad(String(event.userID), 6), fields,
+                String(format: seconds).padded(14), event.eventName.padded(24),
+                event.processName.terminalSafe.padded(16),
+                String(event.processID).padded(7), String(event.threadID).padded(7), String(event.userID).padded(6),
+                fields.joined(separator: " "),
             ].joined(separator: " ")
         case .json:
             var object: [(String, String)] = [
@@ -42,10 +47,6 @@ struct EventFormatter: Sendable {
             return JSON.object(object)
         }
     }
-
-    private func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
-    }
 }
 
 extension String {
@@ -57,7 +58,9 @@ extension String {
     }
 }
 
-/// Just enough JSON writing for flat event objects, with full string escaping.
+/// Just enough JSON writing for flat event objects, with full string escaping: beyond what
+/// JSON requires, DEL, the C1 controls and bidirectional overrides are escaped too, so the
+/// lines are safe to read on a terminal.
 enum JSON {
     static func object(_ members: [(String, String)]) -> String {
         "{" + members.map { string($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
@@ -83,7 +86,7 @@ enum JSON {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where scalar.isTerminalControl:
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)

@@ -78,6 +78,60 @@ final class TraceCommandTests: XCTestCase {
         }
     }
 
+    /// A traced process chooses its own name and its files' names: a thread named with
+    /// terminal escapes opening a file whose name holds a newline, a forged line, DEL and a
+    /// C1 control. The table shows each of them escaped, on the event's own line; JSON
+    /// escapes them too and parses back to the exact bytes.
+    func testTextFromTracedProcessesCannotDriveTheTerminal() throws {
+        try requireKernel()
+        let hostileName = "\u{1B}]0;pw\u{07}\u{1B}[2J"  // sets the window title, clears the screen
+        let marker = "ebpf-escape-\(UUID().uuidString.prefix(8))"
+        let path = "/tmp/\(marker)\n999.000000 forged\u{7F}\u{9B}31m"
+        for format in ["table", "json"] {
+            let run = try start(["openat", "--pid", String(getpid()), "--format", format])
+            try runOnThread(named: hostileName) {
+                close(open(path, O_CREAT | O_WRONLY, 0o600))
+                unlink(path)
+            }
+            usleep(200_000)
+            let (termination, lines, stderr) = finish(run, signal: SIGINT)
+            XCTAssertEqual(termination, .exited(0), stderr)
+            for line in lines {
+                let controls = line.unicodeScalars.filter { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
+                XCTAssertTrue(controls.isEmpty, "\(format): raw control characters in \(line.debugDescription)")
+            }
+            XCTAssertFalse(lines.contains { $0.hasPrefix("999.000000") }, "\(format): a forged line")
+            let events = lines.filter { $0.contains(marker) }
+            XCTAssertEqual(events.count, 1, "\(format): \(lines)")
+            let event = try XCTUnwrap(events.first)
+            if format == "table" {
+                XCTAssertTrue(event.contains(#"\x1b]0;pw\x07\x1b[2J"#), event)
+                XCTAssertTrue(event.contains(#"\n999.000000 forged\x7f\u{9b}31m"#), event)
+            } else {
+                let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(event.utf8)) as? [String: Any])
+                XCTAssertEqual(object["comm"] as? String, hostileName)
+                XCTAssertEqual((object["fields"] as? [String: Any])?["filename"] as? String, path)
+            }
+        }
+    }
+
+    /// Runs `body` on a new thread whose kernel name (`comm`) is `name`, and waits for it.
+    private func runOnThread(named name: String, _ body: @escaping @Sendable () -> Void) throws {
+        let finished = DispatchSemaphore(value: 0)
+        let written = Locked<Int>(-1)
+        Thread {
+            // What prctl(PR_SET_NAME) does, through procfs: Swift imports neither prctl
+            // nor pthread_setname_np.
+            let fd = open("/proc/thread-self/comm", O_WRONLY)
+            written.withLock { $0 = write(fd, name, name.utf8.count) }
+            close(fd)
+            body()
+            finished.signal()
+        }.start()
+        XCTAssertEqual(finished.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(written.withLock { $0 }, name.utf8.count, "the thread's name")
+    }
+
     func testBadArgumentsFailWithAMessage() throws {
         try requireKernel()
         // ArgumentParser: 1 for an error the command throws, 64 (EX_USAGE) for bad options.

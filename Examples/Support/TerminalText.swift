@@ -1,0 +1,37 @@
+// Text that traced processes choose (their names, their files' names, their symbols) shown
+// without letting them drive the terminal it is printed on.
+
+extension Unicode.Scalar {
+    /// Whether a terminal acts on this character instead of showing it: the C0 controls,
+    /// DEL, the C1 controls (U+0080–U+009F; U+009B alone starts a control sequence) and the
+    /// bidirectional marks, overrides and isolates that reorder the text after them.
+    public var isTerminalControl: Bool {
+        switch value {
+        case 0..<0x20, 0x7F...0x9F, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true
+        default: return false
+        }
+    }
+}
+
+extension String {
+    /// The string with every terminal control escaped: `\n`, `\t`, `\r`, `\xNN` below
+    /// U+0080, `\u{NNNN}` above, and a backslash doubled so an escape cannot be forged.
+    /// Any process can name itself `"\e]0;…\a"` with `prctl(PR_SET_NAME)`.
+    public var terminalSafe: String {
+        guard unicodeScalars.contains(where: { $0.isTerminalControl || $0 == "\\" }) else { return self }
+        var out = ""
+        for scalar in unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case _ where scalar.isTerminalControl:
+                let hex = String(scalar.value, radix: 16)
+                out += scalar.value < 0x80 ? "\\x" + (hex.count < 2 ? "0" : "") + hex : "\\u{\(hex)}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
