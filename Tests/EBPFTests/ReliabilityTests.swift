@@ -9,12 +9,6 @@ final class ReliabilityTests: XCTestCase {
     /// Cycles of the lifecycle test: EBPF_LIFECYCLE_CYCLES (test.sh sets 400), else 20.
     static var cycles: Int { Int(ProcessInfo.processInfo.environment["EBPF_LIFECYCLE_CYCLES"] ?? "") ?? 20 }
 
-    static func residentKilobytes() -> Int {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-    }
-
     /// The lines of kprobe_events and uprobe_events under each tracefs mount that has them
     /// (/sys/kernel/tracing, and /sys/kernel/debug/tracing where debugfs is mounted): the
     /// legacy probes libbcc creates where the kernel has no probe PMU, which outlive their
@@ -73,10 +67,10 @@ final class ReliabilityTests: XCTestCase {
                 "cycle \(cycle): tracepoint, uprobe, kprobe (where the kernel has them) and probe each deliver")
             probe.detach()
             b.close()
-            if cycle + 1 == warmUp { rssAfterWarmUp = Self.residentKilobytes() }
+            if cycle + 1 == warmUp { rssAfterWarmUp = ProcessMemory.residentKiB() }
         }
         let fdsAfter = ThisProcess.openFileDescriptors
-        let growth = Self.residentKilobytes() - rssAfterWarmUp
+        let growth = ProcessMemory.residentKiB() - rssAfterWarmUp
         print(
             "RELIABILITY lifecycle cycles=\(cycles) fds_before=\(fdsBefore) fds_after=\(fdsAfter) probe_events_before=\(eventsBefore) probe_events_after=\(Self.probeEventLines()) rss_growth_kb=\(growth)"
         )
