@@ -54,9 +54,12 @@ public final class EBPFWrapper: Sendable {
     ///
     /// - Parameters:
     ///   - text: BPF C in bcc's dialect (`BPF_PERF_OUTPUT`, `TRACEPOINT_PROBE`, helpers).
-    ///   - cflags: Extra compiler flags, e.g. `["-DMAX=16"]`.
+    ///   - cflags: Extra compiler flags, each one string: `-D<macro>[=value]`, `-U<macro>`,
+    ///     `-I<directory>`, `-W<warning>` or `-w`, e.g. `["-DMAX=16"]`. Others (`-include`,
+    ///     `-fplugin=`, `-Xclang`) are refused: clang would read or load files as root.
     ///   - logger: Where the wrapper reports what it decided on the caller's behalf.
-    /// - Throws: ``EBPFError/Code/compilationFailed`` with clang's diagnostics,
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for a refused flag,
+    ///   ``EBPFError/Code/compilationFailed`` with clang's diagnostics,
     ///   ``EBPFError/Code/kernelHeadersMissing``, ``EBPFError/Code/permissionDenied``.
     ///
     /// The corresponding libbcc function is `bpf_module_create_c_from_string`.

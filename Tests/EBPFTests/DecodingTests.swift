@@ -25,6 +25,36 @@ final class DecodingTests: XCTestCase {
         XCTAssertNil(CType(parsing: "int[x]"))
     }
 
+    /// Which Swift types typed buffers and tables accept: those valid for every byte pattern.
+    func testPlainDataAcceptsOnlyTypesValidForEveryBytePattern() throws {
+        struct Header {
+            var pid: UInt32
+            var ratio: Float
+            var comm: InlineArray<16, UInt8>
+        }
+        struct Nested {
+            var header: Header
+            var pair: (Int16, SIMD2<Double>)
+            var grid: InlineArray<2, InlineArray<3, Int64>>
+        }
+        XCTAssertNoThrow(try PlainData.check(UInt64.self, as: "x"))
+        XCTAssertNoThrow(try PlainData.check(Nested.self, as: "x"))
+        struct Hidden {
+            var header: Header
+            var flags: InlineArray<4, Bool>
+        }
+        struct Deep { var inner: (UInt8, UnsafeRawPointer?) }
+        for (check, message) in [
+            ({ try PlainData.check(Bool.self, as: "the key type") }, "the key type, Bool, is a Bool"),
+            ({ try PlainData.check(Hidden.self, as: "x") }, "Hidden's field flags, is a InlineArray<4, Bool>"),
+            ({ try PlainData.check(Deep.self, as: "x") }, "Deep's field inner.1, is a Optional<UnsafeRawPointer>"),
+        ] as [(() throws -> Void, String)] {
+            XCTAssertThrowsError(try check()) { error in
+                XCTAssertTrue((error as! EBPFError).message.contains(message), "\(error)")
+            }
+        }
+    }
+
     func testUnknownTypeIsAClearError() {
         XCTAssertThrowsError(
             try SubmittedStructLayout.make(table: "events", descriptions: ["pid#u32", "addr#struct sockaddr_in"])

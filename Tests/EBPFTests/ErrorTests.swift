@@ -1,4 +1,5 @@
 import EBPF
+import Foundation
 import XCTest
 
 /// Bad input gets a thrown error that says what happened, and nothing is left attached.
@@ -88,6 +89,31 @@ final class ErrorTests: XCTestCase {
         XCTAssertThrowsError(try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "f")) { error in
             XCTAssertTrue((error as! EBPFError).message.contains("EBPFWrapper(text:)"))
         }
+    }
+
+    /// Flags that make clang read a file or load code are refused before anything is
+    /// compiled: `-include FILE` put the file's lines into the error's diagnostics.
+    func testCompilerFlagsThatReadFilesOrLoadCodeAreRefused() throws {
+        try requireKernel()
+        let secret = "/tmp/ebpf-secret-\(UUID().uuidString)"
+        try "SECRET_LINE_FROM_A_FILE\n".write(toFile: secret, atomically: false, encoding: .utf8)
+        defer { unlink(secret) }
+        let text = "int f(void *c) { return 0; }"
+        for flags in [
+            ["-include", secret], ["-include\(secret)"], ["-Wp,-include,\(secret)"], ["-fplugin=/tmp/plugin.so"],
+            ["-Xclang", "-load"], ["-D1X"], ["-D"], ["-I"], ["-O2"],
+        ] {
+            XCTAssertThrowsError(try EBPFWrapper(text: text, cflags: flags), "\(flags)") { error in
+                let error = error as! EBPFError
+                XCTAssertEqual(error.code, .invalidArgument, "\(flags): \(error)")
+                XCTAssertTrue(error.message.contains("only -D<macro>[=value]"), "\(flags): \(error)")
+                XCTAssertFalse(error.message.contains("SECRET_LINE"), "\(flags): the file was read")
+            }
+        }
+        let b = try EBPFWrapper(
+            text: "int f(void *c) { return MAX + VALUE; }",
+            cflags: ["-DMAX=16", "-DVALUE", "-UNOTHING", "-I/usr/include", "-Wno-unused-value", "-Werror=format", "-w"])
+        b.close()
     }
 
     func testBadCompilerFlagIsRejected() {

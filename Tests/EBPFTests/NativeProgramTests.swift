@@ -239,6 +239,8 @@ final class NativeProgramTests: XCTestCase {
         assertClosed(try perCPU.snapshot(), "PerCPUTable.snapshot")
         assertClosed(try b.table("counts"), "a new view")
         assertClosed(try b.loadFunction("tracepoint__syscalls__sys_enter_getppid", type: .tracepoint), "loadFunction")
+        assertClosed(try b.traceReadline(timeout: .milliseconds(1)), "traceReadline")
+        XCTAssertEqual(ThisProcess.openFileDescriptors, before, "reading after close() reopens nothing")
         _ = getppid()
         usleep(50_000)
         XCTAssertEqual(perfRecords.count, 1, "nothing delivered after close()")

@@ -32,6 +32,20 @@ final class ParsingTests: XCTestCase {
         }
     }
 
+    /// Legacy probe event names: two attachments of one process to the same function get
+    /// different events (they shared one before: the second attach failed, or one detach
+    /// removed both), each a valid tracefs name.
+    func testLegacyProbeEventNamesAreUniquePerAttachment() {
+        let target = "/usr/lib/x86_64-linux-gnu/libc.so.6_0x" + String(repeating: "f", count: 40)
+        let names = (0..<3).map { _ in ProbeEventName.make("p", target) } + [ProbeEventName.make("r", "do_sys_open")]
+        XCTAssertEqual(Set(names).count, names.count, "\(names)")
+        for name in names {
+            XCTAssertLessThanOrEqual(name.utf8.count, 60, name)
+            XCTAssertTrue(name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || isalnum(Int32($0)) != 0 }, name)
+            XCTAssertTrue(name.contains("_ebpf_\(getpid())_"), name)
+        }
+    }
+
     func testTracepointSplitting() throws {
         let (category, name) = try Tracefs.splitTracepoint("syscalls:sys_enter_bind")
         XCTAssertEqual(category, "syscalls")

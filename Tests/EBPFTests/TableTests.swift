@@ -106,7 +106,10 @@ final class TableTests: XCTestCase {
         print("RELIABILITY takeItems of 3,000 entries from a 2M-entry map: peak growth \(growthKiB) KiB")
         XCTAssertLessThan(growthKiB, 32 * 1024, "memory for the entries present, not for max_entries")
         XCTAssertEqual(
-            Dictionary(uniqueKeysWithValues: taken.map { ($0.key.uint64Value ?? .max, $0.value.words?.arrayValue?.first?.uint64Value) }),
+            Dictionary(
+                uniqueKeysWithValues: taken.map {
+                    ($0.key.uint64Value ?? .max, $0.value.words?.arrayValue?.first?.uint64Value)
+                }),
             Dictionary(uniqueKeysWithValues: (0..<UInt64(3000)).map { ($0, $0 * 7) }))
         XCTAssertEqual(try sparse.count(), 0, "every entry deleted")
     }
@@ -358,6 +361,76 @@ final class TableTests: XCTestCase {
         }
         XCTAssertThrowsError(try b.table("counts").stack(id: 1))
         XCTAssertThrowsError(try b.table("counts").pop())
+    }
+
+    /// A C `bool` of 2 or an enum value Swift does not know, loaded as `Bool` or as a Swift
+    /// enum, is undefined behaviour: typed views and buffers refuse such types when opened,
+    /// naming the field and what to declare instead.
+    func testTypedViewsRefuseTypesWithInvalidBitPatterns() throws {
+        try requireKernel()
+        let b = try program(Self.counter + "\nBPF_PERF_OUTPUT(flags);")
+        defer { b.close() }
+        struct Flagged {
+            var seen: Bool
+            var padding: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0)
+        }
+        enum Level: UInt64 { case low, high }
+        for (open, field) in [
+            ({ _ = try b.table("counts", key: UInt32.self, value: Flagged.self) }, "Flagged's field seen, is a Bool"),
+            ({ _ = try b.table("counts", key: UInt32.self, value: Level.self) }, "Level, is a Level"),
+            ({ _ = try b.table("counts", key: UInt32.self, value: Int32?.self) }, "is a Optional<Int32>"),
+            ({ _ = try b.openPerfBuffer("flags", as: Flagged.self) { _ in } }, "buffer 'flags', Flagged's field seen"),
+        ] as [(() throws -> Void, String)] {
+            XCTAssertThrowsError(try open()) { error in
+                let error = error as! EBPFError
+                XCTAssertEqual(error.code, .decodingFailed)
+                XCTAssertTrue(error.message.contains(field), error.message)
+                XCTAssertTrue(error.message.contains("declare it as an integer"), error.message)
+            }
+        }
+        struct Plain { var seen: UInt8 }
+        let opened = try b.openPerfBuffer("flags", as: Plain.self) { _ in }
+        XCTAssertEqual(opened.table, "flags", "the refused open left nothing behind to block this one")
+        _ = try b.table("counts", key: UInt32.self, value: InlineArray<2, UInt32>.self)
+        _ = try b.table("counts", key: (UInt16, UInt16).self, value: SIMD2<Float>.self)
+    }
+
+    /// A per-CPU hash read and emptied in one pass.
+    func testPerCPUTakeSnapshotReadsAndDeletes() throws {
+        try requireKernel()
+        let b = try program("BPF_PERCPU_HASH(per_cpu, u32, u64, 64);\nBPF_PERCPU_ARRAY(per_cpu_array, u64, 1);")
+        defer { b.close() }
+        let perCPU = try b.perCPUTable("per_cpu", key: UInt32.self, value: UInt64.self)
+        let values = { (key: UInt32) in (0..<perCPU.possibleCPUs).map { UInt64(key) * 10 + UInt64($0) } }
+        for key in UInt32(1)...3 { try perCPU.updateValue(values(key), forKey: key) }
+        let taken = try perCPU.takeSnapshot().sorted { $0.key < $1.key }
+        XCTAssertEqual(taken.map(\.key), [1, 2, 3])
+        XCTAssertEqual(taken.map(\.value), (1...3).map(values))
+        XCTAssertEqual(try perCPU.count(), 0)
+        XCTAssertThrowsError(try b.table("per_cpu").takeItems()) { error in
+            XCTAssertTrue((error as! EBPFError).message.contains("takeSnapshot()"), "\(error)")
+        }
+        XCTAssertThrowsError(
+            try b.perCPUTable("per_cpu_array", key: UInt32.self, value: UInt64.self).takeSnapshot(),
+            "an array's entries cannot be deleted")
+    }
+
+    /// Per-CPU values whose sum does not fit the value type: an error that says so, not a
+    /// crash (it trapped before).
+    func testPerCPUSumTooLargeForItsTypeThrows() throws {
+        try requireKernel()
+        let b = try program("BPF_PERCPU_ARRAY(narrow, u8, 1);")
+        defer { b.close() }
+        let narrow = try b.perCPUTable("narrow", key: UInt32.self, value: UInt8.self)
+        try narrow.updateValue([UInt8](repeating: 200, count: narrow.possibleCPUs), forKey: 0)
+        if narrow.possibleCPUs == 1 {
+            XCTAssertEqual(try narrow.sum(forKey: 0), 200)
+        } else {
+            XCTAssertThrowsError(try narrow.sum(forKey: 0)) { error in
+                XCTAssertEqual((error as! EBPFError).code, .decodingFailed)
+                XCTAssertTrue((error as! EBPFError).message.contains("more than UInt8 holds"), "\(error)")
+            }
+        }
     }
 
     func testIterationWhileTheKernelWrites() throws {

@@ -16,7 +16,7 @@ extension EBPFWrapper {
     public func attachUprobe(name: String, sym: String, fnName: String, pid: Int32? = nil) throws(EBPFError)
         -> Attachment
     {
-        try attachUserProbe(name: name, sym: sym, fnName: fnName, pid: pid, isReturn: false)
+        try attachUserProbe(name: name, sym: sym, fnName: fnName, pid: pid, isReturn: false, beforeAttach: {})
     }
 
     /// Attaches the program's function `fnName` to the return of a function in a user-space
@@ -30,11 +30,13 @@ extension EBPFWrapper {
     public func attachUretprobe(name: String, sym: String, fnName: String, pid: Int32? = nil) throws(EBPFError)
         -> Attachment
     {
-        try attachUserProbe(name: name, sym: sym, fnName: fnName, pid: pid, isReturn: true)
+        try attachUserProbe(name: name, sym: sym, fnName: fnName, pid: pid, isReturn: true, beforeAttach: {})
     }
 
-    private func attachUserProbe(
-        name: String, sym: String, fnName: String, pid: Int32?, isReturn: Bool
+    /// - Parameter beforeAttach: Called between resolving the symbol and the kernel's
+    ///   attach: tests swap the binary's path there.
+    func attachUserProbe(
+        name: String, sym: String, fnName: String, pid: Int32?, isReturn: Bool, beforeAttach: () -> Void
     ) throws(EBPFError) -> Attachment {
         try checkOpen()
         try NameValidation.binaryPath(name)
@@ -51,6 +53,7 @@ extension EBPFWrapper {
             )
         }
         let eventName = ProbeEventName.make(isReturn ? "r" : "p", "\(path)_0x\(String(offset, radix: 16))")
+        beforeAttach()
         let attachment = try nativeModule().withFunction(fnName, type: .kprobe) {
             (program) throws(EBPFError) -> Attachment in
             do throws(SystemCallFailure) {

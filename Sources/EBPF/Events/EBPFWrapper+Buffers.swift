@@ -39,7 +39,9 @@ extension EBPFWrapper {
     /// Swift struct with the same layout as the submitted C struct. No allocation per record.
     ///
     /// - Throws: as ``openPerfBuffer(_:options:lost:handler:)``, and
-    ///   ``EBPFError/Code/decodingFailed`` when `T`'s size differs from the C struct's.
+    ///   ``EBPFError/Code/decodingFailed`` when `T`'s size differs from the C struct's or a
+    ///   field of `T` cannot hold every byte pattern (a `Bool`, an enum, an `Optional`:
+    ///   declare an integer of the C field's size instead).
     @discardableResult
     public func openPerfBuffer<T: BitwiseCopyable>(
         _ table: String, as type: T.Type, options: PerfBufferOptions = .default,
@@ -97,6 +99,7 @@ private func byName(_ handler: @escaping @Sendable (EventRecord) -> Void) -> Rec
 
 private func typed<T: BitwiseCopyable>(_: T.Type, _ handler: @escaping @Sendable (T) -> Void) -> RecordDecoder {
     { (info, statistics) throws(EBPFError) in
+        try PlainData.check(T.self, as: "the record type of buffer '\(info.name)'")
         // C's sizeof includes tail padding; Swift's size does not, its stride does.
         if let layout = try? SubmittedStructLayout.make(table: info.name, descriptions: info.submittedFields),
             layout.size != MemoryLayout<T>.size, layout.size != MemoryLayout<T>.stride

@@ -26,14 +26,11 @@ final class BPFModule: Sendable {
 
     /// Compiles BPF C text with libbcc.
     ///
-    /// - Throws: ``EBPFError/Code/compilationFailed`` with clang's diagnostics,
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for a flag ``CompilerFlags`` refuses,
+    ///   ``EBPFError/Code/compilationFailed`` with clang's diagnostics,
     ///   ``EBPFError/Code/kernelHeadersMissing`` or ``EBPFError/Code/permissionDenied``.
     init(text: String, cflags: [String]) throws(EBPFError) {
-        for flag in cflags where flag.utf8.contains(where: { $0 < 0x20 }) {
-            throw EBPFError(
-                .invalidArgument,
-                "the compiler flag \(NameValidation.quoted(flag)) contains control characters")
-        }
+        try CompilerFlags.validate(cflags)
         var compiled: LibBCC.Module?
         var errno: Int32 = 0
         let output = LibBCC.withLock {

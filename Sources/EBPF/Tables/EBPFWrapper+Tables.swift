@@ -18,7 +18,8 @@ extension EBPFWrapper {
     /// the C struct).
     ///
     /// - Throws: ``EBPFError/Code/decodingFailed`` when `Key` or `Value` has not the map's
-    ///   key or value size (checked here, so a wrong type cannot corrupt memory), or when the
+    ///   key or value size (checked here, so a wrong type cannot corrupt memory), has a field
+    ///   that cannot hold every byte pattern (a `Bool`, an enum, an `Optional`), or when the
     ///   table is per-CPU (use ``perCPUTable(_:key:value:)``).
     public func table<Key: BitwiseCopyable, Value: BitwiseCopyable>(
         _ name: String, key: Key.Type, value: Value.Type
@@ -31,15 +32,15 @@ extension EBPFWrapper {
                 "table '\(name)' is \(info.type): each key has one value per CPU; use perCPUTable(\"\(name)\", key:value:)"
             )
         }
-        try Self.checkSize(Key.self, info.keySize, table: name, what: "key")
-        try Self.checkSize(Value.self, info.leafSize, table: name, what: "value")
+        try Self.checkLayout(Key.self, info.keySize, table: name, what: "key")
+        try Self.checkLayout(Value.self, info.leafSize, table: name, what: "value")
         return TypedTable(access: access)
     }
 
     /// A typed view of the per-CPU table `name`: each key holds one `Value` per possible CPU.
     ///
-    /// - Throws: ``EBPFError/Code/decodingFailed`` for a size mismatch or a table that is not
-    ///   per-CPU.
+    /// - Throws: ``EBPFError/Code/decodingFailed`` for a size mismatch, a field that cannot
+    ///   hold every byte pattern, or a table that is not per-CPU.
     public func perCPUTable<Key: BitwiseCopyable, Value: BitwiseCopyable>(
         _ name: String, key: Key.Type, value: Value.Type
     ) throws(EBPFError) -> PerCPUTable<Key, Value> {
@@ -49,8 +50,8 @@ extension EBPFWrapper {
             throw EBPFError(
                 .decodingFailed, "table '\(name)' is a \(info.type), not per-CPU; use table(\"\(name)\", key:value:)")
         }
-        try Self.checkSize(Key.self, info.keySize, table: name, what: "key")
-        try Self.checkSize(Value.self, info.leafSize, table: name, what: "value")
+        try Self.checkLayout(Key.self, info.keySize, table: name, what: "key")
+        try Self.checkLayout(Value.self, info.leafSize, table: name, what: "value")
         return PerCPUTable(access: access)
     }
 
@@ -59,7 +60,10 @@ extension EBPFWrapper {
         return (module, try module.table(name))
     }
 
-    private static func checkSize<T>(_ type: T.Type, _ size: Int, table: String, what: String) throws(EBPFError) {
+    private static func checkLayout<T: BitwiseCopyable>(
+        _ type: T.Type, _ size: Int, table: String, what: String
+    ) throws(EBPFError) {
+        try PlainData.check(T.self, as: "the \(what) type of table '\(table)'")
         // C's sizeof includes tail padding, which Swift's stride has and its size lacks.
         guard MemoryLayout<T>.size == size || MemoryLayout<T>.stride == size else {
             throw EBPFError(

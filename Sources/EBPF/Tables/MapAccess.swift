@@ -172,8 +172,9 @@ struct MapAccess: Sendable {
         return items
     }
 
-    /// Reads and deletes every entry: `BPF_MAP_LOOKUP_AND_DELETE_BATCH` calls of up to
-    /// `maxEntries` entries where the kernel supports it (5.6+), else key by key.
+    /// Reads and deletes every entry: `BPF_MAP_LOOKUP_AND_DELETE_BATCH` calls where the
+    /// kernel supports it (5.6+), else key by key. Memory follows the entries present, not
+    /// `maxEntries`: each call moves at most ``batchBytes`` of keys and values.
     func takeAll() throws(EBPFError) -> [(key: [UInt8], value: [UInt8])] {
         guard !isArray else {
             throw EBPFError(
@@ -188,9 +189,13 @@ struct MapAccess: Sendable {
         return try takeKeyByKey()
     }
 
+    /// The most key and value bytes one batch call moves: an empty 1M-entry per-CPU hash on
+    /// a 256-CPU host would otherwise ask for 16 GiB before reading anything.
+    static let batchBytes = 1 << 20
+
     /// nil when the kernel has no batch operations for this map.
     private func takeInBatches(_ fd: Int32) throws(SystemCallFailure) -> [(key: [UInt8], value: [UInt8])]? {
-        let capacity = max(1, maxEntries)
+        var capacity = min(max(1, maxEntries), max(16, Self.batchBytes / (keySize + valueBufferSize)))
         var keys = [UInt8](repeating: 0, count: keySize * capacity)
         var values = [UInt8](repeating: 0, count: valueBufferSize * capacity)
         var taken: [(key: [UInt8], value: [UInt8])] = []
@@ -214,6 +219,13 @@ struct MapAccess: Sendable {
                 done = true  // The walk is over; `count` entries came with it.
             } catch  where first && [EINVAL, ENOTSUP, EOPNOTSUPP, ENOSYS].contains(error.errno) {
                 return nil
+            } catch  where error.errno == ENOSPC && count == 0 && capacity < maxEntries {
+                // One hash bucket holds more entries than a call may return: the kernel
+                // takes a bucket whole, so retry the same position with room for it.
+                capacity = min(maxEntries, capacity * 2)
+                keys = [UInt8](repeating: 0, count: keySize * capacity)
+                values = [UInt8](repeating: 0, count: valueBufferSize * capacity)
+                continue
             }
             for index in 0..<Int(count) {
                 taken.append(

@@ -120,7 +120,7 @@ public final class Table: Sendable, CustomStringConvertible {
     /// (5.6+), as bcc's `items_lookup_and_delete_batch()`: counts read this way are not
     /// lost or counted twice between two reads.
     public func takeItems() throws(EBPFError) -> [TableEntry<TableValue, TableValue>] {
-        try checkNotPerCPU("takeItems on a typed per-CPU view")
+        try checkNotPerCPU("perCPUTable(_:key:value:) and its takeSnapshot()")
         return try access.takeAll().map { TableEntry(key: key($0.key), value: value($0.value)) }
     }
 

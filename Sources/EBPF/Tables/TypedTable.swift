@@ -53,9 +53,20 @@ public final class TypedTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sen
 
     /// Every entry present now.
     public func snapshot() throws(EBPFError) -> [TableEntry<Key, Value>] {
-        try access.items().map { item in
-            TableEntry(key: item.key.withUnsafeBytes { $0.loadUnaligned(as: Key.self) }, value: decode(item.value))
-        }
+        try access.items().map(entry)
+    }
+
+    /// Reads and deletes every entry, in batches where the kernel supports it (5.6+), as
+    /// ``Table/takeItems()``: a count read this way is neither lost nor read twice.
+    ///
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for an array, whose entries cannot be
+    ///   deleted.
+    public func takeSnapshot() throws(EBPFError) -> [TableEntry<Key, Value>] {
+        try access.takeAll().map(entry)
+    }
+
+    private func entry(_ item: (key: [UInt8], value: [UInt8])) -> TableEntry<Key, Value> {
+        TableEntry(key: item.key.withUnsafeBytes { $0.loadUnaligned(as: Key.self) }, value: decode(item.value))
     }
 
     /// How many entries there are now (for arrays, the number of elements).
@@ -115,9 +126,20 @@ public final class PerCPUTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Se
 
     /// Every entry present now, with its per-CPU values.
     public func snapshot() throws(EBPFError) -> [TableEntry<Key, [Value]>] {
-        try access.items().map { item in
-            TableEntry(key: item.key.withUnsafeBytes { $0.loadUnaligned(as: Key.self) }, value: decode(item.value))
-        }
+        try access.items().map(entry)
+    }
+
+    /// Reads and deletes every entry with its per-CPU values, in batches where the kernel
+    /// supports it (5.6+): a count read this way is neither lost nor read twice.
+    ///
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for a per-CPU array, whose entries
+    ///   cannot be deleted.
+    public func takeSnapshot() throws(EBPFError) -> [TableEntry<Key, [Value]>] {
+        try access.takeAll().map(entry)
+    }
+
+    private func entry(_ item: (key: [UInt8], value: [UInt8])) -> TableEntry<Key, [Value]> {
+        TableEntry(key: item.key.withUnsafeBytes { $0.loadUnaligned(as: Key.self) }, value: decode(item.value))
     }
 
     /// How many entries there are now (for arrays, the number of elements).
@@ -126,9 +148,24 @@ public final class PerCPUTable<Key: BitwiseCopyable, Value: BitwiseCopyable>: Se
     }
 }
 
-extension PerCPUTable where Value: BinaryInteger {
+extension PerCPUTable where Value: FixedWidthInteger {
     /// The sum of `key`'s values over all CPUs; nil when absent.
+    ///
+    /// - Throws: ``EBPFError/Code/decodingFailed`` when the sum does not fit in `Value`
+    ///   (per-CPU counters of a narrow type): read ``value(forKey:)`` and add in a wider type.
     public func sum(forKey key: Key) throws(EBPFError) -> Value? {
-        try value(forKey: key)?.reduce(0, +)
+        guard let values = try value(forKey: key) else { return nil }
+        var total: Value = 0
+        for value in values {
+            let (sum, overflow) = total.addingReportingOverflow(value)
+            guard !overflow else {
+                throw EBPFError(
+                    .decodingFailed,
+                    "the per-CPU values of table '\(name)' add up to more than \(Value.self) holds (\(values)); read value(forKey:) and add them in a wider type"
+                )
+            }
+            total = sum
+        }
+        return total
     }
 }

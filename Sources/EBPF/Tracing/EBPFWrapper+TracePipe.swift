@@ -4,8 +4,9 @@ extension EBPFWrapper {
     ///
     /// - Parameter timeout: How long to wait; nil waits until a line arrives or the wrapper
     ///   is closed.
-    /// - Returns: The line, or nil if the timeout passed or the wrapper was closed first.
-    /// - Throws: ``EBPFError/Code/tracefsUnavailable`` when tracefs is not mounted.
+    /// - Returns: The line, or nil if the timeout passed or the wrapper was closed meanwhile.
+    /// - Throws: ``EBPFError/Code/tracefsUnavailable`` when tracefs is not mounted,
+    ///   ``EBPFError/Code/closed`` when called after ``close()``.
     public func traceReadline(timeout: Duration? = nil) throws(EBPFError) -> String? {
         try tracePipe.readLine(timeout: timeout)
     }

@@ -20,9 +20,15 @@ final class TracePipe: Sendable {
     private static let slice: Int32 = 20  // milliseconds
 
     /// The next line, or nil when `timeout` passed (or the pipe was closed) first.
+    ///
+    /// - Throws: ``EBPFError/Code/closed`` once ``close()`` was called: the pipe is not
+    ///   opened again.
     func readLine(timeout: Duration?) throws(EBPFError) -> String? {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         return try state.withLock { (state) throws(EBPFError) -> String? in
+            if closed.load(ordering: .acquiring) {
+                throw EBPFError(.closed, "this EBPFWrapper is closed; create a new one to read the trace pipe")
+            }
             if state.pipe == nil {
                 let path = try Tracefs.root() + "/trace_pipe"
                 do throws(SystemCallFailure) {
