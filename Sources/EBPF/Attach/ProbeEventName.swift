@@ -22,6 +22,7 @@ enum ProbeEventName {
             })
         let number = counter.add(1, ordering: .relaxed).newValue
         let suffix = "_ebpf_\(getpid())_\(number)"
-        return prefix + "_" + String(cleaned.suffix(60 - prefix.count - suffix.count)) + suffix
+        // tracefs allows 63 characters (MAX_EVENT_NAME_LEN with its NUL); 60 leaves room.
+        return prefix + "_" + String(cleaned.suffix(59 - prefix.count - suffix.count)) + suffix
     }
 }

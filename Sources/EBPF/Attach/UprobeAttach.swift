@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension EBPFWrapper {
     /// Attaches the program's function `fnName` to the entry of a function in a user-space
     /// binary or library, as bcc's `attach_uprobe(name=…, sym=…, fn_name=…, pid=…)`.
@@ -46,26 +50,50 @@ extension EBPFWrapper {
         }
         let kind: Attachment.Kind = isReturn ? .uretprobe : .uprobe
         let binary = try Self.locateBinary(name, pid: pid ?? -1)
-        guard let (path, offset) = LibBCC.resolveSymbol(module: binary, symbol: sym, pid: pid ?? -1) else {
+        // Opened once: the symbol is read from this file and the kernel attaches to it,
+        // both through /proc/self/fd/N, whatever the path names by then.
+        let opened = try Self.openBinary(binary, pid: pid)
+        let handle = "/proc/self/fd/\(opened.rawValue)"
+        guard let (_, offset) = LibBCC.resolveSymbol(module: handle, symbol: sym, pid: pid ?? -1) else {
             throw EBPFError(
                 .notFound,
                 "no symbol '\(sym)' in \(binary); list its symbols with `nm -D \(binary)` (or `nm` for static ones)"
             )
         }
-        let eventName = ProbeEventName.make(isReturn ? "r" : "p", "\(path)_0x\(String(offset, radix: 16))")
+        let eventName = ProbeEventName.make(isReturn ? "r" : "p", "\(binary)_0x\(String(offset, radix: 16))")
         beforeAttach()
         let attachment = try nativeModule().withFunction(fnName, type: .kprobe) {
             (program) throws(EBPFError) -> Attachment in
             do throws(SystemCallFailure) {
                 let hook = try LibBCC.Hook.uprobe(
-                    program: program, isReturn: isReturn, eventName: eventName, binaryPath: path, offset: offset,
+                    program: program, isReturn: isReturn, eventName: eventName, binaryPath: handle, offset: offset,
                     pid: pid ?? -1)
-                return Attachment(kind: kind, target: "\(path):\(sym)", functionName: fnName, hook: hook)
+                return Attachment(kind: kind, target: "\(binary):\(sym)", functionName: fnName, hook: hook)
             } catch {
-                throw error.error(.attachFailed, "could not attach '\(fnName)' as a \(kind) on \(path):\(sym)")
+                throw error.error(.attachFailed, "could not attach '\(fnName)' as a \(kind) on \(binary):\(sym)")
             }
         }
+        withExtendedLifetime(opened) {}  // Open until the kernel holds the file itself.
         return try track(attachment)
+    }
+
+    /// Opens the binary a uprobe goes into, as seen by `pid` (through `/proc/<pid>/root`,
+    /// as libbcc resolves it) when given. Refuses anything but a regular file: opening a
+    /// FIFO planted at the path would otherwise block.
+    private static func openBinary(_ path: String, pid: Int32?) throws(EBPFError) -> FileDescriptor {
+        let seen =
+            if let pid, path.hasPrefix("/"), !path.hasPrefix("/proc/") { "/proc/\(pid)/root\(path)" } else { path }
+        let file: FileDescriptor
+        do throws(SystemCallFailure) {
+            file = try FileDescriptor.open(seen, O_RDONLY | O_NONBLOCK | O_NOCTTY)
+        } catch {
+            throw error.error(.notFound, "could not open the binary \(seen)")
+        }
+        guard file.isRegularFile else {
+            throw EBPFError(
+                .invalidArgument, "\(seen) is not a regular file; a uprobe goes into an executable or library")
+        }
+        return file
     }
 
     /// The file `name` refers to: a path that must exist, or a library found as the dynamic

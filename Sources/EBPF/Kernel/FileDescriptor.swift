@@ -32,6 +32,12 @@ struct FileDescriptor: ~Copyable {
         FileDescriptor(adopting: try SystemCall.check("fcntl") { fcntl(rawValue, F_DUPFD_CLOEXEC, 0) })
     }
 
+    /// Whether the descriptor is open on a regular file (`fstat(2)`).
+    var isRegularFile: Bool {
+        var status = stat()
+        return fstat(rawValue, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
+    }
+
     /// `read(2)` into `buffer`; 0 at end of file.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallFailure) -> Int {
         try SystemCall.check("read") { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }

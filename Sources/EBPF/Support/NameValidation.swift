@@ -34,7 +34,8 @@ enum NameValidation {
         }
     }
 
-    /// A file path or library name for uprobes: no control characters, no `..` component.
+    /// A file path or library name for uprobes: no control characters, no space, no `..`
+    /// component.
     static func binaryPath(_ path: String) throws(EBPFError) {
         guard !path.isEmpty, path.utf8.count <= 4096 else {
             throw EBPFError(.invalidArgument, "the binary path is empty or longer than 4096 bytes")
@@ -43,6 +44,12 @@ enum NameValidation {
             throw EBPFError(
                 .invalidArgument,
                 "the binary path \(quoted(path)) contains control characters; pass a plain path such as /usr/bin/bash or a library name such as \"c\""
+            )
+        }
+        if path.utf8.contains(UInt8(ascii: " ")) {
+            throw EBPFError(
+                .invalidArgument,
+                "the binary path \(quoted(path)) contains a space, which kernels without the uprobe PMU read as the end of the path; link or copy the binary to a path without one"
             )
         }
         if path.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
