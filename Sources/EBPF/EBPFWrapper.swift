@@ -32,6 +32,8 @@ public final class EBPFWrapper: Sendable {
     let poller: EventPoller
     let tracePipe = TracePipe()
     let symbols = SymbolResolver()
+    /// What this wrapper's automatically sized perf rings may pin.
+    let perfRingBudget = PerfRingBudget()
     private let state = Lock(State())
     /// Where the wrapper reports what it decided on the caller's behalf (such as a kprobe
     /// falling back to a tracepoint).

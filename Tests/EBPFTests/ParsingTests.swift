@@ -98,6 +98,28 @@ final class ParsingTests: XCTestCase {
         XCTAssertEqual(PerfBufferOptions.automaticPageCount(recordSize: 120), 512)
         XCTAssertEqual(PerfBufferOptions.automaticPageCount(recordSize: 512), 4096 / 2)
         XCTAssertEqual(PerfBufferOptions.automaticPageCount(recordSize: 100_000), 2048)
-        XCTAssertEqual(PerfBufferOptions(pageCount: 64).pages(forRecordSize: 512), 64)
+    }
+
+    /// Automatic ring sizes within the budget, for CPU counts this machine does not have:
+    /// before the budget a buffer of 512-byte records took 2,048 pages per CPU, 1 GiB on
+    /// 128 CPUs and 2 GiB on 256.
+    func testAutomaticRingSizesStayWithinTheBudget() {
+        let left = PerfBufferOptions.automaticBytesPerWrapper
+        XCTAssertEqual(PerfRingBudget.pages(wanted: 2048, cpus: 2, bytesLeft: left), 2048, "16 MiB on 2 CPUs")
+        XCTAssertEqual(PerfRingBudget.pages(wanted: 2048, cpus: 128, bytesLeft: left), 32, "16 MiB on 128 CPUs")
+        XCTAssertEqual(PerfRingBudget.pages(wanted: 2048, cpus: 256, bytesLeft: left), 16)
+        XCTAssertEqual(PerfRingBudget.pages(wanted: 2048, cpus: 1024, bytesLeft: left), 8, "never below 8 pages")
+        XCTAssertEqual(PerfRingBudget.pages(wanted: 256, cpus: 2, bytesLeft: left), 256, "no more than wanted")
+        XCTAssertEqual(
+            PerfRingBudget.pages(wanted: 2048, cpus: 2, bytesLeft: 3 << 20), 256, "what the wrapper has left")
+        XCTAssertEqual(PerfRingBudget.pages(wanted: 2048, cpus: 2, bytesLeft: 0), 8)
+
+        // One wrapper on 128 CPUs: four buffers of large records fill its 64 MiB; the
+        // fifth gets the minimum; closing one gives its share back.
+        let budget = PerfRingBudget()
+        let granted = (0..<5).map { _ in budget.reserve(wantedPages: 2048, cpus: 128) }
+        XCTAssertEqual(granted, [32, 32, 32, 32, 8])
+        budget.release(pagesPerCPU: 32, cpus: 128)
+        XCTAssertEqual(budget.reserve(wantedPages: 2048, cpus: 128), 16, "16 MiB minus the fifth's 4 MiB")
     }
 }

@@ -20,7 +20,7 @@ final class ReliabilityTests: XCTestCase {
                 // Checked first: FoundationEssentials leaks its read buffer when the read fails.
                 let path = "\(root)/\(name)"
                 guard FileManager.default.fileExists(atPath: path) else { continue }
-                let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+                let text = KernelFiles.read(path) ?? ""
                 lines[path] = text.split(separator: "\n").count
             }
         }
@@ -197,6 +197,67 @@ final class ReliabilityTests: XCTestCase {
         }
         for _ in 0..<threads { finished.wait() }
         XCTAssertEqual(failures.all, [])
+    }
+
+    /// Automatically sized perf rings stay within the wrapper's budget: six buffers of
+    /// 400-byte records would each take 2,048 pages per CPU (96 MiB on 2 CPUs, 6 GiB on
+    /// 128); the first four fill the 64 MiB, the others get 8 pages per CPU, and a closed
+    /// buffer's share comes back. (This machine and the test kernel's VM have 2 CPUs; the
+    /// unit test `testAutomaticRingSizesStayWithinTheBudget` covers larger counts.)
+    func testAutomaticallySizedPerfRingsStayWithinTheWrapperBudget() throws {
+        try requireKernel()
+        let tables = (0..<6).map { "big\($0)" }
+        let b = try EBPFWrapper(
+            text: "struct big { char data[400]; };\n"
+                + tables.map { "BPF_PERF_OUTPUT(\($0));" }.joined(separator: "\n") + """
+
+                    int submit_all(void *ctx) {
+                        struct big record = {};
+                        \(tables.map { "\($0).perf_submit(ctx, &record, sizeof(record));" }.joined(separator: "\n"))
+                        return 0;
+                    }
+                    """)
+        defer { b.close() }
+        let cpus = try SystemFiles.onlineCPUs().count
+        let before = Self.perfRingMappings()
+        var buffers = try tables.map { try b.openPerfBuffer($0) { _ in } }
+        let rings = Self.perfRingMappings().subtracting(before)
+        let dataPages = rings.map { $0.pages - 1 }  // Each mapping has a metadata page first.
+        XCTAssertEqual(rings.count, 6 * cpus, "one ring per CPU per buffer")
+        XCTAssertLessThanOrEqual(
+            dataPages.reduce(0, +) * 4096,
+            PerfBufferOptions.automaticBytesPerWrapper + 2 * cpus * PerfBufferOptions.minimumAutomaticPageCount * 4096)
+        if cpus == 2 {
+            XCTAssertEqual(dataPages.sorted(), [8, 8, 8, 8] + [Int](repeating: 2048, count: 8))
+        }
+        buffers[0].close()
+        buffers[0] = try b.openPerfBuffer(tables[0]) { _ in }
+        let reopened = Self.perfRingMappings().subtracting(before).subtracting(rings)
+        XCTAssertEqual(reopened.count, cpus)
+        if cpus == 2 {
+            // 16 MiB came back; the two small buffers hold 128 KiB of it: 8 MiB rings fit.
+            XCTAssertEqual(reopened.map { $0.pages - 1 }, [1024, 1024], "the closed buffer's share came back")
+        }
+        print(
+            "RELIABILITY six automatically sized perf buffers of 400-byte records on \(cpus) CPUs: \(dataPages.reduce(0, +) * 4 / 1024) MiB of rings"
+        )
+    }
+
+    /// This process's perf ring mappings (`anon_inode:[perf_event]` in /proc/self/maps).
+    static func perfRingMappings() -> Set<PerfRingMapping> {
+        let maps = KernelFiles.read("/proc/self/maps") ?? ""
+        return Set(
+            maps.split(separator: "\n").filter { $0.hasSuffix("[perf_event]") }.compactMap { line in
+                let range = line.split(separator: " ").first?.split(separator: "-") ?? []
+                guard range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16)
+                else { return nil }
+                return PerfRingMapping(start: start, pages: Int((end - start) / 4096))
+            })
+    }
+
+    struct PerfRingMapping: Hashable {
+        var start: UInt64
+        var pages: Int
     }
 
     func testSlowConsumerNeverBlocksTheTracedProcessAndReportsLoss() throws {

@@ -31,7 +31,8 @@ extension EBPFWrapper {
             let size =
                 (try? SubmittedStructLayout.make(table: info.name, descriptions: info.submittedFields))?.size ?? 0
             return try PerfBufferSource(
-                table: info, module: module, options: options, recordSize: size, callbacks: callbacks)
+                table: info, module: module, options: options, recordSize: size, budget: perfRingBudget,
+                callbacks: callbacks)
         }
     }
 
@@ -51,7 +52,9 @@ extension EBPFWrapper {
         try openNativeBuffer(table, expecting: .perfEventArray, lost: lost, decoder: typed(type, handler)) {
             (info, module, callbacks) throws(EBPFError) in
             try PerfBufferSource(
-                table: info, module: module, options: options, recordSize: MemoryLayout<T>.stride, callbacks: callbacks)
+                table: info, module: module, options: options, recordSize: MemoryLayout<T>.stride,
+                budget: perfRingBudget,
+                callbacks: callbacks)
         }
     }
 

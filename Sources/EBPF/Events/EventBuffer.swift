@@ -87,7 +87,11 @@ final class BufferStatistics: Sendable {
 /// several milliseconds at a million records a second.
 public struct PerfBufferOptions: Sendable, Hashable {
     /// Pages of ring per CPU, a power of two; nil sizes the ring from the record size
-    /// (``automaticPageCount(recordSize:)``).
+    /// (``automaticPageCount(recordSize:)``) within a memory budget: one buffer's rings take
+    /// at most ``automaticBytesPerBuffer`` and a wrapper's automatically sized rings at most
+    /// ``automaticBytesPerWrapper``, all CPUs counted (later buffers get smaller rings, never
+    /// fewer than ``minimumAutomaticPageCount`` pages per CPU). A page count given here is
+    /// used as is.
     public var pageCount: Int?
     /// Records the kernel collects before it wakes the reader; 1 wakes on every record,
     /// as bcc does by default.
@@ -100,7 +104,16 @@ public struct PerfBufferOptions: Sendable, Hashable {
 
     public static let `default` = PerfBufferOptions()
 
-    /// The pages per CPU chosen when ``pageCount`` is nil: room for about 16,384 records of
+    /// The most memory one automatically sized buffer's rings take, all CPUs together:
+    /// 16 MiB (8 MiB per CPU on 2 CPUs, 128 KiB per CPU on 128).
+    public static let automaticBytesPerBuffer = 16 << 20
+    /// The most memory a wrapper's automatically sized rings take together: 64 MiB.
+    public static let automaticBytesPerWrapper = 64 << 20
+    /// The fewest pages per CPU automatic sizing gives a buffer, whatever the budget: 8
+    /// (32 KiB).
+    public static let minimumAutomaticPageCount = 8
+
+    /// The pages per CPU wanted when ``pageCount`` is nil, before the budget: room for about 16,384 records of
     /// `recordSize` bytes (plus the kernel's 8-byte sample header), as a power of two from
     /// 256 pages (1 MiB) to 2048 pages (8 MiB). An unknown size (0) gets 256 pages.
     public static func automaticPageCount(recordSize: Int) -> Int {
@@ -109,11 +122,6 @@ public struct PerfBufferOptions: Sendable, Hashable {
         var pages = 256
         while pages < 2048, pages * 4096 < bytes { pages *= 2 }
         return pages
-    }
-
-    /// The page count to use for records of `recordSize` bytes.
-    func pages(forRecordSize recordSize: Int) -> Int {
-        pageCount ?? Self.automaticPageCount(recordSize: recordSize)
     }
 
     func validate() throws(EBPFError) {

@@ -8,18 +8,45 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
     let needsTimedDrain: Bool
     private var rings: [PerfRing]
     private let callbacks: BufferCallbacks
+    /// What automatic sizing took from the wrapper's budget; nil for an explicit page count.
+    private var reservation: (budget: PerfRingBudget, pagesPerCPU: Int, cpus: Int)?
 
     /// Opens one perf ring per online CPU and stores each ring's fd in the table at that
     /// CPU's index, which is where `perf_submit` on that CPU writes.
     /// `recordSize` (0 when unknown) sizes the ring when `options.pageCount` is nil.
+    /// Automatically sized rings are reserved from `budget` and given back by ``release()``.
     init(
         table: TableInfo, module: BPFModule, options: PerfBufferOptions, recordSize: Int,
-        callbacks: BufferCallbacks
+        budget: PerfRingBudget, callbacks: BufferCallbacks
     ) throws(EBPFError) {
         try options.validate()
-        let pageCount = options.pages(forRecordSize: recordSize)
+        let cpus = try SystemFiles.onlineCPUs()
+        let pageCount: Int
+        if let chosen = options.pageCount {
+            pageCount = chosen
+            reservation = nil
+        } else {
+            pageCount = budget.reserve(
+                wantedPages: PerfBufferOptions.automaticPageCount(recordSize: recordSize), cpus: cpus.count)
+            reservation = (budget, pageCount, cpus.count)
+        }
+        do throws(EBPFError) {
+            rings = try Self.openRings(table: table, module: module, cpus: cpus, pageCount: pageCount, options: options)
+        } catch {
+            if options.pageCount == nil { budget.release(pagesPerCPU: pageCount, cpus: cpus.count) }
+            throw error
+        }
+        self.pollDescriptors = rings.map(\.fd)
+        self.needsTimedDrain = options.wakeupEvents > 1
+        self.callbacks = callbacks
+    }
+
+    /// One ring per CPU in `cpus`, each registered in the table at its CPU's index.
+    private static func openRings(
+        table: TableInfo, module: BPFModule, cpus: [Int32], pageCount: Int, options: PerfBufferOptions
+    ) throws(EBPFError) -> [PerfRing] {
         var rings: [PerfRing] = []
-        for cpu in try SystemFiles.onlineCPUs() {
+        for cpu in cpus {
             let ring: PerfRing
             do {
                 ring = try PerfRing(cpu: cpu, pageCount: pageCount, wakeupEvents: options.wakeupEvents)
@@ -41,10 +68,7 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
                 }
             }
         }
-        self.rings = rings
-        self.pollDescriptors = rings.map(\.fd)
-        self.needsTimedDrain = options.wakeupEvents > 1
-        self.callbacks = callbacks
+        return rings
     }
 
     /// Reads each CPU's ring once, up to where it was when that ring's read began: a ring
@@ -57,5 +81,9 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
 
     func release() {
         rings = []
+        if let reservation {
+            reservation.budget.release(pagesPerCPU: reservation.pagesPerCPU, cpus: reservation.cpus)
+        }
+        reservation = nil
     }
 }

@@ -136,7 +136,7 @@ extension EBPFWrapper {
             makeSource: { (info, module, callbacks) throws(EBPFError) in
                 try PerfBufferSource(
                     table: info, module: module, options: options.perfBuffer, recordSize: layout.size,
-                    callbacks: callbacks)
+                    budget: perfRingBudget, callbacks: callbacks)
             })
         let attachment: Attachment
         do throws(EBPFError) {

@@ -16,7 +16,7 @@ enum ProcessMemory {
     }
 
     private static func field(_ name: String) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let status = KernelFiles.read("/proc/self/status") ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix(name) } ?? ""
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
