@@ -231,8 +231,9 @@ final class ReliabilityTests: XCTestCase {
             XCTAssertEqual(dataPages.sorted(), [8, 8, 8, 8] + [Int](repeating: 2048, count: 8))
         }
         buffers[0].close()
+        let afterClose = Self.perfRingMappings()
         buffers[0] = try b.openPerfBuffer(tables[0]) { _ in }
-        let reopened = Self.perfRingMappings().subtracting(before).subtracting(rings)
+        let reopened = Self.perfRingMappings().subtracting(afterClose)
         XCTAssertEqual(reopened.count, cpus)
         if cpus == 2 {
             // 16 MiB came back; the two small buffers hold 128 KiB of it: 8 MiB rings fit.
