@@ -56,4 +56,121 @@ final class HostileInputTests: XCTestCase {
         }
         XCTAssertTrue(b.attachments.isEmpty)
     }
+
+    /// A traced binary whose `.gnu_debuglink` names a FIFO planted beside it: resolving its
+    /// symbols must not open the FIFO, which blocks until a writer comes and would hang the
+    /// tracer (with the caches' lock held, every other lookup too).
+    func testSymbolsOfABinaryWithAPlantedDebuglinkFIFODoNotBlock() throws {
+        try requireKernel()
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let binary = directory + "/sleeper"
+        try FileManager.default.copyItem(atPath: "/usr/bin/sleep", toPath: binary)
+        let debugFile = directory + "/sleeper.debug"
+        XCTAssertTrue(FileManager.default.createFile(atPath: debugFile, contents: Data("debug".utf8)))
+        let (termination, output) = try runToCompletion(
+            "/usr/bin/objcopy", ["--add-gnu-debuglink=\(debugFile)", binary])
+        XCTAssertEqual(termination, .exited(0), output)
+        XCTAssertEqual(unlink(debugFile), 0)
+        XCTAssertEqual(mkfifo(debugFile, 0o600), 0)
+
+        let child = try ChildProcess(binary, ["60"])
+        defer {
+            child.signal(SIGKILL)
+            child.wait()
+        }
+        let text = try XCTUnwrap(Self.mapping(of: binary, in: child.pid, executable: true), "sleeper's code")
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            _ = b.sym(text + 0x10, pid: child.pid)
+            done.signal()
+        }.start()
+        let returned = done.wait(timeout: .now() + 30) == .success
+        if !returned {
+            // Lets the blocked open(2) return, so the thread ends.
+            close(open(debugFile, O_WRONLY | O_NONBLOCK))
+            _ = done.wait(timeout: .now() + 30)
+        }
+        XCTAssertTrue(returned, "sym() blocked on the FIFO the binary's .gnu_debuglink names")
+    }
+
+    /// A pid the kernel hands to a new process resolves through that process's mappings, not
+    /// the cache of the dead process that had the pid before (its libc was elsewhere).
+    func testAReusedPidGetsTheNewProcesssSymbols() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let libc = try XCTUnwrap(LibBCC.whichLibrary("c", pid: -1))
+        let getpidAddress = UInt64(
+            UInt(bitPattern: try XCTUnwrap(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "getpid"))))
+        let offset = getpidAddress - (try XCTUnwrap(Self.mapping(of: libc, in: getpid(), executable: false)))
+        let expected = b.sym(getpidAddress, pid: getpid())
+        XCTAssertNotEqual(expected, "[unknown]")
+
+        let first = try ChildProcess("/usr/bin/sleep", ["60"])
+        let pid = first.pid
+        let firstBase = try XCTUnwrap(Self.mapping(of: libc, in: pid, executable: false), "libc in the first sleep")
+        XCTAssertEqual(b.sym(firstBase + offset, pid: pid), expected)
+        first.signal(SIGKILL)
+        XCTAssertEqual(first.wait(), .signaled(SIGKILL))
+
+        let second = try XCTUnwrap(Self.spawn("/usr/bin/sleep", ["60"], withPid: pid), "pid \(pid) given again")
+        defer {
+            second.signal(SIGKILL)
+            second.wait()
+        }
+        let secondBase = try XCTUnwrap(Self.mapping(of: libc, in: pid, executable: false), "libc in the second sleep")
+        XCTAssertNotEqual(secondBase, firstBase, "address space layout randomization")
+        XCTAssertEqual(b.sym(secondBase + offset, pid: pid), expected, "the new process's mappings")
+    }
+
+    static func temporaryDirectory() throws -> String {
+        let directory = "/tmp/ebpf-hostile-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        return directory
+    }
+
+    /// The lowest address `path` is mapped at in `pid` (its executable mapping when asked),
+    /// waiting up to 10 s for the loader to map it.
+    static func mapping(of path: String, in pid: Int32, executable: Bool) -> UInt64? {
+        // The maps show the file's real path (/lib is a link to /usr/lib on Debian).
+        let resolved =
+            realpath(path, nil).map { pointer in
+                defer { free(pointer) }
+                return String(cString: pointer)
+            } ?? path
+        var found: UInt64?
+        _ = pollUntil(timeout: .seconds(10)) {
+            let lines = (KernelFiles.read("/proc/\(pid)/maps") ?? "").split(separator: "\n")
+            found = lines.compactMap { line -> UInt64? in
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count >= 6, fields[5] == path || fields[5] == resolved,
+                    !executable || fields[1].contains("x")
+                else { return nil }
+                return UInt64(fields[0].split(separator: "-")[0], radix: 16)
+            }.min()
+            return found != nil
+        }
+        return found
+    }
+
+    /// Starts `executable` as process `pid`, through /proc/sys/kernel/ns_last_pid (what
+    /// CRIU uses to restore pids); nil when another fork takes the pid first 100 times.
+    static func spawn(_ executable: String, _ arguments: [String], withPid pid: Int32) throws -> ChildProcess? {
+        for _ in 0..<100 {
+            let fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY)
+            guard fd >= 0 else { return nil }
+            let text = String(pid - 1)
+            let written = write(fd, text, text.utf8.count)
+            close(fd)
+            guard written == text.utf8.count else { return nil }
+            let child = try ChildProcess(executable, arguments)
+            if child.pid == pid { return child }
+            child.signal(SIGKILL)
+            child.wait()
+        }
+        return nil
+    }
 }

@@ -66,8 +66,12 @@ extension LibBCC {
             if pid < 0 {
                 made = bcc_symcache_new(-1, nil)
             } else {
+                // No separate debug files: libbcc opens the file a binary's .gnu_debuglink
+                // names, beside the binary, with a blocking open(2); a traced process can
+                // plant a FIFO there and hang the tracer. Symbols come from the binary's
+                // own .symtab and .dynsym.
                 var options = bcc_symbol_option(
-                    use_debug_file: 1, check_debug_file_crc: 1, lazy_symbolize: 1,
+                    use_debug_file: 0, check_debug_file_crc: 0, lazy_symbolize: 1,
                     use_symbol_type: UInt32(BCC_SYM_ALL_TYPES))
                 made = bcc_symcache_new(pid, &options)
             }
