@@ -19,8 +19,8 @@ let package = Package(
             providers: [.apt(["libbpfcc-dev"])]
         ),
         // The kernel's perf ring and BPF ring buffer ABI, read without libbcc: see its header.
-        .systemLibrary(name: "CKernelRings"),
-        .target(name: "EBPF", dependencies: ["CBCC", "CKernelRings", .product(name: "Logging", package: "swift-log")]),
+        .systemLibrary(name: "CKernelABI"),
+        .target(name: "EBPF", dependencies: ["CBCC", "CKernelABI", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EBPFTests", dependencies: ["EBPF", .product(name: "Logging", package: "swift-log")], resources: [.copy("Fixtures")]),
 
         // Examples: `swift run NAME`. Not products, so packages depending on EBPF never build them.

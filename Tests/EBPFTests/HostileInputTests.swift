@@ -9,8 +9,7 @@ final class HostileInputTests: XCTestCase {
     /// the file swapped in: the library attaches the file it resolved.
     func testUprobeAttachesTheFileItResolvedWhenThePathIsSwapped() throws {
         try requireKernel()
-        let directory = "/tmp/ebpf-swap-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let libc = try XCTUnwrap(LibBCC.whichLibrary("c", pid: -1))
         let decoy = directory + "/decoy.so"
@@ -128,6 +127,31 @@ final class HostileInputTests: XCTestCase {
         let secondBase = try XCTUnwrap(Self.mapping(of: libc, in: pid, executable: false), "libc in the second sleep")
         XCTAssertNotEqual(secondBase, firstBase, "address space layout randomization")
         XCTAssertEqual(b.sym(secondBase + offset, pid: pid), expected, "the new process's mappings")
+    }
+
+    /// Symbol caches are bounded: the least recently used process's goes first, and an
+    /// exited process's is dropped when its pid is next looked up.
+    func testSymbolCachesKeepTheMostRecentlyUsedProcesses() throws {
+        try requireKernel()
+        let resolver = SymbolResolver(processCacheLimit: 3)
+        defer { resolver.close() }
+        let children = try (0..<4).map { _ in try ChildProcess("/usr/bin/sleep", ["60"]) }
+        defer {
+            for child in children {
+                child.signal(SIGKILL)
+                child.wait()
+            }
+        }
+        let pids = children.map(\.pid)
+        for pid in pids.prefix(3) { XCTAssertEqual(resolver.withCache(pid: pid) { _ in true }, true) }
+        XCTAssertEqual(resolver.withCache(pid: pids[0]) { _ in true }, true, "the first used again")
+        XCTAssertEqual(resolver.withCache(pid: pids[3]) { _ in true }, true)
+        XCTAssertEqual(resolver.cachedProcesses, [pids[2], pids[0], pids[3]], "the second, least recently used, went")
+
+        children[2].signal(SIGKILL)
+        XCTAssertEqual(children[2].wait(), .signaled(SIGKILL))
+        XCTAssertTrue(resolver.withCache(pid: pids[2]) { _ in true } == nil, "no process has the pid now")
+        XCTAssertEqual(resolver.cachedProcesses, [pids[0], pids[3]])
     }
 
     static func temporaryDirectory() throws -> String {

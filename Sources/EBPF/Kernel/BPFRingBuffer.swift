@@ -1,4 +1,4 @@
-internal import CKernelRings
+internal import CKernelABI
 
 /// A `BPF_MAP_TYPE_RINGBUF` map's mapping, read by the polling thread: a consumer page the
 /// reader writes its position to, a producer page the kernel writes its position to, then the
@@ -32,21 +32,21 @@ final class BPFRingBuffer {
     /// Hands every record committed now to `callbacks`, then returns. It stops early at a
     /// record still being written (its length word has the busy bit); records after it wait.
     func read(into callbacks: BufferCallbacks) {
-        let end = ckr_load_acquire_u64(producerPosition)
+        let end = cka_load_acquire_u64(producerPosition)
         var position = consumerPosition.pointee  // Written only by this reader.
         let header = Int(BPF_RINGBUF_HDR_SZ)
         let busy = UInt32(BPF_RINGBUF_BUSY_BIT)
         let discarded = UInt32(BPF_RINGBUF_DISCARD_BIT)
         while position < end {
             let record = data + Int(position & mask)
-            let word = ckr_load_acquire_u32(record.assumingMemoryBound(to: UInt32.self))
+            let word = cka_load_acquire_u32(record.assumingMemoryBound(to: UInt32.self))
             if word & busy != 0 { break }
             let length = Int(word & ~(busy | discarded))
             if word & discarded == 0 {
                 callbacks.onRecord(UnsafeRawBufferPointer(start: record + header, count: length))
             }
             position += UInt64((header + length + 7) & ~7)
-            ckr_store_release_u64(consumerPosition, position)
+            cka_store_release_u64(consumerPosition, position)
         }
     }
 }

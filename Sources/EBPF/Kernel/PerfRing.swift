@@ -1,4 +1,4 @@
-internal import CKernelRings
+internal import CKernelABI
 
 /// One CPU's perf ring: the PERF_COUNT_SW_BPF_OUTPUT event that a `BPF_PERF_OUTPUT` table's
 /// slot for that CPU points at, and its mapping: a metadata page, then `pageCount` data pages
@@ -22,7 +22,7 @@ final class PerfRing {
     /// rule); the kernel wakes the poller after every `wakeupEvents` records.
     init(cpu: Int32, pageCount: Int, wakeupEvents: Int) throws(SystemCallFailure) {
         event = FileDescriptor(
-            adopting: try SystemCall.check("perf_event_open") { ckr_open_bpf_output_event(cpu, UInt32(wakeupEvents)) })
+            adopting: try SystemCall.check("perf_event_open") { cka_open_bpf_output_event(cpu, UInt32(wakeupEvents)) })
         let pageSize = MemoryMapping.pageSize
         mapping = try MemoryMapping(fd: event, size: pageSize * (pageCount + 1), writable: true)
         let page = MemoryLayout<perf_event_mmap_page>.self
@@ -40,7 +40,7 @@ final class PerfRing {
     /// kernel writes meanwhile wait for the next read; each read frees the space of every
     /// record it handed over, record by record, so the kernel can write again at once.
     func read(into callbacks: BufferCallbacks) {
-        let end = ckr_load_acquire_u64(head)
+        let end = cka_load_acquire_u64(head)
         var position = tail.pointee  // Written only by this reader.
         while position < end {
             let offset = Int(position % dataSize)
@@ -48,14 +48,14 @@ final class PerfRing {
             let type = data.load(fromByteOffset: offset, as: UInt32.self)
             let size = Int(data.load(fromByteOffset: offset + 6, as: UInt16.self))
             guard size >= MemoryLayout<perf_event_header>.size, UInt64(size) <= end - position else {
-                ckr_store_release_u64(tail, end)  // A corrupt header: nothing after it can be trusted.
+                cka_store_release_u64(tail, end)  // A corrupt header: nothing after it can be trusted.
                 return
             }
             withContiguousRecord(at: offset, size: size) { record in
                 Self.deliver(type: type, record: record, to: callbacks)
             }
             position += UInt64(size)
-            ckr_store_release_u64(tail, position)
+            cka_store_release_u64(tail, position)
         }
     }
 

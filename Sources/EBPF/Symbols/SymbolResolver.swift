@@ -1,68 +1,67 @@
-/// libbcc's symbol caches: the kernel's (kallsyms) and at most ``processCacheLimit``
+/// libbcc's symbol caches: the kernel's (kallsyms) and at most `processCacheLimit` (64)
 /// processes', the least recently used dropped first; all freed by `close()`.
 ///
-/// A process's cache is keyed by its pid and start time, so a pid the kernel reuses for a
-/// new process gets a new cache, not the dead process's mappings. Each cache is built and
-/// used under a lock of its own (libbcc's caches are not thread-safe): one slow process
-/// does not hold up another's lookups.
+/// A process's cache is bound to the process, not its pid (``ProcessHandle``): once the
+/// process has exited, its cache is dropped, so a pid the kernel reuses gets the new
+/// process's mappings. Each cache is built and used under a lock of its own (libbcc's caches
+/// are not thread-safe): one slow process does not hold up another's lookups.
 final class SymbolResolver: Sendable {
     /// How many process caches are kept; each holds a process's mappings and symbol tables.
-    static let processCacheLimit = 64
+    let processCacheLimit: Int
 
-    private struct Key: Hashable {
-        var pid: Int32
-        var startTime: UInt64
+    init(processCacheLimit: Int = 64) {
+        self.processCacheLimit = processCacheLimit
     }
+
+    /// The pids whose caches are kept, least recently used first.
+    var cachedProcesses: [Int32] { caches.withLock { $0.order } }
 
     private struct Caches {
-        var processes: [Key: Entry] = [:]
+        var processes: [Int32: Entry] = [:]
         /// Least recently used first.
-        var order: [Key] = []
+        var order: [Int32] = []
+
+        /// The entry for `pid` marked most recently used; nil, and removed, when its process
+        /// has exited (the pid may already belong to another).
+        mutating func touch(_ pid: Int32, _ entry: Entry) -> Entry? {
+            order.removeAll { $0 == pid }
+            guard entry.process?.isCurrent ?? true else {
+                processes[pid] = nil
+                return nil
+            }
+            order.append(pid)
+            return entry
+        }
     }
 
-    private let kernel = Entry(pid: -1)
+    private let kernel = Entry(process: nil)
     private let caches = Lock(Caches())
 
     /// Runs `body` with the cache for `pid` (-1: the kernel); nil when libbcc cannot make
-    /// one or the process is gone.
+    /// one or no process has `pid`.
     func withCache<T: Sendable>(pid: Int32, _ body: (LibBCC.SymbolCache) -> T?) -> T? {
         if pid < 0 { return kernel.use(body) }
-        guard let startTime = Self.startTime(of: pid) else { return nil }
-        let entry = entry(for: Key(pid: pid, startTime: startTime))
-        let result = entry.use(body)
-        // The pid may have been reused between reading its start time and its mappings.
-        return Self.startTime(of: pid) == startTime ? result : nil
+        return entry(for: pid)?.use(body)
     }
 
-    private func entry(for key: Key) -> Entry {
-        caches.withLock { caches in
-            if let existing = caches.processes[key] {
-                caches.order.removeAll { $0 == key }
-                caches.order.append(key)
-                return existing
-            }
-            // A cache under the same pid with another start time belongs to a dead process.
-            for stale in caches.order where stale.pid == key.pid { caches.processes[stale] = nil }
-            caches.order.removeAll { $0.pid == key.pid }
-            while caches.order.count >= Self.processCacheLimit {
+    private func entry(for pid: Int32) -> Entry? {
+        let current = caches.withLock { caches -> Entry? in
+            guard let existing = caches.processes[pid] else { return nil }
+            return caches.touch(pid, existing)
+        }
+        if let current { return current }
+        // Made outside the lock: the handle reads /proc.
+        guard let process = ProcessHandle(pid: pid) else { return nil }
+        let made = Entry(process: process)
+        return caches.withLock { caches in
+            if let raced = caches.processes[pid], let current = caches.touch(pid, raced) { return current }
+            while caches.order.count >= processCacheLimit {
                 caches.processes[caches.order.removeFirst()] = nil
             }
-            let made = Entry(pid: key.pid)
-            caches.processes[key] = made
-            caches.order.append(key)
+            caches.processes[pid] = made
+            caches.order.append(pid)
             return made
         }
-    }
-
-    /// The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat);
-    /// nil when it has exited.
-    private static func startTime(of pid: Int32) -> UInt64? {
-        guard let stat = try? SystemFiles.readText("/proc/\(pid)/stat"), let end = stat.lastIndex(of: ")") else {
-            return nil
-        }
-        // After the command name in parentheses: field 3 (state) onwards.
-        let fields = stat[stat.index(after: end)...].split(separator: " ")
-        return fields.count > 19 ? UInt64(fields[19]) : nil
     }
 
     /// Frees every cache (each as its last user finishes).
@@ -77,16 +76,17 @@ final class SymbolResolver: Sendable {
 
     /// One process's (or the kernel's) cache, made on first use under its own lock.
     private final class Entry: Sendable {
-        private let pid: Int32
+        /// nil for the kernel.
+        let process: ProcessHandle?
         private let cache = Lock<LibBCC.SymbolCache?>(nil)
 
-        init(pid: Int32) {
-            self.pid = pid
+        init(process: ProcessHandle?) {
+            self.process = process
         }
 
         func use<T>(_ body: (LibBCC.SymbolCache) -> T?) -> T? {
             cache.withLock { cache in
-                if cache == nil { cache = LibBCC.SymbolCache(pid: pid) }
+                if cache == nil { cache = LibBCC.SymbolCache(pid: process?.pid ?? -1) }
                 return cache.map(body) ?? nil
             }
         }

@@ -1,10 +1,10 @@
-// The ABI of the two rings the kernel writes BPF records into, and what Swift cannot say by
-// itself about them: perf_event_open(2), which glibc reaches only through the variadic
-// syscall(2), and the acquire loads and release stores the kernel requires on the rings'
-// positions (see the comment on data_head in <linux/perf_event.h>, and
+// What Swift cannot say by itself about the kernel interfaces the library uses directly:
+// perf_event_open(2) and pidfd_open(2), which glibc reaches only through the variadic
+// syscall(2), and the acquire loads and release stores the kernel requires on the event
+// rings' positions (see the comment on data_head in <linux/perf_event.h>, and
 // kernel/bpf/ringbuf.c). Only Sources/EBPF/Kernel may call what this declares.
-#ifndef CKERNELRINGS_H
-#define CKERNELRINGS_H
+#ifndef CKERNELABI_H
+#define CKERNELABI_H
 
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
@@ -17,7 +17,7 @@
 /// BPF_MAP_TYPE_PERF_EVENT_ARRAY slot points at. bpf_perf_event_output() data arrives as
 /// PERF_RECORD_SAMPLE records carrying PERF_SAMPLE_RAW; the kernel wakes pollers after
 /// every `wakeup_events` records. Returns the descriptor, or -1 with errno set.
-static inline int ckr_open_bpf_output_event(int cpu, uint32_t wakeup_events) {
+static inline int cka_open_bpf_output_event(int cpu, uint32_t wakeup_events) {
     struct perf_event_attr attr = {0};
     attr.size = sizeof(attr);
     attr.type = PERF_TYPE_SOFTWARE;
@@ -28,18 +28,25 @@ static inline int ckr_open_bpf_output_event(int cpu, uint32_t wakeup_events) {
     return (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
+/// A descriptor for process `pid` that stays bound to that process, not to its pid: it
+/// polls readable once the process has exited, even after the pid is reused (Linux 5.3+).
+/// Returns the descriptor (close-on-exec), or -1 with errno set.
+static inline int cka_pidfd_open(pid_t pid) {
+    return (int)syscall(__NR_pidfd_open, pid, 0);
+}
+
 /// Reads a position the kernel advances; what it covers is visible after this load.
-static inline uint64_t ckr_load_acquire_u64(const uint64_t *position) {
+static inline uint64_t cka_load_acquire_u64(const uint64_t *position) {
     return __atomic_load_n(position, __ATOMIC_ACQUIRE);
 }
 
 /// Reads a BPF ring buffer record's length word (the kernel clears its busy bit on commit).
-static inline uint32_t ckr_load_acquire_u32(const uint32_t *word) {
+static inline uint32_t cka_load_acquire_u32(const uint32_t *word) {
     return __atomic_load_n(word, __ATOMIC_ACQUIRE);
 }
 
 /// Publishes how far the reader has consumed; the kernel may overwrite what lies before it.
-static inline void ckr_store_release_u64(uint64_t *position, uint64_t value) {
+static inline void cka_store_release_u64(uint64_t *position, uint64_t value) {
     __atomic_store_n(position, value, __ATOMIC_RELEASE);
 }
 
