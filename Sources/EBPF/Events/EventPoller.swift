@@ -66,6 +66,9 @@ final class EventPoller: Sendable {
         }
     }
 
+    /// Whether `stop()` was called and the thread has not finished yet.
+    var isStopping: Bool { state.withLock { $0.isStopping } }
+
     /// Whether the caller is running on the poller thread (inside a callback).
     var isCurrentThread: Bool { pollerThreadID.load(ordering: .acquiring) == NativeThread.current.id }
 
@@ -209,16 +212,17 @@ final class EventPoller: Sendable {
     /// callers waiting in `stop()`/`remove()`. If nobody joins the thread (`stop()` was
     /// called from a callback), it also closes the descriptors and detaches itself.
     private func finish() {
-        let (sources, removals) = state.withLock { state in
-            defer {
-                state.sources.removeAll()
-                state.removals.removeAll()
-            }
-            return (Array(state.sources.values), state.removals)
-        }
-        for source in sources {
+        // Source by source, each staying registered while it delivers: a `remove()` of it
+        // meanwhile queues a removal and waits for the pass below, so no callback runs after
+        // `EventBuffer.close()` returns.
+        while let (id, source) = state.withLock({ $0.sources.first.map { ($0.key, $0.value) } }) {
             source.drain()
-            source.release()
+            let stillHere = state.withLock { $0.sources.removeValue(forKey: id) != nil }
+            if stillHere { source.release() }  // Else its remover's removal releases it.
+        }
+        let removals = state.withLock { state in
+            defer { state.removals.removeAll() }
+            return state.removals
         }
         for removal in removals {
             removal.source.release()
