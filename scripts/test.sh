@@ -6,7 +6,9 @@
 #      scripts/kernel-vm.sh under qemu (lifecycle: 20 cycles; everything there runs under
 #      software emulation);
 #   3. the suite again under ThreadSanitizer, and again under AddressSanitizer with
-#      LeakSanitizer (.lsan-suppressions hides libbcc's and LLVM's process-lifetime allocations);
+#      LeakSanitizer (.lsan-suppressions names libbcc's, LLVM's and the harness's
+#      process-lifetime allocations), then LeakSanitizer's negative control: a libbcc module
+#      leaked on purpose must be reported;
 #   4. the tracepoint format parser and the record decoder fuzzed with libFuzzer for
 #      FUZZ_SECONDS each (default 60).
 # Kernel tests skip without root/BPF unless EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run),
@@ -17,8 +19,15 @@ cd "$(dirname "$0")/.."
 ./scripts/setup-host.sh
 
 started=$SECONDS
+# Everything the parts print also goes to this log; at the end, scripts/write-figures.sh
+# turns it into Figures/test-run.md, the figures the README cites.
+run_log=$(mktemp)
+trap 'rm -f "$run_log"' EXIT
 part() { # name
-    echo "== $1 (at $((SECONDS - started)) s)"
+    echo "== $1 (at $((SECONDS - started)) s)" | tee -a "$run_log"
+}
+logged() { # command...: runs it with its output (stdout and stderr) also in the run's log
+    "$@" 2>&1 | tee -a "$run_log"
 }
 
 part "build"
@@ -31,11 +40,11 @@ part "the DocC catalog against the code"
 ./scripts/check-docs.sh
 
 part "the test suite on this host's kernel, $(uname -r)"
-EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-400} swift test --skip-build --disable-swift-testing "$@"
+EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-400} logged swift test --skip-build --disable-swift-testing "$@"
 
 if [ "${EBPF_SKIP_KERNEL_VM:-0}" != 1 ]; then
     part "the test suite on a second kernel, Debian's $(./scripts/kernel-vm.sh --kernel-version), under qemu"
-    EBPF_LIFECYCLE_CYCLES=20 ./scripts/kernel-vm.sh "$(swift build --show-bin-path)/swift-ebpfPackageTests.xctest"
+    EBPF_LIFECYCLE_CYCLES=20 logged ./scripts/kernel-vm.sh "$(swift build --show-bin-path)/swift-ebpfPackageTests.xctest"
 fi
 
 for sanitizer in thread address; do
@@ -45,6 +54,24 @@ for sanitizer in thread address; do
         swift test --skip-build --sanitize="$sanitizer" --scratch-path ".build-$sanitizer" --disable-swift-testing "$@"
 done
 
+part "LeakSanitizer's negative control: a libbcc module leaked on purpose must be reported"
+control_log=$(mktemp)
+if EBPF_SANITIZER=address EBPF_LEAK_CONTROL=1 LSAN_OPTIONS="suppressions=$PWD/.lsan-suppressions" \
+    swift test --skip-build --sanitize=address --scratch-path .build-address --disable-swift-testing \
+    --filter LeakControlTests >"$control_log" 2>&1; then
+    cat "$control_log"
+    echo "test.sh: LeakSanitizer did not report the module leaked on purpose: .lsan-suppressions hides real leaks" >&2
+    exit 1
+fi
+if ! grep -q "Direct leak" "$control_log" || ! grep -q "bpf_module_create_c_from_string" "$control_log"; then
+    cat "$control_log"
+    echo "test.sh: the negative control failed, but not with LeakSanitizer's report of the leaked module" >&2
+    exit 1
+fi
+echo "LEAK_CONTROL reported: $(grep -c 'Direct leak' "$control_log") direct leak(s), the module among them" | tee -a "$run_log"
+rm -f "$control_log"
+
 part "fuzzing"
-Fuzz/run.sh "${FUZZ_SECONDS:-60}"
+logged Fuzz/run.sh "${FUZZ_SECONDS:-60}"
 part "done"
+./scripts/write-figures.sh "$run_log" Figures/test-run.md

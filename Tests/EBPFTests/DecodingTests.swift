@@ -55,6 +55,23 @@ final class DecodingTests: XCTestCase {
         }
     }
 
+    /// libbcc's descriptions name members as C does; anything else is refused, so every
+    /// field name (a dictionary key, a dotted path) is an identifier or a path of them.
+    func testTableMemberNamesMustBeCIdentifiers() throws {
+        for bad in ["a b", "1st", "x.y", "a\\u0000b"] {
+            XCTAssertThrowsError(
+                try TableValue(typeDescription: #"["k", [["\#(bad)","int"]], "struct"]"#, bytes: [0, 0, 0, 0]), bad
+            ) { error in
+                XCTAssertEqual((error as! EBPFError).code, .decodingFailed)
+                XCTAssertTrue((error as! EBPFError).message.contains("is not a C identifier"), "\(error)")
+            }
+        }
+        let value = try TableValue(
+            typeDescription: #"["k", [["pid","int"], ["", ["u", [["a","int"]], "union"]]], "struct"]"#,
+            bytes: [1, 0, 0, 0, 2, 0, 0, 0])
+        XCTAssertEqual(value.fields.map(\.name), ["pid", "a"], "an anonymous member's fields keep their own names")
+    }
+
     func testUnknownTypeIsAClearError() {
         XCTAssertThrowsError(
             try SubmittedStructLayout.make(table: "events", descriptions: ["pid#u32", "addr#struct sockaddr_in"])

@@ -262,6 +262,12 @@ final class ProbeTests: XCTestCase {
         defer { b.close() }
         let events = try b.events(.syscall("bind"), filter: ourProcess)
         let probe = events.probe
+        // A missing event must fail the test, not hang it: the probe detaches after 10 s.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(10))
+            probe.detach()
+        }
+        defer { watchdog.cancel() }
         let fd = bindLoopbackSocket()
         defer { close(fd) }
         var received: ProbeEvent?

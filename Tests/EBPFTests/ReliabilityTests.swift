@@ -27,19 +27,32 @@ final class ReliabilityTests: XCTestCase {
         return lines
     }
 
+    /// Submits `struct hit` to `hits` for thread TARGET_TID (TARGET_PID where no TARGET_TID
+    /// is given), with `path` saying which attach delivered it: 0 tracepoint, 1 uprobe,
+    /// 2 kprobe.
     static let nativeProgram = """
-        struct hit { u32 pid; };
+        #ifndef TARGET_TID
+        #define TARGET_TID 0
+        #endif
+        struct hit { u32 pid; u32 path; };
         BPF_PERF_OUTPUT(hits);
-        static int submit(void *ctx) {
-            struct hit h = { .pid = bpf_get_current_pid_tgid() >> 32 };
-            if (h.pid != TARGET_PID) return 0;
+        static int submit(void *ctx, u32 path) {
+            u64 id = bpf_get_current_pid_tgid();
+            struct hit h = { .pid = id >> 32, .path = path };
+            if (h.pid != TARGET_PID || (TARGET_TID != 0 && (u32)id != TARGET_TID)) return 0;
             hits.perf_submit(ctx, &h, sizeof(h));
             return 0;
         }
-        int on_tracepoint(void *ctx) { return submit(ctx); }
-        int on_uprobe(struct pt_regs *ctx) { return submit(ctx); }
-        int on_kprobe(struct pt_regs *ctx) { return submit(ctx); }
+        int on_tracepoint(void *ctx) { return submit(ctx, 0); }
+        int on_uprobe(struct pt_regs *ctx) { return submit(ctx, 1); }
+        int on_kprobe(struct pt_regs *ctx) { return submit(ctx, 2); }
         """
+
+    /// `struct hit` of ``nativeProgram``.
+    struct Hit {
+        var pid: UInt32
+        var path: UInt32
+    }
 
     func testLifecycleCyclesLeaveNothingBehind() throws {
         try requireKernel()
@@ -47,24 +60,33 @@ final class ReliabilityTests: XCTestCase {
         let fdsBefore = ThisProcess.openFileDescriptors
         let eventsBefore = Self.probeEventLines()
         let kprobes = KernelFeatures.supportsKprobes
-        let paths = kprobes ? 4 : 3
         var rssAfterWarmUp = 0
         let warmUp = min(10, cycles / 2)
+        let names = ["tracepoint", "uprobe", "kprobe", "closure probe"]
+        // What one getppid() and one getpid() on this thread deliver on each path.
+        let expected = [1, 1, kprobes ? 1 : 0, 1]
         for cycle in 0..<cycles {
-            let received = Atomic<Int>(0)
-            let b = try EBPFWrapper(text: Self.nativeProgram, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
+            let counts = Locked([0, 0, 0, 0])
+            let b = try EBPFWrapper(
+                text: Self.nativeProgram,
+                cflags: ["-DTARGET_PID=\(ThisProcess.pid)", "-DTARGET_TID=\(ThisProcess.tid)"])
             try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "on_tracepoint")
             try b.attachUprobe(name: "c", sym: "getpid", fnName: "on_uprobe", pid: ThisProcess.pid)
             if kprobes { try b.attachKprobe(event: "__x64_sys_getppid", fnName: "on_kprobe") }
-            try b.openPerfBuffer("hits") { _ in received.add(1, ordering: .relaxed) }
-            let probe = try b.attachSyscall("getppid", filter: ProbeFilter(processID: ThisProcess.pid)) { _ in
-                received.add(1, ordering: .relaxed)
+            let probe = try b.attachSyscall("getppid", filter: ProbeFilter(threadID: ThisProcess.tid)) { _ in
+                counts.withLock { $0[3] += 1 }
             }
+            // Opened last: what attaching did on this thread is not counted.
+            try b.openPerfBuffer("hits", as: Hit.self) { hit in counts.withLock { $0[Int(hit.path)] += 1 } }
             _ = getppid()
             _ = getpid()
+            let arrived = waitUntil { counts.withLock { zip($0, expected).allSatisfy { $0 >= $1 } } }
+            let seen = counts.withLock { $0 }
             XCTAssertTrue(
-                waitUntil { received.load(ordering: .relaxed) >= paths },
-                "cycle \(cycle): tracepoint, uprobe, kprobe (where the kernel has them) and probe each deliver")
+                arrived,
+                "cycle \(cycle): paths that delivered nothing: \(zip(names, zip(seen, expected)).filter { $1.0 < $1.1 }.map(\.0))"
+            )
+            XCTAssertEqual(seen, expected, "cycle \(cycle): deliveries per path (\(names.joined(separator: ", ")))")
             probe.detach()
             b.close()
             if cycle + 1 == warmUp { rssAfterWarmUp = ProcessMemory.residentKiB() }

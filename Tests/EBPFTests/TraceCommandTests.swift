@@ -60,7 +60,10 @@ final class TraceCommandTests: XCTestCase {
         try requireKernel()
         for number in [SIGINT, SIGTERM, SIGHUP] {
             let eventsBefore = ReliabilityTests.probeEventLines()
+            let programsBefore = try BPFTool.ids("prog")
             let run = try start(["bind", "--pid", String(getpid())])
+            let programs = try BPFTool.ids("prog").subtracting(programsBefore)
+            XCTAssertFalse(programs.isEmpty, "the tracer's program is loaded (bpftool)")
             close(bindLoopbackSocket())
             usleep(100_000)
             let (termination, lines, stderr) = finish(run, signal: number)
@@ -71,10 +74,14 @@ final class TraceCommandTests: XCTestCase {
                 lines.joined(separator: "\n"))
             let summary = try XCTUnwrap(lines.last { $0.hasPrefix("syscalls:sys_enter_bind") })
             XCTAssertEqual(summary.split(separator: " ").map(String.init), ["syscalls:sys_enter_bind", "1", "0"])
-            // Probes live in the tracer's file descriptors, gone with it; the one state that
-            // could outlive it, a legacy kprobe/uprobe event in tracefs, is not there either.
+            // Probes live in the tracer's file descriptors, gone with it (the kernel frees
+            // programs asynchronously); the one state that could outlive it, a legacy
+            // kprobe/uprobe event in tracefs, is not there either.
+            XCTAssertTrue(
+                waitUntil(timeout: .seconds(30)) {
+                    ((try? BPFTool.ids("prog")) ?? programs).isDisjoint(with: programs)
+                }, "signal \(number): the tracer's programs are gone (bpftool)")
             XCTAssertEqual(ReliabilityTests.probeEventLines(), eventsBefore)
-            XCTAssertFalse(FileManager.default.fileExists(atPath: "/proc/\(run.pid)/fd"), "the tracer is reaped")
         }
     }
 

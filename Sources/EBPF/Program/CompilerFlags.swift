@@ -19,31 +19,20 @@ enum CompilerFlags {
         guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return false }
         if flag == "-w" { return true }
         guard bytes.count > 2, bytes[0] == UInt8(ascii: "-") else { return false }
-        let rest = bytes[2...]
+        let rest = String(decoding: bytes[2...], as: UTF8.self)
         switch bytes[1] {
         case UInt8(ascii: "D"):
             // The macro's name must be an identifier; its value is program text.
-            let name = rest.prefix { $0 != UInt8(ascii: "=") }
-            return isIdentifier(name)
+            return NameValidation.isIdentifier(String(rest.prefix { $0 != "=" }))
         case UInt8(ascii: "U"):
-            return isIdentifier(rest)
+            return NameValidation.isIdentifier(rest)
         case UInt8(ascii: "I"):
             return true  // A directory searched by the program's own #include lines.
         case UInt8(ascii: "W"):
             // A warning name such as no-unused-value or error=format; never -Wp, -Wa, -Wl.
-            return rest.allSatisfy { isIdentifierByte($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "=") }
+            return NameValidation.isIdentifier(rest.replacing("-", with: "_").replacing("=", with: "_"))
         default:
             return false
         }
-    }
-
-    private static func isIdentifier(_ bytes: ArraySlice<UInt8>) -> Bool {
-        guard let first = bytes.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { return false }
-        return bytes.allSatisfy(isIdentifierByte)
-    }
-
-    private static func isIdentifierByte(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
     }
 }

@@ -77,6 +77,10 @@ struct TableTypeLayout: Sendable {
                     guard case .list(let entry) = member, entry.count >= 2, case .name(let name) = entry[0] else {
                         throw ShapeError(reason: "malformed member")
                     }
+                    // Names become dictionary keys and dotted paths: only what C allows.
+                    guard name.isEmpty || NameValidation.isIdentifier(name) else {
+                        throw ShapeError(reason: "member name \(NameValidation.quoted(name)) is not a C identifier")
+                    }
                     let path = name.isEmpty ? prefix : (prefix.isEmpty ? name : prefix + "." + name)
                     let isPad = name.hasPrefix("__pad")
                     var memberFields: [FieldLayout] = []

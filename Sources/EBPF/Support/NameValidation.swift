@@ -15,6 +15,11 @@ enum NameValidation {
         }
     }
 
+    /// Whether `name` is a C identifier of at most ``maximumLength`` bytes.
+    static func isIdentifier(_ name: String) -> Bool {
+        (try? identifier(name, what: "name")) != nil
+    }
+
     /// A tracepoint category or event name as tracefs lists them: `[A-Za-z0-9_]+`
     /// (categories such as `9p` start with a digit).
     static func tracepointComponent(_ name: String, what: String) throws(EBPFError) {

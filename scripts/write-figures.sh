@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Writes the figures of a full scripts/test.sh run (its log) as Markdown: when and where it
+# ran, each part's time, every RELIABILITY line the tests printed on each kernel, the
+# LeakSanitizer control and the fuzzers' execution counts. The README cites the result,
+# Figures/test-run.md; nothing in it is typed by hand.
+#
+#   scripts/write-figures.sh RUN_LOG OUTPUT
+set -euo pipefail
+log=$1
+out=$2
+cd "$(dirname "$0")/.."
+{
+    echo "# Figures from the last full run of scripts/test.sh"
+    echo
+    echo "Written by \`scripts/write-figures.sh\` at the end of \`scripts/test.sh\`: $(date -u '+%Y-%m-%d %H:%M UTC'),"
+    echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), kernel $(uname -r), $(nproc) CPUs."
+    echo
+    echo "## Time per part"
+    echo
+    echo "| part | started at (s) | took (s) |"
+    echo "|---|---:|---:|"
+    grep -a '^== .* (at [0-9]* s)$' "$log" | sed -E 's/^== (.*) \(at ([0-9]+) s\)$/\2\t\1/' |
+        awk -F '\t' 'NR > 1 { printf "| %s | %d | %d |\n", name, at, $1 - at } { name = $2; at = $1 } END { printf "| all | 0 | %d |\n", at }'
+    echo
+    # Each kernel's part starts with a "== the test suite on ..." line; the RELIABILITY lines
+    # after it are that kernel's.
+    awk '
+        /^== the test suite on / { sub(/^== /, ""); sub(/ \(at [0-9]+ s\)$/, ""); section = $0; printf "## %s\n\n", section; next }
+        /^== / { section = "" }
+        section != "" && /RELIABILITY / { sub(/.*RELIABILITY /, ""); printf "- %s\n", $0 }
+        section != "" && /Executed [0-9]+ tests?, with/ { line = $0 }
+        section != "" && /^Test Suite .All tests. (passed|failed)/ { getline; sub(/^[ \t]+/, ""); printf "- all tests: %s\n\n", $0 }
+    ' "$log"
+    echo "## LeakSanitizer's negative control"
+    echo
+    { grep -a '^LEAK_CONTROL ' "$log" || echo 'LEAK_CONTROL (not in this log)'; } | sed 's/^LEAK_CONTROL /- /'
+    echo
+    echo "## Fuzzing"
+    echo
+    echo "| target | executions | peak RSS (MB) |"
+    echo "|---|---:|---:|"
+    awk '
+        /^== fuzzing the / { target = $4 }
+        /stat::number_of_executed_units/ { runs[target] = $2 }
+        /stat::peak_rss_mb/ { rss[target] = $2; order[++n] = target }
+        END { for (i = 1; i <= n; i++) printf "| %s | %s | %s |\n", order[i], runs[order[i]], rss[order[i]] }
+    ' "$log"
+} >"$out"
+echo "figures written to $out"
