@@ -136,6 +136,8 @@ final class ProbeProgramTests: XCTestCase {
         XCTAssertEqual(SocketAddress(bytes: unix)?.description, "/run/x.sock")
         let abstract: [UInt8] = [1, 0, 0] + Array("name".utf8)
         XCTAssertEqual(SocketAddress(bytes: abstract)?.path, "@name")
+        // Found by the socket-address fuzzer: an unnamed Unix socket described as "".
+        XCTAssertEqual(SocketAddress(bytes: [1, 0])?.description, "(unnamed)")
         XCTAssertNil(SocketAddress(bytes: [2]))
         XCTAssertEqual(SocketAddress(bytes: [2, 0, 1])?.description, "family 2", "too short for an IPv4 address")
     }

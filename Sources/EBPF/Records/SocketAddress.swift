@@ -44,12 +44,13 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// `0.0.0.0:31337`, `[::1]:8080`, `/run/socket`, or `family 17` for other families.
+    /// `0.0.0.0:31337`, `[::1]:8080`, `/run/socket`, `(unnamed)` for a Unix socket without
+    /// a path, or `family 17` for other families.
     public var description: String {
         if let ip, let port {
             return family == Int(AF_INET6) ? "[\(ip)]:\(port)" : "\(ip):\(port)"
         }
-        if let path { return path }
+        if let path { return path.isEmpty ? "(unnamed)" : path }
         return "family \(family)"
     }
 
