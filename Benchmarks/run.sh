@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup-host.sh
 mkdir -p Benchmarks/baselines/bin
 cc -O2 -Wall -o Benchmarks/baselines/bin/load Benchmarks/baselines/load.c
+cc -O2 -Wall -shared -fPIC -o Benchmarks/baselines/bin/alloc_count.so Benchmarks/baselines/alloc_count.c
 cc -O2 -Wall $(pkg-config --cflags libbcc) -o Benchmarks/baselines/bin/c_consumer \
     Benchmarks/baselines/c_consumer.c $(pkg-config --libs libbcc)
 swift build -c release --package-path Benchmarks

@@ -10,7 +10,8 @@ final class Child {
     private let stdoutFD: Int32
     private var buffered: [UInt8] = []
 
-    init(_ arguments: [String]) throws {
+    /// - Parameter environment: Added to this process's environment for the child.
+    init(_ arguments: [String], environment: [String] = []) throws {
         var input: [Int32] = [0, 0]
         var output: [Int32] = [0, 0]
         guard pipe(&input) == 0, pipe(&output) == 0 else { throw BenchError("pipe failed") }
@@ -23,7 +24,15 @@ final class Child {
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, arguments[0], &actions, nil, argv, environ)
+        var inherited: [String] = []
+        var entry = environ
+        while let variable = entry.pointee {
+            inherited.append(String(cString: variable))
+            entry += 1
+        }
+        let envp = (inherited + environment).map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
+        let rc = posix_spawn(&child, arguments[0], &actions, nil, argv, envp)
         close(input[0])
         close(output[1])
         guard rc == 0 else {

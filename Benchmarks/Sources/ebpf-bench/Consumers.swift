@@ -125,6 +125,7 @@ enum SwiftConsumer {
         emit("READY startup_ns=\(monotonicNanoseconds() - start)")
 
         let cpuStart = cpuNanoseconds()
+        let allocationsAtStart = allocationCount()
         var byte: UInt8 = 0
         while read(0, &byte, 1) > 0 {}  // the harness closes stdin when the load is done
         var quietSince = monotonicNanoseconds()
@@ -140,16 +141,25 @@ enum SwiftConsumer {
                 break
             }
         }
+        let allocations = allocationCount().map { $0 - (allocationsAtStart ?? 0) }
         wrapper.close()
         let cpu = cpuNanoseconds() - cpuStart
         let gaps = count - tally.seen.reduce(0) { $0 + Int($1) }
         var result = "RESULT delivered=\(tally.delivered) lost=\(lost.load(ordering: .relaxed)) gaps=\(gaps) duplicates=\(tally.duplicates) last_ns=\(tally.lastNanoseconds) cpu_ns=\(cpu)"
+        if let allocations { result += " allocations=\(allocations)" }
         if mode == "latency" {
             let sorted = tally.latencies.sorted()
             func percentile(_ p: Double) -> UInt64 { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
             result += " p50_ns=\(percentile(0.5)) p99_ns=\(percentile(0.99)) max_ns=\(sorted.last ?? 0)"
         }
         emit(result)
+    }
+
+    /// Heap allocations so far, when Benchmarks/baselines/alloc_count.c is preloaded.
+    static func allocationCount() -> UInt? {
+        typealias Counter = @convention(c) () -> UInt
+        guard let symbol = dlsym(nil, "ebpf_bench_allocations") else { return nil }
+        return unsafeBitCast(symbol, to: Counter.self)()
     }
 
     static func readFile(_ path: String) throws -> [UInt8] {

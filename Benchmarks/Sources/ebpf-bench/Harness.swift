@@ -64,7 +64,10 @@ struct Harness {
             arguments = [executable, "consume", mode, programFile, scenario.syscall, count, String(pid),
                          String(scenario.stringSize), scenario.sequenceField, String(scenario.sequenceBase)]
         }
-        let child = try Child(arguments)
+        // The Swift consumers count their heap allocations (Benchmarks/baselines/alloc_count.c).
+        let isSwift = [.swiftClosure, .swiftByName, .swiftTyped].contains(consumer)
+        let child = try Child(
+            arguments, environment: isSwift ? ["LD_PRELOAD=" + baselines + "/bin/alloc_count.so"] : [])
         guard let ready = child.line(startingWith: "READY") else {
             load.closeStdin()
             _ = load.wait()
@@ -88,7 +91,8 @@ struct Harness {
             eventsPerSecond: last > Double(go) ? delivered / seconds : 0,
             nanosecondsPerSyscall: loadResult["ns_per_call"] ?? .nan,
             cpuNanosecondsPerEvent: (result["cpu_ns"] ?? .nan) / max(1, delivered),
-            peakRSS: peakRSS, startupMilliseconds: (values(ready)["startup_ns"] ?? .nan) / 1e6)
+            peakRSS: peakRSS, startupMilliseconds: (values(ready)["startup_ns"] ?? .nan) / 1e6,
+            allocationsPerEvent: result["allocations"].map { $0 / max(1, delivered) })
         return (measurement, result)
     }
 

@@ -26,12 +26,13 @@ enum Report {
     /// One scenario's table, with ratios to the C consumer at the library's defaults.
     static func table(title: String, unprobed: Double, rows: [Measurement], c: Measurement?) -> String {
         var lines = ["", title, "no program attached: \(number(unprobed)) ns per syscall", ""]
-        lines.append("| consumer | delivered/s | lost | gaps | ns/syscall | CPU ns/event | peak RSS MB | start-up ms | ×C delivered/s | ×C ns/syscall | ×C CPU/event | ×C start-up |")
-        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        lines.append("| consumer | delivered/s | lost | gaps | ns/syscall | CPU ns/event | allocations/event | peak RSS MB | start-up ms | ×C delivered/s | ×C ns/syscall | ×C CPU/event | ×C start-up |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for row in rows {
             let cells = [
                 row.consumer.label, number(row.eventsPerSecond), number(row.lost), number(row.gaps),
                 number(row.nanosecondsPerSyscall), number(row.cpuNanosecondsPerEvent),
+                row.allocationsPerEvent.map { number($0, 4) } ?? "–",
                 number(Double(row.peakRSS) / 1_048_576, 1), number(row.startupMilliseconds, 1),
                 ratio(row.eventsPerSecond, c?.eventsPerSecond ?? 0),
                 ratio(row.nanosecondsPerSyscall, c?.nanosecondsPerSyscall ?? 0),

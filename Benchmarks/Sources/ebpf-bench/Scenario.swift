@@ -53,4 +53,7 @@ struct Measurement: Sendable {
     var cpuNanosecondsPerEvent: Double
     var peakRSS: Int
     var startupMilliseconds: Double
+    /// Heap allocations while events flowed, per event delivered; nil for the C and Python
+    /// consumers (not counted).
+    var allocationsPerEvent: Double?
 }
