@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark: sets up the host (idempotent), builds the C baselines and the Swift harness
-# (release), then runs every consumer side by side. Not part of the tests: it asserts nothing,
+# (release), then runs every consumer side by side and writes the report to
+# Figures/benchmarks.md as well. Not part of the tests: it asserts nothing,
 # it measures. Options go to ebpf-bench, e.g. --events 200000 --sizes 56 --latency-events 10.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +12,16 @@ cc -O2 -Wall -shared -fPIC -o Benchmarks/baselines/bin/alloc_count.so Benchmarks
 cc -O2 -Wall $(pkg-config --cflags libbcc) -o Benchmarks/baselines/bin/c_consumer \
     Benchmarks/baselines/c_consumer.c $(pkg-config --libs libbcc)
 swift build -c release --package-path Benchmarks
-exec Benchmarks/.build/release/ebpf-bench --baselines Benchmarks/baselines "$@"
+# The report goes to the terminal and to Figures/benchmarks.md, which the README cites.
+mkdir -p Figures
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+Benchmarks/.build/release/ebpf-bench --baselines Benchmarks/baselines "$@" | tee "$report"
+{
+    echo "# Figures from the last run of Benchmarks/run.sh"
+    echo
+    echo "Written by \`Benchmarks/run.sh\`: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown),"
+    echo "kernel $(uname -r), $(nproc) CPUs, options: ${*:-(defaults)}. Ratios compare consumers of this one run."
+    echo
+    cat "$report"
+} >Figures/benchmarks.md

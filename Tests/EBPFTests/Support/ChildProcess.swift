@@ -70,13 +70,26 @@ final class ChildProcess: @unchecked Sendable {
         kill(pid, number)
     }
 
-    /// Waits for the child to end and for both pipes to reach end of file.
+    /// Waits for the child to end and for both pipes to reach end of file. A child still
+    /// running after `timeout` is killed (SIGKILL) and the test fails: a hung child must not
+    /// hang the suite.
     @discardableResult
-    func wait() -> Termination {
+    func wait(timeout: Duration = .seconds(300)) -> Termination {
         statusLock.withLock { status in
             if let status { return status }
             var raw: Int32 = 0
-            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+            let deadline = ContinuousClock.now + timeout
+            while true {
+                let reaped = waitpid(pid, &raw, WNOHANG)
+                if reaped == pid || (reaped < 0 && errno != EINTR) { break }
+                if ContinuousClock.now >= deadline {
+                    XCTFail("child \(pid) still ran after \(timeout): killed; its output: \(standardOutput) \(standardError)")
+                    kill(pid, SIGKILL)
+                    while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+                    break
+                }
+                usleep(5_000)
+            }
             readersDone.wait()
             readersDone.wait()
             // WIFEXITED/WEXITSTATUS/WTERMSIG are macros Swift does not import.
