@@ -18,17 +18,29 @@ extension String {
     /// U+0080, `\u{NNNN}` above, and a backslash doubled so an escape cannot be forged.
     /// Any process can name itself `"\e]0;…\a"` with `prctl(PR_SET_NAME)`.
     public var terminalSafe: String {
-        guard unicodeScalars.contains(where: { $0.isTerminalControl || $0 == "\\" }) else { return self }
+        escapingTerminalControls { scalar in
+            let hex = String(scalar.value, radix: 16)
+            return scalar.value < 0x80 ? "\\x" + (hex.count < 2 ? "0" : "") + hex : "\\u{\(hex)}"
+        }
+    }
+
+    /// The string with a backslash before each backslash and each of `quoted`, `\n`, `\r`
+    /// and `\t` spelled so, and every other terminal control spelled by `control`.
+    public func escapingTerminalControls(
+        quoting quoted: Set<Unicode.Scalar> = [], control: (Unicode.Scalar) -> String
+    ) -> String {
+        guard unicodeScalars.contains(where: { $0.isTerminalControl || $0 == "\\" || quoted.contains($0) }) else {
+            return self
+        }
         var out = ""
         for scalar in unicodeScalars {
             switch scalar {
             case "\\": out += "\\\\"
+            case _ where quoted.contains(scalar): out += "\\" + String(scalar)
             case "\n": out += "\\n"
             case "\t": out += "\\t"
             case "\r": out += "\\r"
-            case _ where scalar.isTerminalControl:
-                let hex = String(scalar.value, radix: 16)
-                out += scalar.value < 0x80 ? "\\x" + (hex.count < 2 ? "0" : "") + hex : "\\u{\(hex)}"
+            case _ where scalar.isTerminalControl: out += control(scalar)
             default: out.unicodeScalars.append(scalar)
             }
         }
