@@ -83,7 +83,9 @@ final class ChildProcess: @unchecked Sendable {
                 let reaped = waitpid(pid, &raw, WNOHANG)
                 if reaped == pid || (reaped < 0 && errno != EINTR) { break }
                 if ContinuousClock.now >= deadline {
-                    XCTFail("child \(pid) still ran after \(timeout): killed; its output: \(standardOutput) \(standardError)")
+                    XCTFail(
+                        "child \(pid) still ran after \(timeout): killed; its output: \(standardOutput) \(standardError)"
+                    )
                     kill(pid, SIGKILL)
                     while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
                     break
