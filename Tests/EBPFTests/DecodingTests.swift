@@ -72,6 +72,33 @@ final class DecodingTests: XCTestCase {
         XCTAssertEqual(value.fields.map(\.name), ["pid", "a"], "an anonymous member's fields keep their own names")
     }
 
+    /// Interned layouts live as long as the process, so their number is bounded: past the
+    /// limit, a new record type gets a layout of its own that its records keep alive (they
+    /// hold interned ones without reference counting). Before, every distinct record type
+    /// stayed forever, and a record trusted its layout to be interned.
+    func testInternedLayoutsAreBoundedAndRecordsKeepTheirOwn() throws {
+        let table = LayoutTable(limit: 3)
+        let layouts = (0..<5).map { index in
+            table.layout(
+                fields: [FieldLayout(name: "field_\(index)", offset: 0, elementSize: 4, kind: .unsigned)], size: 4,
+                eventName: "")
+        }
+        XCTAssertEqual(table.count, 3)
+        XCTAssertEqual(layouts.map(\.isInterned), [true, true, true, false, false])
+        XCTAssertTrue(
+            table.layout(fields: layouts[0].fields, size: 4, eventName: "") === layouts[0],
+            "the same type, the same layout")
+
+        // A record of a layout that is not interned keeps it: nothing else refers to it here.
+        let record = EventRecord(
+            layout: table.layout(
+                fields: [FieldLayout(name: "beyond_the_limit", offset: 0, elementSize: 4, kind: .unsigned)], size: 4,
+                eventName: ""),
+            bytes: [42, 0, 0, 0])
+        XCTAssertEqual(record.beyond_the_limit?.intValue, 42)
+        XCTAssertLessThanOrEqual(LayoutTable.shared.count, LayoutTable.shared.limit)
+    }
+
     func testUnknownTypeIsAClearError() {
         XCTAssertThrowsError(
             try SubmittedStructLayout.make(table: "events", descriptions: ["pid#u32", "addr#struct sockaddr_in"])

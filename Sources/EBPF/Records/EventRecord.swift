@@ -13,15 +13,17 @@
 /// with the subscript: `record["fields"]`.
 @dynamicMemberLookup
 public struct EventRecord: Sendable, CustomStringConvertible {
-    /// Interned, so never freed: borrowed without reference counting on every access.
+    /// Borrowed without reference counting on every access: an interned layout is never
+    /// freed, and `owner` keeps any other alive.
     private let layoutReference: Unmanaged<RecordLayout>
-    /// Keeps a layout that is not interned alive (records made by the public initializer).
+    /// The layout when it is not interned; nil for an interned one (no reference counting
+    /// on the per-record path).
     private let owner: RecordLayout?
     private let storage: RecordBytes
 
     init(layout: RecordLayout, bytes: UnsafeRawBufferPointer) {
         self.layoutReference = Unmanaged.passUnretained(layout)
-        self.owner = nil
+        self.owner = layout.isInterned ? nil : layout
         self.storage = RecordBytes(bytes)
     }
 
@@ -41,7 +43,7 @@ public struct EventRecord: Sendable, CustomStringConvertible {
 
     init(layout: RecordLayout, bytes: [UInt8]) {
         self.layoutReference = Unmanaged.passUnretained(layout)
-        self.owner = nil
+        self.owner = layout.isInterned ? nil : layout
         self.storage = bytes.withUnsafeBytes { RecordBytes($0) }
     }
 

@@ -99,11 +99,14 @@ struct FieldLayout: Sendable, Hashable {
 /// The fields of one kind of record, computed once and shared by every record decoded with
 /// it.
 ///
-/// Layouts are interned for the life of the process (``interned(fields:size:)``): identical
-/// probes share one, there are only as many as distinct record types, and records can refer
-/// to theirs without reference counting on the per-record path.
+/// Layouts are interned for the life of the process (``interned(fields:size:eventName:)``):
+/// identical probes share one, and records refer to an interned layout without reference
+/// counting on the per-record path. At most ``LayoutTable/shared``'s limit are interned; a
+/// record type beyond them gets a layout of its own, which its records keep alive.
 final class RecordLayout: Sendable {
     let fields: [FieldLayout]
+    /// Whether this layout is in a ``LayoutTable`` (never freed).
+    let isInterned: Bool
     /// The size of the C struct, padding included.
     let size: Int
     /// For a generated probe's records, the event's name (`syscalls:sys_enter_bind`).
@@ -114,35 +117,22 @@ final class RecordLayout: Sendable {
     /// (SipHash) costs several times more.
     private let fingerprints: [UInt64]
 
-    private init(fields: [FieldLayout], size: Int, eventName: String) {
+    fileprivate init(fields: [FieldLayout], size: Int, eventName: String, isInterned: Bool) {
+        self.isInterned = isInterned
         self.fields = fields
         self.size = size
         self.eventName = eventName
         fingerprints = fields.map { Self.fingerprint($0.name) }
     }
 
-    private struct Key: Hashable {
-        var fields: [FieldLayout]
-        var size: Int
-        var eventName: String
-    }
-
-    private static let table = Lock<[Key: RecordLayout]>([:])
-
     /// A layout of its own, freed with its last reference (not interned).
-    static func unshared(fields: [FieldLayout], size: Int) -> RecordLayout {
-        RecordLayout(fields: fields, size: size, eventName: "")
+    static func unshared(fields: [FieldLayout], size: Int, eventName: String = "") -> RecordLayout {
+        RecordLayout(fields: fields, size: size, eventName: eventName, isInterned: false)
     }
 
-    /// The one layout with these fields, size and event name; it is never freed.
+    /// The process-wide layout with these fields, size and event name (see ``LayoutTable``).
     static func interned(fields: [FieldLayout], size: Int, eventName: String = "") -> RecordLayout {
-        table.withLock { table in
-            let key = Key(fields: fields, size: size, eventName: eventName)
-            if let existing = table[key] { return existing }
-            let layout = RecordLayout(fields: fields, size: size, eventName: eventName)
-            table[key] = layout
-            return layout
-        }
+        LayoutTable.shared.layout(fields: fields, size: size, eventName: eventName)
     }
 
     /// The position of the field called `name` in ``fields``.
@@ -166,4 +156,42 @@ final class RecordLayout: Sendable {
         // Native and small strings expose their UTF-8 contiguously: a plain loop over bytes.
         return name.utf8.withContiguousStorageIfAvailable { hash($0) } ?? hash(name.utf8)
     }
+}
+
+/// Interned record layouts: one per distinct record type, never freed, at most `limit`.
+final class LayoutTable: Sendable {
+    /// The process's table; 4,096 record types are far more than any program declares.
+    static let shared = LayoutTable(limit: 4096)
+
+    let limit: Int
+
+    private struct Key: Hashable {
+        var fields: [FieldLayout]
+        var size: Int
+        var eventName: String
+    }
+
+    private let layouts = Lock<[Key: RecordLayout]>([:])
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// The one interned layout with these fields, size and event name; once `limit` are
+    /// interned, a new one of its own (``RecordLayout/unshared(fields:size:eventName:)``).
+    func layout(fields: [FieldLayout], size: Int, eventName: String) -> RecordLayout {
+        layouts.withLock { layouts in
+            let key = Key(fields: fields, size: size, eventName: eventName)
+            if let existing = layouts[key] { return existing }
+            guard layouts.count < limit else {
+                return RecordLayout.unshared(fields: fields, size: size, eventName: eventName)
+            }
+            let layout = RecordLayout(fields: fields, size: size, eventName: eventName, isInterned: true)
+            layouts[key] = layout
+            return layout
+        }
+    }
+
+    /// How many layouts are interned now.
+    var count: Int { layouts.withLock { $0.count } }
 }
