@@ -6,9 +6,9 @@
 #      scripts/kernel-vm.sh under qemu (lifecycle: 20 cycles; everything there runs under
 #      software emulation);
 #   3. the suite again under ThreadSanitizer, and again under AddressSanitizer with
-#      LeakSanitizer (.lsan-suppressions names libbcc's, LLVM's and the harness's
-#      process-lifetime allocations), then LeakSanitizer's negative control: a libbcc module
-#      leaked on purpose must be reported;
+#      LeakSanitizer (checking when the last test has finished; .lsan-suppressions names one
+#      XCTest function), then LeakSanitizer's negative control: a libbcc module leaked on
+#      purpose must be reported;
 #   4. the tracepoint format parser and the record decoder fuzzed with libFuzzer for
 #      FUZZ_SECONDS each (default 60).
 # Kernel tests skip without root/BPF unless EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run),
@@ -47,16 +47,18 @@ if [ "${EBPF_SKIP_KERNEL_VM:-0}" != 1 ]; then
     EBPF_LIFECYCLE_CYCLES=20 logged ./scripts/kernel-vm.sh "$(swift build --show-bin-path)/swift-ebpfPackageTests.xctest"
 fi
 
+lsan_options="suppressions=$PWD/.lsan-suppressions:leak_check_at_exit=0"
 for sanitizer in thread address; do
     part "the test suite under the ${sanitizer} sanitizer"
     swift build --build-tests --sanitize="$sanitizer" --scratch-path ".build-$sanitizer"
-    EBPF_SANITIZER="$sanitizer" LSAN_OPTIONS="suppressions=$PWD/.lsan-suppressions" EBPF_LIFECYCLE_CYCLES=20 \
+    # LeakSanitizer checks when the last test has finished (Tests/EBPFTests/Support/LeakCheck.swift).
+    EBPF_SANITIZER="$sanitizer" LSAN_OPTIONS="$lsan_options" EBPF_LIFECYCLE_CYCLES=20 \
         swift test --skip-build --sanitize="$sanitizer" --scratch-path ".build-$sanitizer" --disable-swift-testing "$@"
 done
 
 part "LeakSanitizer's negative control: a libbcc module leaked on purpose must be reported"
 control_log=$(mktemp)
-if EBPF_SANITIZER=address EBPF_LEAK_CONTROL=1 LSAN_OPTIONS="suppressions=$PWD/.lsan-suppressions" \
+if EBPF_SANITIZER=address EBPF_LEAK_CONTROL=1 LSAN_OPTIONS="$lsan_options" \
     swift test --skip-build --sanitize=address --scratch-path .build-address --disable-swift-testing \
     --filter LeakControlTests >"$control_log" 2>&1; then
     cat "$control_log"

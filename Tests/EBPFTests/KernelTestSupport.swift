@@ -46,8 +46,10 @@ extension XCTestCase {
             event.timestamp, nanoseconds - 10_000_000_000, "within the last 10 s", file: file, line: line)
     }
 
-    /// Call first in every test that loads BPF programs.
+    /// Call first in every test that loads BPF programs. Under AddressSanitizer it also
+    /// registers the end-of-run leak check (``LeakCheck``).
     func requireKernel(file: StaticString = #filePath, line: UInt = #line) throws {
+        LeakCheck.install
         guard let reason = KernelTestSupport.unavailableReason else { return }
         if KernelTestSupport.required {
             XCTFail(
