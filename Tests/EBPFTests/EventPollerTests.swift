@@ -57,7 +57,7 @@ final class EventPollerTests: XCTestCase {
         let source = ScriptedSource { number in
             if number == 1 {
                 firstDrainStarted.signal()
-                gate.wait()  // Holds the poller while stop() is requested.
+                _ = gate.wait(timeout: .now() + 30)  // Holds the poller while stop() is requested.
             } else {
                 finalDrainStarted.signal()
                 usleep(200_000)

@@ -67,7 +67,7 @@ final class OutputCaptureTests: XCTestCase {
             duringWindows += written.load(ordering: .acquiring) - before
         }
         stop.store(true, ordering: .releasing)
-        finished.wait()
+        XCTAssertEqual(finished.wait(timeout: .now() + 60), .success, "the writer thread stops")
         var summary = "WRITTEN \(written.load(ordering: .acquiring)) \(duringWindows)\n"
         summary.withUTF8 { _ = write(STDOUT_FILENO, $0.baseAddress, $0.count) }
     }

@@ -140,9 +140,10 @@ final class ReliabilityTests: XCTestCase {
             return finish()
         }
 
-        /// Waits for the thread to make its `limit` calls (or be stopped); the calls made.
+        /// Waits for the thread to make its `limit` calls (or be stopped), at most 5 minutes;
+        /// the calls made.
         func finish() -> Int {
-            done.wait()
+            XCTAssertEqual(done.wait(timeout: .now() + 300), .success, "the load thread finishes")
             done.signal()
             return calls.load(ordering: .relaxed)
         }
@@ -217,7 +218,9 @@ final class ReliabilityTests: XCTestCase {
                 }
             }.start()
         }
-        for _ in 0..<threads { finished.wait() }
+        for _ in 0..<threads {
+            XCTAssertEqual(finished.wait(timeout: .now() + 300), .success, "every thread finishes")
+        }
         XCTAssertEqual(failures.all, [])
     }
 

@@ -92,8 +92,10 @@ final class ChildProcess: @unchecked Sendable {
                 }
                 usleep(5_000)
             }
-            readersDone.wait()
-            readersDone.wait()
+            // A grandchild that inherited the pipes could keep them open: bounded too.
+            for _ in 0..<2 where readersDone.wait(timeout: .now() + 60) == .timedOut {
+                XCTFail("child \(pid) exited but its output pipes stayed open for 60 s")
+            }
             // WIFEXITED/WEXITSTATUS/WTERMSIG are macros Swift does not import.
             let signal = raw & 0x7f
             let result: Termination = signal == 0 ? .exited((raw >> 8) & 0xff) : .signaled(signal)
