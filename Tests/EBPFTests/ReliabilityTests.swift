@@ -98,7 +98,13 @@ final class ReliabilityTests: XCTestCase {
         )
         XCTAssertEqual(fdsAfter, fdsBefore, "every descriptor released")
         XCTAssertEqual(Self.probeEventLines(), eventsBefore, "no kprobe/uprobe event left in tracefs")
-        XCTAssertLessThan(growth, 10 * 1024, "memory growth after warm-up under 10 MB")
+        // Under a sanitizer the resident size measures its shadow memory and quarantine, not
+        // the library: ThreadSanitizer's grew 1.2 MB in one run and 14 MB in the next over
+        // the same 10 cycles. There, LeakSanitizer (the ASan run) checks for leaks exactly;
+        // without one, the resident size must stay flat.
+        if ProcessInfo.processInfo.environment["EBPF_SANITIZER"] == nil {
+            XCTAssertLessThan(growth, 10 * 1024, "memory growth after warm-up under 10 MB")
+        }
     }
 
     /// A thread that calls getppid() as fast as it can until stopped; returns the calls made.
