@@ -78,19 +78,23 @@ final class ChildProcess: @unchecked Sendable {
         statusLock.withLock { status in
             if let status { return status }
             var raw: Int32 = 0
-            let deadline = ContinuousClock.now + timeout
-            while true {
-                let reaped = waitpid(pid, &raw, WNOHANG)
-                if reaped == pid || (reaped < 0 && errno != EINTR) { break }
-                if ContinuousClock.now >= deadline {
-                    XCTFail(
-                        "child \(pid) still ran after \(timeout): killed; its output: \(standardOutput) \(standardError)"
-                    )
+            // The wait blocks; a watchdog kills a child that outlives `timeout`.
+            let killed = Locked(false)
+            let finished = Locked(false)
+            let pid = self.pid
+            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+                finished.withLock { done in
+                    guard !done else { return }
+                    killed.withLock { $0 = true }
                     kill(pid, SIGKILL)
-                    while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
-                    break
                 }
-                usleep(5_000)
+            }
+            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+            finished.withLock { $0 = true }
+            if killed.withLock({ $0 }) {
+                XCTFail(
+                    "child \(pid) still ran after \(timeout): killed; its output: \(standardOutput) \(standardError)")
             }
             // A grandchild that inherited the pipes could keep them open: bounded too.
             for _ in 0..<2 where readersDone.wait(timeout: .now() + 60) == .timedOut {
