@@ -82,7 +82,13 @@ final class ReliabilityTests: XCTestCase {
         )
         XCTAssertEqual(fdsAfter, fdsBefore, "every descriptor released")
         XCTAssertEqual(Self.probeEventLines(), eventsBefore, "no kprobe/uprobe event left in tracefs")
-        XCTAssertLessThan(growth, 10 * 1024, "memory growth after warm-up under 10 MB")
+        // Under a sanitizer the resident size measures its shadow memory and quarantine, not
+        // the library: ThreadSanitizer's grew 1.2 MB in one CI run and 14 MB in the next over
+        // the same 10 cycles, failing the run. There, AddressSanitizer's LeakSanitizer checks
+        // for leaks; without a sanitizer, the resident size must stay flat.
+        if ProcessInfo.processInfo.environment["EBPF_SANITIZER"] == nil {
+            XCTAssertLessThan(growth, 10 * 1024, "memory growth after warm-up under 10 MB")
+        }
     }
 
     /// A thread that calls getppid() as fast as it can until stopped; returns the calls made.
