@@ -159,9 +159,9 @@ token=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 } > "$jobdir/job.sh"
 
 say "booting Debian's $release under qemu (software emulation) to run: $*"
-# softlockup_panic: a guest kernel stuck in a soft lockup (seen once, in the 6.1 guest during
-# ExampleTests' readlatency run, both CPUs stuck for 20 minutes) panics and the run fails at
-# once, with the lockup on the console, instead of waiting out the time-out.
+# softlockup_panic: a guest kernel stuck in a soft lockup (seen twice in the 6.1 guest, during
+# a readlatency run and an ebpf-trace attach, RIP in syscall_trace_enter) panics, and the run
+# fails at once with the lockup on the console instead of waiting out the time-out.
 # In the background with `wait`, so that a signal to this script runs its traps at once.
 (
     timeout --kill-after=10 "${EBPF_KERNEL_VM_TIMEOUT:-2400}" qemu-system-x86_64 \
