@@ -3,14 +3,17 @@
 # description decoder, the trace pipe line parser and the socket address decoder with
 # libFuzzer (and AddressSanitizer), each for a bounded time, from a seed corpus of real
 # format files, records, libbcc descriptions, trace pipe lines and addresses; the targets
-# also check properties (round trips, names that are C identifiers), not only "no crash". Exits non-zero if a
-# target crashes, leaks or hangs. (Release: SwiftPM's debug builds rename `main` for
-# testable executables, and a libFuzzer target has libFuzzer's main.)
+# also check properties (round trips, names that are C identifiers), not only "no crash".
+# Exits non-zero if a target crashes, leaks or hangs. (Release: SwiftPM's debug builds
+# rename `main` for testable executables, and a libFuzzer target has libFuzzer's main.)
 #
 #   Fuzz/run.sh [seconds per target, default 60]
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-60}
+# A failed property (a precondition) prints its message; Swift's backtracer would instead
+# read the crashed process's memory through AddressSanitizer and bury it in a false report.
+export SWIFT_BACKTRACE=enable=no
 swift build -c release --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address
 bin=$(swift build -c release --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address --show-bin-path)
 for target in format record table trace-line socket-address; do

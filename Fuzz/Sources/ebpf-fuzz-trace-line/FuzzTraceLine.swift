@@ -11,7 +11,8 @@ public func fuzzTraceLine(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         precondition(parsed.pid >= 0 && parsed.cpu >= 0, "negative pid or cpu from \(line.debugDescription)")
         precondition(parsed.timestamp.isFinite && parsed.timestamp >= 0, "timestamp of \(line.debugDescription)")
         precondition(line.hasSuffix(parsed.message), "message not from the line: \(line.debugDescription)")
-        precondition(line.drop { $0 == " " || $0 == "\t" }.hasPrefix(parsed.task), "task: \(line.debugDescription)")
+        // The parser skips leading whitespace as its `\s*` does: newlines too.
+        precondition(line.drop(while: \.isWhitespace).hasPrefix(parsed.task), "task: \(line.debugDescription)")
     }
 
     // The round trip, from fields the kernel could print: a task without spaces, a flags
