@@ -20,7 +20,7 @@ Benchmarks/.build/release/ebpf-bench --baselines Benchmarks/baselines "$@" | tee
 {
     echo "# Figures from the last run of Benchmarks/run.sh"
     echo
-    echo "Written by \`Benchmarks/run.sh\`: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown),"
+    echo "Written by \`Benchmarks/run.sh\`: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git describe --always --dirty 2>/dev/null || echo unknown),"
     echo "kernel $(uname -r), $(nproc) CPUs, options: ${*:-(defaults)}. Ratios compare consumers of this one run."
     echo
     cat "$report"

@@ -9,11 +9,12 @@ set -euo pipefail
 log=$1
 out=$2
 cd "$(dirname "$0")/.."
+mkdir -p "$(dirname "$out")"  # Figures/ is not in a clone until a run's figures are committed.
 {
     echo "# Figures from the last full run of scripts/test.sh"
     echo
-    echo "Written by \`scripts/write-figures.sh\` at the end of \`scripts/test.sh\`: $(date -u '+%Y-%m-%d %H:%M UTC'),"
-    echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), kernel $(uname -r), $(nproc) CPUs."
+    echo "Written by \`scripts/write-figures.sh\` from the log of a full \`scripts/test.sh\` run: $(date -u '+%Y-%m-%d %H:%M UTC'),"
+    echo "commit $(git describe --always --dirty 2>/dev/null || echo unknown), kernel $(uname -r), $(nproc) CPUs."
     echo
     echo "## Time per part"
     echo

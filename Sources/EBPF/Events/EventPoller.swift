@@ -192,11 +192,12 @@ final class EventPoller: Sendable {
             }
             if stopping { break }
 
-            guard let ready = try? pollSet.wait(timeoutMilliseconds: timed ? intervalMS : -1) else {
+            do throws(SystemCallFailure) {
+                try pollSet.wait(timeoutMilliseconds: timed ? intervalMS : -1) { id in
+                    state.withLock { $0.sources[id] }?.drain()
+                }
+            } catch {
                 break
-            }
-            for id in ready where id != PollSet.wakeID {
-                state.withLock { $0.sources[id] }?.drain()
             }
             if timed, ContinuousClock.now - lastTimedDrain >= drainInterval {
                 lastTimedDrain = ContinuousClock.now

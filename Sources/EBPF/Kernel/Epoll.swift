@@ -10,7 +10,8 @@ import Glibc
 final class PollSet: Sendable {
     private let epoll: FileDescriptor
     private let wakeUp: FileDescriptor
-    /// The identifier ``wait(timeoutMilliseconds:)`` reports for a ``wake()``.
+    /// The identifier the wake-up eventfd is registered under; never reported by
+    /// ``wait(timeoutMilliseconds:forEachReady:)``.
     static let wakeID = UInt64.max
 
     init() throws(SystemCallFailure) {
@@ -39,20 +40,25 @@ final class PollSet: Sendable {
         _ = write(wakeUp.rawValue, &one, MemoryLayout<UInt64>.size)
     }
 
-    /// Sleeps until a watched descriptor is readable, a wake-up, or the time-out (-1: none);
-    /// returns the identifiers of what became ready, ``wakeID`` included (its count is reset).
-    func wait(timeoutMilliseconds: Int32) throws(SystemCallFailure) -> [UInt64] {
-        var events = [epoll_event](repeating: epoll_event(), count: 64)
-        let count = try events.withUnsafeMutableBufferPointer { (buffer) throws(SystemCallFailure) in
-            try SystemCall.check("epoll_wait") {
-                epoll_wait(epoll.rawValue, buffer.baseAddress, Int32(buffer.count), timeoutMilliseconds)
+    /// Sleeps until a watched descriptor is readable, a wake-up, or the time-out (-1: none),
+    /// then calls `body` with the identifier of each descriptor that became ready (a
+    /// wake-up's count is reset and not reported). Allocates nothing: the kernel writes the
+    /// ready events to the stack, so a wake-up of the polling thread costs no heap traffic.
+    func wait(timeoutMilliseconds: Int32, forEachReady body: (UInt64) -> Void) throws(SystemCallFailure) {
+        // 64 events of 12 bytes: within what Swift allocates on the stack.
+        try withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: 64) {
+            (events) throws(SystemCallFailure) in
+            let count = try SystemCall.check("epoll_wait") {
+                epoll_wait(epoll.rawValue, events.baseAddress, Int32(events.count), timeoutMilliseconds)
+            }
+            for event in events.prefix(Int(count)) {
+                if event.data.u64 == Self.wakeID {
+                    var value: UInt64 = 0
+                    _ = read(wakeUp.rawValue, &value, MemoryLayout<UInt64>.size)
+                } else {
+                    body(event.data.u64)
+                }
             }
         }
-        let ids = events.prefix(Int(count)).map(\.data.u64)
-        if ids.contains(Self.wakeID) {
-            var value: UInt64 = 0
-            _ = read(wakeUp.rawValue, &value, MemoryLayout<UInt64>.size)
-        }
-        return ids
     }
 }
