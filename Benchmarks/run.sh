@@ -5,6 +5,7 @@
 # it measures. Options go to ebpf-bench, e.g. --events 200000 --sizes 56 --latency-events 10.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+commit=$(scripts/commit-label.sh)
 ./scripts/setup-host.sh
 mkdir -p Benchmarks/baselines/bin
 cc -O2 -Wall -o Benchmarks/baselines/bin/load Benchmarks/baselines/load.c
@@ -20,7 +21,7 @@ Benchmarks/.build/release/ebpf-bench --baselines Benchmarks/baselines "$@" | tee
 {
     echo "# Figures from the last run of Benchmarks/run.sh"
     echo
-    echo "Written by \`Benchmarks/run.sh\`: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git describe --always --dirty 2>/dev/null || echo unknown),"
+    echo "Written by \`Benchmarks/run.sh\`: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit,"
     echo "kernel $(uname -r), $(nproc) CPUs, options: ${*:-(defaults)}. Ratios compare consumers of this one run."
     echo
     cat "$report"

@@ -9,12 +9,13 @@ set -euo pipefail
 log=$1
 out=$2
 cd "$(dirname "$0")/.."
+commit=$(scripts/commit-label.sh)
 mkdir -p "$(dirname "$out")"  # Figures/ is not in a clone until a run's figures are committed.
 {
     echo "# Figures from the last full run of scripts/test.sh"
     echo
     echo "Written by \`scripts/write-figures.sh\` from the log of a full \`scripts/test.sh\` run: $(date -u '+%Y-%m-%d %H:%M UTC'),"
-    echo "commit $(git describe --always --dirty 2>/dev/null || echo unknown), kernel $(uname -r), $(nproc) CPUs."
+    echo "commit $commit, kernel $(uname -r), $(nproc) CPUs."
     echo
     echo "## Time per part"
     echo
