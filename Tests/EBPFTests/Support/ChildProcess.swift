@@ -78,21 +78,25 @@ final class ChildProcess: @unchecked Sendable {
         statusLock.withLock { status in
             if let status { return status }
             var raw: Int32 = 0
-            // The wait blocks; a watchdog kills a child that outlives `timeout`.
-            let killed = Locked(false)
-            let finished = Locked(false)
-            let pid = self.pid
-            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
-                finished.withLock { done in
-                    guard !done else { return }
-                    killed.withLock { $0 = true }
+            // The wait blocks; a watchdog kills a child that outlives `timeout`. One state,
+            // under one lock, decides between the two: a reaped child is never signalled.
+            enum Outcome { case running, reaped, killed }
+            let outcome = Locked(Outcome.running)
+            let watchdog = Task { [pid] in
+                try await Task.sleep(for: timeout)
+                outcome.withLock { outcome in
+                    guard outcome == .running else { return }
+                    outcome = .killed
                     kill(pid, SIGKILL)
                 }
             }
+            defer { watchdog.cancel() }
             while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
-            finished.withLock { $0 = true }
-            if killed.withLock({ $0 }) {
+            let killed = outcome.withLock { outcome in
+                if outcome == .running { outcome = .reaped }
+                return outcome == .killed
+            }
+            if killed {
                 XCTFail(
                     "child \(pid) still ran after \(timeout): killed; its output: \(standardOutput) \(standardError)")
             }
