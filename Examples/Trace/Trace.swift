@@ -59,17 +59,15 @@ struct Trace: ParsableCommand {
         let writer = LineWriter()
         // A tracer should not trace itself (it opens tracefs files while attaching).
         let ownPID = getpid()
-        var probes: [Probe] = []
+        let probes: [Probe]
         do {
-            for name in events {
-                let probe = try wrapper.attach(
-                    target(for: name), filter: filter, options: ProbeOptions(stringSize: stringSize)
-                ) { event in
-                    guard event.processID != ownPID else { return }
-                    counts.withLock { $0[event.eventName, default: 0] += 1 }
-                    writer.write(output.line(for: event))
-                }
-                probes.append(probe)
+            // One program for every event: one compile, however many events.
+            probes = try wrapper.attachAll(
+                events.map(target(for:)), filter: filter, options: ProbeOptions(stringSize: stringSize)
+            ) { event in
+                guard event.processID != ownPID else { return }
+                counts.withLock { $0[event.eventName, default: 0] += 1 }
+                writer.write(output.line(for: event))
             }
         } catch {
             wrapper.close()

@@ -10,5 +10,6 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <malloc.h>
 
 #endif

@@ -247,13 +247,13 @@ final class ProbeTests: XCTestCase {
             filter: ProbeFilter(processID: 1), options: .default)
         XCTAssertTrue(program.text.contains("&ebpf_regs->di"))
         XCTAssertGreaterThanOrEqual(
-            try EBPFWrapper(text: program.text).loadFunction(ProbeProgram.functionName, type: .kprobe), 0)
+            try EBPFWrapper(text: program.text).loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe), 0)
         let generic = try ProbeProgram(
             mechanism: .functionKprobe(function: "tcp_v4_connect"), format: nil, filter: ProbeFilter(),
             options: .default)
         XCTAssertEqual(generic.layout.fields.map(\.name), ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"])
         XCTAssertGreaterThanOrEqual(
-            try EBPFWrapper(text: generic.text).loadFunction(ProbeProgram.functionName, type: .kprobe), 0)
+            try EBPFWrapper(text: generic.text).loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe), 0)
     }
 
     func testAsyncSequenceDeliversAndDetachesWhenTheLoopEnds() async throws {

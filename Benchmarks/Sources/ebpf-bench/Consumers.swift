@@ -106,19 +106,19 @@ enum SwiftConsumer {
         case "by-name":
             wrapper = try EBPFWrapper(text: text)
             let member = "f_" + field
-            try wrapper.openPerfBuffer(ProbeProgram.tableName, lost: { lost.add($0, ordering: .relaxed) }) { record in
+            try wrapper.openPerfBuffer(ProbeProgram.standaloneTableName, lost: { lost.add($0, ordering: .relaxed) }) { record in
                 tally.record(record[member]?.intValue ?? -1)
             }
-            try wrapper.attachTracepoint(tp: "syscalls:sys_enter_\(syscall)", fnName: ProbeProgram.functionName)
+            try wrapper.attachTracepoint(tp: "syscalls:sys_enter_\(syscall)", fnName: ProbeProgram.standaloneFunctionName)
         case "typed":
             wrapper = try EBPFWrapper(text: text)
             let onLost: @Sendable (UInt64) -> Void = { lost.add($0, ordering: .relaxed) }
             if syscall == "dup2" {
-                try wrapper.openPerfBuffer(ProbeProgram.tableName, as: Dup2Record.self, lost: onLost) { tally.record(Int($0.oldfd)) }
+                try wrapper.openPerfBuffer(ProbeProgram.standaloneTableName, as: Dup2Record.self, lost: onLost) { tally.record(Int($0.oldfd)) }
             } else {
-                try wrapper.openPerfBuffer(ProbeProgram.tableName, as: AccessRecord.self, lost: onLost) { tally.record(Int($0.mode)) }
+                try wrapper.openPerfBuffer(ProbeProgram.standaloneTableName, as: AccessRecord.self, lost: onLost) { tally.record(Int($0.mode)) }
             }
-            try wrapper.attachTracepoint(tp: "syscalls:sys_enter_\(syscall)", fnName: ProbeProgram.functionName)
+            try wrapper.attachTracepoint(tp: "syscalls:sys_enter_\(syscall)", fnName: ProbeProgram.standaloneFunctionName)
         default:
             throw BenchError("unknown mode \(mode)")
         }

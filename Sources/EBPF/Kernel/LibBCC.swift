@@ -68,7 +68,11 @@ enum LibBCC {
         }
 
         deinit {
-            LibBCC.withLock { bpf_module_destroy(raw) }
+            LibBCC.withLock {
+                bpf_module_destroy(raw)
+                // Destroying runs LLVM's destructors, which page its code back in.
+                CompilerMemory.release()
+            }
         }
 
         /// Gives the module up without freeing it: LeakSanitizer's negative control

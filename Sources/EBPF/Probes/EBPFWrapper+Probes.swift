@@ -70,7 +70,40 @@ extension EBPFWrapper {
         lost: (@Sendable (UInt64) -> Void)? = nil,
         handler: @escaping @Sendable (ProbeEvent) -> Void
     ) throws(EBPFError) -> Probe {
-        try attachProbe(target, filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)
+        try attachProbes(
+            [target], filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)[0]
+    }
+
+    /// Attaches a generated probe to each of `targets`, all compiled as one program: one
+    /// compile, whatever the number of targets, where attaching them one by one compiles
+    /// each. `handler` receives every probe's events; ``ProbeEvent/eventName`` tells them
+    /// apart.
+    ///
+    /// ```swift
+    /// let probes = try b.attachAll([.syscall("openat"), .syscall("connect"), .syscall("bind")]) { event in
+    ///     print(event.eventName, event.processName)
+    /// }
+    /// ```
+    ///
+    /// All or nothing: when one target cannot be attached, none is, and the error says which.
+    /// Each probe has its own buffer and counters and detaches on its own; the program is
+    /// freed when the last of them detaches.
+    ///
+    /// - Parameters:
+    ///   - targets: Tracepoints, syscalls by name, or kernel functions (kprobes), in any mix.
+    ///   - filter: Conditions checked in the kernel, for every target.
+    ///   - options: String sizes and the perf buffers' configuration, for every target.
+    ///   - lost: Called with the number of events the kernel dropped because a buffer was full.
+    ///   - handler: Called on the wrapper's polling thread with each event.
+    /// - Returns: The probes, in the order of `targets`.
+    @discardableResult
+    public func attachAll(
+        _ targets: [ProbeTarget], filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
+        lost: (@Sendable (UInt64) -> Void)? = nil,
+        handler: @escaping @Sendable (ProbeEvent) -> Void
+    ) throws(EBPFError) -> [Probe] {
+        try attachProbes(
+            targets, filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)
     }
 
     /// Attaches a generated probe to `target` and returns its events as an async sequence.
@@ -94,9 +127,9 @@ extension EBPFWrapper {
         let (stream, continuation) = AsyncStream.makeStream(
             of: ProbeEvent.self, bufferingPolicy: .bufferingOldest(max(1, bufferingLimit)))
         let drops = ConsumerDrops()
-        let probe = try attachProbe(target, filter: filter, options: options, lost: nil, drops: drops) { event in
+        let probe = try attachProbes([target], filter: filter, options: options, lost: nil, drops: drops) { event in
             if case .dropped = continuation.yield(event) { drops.count.add(1, ordering: .relaxed) }
-        }
+        }[0]
         probe.setOnDetach { continuation.finish() }
         continuation.onTermination = { _ in probe.detach() }
         if !probe.isAttached { continuation.finish() }
@@ -113,16 +146,52 @@ extension EBPFWrapper {
         return try ProbeProgram(mechanism: mechanism, format: format, filter: filter, options: options)
     }
 
-    private func attachProbe(
-        _ target: ProbeTarget, filter: ProbeFilter, options: ProbeOptions,
+    /// Resolves every target, compiles their programs as one, and attaches each: all of
+    /// them, or none (what was attached before a failure is detached again).
+    private func attachProbes(
+        _ targets: [ProbeTarget], filter: ProbeFilter, options: ProbeOptions,
         lost: (@Sendable (UInt64) -> Void)?, drops: ConsumerDrops,
         deliver: @escaping @Sendable (ProbeEvent) -> Void
-    ) throws(EBPFError) -> Probe {
+    ) throws(EBPFError) -> [Probe] {
         try checkOpen()
-        let (mechanism, format) = try resolve(target)
-        let program = try ProbeProgram(mechanism: mechanism, format: format, filter: filter, options: options)
-        let module = try BPFModule(text: program.text, cflags: [])
-        let info = try module.table(ProbeProgram.tableName)
+        guard !targets.isEmpty else { return [] }
+        var resolved: [(program: ProbeProgram, format: TracepointFormat?)] = []
+        for (index, target) in targets.enumerated() {
+            let (mechanism, format) = try resolve(target)
+            let program = try ProbeProgram(
+                mechanism: mechanism, format: format, filter: filter, options: options,
+                member: targets.count == 1 ? nil : index)
+            resolved.append((program, format))
+        }
+        let text =
+            targets.count == 1 ? resolved[0].program.text : ProbeProgram.combinedText(of: resolved.map(\.program))
+        let shared = SharedModule(try BPFModule(text: text, cflags: []))
+        // The compile's own hold: given back whatever happens, so the program is freed with
+        // the probes if attaching fails halfway.
+        defer { shared.release() }
+        var probes: [Probe] = []
+        do throws(EBPFError) {
+            for (target, (program, format)) in zip(targets, resolved) {
+                probes.append(
+                    try attachProbe(
+                        target, program: program, format: format, module: shared, options: options, lost: lost,
+                        drops: drops, deliver: deliver))
+            }
+        } catch {
+            probes.forEach { $0.detach() }
+            throw error
+        }
+        return probes
+    }
+
+    /// Opens `program`'s buffer, then attaches its function.
+    private func attachProbe(
+        _ target: ProbeTarget, program: ProbeProgram, format: TracepointFormat?, module shared: SharedModule,
+        options: ProbeOptions, lost: (@Sendable (UInt64) -> Void)?, drops: ConsumerDrops,
+        deliver: @escaping @Sendable (ProbeEvent) -> Void
+    ) throws(EBPFError) -> Probe {
+        let module = shared.module
+        let info = try module.table(program.tableName)
         let layout = program.layout
         // The buffer opens before the attach, so the first event already has a reader.
         let buffer = try openBuffer(
@@ -140,13 +209,13 @@ extension EBPFWrapper {
             })
         let attachment: Attachment
         do throws(EBPFError) {
-            switch mechanism {
+            switch program.mechanism {
             case .tracepoint(let category, let name):
                 attachment = try makeTracepointAttachment(
-                    module: module, category: category, name: name, fnName: ProbeProgram.functionName)
+                    module: module, category: category, name: name, fnName: program.functionName)
             case .syscallKprobe(let function, _), .functionKprobe(let function):
                 attachment = try makeKprobeAttachment(
-                    module: module, event: function, fnName: ProbeProgram.functionName, isReturn: false)
+                    module: module, event: function, fnName: program.functionName, isReturn: false)
             }
         } catch {
             buffer.close()
@@ -154,7 +223,7 @@ extension EBPFWrapper {
         }
         return try track(
             Probe(
-                target: target, program: program, format: format, module: module, attachment: attachment,
+                target: target, program: program, format: format, module: shared, attachment: attachment,
                 buffer: buffer, drops: drops))
     }
 }

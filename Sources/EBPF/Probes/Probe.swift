@@ -17,14 +17,17 @@ public final class Probe: Sendable, CustomStringConvertible {
     private let attachment: Attachment
     private let buffer: EventBuffer
     private let drops: ConsumerDrops
-    /// The probe's own compiled program, freed by ``detach()``.
-    private let module: BPFModule
+    /// The compiled program, shared with the probes attached in the same call; this
+    /// probe's hold on it is given back by ``detach()``.
+    private let module: SharedModule
     private let onDetach = EndAction()
+    private let releaseModule = EndAction()
 
     init(
-        target: ProbeTarget, program: ProbeProgram, format: TracepointFormat?, module: BPFModule,
+        target: ProbeTarget, program: ProbeProgram, format: TracepointFormat?, module: SharedModule,
         attachment: Attachment, buffer: EventBuffer, drops: ConsumerDrops
     ) {
+        module.hold()
         self.target = target
         self.program = program
         self.format = format
@@ -32,6 +35,7 @@ public final class Probe: Sendable, CustomStringConvertible {
         self.buffer = buffer
         self.drops = drops
         self.module = module
+        releaseModule.set { module.release() }
     }
 
     /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
@@ -48,12 +52,13 @@ public final class Probe: Sendable, CustomStringConvertible {
     /// behind.
     public var lostCount: UInt64 { buffer.lostCount + drops.count.load(ordering: .relaxed) }
 
-    /// Detaches the program, stops delivery and frees the program and its buffer. Idempotent;
-    /// safe to call from the probe's own closure.
+    /// Detaches the program, stops delivery and frees the buffer, and the program once every
+    /// probe compiled with it is detached. Idempotent; safe to call from the probe's own
+    /// closure.
     public func detach() {
         attachment.detach()
         buffer.close()
-        module.close()
+        releaseModule.run()
         onDetach.run()
     }
 

@@ -16,18 +16,29 @@ public struct ProbeProgram: Sendable {
         case functionKprobe(function: String)
     }
 
-    /// The C text handed to libbcc.
+    /// The C text handed to libbcc: a whole program, compilable alone.
     public let text: String
+    /// The text without its `#include` lines, to be joined with other probes' into one
+    /// program (``combinedText(of:)``).
+    let body: String
+    /// The `#include` lines the body needs.
+    let includes: [String]
+    /// The name of this program's BPF function: ``standaloneFunctionName`` for a probe
+    /// compiled alone, `ebpf_probe_<n>` for the n-th of probes compiled together.
+    public let functionName: String
+    /// The name of this program's `BPF_PERF_OUTPUT` table: ``standaloneTableName`` alone,
+    /// `ebpf_events_<n>` together.
+    public let tableName: String
     /// What the events are called: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
     public let eventName: String
     let mechanism: Mechanism
     /// The event's own fields (after the header), by name.
     let layout: RecordLayout
 
-    /// The name of the program's BPF function.
-    public static let functionName = "ebpf_probe"
-    /// The name of the program's `BPF_PERF_OUTPUT` table.
-    public static let tableName = "ebpf_events"
+    /// The name of the BPF function of a probe's program compiled alone (its ``text``).
+    public static let standaloneFunctionName = "ebpf_probe"
+    /// The name of the `BPF_PERF_OUTPUT` table of a probe's program compiled alone.
+    public static let standaloneTableName = "ebpf_events"
 
     /// The tracepoint (`category:name`) or kernel function the program attaches to.
     public var attachPoint: String {
@@ -101,15 +112,21 @@ public struct ProbeProgram: Sendable {
 
     /// Generates the program for a tracepoint (fields read from its record) or a syscall
     /// kprobe (fields read from the syscall's argument registers, named by `format`).
+    /// `member`: its position among probes compiled together, which suffixes every name it
+    /// declares; nil for a program compiled alone.
     ///
     /// - Throws: ``EBPFError/Code/invalidArgument`` for bad filters or options.
     init(
-        mechanism: Mechanism, format: TracepointFormat?, filter: ProbeFilter, options: ProbeOptions
+        mechanism: Mechanism, format: TracepointFormat?, filter: ProbeFilter, options: ProbeOptions,
+        member: Int? = nil
     ) throws(EBPFError) {
         try filter.validate()
         try options.validate()
         self.mechanism = mechanism
-        var builder = Builder(options: options, mechanism: mechanism)
+        let suffix = member.map { "_\($0)" } ?? ""
+        functionName = Self.standaloneFunctionName + suffix
+        tableName = Self.standaloneTableName + suffix
+        var builder = Builder(options: options, mechanism: mechanism, suffix: suffix)
         switch mechanism {
         case .tracepoint(let category, let name):
             guard let format else { preconditionFailure("a tracepoint probe needs its format") }
@@ -131,8 +148,21 @@ public struct ProbeProgram: Sendable {
                     name: "arg\(index)", cType: "u64", size: 8, kind: .unsigned, value: "ebpf_args[\(index)]")
             }
         }
-        text = builder.program(filter: filter)
+        body = builder.program(filter: filter)
+        includes = builder.includes
+        text = (includes + [body]).joined(separator: "\n")
         layout = RecordLayout.interned(fields: builder.fields, size: builder.recordSize, eventName: eventName)
+    }
+}
+
+extension ProbeProgram {
+    /// One program holding every program of `programs` (generated with distinct `member`
+    /// numbers), each header included once: compiled once, it declares each member's table
+    /// and function under that member's names.
+    static func combinedText(of programs: [ProbeProgram]) -> String {
+        var includes: [String] = []
+        for line in programs.flatMap(\.includes) where !includes.contains(line) { includes.append(line) }
+        return (includes + programs.map(\.body)).joined(separator: "\n")
     }
 }
 
@@ -149,15 +179,24 @@ extension ProbeProgram {
 
         let options: ProbeOptions
         let mechanism: Mechanism
+        /// Appended to every name the program declares.
+        let suffix: String
         var members: [String] = []
         var statements: [String] = []
         var fields: [FieldLayout] = []
         var offset = ProbeRecordHeader.size
         var alignment = 8
 
-        init(options: ProbeOptions, mechanism: Mechanism) {
+        init(options: ProbeOptions, mechanism: Mechanism, suffix: String) {
             self.options = options
             self.mechanism = mechanism
+            self.suffix = suffix
+        }
+
+        /// The headers the program's body needs.
+        var includes: [String] {
+            if case .tracepoint = mechanism { return [] }
+            return ["#include <uapi/linux/ptrace.h>"]
         }
 
         var recordSize: Int { SubmittedStructLayout.align(offset, to: alignment) }
@@ -345,40 +384,35 @@ extension ProbeProgram {
             )
         }
 
+        /// The program's declarations and function, every declared name suffixed.
         func program(filter: ProbeFilter) -> String {
+            let record = "ebpf_event" + suffix
+            let scratch = "ebpf_scratch" + suffix
+            let table = ProbeProgram.standaloneTableName + suffix
             var lines: [String] = []
-            if case .tracepoint = mechanism {
-            } else {
-                lines.append("#include <uapi/linux/ptrace.h>")
-            }
-            lines.append("struct ebpf_event {")
+            lines.append("struct \(record) {")
             lines += ProbeRecordHeader.members.map { "    " + $0.declaration }
             lines += members.map { "    " + $0 }
             lines.append("};")
-            for member in ProbeRecordHeader.members {
+            func assertOffset(_ member: String, _ offset: Int) {
                 lines.append(
-                    "_Static_assert(__builtin_offsetof(struct ebpf_event, \(member.layout.name)) == \(member.layout.offset), \"record layout\");"
-                )
+                    "_Static_assert(__builtin_offsetof(struct \(record), \(member)) == \(offset), \"record layout\");")
             }
+            for member in ProbeRecordHeader.members { assertOffset(member.layout.name, member.layout.offset) }
             for field in fields {
-                lines.append(
-                    "_Static_assert(__builtin_offsetof(struct ebpf_event, f_\(field.name)) == \(field.offset), \"record layout\");"
-                )
-                if let lengthOffset = field.lengthOffset {
-                    lines.append(
-                        "_Static_assert(__builtin_offsetof(struct ebpf_event, l_\(field.name)) == \(lengthOffset), \"record layout\");"
-                    )
-                }
+                assertOffset("f_" + field.name, field.offset)
+                if let lengthOffset = field.lengthOffset { assertOffset("l_" + field.name, lengthOffset) }
             }
-            lines.append("_Static_assert(sizeof(struct ebpf_event) == \(recordSize), \"record size\");")
-            lines.append("BPF_PERCPU_ARRAY(ebpf_scratch, struct ebpf_event, 1);")
-            lines.append("BPF_PERF_OUTPUT(\(ProbeProgram.tableName));")
+            lines.append("_Static_assert(sizeof(struct \(record)) == \(recordSize), \"record size\");")
+            lines.append("BPF_PERCPU_ARRAY(\(scratch), struct \(record), 1);")
+            lines.append("BPF_PERF_OUTPUT(\(table));")
             lines.append("")
+            let function = ProbeProgram.standaloneFunctionName + suffix
             switch mechanism {
             case .tracepoint:
-                lines.append("int \(ProbeProgram.functionName)(void *ctx) {")
+                lines.append("int \(function)(void *ctx) {")
             case .syscallKprobe, .functionKprobe:
-                lines.append("int \(ProbeProgram.functionName)(struct pt_regs *ctx) {")
+                lines.append("int \(function)(struct pt_regs *ctx) {")
             }
             lines.append("    u64 ebpf_id = bpf_get_current_pid_tgid();")
             lines.append("    u64 ebpf_ugid = bpf_get_current_uid_gid();")
@@ -418,11 +452,11 @@ extension ProbeProgram {
                 for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
             }
             lines.append("    int ebpf_zero = 0;")
-            lines.append("    struct ebpf_event *e = ebpf_scratch.lookup(&ebpf_zero);")
+            lines.append("    struct \(record) *e = \(scratch).lookup(&ebpf_zero);")
             lines.append("    if (!e) return 0;")
             lines += ProbeRecordHeader.members.map { "    " + $0.fill }
             lines += statements.map { "    " + $0 }
-            lines.append("    \(ProbeProgram.tableName).perf_submit(ctx, e, sizeof(*e));")
+            lines.append("    \(table).perf_submit(ctx, e, sizeof(*e));")
             lines.append("    return 0;")
             lines.append("}")
             return lines.joined(separator: "\n") + "\n"

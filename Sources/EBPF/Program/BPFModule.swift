@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,7 +26,11 @@ final class BPFModule: Sendable {
     /// nil once closed. Lock order: this lock, then ``LibBCC/lock``.
     private let contents: Lock<Contents?>
 
-    /// Compiles BPF C text with libbcc.
+    /// How many programs this process has compiled: what tests of compile sharing count.
+    static let compileCount = Atomic<Int>(0)
+
+    /// Compiles BPF C text with libbcc, then gives the compiler's memory back
+    /// (``CompilerMemory/release()``).
     ///
     /// - Throws: ``EBPFError/Code/invalidArgument`` for a flag ``CompilerFlags`` refuses,
     ///   ``EBPFError/Code/compilationFailed`` with clang's diagnostics,
@@ -37,6 +43,8 @@ final class BPFModule: Sendable {
             OutputCapture.capture {
                 do throws(SystemCallFailure) {
                     compiled = try LibBCC.Module.compile(text: text, cflags: cflags)
+                    // The program is built; the compiler's code and heap are not needed until the next compile.
+                    CompilerMemory.release()
                 } catch {
                     errno = error.errno
                 }
@@ -47,6 +55,7 @@ final class BPFModule: Sendable {
         guard let module = compiled.take() else {
             throw Self.compileError(output: output.combined, errno: errno)
         }
+        Self.compileCount.add(1, ordering: .relaxed)
         contents = Lock(Contents(module: module))
     }
 
