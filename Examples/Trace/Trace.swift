@@ -79,7 +79,15 @@ struct Trace: ParsableCommand {
             "tracing \(probes.map(\.eventName).joined(separator: ", "))\(duration.map { " for \($0) s" } ?? "; Ctrl-C to stop")"
         )
 
-        _ = stopSignals.wait(seconds: duration)
+        // Until a stop signal or the end of the duration, lines reach stdout at most a flush
+        // interval after their event: one write per interval, however many events came.
+        let end = duration.map { ContinuousClock.now + .nanoseconds(Int64($0 * 1e9)) }
+        while true {
+            let left = end.map { ContinuousClock.now.duration(to: $0) / .seconds(1) } ?? .infinity
+            if stopSignals.wait(seconds: max(0, min(LineWriter.flushInterval, left))) != nil { break }
+            writer.flush()
+            if let end, ContinuousClock.now >= end { break }
+        }
         // close() delivers what the buffers still hold before it returns.
         wrapper.close()
         writer.flush()
@@ -105,9 +113,13 @@ struct Trace: ParsableCommand {
     }
 }
 
-/// Writes whole lines to stdout from the polling thread, buffered, flushed on demand and at
-/// least every 100 lines.
+/// Writes whole lines to stdout from the polling thread, buffered: flushed when 64 KiB are
+/// pending and by the main thread every ``flushInterval``.
 final class LineWriter: Sendable {
+    /// The longest a line waits for its write: short enough to look live, long enough that a
+    /// flood of events costs one write per interval.
+    static let flushInterval = 0.02
+
     private let pending = Locked<[UInt8]>([])
 
     func write(_ line: String) {

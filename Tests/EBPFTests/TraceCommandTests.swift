@@ -54,6 +54,26 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertTrue(stderr.contains("COUNT"), "a summary on exit: \(stderr)")
     }
 
+    /// Lines appear while the tracer runs, one flush interval after their event, not when
+    /// 64 KiB have piled up or at exit. And the several events are one program.
+    func testEventLinesAppearWhileTheTracerRuns() throws {
+        try requireKernel()
+        let run = try start(["getppid", "getsid", "getpgid", "--pid", String(getpid()), "--format", "json"])
+        XCTAssertTrue(run.standardOutput.isEmpty, run.standardOutput)
+        _ = getsid(0)
+        XCTAssertTrue(
+            run.waitForOutput("syscalls:sys_enter_getsid", timeout: .seconds(10)),
+            "the line is out before the tracer stops: \(run.standardOutput)")
+        let (termination, lines, stderr) = finish(run, signal: SIGINT)
+        XCTAssertEqual(termination, .exited(0), stderr)
+        XCTAssertEqual(
+            lines.filter { $0.contains("syscalls:sys_enter_getsid") }.count, 1, lines.joined(separator: "\n"))
+        XCTAssertTrue(
+            stderr.contains(
+                "tracing syscalls:sys_enter_getppid, syscalls:sys_enter_getsid, syscalls:sys_enter_getpgid"),
+            stderr)
+    }
+
     /// SIGINT, SIGTERM and SIGHUP each stop the tracer cleanly: exit status 0, the events
     /// seen, a summary, and nothing left behind.
     func testEachStopSignalDetachesAndSummarizes() throws {
