@@ -13,11 +13,15 @@ cc -O2 -Wall -shared -fPIC -o Benchmarks/baselines/bin/alloc_count.so Benchmarks
 cc -O2 -Wall $(pkg-config --cflags libbcc) -o Benchmarks/baselines/bin/c_consumer \
     Benchmarks/baselines/c_consumer.c $(pkg-config --libs libbcc)
 swift build -c release --package-path Benchmarks
+# The start-up comparison runs the library's tracer against bcc Python and bpftrace.
+swift build -c release --product ebpf-trace
+command -v bpftrace >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >/dev/null
 # The report goes to the terminal and to Figures/benchmarks.md, which the README cites.
 mkdir -p Figures
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
-Benchmarks/.build/release/ebpf-bench --baselines Benchmarks/baselines "$@" | tee "$report"
+Benchmarks/.build/release/ebpf-bench --baselines Benchmarks/baselines \
+    --ebpf-trace "$(swift build -c release --show-bin-path)/ebpf-trace" "$@" | tee "$report"
 {
     echo "# Figures from the last run of Benchmarks/run.sh"
     echo

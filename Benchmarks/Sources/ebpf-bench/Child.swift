@@ -10,8 +10,10 @@ final class Child {
     private let stdoutFD: Int32
     private var buffered: [UInt8] = []
 
-    /// - Parameter environment: Added to this process's environment for the child.
-    init(_ arguments: [String], environment: [String] = []) throws {
+    /// - Parameters:
+    ///   - environment: Added to this process's environment for the child.
+    ///   - quiet: The child's stderr goes to /dev/null rather than to this process's.
+    init(_ arguments: [String], environment: [String] = [], quiet: Bool = false) throws {
         var input: [Int32] = [0, 0]
         var output: [Int32] = [0, 0]
         guard pipe(&input) == 0, pipe(&output) == 0 else { throw BenchError("pipe failed") }
@@ -21,6 +23,7 @@ final class Child {
         posix_spawn_file_actions_adddup2(&actions, input[0], 0)
         posix_spawn_file_actions_adddup2(&actions, output[1], 1)
         for fd in input + output { posix_spawn_file_actions_addclose(&actions, fd) }
+        if quiet { posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0) }
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var child: pid_t = 0

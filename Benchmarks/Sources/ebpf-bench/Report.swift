@@ -1,4 +1,4 @@
-/// Tables and the targets of issue #4, as text.
+/// Tables and the targets (issues #4 and #12), as text.
 enum Report {
     static func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
         guard text.count < width else { return text }
@@ -51,7 +51,7 @@ enum Report {
     }
 
     static func targets(_ targets: [Target]) -> String {
-        var lines = ["", "Targets (56-byte records, the largest event count, library defaults):", ""]
+        var lines = ["", "Targets (delivery: 56-byte records, the largest event count, library defaults; start-up: the table above):", ""]
         lines.append("| target | measured | result |")
         lines.append("|---|---|---|")
         for target in targets {

@@ -2,6 +2,8 @@
 // against a plain C consumer on libbcc and bcc Python, on the same program and the same load.
 //
 //   ebpf-bench [--events 200000,2000000] [--sizes 56,512] [--latency-events 30] [--baselines DIR]
+//              [--ebpf-trace PATH [--startup-repeats 3]]   (PATH adds the start-up comparison)
+//   ebpf-bench startup --ebpf-trace PATH [--startup-repeats 3] [--baselines DIR]   (start-up only)
 //   ebpf-bench consume ...   (internal: one Swift consumer, run by the harness)
 //   ebpf-bench program SYSCALL PID   (prints the generated program, for profiling by hand)
 import EBPF
@@ -14,6 +16,8 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 do {
     if arguments.first == "consume" {
         try SwiftConsumer.run(Array(arguments.dropFirst()))
+    } else if arguments.first == "startup" {
+        emit(Report.targets(try startupTargets(arguments)))
     } else if arguments.first == "program", arguments.count == 3, let pid = Int32(arguments[2]) {
         // The program every consumer runs, for a syscall and a pid: for profiling by hand.
         emit(try EBPFWrapper().program(for: .syscall(arguments[1]), filter: ProbeFilter(processID: pid)).text)
@@ -28,6 +32,16 @@ do {
 func option(_ name: String, in arguments: [String]) -> String? {
     guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
     return arguments[index + 1]
+}
+
+/// The start-up comparison, when `--ebpf-trace` names the tracer's binary.
+func startupTargets(_ arguments: [String]) throws -> [Report.Target] {
+    guard let path = option("--ebpf-trace", in: arguments) else { return [] }
+    let baselines = option("--baselines", in: arguments) ?? "Benchmarks/baselines"
+    let repeats = Int(option("--startup-repeats", in: arguments) ?? "3") ?? 3
+    return try Startup.run(
+        tracers: [.ebpfTrace(path), .bccPython(baselines: baselines), .bpftrace], repeats: max(1, repeats),
+        baselines: baselines)
 }
 
 func runBenchmark(_ arguments: [String]) throws {
@@ -103,6 +117,8 @@ func runBenchmark(_ arguments: [String]) throws {
         .init(statement: "typed and by-name: < 0.01 heap allocations per event",
               measured: "typed \(typed.allocationsPerEvent.map { Report.number($0, 4) } ?? "not counted"), by name \(byName.allocationsPerEvent.map { Report.number($0, 4) } ?? "not counted")",
               pass: (typed.allocationsPerEvent ?? .infinity) < 0.01 && (byName.allocationsPerEvent ?? .infinity) < 0.01),
+        .init(statement: "closure CPU per event ≤ 1.1 × C", measured: Report.ratio(closure.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent),
+              pass: closure.cpuNanosecondsPerEvent <= 1.1 * c.cpuNanosecondsPerEvent),
     ]
-    emit(Report.targets(targets))
+    emit(Report.targets(targets + (try startupTargets(arguments))))
 }
