@@ -12,6 +12,9 @@ cc -O2 -Wall -o Benchmarks/baselines/bin/load Benchmarks/baselines/load.c
 cc -O2 -Wall -shared -fPIC -o Benchmarks/baselines/bin/alloc_count.so Benchmarks/baselines/alloc_count.c
 cc -O2 -Wall $(pkg-config --cflags libbcc) -o Benchmarks/baselines/bin/c_consumer \
     Benchmarks/baselines/c_consumer.c $(pkg-config --libs libbcc)
+# SwiftPM reuses its build plan for a path dependency whose files were added since (the
+# plan then lacks them and the build fails); removing the plan makes it read them again.
+rm -f Benchmarks/.build/*.yaml
 swift build -c release --package-path Benchmarks
 # The start-up comparison runs the library's tracer against bcc Python and bpftrace.
 swift build -c release --product ebpf-trace

@@ -20,10 +20,15 @@ cd "$(dirname "$0")/.."
 ./scripts/setup-host.sh
 
 started=$SECONDS
+# Closure probes keep their compiled programs in a compile cache (by default under ~/.cache):
+# the run uses its own, empty at the start, so every run compiles and loads the same way —
+# the host part compiles, the guest (another kernel) misses, the sanitizer parts load from it.
+EBPF_COMPILE_CACHE=$(mktemp -d)
+export EBPF_COMPILE_CACHE
 # Everything the parts print also goes to this log; at the end, scripts/write-figures.sh
 # turns it into Figures/test-run.md, the figures the README cites.
 run_log=$(mktemp)
-trap 'rm -f "$run_log"' EXIT
+trap 'rm -rf "$run_log" "$EBPF_COMPILE_CACHE"' EXIT
 part() { # name
     echo "== $1 (at $((SECONDS - started)) s)" | tee -a "$run_log"
 }

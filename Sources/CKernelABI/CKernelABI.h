@@ -1,6 +1,6 @@
 // What Swift cannot say by itself about the kernel interfaces the library uses directly:
-// perf_event_open(2) and pidfd_open(2), which glibc reaches only through the variadic
-// syscall(2), and the acquire loads and release stores the kernel requires on the event
+// perf_event_open(2), pidfd_open(2) and bpf(2), which glibc reaches only through the
+// variadic syscall(2) (bpf(2) with a union Swift cannot fill field by field), and the acquire loads and release stores the kernel requires on the event
 // rings' positions (see the comment on data_head in <linux/perf_event.h>, and
 // kernel/bpf/ringbuf.c). Only Sources/EBPF/Kernel may call what this declares.
 #ifndef CKERNELABI_H
@@ -9,6 +9,7 @@
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -48,6 +49,44 @@ static inline uint32_t cka_load_acquire_u32(const uint32_t *word) {
 /// Publishes how far the reader has consumed; the kernel may overwrite what lies before it.
 static inline void cka_store_release_u64(uint64_t *position, uint64_t value) {
     __atomic_store_n(position, value, __ATOMIC_RELEASE);
+}
+
+/// BPF_MAP_CREATE. `name` (at most 15 characters of [A-Za-z0-9_.]) is what bpftool
+/// shows. Returns the map's descriptor (close-on-exec), or -1 with errno set.
+static inline int cka_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t value_size,
+                                     uint32_t max_entries, uint32_t flags, const char *name) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.map_type = type;
+    attr.key_size = key_size;
+    attr.value_size = value_size;
+    attr.max_entries = max_entries;
+    attr.map_flags = flags;
+    strncpy(attr.map_name, name, sizeof(attr.map_name) - 1);
+    return (int)syscall(__NR_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
+}
+
+/// BPF_PROG_LOAD of `count` instructions, whose map references already hold descriptors.
+/// With `log_level` 1 the verifier writes its log into `log`. Returns the program's
+/// descriptor (close-on-exec), or -1 with errno set.
+static inline int cka_bpf_prog_load(uint32_t type, const void *instructions, uint32_t count,
+                                    const char *license, uint32_t kernel_version, const char *name,
+                                    uint32_t log_level, char *log, uint32_t log_size) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_type = type;
+    attr.insns = (uint64_t)(uintptr_t)instructions;
+    attr.insn_cnt = count;
+    attr.license = (uint64_t)(uintptr_t)license;
+    attr.kern_version = kernel_version;
+    strncpy(attr.prog_name, name, sizeof(attr.prog_name) - 1);
+    if (log_level > 0 && log != NULL && log_size > 0) {
+        attr.log_level = log_level;
+        attr.log_buf = (uint64_t)(uintptr_t)log;
+        attr.log_size = log_size;
+        log[0] = 0;
+    }
+    return (int)syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
 }
 
 #endif

@@ -43,9 +43,18 @@ public final class EBPFWrapper: Sendable {
     /// lone record waits before its callback runs.
     static let drainInterval = Duration.milliseconds(10)
 
+    /// Where compiled programs are kept between runs; nil compiles every time.
+    public let compileCache: CompileCache?
+
     /// A wrapper with no program of its own, for the probes the library generates.
-    public init(logger: Logger = Logger(label: "EBPF")) throws(EBPFError) {
+    ///
+    /// - Parameters:
+    ///   - cache: Where the probes' compiled programs are kept between runs, so that a second
+    ///     start compiles nothing; nil compiles every time.
+    ///   - logger: Where the wrapper reports what it decided on the caller's behalf.
+    public init(cache: CompileCache? = .standard, logger: Logger = Logger(label: "EBPF")) throws(EBPFError) {
         self.logger = logger
+        compileCache = cache
         module = nil
         poller = try EventPoller(drainInterval: Self.drainInterval)
     }
@@ -59,15 +68,21 @@ public final class EBPFWrapper: Sendable {
     ///   - cflags: Extra compiler flags, each one string: `-D<macro>[=value]`, `-U<macro>`,
     ///     `-I<directory>`, `-W<warning>` or `-w`, e.g. `["-DMAX=16"]`. Others (`-include`,
     ///     `-fplugin=`, `-Xclang`) are refused: clang would read or load files as root.
+    ///   - cache: Where the compiled program (and the wrapper's closure probes') is kept
+    ///     between runs, so that a second start compiles nothing; off unless given, since a
+    ///     program of your own may read files the cache key does not know of (its `#include`s).
     ///   - logger: Where the wrapper reports what it decided on the caller's behalf.
     /// - Throws: ``EBPFError/Code/invalidArgument`` for a refused flag,
     ///   ``EBPFError/Code/compilationFailed`` with clang's diagnostics,
     ///   ``EBPFError/Code/kernelHeadersMissing``, ``EBPFError/Code/permissionDenied``.
     ///
     /// The corresponding libbcc function is `bpf_module_create_c_from_string`.
-    public init(text: String, cflags: [String] = [], logger: Logger = Logger(label: "EBPF")) throws(EBPFError) {
+    public init(
+        text: String, cflags: [String] = [], cache: CompileCache? = nil, logger: Logger = Logger(label: "EBPF")
+    ) throws(EBPFError) {
         self.logger = logger
-        module = try BPFModule(text: text, cflags: cflags)
+        compileCache = cache
+        module = try BPFModule(text: text, cflags: cflags, cache: cache)
         poller = try EventPoller(drainInterval: Self.drainInterval)
     }
 

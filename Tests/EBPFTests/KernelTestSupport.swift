@@ -1,4 +1,4 @@
-import EBPF
+@testable import EBPF
 import Foundation
 import Synchronization
 import XCTest
@@ -28,6 +28,23 @@ enum KernelTestSupport {
 extension XCTestCase {
     /// Only the test process's own events.
     var ourProcess: ProbeFilter { ProbeFilter(processID: ThisProcess.pid) }
+
+    /// Only the calling thread's events: counts of the test's own calls are then exact.
+    var ourThread: ProbeFilter { ProbeFilter(processID: ThisProcess.pid, threadID: ThisProcess.tid) }
+
+    /// Probes on getppid, getpgid and fchdir's tracepoint for the calling thread, attached
+    /// together through `b`, their events collected in `events`; and how many compiles that
+    /// took. Syscalls the library itself does not make while attaching (it dup2s stdout and
+    /// stderr to capture libbcc's output), so each count is the test's alone.
+    func attachThreeSyscallProbes(_ b: EBPFWrapper, into events: Collected<ProbeEvent>) throws -> (
+        probes: [Probe], compiles: Int
+    ) {
+        let compilesBefore = BPFModule.compileCount.load(ordering: .relaxed)
+        let probes = try b.attachAll(
+            [.syscall("getppid"), .syscall("getpgid"), .tracepoint("syscalls:sys_enter_fchdir")], filter: ourThread
+        ) { events.append($0) }
+        return (probes, BPFModule.compileCount.load(ordering: .relaxed) - compilesBefore)
+    }
 
     /// Checks a generated probe's header against the calling thread: pid, tid, uid, gid,
     /// comm, CPU and a timestamp from the last 10 s.

@@ -4,19 +4,13 @@ import XCTest
 
 /// Probes attached together: one program, one compile, each probe's events and buffer its own.
 final class ProbeGroupTests: XCTestCase {
-    /// Only the test's own thread: the counts below are the test's own calls, exactly.
-    var ourThread: ProbeFilter { ProbeFilter(processID: ThisProcess.pid, threadID: ThisProcess.tid) }
-
     func testProbesAttachedTogetherCompileOnceAndDeliverEachOnesEvents() throws {
         try requireKernel()
-        let b = try EBPFWrapper()
+        let b = try EBPFWrapper(cache: nil)
         defer { b.close() }
         let events = Collected<ProbeEvent>()
-        let compilesBefore = BPFModule.compileCount.load(ordering: .relaxed)
-        let probes = try b.attachAll(
-            [.syscall("getppid"), .syscall("getpgid"), .tracepoint("syscalls:sys_enter_fchdir")], filter: ourThread
-        ) { events.append($0) }
-        XCTAssertEqual(BPFModule.compileCount.load(ordering: .relaxed) - compilesBefore, 1, "one compile for three")
+        let (probes, compiles) = try attachThreeSyscallProbes(b, into: events)
+        XCTAssertEqual(compiles, 1, "one compile for three")
         XCTAssertEqual(
             probes.map(\.eventName),
             ["syscalls:sys_enter_getppid", "syscalls:sys_enter_getpgid", "syscalls:sys_enter_fchdir"])
@@ -26,8 +20,6 @@ final class ProbeGroupTests: XCTestCase {
 
         let directory = open("/", O_RDONLY | O_DIRECTORY)
         defer { close(directory) }
-        // Syscalls the library itself does not make while attaching (it dup2s stdout and
-        // stderr to capture libbcc's output), so each count is the test's alone.
         for _ in 0..<3 { _ = getppid() }
         let groups: [pid_t] = [0, ThisProcess.pid]
         for pid in groups { XCTAssertEqual(getpgid(pid), getpgrp()) }
@@ -50,7 +42,7 @@ final class ProbeGroupTests: XCTestCase {
 
     func testDetachingOneLeavesTheOthersAndTheLastFreesTheProgram() throws {
         try requireKernel()
-        let b = try EBPFWrapper()
+        let b = try EBPFWrapper(cache: nil)
         defer { b.close() }
         let descriptorsBefore = ThisProcess.openFileDescriptors
         let events = Collected<ProbeEvent>()
@@ -84,7 +76,7 @@ final class ProbeGroupTests: XCTestCase {
     /// without them it fails before anything is compiled.
     func testAGroupIsAttachedWhollyOrNotAtAll() throws {
         try requireKernel()
-        let b = try EBPFWrapper()
+        let b = try EBPFWrapper(cache: nil)
         defer { b.close() }
         let descriptorsBefore = ThisProcess.openFileDescriptors
         let compilesBefore = BPFModule.compileCount.load(ordering: .relaxed)

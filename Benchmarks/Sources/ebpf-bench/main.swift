@@ -39,9 +39,11 @@ func startupTargets(_ arguments: [String]) throws -> [Report.Target] {
     guard let path = option("--ebpf-trace", in: arguments) else { return [] }
     let baselines = option("--baselines", in: arguments) ?? "Benchmarks/baselines"
     let repeats = Int(option("--startup-repeats", in: arguments) ?? "3") ?? 3
+    let cache = "/tmp/ebpf-bench-cache-\(getpid())"
+    defer { _ = try? Child(["/bin/rm", "-rf", cache]).wait() }
     return try Startup.run(
-        tracers: [.ebpfTrace(path), .bccPython(baselines: baselines), .bpftrace], repeats: max(1, repeats),
-        baselines: baselines)
+        tracers: [.ebpfTrace(path, cache: nil), .ebpfTrace(path, cache: cache), .bccPython(baselines: baselines), .bpftrace],
+        repeats: max(1, repeats), baselines: baselines)
 }
 
 func runBenchmark(_ arguments: [String]) throws {

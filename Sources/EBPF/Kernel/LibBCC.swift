@@ -30,6 +30,18 @@ enum LibBCC {
         }
     }
 
+    /// The libbcc shared library this process runs, as `/proc/self/maps` names it.
+    static let libraryFile: String? = {
+        let maps = (try? SystemFiles.readText("/proc/self/maps")) ?? ""
+        for line in maps.split(separator: "\n") {
+            guard let path = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first,
+                path.contains("/libbcc.so")
+            else { continue }
+            return String(path)
+        }
+        return nil
+    }()
+
     /// The `bpf_prog_type` numbers of the program types the library attaches.
     enum ProgramTypes {
         static let kprobe = Int32(BPF_PROG_TYPE_KPROBE.rawValue)
@@ -126,6 +138,27 @@ enum LibBCC {
                 submittedFields: (0..<bpf_perf_event_fields(raw, name)).compactMap {
                     bpf_perf_event_field(raw, name, $0).map { String(cString: $0) }
                 })
+        }
+
+        /// The compiled program in a form that loads without libbcc (``CompiledObject``).
+        func compiledObject() throws(CompiledObject.NotRelocatable) -> CompiledObject {
+            let maps = tableNames.compactMap { name in
+                table(name).map { CompiledObject.Map(table: $0, flags: UInt32(bitPattern: bpf_table_flags(raw, name))) }
+            }
+            let functions = functionNames.map { name in
+                let size = bpf_function_size(raw, name)
+                var words = [UInt64](repeating: 0, count: size / 8)
+                if let start = bpf_function_start(raw, name) {
+                    words.withUnsafeMutableBytes {
+                        $0.copyMemory(from: UnsafeRawBufferPointer(start: start, count: size / 8 * 8))
+                    }
+                }
+                return (name: name, instructions: words.map { UInt64(littleEndian: $0) })
+            }
+            return try CompiledObject(
+                functions: functions, maps: maps, mapDescriptors: maps.map { tableFD($0.table.name) ?? -1 },
+                license: bpf_module_license(raw).map { String(cString: $0) } ?? "GPL",
+                kernelVersion: bpf_module_kern_version(raw))
         }
 
         /// The descriptor of table `name`, owned by the module: valid while it lives.
@@ -242,7 +275,7 @@ enum LibBCC {
 }
 
 /// What libbcc recorded about one table (map) of a compiled program.
-struct TableInfo: Sendable {
+struct TableInfo: Sendable, Equatable {
     var name: String
     var type: TableType
     var keySize: Int

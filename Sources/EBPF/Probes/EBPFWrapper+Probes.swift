@@ -165,7 +165,7 @@ extension EBPFWrapper {
         }
         let text =
             targets.count == 1 ? resolved[0].program.text : ProbeProgram.combinedText(of: resolved.map(\.program))
-        let shared = SharedModule(try BPFModule(text: text, cflags: []))
+        let shared = SharedModule(try BPFModule(text: text, cflags: [], cache: compileCache))
         // The compile's own hold: given back whatever happens, so the program is freed with
         // the probes if attaching fails halfway.
         defer { shared.release() }

@@ -19,7 +19,7 @@ public final class Probe: Sendable, CustomStringConvertible {
     private let drops: ConsumerDrops
     /// The compiled program, shared with the probes attached in the same call; this
     /// probe's hold on it is given back by ``detach()``.
-    private let module: SharedModule
+    let module: SharedModule
     private let onDetach = EndAction()
     private let releaseModule = EndAction()
 

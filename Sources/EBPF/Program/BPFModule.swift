@@ -4,9 +4,11 @@ import Synchronization
 import Glibc
 #endif
 
-/// One program compiled by libbcc: its functions (loaded on first use) and its tables.
+/// One program, compiled by libbcc or loaded from a ``CompileCache`` entry: its functions
+/// (loaded on first use) and its tables.
 ///
-/// Owns the libbcc module and the descriptors of the functions it loaded. ``close()`` frees
+/// Owns the libbcc module (or the kept program's maps) and the descriptors of the functions
+/// it loaded. ``close()`` frees
 /// them at once, whoever still holds a reference (table views, buffers, probes); after it
 /// every use throws ``EBPFError/Code/closed``. Every use runs under the module's own lock, so
 /// `close()` waits for a map call in progress and a descriptor number is never used after it
@@ -18,10 +20,65 @@ final class BPFModule: Sendable {
         init(_ descriptor: consuming FileDescriptor) { self.descriptor = descriptor }
     }
 
+    /// Where the program came from, and what answers for it.
+    private enum Source: ~Copyable, Sendable {
+        case compiled(LibBCC.Module)
+        case kept(KeptProgram)
+
+        var functionNames: [String] {
+            switch self {
+            case .compiled(let module): return module.functionNames
+            case .kept(let program): return program.functionNames
+            }
+        }
+
+        var tableNames: [String] {
+            switch self {
+            case .compiled(let module): return module.tableNames
+            case .kept(let program): return program.tableNames
+            }
+        }
+
+        func hasFunction(_ name: String) -> Bool {
+            switch self {
+            case .compiled(let module): return module.hasFunction(name)
+            case .kept(let program): return program.hasFunction(name)
+            }
+        }
+
+        func table(_ name: String) -> TableInfo? {
+            switch self {
+            case .compiled(let module): return module.table(name)
+            case .kept(let program): return program.table(name)
+            }
+        }
+
+        func tableFD(_ name: String) -> Int32? {
+            switch self {
+            case .compiled(let module): return module.tableFD(name)
+            case .kept(let program): return program.tableFD(name)
+            }
+        }
+
+        func loadFunction(
+            _ name: String, programType: Int32, logLevel: Int32, log: inout [CChar]
+        ) throws(SystemCallFailure) -> Int32 {
+            switch self {
+            case .compiled(let module):
+                return try module.loadFunction(name, programType: programType, logLevel: logLevel, log: &log)
+            case .kept(let program):
+                return try program.loadFunction(name, programType: programType, logLevel: logLevel, log: &log)
+            }
+        }
+    }
+
     private struct Contents: ~Copyable, Sendable {
-        var module: LibBCC.Module
+        var module: Source
         var loaded: [String: LoadedProgram] = [:]
     }
+
+    /// Whether the program was loaded from a cache entry rather than compiled.
+    let isFromCache: Bool
 
     /// nil once closed. Lock order: this lock, then ``LibBCC/lock``.
     private let contents: Lock<Contents?>
@@ -29,14 +86,22 @@ final class BPFModule: Sendable {
     /// How many programs this process has compiled: what tests of compile sharing count.
     static let compileCount = Atomic<Int>(0)
 
-    /// Compiles BPF C text with libbcc, then gives the compiler's memory back
-    /// (``CompilerMemory/release()``).
+    /// Loads the program from `cache` when it holds an entry for exactly this text, these
+    /// flags, this kernel and its headers, and this libbcc; otherwise compiles it with libbcc,
+    /// gives the compiler's memory back (``CompilerMemory/release()``) and stores it in `cache`.
     ///
     /// - Throws: ``EBPFError/Code/invalidArgument`` for a flag ``CompilerFlags`` refuses,
     ///   ``EBPFError/Code/compilationFailed`` with clang's diagnostics,
     ///   ``EBPFError/Code/kernelHeadersMissing`` or ``EBPFError/Code/permissionDenied``.
-    init(text: String, cflags: [String]) throws(EBPFError) {
+    init(text: String, cflags: [String], cache: CompileCache? = nil) throws(EBPFError) {
         try CompilerFlags.validate(cflags)
+        let cache = CompileCache.canKeep(text: text) ? cache : nil
+        let key = cache.map { _ in CompileCache.key(text: text, cflags: cflags) }
+        if let cache, let key, let object = cache.entry(for: key), let program = try? KeptProgram(object) {
+            isFromCache = true
+            contents = Lock(Contents(module: .kept(program)))
+            return
+        }
         var compiled: LibBCC.Module?
         var errno: Int32 = 0
         let output = LibBCC.withLock {
@@ -56,7 +121,11 @@ final class BPFModule: Sendable {
             throw Self.compileError(output: output.combined, errno: errno)
         }
         Self.compileCount.add(1, ordering: .relaxed)
-        contents = Lock(Contents(module: module))
+        if let cache, let key, let object = LibBCC.withLock({ try? module.compiledObject() }) {
+            cache.store(object, for: key)
+        }
+        isFromCache = false
+        contents = Lock(Contents(module: .compiled(module)))
     }
 
     /// Frees the program: the loaded functions' descriptors and the libbcc module with its
@@ -115,7 +184,7 @@ final class BPFModule: Sendable {
 
     /// Loads a function, retrying for the verifier log where libbcc gave up without one.
     private static func load(
-        _ module: borrowing LibBCC.Module, _ name: String, type: ProgramType
+        _ module: borrowing Source, _ name: String, type: ProgramType
     ) throws(EBPFError) -> FileDescriptor {
         var log = [CChar](repeating: 0, count: 1 << 20)
         func attempt(logLevel: Int32) -> (Result<Int32, SystemCallFailure>, OutputCapture.Output) {

@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A program loaded from a ``CompiledObject`` instead of compiled: its maps, created anew,
+/// and its functions, loaded on request with those maps' descriptors written in. Offers
+/// what ``LibBCC/Module`` offers, without libbcc.
+final class KeptProgram: Sendable {
+    let object: CompiledObject
+    /// One per map of `object`, in its order; closed with this value.
+    private let mapDescriptors: [Int32]
+
+    /// Creates the object's maps; on a failure, closes those already created.
+    init(_ object: CompiledObject) throws(SystemCallFailure) {
+        var descriptors: [Int32] = []
+        for map in object.maps {
+            do throws(SystemCallFailure) {
+                descriptors.append(try BPFObjectCalls.createMap(map))
+            } catch {
+                descriptors.forEach { _ = Glibc.close($0) }
+                throw error
+            }
+        }
+        self.object = object
+        mapDescriptors = descriptors
+    }
+
+    deinit {
+        mapDescriptors.forEach { _ = Glibc.close($0) }
+    }
+
+    var functionNames: [String] { object.functions.map(\.name) }
+    var tableNames: [String] { object.maps.map(\.table.name) }
+
+    func hasFunction(_ name: String) -> Bool { object.functions.contains { $0.name == name } }
+
+    func table(_ name: String) -> TableInfo? { object.maps.first { $0.table.name == name }?.table }
+
+    func tableFD(_ name: String) -> Int32? {
+        object.maps.firstIndex { $0.table.name == name }.map { mapDescriptors[$0] }
+    }
+
+    /// As ``LibBCC/Module/loadFunction(_:programType:logLevel:log:)``.
+    func loadFunction(
+        _ name: String, programType: Int32, logLevel: Int32, log: inout [CChar]
+    ) throws(SystemCallFailure) -> Int32 {
+        guard let instructions = object.instructions(of: name, mapDescriptors: mapDescriptors) else {
+            throw SystemCallFailure(call: "bpf(BPF_PROG_LOAD)", errno: ENOENT)
+        }
+        return try BPFObjectCalls.loadProgram(
+            name, instructions: instructions, programType: programType, license: object.license,
+            kernelVersion: object.kernelVersion, logLevel: logLevel, log: &log)
+    }
+}
