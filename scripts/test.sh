@@ -10,7 +10,7 @@
 #      LeakSanitizer (checking when the last test has finished; .lsan-suppressions names one
 #      XCTest function), then LeakSanitizer's negative control: a libbcc module leaked on
 #      purpose must be reported;
-#   4. the five parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer for
+#   4. the six parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer for
 #      FUZZ_SECONDS each (default 60).
 # Kernel tests skip without root/BPF unless EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run),
 # which turns every skip into a failure. For a quick local run: `swift test`.

@@ -18,7 +18,7 @@ import Glibc
 /// sharing a cache never read half an entry.
 ///
 /// Programs whose maps are pinned, shared between programs or hold other maps are never
-/// kept (``canKeep(text:)``).
+/// kept.
 ///
 /// A cached load creates the program's maps and loads its functions with the bpf(2) system
 /// call, without BTF: the programs run the same, and a verifier error's log lacks source
@@ -99,6 +99,21 @@ public struct CompileCache: Sendable, Hashable {
             return nil
         }
         return CompiledObject.decode(bytes, key: key)
+    }
+
+    /// For the fuzzer (Fuzz/): the entry in `bytes`, under whatever key it holds, encoded
+    /// again; nil when reading refuses it.
+    @_spi(Fuzzing) public static func reencodedEntry(_ bytes: [UInt8]) -> [UInt8]? {
+        CompiledObject.decodeWithKey(bytes).map { $0.object.encoded(key: $0.key) }
+    }
+
+    /// For the fuzzer: `body` with the checksum an entry ends with, so that mutated bytes
+    /// reach the reader's structure instead of stopping at a wrong checksum.
+    @_spi(Fuzzing) public static func sealedEntry(_ body: [UInt8]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.bytes = body
+        writer.integer(Checksum.fnv1a(body))
+        return writer.bytes
     }
 
     /// Stores `object` for `key`; a cache that cannot be written is skipped.

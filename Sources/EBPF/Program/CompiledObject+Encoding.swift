@@ -43,18 +43,24 @@ extension CompiledObject {
 
     /// The object stored in `bytes` under exactly `key`; nil for anything else.
     static func decode(_ bytes: [UInt8], key: String) -> CompiledObject? {
+        decodeWithKey(bytes).flatMap { $0.key == key ? $0.object : nil }
+    }
+
+    /// The object in `bytes` and the key it was stored under; nil for anything that is not
+    /// exactly what ``encoded(key:)`` writes (so encoding the result again gives `bytes`).
+    static func decodeWithKey(_ bytes: [UInt8]) -> (key: String, object: CompiledObject)? {
         guard bytes.count >= magic.count + 8, bytes.starts(with: magic) else { return nil }
         var reader = ByteReader(bytes: bytes[..<(bytes.count - 8)])
         var checksumReader = ByteReader(bytes: bytes[(bytes.count - 8)...])
         guard checksumReader.integer() == Checksum.fnv1a(bytes[..<(bytes.count - 8)]) else { return nil }
         reader.offset = magic.count
-        guard reader.string() == key, let license = reader.string(), let version = reader.integer(),
+        guard let key = reader.string(), let license = reader.string(), let version = reader.size(),
             let mapCount = reader.count()
         else { return nil }
         var maps: [Map] = []
         for _ in 0..<mapCount {
-            guard let name = reader.string(), let type = reader.integer(), let keySize = reader.size(),
-                let valueSize = reader.size(), let maxEntries = reader.size(), let flags = reader.integer(),
+            guard let name = reader.string(), let type = reader.size(), let keySize = reader.size(),
+                let valueSize = reader.size(), let maxEntries = reader.size(), let flags = reader.size(),
                 let keyDescription = reader.optionalString(), let leafDescription = reader.optionalString(),
                 let fieldCount = reader.count()
             else { return nil }
@@ -90,8 +96,9 @@ extension CompiledObject {
             functions.append(Function(name: name, instructions: instructions, mapReferences: references))
         }
         guard reader.isAtEnd else { return nil }
-        return CompiledObject(
+        let object = CompiledObject(
             license: license, kernelVersion: UInt32(truncatingIfNeeded: version), maps: maps, functions: functions)
+        return (key, object)
     }
 }
 
