@@ -217,6 +217,26 @@ final class CompileCacheTests: XCTestCase {
         XCTAssertTrue(entries.isEmpty)
     }
 
+    /// Entries beyond ``CompileCache/capacity`` go, least recently used first: a program with
+    /// a pid filter is a new entry for every pid.
+    func testTheLeastRecentlyUsedEntriesGoBeyondTheCapacity() {
+        let object = CompiledObject(license: "GPL", kernelVersion: 0, maps: [], functions: [])
+        for index in 0..<CompileCache.capacity {
+            cache.store(object, for: "key \(index)")
+            // Stored a second apart, long ago: file times are as coarse as the kernel's tick.
+            var times = [timespec](repeating: timespec(tv_sec: 1_000_000 + index, tv_nsec: 0), count: 2)
+            XCTAssertEqual(utimensat(AT_FDCWD, cache.path(for: "key \(index)"), &times, 0), 0)
+        }
+        XCTAssertEqual(entries.count, CompileCache.capacity)
+        XCTAssertNotNil(cache.entry(for: "key 0"), "read: now the most recently used")
+        cache.store(object, for: "key \(CompileCache.capacity)")
+        XCTAssertEqual(entries.count, CompileCache.capacity)
+        XCTAssertNil(cache.entry(for: "key 1"), "the least recently used is gone")
+        XCTAssertNotNil(cache.entry(for: "key 0"))
+        XCTAssertNotNil(cache.entry(for: "key 2"))
+        XCTAssertNotNil(cache.entry(for: "key \(CompileCache.capacity)"))
+    }
+
     func testEncodingRoundTripsAndRefusesDamage() throws {
         let object = CompiledObject(
             license: "GPL", kernelVersion: 0x06_0100,

@@ -60,16 +60,32 @@ enum CacheFiles {
         return true
     }
 
-    /// Removes the files of `directory` whose names end with `suffix`.
-    static func removeFiles(in directory: String, endingWith suffix: String) {
-        guard let stream = opendir(directory) else { return }
+    /// The files of `directory` whose names end with `suffix`, oldest first by modification
+    /// time.
+    static func files(in directory: String, endingWith suffix: String) -> [String] {
+        guard let stream = opendir(directory) else { return [] }
         defer { closedir(stream) }
+        var found: [(path: String, time: timespec)] = []
         while let entry = readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) {
                 String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if name.hasSuffix(suffix) { unlink("\(directory)/\(name)") }
+            var info = stat()
+            let path = "\(directory)/\(name)"
+            if name.hasSuffix(suffix), lstat(path, &info) == 0 { found.append((path, info.st_mtim)) }
         }
+        return found.sorted { ($0.time.tv_sec, $0.time.tv_nsec) < ($1.time.tv_sec, $1.time.tv_nsec) }.map(\.path)
+    }
+
+    /// Removes the files of `directory` whose names end with `suffix`, all or the oldest
+    /// beyond the newest `keeping`.
+    static func removeFiles(in directory: String, endingWith suffix: String, keeping: Int = 0) {
+        files(in: directory, endingWith: suffix).dropLast(keeping).forEach { unlink($0) }
+    }
+
+    /// Marks `path` as used now (its modification time), for ``removeFiles(in:endingWith:keeping:)``.
+    static func touch(_ path: String) {
+        _ = utimensat(AT_FDCWD, path, nil, 0)
     }
 
     /// A file's resolved path, size, modification time and inode, or `-` when it does not

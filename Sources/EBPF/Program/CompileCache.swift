@@ -20,6 +20,8 @@ import Glibc
 /// Programs whose maps are pinned, shared between programs or hold other maps are never
 /// kept.
 ///
+/// At most ``capacity`` entries are kept, the least recently used removed first.
+///
 /// A cached load creates the program's maps and loads its functions with the bpf(2) system
 /// call, without BTF: the programs run the same, and a verifier error's log lacks source
 /// lines.
@@ -52,6 +54,10 @@ public struct CompileCache: Sendable, Hashable {
     }
 
     static let suffix = ".bpfobject"
+
+    /// The most entries kept: a program whose text holds a pid filter is a new entry for
+    /// every pid, so the least recently used beyond this many are removed when one is stored.
+    public static let capacity = 256
 
     /// What the compile of `text` with `cflags` depends on, as one string: the entry's key.
     static func key(text: String, cflags: [String], environment: String = environment()) -> String {
@@ -95,10 +101,12 @@ public struct CompileCache: Sendable, Hashable {
 
     /// The object stored for exactly `key`, or nil.
     func entry(for key: String) -> CompiledObject? {
-        guard CacheFiles.privateDirectory(directory), let bytes = CacheFiles.readPrivateFile(path(for: key)) else {
-            return nil
-        }
-        return CompiledObject.decode(bytes, key: key)
+        let path = path(for: key)
+        guard CacheFiles.privateDirectory(directory), let bytes = CacheFiles.readPrivateFile(path),
+            let object = CompiledObject.decode(bytes, key: key)
+        else { return nil }
+        CacheFiles.touch(path)
+        return object
     }
 
     /// For the fuzzer (Fuzz/): the entry in `bytes`, under whatever key it holds, encoded
@@ -120,5 +128,6 @@ public struct CompileCache: Sendable, Hashable {
     func store(_ object: CompiledObject, for key: String) {
         guard CacheFiles.privateDirectory(directory) else { return }
         CacheFiles.writeAtomically(object.encoded(key: key), to: path(for: key))
+        CacheFiles.removeFiles(in: directory, endingWith: Self.suffix, keeping: Self.capacity)
     }
 }
