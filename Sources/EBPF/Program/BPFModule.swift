@@ -8,11 +8,10 @@ import Glibc
 /// (loaded on first use) and its tables.
 ///
 /// Owns the libbcc module (or the kept program's maps) and the descriptors of the functions
-/// it loaded. ``close()`` frees
-/// them at once, whoever still holds a reference (table views, buffers, probes); after it
-/// every use throws ``EBPFError/Code/closed``. Every use runs under the module's own lock, so
-/// `close()` waits for a map call in progress and a descriptor number is never used after it
-/// was closed (and perhaps reused by another open).
+/// it loaded. ``close()`` frees them at once, whoever still holds a reference (table views,
+/// buffers, probes); after it every use throws ``EBPFError/Code/closed``. Every use runs
+/// under the module's own lock, so `close()` waits for a map call in progress and a
+/// descriptor number is never used after it was closed (and perhaps reused by another open).
 final class BPFModule: Sendable {
     /// A function loaded into the kernel; its descriptor closes with it.
     private final class LoadedProgram: Sendable {
