@@ -157,7 +157,7 @@ final class CompileCacheTests: XCTestCase {
         let others = [
             CompileCache.key(
                 text: text, cflags: [],
-                environment: environment.replacingOccurrences(of: release, with: "6.1.0-56-amd64")),
+                environment: environment.replacingOccurrences(of: release, with: release + "-other")),
             CompileCache.key(text: text + " ", cflags: [], environment: environment),
             CompileCache.key(text: text, cflags: ["-DX=1"], environment: environment),
         ]
