@@ -3,32 +3,14 @@ import XCTest
 
 /// What a compile leaves resident, and what ``CompilerMemory/release()`` gives back.
 final class CompilerMemoryTests: XCTestCase {
-    /// Resident KiB of the compiler libraries' executable mappings, from /proc/self/smaps.
-    func compilerCodeResidentKiB() -> Int {
-        let smaps = KernelFiles.read("/proc/self/smaps") ?? ""
-        var total = 0
-        var counting = false
-        for line in smaps.split(separator: "\n") {
-            let columns = line.split(separator: " ", omittingEmptySubsequences: true)
-            if let first = columns.first, first.contains("-"), !first.hasSuffix(":") {
-                counting =
-                    columns.count >= 6 && columns[1] == "r-xp"
-                    && CompilerMemory.compilerLibraries.contains { columns[5].contains($0) }
-            } else if counting, columns.first == "Rss:", columns.count >= 2 {
-                total += Int(columns[1]) ?? 0
-            }
-        }
-        return total
-    }
-
     func testACompileLeavesCompilerCodeResidentAndReleaseDropsIt() throws {
         try requireKernel()
         let module = try LibBCC.withLock { () throws -> LibBCC.Module in
             try LibBCC.Module.compile(text: "int f(void *ctx) { return 0; }", cflags: [])
         }
-        let afterCompile = compilerCodeResidentKiB()
+        let afterCompile = ProcessMemory.compilerCodeResidentKiB()
         LibBCC.withLock { CompilerMemory.release() }
-        let afterRelease = compilerCodeResidentKiB()
+        let afterRelease = ProcessMemory.compilerCodeResidentKiB()
         _ = consume module
         XCTAssertGreaterThan(afterCompile, 10_000, "clang and LLVM run from these pages")
         XCTAssertLessThan(afterRelease, 1_024, "was \(afterCompile) KiB")
@@ -37,9 +19,9 @@ final class CompilerMemoryTests: XCTestCase {
     func testEveryCompileAndFreeThroughTheLibraryReleases() throws {
         try requireKernel()
         let b = try EBPFWrapper(text: "int f(void *ctx) { return 0; }")
-        XCTAssertLessThan(compilerCodeResidentKiB(), 1_024, "after the compile")
+        XCTAssertLessThan(ProcessMemory.compilerCodeResidentKiB(), 1_024, "after the compile")
         b.close()
-        XCTAssertLessThan(compilerCodeResidentKiB(), 1_024, "after the program is freed")
+        XCTAssertLessThan(ProcessMemory.compilerCodeResidentKiB(), 1_024, "after the program is freed")
     }
 
     func testExecutableMappingsAreTheCompilerLibrariesCodeOnly() {

@@ -8,8 +8,8 @@ final class TraceCommandTests: XCTestCase {
     var tracer: URL { get throws { try builtExample("ebpf-trace") } }
 
     /// Starts the tracer and returns once it reports that its probes are attached.
-    func start(_ arguments: [String]) throws -> ChildProcess {
-        let run = try ChildProcess(try tracer.path, arguments)
+    func start(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess {
+        let run = try ChildProcess(try tracer.path, arguments, environment: environment)
         XCTAssertTrue(run.waitForOutput("tracing ", onStandardError: true, timeout: .seconds(120)), run.standardError)
         return run
     }
@@ -72,6 +72,25 @@ final class TraceCommandTests: XCTestCase {
             stderr.contains(
                 "tracing syscalls:sys_enter_getppid, syscalls:sys_enter_getsid, syscalls:sys_enter_getpgid"),
             stderr)
+    }
+
+    /// A tracer started from the compile cache runs no compile, and holds none of the
+    /// compiler's code: the dynamic linker paged libLLVM and libclang in, the library gives
+    /// them back once the probes are loaded. (A compiling start gives them back as well.)
+    func testACachedStartHoldsNoCompilerCode() throws {
+        try requireKernel()
+        let directory = NSTemporaryDirectory() + "ebpf-trace-cache-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let arguments = ["getppid", "getsid", "--pid", "1"]
+        for start in ["compiling", "cached"] {
+            let run = try self.start(arguments, environment: ["EBPF_COMPILE_CACHE": directory])
+            let resident = ProcessMemory.compilerCodeResidentKiB(of: String(run.pid))
+            let (termination, _, stderr) = finish(run, signal: SIGINT)
+            XCTAssertEqual(termination, .exited(0), stderr)
+            XCTAssertLessThan(resident, 1_024, "\(start) start: KiB of compiler code resident")
+            let entries = try FileManager.default.contentsOfDirectory(atPath: directory)
+            XCTAssertEqual(entries.filter { $0.hasSuffix(".bpfobject") }.count, 1, "\(start): \(entries)")
+        }
     }
 
     /// SIGINT, SIGTERM and SIGHUP each stop the tracer cleanly: exit status 0, the events

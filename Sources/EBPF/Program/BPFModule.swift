@@ -97,6 +97,9 @@ final class BPFModule: Sendable {
         let cache = CompileCache.canKeep(text: text) ? cache : nil
         let key = cache.map { _ in CompileCache.key(text: text, cflags: cflags) }
         if let cache, let key, let object = cache.entry(for: key), let program = try? KeptProgram(object) {
+            // No compile ran, but loading libbcc paged its compiler's code in (the dynamic
+            // linker reads it): give that back too.
+            LibBCC.withLock { CompilerMemory.release() }
             isFromCache = true
             contents = Lock(Contents(module: .kept(program)))
             return

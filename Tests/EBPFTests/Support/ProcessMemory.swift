@@ -1,3 +1,4 @@
+@testable import EBPF
 import Foundation
 
 /// This process's memory as the kernel counts it (/proc/self/status), in KiB.
@@ -13,6 +14,25 @@ enum ProcessMemory {
         let fd = open("/proc/self/clear_refs", O_WRONLY)
         precondition(fd >= 0 && write(fd, "5", 1) == 1, "/proc/self/clear_refs: errno \(errno)")
         close(fd)
+    }
+
+    /// Resident KiB of the compiler libraries' executable mappings in process `pid` (this
+    /// one by default), from its smaps.
+    static func compilerCodeResidentKiB(of pid: String = "self") -> Int {
+        let smaps = KernelFiles.read("/proc/\(pid)/smaps") ?? ""
+        var total = 0
+        var counting = false
+        for line in smaps.split(separator: "\n") {
+            let columns = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let first = columns.first, first.contains("-"), !first.hasSuffix(":") {
+                counting =
+                    columns.count >= 6 && columns[1] == "r-xp"
+                    && CompilerMemory.compilerLibraries.contains { columns[5].contains($0) }
+            } else if counting, columns.first == "Rss:", columns.count >= 2 {
+                total += Int(columns[1]) ?? 0
+            }
+        }
+        return total
     }
 
     private static func field(_ name: String) -> Int {
