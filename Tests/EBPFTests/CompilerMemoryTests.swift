@@ -16,12 +16,11 @@ final class CompilerMemoryTests: XCTestCase {
         XCTAssertLessThan(afterRelease, 1_024, "was \(afterCompile) KiB")
     }
 
-    func testEveryCompileAndFreeThroughTheLibraryReleases() throws {
+    func testEveryCompileThroughTheLibraryReleases() throws {
         try requireKernel()
         let b = try EBPFWrapper(text: "int f(void *ctx) { return 0; }")
+        defer { b.close() }
         XCTAssertLessThan(ProcessMemory.compilerCodeResidentKiB(), 1_024, "after the compile")
-        b.close()
-        XCTAssertLessThan(ProcessMemory.compilerCodeResidentKiB(), 1_024, "after the program is freed")
     }
 
     func testExecutableMappingsAreTheCompilerLibrariesCodeOnly() {

@@ -80,11 +80,9 @@ enum LibBCC {
         }
 
         deinit {
-            LibBCC.withLock {
-                bpf_module_destroy(raw)
-                // Destroying runs LLVM's destructors, which page its code back in.
-                CompilerMemory.release()
-            }
+            // No CompilerMemory.release() here: freeing a program must stay prompt (a wrapper's
+            // close() waits for it), and under emulation release took hundreds of milliseconds.
+            LibBCC.withLock { bpf_module_destroy(raw) }
         }
 
         /// Gives the module up without freeing it: LeakSanitizer's negative control
