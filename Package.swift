@@ -12,12 +12,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // libbcc, found through pkg-config. Nothing is compiled here: see Sources/CBCC/CBCC.h.
-        .systemLibrary(
-            name: "CBCC",
-            pkgConfig: "libbcc",
-            providers: [.apt(["libbpfcc-dev"])]
-        ),
+        // libbcc (Debian's libbpfcc-dev). Nothing is compiled here: see Sources/CBCC/CBCC.h.
+        // Not found through pkg-config: libbcc.pc links the compiler library (libbcc.so),
+        // which the EBPF module opens only when it compiles.
+        .systemLibrary(name: "CBCC"),
         // The kernel's perf ring and BPF ring buffer ABI, read without libbcc: see its header.
         .systemLibrary(name: "CKernelABI"),
         .target(name: "EBPF", dependencies: ["CBCC", "CKernelABI", .product(name: "Logging", package: "swift-log")]),

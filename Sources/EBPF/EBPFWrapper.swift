@@ -46,15 +46,26 @@ public final class EBPFWrapper: Sendable {
     /// Where compiled programs are kept between runs; nil compiles every time.
     public let compileCache: CompileCache?
 
+    /// How generated probes become programs.
+    let probeBuilder: ProbeBuilder
+
     /// A wrapper with no program of its own, for the probes the library generates.
     ///
     /// - Parameters:
     ///   - cache: Where the probes' compiled programs are kept between runs, so that a second
     ///     start compiles nothing; nil compiles every time.
     ///   - logger: Where the wrapper reports what it decided on the caller's behalf.
-    public init(cache: CompileCache? = .standard, logger: Logger = Logger(label: "EBPF")) throws(EBPFError) {
+    public convenience init(cache: CompileCache? = .standard, logger: Logger = Logger(label: "EBPF")) throws(EBPFError)
+    {
+        try self.init(cache: cache, probeBuilder: .standard, logger: logger)
+    }
+
+    /// A wrapper with no program of its own whose probes are built by `probeBuilder`.
+    init(cache: CompileCache?, probeBuilder: ProbeBuilder, logger: Logger = Logger(label: "EBPF")) throws(EBPFError) {
+        try LibBCC.requireRuntime()
         self.logger = logger
         compileCache = cache
+        self.probeBuilder = probeBuilder
         module = nil
         poller = try EventPoller(drainInterval: Self.drainInterval)
     }
@@ -80,8 +91,10 @@ public final class EBPFWrapper: Sendable {
     public init(
         text: String, cflags: [String] = [], cache: CompileCache? = nil, logger: Logger = Logger(label: "EBPF")
     ) throws(EBPFError) {
+        try LibBCC.requireRuntime()
         self.logger = logger
         compileCache = cache
+        probeBuilder = .standard
         module = try BPFModule(text: text, cflags: cflags, cache: cache)
         poller = try EventPoller(drainInterval: Self.drainInterval)
     }

@@ -22,10 +22,13 @@ final class CompileCacheTests: XCTestCase {
         }
     }
 
-    /// Attaches three probes through a wrapper using `cache`, makes their syscalls and returns
-    /// the events and whether their program came from the cache.
-    func traceOnce(cache: CompileCache?) throws -> (events: [String], fromCache: Bool, compiles: Int) {
-        let b = try EBPFWrapper(cache: cache)
+    /// Attaches three probes through a wrapper using `cache` (compiled by clang, or emitted
+    /// by `builder`), makes their syscalls and returns the events and whether their program
+    /// came from the cache.
+    func traceOnce(cache: CompileCache?, builder: ProbeBuilder = .compiler) throws -> (
+        events: [String], fromCache: Bool, compiles: Int
+    ) {
+        let b = try EBPFWrapper(cache: cache, probeBuilder: builder)
         defer { b.close() }
         let events = Collected<ProbeEvent>()
         let (probes, compiles) = try attachThreeSyscallProbes(b, into: events)
@@ -75,6 +78,12 @@ final class CompileCacheTests: XCTestCase {
         XCTAssertFalse(uncached.fromCache)
         XCTAssertEqual(uncached.compiles, 1)
         XCTAssertEqual(uncached.events, cold.events)
+
+        let emitted = try traceOnce(cache: cache, builder: .emitter)
+        XCTAssertFalse(emitted.fromCache)
+        XCTAssertEqual(emitted.compiles, 0, "emitted, not compiled")
+        XCTAssertEqual(emitted.events, cold.events)
+        XCTAssertEqual(entries.count, 1, "nothing stored for an emitted program")
     }
 
     /// What the cache keeps is what libbcc compiled, and what the kernel runs from it is what

@@ -5,6 +5,7 @@ import XCTest
 final class CompilerMemoryTests: XCTestCase {
     func testACompileLeavesCompilerCodeResidentAndReleaseDropsIt() throws {
         try requireKernel()
+        try LibBCC.requireCompiler()
         let module = try LibBCC.withLock { () throws -> LibBCC.Module in
             try LibBCC.Module.compile(text: "int f(void *ctx) { return 0; }", cflags: [])
         }
@@ -35,9 +36,10 @@ final class CompilerMemoryTests: XCTestCase {
             7f4000000000-7f4000001000 r-xp 00000000 00:00 0
             55aa00000000-55aa00100000 r-xp 00000000 fe:00 3         /work/.build/debug/ebpf-trace
             """
-        let found = CompilerMemory.executableMappings(from: maps)
+        let found = CompilerMemory.executableMappings(of: ProcessMappings(parsing: maps))
         XCTAssertEqual(found.map(\.start), [0x7f00_0010_0000, 0x7f10_0000_0000, 0x7f20_0000_0000])
         XCTAssertEqual(found.map(\.end), [0x7f00_0626_2000, 0x7f10_0040_0000, 0x7f20_0020_0000])
-        XCTAssertTrue(CompilerMemory.executableMappings(from: "garbage\n1-2 r-xp\n").isEmpty)
+        XCTAssertEqual(found.last?.path, "/usr/lib/x86_64-linux-gnu/libbcc.so.0.26.0")
+        XCTAssertTrue(CompilerMemory.executableMappings(of: ProcessMappings(parsing: "garbage\n1-2 r-xp\n")).isEmpty)
     }
 }

@@ -10,6 +10,7 @@ import XCTest
 final class LeakControlTests: XCTestCase {
     func testLeakedLibbccModuleIsReported() throws {
         try requireKernel()
+        try LibBCC.requireCompiler()
         let module = try LibBCC.Module.compile(text: "int leak_control(void *ctx) { return 0; }", cflags: [])
         XCTAssertEqual(module.functionNames, ["leak_control"])
         if ProcessInfo.processInfo.environment["EBPF_LEAK_CONTROL"] == "1" {

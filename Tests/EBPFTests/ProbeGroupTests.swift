@@ -6,7 +6,7 @@ import XCTest
 final class ProbeGroupTests: XCTestCase {
     func testProbesAttachedTogetherCompileOnceAndDeliverEachOnesEvents() throws {
         try requireKernel()
-        let b = try EBPFWrapper(cache: nil)
+        let b = try EBPFWrapper(cache: nil, probeBuilder: .compiler)
         defer { b.close() }
         let events = Collected<ProbeEvent>()
         let (probes, compiles) = try attachThreeSyscallProbes(b, into: events)

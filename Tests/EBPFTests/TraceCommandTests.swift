@@ -74,22 +74,33 @@ final class TraceCommandTests: XCTestCase {
             stderr)
     }
 
-    /// A tracer started from the compile cache runs no compile, and holds none of the
-    /// compiler's code: the dynamic linker paged libLLVM and libclang in, the library gives
-    /// them back once the probes are loaded. (A compiling start gives them back as well.)
-    func testACachedStartHoldsNoCompilerCode() throws {
+    /// The tracer's probes are emitted, so it never opens the compiler library (clang and
+    /// LLVM); compiled (`EBPF_COMPILE_PROBES=1`), a first start releases the compiler's code
+    /// after the compile, and a second start loads the cache entry without opening it.
+    func testATracerStartsWithoutTheCompiler() throws {
         try requireKernel()
         let directory = NSTemporaryDirectory() + "ebpf-trace-cache-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let arguments = ["getppid", "getsid", "--pid", "1"]
-        for start in ["compiling", "cached"] {
-            let run = try self.start(arguments, environment: ["EBPF_COMPILE_CACHE": directory])
+        let starts: [(name: String, environment: [String: String], compilerMapped: Bool)] = [
+            ("emitted", ["EBPF_COMPILE_CACHE": directory], false),
+            ("compiling", ["EBPF_COMPILE_CACHE": directory, "EBPF_COMPILE_PROBES": "1"], true),
+            ("cached", ["EBPF_COMPILE_CACHE": directory, "EBPF_COMPILE_PROBES": "1"], false),
+        ]
+        for start in starts {
+            let run = try self.start(arguments, environment: start.environment)
+            let maps = KernelFiles.read("/proc/\(run.pid)/maps") ?? ""
             let resident = ProcessMemory.compilerCodeResidentKiB(of: String(run.pid))
             let (termination, _, stderr) = finish(run, signal: SIGINT)
             XCTAssertEqual(termination, .exited(0), stderr)
-            XCTAssertLessThan(resident, 1_024, "\(start) start: KiB of compiler code resident")
-            let entries = try FileManager.default.contentsOfDirectory(atPath: directory)
-            XCTAssertEqual(entries.filter { $0.hasSuffix(".bpfobject") }.count, 1, "\(start): \(entries)")
+            XCTAssertTrue(maps.contains("/libbcc_bpf.so"), "\(start.name) start: libbcc's runtime is open")
+            XCTAssertEqual(maps.contains("/libbcc.so"), start.compilerMapped, "\(start.name) start: the compiler")
+            XCTAssertEqual(maps.contains("libLLVM"), start.compilerMapped, "\(start.name) start: LLVM")
+            XCTAssertLessThan(resident, 1_024, "\(start.name) start: KiB of compiler code resident")
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            XCTAssertEqual(
+                entries.filter { $0.hasSuffix(".bpfobject") }.count, start.name == "emitted" ? 0 : 1,
+                "\(start.name): \(entries)")
         }
     }
 

@@ -16,14 +16,23 @@ struct Tracer: Sendable {
     let isEvent: @Sendable (String) -> Bool
 
     static let coldLabel = "ebpf-trace, cold"
-    static let cachedLabel = "ebpf-trace, cached"
+    static let compiledLabel = "ebpf-trace, clang, cold"
+    static let cachedLabel = "ebpf-trace, clang, cached"
 
-    /// The library's command-line tracer, JSON Lines on stdout: compiling (no compile cache)
-    /// or, with `cache`, loading what a first run kept there.
-    static func ebpfTrace(_ path: String, cache: String?) -> Tracer {
+    /// The library's command-line tracer, JSON Lines on stdout, as a user runs it: its probes
+    /// emitted without clang, no compile cache.
+    static func ebpfTrace(_ path: String) -> Tracer {
+        Tracer(label: coldLabel, environment: ["EBPF_COMPILE_CACHE=off"]) { syscalls, pid in
+            [path, "--format", "json", "--pid", String(pid)] + syscalls
+        } isEvent: { $0.hasPrefix("{") }
+    }
+
+    /// The tracer with its probes compiled by clang (`EBPF_COMPILE_PROBES=1`): compiling each
+    /// start (no cache), or, with `cache`, loading what a first run kept there.
+    static func ebpfTraceCompiled(_ path: String, cache: String?) -> Tracer {
         Tracer(
-            label: cache == nil ? coldLabel : cachedLabel, environment: ["EBPF_COMPILE_CACHE=\(cache ?? "off")"],
-            warmUp: cache != nil
+            label: cache == nil ? compiledLabel : cachedLabel,
+            environment: ["EBPF_COMPILE_PROBES=1", "EBPF_COMPILE_CACHE=\(cache ?? "off")"], warmUp: cache != nil
         ) { syscalls, pid in
             [path, "--format", "json", "--pid", String(pid)] + syscalls
         } isEvent: { $0.hasPrefix("{") }

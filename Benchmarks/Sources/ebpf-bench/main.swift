@@ -42,7 +42,10 @@ func startupTargets(_ arguments: [String]) throws -> [Report.Target] {
     let cache = "/tmp/ebpf-bench-cache-\(getpid())"
     defer { _ = try? Child(["/bin/rm", "-rf", cache]).wait() }
     return try Startup.run(
-        tracers: [.ebpfTrace(path, cache: nil), .ebpfTrace(path, cache: cache), .bccPython(baselines: baselines), .bpftrace],
+        tracers: [
+            .ebpfTrace(path), .ebpfTraceCompiled(path, cache: nil), .ebpfTraceCompiled(path, cache: cache),
+            .bccPython(baselines: baselines), .bpftrace,
+        ],
         repeats: max(1, repeats), baselines: baselines)
 }
 

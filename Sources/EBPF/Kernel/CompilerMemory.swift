@@ -19,26 +19,17 @@ enum CompilerMemory {
     /// them back from the page cache. Only executable mappings are dropped — writable and
     /// relocated read-only pages hold state that exists nowhere else.
     static func release() {
-        for mapping in executableMappings(from: (try? SystemFiles.readText("/proc/self/maps")) ?? "") {
+        for mapping in executableMappings(of: .current()) {
             _ = madvise(
                 UnsafeMutableRawPointer(bitPattern: mapping.start), Int(mapping.end - mapping.start), MADV_DONTNEED)
         }
         _ = malloc_trim(0)
     }
 
-    /// The compiler libraries' executable, private, file-backed mappings in a
-    /// `/proc/<pid>/maps` text (`start-end perms offset dev inode path`).
-    static func executableMappings(from maps: String) -> [(start: UInt, end: UInt)] {
-        maps.split(separator: "\n").compactMap { line in
-            let columns = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard columns.count >= 6, columns[1] == "r-xp",
-                compilerLibraries.contains(where: { columns[5].contains($0) })
-            else { return nil }
-            let bounds = columns[0].split(separator: "-")
-            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
-                start < end
-            else { return nil }
-            return (start, end)
+    /// The compiler libraries' executable, private, file-backed mappings.
+    static func executableMappings(of process: ProcessMappings) -> [ProcessMappings.Mapping] {
+        process.mappings.filter { mapping in
+            mapping.permissions == "r-xp" && compilerLibraries.contains { mapping.path.contains($0) }
         }
     }
 }

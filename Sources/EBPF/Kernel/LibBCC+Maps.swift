@@ -11,24 +11,24 @@ extension LibBCC {
         static func lookup(fd: Int32, key: UnsafeMutableRawPointer?, value: UnsafeMutableRawPointer)
             throws(SystemCallFailure)
         {
-            try SystemCall.check("bpf_lookup_elem") { bpf_lookup_elem(fd, key, value) }
+            try SystemCall.check("bpf_lookup_elem") { LibBCC.runtime.bpf_lookup_elem!(fd, key, value) }
         }
 
         /// `flags`: 0 any, 1 only if absent, 2 only if present.
         static func update(
             fd: Int32, key: UnsafeMutableRawPointer?, value: UnsafeMutableRawPointer, flags: UInt64
         ) throws(SystemCallFailure) {
-            try SystemCall.check("bpf_update_elem") { bpf_update_elem(fd, key, value, flags) }
+            try SystemCall.check("bpf_update_elem") { LibBCC.runtime.bpf_update_elem!(fd, key, value, flags) }
         }
 
         static func delete(fd: Int32, key: UnsafeMutableRawPointer) throws(SystemCallFailure) {
-            try SystemCall.check("bpf_delete_elem") { bpf_delete_elem(fd, key) }
+            try SystemCall.check("bpf_delete_elem") { LibBCC.runtime.bpf_delete_elem!(fd, key) }
         }
 
         static func lookupAndDelete(
             fd: Int32, key: UnsafeMutableRawPointer?, value: UnsafeMutableRawPointer
         ) throws(SystemCallFailure) {
-            try SystemCall.check("bpf_lookup_and_delete") { bpf_lookup_and_delete(fd, key, value) }
+            try SystemCall.check("bpf_lookup_and_delete") { LibBCC.runtime.bpf_lookup_and_delete!(fd, key, value) }
         }
 
         /// The key after `key`, or the first key when `key` is nil; ENOENT past the last.
@@ -36,7 +36,8 @@ extension LibBCC {
             fd: Int32, key: UnsafeMutableRawPointer?, next: UnsafeMutableRawPointer, keySize: Int
         ) throws(SystemCallFailure) {
             try SystemCall.check("bpf_get_next_key") {
-                key.map { bpf_get_next_key(fd, $0, next) } ?? bpf_get_first_key(fd, next, keySize)
+                key.map { LibBCC.runtime.bpf_get_next_key!(fd, $0, next) }
+                    ?? LibBCC.runtime.bpf_get_first_key!(fd, next, keySize)
             }
         }
 
@@ -47,7 +48,7 @@ extension LibBCC {
             keys: UnsafeMutableRawPointer, values: UnsafeMutableRawPointer, count: inout UInt32
         ) throws(SystemCallFailure) {
             try SystemCall.check("bpf_lookup_and_delete_batch") {
-                bpf_lookup_and_delete_batch(fd, inBatch, outBatch, keys, values, &count)
+                LibBCC.runtime.bpf_lookup_and_delete_batch!(fd, inBatch, outBatch, keys, values, &count)
             }
         }
     }
@@ -64,7 +65,7 @@ extension LibBCC {
         init?(pid: Int32) {
             let made: UnsafeMutableRawPointer?
             if pid < 0 {
-                made = bcc_symcache_new(-1, nil)
+                made = LibBCC.runtime.bcc_symcache_new!(-1, nil)
             } else {
                 // No separate debug files: libbcc opens the file a binary's .gnu_debuglink
                 // names, beside the binary, with a blocking open(2); a traced process can
@@ -73,7 +74,7 @@ extension LibBCC {
                 var options = bcc_symbol_option(
                     use_debug_file: 0, check_debug_file_crc: 0, lazy_symbolize: 1,
                     use_symbol_type: UInt32(BCC_SYM_ALL_TYPES))
-                made = bcc_symcache_new(pid, &options)
+                made = LibBCC.runtime.bcc_symcache_new!(pid, &options)
             }
             guard let made else { return nil }
             raw = made
@@ -81,7 +82,7 @@ extension LibBCC {
         }
 
         deinit {
-            bcc_free_symcache(raw, pid)
+            LibBCC.runtime.bcc_free_symcache!(raw, pid)
         }
 
         /// The symbol holding `address`: its (demangled, when asked) name, module and offset.
@@ -89,9 +90,9 @@ extension LibBCC {
             var symbol = bcc_symbol()
             let rc =
                 demangle
-                ? bcc_symcache_resolve(raw, address, &symbol)
-                : bcc_symcache_resolve_no_demangle(raw, address, &symbol)
-            defer { if demangle { bcc_symbol_free_demangle_name(&symbol) } }
+                ? LibBCC.runtime.bcc_symcache_resolve!(raw, address, &symbol)
+                : LibBCC.runtime.bcc_symcache_resolve_no_demangle!(raw, address, &symbol)
+            defer { if demangle { LibBCC.runtime.bcc_symbol_free_demangle_name!(&symbol) } }
             guard rc == 0, let name = symbol.name else { return nil }
             let shown = demangle ? (symbol.demangle_name ?? name) : name
             return ResolvedSymbol(
@@ -102,7 +103,7 @@ extension LibBCC {
         /// The address of a symbol by name (`module` nil for the kernel's).
         func address(of name: String, module: String?) -> UInt64? {
             var address: UInt64 = 0
-            guard bcc_symcache_resolve_name(raw, module, name, &address) == 0 else { return nil }
+            guard LibBCC.runtime.bcc_symcache_resolve_name!(raw, module, name, &address) == 0 else { return nil }
             return address
         }
     }

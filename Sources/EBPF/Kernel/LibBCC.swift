@@ -30,18 +30,6 @@ enum LibBCC {
         }
     }
 
-    /// The libbcc shared library this process runs, as `/proc/self/maps` names it.
-    static let libraryFile: String? = {
-        let maps = (try? SystemFiles.readText("/proc/self/maps")) ?? ""
-        for line in maps.split(separator: "\n") {
-            guard let path = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first,
-                path.contains("/libbcc.so")
-            else { continue }
-            return String(path)
-        }
-        return nil
-    }()
-
     /// The `bpf_prog_type` numbers of the program types the library attaches.
     enum ProgramTypes {
         static let kprobe = Int32(BPF_PROG_TYPE_KPROBE.rawValue)
@@ -56,33 +44,38 @@ enum LibBCC {
     struct Module: ~Copyable, @unchecked Sendable {
         // @unchecked Sendable: `raw` is used only under `LibBCC.lock`.
         private let raw: UnsafeMutableRawPointer
+        /// The compiler library's functions (the library is never closed).
+        private let bcc: cbcc_compiler
 
         /// Compiles BPF C text; throws with the `errno` libbcc left (0 when it set none)
         /// when it fails, its diagnostics having gone to stdout and stderr.
+        /// Call ``LibBCC/requireCompiler()`` first.
         static func compile(text: String, cflags: [String]) throws(SystemCallFailure) -> Module {
+            let bcc = LibBCC.compiler
             var cStrings = cflags.map { strdup($0) }
             defer { cStrings.forEach { free($0) } }
             let (raw, errno) = cStrings.withUnsafeMutableBufferPointer { buffer in
                 buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buffer.count, 1)) {
                     flags in
                     Glibc.errno = 0
-                    let module = bpf_module_create_c_from_string(
+                    let module = bcc.bpf_module_create_c_from_string!(
                         text, 0, buffer.isEmpty ? nil : flags, Int32(buffer.count), true, nil)
                     return (module, Glibc.errno)
                 }
             }
             guard let raw else { throw SystemCallFailure(call: "bpf_module_create_c_from_string", errno: errno) }
-            return Module(raw: raw)
+            return Module(raw: raw, bcc: bcc)
         }
 
-        private init(raw: UnsafeMutableRawPointer) {
+        private init(raw: UnsafeMutableRawPointer, bcc: cbcc_compiler) {
             self.raw = raw
+            self.bcc = bcc
         }
 
         deinit {
             // No CompilerMemory.release() here: freeing a program must stay prompt (a wrapper's
             // close() waits for it), and under emulation release took hundreds of milliseconds.
-            LibBCC.withLock { bpf_module_destroy(raw) }
+            LibBCC.withLock { bcc.bpf_module_destroy!(raw) }
         }
 
         /// Gives the module up without freeing it: LeakSanitizer's negative control
@@ -92,11 +85,11 @@ enum LibBCC {
         }
 
         var functionNames: [String] {
-            (0..<bpf_num_functions(raw)).compactMap { bpf_function_name(raw, $0).map { String(cString: $0) } }
+            (0..<bcc.bpf_num_functions!(raw)).compactMap { bcc.bpf_function_name!(raw, $0).map { String(cString: $0) } }
         }
 
         func hasFunction(_ name: String) -> Bool {
-            bpf_function_start(raw, name) != nil
+            bcc.bpf_function_start!(raw, name) != nil
         }
 
         /// Loads one function into the kernel. With `logLevel` 0, libbcc retries a failed load
@@ -106,14 +99,14 @@ enum LibBCC {
         func loadFunction(
             _ name: String, programType: Int32, logLevel: Int32, log: inout [CChar]
         ) throws(SystemCallFailure) -> Int32 {
-            let start = bpf_function_start(raw, name)
-            let size = bpf_function_size(raw, name)
-            let license = bpf_module_license(raw)
-            let version = bpf_module_kern_version(raw)
+            let start = bcc.bpf_function_start!(raw, name)
+            let size = bcc.bpf_function_size!(raw, name)
+            let license = bcc.bpf_module_license!(raw)
+            let version = bcc.bpf_module_kern_version!(raw)
             let count = UInt32(log.count)
             return try log.withUnsafeMutableBufferPointer { (buffer) throws(SystemCallFailure) in
                 try SystemCall.check("bcc_func_load") {
-                    bcc_func_load(
+                    bcc.bcc_func_load!(
                         raw, programType, name, start?.assumingMemoryBound(to: bpf_insn.self), Int32(size), license,
                         version, logLevel, buffer.baseAddress, count, nil, -1)
                 }
@@ -121,32 +114,36 @@ enum LibBCC {
         }
 
         var tableNames: [String] {
-            (0..<bpf_num_tables(raw)).compactMap { bpf_table_name(raw, $0).map { String(cString: $0) } }
+            (0..<bcc.bpf_num_tables!(raw)).compactMap { bcc.bpf_table_name!(raw, $0).map { String(cString: $0) } }
         }
 
         /// What libbcc recorded about table `name`, or nil when the module has no such table.
         func table(_ name: String) -> TableInfo? {
-            guard bpf_table_fd(raw, name) >= 0 else { return nil }
+            guard bcc.bpf_table_fd!(raw, name) >= 0 else { return nil }
             return TableInfo(
-                name: name, type: TableType(rawValue: bpf_table_type(raw, name)),
-                keySize: bpf_table_key_size(raw, name), leafSize: bpf_table_leaf_size(raw, name),
-                maxEntries: bpf_table_max_entries(raw, name),
-                keyDescription: bpf_table_key_desc(raw, name).map { String(cString: $0) },
-                leafDescription: bpf_table_leaf_desc(raw, name).map { String(cString: $0) },
-                submittedFields: (0..<bpf_perf_event_fields(raw, name)).compactMap {
-                    bpf_perf_event_field(raw, name, $0).map { String(cString: $0) }
+                name: name, type: TableType(rawValue: bcc.bpf_table_type!(raw, name)),
+                keySize: bcc.bpf_table_key_size!(raw, name), leafSize: bcc.bpf_table_leaf_size!(raw, name),
+                maxEntries: bcc.bpf_table_max_entries!(raw, name),
+                keyDescription: bcc.bpf_table_key_desc!(raw, name).map { String(cString: $0) },
+                leafDescription: bcc.bpf_table_leaf_desc!(raw, name).map { String(cString: $0) },
+                submittedFields: (0..<bcc.bpf_perf_event_fields!(raw, name)).compactMap {
+                    bcc.bpf_perf_event_field!(raw, name, $0).map { String(cString: $0) }
                 })
         }
 
-        /// The compiled program in a form that loads without libbcc (``CompiledObject``).
-        func compiledObject() throws(CompiledObject.NotRelocatable) -> CompiledObject {
+        /// The compiled program in a form that loads without libbcc (``CompiledObject``); nil
+        /// when libbcc reports no license (the kernel needs one to load it).
+        func compiledObject() throws(CompiledObject.NotRelocatable) -> CompiledObject? {
+            guard let license = bcc.bpf_module_license!(raw).map({ String(cString: $0) }) else { return nil }
             let maps = tableNames.compactMap { name in
-                table(name).map { CompiledObject.Map(table: $0, flags: UInt32(bitPattern: bpf_table_flags(raw, name))) }
+                table(name).map {
+                    CompiledObject.Map(table: $0, flags: UInt32(bitPattern: bcc.bpf_table_flags!(raw, name)))
+                }
             }
             let functions = functionNames.map { name in
-                let size = bpf_function_size(raw, name)
+                let size = bcc.bpf_function_size!(raw, name)
                 var words = [UInt64](repeating: 0, count: size / 8)
-                if let start = bpf_function_start(raw, name) {
+                if let start = bcc.bpf_function_start!(raw, name) {
                     words.withUnsafeMutableBytes {
                         $0.copyMemory(from: UnsafeRawBufferPointer(start: start, count: size / 8 * 8))
                     }
@@ -155,13 +152,13 @@ enum LibBCC {
             }
             return try CompiledObject(
                 functions: functions, maps: maps, mapDescriptors: maps.map { tableFD($0.table.name) ?? -1 },
-                license: bpf_module_license(raw).map { String(cString: $0) } ?? "GPL",
-                kernelVersion: bpf_module_kern_version(raw))
+                license: license,
+                kernelVersion: bcc.bpf_module_kern_version!(raw))
         }
 
         /// The descriptor of table `name`, owned by the module: valid while it lives.
         func tableFD(_ name: String) -> Int32? {
-            let fd = bpf_table_fd(raw, name)
+            let fd = bcc.bpf_table_fd!(raw, name)
             return fd < 0 ? nil : fd
         }
     }
@@ -186,13 +183,13 @@ enum LibBCC {
         deinit {
             switch consume cleanup {
             case .perfEvents(let fds):
-                for fd in fds { _ = bpf_close_perf_event_fd(fd) }
+                for fd in fds { _ = LibBCC.runtime.bpf_close_perf_event_fd!(fd) }
             case .kprobe(let fd, let eventName):
-                _ = bpf_close_perf_event_fd(fd)
-                _ = bpf_detach_kprobe(eventName)
+                _ = LibBCC.runtime.bpf_close_perf_event_fd!(fd)
+                _ = LibBCC.runtime.bpf_detach_kprobe!(eventName)
             case .uprobe(let fd, let eventName):
-                _ = bpf_close_perf_event_fd(fd)
-                _ = bpf_detach_uprobe(eventName)
+                _ = LibBCC.runtime.bpf_close_perf_event_fd!(fd)
+                _ = LibBCC.runtime.bpf_detach_uprobe!(eventName)
             case .link(let fd):
                 fd.close()
             }
@@ -202,12 +199,16 @@ enum LibBCC {
         consuming func detach() {}
 
         static func tracepoint(program: Int32, category: String, name: String) throws(SystemCallFailure) -> Hook {
-            let fd = try SystemCall.check("bpf_attach_tracepoint") { bpf_attach_tracepoint(program, category, name) }
+            let fd = try SystemCall.check("bpf_attach_tracepoint") {
+                LibBCC.runtime.bpf_attach_tracepoint!(program, category, name)
+            }
             return Hook(cleanup: .perfEvents([fd]))
         }
 
         static func rawTracepoint(program: Int32, name: String) throws(SystemCallFailure) -> Hook {
-            let fd = try SystemCall.check("bpf_attach_raw_tracepoint") { bpf_attach_raw_tracepoint(program, name) }
+            let fd = try SystemCall.check("bpf_attach_raw_tracepoint") {
+                LibBCC.runtime.bpf_attach_raw_tracepoint!(program, name)
+            }
             return Hook(cleanup: .link(FileDescriptor(adopting: fd)))
         }
 
@@ -215,7 +216,8 @@ enum LibBCC {
             program: Int32, isReturn: Bool, eventName: String, function: String
         ) throws(SystemCallFailure) -> Hook {
             let fd = try SystemCall.check("bpf_attach_kprobe") {
-                bpf_attach_kprobe(program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, function, 0, 0)
+                LibBCC.runtime.bpf_attach_kprobe!(
+                    program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, function, 0, 0)
             }
             return Hook(cleanup: .kprobe(fd, eventName: eventName))
         }
@@ -224,7 +226,7 @@ enum LibBCC {
             program: Int32, isReturn: Bool, eventName: String, binaryPath: String, offset: UInt64, pid: Int32
         ) throws(SystemCallFailure) -> Hook {
             let fd = try SystemCall.check("bpf_attach_uprobe") {
-                bpf_attach_uprobe(
+                LibBCC.runtime.bpf_attach_uprobe!(
                     program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, binaryPath, offset, pid, 0)
             }
             return Hook(cleanup: .uprobe(fd, eventName: eventName))
@@ -240,7 +242,8 @@ enum LibBCC {
                 do {
                     fds.append(
                         try SystemCall.check("bpf_attach_perf_event") {
-                            bpf_attach_perf_event(program, type, config, samplePeriod, sampleFrequency, pid, cpu, -1)
+                            LibBCC.runtime.bpf_attach_perf_event!(
+                                program, type, config, samplePeriod, sampleFrequency, pid, cpu, -1)
                         })
                 } catch {
                     _ = Hook(cleanup: .perfEvents(fds))  // Closes the ones opened so far.
@@ -257,8 +260,10 @@ enum LibBCC {
     /// holds it and the symbol's offset in that file.
     static func resolveSymbol(module: String, symbol: String, pid: Int32) -> (path: String, offset: UInt64)? {
         var resolved = bcc_symbol()
-        defer { if let path = resolved.module { bcc_procutils_free(path) } }
-        guard bcc_resolve_symname(module, symbol, 0, pid, nil, &resolved) == 0, let path = resolved.module else {
+        defer { if let path = resolved.module { LibBCC.runtime.bcc_procutils_free!(path) } }
+        guard LibBCC.runtime.bcc_resolve_symname!(module, symbol, 0, pid, nil, &resolved) == 0,
+            let path = resolved.module
+        else {
             return nil
         }
         return (String(cString: path), resolved.offset)
@@ -266,7 +271,7 @@ enum LibBCC {
 
     /// The path of a shared library by name ("c" finds libc.so.6), as the dynamic loader would.
     static func whichLibrary(_ name: String, pid: Int32) -> String? {
-        guard let path = bcc_procutils_which_so(name, pid) else { return nil }
+        guard let path = LibBCC.runtime.bcc_procutils_which_so!(name, pid) else { return nil }
         defer { free(path) }
         return String(cString: path)
     }

@@ -47,6 +47,11 @@ enum SystemFiles {
         return cpus
     }
 
+    /// The CPUs this kernel can ever bring online (per-CPU maps have a slot for each).
+    static func possibleCPUs() throws(EBPFError) -> [Int32] {
+        parseCPUList(try readText("/sys/devices/system/cpu/possible"))
+    }
+
     /// The CPUs that are online now; perf buffers and per-CPU perf events open one per CPU.
     static func onlineCPUs() throws(EBPFError) -> [Int32] {
         let cpus = parseCPUList(try readText("/sys/devices/system/cpu/online"))

@@ -163,9 +163,7 @@ extension EBPFWrapper {
                 member: targets.count == 1 ? nil : index)
             resolved.append((program, format))
         }
-        let text =
-            targets.count == 1 ? resolved[0].program.text : ProbeProgram.combinedText(of: resolved.map(\.program))
-        let shared = SharedModule(try BPFModule(text: text, cflags: [], cache: compileCache))
+        let shared = SharedModule(try buildModule(for: resolved.map(\.program)))
         // The compile's own hold: given back whatever happens, so the program is freed with
         // the probes if attaching fails halfway.
         defer { shared.release() }
@@ -182,6 +180,15 @@ extension EBPFWrapper {
             throw error
         }
         return probes
+    }
+
+    /// The programs as one: emitted when they all can be, compiled from their C otherwise.
+    private func buildModule(for programs: [ProbeProgram]) throws(EBPFError) -> BPFModule {
+        if probeBuilder == .emitter, let object = ProbeEmitter.object(for: programs) {
+            return try BPFModule(emitted: object)
+        }
+        let text = programs.count == 1 ? programs[0].text : ProbeProgram.combinedText(of: programs)
+        return try BPFModule(text: text, cflags: [], cache: compileCache)
     }
 
     /// Opens `program`'s buffer, then attaches its function.

@@ -34,6 +34,9 @@ public struct ProbeProgram: Sendable {
     let mechanism: Mechanism
     /// The event's own fields (after the header), by name.
     let layout: RecordLayout
+    /// What ``ProbeEmitter`` needs to build the program without clang; nil for a program
+    /// only clang builds (kprobes, floating-point fields).
+    let emission: Emission?
 
     /// The name of the BPF function of a probe's program compiled alone (its ``text``).
     public static let standaloneFunctionName = "ebpf_probe"
@@ -145,11 +148,13 @@ public struct ProbeProgram: Sendable {
             eventName = "kprobe:\(function)"
             for index in 0..<6 {
                 builder.addScalar(
-                    name: "arg\(index)", cType: "u64", size: 8, kind: .unsigned, value: "ebpf_args[\(index)]")
+                    name: "arg\(index)", cType: "u64", size: 8, kind: .unsigned, value: "ebpf_args[\(index)]",
+                    bits: nil)
             }
         }
         body = builder.program(filter: filter)
         includes = builder.includes
+        emission = builder.emittable ? Emission(filter: filter, fills: builder.fills) : nil
         text = (includes + [body]).joined(separator: "\n")
         layout = RecordLayout.interned(fields: builder.fields, size: builder.recordSize, eventName: eventName)
     }
@@ -163,6 +168,19 @@ extension ProbeProgram {
         var includes: [String] = []
         for line in programs.flatMap(\.includes) where !includes.contains(line) { includes.append(line) }
         return (includes + programs.map(\.body)).joined(separator: "\n")
+    }
+}
+
+extension ProbeProgram {
+    /// A thread name as the kernel stores it (16 NUL-padded bytes), read as two
+    /// little-endian 64-bit words.
+    static func commWords(_ name: String) -> (UInt64, UInt64) {
+        var bytes = Array(name.utf8.prefix(15))
+        bytes += [UInt8](repeating: 0, count: 16 - bytes.count)
+        func word(_ slice: ArraySlice<UInt8>) -> UInt64 {
+            slice.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        }
+        return (word(bytes[0..<8]), word(bytes[8..<16]))
     }
 }
 
@@ -186,11 +204,29 @@ extension ProbeProgram {
         var fields: [FieldLayout] = []
         var offset = ProbeRecordHeader.size
         var alignment = 8
+        /// The statements again, for ``ProbeEmitter``; `emittable` turns false at the first
+        /// one it cannot build.
+        var fills: [Fill] = []
+        var emittable: Bool
 
         init(options: ProbeOptions, mechanism: Mechanism, suffix: String) {
             self.options = options
             self.mechanism = mechanism
             self.suffix = suffix
+            if case .tracepoint = mechanism { emittable = true } else { emittable = false }
+        }
+
+        /// Records the emitter's form of the statement just added, or that it has none.
+        mutating func emit(_ fill: Fill?) {
+            if let fill { fills.append(fill) } else { emittable = false }
+        }
+
+        /// A scalar source as the emitter reads it: a naturally aligned value of the record.
+        func recordValue(_ source: Source) -> RecordValue? {
+            guard case .record(let offset, let size) = source, [1, 2, 4, 8].contains(size), offset % size == 0 else {
+                return nil
+            }
+            return RecordValue(offset: offset, size: size)
         }
 
         /// The headers the program's body needs.
@@ -231,10 +267,16 @@ extension ProbeProgram {
             (signed ? "s" : "u") + String(size * 8)
         }
 
-        mutating func addScalar(name: String, cType: String, size: Int, kind: FieldLayout.Kind, value: String) {
+        /// A member of `size` bytes set to `value` converted to `cType`; `bits`: the same value
+        /// as the emitter reads it, whose low `size` bytes are the member (nil where the
+        /// conversion is not a truncation, or the value is not in the record).
+        mutating func addScalar(
+            name: String, cType: String, size: Int, kind: FieldLayout.Kind, value: String, bits: RecordValue?
+        ) {
             let at = place(size: size, alignment: size)
             members.append("\(cType) f_\(name);")
             statements.append("e->f_\(name) = (\(cType))\(value);")
+            emit(bits.map { .scalar(at: at, size: size, value: $0) })
             fields.append(FieldLayout(name: name, offset: at, elementSize: size, kind: kind))
         }
 
@@ -259,10 +301,15 @@ extension ProbeProgram {
                     )
                     fields.append(
                         FieldLayout(name: name, offset: at, elementSize: 1, count: capacity, kind: .character))
+                    emit(
+                        offset % 4 == 0
+                            ? .string(at: at, capacity: capacity, from: .dataLocation(offset: offset), user: false)
+                            : nil)
                 } else {
                     addCopiedBytes(
                         name: name, capacity: capacity, kind: .bytes,
-                        length: "\(location) >> 16", from: "(char *)ctx + (\(location) & 0xFFFF)", user: false)
+                        length: "\(location) >> 16", from: "(char *)ctx + (\(location) & 0xFFFF)", user: false,
+                        emitted: offset % 4 == 0 ? (.dataLocation(offset: offset), .dataLocation(offset: offset)) : nil)
                 }
                 return
             }
@@ -279,6 +326,7 @@ extension ProbeProgram {
                     : elementType.map { $0.kind == .character ? .signed : $0.kind }
                         ?? (field.isSigned ? .signed : .unsigned)
                 fields.append(FieldLayout(name: name, offset: at, elementSize: elementSize, count: count, kind: kind))
+                emit(.copy(at: at, size: size, recordOffset: offset))
                 return
             }
 
@@ -292,6 +340,10 @@ extension ProbeProgram {
                     fields.append(
                         FieldLayout(name: name, offset: at, elementSize: 1, count: options.stringSize, kind: .character)
                     )
+                    emit(
+                        recordValue(source).map {
+                            .string(at: at, capacity: options.stringSize, from: .value($0), user: pointersAreUser)
+                        })
                     return
                 }
                 if normalized.hasSuffix("sockaddr*"), let length = Self.lengthSibling(of: field, in: siblings) {
@@ -302,12 +354,17 @@ extension ProbeProgram {
                         let index = siblings.firstIndex(of: length) ?? 0
                         lengthSource = .argument(index)
                     }
+                    let emitted = recordValue(lengthSource).flatMap { length in
+                        recordValue(source).map { (length: Fill.Length.value(length), from: Fill.Pointer.value($0)) }
+                    }
                     addCopiedBytes(
                         name: name, capacity: Self.socketAddressSize, kind: .socketAddress,
-                        length: value(of: lengthSource), from: pointer, user: pointersAreUser)
+                        length: value(of: lengthSource), from: pointer, user: pointersAreUser, emitted: emitted)
                     return
                 }
-                addScalar(name: name, cType: "u64", size: 8, kind: .pointer, value: value(of: source))
+                addScalar(
+                    name: name, cType: "u64", size: 8, kind: .pointer, value: value(of: source),
+                    bits: recordValue(source))
                 return
             }
 
@@ -322,28 +379,23 @@ extension ProbeProgram {
                     declared.kind == .floatingPoint
                     ? (declared.elementSize == 4 ? "float" : "double")
                     : Self.cType(size: declared.elementSize, signed: signed)
-                addScalar(name: name, cType: cType, size: declared.elementSize, kind: kind, value: value(of: source))
+                addScalar(
+                    name: name, cType: cType, size: declared.elementSize, kind: kind, value: value(of: source),
+                    // Converting to a float or a smaller bool is not a truncation: clang's.
+                    bits: declared.kind == .floatingPoint
+                        || (declared.kind == .boolean && declared.elementSize < slotSize)
+                        ? nil : recordValue(source))
             } else if [1, 2, 4, 8].contains(slotSize) {
                 addScalar(
                     name: name, cType: Self.cType(size: slotSize, signed: field.isSigned), size: slotSize,
-                    kind: field.isSigned ? .signed : .unsigned, value: value(of: source))
+                    kind: field.isSigned ? .signed : .unsigned, value: value(of: source), bits: recordValue(source))
             } else if case .record(let offset, let size) = source {
                 let at = place(size: size, alignment: 1)
                 members.append("u8 f_\(name)[\(size)];")
                 statements.append("bpf_probe_read_kernel(&e->f_\(name), \(size), (char *)ctx + \(offset));")
                 fields.append(FieldLayout(name: name, offset: at, elementSize: size, kind: .bytes))
+                emit(.copy(at: at, size: size, recordOffset: offset))
             }
-        }
-
-        /// A thread name as the kernel stores it (16 NUL-padded bytes), read as two
-        /// little-endian 64-bit words.
-        static func commWords(_ name: String) -> (UInt64, UInt64) {
-            var bytes = Array(name.utf8.prefix(15))
-            bytes += [UInt8](repeating: 0, count: 16 - bytes.count)
-            func word(_ slice: ArraySlice<UInt8>) -> UInt64 {
-                slice.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-            }
-            return (word(bytes[0..<8]), word(bytes[8..<16]))
         }
 
         static let socketAddressSize = 128
@@ -363,7 +415,8 @@ extension ProbeProgram {
         /// A byte buffer filled with a run-time length, clamped to `capacity`, plus a hidden
         /// u32 member that records how many bytes are valid.
         mutating func addCopiedBytes(
-            name: String, capacity: Int, kind: FieldLayout.Kind, length: String, from source: String, user: Bool
+            name: String, capacity: Int, kind: FieldLayout.Kind, length: String, from source: String, user: Bool,
+            emitted: (length: Fill.Length, from: Fill.Pointer)?
         ) {
             let at = place(size: capacity, alignment: 1)
             let lengthAt = place(size: 4, alignment: 4)
@@ -382,6 +435,10 @@ extension ProbeProgram {
             fields.append(
                 FieldLayout(name: name, offset: at, elementSize: 1, count: capacity, kind: kind, lengthOffset: lengthAt)
             )
+            emit(
+                emitted.map {
+                    .bytes(at: at, capacity: capacity, lengthAt: lengthAt, length: $0.length, from: $0.from, user: user)
+                })
         }
 
         /// The program's declarations and function, every declared name suffixed.
@@ -426,7 +483,7 @@ extension ProbeProgram {
                 // words against numeric constants: nothing of the name reaches C as text, and
                 // two branches keep the verifier's path count flat (sixteen byte compares
                 // made clang emit code whose paths the verifier cannot finish exploring).
-                let (low, high) = Self.commWords(name)
+                let (low, high) = ProbeProgram.commWords(name)
                 lines.append("    u64 ebpf_comm_low, ebpf_comm_high;")
                 lines.append("    __builtin_memcpy(&ebpf_comm_low, ebpf_comm, 8);")
                 lines.append("    __builtin_memcpy(&ebpf_comm_high, ebpf_comm + 8, 8);")

@@ -97,13 +97,12 @@ final class BPFModule: Sendable {
         let cache = CompileCache.canKeep(text: text) ? cache : nil
         let key = cache.map { _ in CompileCache.key(text: text, cflags: cflags) }
         if let cache, let key, let object = cache.entry(for: key), let program = try? KeptProgram(object) {
-            // No compile ran, but loading libbcc paged its compiler's code in (the dynamic
-            // linker reads it): give that back too.
-            LibBCC.withLock { CompilerMemory.release() }
+            // No compile: the compiler library stays unloaded.
             isFromCache = true
             contents = Lock(Contents(module: .kept(program)))
             return
         }
+        try LibBCC.requireCompiler()
         var compiled: LibBCC.Module?
         var errno: Int32 = 0
         let output = LibBCC.withLock {
@@ -128,6 +127,18 @@ final class BPFModule: Sendable {
         }
         isFromCache = false
         contents = Lock(Contents(module: .compiled(module)))
+    }
+
+    /// A program built without compiling (``ProbeEmitter``): creates its maps.
+    ///
+    /// - Throws: ``EBPFError/Code/permissionDenied`` without the privileges maps need.
+    init(emitted object: CompiledObject) throws(EBPFError) {
+        do throws(SystemCallFailure) {
+            contents = Lock(Contents(module: .kept(try KeptProgram(object))))
+        } catch {
+            throw error.error(.systemCallFailed, "could not create the maps of a generated probe")
+        }
+        isFromCache = false
     }
 
     /// Frees the program: the loaded functions' descriptors and the libbcc module with its

@@ -70,7 +70,7 @@ public struct CompileCache: Sendable, Hashable {
         var lines = [
             String(decoding: CompiledObject.magic.dropLast(), as: UTF8.self),
             "kernel \(CacheFiles.kernelIdentity())",
-            "libbcc \(LibBCC.libraryFile.map(CacheFiles.identity(of:)) ?? "-")",
+            "libbcc \(CacheFiles.identity(of: LibBCC.compilerLibraryFile))",
             "cpus \((try? SystemFiles.readText("/sys/devices/system/cpu/possible")) ?? "-")",
         ]
         for tree in ["build", "source"] {

@@ -24,7 +24,7 @@ struct MapAccess: Sendable {
         keySize = info.keySize
         valueSize = info.leafSize
         maxEntries = info.maxEntries
-        let possible = SystemFiles.parseCPUList(try SystemFiles.readText("/sys/devices/system/cpu/possible"))
+        let possible = try SystemFiles.possibleCPUs()
         possibleCPUs = Int(possible.max() ?? 0) + 1
         self.module = module
     }

@@ -1,0 +1,52 @@
+extension ProbeProgram {
+    /// A tracepoint probe's program as ``ProbeEmitter`` builds it: the filter, then one
+    /// ``Fill`` per statement of the C body, in order, at the offsets the C struct has.
+    struct Emission: Sendable, Hashable {
+        let filter: ProbeFilter
+        let fills: [Fill]
+    }
+
+    /// A scalar of the tracepoint's record, naturally aligned (as the kernel requires of a
+    /// tracepoint program's context loads).
+    struct RecordValue: Sendable, Hashable {
+        let offset: Int
+        /// 1, 2, 4 or 8 bytes.
+        let size: Int
+    }
+
+    /// One statement of the program's body: what it writes at which offset of the record
+    /// the program submits, and where it reads it.
+    enum Fill: Sendable, Hashable {
+        /// The low `size` bytes of `value` (as C truncates it to the member's type).
+        case scalar(at: Int, size: Int, value: RecordValue)
+        /// `size` bytes of the record at `recordOffset` (`bpf_probe_read_kernel`).
+        case copy(at: Int, size: Int, recordOffset: Int)
+        /// A NUL-terminated string of at most `capacity` bytes.
+        case string(at: Int, capacity: Int, from: Pointer, user: Bool)
+        /// `length` bytes, at most `capacity`, with the count copied stored as a u32 at
+        /// `lengthAt` (0 when the copy fails).
+        case bytes(at: Int, capacity: Int, lengthAt: Int, length: Length, from: Pointer, user: Bool)
+
+        /// Where copied data lies.
+        enum Pointer: Sendable, Hashable {
+            /// At the address a field of the record holds.
+            case value(RecordValue)
+            /// In the record itself, where a `__data_loc` u32 at `offset` says: its low 16
+            /// bits are the data's offset in the record.
+            case dataLocation(offset: Int)
+        }
+
+        /// How many bytes to copy.
+        enum Length: Sendable, Hashable {
+            /// A field of the record.
+            case value(RecordValue)
+            /// The high 16 bits of a `__data_loc` u32 at `offset`.
+            case dataLocation(offset: Int)
+        }
+    }
+
+    /// The name of the per-CPU array the program fills its record in.
+    var scratchName: String {
+        "ebpf_scratch" + tableName.dropFirst(Self.standaloneTableName.count)
+    }
+}
