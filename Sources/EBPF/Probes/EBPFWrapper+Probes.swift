@@ -74,10 +74,10 @@ extension EBPFWrapper {
             [target], filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)[0]
     }
 
-    /// Attaches a generated probe to each of `targets`, all compiled as one program: one
-    /// compile, whatever the number of targets, where attaching them one by one compiles
-    /// each. `handler` receives every probe's events; ``ProbeEvent/eventName`` tells them
-    /// apart.
+    /// Attaches a generated probe to each of `targets`, all built as one program: tracepoints
+    /// are emitted without clang, and where kprobes need a compile it is one compile, whatever
+    /// the number of targets. `handler` receives every probe's events;
+    /// ``ProbeEvent/eventName`` tells them apart.
     ///
     /// ```swift
     /// let probes = try b.attachAll([.syscall("openat"), .syscall("connect"), .syscall("bind")]) { event in
@@ -146,7 +146,7 @@ extension EBPFWrapper {
         return try ProbeProgram(mechanism: mechanism, format: format, filter: filter, options: options)
     }
 
-    /// Resolves every target, compiles their programs as one, and attaches each: all of
+    /// Resolves every target, builds their programs as one, and attaches each: all of
     /// them, or none (what was attached before a failure is detached again).
     private func attachProbes(
         _ targets: [ProbeTarget], filter: ProbeFilter, options: ProbeOptions,

@@ -64,6 +64,11 @@ enum ProbeEmitter {
         }
         if let tid = filter.threadID { code.exitIfNotEqual32(.r7, UInt32(bitPattern: tid)) }
         if let uid = filter.userID { code.exitIfNotEqual32(.r8, uid) }
+        // Zeroed first, as the C's `char ebpf_comm[16] = {}`: before 6.2 or so the helper
+        // copies the name with strscpy, which leaves the bytes after its NUL as they were, and
+        // the name filter compares all sixteen.
+        code.store(size: 8, to: .frame, offset: commAt, Int32(0))
+        code.store(size: 8, to: .frame, offset: commAt + 8, Int32(0))
         code.move(.r1, .frame)
         code.add(.r1, Int32(commAt))
         code.move(.r2, 16)

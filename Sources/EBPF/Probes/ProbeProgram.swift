@@ -3,8 +3,9 @@
 /// A plain value, built without a kernel from a ``TracepointFormat`` (or from a kernel
 /// function's name), so it can be inspected and unit-tested. The record carries a fixed
 /// header — timestamp, process and thread id, user and group id, cpu, process name — then
-/// one member per event field, each sized from the format file. The program asserts every
-/// member's offset at compile time, so the layout Swift decodes is the one clang built.
+/// one member per event field, each sized from the format file. The C asserts every
+/// member's offset at compile time, so the layout Swift decodes is the one clang built; for
+/// tracepoints, ``ProbeEmitter`` builds the same program without clang from ``emission``.
 public struct ProbeProgram: Sendable {
     /// How the probe reaches the kernel.
     enum Mechanism: Sendable, Hashable {
