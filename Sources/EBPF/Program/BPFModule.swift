@@ -59,6 +59,15 @@ final class BPFModule: Sendable {
             }
         }
 
+        /// Whether loading goes through libbcc, which prints hints to stdout and stderr; a
+        /// kept program is loaded with bpf(2) alone and prints nothing.
+        var printsWhileLoading: Bool {
+            switch self {
+            case .compiled: return true
+            case .kept: return false
+            }
+        }
+
         func loadFunction(
             _ name: String, programType: Int32, logLevel: Int32, log: inout [CChar]
         ) throws(SystemCallFailure) -> Int32 {
@@ -201,11 +210,14 @@ final class BPFModule: Sendable {
     ) throws(EBPFError) -> FileDescriptor {
         var log = [CChar](repeating: 0, count: 1 << 20)
         func attempt(logLevel: Int32) -> (Result<Int32, SystemCallFailure>, OutputCapture.Output) {
-            let (result, output) = OutputCapture.run {
+            func load() -> Result<Int32, SystemCallFailure> {
                 Result { () throws(SystemCallFailure) in
                     try module.loadFunction(name, programType: type.rawValue, logLevel: logLevel, log: &log)
                 }
             }
+            // Capturing costs two pipes and two reader threads: only where something prints.
+            guard module.printsWhileLoading else { return (load(), OutputCapture.Output()) }
+            let (result, output) = OutputCapture.run { load() }
             // Written back out either way: what other threads wrote in the window is delayed, not lost.
             output.forward()
             return (result, output)
