@@ -90,9 +90,8 @@ enum SwiftConsumer {
         let wrapper: EBPFWrapper
         switch mode {
         case "closure", "latency":
-            // The program clang compiles, as the other consumers run: the same kernel side,
-            // so the comparison is of delivery alone (by default the probe is emitted).
-            setenv("EBPF_COMPILE_PROBES", "1", 1)
+            // As users run it: the program emitted from the generated C's description (the
+            // other consumers load clang's compile of that C).
             wrapper = try EBPFWrapper()
             let probe = try wrapper.attach(
                 .syscall(syscall), filter: ProbeFilter(processID: pid), options: ProbeOptions(stringSize: stringSize),

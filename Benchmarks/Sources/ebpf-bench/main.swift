@@ -61,7 +61,8 @@ func runBenchmark(_ arguments: [String]) throws {
     emit("Event delivery, side by side: each consumer runs the same generated program on the same load,")
     emit("a process issuing N syscalls, filtered by its pid in the kernel. Ratios are to the C consumer")
     emit("at the library's defaults (its page count for the record size, a wake-up every 128 records,")
-    emit("a 10 ms drain).")
+    emit("a 10 ms drain). The closure probe runs that program as the library emits it by default (no")
+    emit("clang); the other consumers load clang's compile of its C.")
 
     var reference: [Consumer: Measurement] = [:]
     for size in sizes {
