@@ -110,7 +110,7 @@ func runBenchmark(_ arguments: [String]) throws {
               pass: typed.cpuNanosecondsPerEvent <= 1.2 * c.cpuNanosecondsPerEvent),
         .init(statement: "start-up ≤ 1.3 × C", measured: Report.ratio(closure.startupMilliseconds, c.startupMilliseconds),
               pass: closure.startupMilliseconds <= 1.3 * c.startupMilliseconds),
-        .init(statement: "peak RSS ≤ C + 15 MB", measured: "C + \(Report.number(Double(closure.peakRSS - c.peakRSS) / 1_048_576, 1)) MB",
+        .init(statement: "peak RSS ≤ C + 15 MB", measured: "C \(closure.peakRSS < c.peakRSS ? "−" : "+") \(Report.number(Double(abs(closure.peakRSS - c.peakRSS)) / 1_048_576, 1)) MB",
               pass: closure.peakRSS <= c.peakRSS + 15 * 1_048_576),
         .init(statement: "throughput ≥ 8 × bcc Python defaults", measured: Report.ratio(closure.eventsPerSecond, python.eventsPerSecond),
               pass: closure.eventsPerSecond >= 8 * python.eventsPerSecond),
