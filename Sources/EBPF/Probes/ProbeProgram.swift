@@ -5,7 +5,7 @@
 /// header — timestamp, process and thread id, user and group id, cpu, process name — then
 /// one member per event field, each sized from the format file. The C asserts every
 /// member's offset at compile time, so the layout Swift decodes is the one clang built; for
-/// tracepoints, ``ProbeEmitter`` builds the same program without clang from ``emission``.
+/// tracepoints, the library writes the same program's instructions itself, without clang.
 public struct ProbeProgram: Sendable {
     /// How the probe reaches the kernel.
     enum Mechanism: Sendable, Hashable {
