@@ -218,6 +218,13 @@ final class CompileCacheTests: XCTestCase {
         XCTAssertFalse(CompileCache.canKeep(text: "BPF_TABLE_PINNED(\"hash\", u32, u64, m, 8, \"/sys/fs/bpf/m\");"))
         XCTAssertFalse(CompileCache.canKeep(text: "BPF_ARRAY(inner, int, 1); BPF_ARRAY_OF_MAPS(outer, \"inner\", 2);"))
         XCTAssertTrue(CompileCache.canKeep(text: "BPF_HASH(counts, u32, u64);"))
+        // Markers found as bytes anywhere: first, last, alone; nothing found in shorter text.
+        XCTAssertFalse(CompileCache.canKeep(text: "_OF_MAPS and more"))
+        XCTAssertFalse(CompileCache.canKeep(text: "int x; BPF_TABLE(\"extern\""))
+        XCTAssertFalse(CompileCache.canKeep(text: "_PINNED"))
+        XCTAssertTrue(CompileCache.canKeep(text: "_PINNE"))
+        XCTAssertTrue(CompileCache.canKeep(text: ""))
+        XCTAssertTrue(CompileCache.canKeep(text: "é_PINNEd \"extern \" BPF_TABLE_PUBLI"))
         for _ in 0..<2 {
             let module = try BPFModule(text: text, cflags: [], cache: cache)
             XCTAssertFalse(module.isFromCache)

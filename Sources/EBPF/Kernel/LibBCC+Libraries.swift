@@ -67,13 +67,6 @@ extension LibBCC {
         if case .failure(let failure) = compilerLibrary { throw failure.error("to compile BPF C") }
     }
 
-    /// Whether this process has opened the compiler library.
-    static var isCompilerLoaded: Bool {
-        guard let handle = dlopen(compilerLibraryFile, RTLD_LAZY | RTLD_NOLOAD) else { return false }
-        dlclose(handle)
-        return true
-    }
-
     private static func open<Table>(
         _ file: String,
         _ load: (UnsafeMutableRawPointer?, UnsafeMutablePointer<Table>?) -> UnsafePointer<CChar>?
