@@ -93,11 +93,12 @@ enum SwiftConsumer {
             // As users run it: the program emitted from the generated C's description (the
             // other consumers load clang's compile of that C).
             wrapper = try EBPFWrapper()
+            let measuresLatency = mode == "latency"
             let probe = try wrapper.attach(
                 .syscall(syscall), filter: ProbeFilter(processID: pid), options: ProbeOptions(stringSize: stringSize),
                 lost: { lost.add($0, ordering: .relaxed) }
             ) { event in
-                if mode == "latency" {
+                if measuresLatency {
                     tally.latencies.append(monotonicNanoseconds() - event.timestamp)
                 }
                 tally.record(event[field]?.intValue ?? -1)

@@ -93,9 +93,10 @@ typealias RecordDecoder = (TableInfo, BufferStatistics) throws(EBPFError) -> @Se
 private func byName(_ handler: @escaping @Sendable (EventRecord) -> Void) -> RecordDecoder {
     { (info, statistics) throws(EBPFError) in
         let layout = try SubmittedStructLayout.make(table: info.name, descriptions: info.submittedFields)
+        let recycler = RecordStorageRecycler()
         return { raw in
             statistics.countReceived()
-            handler(EventRecord(layout: layout, bytes: raw))
+            handler(EventRecord(layout: layout, bytes: raw, recycler: recycler))
         }
     }
 }

@@ -204,9 +204,10 @@ extension EBPFWrapper {
         let buffer = try openBuffer(
             info, module: module, lost: lost,
             decoder: { _, statistics in
-                { raw in
+                let recycler = RecordStorageRecycler()
+                return { raw in
                     statistics.countReceived()
-                    deliver(ProbeEvent(layout: layout, bytes: raw))
+                    deliver(ProbeEvent(layout: layout, bytes: raw, recycler: recycler))
                 }
             },
             makeSource: { (info, module, callbacks) throws(EBPFError) in

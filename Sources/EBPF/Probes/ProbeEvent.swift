@@ -12,12 +12,13 @@
 @dynamicMemberLookup
 public struct ProbeEvent: Sendable, CustomStringConvertible {
     // The record (header and fields) as the kernel delivered it; the properties below read
-    // it on demand, so receiving an event costs one copy of its bytes (kept inline, without
-    // an allocation, up to 64 bytes) and nothing else.
+    // it on demand, so receiving an event costs one copy of its bytes (kept inline up to 64
+    // bytes; larger ones reuse the last event's storage when the handler kept no copy).
     let record: EventRecord
 
-    init(layout: RecordLayout, bytes: UnsafeRawBufferPointer) {
-        record = EventRecord(layout: layout, bytes: bytes)
+    @inline(__always)
+    init(layout: RecordLayout, bytes: UnsafeRawBufferPointer, recycler: borrowing RecordStorageRecycler? = nil) {
+        record = EventRecord(layout: layout, bytes: bytes, recycler: recycler)
     }
 
     private func header(_ member: ProbeRecordHeader.Member) -> UInt64 {

@@ -17,63 +17,99 @@ struct FieldLayout: Sendable, Hashable {
     }
 
     var name: String
-    var offset: Int
+    /// Where the field lies and how it reads: all that decoding needs.
+    let shape: Shape
+
+    init(name: String, offset: Int, elementSize: Int, count: Int? = nil, kind: Kind, lengthOffset: Int? = nil) {
+        self.name = name
+        shape = Shape(offset: offset, elementSize: elementSize, count: count, kind: kind, lengthOffset: lengthOffset)
+    }
+
+    var offset: Int { shape.offset }
     /// The size of one element in bytes.
-    var elementSize: Int
+    var elementSize: Int { shape.elementSize }
     /// Number of elements; nil for a scalar.
-    var count: Int?
-    var kind: Kind
+    var count: Int? { shape.count }
+    var kind: Kind { shape.kind }
     /// Where a `u32` holding the number of valid bytes lies, for fields copied with a
     /// run-time length (socket addresses, dynamic arrays).
-    var lengthOffset: Int?
-
-    var size: Int { elementSize * (count ?? 1) }
+    var lengthOffset: Int? { shape.lengthOffset }
+    var size: Int { shape.size }
 
     /// Decodes the field from a record; nil when the record is too short to hold it.
     func decode(from record: UnsafeRawBufferPointer) -> FieldValue? {
-        guard offset >= 0, offset + size <= record.count else { return nil }
-        let start = record.baseAddress! + offset
-        if let lengthOffset {
-            guard lengthOffset >= 0, lengthOffset + 4 <= record.count else { return nil }
-            let length = min(Int(record.loadUnaligned(fromByteOffset: lengthOffset, as: UInt32.self)), size)
-            let bytes = Array(UnsafeRawBufferPointer(start: start, count: length))
-            if kind == .socketAddress {
-                return SocketAddress(bytes: bytes).map(FieldValue.socketAddress) ?? .bytes(bytes)
-            }
-            return .bytes(bytes)
-        }
-        switch (kind, count) {
-        case (.character, .some(let count)):
-            let bytes = UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: count)
-            let end = bytes.firstIndex(of: 0) ?? count
-            return .string(String(decoding: UnsafeBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self))
-        case (.bytes, _), (.socketAddress, _):
-            return .bytes(Array(UnsafeRawBufferPointer(start: start, count: size)))
-        case (.unsigned, .some) where elementSize == 1:
-            return .bytes(Array(UnsafeRawBufferPointer(start: start, count: size)))
-        case (_, .some(let count)):
-            return .array((0..<count).map { scalar(at: start + $0 * elementSize) })
-        case (_, .none):
-            return scalar(at: start)
-        }
+        shape.decode(from: record)
     }
 
-    private func scalar(at pointer: UnsafeRawPointer) -> FieldValue {
-        switch kind {
-        case .signed, .character:
-            return .signed(Self.loadSigned(pointer, size: elementSize))
-        case .unsigned:
-            return .unsigned(Self.loadUnsigned(pointer, size: elementSize))
-        case .boolean:
-            return .boolean(Self.loadUnsigned(pointer, size: elementSize) != 0)
-        case .pointer:
-            return .pointer(Self.loadUnsigned(pointer, size: elementSize))
-        case .floatingPoint:
-            return elementSize == 4
-                ? .floatingPoint(Double(pointer.loadUnaligned(as: Float.self)))
-                : .floatingPoint(pointer.loadUnaligned(as: Double.self))
-        case .bytes, .socketAddress:
-            return .bytes(Array(UnsafeRawBufferPointer(start: pointer, count: elementSize)))
+    /// This scalar field as an array of `count` elements.
+    func repeated(_ count: Int) -> FieldLayout {
+        FieldLayout(
+            name: name, offset: offset, elementSize: elementSize, count: count, kind: kind, lengthOffset: lengthOffset)
+    }
+
+    /// This field `delta` bytes further into the record (a nested struct's member).
+    func moved(by delta: Int) -> FieldLayout {
+        FieldLayout(
+            name: name, offset: offset + delta, elementSize: elementSize, count: count, kind: kind,
+            lengthOffset: lengthOffset.map { $0 + delta })
+    }
+
+    /// A field's position and kind without its name: a plain value, so reading one out of a
+    /// layout on every record retains nothing.
+    struct Shape: Sendable, Hashable, BitwiseCopyable {
+        let offset: Int
+        let elementSize: Int
+        let count: Int?
+        let kind: Kind
+        let lengthOffset: Int?
+
+        var size: Int { elementSize * (count ?? 1) }
+
+        func decode(from record: UnsafeRawBufferPointer) -> FieldValue? {
+            guard offset >= 0, offset + size <= record.count else { return nil }
+            let start = record.baseAddress! + offset
+            if let lengthOffset {
+                guard lengthOffset >= 0, lengthOffset + 4 <= record.count else { return nil }
+                let length = min(Int(record.loadUnaligned(fromByteOffset: lengthOffset, as: UInt32.self)), size)
+                let bytes = Array(UnsafeRawBufferPointer(start: start, count: length))
+                if kind == .socketAddress {
+                    return SocketAddress(bytes: bytes).map(FieldValue.socketAddress) ?? .bytes(bytes)
+                }
+                return .bytes(bytes)
+            }
+            switch (kind, count) {
+            case (.character, .some(let count)):
+                let bytes = UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: count)
+                let end = bytes.firstIndex(of: 0) ?? count
+                return .string(String(decoding: UnsafeBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self))
+            case (.bytes, _), (.socketAddress, _):
+                return .bytes(Array(UnsafeRawBufferPointer(start: start, count: size)))
+            case (.unsigned, .some) where elementSize == 1:
+                return .bytes(Array(UnsafeRawBufferPointer(start: start, count: size)))
+            case (_, .some(let count)):
+                return .array((0..<count).map { scalar(at: start + $0 * elementSize) })
+            case (_, .none):
+                return scalar(at: start)
+            }
+        }
+
+        private func scalar(at pointer: UnsafeRawPointer) -> FieldValue {
+            switch kind {
+            case .signed, .character:
+                return .signed(FieldLayout.loadSigned(pointer, size: elementSize))
+            case .unsigned:
+                return .unsigned(FieldLayout.loadUnsigned(pointer, size: elementSize))
+            case .boolean:
+                return .boolean(FieldLayout.loadUnsigned(pointer, size: elementSize) != 0)
+            case .pointer:
+                return .pointer(FieldLayout.loadUnsigned(pointer, size: elementSize))
+            case .floatingPoint:
+                return elementSize == 4
+                    ? .floatingPoint(Double(pointer.loadUnaligned(as: Float.self)))
+                    : .floatingPoint(pointer.loadUnaligned(as: Double.self))
+            case .bytes, .socketAddress:
+                return .bytes(Array(UnsafeRawBufferPointer(start: pointer, count: elementSize)))
+            }
         }
     }
 
@@ -111,18 +147,24 @@ final class RecordLayout: Sendable {
     let size: Int
     /// For a generated probe's records, the event's name (`syscalls:sys_enter_bind`).
     let eventName: String
+    /// Each field's shape, in field order: what decoding a field on every record reads.
+    let shapes: [FieldLayout.Shape]
     /// A fingerprint of each field's name, in field order: looking a name up scans these
     /// integers and compares strings only on a match. It runs once per field access on
     /// every record, and comparing unequal Strings (Unicode-aware) or hashing one
     /// (SipHash) costs several times more.
     private let fingerprints: [UInt64]
+    /// Each field name's representation (see ``StringIdentity``), in field order.
+    private let nameIdentities: [StringIdentity]
 
     fileprivate init(fields: [FieldLayout], size: Int, eventName: String, isInterned: Bool) {
         self.isInterned = isInterned
         self.fields = fields
         self.size = size
         self.eventName = eventName
+        shapes = fields.map(\.shape)
         fingerprints = fields.map { Self.fingerprint($0.name) }
+        nameIdentities = fields.compactMap { StringIdentity($0.name) }
     }
 
     /// A layout of its own, freed with its last reference (not interned).
@@ -137,6 +179,11 @@ final class RecordLayout: Sendable {
 
     /// The position of the field called `name` in ``fields``.
     func index(named name: String) -> Int? {
+        // A name of up to 15 UTF-8 bytes is stored in the String itself: the same text is the
+        // same two words, so a literal such as `event.fd` is found without reading its text.
+        if let identity = StringIdentity(name), let index = nameIdentities.firstIndex(of: identity) {
+            return index
+        }
         let wanted = Self.fingerprint(name)
         for index in fingerprints.indices where fingerprints[index] == wanted && fields[index].name == name {
             return index
@@ -155,6 +202,21 @@ final class RecordLayout: Sendable {
         }
         // Native and small strings expose their UTF-8 contiguously: a plain loop over bytes.
         return name.utf8.withContiguousStorageIfAvailable { hash($0) } ?? hash(name.utf8)
+    }
+}
+
+/// The two machine words a `String` is made of. Equal words are the same string (the same
+/// small-string bytes, or the same storage), so comparing them is a sound first test for
+/// equality that reads no text; unequal words prove nothing (the same text can be stored
+/// twice), and the caller then compares the strings.
+struct StringIdentity: Equatable, BitwiseCopyable {
+    private let first: UInt64
+    private let second: UInt64
+
+    /// nil where a `String` is not two 64-bit words (then there is no fast path).
+    init?(_ string: String) {
+        guard MemoryLayout<String>.size == MemoryLayout<Self>.size else { return nil }
+        self = unsafeBitCast(string, to: Self.self)
     }
 }
 

@@ -19,8 +19,9 @@ public enum FieldValue: Sendable, Hashable, CustomStringConvertible {
     case bytes([UInt8])
     /// An array of non-character elements, in order.
     case array([FieldValue])
-    /// A socket address copied from the traced process.
-    case socketAddress(SocketAddress)
+    /// A socket address copied from the traced process. (Indirect: boxed, it keeps every
+    /// other value small enough to be returned in registers.)
+    indirect case socketAddress(SocketAddress)
 
     /// The value as an `Int`: integers that fit, booleans as 0/1, pointers as their bit
     /// pattern; nil for strings, bytes, arrays and unsigned values above `Int.max`.

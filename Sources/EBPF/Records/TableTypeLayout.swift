@@ -98,7 +98,7 @@ struct TableTypeLayout: Sendable {
                                 return product
                             }
                             if memberFields.count == 1, memberFields[0].count == nil {
-                                memberFields[0].count = count
+                                memberFields[0] = memberFields[0].repeated(count)
                             } else {
                                 memberFields = [
                                     FieldLayout(
@@ -110,10 +110,7 @@ struct TableTypeLayout: Sendable {
                     }
                     let at = union ? 0 : (packed ? offset : SubmittedStructLayout.align(offset, to: member.alignment))
                     if !isPad {
-                        for var field in memberFields {
-                            field.offset += base + at
-                            fields.append(field)
-                        }
+                        fields += memberFields.map { $0.moved(by: base + at) }
                     }
                     offset = at + member.size
                     size = max(size, offset)
