@@ -93,7 +93,7 @@ typealias RecordDecoder = (TableInfo, BufferStatistics) throws(EBPFError) -> @Se
 private func byName(_ handler: @escaping @Sendable (EventRecord) -> Void) -> RecordDecoder {
     { (info, statistics) throws(EBPFError) in
         let layout = try SubmittedStructLayout.make(table: info.name, descriptions: info.submittedFields)
-        let recycler = RecordStorageRecycler()
+        let recycler = RecordStorageRecycler.forBuffer()
         return { raw in
             statistics.countReceived()
             handler(EventRecord(layout: layout, bytes: raw, recycler: recycler))

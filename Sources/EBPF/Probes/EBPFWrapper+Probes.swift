@@ -204,7 +204,7 @@ extension EBPFWrapper {
         let buffer = try openBuffer(
             info, module: module, lost: lost,
             decoder: { _, statistics in
-                let recycler = RecordStorageRecycler()
+                let recycler = RecordStorageRecycler.forBuffer()
                 return { raw in
                     statistics.countReceived()
                     deliver(ProbeEvent(layout: layout, bytes: raw, recycler: recycler))

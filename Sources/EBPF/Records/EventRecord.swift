@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One record from a perf or ring buffer, decoded by field name.
 ///
 /// The field names and types are the ones of the struct the BPF program submitted, as
@@ -175,6 +179,17 @@ final class RecordStorageRecycler: @unchecked Sendable {
     // @unchecked Sendable: `spare` is read and written only by the one thread that delivers
     // the buffer's records; a record handed to other threads only ever releases it.
     private var spare: HeapRecordBytes?
+
+    /// A recycler for one buffer; nil under ThreadSanitizer. Reuse is ordered after another
+    /// thread's last read by the reference count (a release decrement, then the uniqueness
+    /// check), as copy-on-write is; ThreadSanitizer does not see the runtime's reference
+    /// counting and would report that order as a race, so there every record gets storage of
+    /// its own.
+    static func forBuffer() -> RecordStorageRecycler? {
+        underThreadSanitizer ? nil : RecordStorageRecycler()
+    }
+
+    private static let underThreadSanitizer = dlsym(nil, "__tsan_init") != nil
 
     func storage(holding bytes: UnsafeRawBufferPointer) -> HeapRecordBytes {
         if isKnownUniquelyReferenced(&spare), let spare, spare.capacity >= bytes.count {
