@@ -1,7 +1,6 @@
 import ArgumentParser
 import EBPF
 import ExampleSupport
-import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -113,48 +112,73 @@ struct Trace: ParsableCommand {
     }
 }
 
-/// Writes whole lines to stdout from the polling thread, buffered: flushed when 64 KiB are
-/// pending and by the main thread every ``flushInterval``.
+/// Writes whole lines to stdout from the polling thread. A line that comes after a quiet
+/// ``flushInterval`` is written at once; lines that follow it within the interval are buffered,
+/// flushed when 64 KiB are pending and by the main thread every ``flushInterval``: a lone
+/// event shows at once, a flood of events costs one write per interval.
 final class LineWriter: Sendable {
-    /// The longest a line waits for its write: short enough to look live, long enough that a
-    /// flood of events costs one write per interval.
+    /// The longest a buffered line waits for its write.
     static let flushInterval = 0.02
 
-    private let pending = Locked<[UInt8]>([])
+    private let state = Locked<(pending: [UInt8], lastWrite: ContinuousClock.Instant?)>(([], nil))
 
     func write(_ line: String) {
-        let full = pending.withLock { buffer -> Bool in
-            buffer.append(contentsOf: line.utf8)
-            buffer.append(UInt8(ascii: "\n"))
-            return buffer.count > 64 * 1024
+        state.withLock { state in
+            state.pending.append(contentsOf: line.utf8)
+            state.pending.append(UInt8(ascii: "\n"))
+            let now = ContinuousClock.now
+            let quiet = state.lastWrite.map { $0.duration(to: now) > .seconds(Self.flushInterval) } ?? true
+            if quiet || state.pending.count > 64 * 1024 {
+                Self.writeOut(&state.pending, at: now, into: &state.lastWrite)
+            }
         }
-        if full { flush() }
     }
 
     func flush() {
-        pending.withLock { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = buffer.withUnsafeBytes {
-                    Glibc.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset)
-                }
-                if written <= 0 { break }
-                offset += written
-            }
-            buffer.removeAll(keepingCapacity: true)
+        state.withLock { state in
+            guard !state.pending.isEmpty else { return }
+            Self.writeOut(&state.pending, at: .now, into: &state.lastWrite)
         }
+    }
+
+    private static func writeOut(
+        _ buffer: inout [UInt8], at now: ContinuousClock.Instant, into lastWrite: inout ContinuousClock.Instant?
+    ) {
+        var offset = 0
+        while offset < buffer.count {
+            let written = buffer.withUnsafeBytes {
+                Glibc.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset)
+            }
+            if written <= 0 { break }
+            offset += written
+        }
+        buffer.removeAll(keepingCapacity: true)
+        lastWrite = now
     }
 }
 
-/// A value behind an NSLock (a pthread mutex, which ThreadSanitizer understands).
+/// A value behind a pthread mutex (which ThreadSanitizer understands, as it does not
+/// `Synchronization.Mutex`'s futexes).
 final class Locked<Value>: @unchecked Sendable {
-    // @unchecked Sendable: `value` is reached only under `lock`.
-    private let lock = NSLock()
+    // @unchecked Sendable: `value` is reached only under `mutex`.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var value: Value
-    init(_ value: Value) { self.value = value }
+
+    init(_ value: Value) {
+        self.value = value
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deinitialize(count: 1)
+        mutex.deallocate()
+    }
+
     func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
         return try body(&value)
     }
 }

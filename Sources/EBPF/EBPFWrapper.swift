@@ -60,14 +60,18 @@ public final class EBPFWrapper: Sendable {
         try self.init(cache: cache, probeBuilder: .standard, logger: logger)
     }
 
-    /// A wrapper with no program of its own whose probes are built by `probeBuilder`.
-    init(cache: CompileCache?, probeBuilder: ProbeBuilder, logger: Logger = Logger(label: "EBPF")) throws(EBPFError) {
+    /// A wrapper with no program of its own whose probes are built by `probeBuilder`, its
+    /// batched buffers drained every `drainInterval`.
+    init(
+        cache: CompileCache?, probeBuilder: ProbeBuilder, logger: Logger = Logger(label: "EBPF"),
+        drainInterval: Duration = drainInterval
+    ) throws(EBPFError) {
         try LibBCC.requireRuntime()
         self.logger = logger
         compileCache = cache
         self.probeBuilder = probeBuilder
         module = nil
-        poller = try EventPoller(drainInterval: Self.drainInterval)
+        poller = try EventPoller(drainInterval: drainInterval)
     }
 
     /// Compiles BPF C text with libbcc, as bcc's `BPF(text=…, cflags=[…])`.

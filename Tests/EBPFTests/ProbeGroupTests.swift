@@ -2,7 +2,8 @@
 import Foundation
 import XCTest
 
-/// Probes attached together: one program, one compile, each probe's events and buffer its own.
+/// Probes attached together: one program, one compile, one perf buffer, each probe's events
+/// its own.
 final class ProbeGroupTests: XCTestCase {
     func testProbesAttachedTogetherCompileOnceAndDeliverEachOnesEvents() throws {
         try requireKernel()
@@ -15,7 +16,8 @@ final class ProbeGroupTests: XCTestCase {
             probes.map(\.eventName),
             ["syscalls:sys_enter_getppid", "syscalls:sys_enter_getpgid", "syscalls:sys_enter_fchdir"])
         XCTAssertEqual(probes.map(\.program.functionName), ["ebpf_probe_0", "ebpf_probe_1", "ebpf_probe_2"])
-        XCTAssertEqual(probes.map(\.program.tableName), ["ebpf_events_0", "ebpf_events_1", "ebpf_events_2"])
+        XCTAssertEqual(probes.map(\.program.tableName), ["ebpf_events", "ebpf_events", "ebpf_events"])
+        XCTAssertEqual(probes.map(\.program.probeIndex), [0, 1, 2])
         XCTAssertEqual(Set(b.probes.map(ObjectIdentifier.init)), Set(probes.map(ObjectIdentifier.init)))
 
         let directory = open("/", O_RDONLY | O_DIRECTORY)
@@ -69,6 +71,64 @@ final class ProbeGroupTests: XCTestCase {
         _ = getsid(0)
         usleep(50_000)
         XCTAssertEqual(events.count, 1, "nothing after detach")
+    }
+
+    /// However many probes are attached together, they open one perf ring per CPU: three
+    /// probes hold exactly two probes' worth of descriptors (program, scratch array,
+    /// tracepoint event: three each) more than one probe, and no more rings.
+    func testProbesAttachedTogetherShareOnePerfBuffer() throws {
+        try requireKernel()
+        let b = try EBPFWrapper(cache: nil)
+        defer { b.close() }
+        let before = ThisProcess.openFileDescriptors
+        let one = try b.attachAll([.syscall("getppid")], filter: ourThread) { _ in }
+        let withOne = ThisProcess.openFileDescriptors
+        one.forEach { $0.detach() }
+        XCTAssertEqual(ThisProcess.openFileDescriptors, before)
+        let three = try b.attachAll([.syscall("getppid"), .syscall("getsid"), .syscall("getpgid")], filter: ourThread) {
+            _ in
+        }
+        XCTAssertEqual(ThisProcess.openFileDescriptors - withOne, 2 * 3)
+        three.forEach { $0.detach() }
+        XCTAssertEqual(ThisProcess.openFileDescriptors, before)
+    }
+
+    /// A probe detached while its records still wait in the shared rings never receives them;
+    /// the others' records in the same rings still arrive. The records wait for a wake-up the
+    /// fourth record triggers (the thread stays on one CPU, so all four are in one ring) and
+    /// the timed drain is an hour away.
+    func testADetachedProbesWaitingRecordsAreNotDelivered() throws {
+        try requireKernel()
+        let b = try EBPFWrapper(cache: nil, probeBuilder: .standard, drainInterval: .seconds(3600))
+        defer { b.close() }
+        let events = Collected<ProbeEvent>()
+        let probes = Locked<[Probe]>([])
+        let failure = Locked<String?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        // A thread of its own, pinned, so the test thread's affinity is left alone.
+        Thread {
+            defer { done.signal() }
+            ReliabilityTests.Load.pinCallingThread(to: 0)
+            let thisThread = ProbeFilter(processID: ThisProcess.pid, threadID: ThisProcess.tid)
+            let options = ProbeOptions(perfBuffer: PerfBufferOptions(wakeupEvents: 4))
+            do {
+                let attached = try b.attachAll(
+                    [.syscall("getppid"), .syscall("getsid")], filter: thisThread, options: options,
+                    handler: events.append)
+                probes.withLock { $0 = attached }
+                for _ in 0..<2 { _ = getppid() }
+                attached[0].detach()
+                for _ in 0..<2 { _ = getsid(0) }
+            } catch {
+                failure.withLock { $0 = "\(error)" }
+            }
+        }.start()
+        done.wait()
+        XCTAssertNil(failure.withLock { $0 })
+        XCTAssertTrue(waitUntil { events.count >= 2 }, "the fourth record wakes the poller")
+        usleep(50_000)
+        XCTAssertEqual(events.all.map(\.eventName), ["syscalls:sys_enter_getsid", "syscalls:sys_enter_getsid"])
+        XCTAssertEqual(probes.withLock { $0 }.map(\.receivedCount), [0, 2])
     }
 
     /// All or nothing: a target that cannot be attached leaves none of the others attached.
@@ -135,14 +195,20 @@ final class ProbeGroupTests: XCTestCase {
         for member in 0..<3 {
             for declaration in [
                 "struct ebpf_event_\(member) {", "BPF_PERCPU_ARRAY(ebpf_scratch_\(member),",
-                "BPF_PERF_OUTPUT(ebpf_events_\(member));", "int ebpf_probe_\(member)(",
+                "int ebpf_probe_\(member)(", "u32 ebpf_probe_index = \(member);",
             ] {
                 XCTAssertEqual(text.components(separatedBy: declaration).count - 1, 1, declaration)
             }
         }
+        // One perf table, declared once, that every member submits to.
+        XCTAssertEqual(text.components(separatedBy: "BPF_PERF_OUTPUT(").count - 1, 1)
+        XCTAssertTrue(text.contains("BPF_PERF_OUTPUT(ebpf_events);"))
+        XCTAssertEqual(text.components(separatedBy: "ebpf_events.perf_submit(ctx, e, sizeof(*e));").count - 1, 3)
+        XCTAssertEqual(text.components(separatedBy: "e->probe = ebpf_probe_index;").count - 1, 3)
         XCTAssertFalse(text.contains("struct ebpf_event {"))
-        XCTAssertFalse(text.contains("ebpf_events."))
         // Each member's own text still stands alone.
-        XCTAssertTrue(programs[1].text.hasPrefix("#include <uapi/linux/ptrace.h>\nstruct ebpf_event_1 {"))
+        XCTAssertTrue(
+            programs[1].text.hasPrefix(
+                "#include <uapi/linux/ptrace.h>\nBPF_PERF_OUTPUT(ebpf_events);\nstruct ebpf_event_1 {"))
     }
 }

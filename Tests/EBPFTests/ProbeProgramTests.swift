@@ -11,8 +11,8 @@ final class ProbeProgramTests: XCTestCase {
         XCTAssertEqual(program.eventName, "syscalls:sys_enter_bind")
         let fields = program.layout.fields
         XCTAssertEqual(fields.map(\.name), ["fd", "umyaddr", "addrlen"])
-        // int fd: 4 bytes, signed, right after the 44-byte header.
-        XCTAssertEqual(fields[0].offset, 44)
+        // int fd: 4 bytes, signed, right after the 48-byte header.
+        XCTAssertEqual(fields[0].offset, 48)
         XCTAssertEqual(fields[0].size, 4)
         XCTAssertEqual(fields[0].kind, .signed)
         // struct sockaddr * with addrlen: copied, with its length.
@@ -34,10 +34,10 @@ final class ProbeProgramTests: XCTestCase {
         XCTAssertTrue(tracepoint.text.contains("if ((ebpf_id >> 32) != 42) return 0;"))
         let header = [
             ("timestamp", 0, 8), ("pid", 8, 4), ("tid", 12, 4), ("uid", 16, 4), ("gid", 20, 4), ("cpu", 24, 4),
-            ("comm", 28, 16),
+            ("probe", 28, 4), ("comm", 32, 16),
         ]
         XCTAssertEqual(
-            tracepoint.recordFields.prefix(7).map { [$0.name, "\($0.offset)", "\($0.size)"] },
+            tracepoint.recordFields.prefix(8).map { [$0.name, "\($0.offset)", "\($0.size)"] },
             header.map { [$0.0, "\($0.1)", "\($0.2)"] })
         for (name, offset, _) in header {
             XCTAssertTrue(
@@ -45,13 +45,13 @@ final class ProbeProgramTests: XCTestCase {
                     "_Static_assert(__builtin_offsetof(struct ebpf_event, \(name)) == \(offset), "),
                 "the C asserts \(name)'s offset")
         }
-        XCTAssertEqual(tracepoint.recordFields.dropFirst(7).map(\.name), ["f_fd", "f_uservaddr", "f_addrlen"])
+        XCTAssertEqual(tracepoint.recordFields.dropFirst(8).map(\.name), ["f_fd", "f_uservaddr", "f_addrlen"])
 
         let kprobe = try ProbeProgram(syscallFunction: "__x64_sys_connect", format: format)
         XCTAssertEqual(kprobe.eventName, "kprobe:__x64_sys_connect")
         XCTAssertTrue(kprobe.text.contains("(struct pt_regs *)PT_REGS_PARM1(ctx)"))
         let function = try ProbeProgram(kernelFunction: "tcp_v4_connect")
-        XCTAssertEqual(function.recordFields.dropFirst(7).map(\.name), (0..<6).map { "f_arg\($0)" })
+        XCTAssertEqual(function.recordFields.dropFirst(8).map(\.name), (0..<6).map { "f_arg\($0)" })
         XCTAssertThrowsError(try ProbeProgram(kernelFunction: "tcp_v4_connect; }")) { error in
             XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
         }

@@ -47,6 +47,13 @@ public final class EventBuffer: Sendable, CustomStringConvertible {
         onClose.run()
     }
 
+    /// Returns once a delivery of this buffer's records that is running now has ended (at
+    /// once on the polling thread, or when none runs); later deliveries see what the caller
+    /// wrote before.
+    func waitForRunningDelivery() {
+        poller.waitForRunningDrain(of: source)
+    }
+
     /// Runs `action` once the buffer is closed (at once if it already is).
     func setOnClose(_ action: @escaping @Sendable () -> Void) {
         onClose.set(action)

@@ -34,8 +34,11 @@ final class EventPoller: Sendable {
         case closed
     }
 
+    /// A source to release on the thread, or (`release` false) only a point the caller waits
+    /// for: the end of the drain pass running when it was queued.
     private struct Removal {
         var source: any EventSource
+        var release = true
         var done: DispatchSemaphore?
     }
 
@@ -97,6 +100,27 @@ final class EventPoller: Sendable {
             state.sources[id] = source
             pollSet.wake()
         }
+    }
+
+    /// Returns once a drain of `source` that is running now has ended: at once on the poller
+    /// thread (the drain is the caller's) or when `source` is not registered (no drain of it
+    /// can run). What the caller wrote before is seen by every later drain: the thread takes
+    /// the state lock between passes.
+    func waitForRunningDrain(of source: any EventSource) {
+        guard !isCurrentThread else { return }
+        let done = DispatchSemaphore(value: 0)
+        let queued = state.withLock { state -> Bool in
+            guard state.sources.values.contains(where: { $0 === source }) else { return false }
+            switch state.phase {
+            case .idle, .closed:
+                return false
+            case .running, .stopping:
+                state.removals.append(Removal(source: source, release: false, done: done))
+                state.pollSet?.wake()
+                return true
+            }
+        }
+        if queued { done.wait() }
     }
 
     /// Stops delivering `source`'s records and releases it. Returns once it is released,
@@ -187,7 +211,7 @@ final class EventPoller: Sendable {
                 return (state.isStopping, state.removals, state.sources.values.contains { $0.needsTimedDrain })
             }
             for removal in removals {
-                removal.source.release()
+                if removal.release { removal.source.release() }
                 removal.done?.signal()
             }
             if stopping { break }
@@ -226,7 +250,7 @@ final class EventPoller: Sendable {
             return state.removals
         }
         for removal in removals {
-            removal.source.release()
+            if removal.release { removal.source.release() }
             removal.done?.signal()
         }
         pollerThreadID.store(0, ordering: .releasing)

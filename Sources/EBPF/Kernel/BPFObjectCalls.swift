@@ -18,17 +18,14 @@ enum BPFObjectCalls {
     /// descriptor (``FileDescriptor/init(adopting:)``).
     static func loadProgram(
         _ name: String, instructions: [UInt64], programType: Int32, license: String, kernelVersion: UInt32,
-        logLevel: Int32, log: inout [CChar]
+        logLevel: Int32, log: VerifierLogBuffer
     ) throws(SystemCallFailure) -> Int32 {
-        let count = UInt32(log.count)
-        return try instructions.withUnsafeBufferPointer { (code) throws(SystemCallFailure) in
-            try log.withUnsafeMutableBufferPointer { (buffer) throws(SystemCallFailure) in
-                try SystemCall.check("bpf(BPF_PROG_LOAD)") {
-                    cka_bpf_prog_load(
-                        UInt32(bitPattern: programType), UnsafeRawPointer(code.baseAddress), UInt32(instructions.count),
-                        license,
-                        kernelVersion, name, UInt32(max(0, logLevel)), buffer.baseAddress, count)
-                }
+        try instructions.withUnsafeBufferPointer { (code) throws(SystemCallFailure) in
+            try SystemCall.check("bpf(BPF_PROG_LOAD)") {
+                cka_bpf_prog_load(
+                    UInt32(bitPattern: programType), UnsafeRawPointer(code.baseAddress), UInt32(instructions.count),
+                    license,
+                    kernelVersion, name, UInt32(max(0, logLevel)), log.start, UInt32(log.capacity))
             }
         }
     }

@@ -42,13 +42,13 @@ final class KeptProgram: Sendable {
 
     /// As ``LibBCC/Module/loadFunction(_:programType:logLevel:log:)``.
     func loadFunction(
-        _ name: String, programType: Int32, logLevel: Int32, log: inout [CChar]
+        _ name: String, programType: Int32, logLevel: Int32, log: VerifierLogBuffer
     ) throws(SystemCallFailure) -> Int32 {
         guard let instructions = object.instructions(of: name, mapDescriptors: mapDescriptors) else {
             throw SystemCallFailure(call: "bpf(BPF_PROG_LOAD)", errno: ENOENT)
         }
         return try BPFObjectCalls.loadProgram(
             name, instructions: instructions, programType: programType, license: object.license,
-            kernelVersion: object.kernelVersion, logLevel: logLevel, log: &log)
+            kernelVersion: object.kernelVersion, logLevel: logLevel, log: log)
     }
 }

@@ -97,19 +97,16 @@ enum LibBCC {
         /// writes its verifier log into `log` on the first attempt. The caller owns the
         /// returned descriptor (``FileDescriptor/init(adopting:)``).
         func loadFunction(
-            _ name: String, programType: Int32, logLevel: Int32, log: inout [CChar]
+            _ name: String, programType: Int32, logLevel: Int32, log: VerifierLogBuffer
         ) throws(SystemCallFailure) -> Int32 {
             let start = bcc.bpf_function_start!(raw, name)
             let size = bcc.bpf_function_size!(raw, name)
             let license = bcc.bpf_module_license!(raw)
             let version = bcc.bpf_module_kern_version!(raw)
-            let count = UInt32(log.count)
-            return try log.withUnsafeMutableBufferPointer { (buffer) throws(SystemCallFailure) in
-                try SystemCall.check("bcc_func_load") {
-                    bcc.bcc_func_load!(
-                        raw, programType, name, start?.assumingMemoryBound(to: bpf_insn.self), Int32(size), license,
-                        version, logLevel, buffer.baseAddress, count, nil, -1)
-                }
+            return try SystemCall.check("bcc_func_load") {
+                bcc.bcc_func_load!(
+                    raw, programType, name, start?.assumingMemoryBound(to: bpf_insn.self), Int32(size), license,
+                    version, logLevel, log.start, UInt32(log.capacity), nil, -1)
             }
         }
 

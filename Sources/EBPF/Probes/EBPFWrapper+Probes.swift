@@ -86,7 +86,8 @@ extension EBPFWrapper {
     /// ```
     ///
     /// All or nothing: when one target cannot be attached, none is, and the error says which.
-    /// Each probe has its own buffer and counters and detaches on its own; the program is
+    /// The probes share one perf buffer (one ring per CPU, however many targets); each has
+    /// its own received count and detaches on its own, and the program and the buffer are
     /// freed when the last of them detaches.
     ///
     /// - Parameters:
@@ -167,16 +168,24 @@ extension EBPFWrapper {
         // The compile's own hold: given back whatever happens, so the program is freed with
         // the probes if attaching fails halfway.
         defer { shared.release() }
+        // The buffer opens before the attaches, so the first event already has a reader.
+        let buffer = try SharedProbeBuffer(
+            table: try shared.module.table(ProbeProgram.standaloneTableName), module: shared.module,
+            layouts: resolved.map(\.program.layout), options: options.perfBuffer, wrapper: self, lost: lost,
+            deliver: deliver)
         var probes: [Probe] = []
         do throws(EBPFError) {
             for (target, (program, format)) in zip(targets, resolved) {
+                let attachment = try attach(program, module: shared.module)
                 probes.append(
-                    try attachProbe(
-                        target, program: program, format: format, module: shared, options: options, lost: lost,
-                        drops: drops, deliver: deliver))
+                    try track(
+                        Probe(
+                            target: target, program: program, format: format, module: shared,
+                            attachment: attachment, buffer: buffer, drops: drops)))
             }
         } catch {
             probes.forEach { $0.detach() }
+            buffer.close()
             throw error
         }
         return probes
@@ -191,47 +200,15 @@ extension EBPFWrapper {
         return try BPFModule(text: text, cflags: [], cache: compileCache)
     }
 
-    /// Opens `program`'s buffer, then attaches its function.
-    private func attachProbe(
-        _ target: ProbeTarget, program: ProbeProgram, format: TracepointFormat?, module shared: SharedModule,
-        options: ProbeOptions, lost: (@Sendable (UInt64) -> Void)?, drops: ConsumerDrops,
-        deliver: @escaping @Sendable (ProbeEvent) -> Void
-    ) throws(EBPFError) -> Probe {
-        let module = shared.module
-        let info = try module.table(program.tableName)
-        let layout = program.layout
-        // The buffer opens before the attach, so the first event already has a reader.
-        let buffer = try openBuffer(
-            info, module: module, lost: lost,
-            decoder: { _, statistics in
-                let recycler = RecordStorageRecycler.forBuffer()
-                return { raw in
-                    statistics.countReceived()
-                    deliver(ProbeEvent(layout: layout, bytes: raw, recycler: recycler))
-                }
-            },
-            makeSource: { (info, module, callbacks) throws(EBPFError) in
-                try PerfBufferSource(
-                    table: info, module: module, options: options.perfBuffer, recordSize: layout.size,
-                    budget: perfRingBudget, callbacks: callbacks)
-            })
-        let attachment: Attachment
-        do throws(EBPFError) {
-            switch program.mechanism {
-            case .tracepoint(let category, let name):
-                attachment = try makeTracepointAttachment(
-                    module: module, category: category, name: name, fnName: program.functionName)
-            case .syscallKprobe(let function, _), .functionKprobe(let function):
-                attachment = try makeKprobeAttachment(
-                    module: module, event: function, fnName: program.functionName, isReturn: false)
-            }
-        } catch {
-            buffer.close()
-            throw error
+    /// Attaches `program`'s function to its event.
+    private func attach(_ program: ProbeProgram, module: BPFModule) throws(EBPFError) -> Attachment {
+        switch program.mechanism {
+        case .tracepoint(let category, let name):
+            return try makeTracepointAttachment(
+                module: module, category: category, name: name, fnName: program.functionName)
+        case .syscallKprobe(let function, _), .functionKprobe(let function):
+            return try makeKprobeAttachment(
+                module: module, event: function, fnName: program.functionName, isReturn: false)
         }
-        return try track(
-            Probe(
-                target: target, program: program, format: format, module: shared, attachment: attachment,
-                buffer: buffer, drops: drops))
     }
 }

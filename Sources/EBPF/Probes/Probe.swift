@@ -15,7 +15,10 @@ public final class Probe: Sendable, CustomStringConvertible {
     /// a syscall.
     public let format: TracepointFormat?
     private let attachment: Attachment
-    private let buffer: EventBuffer
+    /// The perf buffer shared with the probes attached in the same call, and this probe's
+    /// index in it.
+    private let buffer: SharedProbeBuffer
+    private let index: Int
     private let drops: ConsumerDrops
     /// The compiled program, shared with the probes attached in the same call; this
     /// probe's hold on it is given back by ``detach()``.
@@ -25,7 +28,7 @@ public final class Probe: Sendable, CustomStringConvertible {
 
     init(
         target: ProbeTarget, program: ProbeProgram, format: TracepointFormat?, module: SharedModule,
-        attachment: Attachment, buffer: EventBuffer, drops: ConsumerDrops
+        attachment: Attachment, buffer: SharedProbeBuffer, drops: ConsumerDrops
     ) {
         module.hold()
         self.target = target
@@ -33,6 +36,7 @@ public final class Probe: Sendable, CustomStringConvertible {
         self.format = format
         self.attachment = attachment
         self.buffer = buffer
+        self.index = program.probeIndex
         self.drops = drops
         self.module = module
         releaseModule.set { module.release() }
@@ -45,11 +49,14 @@ public final class Probe: Sendable, CustomStringConvertible {
     public var isAttached: Bool { attachment.isAttached }
 
     /// Events delivered to the closure or the sequence so far.
-    public var receivedCount: UInt64 { buffer.receivedCount - drops.count.load(ordering: .relaxed) }
+    public var receivedCount: UInt64 {
+        buffer.members[index].received.load(ordering: .relaxed) - drops.count.load(ordering: .relaxed)
+    }
 
     /// Events lost: dropped by the kernel because the buffer was full, plus, for an async
     /// sequence, events dropped because its consumer fell more than its buffering limit
-    /// behind.
+    /// behind. Probes attached together share one buffer, so the kernel's count is theirs
+    /// together.
     public var lostCount: UInt64 { buffer.lostCount + drops.count.load(ordering: .relaxed) }
 
     /// Detaches the program, stops delivery and frees the buffer, and the program once every
@@ -57,7 +64,7 @@ public final class Probe: Sendable, CustomStringConvertible {
     /// closure.
     public func detach() {
         attachment.detach()
-        buffer.close()
+        buffer.stop(index)
         releaseModule.run()
         onDetach.run()
     }

@@ -10,10 +10,17 @@
 /// Registers: `r6` the tracepoint's record, `r7` pid/tgid, `r8` uid/gid, `r9` the record
 /// being filled. Stack: the thread's name at `r10-24`, the scratch array's key at `r10-4`.
 enum ProbeEmitter {
-    /// The programs as one object (each program's scratch array and perf buffer, then its
-    /// function), or nil when one of them needs clang.
+    /// The programs as one object (the perf buffer they share, then each program's scratch
+    /// array and function), or nil when one of them needs clang.
     static func object(for programs: [ProbeProgram]) -> CompiledObject? {
-        var maps: [CompiledObject.Map] = []
+        let events = 0
+        var maps = [
+            CompiledObject.Map(
+                table: TableInfo(
+                    name: ProbeProgram.standaloneTableName, type: .perfEventArray, keySize: 4, leafSize: 4,
+                    maxEntries: possibleCPUs, keyDescription: nil, leafDescription: nil, submittedFields: []),
+                flags: 0)
+        ]
         var functions: [CompiledObject.Function] = []
         for program in programs {
             guard let emission = program.emission else { return nil }
@@ -23,13 +30,6 @@ enum ProbeEmitter {
                     table: TableInfo(
                         name: program.scratchName, type: .perCPUArray, keySize: 4, leafSize: program.recordSize,
                         maxEntries: 1, keyDescription: nil, leafDescription: nil, submittedFields: []),
-                    flags: 0))
-            let events = maps.count
-            maps.append(
-                CompiledObject.Map(
-                    table: TableInfo(
-                        name: program.tableName, type: .perfEventArray, keySize: 4, leafSize: 4,
-                        maxEntries: possibleCPUs, keyDescription: nil, leafDescription: nil, submittedFields: []),
                     flags: 0))
             var code = BPFAssembler()
             emitBody(of: program, emission, scratchMap: scratch, eventsMap: events, into: &code)
@@ -89,7 +89,7 @@ enum ProbeEmitter {
         code.call(.mapLookupElement)
         code.exitIfEqual(.r0, 0)
         code.move(.r9, .r0)
-        emitHeader(into: &code)
+        emitHeader(probeIndex: program.probeIndex, into: &code)
         for fill in emission.fills { emit(fill, into: &code) }
         code.move(.r1, .r6)
         code.loadMap(.r2, map: eventsMap)
@@ -101,7 +101,7 @@ enum ProbeEmitter {
     }
 
     /// Fills ``ProbeRecordHeader``'s members, as its `fill` statements do in C.
-    private static func emitHeader(into code: inout BPFAssembler) {
+    private static func emitHeader(probeIndex: Int, into code: inout BPFAssembler) {
         typealias Header = ProbeRecordHeader
         code.call(.ktimeGetNanoseconds)
         code.store(size: 8, to: .r9, offset: Header.timestamp.layout.offset, .r0)
@@ -115,6 +115,7 @@ enum ProbeEmitter {
         code.store(size: 4, to: .r9, offset: Header.groupID.layout.offset, .r1)
         code.call(.getSMPProcessorID)
         code.store(size: 4, to: .r9, offset: Header.cpu.layout.offset, .r0)
+        code.store(size: 4, to: .r9, offset: Header.probeIndex.layout.offset, Int32(probeIndex))
         let comm = Header.processName.layout.offset
         precondition(comm % 4 == 0, "the record's comm must be 4-byte aligned")
         for word in 0..<4 {

@@ -47,6 +47,6 @@ extension ProbeProgram {
 
     /// The name of the per-CPU array the program fills its record in.
     var scratchName: String {
-        "ebpf_scratch" + tableName.dropFirst(Self.standaloneTableName.count)
+        "ebpf_scratch" + functionName.dropFirst(Self.standaloneFunctionName.count)
     }
 }

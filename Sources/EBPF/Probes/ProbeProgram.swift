@@ -19,17 +19,20 @@ public struct ProbeProgram: Sendable {
 
     /// The C text handed to libbcc: a whole program, compilable alone.
     public let text: String
-    /// The text without its `#include` lines, to be joined with other probes' into one
-    /// program (``combinedText(of:)``).
+    /// The text without its `#include` lines and perf table, to be joined with other probes'
+    /// into one program (``combinedText(of:)``).
     let body: String
     /// The `#include` lines the body needs.
     let includes: [String]
     /// The name of this program's BPF function: ``standaloneFunctionName`` for a probe
     /// compiled alone, `ebpf_probe_<n>` for the n-th of probes compiled together.
     public let functionName: String
-    /// The name of this program's `BPF_PERF_OUTPUT` table: ``standaloneTableName`` alone,
-    /// `ebpf_events_<n>` together.
+    /// The name of this program's `BPF_PERF_OUTPUT` table: ``standaloneTableName``, alone
+    /// or together (probes compiled together share one perf buffer).
     public let tableName: String
+    /// The program's position among probes compiled together (0 alone): what its records
+    /// carry in the header's `probe` member, so a shared buffer's reader knows whose they are.
+    public let probeIndex: Int
     /// What the events are called: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
     public let eventName: String
     let mechanism: Mechanism
@@ -117,7 +120,8 @@ public struct ProbeProgram: Sendable {
     /// Generates the program for a tracepoint (fields read from its record) or a syscall
     /// kprobe (fields read from the syscall's argument registers, named by `format`).
     /// `member`: its position among probes compiled together, which suffixes every name it
-    /// declares; nil for a program compiled alone.
+    /// declares but the shared perf table's, and which its records carry; nil for a program
+    /// compiled alone.
     ///
     /// - Throws: ``EBPFError/Code/invalidArgument`` for bad filters or options.
     init(
@@ -129,7 +133,8 @@ public struct ProbeProgram: Sendable {
         self.mechanism = mechanism
         let suffix = member.map { "_\($0)" } ?? ""
         functionName = Self.standaloneFunctionName + suffix
-        tableName = Self.standaloneTableName + suffix
+        tableName = Self.standaloneTableName
+        probeIndex = member ?? 0
         var builder = Builder(options: options, mechanism: mechanism, suffix: suffix)
         switch mechanism {
         case .tracepoint(let category, let name):
@@ -153,23 +158,26 @@ public struct ProbeProgram: Sendable {
                     bits: nil)
             }
         }
-        body = builder.program(filter: filter)
+        body = builder.program(filter: filter, probeIndex: probeIndex)
         includes = builder.includes
         emission = builder.emittable ? Emission(filter: filter, fills: builder.fills) : nil
-        text = (includes + [body]).joined(separator: "\n")
+        text = (includes + [Self.tableDeclaration, body]).joined(separator: "\n")
         layout = RecordLayout.interned(fields: builder.fields, size: builder.recordSize, eventName: eventName)
     }
 }
 
 extension ProbeProgram {
     /// One program holding every program of `programs` (generated with distinct `member`
-    /// numbers), each header included once: compiled once, it declares each member's table
-    /// and function under that member's names.
+    /// numbers), each header included once: compiled once, it declares each member's
+    /// function under that member's name, and one perf table they all submit to.
     static func combinedText(of programs: [ProbeProgram]) -> String {
         var includes: [String] = []
         for line in programs.flatMap(\.includes) where !includes.contains(line) { includes.append(line) }
-        return (includes + programs.map(\.body)).joined(separator: "\n")
+        return (includes + [tableDeclaration] + programs.map(\.body)).joined(separator: "\n")
     }
+
+    /// The perf table every generated program submits its records to.
+    static let tableDeclaration = "BPF_PERF_OUTPUT(\(standaloneTableName));"
 }
 
 extension ProbeProgram {
@@ -442,11 +450,12 @@ extension ProbeProgram {
                 })
         }
 
-        /// The program's declarations and function, every declared name suffixed.
-        func program(filter: ProbeFilter) -> String {
+        /// The program's declarations and function, every declared name suffixed; the perf
+        /// table it submits to is declared apart (``ProbeProgram/tableDeclaration``).
+        func program(filter: ProbeFilter, probeIndex: Int) -> String {
             let record = "ebpf_event" + suffix
             let scratch = "ebpf_scratch" + suffix
-            let table = ProbeProgram.standaloneTableName + suffix
+            let table = ProbeProgram.standaloneTableName
             var lines: [String] = []
             lines.append("struct \(record) {")
             lines += ProbeRecordHeader.members.map { "    " + $0.declaration }
@@ -463,7 +472,6 @@ extension ProbeProgram {
             }
             lines.append("_Static_assert(sizeof(struct \(record)) == \(recordSize), \"record size\");")
             lines.append("BPF_PERCPU_ARRAY(\(scratch), struct \(record), 1);")
-            lines.append("BPF_PERF_OUTPUT(\(table));")
             lines.append("")
             let function = ProbeProgram.standaloneFunctionName + suffix
             switch mechanism {
@@ -512,6 +520,7 @@ extension ProbeProgram {
             lines.append("    int ebpf_zero = 0;")
             lines.append("    struct \(record) *e = \(scratch).lookup(&ebpf_zero);")
             lines.append("    if (!e) return 0;")
+            lines.append("    u32 ebpf_probe_index = \(probeIndex);")
             lines += ProbeRecordHeader.members.map { "    " + $0.fill }
             lines += statements.map { "    " + $0 }
             lines.append("    \(table).perf_submit(ctx, e, sizeof(*e));")

@@ -9,7 +9,8 @@ enum ProbeRecordHeader {
         let layout: FieldLayout
         let cType: String
         /// Fills the member of the record `e` (the program's locals `ebpf_id`, `ebpf_ugid` and
-        /// `ebpf_comm` hold the current task's ids and name).
+        /// `ebpf_comm` hold the current task's ids and name, `ebpf_probe_index` the probe's
+        /// position among the probes that share the perf buffer).
         let fill: String
 
         /// The member's declaration in `struct ebpf_event`.
@@ -24,12 +25,14 @@ enum ProbeRecordHeader {
     static let userID = member("uid", "u32", .unsigned, fill: "(u32)ebpf_ugid", after: threadID)
     static let groupID = member("gid", "u32", .unsigned, fill: "ebpf_ugid >> 32", after: userID)
     static let cpu = member("cpu", "u32", .unsigned, fill: "bpf_get_smp_processor_id()", after: groupID)
+    /// Which of the probes attached together, sharing one perf buffer, made the record.
+    static let probeIndex = member("probe", "u32", .unsigned, fill: "ebpf_probe_index", after: cpu)
     static let processName = Member(
-        layout: FieldLayout(name: "comm", offset: end(of: cpu), elementSize: 1, count: 16, kind: .character),
+        layout: FieldLayout(name: "comm", offset: end(of: probeIndex), elementSize: 1, count: 16, kind: .character),
         cType: "char", fill: "__builtin_memcpy(&e->comm, ebpf_comm, sizeof(ebpf_comm));")
 
     /// Every member, in record order.
-    static let members = [timestamp, processID, threadID, userID, groupID, cpu, processName]
+    static let members = [timestamp, processID, threadID, userID, groupID, cpu, probeIndex, processName]
 
     /// Where the event's own fields start.
     static let size = end(of: processName)

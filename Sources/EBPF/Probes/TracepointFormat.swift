@@ -50,8 +50,11 @@ public struct TracepointFormat: Sendable, Hashable {
         self.fields = []
         self.commonFields = []
         var sawField = false
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingBlanks()
+        // Split as bytes: kernel text is ASCII, and splitting by character cost more than the
+        // rest of the parse.
+        let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        for (index, rawLine) in lines.enumerated() {
+            let line = Substring(rawLine).trimmingBlanks()
             if line.hasPrefix("ID:") {
                 id = Int(line.dropFirst(3).trimmingBlanks())
             } else if line.hasPrefix("field:") {
@@ -95,27 +98,36 @@ public struct TracepointFormat: Sendable, Hashable {
                 .invalidFormat,
                 "line \(lineNumber) of the format of \(event) is malformed (\(why)): \(NameValidation.quoted(line))")
         }
-        var properties: [String: String] = [:]
         var declaration: String?
-        for part in line.split(separator: ";") {
-            let item = part.trimmingBlanks()
+        var offsetText: String?
+        var sizeText: String?
+        var signedText: String?
+        for part in line.utf8.split(separator: UInt8(ascii: ";")) {
+            let item = Substring(part).trimmingBlanks()
             guard !item.isEmpty else { continue }
-            guard let colon = item.firstIndex(of: ":") else { throw malformed("'\(item)' has no ':'") }
-            let key = String(item[..<colon])
-            let value = String(item[item.index(after: colon)...])
-            if key == "field" { declaration = value } else { properties[key] = value }
+            guard let colon = item.utf8.firstIndex(of: UInt8(ascii: ":")) else {
+                throw malformed("'\(item)' has no ':'")
+            }
+            let value = String(item[item.utf8.index(after: colon)...])
+            switch item[..<colon] {
+            case "field": declaration = value
+            case "offset": offsetText = value
+            case "size": sizeText = value
+            case "signed": signedText = value
+            default: break
+            }
         }
         guard let declaration, !declaration.isEmpty else { throw malformed("no declaration") }
-        guard let offset = properties["offset"].flatMap({ Int($0) }), offset >= 0 else {
+        guard let offset = offsetText.flatMap({ Int($0) }), offset >= 0 else {
             throw malformed("no valid offset")
         }
-        guard let size = properties["size"].flatMap({ Int($0) }), size >= 0 else {
+        guard let size = sizeText.flatMap({ Int($0) }), size >= 0 else {
             throw malformed("no valid size")
         }
         guard offset <= maximumRecordSize, size <= maximumRecordSize, offset + size <= maximumRecordSize else {
             throw malformed("offset + size beyond \(maximumRecordSize)")
         }
-        let isSigned = properties["signed"] == "1"
+        let isSigned = signedText == "1"
 
         var text = declaration.trimmingBlanks()
         var isDynamic = false
@@ -128,14 +140,14 @@ public struct TracepointFormat: Sendable, Hashable {
         if text.hasSuffix("]"), let open = text.lastIndex(of: "[") {
             let inside = text[text.index(after: open)..<text.index(before: text.endIndex)]
             let beforeBracket = text[..<open]
-            if let last = beforeBracket.last, last.isLetter || last.isNumber || last == "_" {
+            if let last = beforeBracket.last, Self.isNameCharacter(last) {
                 guard let length = Int(inside), length > 0 else { throw malformed("array length '\(inside)'") }
                 arrayLength = length
                 text = String(beforeBracket)
             }
         }
         guard
-            let nameStart = text.lastIndex(where: { !($0.isLetter || $0.isNumber || $0 == "_") }).map(
+            let nameStart = text.lastIndex(where: { !Self.isNameCharacter($0) }).map(
                 text.index(after:)) ?? (text.isEmpty ? nil : text.startIndex),
             nameStart < text.endIndex
         else { throw malformed("no field name") }
@@ -148,8 +160,7 @@ public struct TracepointFormat: Sendable, Hashable {
         var type = String(text[..<nameStart]).trimmingBlanks()
         if type.isEmpty { throw malformed("no type for '\(name)'") }
         let typeCharacters = type.unicodeScalars.allSatisfy {
-            $0.isASCII
-                && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || " _*[]".unicodeScalars.contains($0))
+            $0.isASCII && (isASCIIAlphanumeric(UInt8($0.value)) || " _*[]".unicodeScalars.contains($0))
         }
         guard typeCharacters else { throw malformed("the type '\(type)' has characters no C type has") }
         if let arrayLength {
@@ -160,4 +171,16 @@ public struct TracepointFormat: Sendable, Hashable {
             name: name, type: type, offset: offset, size: size, isSigned: isSigned,
             arrayLength: arrayLength, isDynamic: isDynamic)
     }
+
+    /// Whether `character` can be part of a field name: a letter, digit or underscore,
+    /// decided from the byte for ASCII (grapheme properties are slow; kernel text is ASCII).
+    private static func isNameCharacter(_ character: Character) -> Bool {
+        if let byte = character.asciiValue { return isASCIIAlphanumeric(byte) || byte == UInt8(ascii: "_") }
+        return character.isLetter || character.isNumber
+    }
+}
+
+private func isASCIIAlphanumeric(_ byte: UInt8) -> Bool {
+    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
 }

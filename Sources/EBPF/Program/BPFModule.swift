@@ -69,13 +69,13 @@ final class BPFModule: Sendable {
         }
 
         func loadFunction(
-            _ name: String, programType: Int32, logLevel: Int32, log: inout [CChar]
+            _ name: String, programType: Int32, logLevel: Int32, log: VerifierLogBuffer
         ) throws(SystemCallFailure) -> Int32 {
             switch self {
             case .compiled(let module):
-                return try module.loadFunction(name, programType: programType, logLevel: logLevel, log: &log)
+                return try module.loadFunction(name, programType: programType, logLevel: logLevel, log: log)
             case .kept(let program):
-                return try program.loadFunction(name, programType: programType, logLevel: logLevel, log: &log)
+                return try program.loadFunction(name, programType: programType, logLevel: logLevel, log: log)
             }
         }
     }
@@ -208,11 +208,11 @@ final class BPFModule: Sendable {
     private static func load(
         _ module: borrowing Source, _ name: String, type: ProgramType
     ) throws(EBPFError) -> FileDescriptor {
-        var log = [CChar](repeating: 0, count: 1 << 20)
+        let log = VerifierLogBuffer()
         func attempt(logLevel: Int32) -> (Result<Int32, SystemCallFailure>, OutputCapture.Output) {
             func load() -> Result<Int32, SystemCallFailure> {
                 Result { () throws(SystemCallFailure) in
-                    try module.loadFunction(name, programType: type.rawValue, logLevel: logLevel, log: &log)
+                    try module.loadFunction(name, programType: type.rawValue, logLevel: logLevel, log: log)
                 }
             }
             // Capturing costs two pipes and two reader threads: only where something prints.
@@ -223,11 +223,11 @@ final class BPFModule: Sendable {
             return (result, output)
         }
         var (result, hints) = attempt(logLevel: 0)
-        var verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var verifierLog = log.text
         if case .failure(let failure) = result, verifierLog.isEmpty, failure.errno != EPERM {
             // libbcc gives up on some errors (E2BIG) without asking the kernel for its log.
             (result, hints) = attempt(logLevel: 1)
-            verifierLog = log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            verifierLog = log.text
             if case .failure = result { result = .failure(failure) }
         }
         switch result {

@@ -1,0 +1,87 @@
+import Synchronization
+
+/// The perf buffer that probes attached together share: one ring per CPU for all of them,
+/// whose records carry the index of the probe that made them
+/// (``ProbeRecordHeader/probeIndex``).
+///
+/// Forty probes with a buffer each pinned forty sets of rings (up to the wrapper's 64 MiB
+/// budget) and took a quarter of a tracer's start mapping them; shared, they take one set.
+/// Each probe keeps its own received count and stops receiving when it detaches; the buffer
+/// closes when the last of them detaches. What the kernel drops is counted for the buffer.
+final class SharedProbeBuffer: Sendable {
+    /// One probe's share of the buffer.
+    final class Member: Sendable {
+        /// Cleared when the probe detaches; read by the polling thread before each delivery.
+        let isActive = Atomic<Bool>(true)
+        /// Written by the polling thread only.
+        let received = Atomic<UInt64>(0)
+        let layout: RecordLayout
+
+        init(layout: RecordLayout) {
+            self.layout = layout
+        }
+    }
+
+    let members: [Member]
+    private let buffer: EventBuffer
+    private let activeCount: Lock<Int>
+
+    /// Opens `table` of `module` for `layouts`, the records of the probes in index order, and
+    /// hands each active probe's records to `deliver`.
+    init(
+        table: TableInfo, module: BPFModule, layouts: [RecordLayout], options: PerfBufferOptions,
+        wrapper: EBPFWrapper, lost: (@Sendable (UInt64) -> Void)?,
+        deliver: @escaping @Sendable (ProbeEvent) -> Void
+    ) throws(EBPFError) {
+        let members = layouts.map(Member.init)
+        self.members = members
+        activeCount = Lock(members.count)
+        buffer = try wrapper.openBuffer(
+            table, module: module, lost: lost,
+            decoder: { _, statistics in
+                let recycler = RecordStorageRecycler.forBuffer()
+                let indexOffset = ProbeRecordHeader.probeIndex.layout.offset
+                return { raw in
+                    statistics.countReceived()
+                    guard raw.count >= ProbeRecordHeader.size else { return }
+                    let index = Int(raw.loadUnaligned(fromByteOffset: indexOffset, as: UInt32.self))
+                    guard index < members.count else { return }
+                    let member = members[index]
+                    // Relaxed: a detach clears the flag, then waits for the running drain
+                    // through the poller's lock, which orders the store before later drains.
+                    guard member.isActive.load(ordering: .relaxed) else { return }
+                    member.received.store(member.received.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+                    deliver(ProbeEvent(layout: member.layout, bytes: raw, recycler: recycler))
+                }
+            },
+            makeSource: { (info, module, callbacks) throws(EBPFError) in
+                try PerfBufferSource(
+                    table: info, module: module, options: options, recordSize: layouts.map(\.size).max() ?? 0,
+                    budget: wrapper.perfRingBudget, callbacks: callbacks)
+            })
+    }
+
+    /// Records the kernel dropped because a ring was full, whichever probe made them.
+    var lostCount: UInt64 { buffer.lostCount }
+
+    /// Stops delivering probe `index`'s records; once this returns, its handler is not
+    /// called again (unless this runs inside that handler, which then finishes). The last
+    /// probe to stop closes the buffer. Idempotent.
+    func stop(_ index: Int) {
+        guard members[index].isActive.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        let isLast = activeCount.withLock { count -> Bool in
+            count -= 1
+            return count == 0
+        }
+        if isLast {
+            buffer.close()
+        } else {
+            buffer.waitForRunningDelivery()
+        }
+    }
+
+    /// Closes the buffer whatever its probes' state: when attaching the group failed.
+    func close() {
+        buffer.close()
+    }
+}
