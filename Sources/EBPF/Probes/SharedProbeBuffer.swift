@@ -38,15 +38,16 @@ final class SharedProbeBuffer: Sendable {
         activeCount = Lock(members.count)
         buffer = try wrapper.openBuffer(
             table, module: module, lost: lost,
-            decoder: { _, statistics in
+            decoder: { _, _ in
+                // The buffer's own received count goes unread: each probe counts its records.
                 let recycler = RecordStorageRecycler.forBuffer()
                 let indexOffset = ProbeRecordHeader.probeIndex.layout.offset
                 return { raw in
-                    statistics.countReceived()
                     guard raw.count >= ProbeRecordHeader.size else { return }
                     let index = Int(raw.loadUnaligned(fromByteOffset: indexOffset, as: UInt32.self))
                     guard index < members.count else { return }
-                    let member = members[index]
+                    // `members` outlives this closure, which holds it: no retain per record.
+                    unowned(unsafe) let member = members[index]
                     // Relaxed: a detach clears the flag, then waits for the running drain
                     // through the poller's lock, which orders the store before later drains.
                     guard member.isActive.load(ordering: .relaxed) else { return }
