@@ -7,9 +7,11 @@
 #define CKERNELABI_H
 
 #include <linux/bpf.h>
+#include <errno.h>
 #include <linux/perf_event.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,6 +29,32 @@ static inline int cka_open_bpf_output_event(int cpu, uint32_t wakeup_events) {
     attr.sample_period = 1;
     attr.wakeup_events = wakeup_events;
     return (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+/// Opens the tracepoint with perf id `id` (its format file's `ID:` line) for every process,
+/// on the CPU the caller runs on, runs BPF program `program` on every hit (on any CPU: a
+/// tracepoint's programs are the tracepoint's, not the event's) and enables it. The CPU is
+/// the caller's so the kernel installs the event without an inter-processor call (libbcc
+/// opens every tracepoint on CPU 0). Returns the descriptor, or -1 with errno set (and
+/// nothing left open).
+static inline int cka_attach_tracepoint(uint64_t id, int program) {
+    struct perf_event_attr attr = {0};
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_TRACEPOINT;
+    attr.config = id;
+    attr.sample_period = 1;
+    attr.wakeup_events = 1;
+    unsigned cpu = 0;
+    if (syscall(__NR_getcpu, &cpu, NULL, NULL) != 0) cpu = 0;
+    int fd = (int)syscall(__NR_perf_event_open, &attr, -1, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, program) != 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
 }
 
 /// A descriptor for process `pid` that stays bound to that process, not to its pid: it

@@ -1,4 +1,5 @@
 internal import CBCC
+internal import CKernelABI
 
 #if canImport(Glibc)
 import Glibc
@@ -199,6 +200,14 @@ enum LibBCC {
             let fd = try SystemCall.check("bpf_attach_tracepoint") {
                 LibBCC.runtime.bpf_attach_tracepoint!(program, category, name)
             }
+            return Hook(cleanup: .perfEvents([fd]))
+        }
+
+        /// The tracepoint with perf id `id`, attached without libbcc, which would read the id
+        /// from tracefs again and open the event on CPU 0 (an inter-processor call per attach
+        /// from any other CPU).
+        static func tracepoint(program: Int32, id: Int) throws(SystemCallFailure) -> Hook {
+            let fd = try SystemCall.check("perf_event_open") { cka_attach_tracepoint(UInt64(id), program) }
             return Hook(cleanup: .perfEvents([fd]))
         }
 

@@ -176,7 +176,7 @@ extension EBPFWrapper {
         var probes: [Probe] = []
         do throws(EBPFError) {
             for (target, (program, format)) in zip(targets, resolved) {
-                let attachment = try attach(program, module: shared.module)
+                let attachment = try attach(program, format: format, module: shared.module)
                 probes.append(
                     try track(
                         Probe(
@@ -200,12 +200,14 @@ extension EBPFWrapper {
         return try BPFModule(text: text, cflags: [], cache: compileCache)
     }
 
-    /// Attaches `program`'s function to its event.
-    private func attach(_ program: ProbeProgram, module: BPFModule) throws(EBPFError) -> Attachment {
+    /// Attaches `program`'s function to its event; a tracepoint by the id in `format`.
+    private func attach(
+        _ program: ProbeProgram, format: TracepointFormat?, module: BPFModule
+    ) throws(EBPFError) -> Attachment {
         switch program.mechanism {
         case .tracepoint(let category, let name):
             return try makeTracepointAttachment(
-                module: module, category: category, name: name, fnName: program.functionName)
+                module: module, category: category, name: name, fnName: program.functionName, id: format?.id)
         case .syscallKprobe(let function, _), .functionKprobe(let function):
             return try makeKprobeAttachment(
                 module: module, event: function, fnName: program.functionName, isReturn: false)
