@@ -52,7 +52,10 @@ final class SharedProbeBuffer: Sendable {
                     // through the poller's lock, which orders the store before later drains.
                     guard member.isActive.load(ordering: .relaxed) else { return }
                     member.received.store(member.received.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
-                    deliver(ProbeEvent(layout: member.layout, bytes: raw, recycler: recycler))
+                    // The layout lives as long as `members`: lent, not retained, per record.
+                    Unmanaged.passUnretained(member.layout)._withUnsafeGuaranteedRef { layout in
+                        deliver(ProbeEvent(layout: layout, bytes: raw, recycler: recycler))
+                    }
                 }
             },
             makeSource: { (info, module, callbacks) throws(EBPFError) in
