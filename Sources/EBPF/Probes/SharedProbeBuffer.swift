@@ -5,7 +5,7 @@ import Synchronization
 /// (``ProbeRecordHeader/probeIndex``).
 ///
 /// Forty probes with a buffer each pinned forty sets of rings (up to the wrapper's 64 MiB
-/// budget) and took a quarter of a tracer's start mapping them; shared, they take one set.
+/// budget), with eighty perf events and their mappings to make; shared, they take one set.
 /// Each probe keeps its own received count and stops receiving when it detaches; the buffer
 /// closes when the last of them detaches. What the kernel drops is counted for the buffer.
 final class SharedProbeBuffer: Sendable {
