@@ -181,6 +181,5 @@ public struct TracepointFormat: Sendable, Hashable {
 }
 
 private func isASCIIAlphanumeric(_ byte: UInt8) -> Bool {
-    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    NameValidation.isLetter(byte) || NameValidation.isDigit(byte)
 }

@@ -86,11 +86,13 @@ enum NameValidation {
         }
     }
 
-    private static func isLetter(_ byte: UInt8) -> Bool {
+    /// An ASCII letter.
+    static func isLetter(_ byte: UInt8) -> Bool {
         (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
     }
 
-    private static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+    /// An ASCII digit.
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 
     private static func describe(_ byte: UInt8) -> String {
         switch byte {
