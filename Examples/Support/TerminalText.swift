@@ -25,9 +25,11 @@ extension String {
     }
 
     /// The string with a backslash before each backslash and each of `quoted`, `\n`, `\r`
-    /// and `\t` spelled so, and every other terminal control spelled by `control`.
+    /// and `\t` spelled so, and every other terminal control spelled by `control`. (`quoted`
+    /// is a list, not a set: it holds a character or two, and is checked for every character
+    /// of every string a tracer prints, where hashing each one cost more than the rest.)
     public func escapingTerminalControls(
-        quoting quoted: Set<Unicode.Scalar> = [], control: (Unicode.Scalar) -> String
+        quoting quoted: [Unicode.Scalar] = [], control: (Unicode.Scalar) -> String
     ) -> String {
         guard unicodeScalars.contains(where: { $0.isTerminalControl || $0 == "\\" || quoted.contains($0) }) else {
             return self

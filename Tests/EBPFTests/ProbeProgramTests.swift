@@ -23,6 +23,19 @@ final class ProbeProgramTests: XCTestCase {
         XCTAssertTrue(program.text.contains("_Static_assert(sizeof(struct ebpf_event) == \(program.layout.size)"))
     }
 
+    /// The header's literal offsets (what ``ProbeEvent`` reads) pack its members in order,
+    /// each at its natural alignment, as a C compiler lays out `struct ebpf_event`.
+    func testHeaderOffsetsPackTheMembersAsC() {
+        var end = 0
+        for member in ProbeRecordHeader.members {
+            let layout = member.layout
+            XCTAssertEqual(layout.offset, SubmittedStructLayout.align(end, to: layout.elementSize), layout.name)
+            end = layout.offset + layout.size
+        }
+        XCTAssertEqual(end, ProbeRecordHeader.Offset.end)
+        XCTAssertEqual(ProbeRecordHeader.size, 48)
+    }
+
     /// What a user can build without a kernel through the public initializers, and the
     /// header described once: every member asserted in the C, and the same offsets exposed.
     func testPublicInitializersBuildProgramsWithoutAKernel() throws {

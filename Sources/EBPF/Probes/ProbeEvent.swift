@@ -21,34 +21,39 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
         record = EventRecord(layout: layout, bytes: bytes, recycler: recycler)
     }
 
-    private func header(_ member: ProbeRecordHeader.Member) -> UInt64 {
-        let (offset, size) = (member.layout.offset, member.layout.size)
-        return record.withBytes { raw in
-            raw.count >= offset + size ? FieldLayout.loadUnsigned(raw.baseAddress! + offset, size: size) : 0
+    private func header<Value: FixedWidthInteger>(_: Value.Type, at offset: Int) -> Value {
+        record.withBytes { raw in
+            raw.count >= offset + MemoryLayout<Value>.size
+                ? raw.loadUnaligned(fromByteOffset: offset, as: Value.self) : 0
         }
     }
 
     /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
     public var eventName: String { record.layout.eventName }
     /// Nanoseconds since boot (`CLOCK_MONOTONIC`, `bpf_ktime_get_ns`), when the probe ran.
-    public var timestamp: UInt64 { header(ProbeRecordHeader.timestamp) }
+    public var timestamp: UInt64 { header(UInt64.self, at: ProbeRecordHeader.Offset.timestamp) }
     /// The process (thread group) id.
-    public var processID: Int32 { Int32(truncatingIfNeeded: header(ProbeRecordHeader.processID)) }
+    public var processID: Int32 { header(Int32.self, at: ProbeRecordHeader.Offset.processID) }
     /// The thread id (the kernel's pid).
-    public var threadID: Int32 { Int32(truncatingIfNeeded: header(ProbeRecordHeader.threadID)) }
-    public var userID: UInt32 { UInt32(truncatingIfNeeded: header(ProbeRecordHeader.userID)) }
-    public var groupID: UInt32 { UInt32(truncatingIfNeeded: header(ProbeRecordHeader.groupID)) }
+    public var threadID: Int32 { header(Int32.self, at: ProbeRecordHeader.Offset.threadID) }
+    public var userID: UInt32 { header(UInt32.self, at: ProbeRecordHeader.Offset.userID) }
+    public var groupID: UInt32 { header(UInt32.self, at: ProbeRecordHeader.Offset.groupID) }
     /// The CPU the probe ran on.
-    public var cpu: Int { Int(header(ProbeRecordHeader.cpu)) }
+    public var cpu: Int { Int(header(UInt32.self, at: ProbeRecordHeader.Offset.cpu)) }
     /// The thread's name (`comm`), at most 15 bytes.
     public var processName: String {
-        record.withBytes { ProbeRecordHeader.processName.layout.decode(from: $0)?.stringValue ?? "" }
+        record.withBytes { raw in
+            let (start, end) = (ProbeRecordHeader.Offset.processName, ProbeRecordHeader.Offset.end)
+            guard raw.count >= end else { return "" }
+            let name = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+            return String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
+        }
     }
 
     /// The field called `name`, or nil when the event has no such field.
-    public subscript(name: String) -> FieldValue? { record[name] }
+    public subscript(name: String) -> FieldValue? { record.decodedField(named: name) }
 
-    public subscript(dynamicMember name: String) -> FieldValue? { record[name] }
+    public subscript(dynamicMember name: String) -> FieldValue? { record.decodedField(named: name) }
 
     /// The event's own fields with their values, in the format file's order.
     public var fields: [RecordField] { record.fields }

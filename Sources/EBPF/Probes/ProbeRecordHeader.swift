@@ -19,36 +19,47 @@ enum ProbeRecordHeader {
         }
     }
 
-    static let timestamp = member("timestamp", "u64", .unsigned, fill: "bpf_ktime_get_ns()", after: nil)
-    static let processID = member("pid", "u32", .unsigned, fill: "ebpf_id >> 32", after: timestamp)
-    static let threadID = member("tid", "u32", .unsigned, fill: "(u32)ebpf_id", after: processID)
-    static let userID = member("uid", "u32", .unsigned, fill: "(u32)ebpf_ugid", after: threadID)
-    static let groupID = member("gid", "u32", .unsigned, fill: "ebpf_ugid >> 32", after: userID)
-    static let cpu = member("cpu", "u32", .unsigned, fill: "bpf_get_smp_processor_id()", after: groupID)
+    /// Where each member starts, and where the event's own fields start (`end`): literal
+    /// constants, so ``ProbeEvent`` reads a member on every event without first running a
+    /// lazily initialised global. The generated C asserts each offset (`_Static_assert`).
+    enum Offset {
+        static let timestamp = 0
+        static let processID = 8
+        static let threadID = 12
+        static let userID = 16
+        static let groupID = 20
+        static let cpu = 24
+        static let probeIndex = 28
+        static let processName = 32
+        static let end = 48
+    }
+
+    static let timestamp = member("timestamp", "u64", .unsigned, fill: "bpf_ktime_get_ns()", at: Offset.timestamp)
+    static let processID = member("pid", "u32", .unsigned, fill: "ebpf_id >> 32", at: Offset.processID)
+    static let threadID = member("tid", "u32", .unsigned, fill: "(u32)ebpf_id", at: Offset.threadID)
+    static let userID = member("uid", "u32", .unsigned, fill: "(u32)ebpf_ugid", at: Offset.userID)
+    static let groupID = member("gid", "u32", .unsigned, fill: "ebpf_ugid >> 32", at: Offset.groupID)
+    static let cpu = member("cpu", "u32", .unsigned, fill: "bpf_get_smp_processor_id()", at: Offset.cpu)
     /// Which of the probes attached together, sharing one perf buffer, made the record.
-    static let probeIndex = member("probe", "u32", .unsigned, fill: "ebpf_probe_index", after: cpu)
+    static let probeIndex = member("probe", "u32", .unsigned, fill: "ebpf_probe_index", at: Offset.probeIndex)
     static let processName = Member(
-        layout: FieldLayout(name: "comm", offset: end(of: probeIndex), elementSize: 1, count: 16, kind: .character),
+        layout: FieldLayout(
+            name: "comm", offset: Offset.processName, elementSize: 1, count: Offset.end - Offset.processName,
+            kind: .character),
         cType: "char", fill: "__builtin_memcpy(&e->comm, ebpf_comm, sizeof(ebpf_comm));")
 
     /// Every member, in record order.
     static let members = [timestamp, processID, threadID, userID, groupID, cpu, probeIndex, processName]
 
     /// Where the event's own fields start.
-    static let size = end(of: processName)
+    static let size = Offset.end
 
-    /// A scalar member placed after `previous` at its natural alignment.
+    /// A scalar member at `offset`, sized by its C type (`u32`: 4 bytes).
     private static func member(
-        _ name: String, _ cType: String, _ kind: FieldLayout.Kind, fill value: String, after previous: Member?
+        _ name: String, _ cType: String, _ kind: FieldLayout.Kind, fill value: String, at offset: Int
     ) -> Member {
-        let size = Int(cType.dropFirst())! / 8
-        let offset = SubmittedStructLayout.align(previous.map(end) ?? 0, to: size)
-        return Member(
-            layout: FieldLayout(name: name, offset: offset, elementSize: size, kind: kind), cType: cType,
-            fill: "e->\(name) = \(value);")
-    }
-
-    private static func end(of member: Member) -> Int {
-        member.layout.offset + member.layout.size
+        Member(
+            layout: FieldLayout(name: name, offset: offset, elementSize: Int(cType.dropFirst())! / 8, kind: kind),
+            cType: cType, fill: "e->\(name) = \(value);")
     }
 }

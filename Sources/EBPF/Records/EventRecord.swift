@@ -63,6 +63,13 @@ public struct EventRecord: Sendable, CustomStringConvertible {
 
     /// The field called `name`, or nil when the struct has no such field.
     public subscript(name: String) -> FieldValue? {
+        decodedField(named: name)
+    }
+
+    /// The subscript's work, inlined into each public entry point: a field read by name is
+    /// the per-event cost of a closure probe, and every call on its path shows.
+    @inline(__always)
+    func decodedField(named name: String) -> FieldValue? {
         layoutReference._withUnsafeGuaranteedRef { layout in
             guard let index = layout.index(named: name) else { return nil }
             let shape = layout.shapes[index]
@@ -71,7 +78,7 @@ public struct EventRecord: Sendable, CustomStringConvertible {
     }
 
     public subscript(dynamicMember name: String) -> FieldValue? {
-        self[name]
+        decodedField(named: name)
     }
 
     /// The names of the struct's fields, in declaration order.
@@ -132,13 +139,28 @@ struct RecordBytes: Sendable {
         // The last 1-15 bytes: a whole word if there is one, then the bytes after it.
         let word = rest >= 8 ? base.loadUnaligned(fromByteOffset: start, as: UInt64.self) : 0
         let tailStart = rest >= 8 ? start + 8 : start
-        var tail: UInt64 = 0
-        for index in 0..<(bytes.count - tailStart) {
-            tail |= UInt64(base.load(fromByteOffset: tailStart + index, as: UInt8.self)) << (8 * UInt64(index))
-        }
-        tail = UInt64(littleEndian: tail)  // Byte `index` at address `index` on either byte order.
+        let tail = tailBytes(of: bytes, from: tailStart)
         chunks[whole] = rest >= 8 ? SIMD2(word, tail) : SIMD2(tail, 0)
         return chunks
+    }
+
+    /// The bytes of `bytes` from `start` to its end (fewer than 8) as one word, byte `i` of
+    /// them at address `i` of the word. A record of 8 bytes or more gives them with one load
+    /// of its last 8 bytes, shifted; a byte loop would cost more than the rest of the copy.
+    @inline(__always)
+    private static func tailBytes(of bytes: UnsafeRawBufferPointer, from start: Int) -> UInt64 {
+        let count = bytes.count - start
+        guard count > 0, let base = bytes.baseAddress else { return 0 }
+        #if _endian(little)
+        if bytes.count >= 8 {
+            return base.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self) >> UInt64(8 * (8 - count))
+        }
+        #endif
+        var tail: UInt64 = 0
+        for index in 0..<count {
+            tail |= UInt64(base.load(fromByteOffset: start + index, as: UInt8.self)) << (8 * UInt64(index))
+        }
+        return UInt64(littleEndian: tail)  // Byte `index` at address `index` on either byte order.
     }
 
     func withBytes<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {

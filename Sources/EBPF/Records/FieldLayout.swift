@@ -65,7 +65,18 @@ struct FieldLayout: Sendable, Hashable {
 
         var size: Int { elementSize * (count ?? 1) }
 
+        @inline(__always)
         func decode(from record: UnsafeRawBufferPointer) -> FieldValue? {
+            // Most fields are one number: read without the general case's checks and switch.
+            if count == nil, lengthOffset == nil, offset >= 0, offset + elementSize <= record.count,
+                let base = record.baseAddress
+            {
+                return scalar(at: base + offset)
+            }
+            return decodeAnyShape(from: record)
+        }
+
+        private func decodeAnyShape(from record: UnsafeRawBufferPointer) -> FieldValue? {
             guard offset >= 0, offset + size <= record.count else { return nil }
             let start = record.baseAddress! + offset
             if let lengthOffset {
@@ -178,12 +189,17 @@ final class RecordLayout: Sendable {
     }
 
     /// The position of the field called `name` in ``fields``.
+    @inline(__always)
     func index(named name: String) -> Int? {
         // A name of up to 15 UTF-8 bytes is stored in the String itself: the same text is the
         // same two words, so a literal such as `event.fd` is found without reading its text.
         if let identity = StringIdentity(name), let index = nameIdentities.firstIndex(of: identity) {
             return index
         }
+        return indexComparingText(name)
+    }
+
+    private func indexComparingText(_ name: String) -> Int? {
         let wanted = Self.fingerprint(name)
         for index in fingerprints.indices where fingerprints[index] == wanted && fields[index].name == name {
             return index
