@@ -41,23 +41,26 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
         self.callbacks = callbacks
     }
 
-    /// One ring per CPU in `cpus`, each registered in the table at its CPU's index.
+    /// One ring per CPU in `cpus`, each registered in the table at its CPU's index. All rings
+    /// are opened before the first is registered: opening (the kernel allocating and zeroing
+    /// the pages) takes no lock of the module's, so another thread can load its programs
+    /// meanwhile.
     private static func openRings(
         table: TableInfo, module: BPFModule, cpus: [Int32], pageCount: Int, options: PerfBufferOptions
     ) throws(EBPFError) -> [PerfRing] {
         var rings: [PerfRing] = []
         for cpu in cpus {
-            let ring: PerfRing
             do {
-                ring = try PerfRing(cpu: cpu, pageCount: pageCount, wakeupEvents: options.wakeupEvents)
+                rings.append(try PerfRing(cpu: cpu, pageCount: pageCount, wakeupEvents: options.wakeupEvents))
             } catch {
                 throw error.error(
                     .systemCallFailed,
                     "could not open the perf ring of CPU \(cpu) for '\(table.name)' (\(pageCount) pages); if the error is ENOMEM or EPERM, lower pageCount or raise perf_event_mlock_kb"
                 )
             }
-            rings.append(ring)
-            try module.withTable(table.name) { (map) throws(EBPFError) in
+        }
+        try module.withTable(table.name) { (map) throws(EBPFError) in
+            for (cpu, ring) in zip(cpus, rings) {
                 var key = cpu
                 var fd = ring.fd
                 do throws(SystemCallFailure) {

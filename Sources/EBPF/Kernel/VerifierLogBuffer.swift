@@ -1,7 +1,8 @@
 /// Where the kernel (or libbcc) writes a verifier log: 1 MiB, allocated but not written, so
 /// a load that succeeds costs no zeroing or page faults (a zeroed array per load cost a
-/// 40-probe start 40 MiB of memset).
-final class VerifierLogBuffer {
+/// 40-probe start 40 MiB of memset). A module reuses one for its loads.
+final class VerifierLogBuffer: @unchecked Sendable {
+    // @unchecked Sendable: written and read only under the lock of the module that owns it.
     let start: UnsafeMutablePointer<CChar>
     let capacity: Int
 
@@ -13,6 +14,11 @@ final class VerifierLogBuffer {
 
     deinit {
         start.deallocate()
+    }
+
+    /// Empties the log before a load.
+    func clear() {
+        start[0] = 0
     }
 
     /// The log written so far: the text up to its NUL (the kernel terminates what it writes).

@@ -83,6 +83,17 @@ final class BPFModule: Sendable {
     private struct Contents: ~Copyable, Sendable {
         var module: Source
         var loaded: [String: LoadedProgram] = [:]
+        /// One verifier log for all of the module's loads (they run under its lock): 1 MiB
+        /// allocated per load was an `mmap` and a `munmap` each, which wait for any other
+        /// thread's `mmap` of perf rings (the process's memory-map lock).
+        var log: VerifierLogBuffer?
+
+        mutating func verifierLog() -> VerifierLogBuffer {
+            if let log { return log }
+            let log = VerifierLogBuffer()
+            self.log = log
+            return log
+        }
     }
 
     /// Whether the program was loaded from a cache entry rather than compiled.
@@ -198,17 +209,24 @@ final class BPFModule: Sendable {
                     "the program has no function named '\(name)' (it has: \(known.isEmpty ? "none" : known)); pass the name of a function defined in the BPF C text as fnName"
                 )
             }
-            let loaded = LoadedProgram(try Self.load(contents.module, name, type: type))
+            let log = contents.verifierLog()
+            let loaded = LoadedProgram(try Self.load(contents.module, name, type: type, log: log))
             contents.loaded[key] = loaded
             return try body(loaded.descriptor.rawValue)
         }
     }
 
+    /// Loads function `name` as a `type` program now, so a later ``withFunction(_:type:_:)``
+    /// finds it loaded.
+    func load(_ name: String, type: ProgramType) throws(EBPFError) {
+        try withFunction(name, type: type) { _ in }
+    }
+
     /// Loads a function, retrying for the verifier log where libbcc gave up without one.
     private static func load(
-        _ module: borrowing Source, _ name: String, type: ProgramType
+        _ module: borrowing Source, _ name: String, type: ProgramType, log: VerifierLogBuffer
     ) throws(EBPFError) -> FileDescriptor {
-        let log = VerifierLogBuffer()
+        log.clear()
         func attempt(logLevel: Int32) -> (Result<Int32, SystemCallFailure>, OutputCapture.Output) {
             func load() -> Result<Int32, SystemCallFailure> {
                 Result { () throws(SystemCallFailure) in
