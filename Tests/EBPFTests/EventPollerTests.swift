@@ -80,4 +80,22 @@ final class EventPollerTests: XCTestCase {
         XCTAssertEqual(stopped.wait(timeout: .now() + 10), .success)
         XCTAssertEqual(source.releases.withLock { $0 }, 1, "released exactly once")
     }
+
+    /// The wait before a timed drain ends when the drain is due, however recently the thread
+    /// woke for something else. It was a whole interval from each wake-up: a wake-up 9.9 ms
+    /// into a 10 ms interval put the drain (and a lone event) off to 19.9 ms.
+    func testTheWaitEndsWhenTheTimedDrainIsDue() {
+        let interval = Duration.milliseconds(10)
+        func timeout(after elapsed: Duration) -> Int32 {
+            EventPoller.waitTimeout(sinceTimedDrain: elapsed, interval: interval, timed: true)
+        }
+        XCTAssertEqual(timeout(after: .zero), 10)
+        XCTAssertEqual(timeout(after: .microseconds(3_200)), 7, "rounded up, never early")
+        XCTAssertEqual(timeout(after: .microseconds(9_900)), 1)
+        XCTAssertEqual(timeout(after: interval), 0)
+        XCTAssertEqual(timeout(after: .milliseconds(25)), 0, "overdue: no wait")
+        XCTAssertEqual(
+            EventPoller.waitTimeout(sinceTimedDrain: .zero, interval: interval, timed: false), -1,
+            "nothing to drain on a timer: wait for descriptors only")
+    }
 }

@@ -81,6 +81,8 @@ final class TracepointFormatTests: XCTestCase {
             "\tfield:char comm[3];\toffset:0;\tsize:16;\tsigned:0;",
             "\tfield:int x; }; int y;\toffset:0;\tsize:4;\tsigned:0;",
             "\tfield:int a-b;\toffset:0;\tsize:4;\tsigned:0;",
+            "\tfield:int f\u{E9};\toffset:0;\tsize:4;\tsigned:0;",
+            "\tfield:int \u{E9}t\u{E9};\toffset:0;\tsize:4;\tsigned:0;",
             "\tfield",
             "\tfield:int fd;\toffset:8;\tsize:;",
             String(repeating: "field:", count: 1000),

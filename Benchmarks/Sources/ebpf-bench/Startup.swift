@@ -133,14 +133,17 @@ enum Startup {
         var results: [String: [Int: StartupMeasurement]] = [:]
         for count in probeCounts {
             let syscalls = try syscalls(count)
-            for tracer in tracers {
-                var runs: [StartupMeasurement] = []
-                if tracer.warmUp { _ = try measure(tracer, syscalls: syscalls, pid: pid) }
-                for _ in 0..<repeats { runs.append(try measure(tracer, syscalls: syscalls, pid: pid)) }
-                runs.sort { $0.secondsToFirstEvent < $1.secondsToFirstEvent }
-                results[tracer.label, default: [:]][count] = runs[runs.count / 2]
-                warn("  start-up, \(count) probes: \(tracer.label) done")
+            for tracer in tracers where tracer.warmUp { _ = try measure(tracer, syscalls: syscalls, pid: pid) }
+            // Taken in turns, so a slow stretch of the machine falls on every tracer alike.
+            var runs: [String: [StartupMeasurement]] = [:]
+            for _ in 0..<repeats {
+                for tracer in tracers { runs[tracer.label, default: []].append(try measure(tracer, syscalls: syscalls, pid: pid)) }
             }
+            for (label, measured) in runs {
+                let sorted = measured.sorted { $0.secondsToFirstEvent < $1.secondsToFirstEvent }
+                results[label, default: [:]][count] = sorted[sorted.count / 2]
+            }
+            warn("  start-up, \(count) probes: done")
         }
 
         emit("")

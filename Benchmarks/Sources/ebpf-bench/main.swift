@@ -2,8 +2,8 @@
 // against a plain C consumer on libbcc and bcc Python, on the same program and the same load.
 //
 //   ebpf-bench [--events 200000,2000000] [--sizes 56,512] [--latency-events 30] [--repeats 3] [--baselines DIR]
-//              [--ebpf-trace PATH [--startup-repeats 3]]   (PATH adds the start-up comparison)
-//   ebpf-bench startup --ebpf-trace PATH [--startup-repeats 3] [--baselines DIR]   (start-up only)
+//              [--ebpf-trace PATH [--startup-repeats 7]]   (PATH adds the start-up comparison)
+//   ebpf-bench startup --ebpf-trace PATH [--startup-repeats 7] [--baselines DIR]   (start-up only)
 //   ebpf-bench consume ...   (internal: one Swift consumer, run by the harness)
 //   ebpf-bench program SYSCALL PID [STRING_SIZE]   (prints the generated program, for profiling by hand)
 import EBPF
@@ -40,7 +40,9 @@ func option(_ name: String, in arguments: [String]) -> String? {
 func startupTargets(_ arguments: [String]) throws -> [Report.Target] {
     guard let path = option("--ebpf-trace", in: arguments) else { return [] }
     let baselines = option("--baselines", in: arguments) ?? "Benchmarks/baselines"
-    let repeats = Int(option("--startup-repeats", in: arguments) ?? "3") ?? 3
+    // A start's time to its first event varies by a few milliseconds from run to run here
+    // (process start, the kernel's verifier): the median of 7 moves less than one of 3.
+    let repeats = Int(option("--startup-repeats", in: arguments) ?? "7") ?? 7
     let cache = "/tmp/ebpf-bench-cache-\(getpid())"
     defer { _ = try? Child(["/bin/rm", "-rf", cache]).wait() }
     return try Startup.run(

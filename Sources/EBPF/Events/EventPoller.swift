@@ -203,7 +203,6 @@ final class EventPoller: Sendable {
 
     private func run(_ pollSet: PollSet) {
         pollerThreadID.store(NativeThread.current.id, ordering: .releasing)
-        let intervalMS = Int32(max(1, drainInterval / .milliseconds(1)))
         var lastTimedDrain = ContinuousClock.now
         while true {
             let (stopping, removals, timed) = state.withLock { state in
@@ -217,7 +216,9 @@ final class EventPoller: Sendable {
             if stopping { break }
 
             do throws(SystemCallFailure) {
-                try pollSet.wait(timeoutMilliseconds: timed ? intervalMS : -1) { id in
+                let timeout = Self.waitTimeout(
+                    sinceTimedDrain: ContinuousClock.now - lastTimedDrain, interval: drainInterval, timed: timed)
+                try pollSet.wait(timeoutMilliseconds: timeout) { id in
                     state.withLock { $0.sources[id] }?.drain()
                 }
             } catch {
@@ -231,6 +232,16 @@ final class EventPoller: Sendable {
             }
         }
         finish()
+    }
+
+    /// How long the thread's next `epoll_wait` may sleep, in milliseconds: until the next
+    /// timed drain is due (rounded up), not a whole interval from now, or a wake-up just
+    /// before it was due would put it off by nearly an interval; -1 (no limit) when no
+    /// source needs timed drains.
+    static func waitTimeout(sinceTimedDrain elapsed: Duration, interval: Duration, timed: Bool) -> Int32 {
+        guard timed else { return -1 }
+        let untilDue = ((interval - elapsed) / .milliseconds(1)).rounded(.up)
+        return Int32(min(max(0, untilDue), Double(Int32.max)))
     }
 
     /// On the way out of the thread: deliver what is left, release every source, wake the

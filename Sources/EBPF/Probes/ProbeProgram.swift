@@ -17,13 +17,17 @@ public struct ProbeProgram: Sendable {
         case functionKprobe(function: String)
     }
 
-    /// The C text handed to libbcc: a whole program, compilable alone.
-    public let text: String
+    /// The C text handed to libbcc: a whole program, compilable alone. Written when read:
+    /// the library emits tracepoint probes' instructions itself, without C.
+    public var text: String { (includes + [Self.tableDeclaration, body]).joined(separator: "\n") }
     /// The text without its `#include` lines and perf table, to be joined with other probes'
     /// into one program (``combinedText(of:)``).
-    let body: String
+    var body: String { source.program(filter: filter, probeIndex: probeIndex) }
     /// The `#include` lines the body needs.
-    let includes: [String]
+    var includes: [String] { source.includes }
+    /// The members, statements and layout the C is written from.
+    private let source: Builder
+    private let filter: ProbeFilter
     /// The name of this program's BPF function: ``standaloneFunctionName`` for a probe
     /// compiled alone, `ebpf_probe_<n>` for the n-th of probes compiled together.
     public let functionName: String
@@ -158,10 +162,9 @@ public struct ProbeProgram: Sendable {
                     bits: nil)
             }
         }
-        body = builder.program(filter: filter, probeIndex: probeIndex)
-        includes = builder.includes
+        source = builder
+        self.filter = filter
         emission = builder.emittable ? Emission(filter: filter, fills: builder.fills) : nil
-        text = (includes + [Self.tableDeclaration, body]).joined(separator: "\n")
         layout = RecordLayout.interned(fields: builder.fields, size: builder.recordSize, eventName: eventName)
     }
 }

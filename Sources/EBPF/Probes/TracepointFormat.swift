@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A tracepoint's record as the kernel describes it in `<tracefs>/events/<category>/<name>/format`.
 ///
 /// A plain value: parse it from text (``init(category:name:parsing:)``, no kernel needed) or
@@ -50,14 +54,16 @@ public struct TracepointFormat: Sendable, Hashable {
         self.fields = []
         self.commonFields = []
         var sawField = false
-        // Split as bytes: kernel text is ASCII, and splitting by character cost more than the
-        // rest of the parse.
-        let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        for (index, rawLine) in lines.enumerated() {
-            let line = Substring(rawLine).trimmingBlanks()
-            if line.hasPrefix("ID:") {
-                id = Int(line.dropFirst(3).trimmingBlanks())
-            } else if line.hasPrefix("field:") {
+        // Parsed as bytes: kernel text is ASCII, and Character-based splitting and trimming
+        // cost several times the rest of a probe's start.
+        let bytes = Array(text.utf8)
+        for (index, rawLine) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            .enumerated()
+        {
+            let line = rawLine.trimmingBlanks()
+            if line.starts(with: "ID:".utf8) {
+                id = line.dropFirst(3).trimmingBlanks().decimalValue
+            } else if line.starts(with: "field:".utf8) {
                 let field = try Self.parseField(line, lineNumber: index + 1, event: "\(category):\(name)")
                 sawField = true
                 if field.name.hasPrefix("common_") {
@@ -80,89 +86,98 @@ public struct TracepointFormat: Sendable, Hashable {
     ///   ``EBPFError/Code/notFound`` for a tracepoint the kernel lacks (or one without a
     ///   format file), ``EBPFError/Code/tracefsUnavailable``, ``EBPFError/Code/invalidFormat``.
     public static func load(category: String, name: String) throws(EBPFError) -> TracepointFormat {
-        let directory = try Tracefs.tracepointDirectory(category: category, name: name)
-        let path = directory + "/format"
-        guard SystemFiles.exists(path) else {
+        try NameValidation.tracepointComponent(category, what: "tracepoint category")
+        try NameValidation.tracepointComponent(name, what: "tracepoint name")
+        // Opened straight away (each lookup in tracefs costs a probe's start time); only a
+        // failed open looks further, to say what is missing.
+        let path = try Tracefs.root() + "/events/\(category)/\(name)/format"
+        let bytes: [UInt8]
+        do throws(SystemCallFailure) {
+            bytes = try FileDescriptor.open(path, O_RDONLY).readToEnd()
+        } catch  where error.errno == ENOENT {
+            _ = try Tracefs.tracepointDirectory(category: category, name: name)
             throw EBPFError(
                 .notFound,
                 "the tracepoint \(category):\(name) has no format file (\(path)), so its fields are unknown; attach your own C with attachTracepoint(tp:fnName:)"
             )
+        } catch {
+            throw error.error(.systemCallFailed, "could not \(error.call) \(path)")
         }
-        return try TracepointFormat(category: category, name: name, parsing: SystemFiles.readText(path))
+        return try TracepointFormat(category: category, name: name, parsing: String(decoding: bytes, as: UTF8.self))
     }
 
     /// Parses `field:<declaration>;\toffset:N;\tsize:N;\tsigned:N;`.
-    private static func parseField(_ line: String, lineNumber: Int, event: String) throws(EBPFError) -> Field {
+    private static func parseField(
+        _ line: ArraySlice<UInt8>, lineNumber: Int, event: String
+    ) throws(EBPFError) -> Field {
         func malformed(_ why: String) -> EBPFError {
             EBPFError(
                 .invalidFormat,
-                "line \(lineNumber) of the format of \(event) is malformed (\(why)): \(NameValidation.quoted(line))")
+                "line \(lineNumber) of the format of \(event) is malformed (\(why)): \(NameValidation.quoted(line.text))"
+            )
         }
-        var declaration: String?
-        var offsetText: String?
-        var sizeText: String?
-        var signedText: String?
-        for part in line.utf8.split(separator: UInt8(ascii: ";")) {
-            let item = Substring(part).trimmingBlanks()
+        var declaration: ArraySlice<UInt8>?
+        var offsetText: ArraySlice<UInt8>?
+        var sizeText: ArraySlice<UInt8>?
+        var signedText: ArraySlice<UInt8>?
+        for part in line.split(separator: UInt8(ascii: ";")) {
+            let item = part.trimmingBlanks()
             guard !item.isEmpty else { continue }
-            guard let colon = item.utf8.firstIndex(of: UInt8(ascii: ":")) else {
-                throw malformed("'\(item)' has no ':'")
+            guard let colon = item.firstIndex(of: UInt8(ascii: ":")) else {
+                throw malformed("'\(item.text)' has no ':'")
             }
-            let value = String(item[item.utf8.index(after: colon)...])
-            switch item[..<colon] {
-            case "field": declaration = value
-            case "offset": offsetText = value
-            case "size": sizeText = value
-            case "signed": signedText = value
-            default: break
+            let key = item[..<colon]
+            let value = item[(colon + 1)...].trimmingBlanks()
+            if key.elementsEqual("field".utf8) {
+                declaration = value
+            } else if key.elementsEqual("offset".utf8) {
+                offsetText = value
+            } else if key.elementsEqual("size".utf8) {
+                sizeText = value
+            } else if key.elementsEqual("signed".utf8) {
+                signedText = value
             }
         }
-        guard let declaration, !declaration.isEmpty else { throw malformed("no declaration") }
-        guard let offset = offsetText.flatMap({ Int($0) }), offset >= 0 else {
-            throw malformed("no valid offset")
-        }
-        guard let size = sizeText.flatMap({ Int($0) }), size >= 0 else {
-            throw malformed("no valid size")
-        }
+        guard var text = declaration, !text.isEmpty else { throw malformed("no declaration") }
+        guard let offset = offsetText?.decimalValue else { throw malformed("no valid offset") }
+        guard let size = sizeText?.decimalValue else { throw malformed("no valid size") }
         guard offset <= maximumRecordSize, size <= maximumRecordSize, offset + size <= maximumRecordSize else {
             throw malformed("offset + size beyond \(maximumRecordSize)")
         }
-        let isSigned = signedText == "1"
+        let isSigned = signedText?.elementsEqual("1".utf8) ?? false
 
-        var text = declaration.trimmingBlanks()
         var isDynamic = false
-        if text.hasPrefix("__data_loc ") {
+        if text.starts(with: "__data_loc ".utf8) {
             isDynamic = true
-            text = String(text.dropFirst("__data_loc ".count)).trimmingBlanks()
+            text = text.dropFirst("__data_loc ".utf8.count).trimmingBlanks()
         }
         // An array suffix after the name: "char comm[16]".
         var arrayLength: Int?
-        if text.hasSuffix("]"), let open = text.lastIndex(of: "[") {
-            let inside = text[text.index(after: open)..<text.index(before: text.endIndex)]
+        if text.last == UInt8(ascii: "]"), let open = text.lastIndex(of: UInt8(ascii: "[")) {
+            let inside = text[(open + 1)..<(text.endIndex - 1)]
             let beforeBracket = text[..<open]
-            if let last = beforeBracket.last, Self.isNameCharacter(last) {
-                guard let length = Int(inside), length > 0 else { throw malformed("array length '\(inside)'") }
+            if let last = beforeBracket.last, isNameByte(last) {
+                guard let length = inside.decimalValue, length > 0 else {
+                    throw malformed("array length '\(inside.text)'")
+                }
                 arrayLength = length
-                text = String(beforeBracket)
+                text = beforeBracket
             }
         }
-        guard
-            let nameStart = text.lastIndex(where: { !Self.isNameCharacter($0) }).map(
-                text.index(after:)) ?? (text.isEmpty ? nil : text.startIndex),
-            nameStart < text.endIndex
-        else { throw malformed("no field name") }
-        let name = String(text[nameStart...])
+        let nameStart = text.lastIndex { !isNameByte($0) }.map { $0 + 1 } ?? text.startIndex
+        guard nameStart < text.endIndex else { throw malformed("no field name") }
+        let name = text[nameStart...].text
         do {
             try NameValidation.identifier(name, what: "field name")
         } catch {
             throw malformed(error.message)
         }
-        var type = String(text[..<nameStart]).trimmingBlanks()
-        if type.isEmpty { throw malformed("no type for '\(name)'") }
-        let typeCharacters = type.unicodeScalars.allSatisfy {
-            $0.isASCII && (isASCIIAlphanumeric(UInt8($0.value)) || " _*[]".unicodeScalars.contains($0))
+        let typeBytes = text[..<nameStart].trimmingBlanks()
+        guard !typeBytes.isEmpty else { throw malformed("no type for '\(name)'") }
+        guard typeBytes.allSatisfy({ isASCIIAlphanumeric($0) || " _*[]".utf8.contains($0) }) else {
+            throw malformed("the type '\(typeBytes.text)' has characters no C type has")
         }
-        guard typeCharacters else { throw malformed("the type '\(type)' has characters no C type has") }
+        var type = typeBytes.text
         if let arrayLength {
             type += "[\(arrayLength)]"
             if size % arrayLength != 0 { throw malformed("size \(size) is not a multiple of \(arrayLength) elements") }
@@ -171,13 +186,35 @@ public struct TracepointFormat: Sendable, Hashable {
             name: name, type: type, offset: offset, size: size, isSigned: isSigned,
             arrayLength: arrayLength, isDynamic: isDynamic)
     }
+}
 
-    /// Whether `character` can be part of a field name: a letter, digit or underscore,
-    /// decided from the byte for ASCII (grapheme properties are slow; kernel text is ASCII).
-    private static func isNameCharacter(_ character: Character) -> Bool {
-        if let byte = character.asciiValue { return isASCIIAlphanumeric(byte) || byte == UInt8(ascii: "_") }
-        return character.isLetter || character.isNumber
+/// Whether `byte` can be part of a field name: an ASCII letter, digit or underscore.
+private func isNameByte(_ byte: UInt8) -> Bool {
+    isASCIIAlphanumeric(byte) || byte == UInt8(ascii: "_")
+}
+
+extension ArraySlice<UInt8> {
+    /// The bytes without leading and trailing spaces and tabs.
+    fileprivate func trimmingBlanks() -> ArraySlice<UInt8> {
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else {
+            return []
+        }
+        return self[first...last]
     }
+
+    /// The bytes as a non-negative decimal number of at most 18 digits; nil otherwise.
+    fileprivate var decimalValue: Int? {
+        guard !isEmpty, count <= 18 else { return nil }
+        var value = 0
+        for byte in self {
+            guard NameValidation.isDigit(byte) else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
+    fileprivate var text: String { String(decoding: self, as: UTF8.self) }
 }
 
 private func isASCIIAlphanumeric(_ byte: UInt8) -> Bool {
