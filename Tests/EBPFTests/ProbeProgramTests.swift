@@ -33,7 +33,7 @@ final class ProbeProgramTests: XCTestCase {
             end = layout.offset + layout.size
         }
         XCTAssertEqual(end, ProbeRecordHeader.Offset.end)
-        XCTAssertEqual(ProbeRecordHeader.size, 48)
+        XCTAssertEqual(ProbeRecordHeader.Offset.end, 48)
     }
 
     /// What a user can build without a kernel through the public initializers, and the

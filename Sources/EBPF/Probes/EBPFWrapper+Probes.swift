@@ -189,7 +189,7 @@ extension EBPFWrapper {
                 {
                     Result { () throws(EBPFError) in
                         for program in programs {
-                            try shared.module.load(program.functionName, type: program.programType)
+                            try shared.module.preload(program.functionName, type: program.programType)
                         }
                     }
                 }, alongside: { Result { () throws(EBPFError) in try openBuffer() } })

@@ -45,8 +45,7 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
         record.withBytes { raw in
             let (start, end) = (ProbeRecordHeader.Offset.processName, ProbeRecordHeader.Offset.end)
             guard raw.count >= end else { return "" }
-            let name = UnsafeRawBufferPointer(rebasing: raw[start..<end])
-            return String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
+            return FieldLayout.cString(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
         }
     }
 

@@ -214,7 +214,7 @@ extension ProbeProgram {
         var members: [String] = []
         var statements: [String] = []
         var fields: [FieldLayout] = []
-        var offset = ProbeRecordHeader.size
+        var offset = ProbeRecordHeader.Offset.end
         var alignment = 8
         /// The statements again, for ``ProbeEmitter``; `emittable` turns false at the first
         /// one it cannot build.

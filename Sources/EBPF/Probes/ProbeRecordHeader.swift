@@ -51,9 +51,6 @@ enum ProbeRecordHeader {
     /// Every member, in record order.
     static let members = [timestamp, processID, threadID, userID, groupID, cpu, probeIndex, processName]
 
-    /// Where the event's own fields start.
-    static let size = Offset.end
-
     /// A scalar member at `offset`, sized by its C type (`u32`: 4 bytes).
     private static func member(
         _ name: String, _ cType: String, _ kind: FieldLayout.Kind, fill value: String, at offset: Int

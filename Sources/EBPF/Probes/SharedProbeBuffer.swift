@@ -41,10 +41,10 @@ final class SharedProbeBuffer: Sendable {
             decoder: { _, _ in
                 // The buffer's own received count goes unread: each probe counts its records.
                 let recycler = RecordStorageRecycler.forBuffer()
-                let indexOffset = ProbeRecordHeader.Offset.probeIndex
                 return { raw in
                     guard raw.count >= ProbeRecordHeader.Offset.end else { return }
-                    let index = Int(raw.loadUnaligned(fromByteOffset: indexOffset, as: UInt32.self))
+                    let index = Int(
+                        raw.loadUnaligned(fromByteOffset: ProbeRecordHeader.Offset.probeIndex, as: UInt32.self))
                     guard index < members.count else { return }
                     // `members` outlives this closure, which holds it: no retain per record.
                     unowned(unsafe) let member = members[index]

@@ -218,7 +218,7 @@ final class BPFModule: Sendable {
 
     /// Loads function `name` as a `type` program now, so a later ``withFunction(_:type:_:)``
     /// finds it loaded.
-    func load(_ name: String, type: ProgramType) throws(EBPFError) {
+    func preload(_ name: String, type: ProgramType) throws(EBPFError) {
         try withFunction(name, type: type) { _ in }
     }
 

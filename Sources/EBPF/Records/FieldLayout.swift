@@ -90,9 +90,7 @@ struct FieldLayout: Sendable, Hashable {
             }
             switch (kind, count) {
             case (.character, .some(let count)):
-                let bytes = UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: count)
-                let end = bytes.firstIndex(of: 0) ?? count
-                return .string(String(decoding: UnsafeBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self))
+                return .string(FieldLayout.cString(UnsafeRawBufferPointer(start: start, count: count)))
             case (.bytes, _), (.socketAddress, _):
                 return .bytes(Array(UnsafeRawBufferPointer(start: start, count: size)))
             case (.unsigned, .some) where elementSize == 1:
@@ -122,6 +120,12 @@ struct FieldLayout: Sendable, Hashable {
                 return .bytes(Array(UnsafeRawBufferPointer(start: pointer, count: elementSize)))
             }
         }
+    }
+
+    /// A C `char` array as text: its bytes up to the first NUL (all of them without one),
+    /// decoded as UTF-8.
+    static func cString(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
     }
 
     static func loadUnsigned(_ pointer: UnsafeRawPointer, size: Int) -> UInt64 {
