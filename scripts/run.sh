@@ -13,7 +13,8 @@ shift || true
 (
     sleep 2
     cat /etc/hostname >/dev/null
-    python3 -c 'import socket; s = socket.socket(); s.bind(("0.0.0.0", 31337)); s.close()'
+    # A bind, then a connect to a listener of its own on loopback.
+    python3 -c 'import socket; s = socket.socket(); s.bind(("0.0.0.0", 31337)); s.listen(); c = socket.create_connection(("127.0.0.1", 31337)); c.close(); s.close()'
     sh -c 'exec true'
 ) &
 swift run --skip-build ebpf-trace bind connect openat execve --duration "$seconds" "$@"
