@@ -60,9 +60,9 @@ public struct TracepointFormat: Sendable, Hashable {
         for (index, rawLine) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
             .enumerated()
         {
-            let line = rawLine.trimmingBlanks()
+            let line = rawLine.trimmingBlankBytes()
             if line.starts(with: "ID:".utf8) {
-                id = line.dropFirst(3).trimmingBlanks().decimalValue
+                id = line.dropFirst(3).trimmingBlankBytes().decimalValue
             } else if line.starts(with: "field:".utf8) {
                 let field = try Self.parseField(line, lineNumber: index + 1, event: "\(category):\(name)")
                 sawField = true
@@ -86,11 +86,9 @@ public struct TracepointFormat: Sendable, Hashable {
     ///   ``EBPFError/Code/notFound`` for a tracepoint the kernel lacks (or one without a
     ///   format file), ``EBPFError/Code/tracefsUnavailable``, ``EBPFError/Code/invalidFormat``.
     public static func load(category: String, name: String) throws(EBPFError) -> TracepointFormat {
-        try NameValidation.tracepointComponent(category, what: "tracepoint category")
-        try NameValidation.tracepointComponent(name, what: "tracepoint name")
         // Opened straight away (each lookup in tracefs costs a probe's start time); only a
         // failed open looks further, to say what is missing.
-        let path = try Tracefs.root() + "/events/\(category)/\(name)/format"
+        let path = try Tracefs.tracepointPath(category: category, name: name) + "/format"
         let bytes: [UInt8]
         do throws(SystemCallFailure) {
             bytes = try FileDescriptor.open(path, O_RDONLY).readToEnd()
@@ -121,13 +119,13 @@ public struct TracepointFormat: Sendable, Hashable {
         var sizeText: ArraySlice<UInt8>?
         var signedText: ArraySlice<UInt8>?
         for part in line.split(separator: UInt8(ascii: ";")) {
-            let item = part.trimmingBlanks()
+            let item = part.trimmingBlankBytes()
             guard !item.isEmpty else { continue }
             guard let colon = item.firstIndex(of: UInt8(ascii: ":")) else {
                 throw malformed("'\(item.text)' has no ':'")
             }
             let key = item[..<colon]
-            let value = item[(colon + 1)...].trimmingBlanks()
+            let value = item[(colon + 1)...].trimmingBlankBytes()
             if key.elementsEqual("field".utf8) {
                 declaration = value
             } else if key.elementsEqual("offset".utf8) {
@@ -149,7 +147,7 @@ public struct TracepointFormat: Sendable, Hashable {
         var isDynamic = false
         if text.starts(with: "__data_loc ".utf8) {
             isDynamic = true
-            text = text.dropFirst("__data_loc ".utf8.count).trimmingBlanks()
+            text = text.dropFirst("__data_loc ".utf8.count).trimmingBlankBytes()
         }
         // An array suffix after the name: "char comm[16]".
         var arrayLength: Int?
@@ -172,7 +170,7 @@ public struct TracepointFormat: Sendable, Hashable {
         } catch {
             throw malformed(error.message)
         }
-        let typeBytes = text[..<nameStart].trimmingBlanks()
+        let typeBytes = text[..<nameStart].trimmingBlankBytes()
         guard !typeBytes.isEmpty else { throw malformed("no type for '\(name)'") }
         guard typeBytes.allSatisfy({ isASCIIAlphanumeric($0) || " _*[]".utf8.contains($0) }) else {
             throw malformed("the type '\(typeBytes.text)' has characters no C type has")
@@ -194,15 +192,6 @@ private func isNameByte(_ byte: UInt8) -> Bool {
 }
 
 extension ArraySlice<UInt8> {
-    /// The bytes without leading and trailing spaces and tabs.
-    fileprivate func trimmingBlanks() -> ArraySlice<UInt8> {
-        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else {
-            return []
-        }
-        return self[first...last]
-    }
-
     /// The bytes as a non-negative decimal number of at most 18 digits; nil otherwise.
     fileprivate var decimalValue: Int? {
         guard !isEmpty, count <= 18 else { return nil }

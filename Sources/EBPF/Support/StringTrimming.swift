@@ -3,11 +3,19 @@ extension StringProtocol where UTF8View: BidirectionalCollection {
     /// Scans bytes, not characters: kernel text is ASCII, and grapheme breaking cost more
     /// than the rest of parsing a tracepoint format.
     func trimmingBlanks() -> String {
-        let bytes = utf8
-        let isBlank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
-        guard let first = bytes.firstIndex(where: { !isBlank($0) }) else { return "" }
+        let bytes = utf8.trimmingBlankBytes()
         // Both ends are next to an ASCII blank or the text's end, so on scalar boundaries.
-        let end = bytes.index(after: bytes.lastIndex(where: { !isBlank($0) })!)
-        return String(self[first..<end])
+        return String(self[bytes.startIndex..<bytes.endIndex])
+    }
+}
+
+extension BidirectionalCollection<UInt8> {
+    /// The bytes without leading and trailing spaces and tabs.
+    func trimmingBlankBytes() -> SubSequence {
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else {
+            return self[endIndex...]
+        }
+        return self[first...last]
     }
 }

@@ -35,9 +35,7 @@ public enum Tracefs {
     /// - Throws: ``EBPFError/Code/invalidArgument`` for a malformed name,
     ///   ``EBPFError/Code/notFound`` for a tracepoint this kernel does not have.
     static func tracepointDirectory(category: String, name: String) throws(EBPFError) -> String {
-        try NameValidation.tracepointComponent(category, what: "tracepoint category")
-        try NameValidation.tracepointComponent(name, what: "tracepoint name")
-        let directory = try root() + "/events/\(category)/\(name)"
+        let directory = try tracepointPath(category: category, name: name)
         guard SystemFiles.isDirectory(directory) else {
             throw EBPFError(
                 .notFound,
@@ -45,6 +43,16 @@ public enum Tracefs {
             )
         }
         return directory
+    }
+
+    /// Where one tracepoint's directory is, after checking that both parts are plain names,
+    /// without looking whether it is there.
+    ///
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for a malformed name.
+    static func tracepointPath(category: String, name: String) throws(EBPFError) -> String {
+        try NameValidation.tracepointComponent(category, what: "tracepoint category")
+        try NameValidation.tracepointComponent(name, what: "tracepoint name")
+        return try root() + "/events/\(category)/\(name)"
     }
 
     /// Splits `"category:name"` as bcc's `tp=` argument is written.
