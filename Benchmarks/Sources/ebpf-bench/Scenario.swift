@@ -57,3 +57,27 @@ struct Measurement: Sendable {
     /// consumers (not counted).
     var allocationsPerEvent: Double?
 }
+
+extension Measurement {
+    /// One consumer's runs of one scenario as one row: each rate and cost is the median of
+    /// the runs, taken separately (they move with how the kernel happened to batch wake-ups,
+    /// not together); losses are the worst run's, so a loss in any run shows.
+    static func combining(_ runs: [Measurement]) -> Measurement {
+        precondition(!runs.isEmpty, "a row needs at least one run")
+        func median<Value: Comparable>(_ value: (Measurement) -> Value) -> Value {
+            let sorted = runs.map(value).sorted()
+            return sorted[sorted.count / 2]
+        }
+        var row = runs[0]
+        row.delivered = runs.map(\.delivered).min()!
+        row.lost = runs.map(\.lost).max()!
+        row.gaps = runs.map(\.gaps).max()!
+        row.eventsPerSecond = median(\.eventsPerSecond)
+        row.nanosecondsPerSyscall = median(\.nanosecondsPerSyscall)
+        row.cpuNanosecondsPerEvent = median(\.cpuNanosecondsPerEvent)
+        row.peakRSS = runs.map(\.peakRSS).max()!
+        row.startupMilliseconds = median(\.startupMilliseconds)
+        row.allocationsPerEvent = runs.compactMap(\.allocationsPerEvent).max()
+        return row
+    }
+}

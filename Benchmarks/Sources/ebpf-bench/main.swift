@@ -63,15 +63,18 @@ func runBenchmark(_ arguments: [String]) throws {
         .c(pages: 0, wakeup: 128), .swiftClosure, .swiftByName, .swiftTyped,
         .python(pages: 8, wakeup: 1), .python(pages: 0, wakeup: 128), .c(pages: 8, wakeup: 1),
     ]
-    // The rows the CPU-per-event targets compare.
-    let repeated: Set<Consumer> = [.c(pages: 0, wakeup: 128), .swiftClosure, .swiftByName, .swiftTyped]
+    // The rows the targets compare.
+    let repeated: Set<Consumer> = [
+        .c(pages: 0, wakeup: 128), .swiftClosure, .swiftByName, .swiftTyped, .python(pages: 8, wakeup: 1),
+    ]
     emit("Event delivery, side by side: each consumer runs the same generated program on the same load,")
     emit("a process issuing N syscalls, filtered by its pid in the kernel. Ratios are to the C consumer")
     emit("at the library's defaults (its page count for the record size, a wake-up every 128 records,")
     emit("a 10 ms drain). The closure probe runs that program as the library emits it by default (no")
-    emit("clang); the other consumers load clang's compile of its C. CPU per event moves with how the")
-    emit("kernel happens to batch wake-ups, so the C and Swift rows at library defaults are each the")
-    emit("median (by CPU per event) of \(repeats) runs, taken in turns; the others are one run.")
+    emit("clang); the other consumers load clang's compile of its C. Rates and costs move with how the")
+    emit("kernel happens to batch wake-ups, so the rows the targets compare (C, Swift and bcc Python at")
+    emit("their defaults) take \(repeats) runs each, in turns: each column is the median of its runs, taken")
+    emit("separately, except lost and gaps, the worst run's. The other rows are one run.")
 
     var reference: [Consumer: Measurement] = [:]
     for size in sizes {
@@ -86,10 +89,7 @@ func runBenchmark(_ arguments: [String]) throws {
                     warn("  \(size) B, \(count) events: \(consumer.label) done (run \(round + 1))")
                 }
             }
-            let rows = consumers.map { consumer in
-                let sorted = runs[consumer]!.sorted { $0.cpuNanosecondsPerEvent < $1.cpuNanosecondsPerEvent }
-                return sorted[sorted.count / 2]
-            }
+            let rows = consumers.map { Measurement.combining(runs[$0]!) }
             let c = rows.first { $0.consumer == .c(pages: 0, wakeup: 128) }
             let pages = PerfBufferOptions.automaticPageCount(recordSize: size)
             emit(Report.table(title: "### \(size)-byte records (\(scenario.syscall)), \(count) events; library's rings: \(pages) pages per CPU", unprobed: unprobed, rows: rows, c: c))
