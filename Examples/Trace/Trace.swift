@@ -42,11 +42,40 @@ struct Trace: ParsableCommand {
     @Option(help: "Bytes copied per string argument.")
     var stringSize: Int = 256
 
+    @Option(
+        help: """
+            Count events in the kernel instead of printing each: by comm, pid, tid, uid, cpu, \
+            a field of the event (fd, filename), or all (one total).
+            """)
+    var countBy: String?
+
+    @Option(help: "Also keep the sum, min, max and average of this integer field (read's count); implies --count-by.")
+    var sum: String?
+
+    @Option(help: "With --count-by: print the counts every this many seconds, each interval afresh.")
+    var interval: Double?
+
+    @Option(help: "With --count-by: print only the N largest counts.")
+    var top: Int?
+
     func validate() throws {
         guard OutputFormat(rawValue: format) != nil else {
             throw ValidationError("--format must be table or json")
         }
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+        if let interval, interval <= 0 { throw ValidationError("--interval must be positive") }
+        if let top, top <= 0 { throw ValidationError("--top must be positive") }
+        if countBy == nil, sum == nil, interval != nil || top != nil {
+            throw ValidationError("--interval and --top go with --count-by or --sum")
+        }
+    }
+
+    /// The counting mode's settings, when --count-by or --sum asks for it.
+    private var countMode: CountMode? {
+        guard countBy != nil || sum != nil else { return nil }
+        return CountMode(
+            key: CountMode.key(named: countBy ?? "all"), field: sum, interval: interval, top: top,
+            format: OutputFormat(rawValue: format)!)
     }
 
     func run() throws {
@@ -54,8 +83,23 @@ struct Trace: ParsableCommand {
         let output = EventFormatter(format: OutputFormat(rawValue: format)!)
         let filter = ProbeFilter(processID: pid, threadID: tid, userID: uid, processName: comm)
         let wrapper = try EBPFWrapper()
-        let counts = Locked<[String: Int]>([:])
         let writer = LineWriter()
+        // Until a stop signal or the end of the duration; each wait at most `seconds`.
+        let end = duration.map { ContinuousClock.now + .nanoseconds(Int64($0 * 1e9)) }
+        func stopped(waiting seconds: Double) -> Bool {
+            let left = end.map { ContinuousClock.now.duration(to: $0) / .seconds(1) } ?? .infinity
+            let wait = max(0, min(seconds, left))
+            if stopSignals.wait(seconds: wait.isFinite ? wait : nil) != nil { return true }
+            if let end, ContinuousClock.now >= end { return true }
+            return false
+        }
+        if let countMode {
+            try countMode.run(
+                events.map(target(for:)), filter: filter, options: AggregationOptions(stringSize: min(stringSize, 256)),
+                wrapper: wrapper, writer: writer, stop: stopped(waiting:))
+            return
+        }
+        let counts = Locked<[String: Int]>([:])
         // A tracer should not trace itself (it opens tracefs files while attaching).
         let ownPID = getpid()
         let probes: [Probe]
@@ -80,12 +124,8 @@ struct Trace: ParsableCommand {
 
         // Until a stop signal or the end of the duration, lines reach stdout at most a flush
         // interval after their event: one write per interval, however many events came.
-        let end = duration.map { ContinuousClock.now + .nanoseconds(Int64($0 * 1e9)) }
-        while true {
-            let left = end.map { ContinuousClock.now.duration(to: $0) / .seconds(1) } ?? .infinity
-            if stopSignals.wait(seconds: max(0, min(LineWriter.flushInterval, left))) != nil { break }
+        while !stopped(waiting: LineWriter.flushInterval) {
             writer.flush()
-            if let end, ContinuousClock.now >= end { break }
         }
         // close() delivers what the buffers still hold before it returns.
         wrapper.close()

@@ -7,6 +7,7 @@
 #define CKERNELABI_H
 
 #include <linux/bpf.h>
+#include <linux/membarrier.h>
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <stdint.h>
@@ -62,6 +63,13 @@ static inline int cka_attach_tracepoint(uint64_t id, int program) {
 /// Returns the descriptor (close-on-exec), or -1 with errno set.
 static inline int cka_pidfd_open(pid_t pid) {
     return (int)syscall(__NR_pidfd_open, pid, 0);
+}
+
+/// membarrier(MEMBARRIER_CMD_GLOBAL): returns after an RCU grace period, so every BPF
+/// program that was running when it was called has returned (programs run inside RCU
+/// read-side sections). Returns 0, or -1 with errno set (EINVAL on nohz_full kernels).
+static inline int cka_wait_for_running_programs(void) {
+    return (int)syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
 }
 
 /// Reads a position the kernel advances; what it covers is visible after this load.

@@ -25,6 +25,7 @@ public final class EBPFWrapper: Sendable {
         var attachments: [Attachment] = []
         var buffers: [EventBuffer] = []
         var probes: [Probe] = []
+        var aggregations: [Aggregation] = []
     }
 
     /// The program compiled from the `text:` given at init; nil for `EBPFWrapper()`.
@@ -138,17 +139,19 @@ public final class EBPFWrapper: Sendable {
     }
 
     /// Detaches every probe attached through this wrapper: native attachments (their
-    /// buffers stay open) and closure probes (with their buffers).
+    /// buffers stay open), closure probes (with their buffers) and aggregations (their
+    /// tables stay readable).
     public func detachAll() {
-        let (attachments, probes) = state.withLock { state in
+        let (attachments, probes, aggregations) = state.withLock { state in
             defer {
                 state.attachments.removeAll()
                 state.probes.removeAll()
             }
-            return (state.attachments, state.probes)
+            return (state.attachments, state.probes, state.aggregations)
         }
         attachments.forEach { $0.detach() }
         probes.forEach { $0.detach() }
+        aggregations.forEach { $0.detach() }
     }
 
     /// Detaches every probe, stops the polling thread after delivering what the buffers
@@ -175,6 +178,11 @@ public final class EBPFWrapper: Sendable {
             return state.buffers
         }
         buffers.forEach { $0.close() }
+        let aggregations = state.withLock { state in
+            defer { state.aggregations.removeAll() }
+            return state.aggregations
+        }
+        aggregations.forEach { $0.close() }
         module?.close()
     }
 
@@ -207,6 +215,11 @@ public final class EBPFWrapper: Sendable {
 
     func track(_ probe: Probe) throws(EBPFError) -> Probe {
         try track(probe, in: \.probes, isLive: \.isAttached, while: "attaching") { $0.detach() }
+    }
+
+    /// Kept until the wrapper closes (detached ones too: their tables stay readable).
+    func track(_ aggregation: Aggregation) throws(EBPFError) -> Aggregation {
+        try track(aggregation, in: \.aggregations, isLive: { !$0.isClosed }, while: "attaching", undo: { $0.close() })
     }
 
     func track(_ buffer: EventBuffer) throws(EBPFError) -> EventBuffer {

@@ -189,12 +189,60 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertEqual(written.withLock { $0 }, name.utf8.count, "the thread's name")
     }
 
+    /// `--count-by`: counted in the kernel, printed at exit as a table, exactly.
+    func testCountByAFieldPrintsExactCountsAtExit() throws {
+        try requireKernel()
+        let run = try start(["fchdir", "--count-by", "fd", "--tid", String(ThisProcess.tid)])
+        for _ in 0..<3 { XCTAssertEqual(fchdir(900_051), -1) }
+        for _ in 0..<2 { XCTAssertEqual(fchdir(900_052), -1) }
+        let (termination, lines, stderr) = finish(run, signal: SIGINT)
+        XCTAssertEqual(termination, .exited(0), stderr)
+        let title = try XCTUnwrap(lines.firstIndex { $0.hasSuffix("] syscalls:sys_enter_fchdir") }, "\(lines)")
+        XCTAssertEqual(Array(lines[(title + 1)...(title + 3)]), ["fd      count", "900051      3", "900052      2"])
+        XCTAssertTrue(lines.contains("syscalls:sys_enter_fchdir        5       0"), "the summary: \(lines)")
+        XCTAssertTrue(stderr.contains("counting by fd"), stderr)
+    }
+
+    /// `--interval` with JSON: each interval afresh, every event in exactly one of them.
+    func testCountIntervalsInJSONAddUpToEveryEvent() throws {
+        try requireKernel()
+        let run = try start([
+            "fchdir", "--count-by", "fd", "--sum", "fd", "--tid", String(ThisProcess.tid), "--interval", "0.05",
+            "--format", "json",
+        ])
+        // Half the calls, then once an interval with some of them is out, the other half:
+        // those are in a later interval.
+        for _ in 0..<20 { XCTAssertEqual(fchdir(900_061), -1) }
+        XCTAssertTrue(run.waitForOutput("\"count\":", timeout: .seconds(60)), run.standardOutput)
+        for _ in 0..<20 { XCTAssertEqual(fchdir(900_061), -1) }
+        let (termination, lines, stderr) = finish(run, signal: SIGTERM)
+        XCTAssertEqual(termination, .exited(0), stderr)
+        var total = 0
+        for line in lines {
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
+            XCTAssertEqual(object["event"] as? String, "syscalls:sys_enter_fchdir")
+            for entry in try XCTUnwrap(object["entries"] as? [[String: Any]]) {
+                XCTAssertEqual(entry["fd"] as? Int, 900_061)
+                let count = try XCTUnwrap(entry["count"] as? Int)
+                XCTAssertEqual(entry["sum"] as? Int, 900_061 * count)
+                XCTAssertEqual(entry["min"] as? Int, 900_061)
+                total += count
+            }
+        }
+        XCTAssertEqual(total, 40, "\(lines)")
+        XCTAssertGreaterThanOrEqual(lines.filter { $0.contains("\"count\":") }.count, 2, "several intervals")
+        XCTAssertTrue(stderr.contains("syscalls:sys_enter_fchdir        40      0"), stderr)
+    }
+
     func testBadArgumentsFailWithAMessage() throws {
         try requireKernel()
         // ArgumentParser: 1 for an error the command throws, 64 (EX_USAGE) for bad options.
         for (arguments, expected, status) in [
             (["bind; }"], "invalid argument", 1), (["no_such_syscall"], "no syscall named", 1),
             (["bind", "--format", "xml"], "--format", 64),
+            (["openat", "--count-by", "nosuch"], "\"nosuch\" is not a field of syscalls:sys_enter_openat", 1),
+            (["openat", "--sum", "filename"], "only an integer field has a sum", 1),
+            (["openat", "--top", "3"], "--interval and --top go with --count-by", 64),
         ] {
             let (termination, text) = try runToCompletion(try tracer.path, arguments)
             XCTAssertEqual(termination, .exited(Int32(status)), "\(arguments): \(text)")

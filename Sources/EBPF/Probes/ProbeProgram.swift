@@ -483,43 +483,7 @@ extension ProbeProgram {
             case .syscallKprobe, .functionKprobe:
                 lines.append("int \(function)(struct pt_regs *ctx) {")
             }
-            lines.append("    u64 ebpf_id = bpf_get_current_pid_tgid();")
-            lines.append("    u64 ebpf_ugid = bpf_get_current_uid_gid();")
-            if let pid = filter.processID { lines.append("    if ((ebpf_id >> 32) != \(pid)) return 0;") }
-            if let tid = filter.threadID { lines.append("    if ((u32)ebpf_id != \(tid)) return 0;") }
-            if let uid = filter.userID { lines.append("    if ((u32)ebpf_ugid != \(uid)) return 0;") }
-            lines.append("    char ebpf_comm[16] = {};")
-            lines.append("    bpf_get_current_comm(&ebpf_comm, sizeof(ebpf_comm));")
-            if let name = filter.processName {
-                // The kernel NUL-pads comm to 16 bytes, so the name compares as two 64-bit
-                // words against numeric constants: nothing of the name reaches C as text, and
-                // two branches keep the verifier's path count flat (sixteen byte compares
-                // made clang emit code whose paths the verifier cannot finish exploring).
-                let (low, high) = ProbeProgram.commWords(name)
-                lines.append("    u64 ebpf_comm_low, ebpf_comm_high;")
-                lines.append("    __builtin_memcpy(&ebpf_comm_low, ebpf_comm, 8);")
-                lines.append("    __builtin_memcpy(&ebpf_comm_high, ebpf_comm + 8, 8);")
-                lines.append(
-                    "    if (ebpf_comm_low != 0x\(String(low, radix: 16))ULL || ebpf_comm_high != 0x\(String(high, radix: 16))ULL) return 0;"
-                )
-            }
-            switch mechanism {
-            case .tracepoint:
-                break
-            case .syscallKprobe(_, let wrapped):
-                lines.append("    u64 ebpf_args[6] = {};")
-                if wrapped {
-                    lines.append("    struct pt_regs *ebpf_regs = (struct pt_regs *)PT_REGS_PARM1(ctx);")
-                    for (index, register) in ["di", "si", "dx", "r10", "r8", "r9"].enumerated() {
-                        lines.append("    bpf_probe_read_kernel(&ebpf_args[\(index)], 8, &ebpf_regs->\(register));")
-                    }
-                } else {
-                    for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
-                }
-            case .functionKprobe:
-                lines.append("    u64 ebpf_args[6] = {};")
-                for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
-            }
+            lines += ProbeProgram.prologue(filter: filter, mechanism: mechanism)
             lines.append("    int ebpf_zero = 0;")
             lines.append("    struct \(record) *e = \(scratch).lookup(&ebpf_zero);")
             lines.append("    if (!e) return 0;")
@@ -531,5 +495,54 @@ extension ProbeProgram {
             lines.append("}")
             return lines.joined(separator: "\n") + "\n"
         }
+    }
+}
+
+extension ProbeProgram {
+    /// The C every generated function starts with: the thread's ids (`ebpf_id`,
+    /// `ebpf_ugid`), the filter's tests (`return 0` on a mismatch), the thread's name
+    /// (`ebpf_comm`) when `readsName`, and for kprobes the six arguments (`ebpf_args`).
+    static func prologue(filter: ProbeFilter, mechanism: Mechanism, readsName: Bool = true) -> [String] {
+        var lines: [String] = []
+        lines.append("    u64 ebpf_id = bpf_get_current_pid_tgid();")
+        lines.append("    u64 ebpf_ugid = bpf_get_current_uid_gid();")
+        if let pid = filter.processID { lines.append("    if ((ebpf_id >> 32) != \(pid)) return 0;") }
+        if let tid = filter.threadID { lines.append("    if ((u32)ebpf_id != \(tid)) return 0;") }
+        if let uid = filter.userID { lines.append("    if ((u32)ebpf_ugid != \(uid)) return 0;") }
+        if readsName || filter.processName != nil {
+            lines.append("    char ebpf_comm[16] = {};")
+            lines.append("    bpf_get_current_comm(&ebpf_comm, sizeof(ebpf_comm));")
+        }
+        if let name = filter.processName {
+            // The kernel NUL-pads comm to 16 bytes, so the name compares as two 64-bit
+            // words against numeric constants: nothing of the name reaches C as text, and
+            // two branches keep the verifier's path count flat (sixteen byte compares
+            // made clang emit code whose paths the verifier cannot finish exploring).
+            let (low, high) = ProbeProgram.commWords(name)
+            lines.append("    u64 ebpf_comm_low, ebpf_comm_high;")
+            lines.append("    __builtin_memcpy(&ebpf_comm_low, ebpf_comm, 8);")
+            lines.append("    __builtin_memcpy(&ebpf_comm_high, ebpf_comm + 8, 8);")
+            lines.append(
+                "    if (ebpf_comm_low != 0x\(String(low, radix: 16))ULL || ebpf_comm_high != 0x\(String(high, radix: 16))ULL) return 0;"
+            )
+        }
+        switch mechanism {
+        case .tracepoint:
+            break
+        case .syscallKprobe(_, let wrapped):
+            lines.append("    u64 ebpf_args[6] = {};")
+            if wrapped {
+                lines.append("    struct pt_regs *ebpf_regs = (struct pt_regs *)PT_REGS_PARM1(ctx);")
+                for (index, register) in ["di", "si", "dx", "r10", "r8", "r9"].enumerated() {
+                    lines.append("    bpf_probe_read_kernel(&ebpf_args[\(index)], 8, &ebpf_regs->\(register));")
+                }
+            } else {
+                for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
+            }
+        case .functionKprobe:
+            lines.append("    u64 ebpf_args[6] = {};")
+            for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
+        }
+        return lines
     }
 }

@@ -1,0 +1,70 @@
+/// What an aggregation groups its events by: one count (and statistics) per distinct key.
+///
+/// ```swift
+/// let opens = try b.count(.syscall("openat"), by: .processName)
+/// let kills = try b.count(.syscall("kill"), by: .field("sig"))
+/// ```
+public struct AggregationKey: Sendable, Hashable, CustomStringConvertible {
+    enum Kind: Sendable, Hashable {
+        case processName, processID, threadID, userID, cpu
+        case field(String)
+    }
+
+    let kind: Kind
+
+    /// The thread's name (`comm`), as bcc's and bpftrace's `comm`.
+    public static let processName = AggregationKey(kind: .processName)
+    /// The process (thread group) id.
+    public static let processID = AggregationKey(kind: .processID)
+    /// The thread id (the kernel's pid).
+    public static let threadID = AggregationKey(kind: .threadID)
+    public static let userID = AggregationKey(kind: .userID)
+    /// The CPU the event happened on.
+    public static let cpu = AggregationKey(kind: .cpu)
+
+    /// A field of the event, named as in its tracepoint's format file (`sig`, `fd`,
+    /// `filename`): an integer, or a string (`char *` arguments, `char` arrays, `__data_loc`
+    /// strings) read up to ``AggregationOptions/stringSize`` bytes.
+    public static func field(_ name: String) -> AggregationKey {
+        AggregationKey(kind: .field(name))
+    }
+
+    public var description: String {
+        switch kind {
+        case .processName: return "comm"
+        case .processID: return "pid"
+        case .threadID: return "tid"
+        case .userID: return "uid"
+        case .cpu: return "cpu"
+        case .field(let name): return name
+        }
+    }
+}
+
+/// Sizes of an aggregation's table.
+public struct AggregationOptions: Sendable, Hashable {
+    /// The most distinct keys the kernel table holds; events with a new key beyond it are
+    /// not counted, and counted in ``Aggregation/droppedCount()``. bcc's default, 10,240.
+    public var maxKeys: Int
+    /// Bytes of a string key kept, its NUL included (bpftrace's default, 64).
+    public var stringSize: Int
+
+    public init(maxKeys: Int = 10_240, stringSize: Int = 64) {
+        self.maxKeys = maxKeys
+        self.stringSize = stringSize
+    }
+
+    public static let `default` = AggregationOptions()
+
+    func validate() throws(EBPFError) {
+        guard (1...(1 << 24)).contains(maxKeys) else {
+            throw EBPFError(.invalidArgument, "maxKeys \(maxKeys) must be between 1 and 16,777,216")
+        }
+        // The key is built on the BPF stack, which has 512 bytes in all.
+        guard (1...256).contains(stringSize) else {
+            throw EBPFError(
+                .invalidArgument,
+                "stringSize \(stringSize) must be between 1 and 256 bytes for a key (the BPF stack is 512 bytes)")
+        }
+    }
+}

@@ -1,0 +1,153 @@
+/// An event's fields as a generated program reads them by name: from the tracepoint's
+/// record (at the offsets of its format file), or from a kprobe's argument registers.
+/// Only offsets and registers reach the C text, never a name.
+struct EventFields {
+    let mechanism: ProbeProgram.Mechanism
+    let format: TracepointFormat?
+
+    /// A field's value as C reads it.
+    struct Operand {
+        enum Source {
+            case record(offset: Int)
+            case argument(Int)
+        }
+
+        /// nil for a kernel function's `argN`, which has no declared type.
+        let field: TracepointFormat.Field?
+        let source: Source
+        /// Whether pointers point into the traced process (syscall arguments).
+        let pointersAreUser: Bool
+
+        /// An integer read: a C expression and how its bits read back.
+        struct Integer {
+            var expression: String
+            var isSigned: Bool
+            var isPointer: Bool
+        }
+
+        /// A string read into a key: its capacity and the statement that fills it.
+        struct Text {
+            var capacity: Int
+            var fill: (_ destination: String) -> String
+        }
+
+        /// The field as an integer of its declared size, or nil when it is not one.
+        var integer: Integer? {
+            guard let field else {
+                return Integer(expression: read(size: 8, signed: false), isSigned: false, isPointer: false)
+            }
+            guard !field.isDynamic, field.arrayLength == nil else { return nil }
+            if normalizedType.contains("*") {
+                guard field.size == 8 || !isRecord else { return nil }
+                return Integer(expression: read(size: 8, signed: false), isSigned: false, isPointer: true)
+            }
+            if let declared = CType(parsing: field.type), declared.count == nil,
+                [.signed, .unsigned, .character, .boolean].contains(declared.kind),
+                declared.elementSize <= (isRecord ? field.size : 8)
+            {
+                let signed = declared.kind == .signed || (declared.kind == .character && field.isSigned)
+                return Integer(
+                    expression: read(size: declared.elementSize, signed: signed), isSigned: signed, isPointer: false)
+            }
+            guard [1, 2, 4, 8].contains(field.size) else { return nil }
+            return Integer(
+                expression: read(size: field.size, signed: field.isSigned), isSigned: field.isSigned, isPointer: false)
+        }
+
+        /// The field as a string of at most `capacity` bytes, or nil when it is not one.
+        func text(capacity: Int) -> Text? {
+            guard let field else { return nil }
+            let isCharacter = normalizedType.hasPrefix("char") || normalizedType.hasPrefix("unsignedchar")
+            if normalizedType == "char*" || normalizedType == "unsignedchar*" {
+                let helper = pointersAreUser ? "bpf_probe_read_user_str" : "bpf_probe_read_kernel_str"
+                let pointer = "(const void *)(long)\(read(size: 8, signed: false))"
+                return Text(capacity: capacity) { "\(helper)(&\($0), sizeof(\($0)), \(pointer));" }
+            }
+            guard case .record(let offset) = source, isCharacter else { return nil }
+            if field.isDynamic {
+                let location = "(*(u32 *)((char *)ctx + \(offset)))"
+                return Text(capacity: capacity) {
+                    "bpf_probe_read_kernel_str(&\($0), sizeof(\($0)), (char *)ctx + (\(location) & 0xFFFF));"
+                }
+            }
+            guard let length = field.arrayLength, length > 0, field.size == length else { return nil }
+            let kept = min(length, capacity)
+            return Text(capacity: kept) { "bpf_probe_read_kernel(&\($0), \(kept), (char *)ctx + \(offset));" }
+        }
+
+        var typeDescription: String {
+            guard let field else { return "an argument register" }
+            return "of type '\(field.isDynamic ? "__data_loc " : "")\(field.type)'"
+        }
+
+        private var isRecord: Bool {
+            if case .record = source { return true }
+            return false
+        }
+
+        private var normalizedType: String {
+            (field?.type ?? "").split(whereSeparator: { $0 == " " })
+                .filter { $0 != "const" && $0 != "__user" && $0 != "volatile" }.joined()
+        }
+
+        private func read(size: Int, signed: Bool) -> String {
+            let type = (signed ? "s" : "u") + String(size * 8)
+            switch source {
+            case .record(let offset): return "(*(\(type) *)((char *)ctx + \(offset)))"
+            case .argument(let index): return "((\(type))ebpf_args[\(index)])"
+            }
+        }
+    }
+
+    /// What the events are called: `syscalls:sys_enter_openat`, `kprobe:__x64_sys_openat`.
+    var name: String {
+        switch mechanism {
+        case .tracepoint(let category, let name): return "\(category):\(name)"
+        case .syscallKprobe(let function, _), .functionKprobe(let function): return "kprobe:\(function)"
+        }
+    }
+
+    /// The `#include` lines a program reading these fields needs.
+    var includes: [String] {
+        if case .tracepoint = mechanism { return [] }
+        return ["#include <uapi/linux/ptrace.h>"]
+    }
+
+    /// The declaration of the function's one parameter.
+    var contextDeclaration: String {
+        if case .tracepoint = mechanism { return "void *ctx" }
+        return "struct pt_regs *ctx"
+    }
+
+    /// The names a program can read.
+    var names: [String] {
+        switch mechanism {
+        case .tracepoint: return format?.fields.map(\.name) ?? []
+        case .syscallKprobe: return format?.fields.prefix(6).map(\.name) ?? []
+        case .functionKprobe: return (0..<6).map { "arg\($0)" }
+        }
+    }
+
+    /// The field called `name`, which serves as `role` (named in the error).
+    ///
+    /// - Throws: ``EBPFError/Code/notFound`` when the event has no such field.
+    func operand(named name: String, for role: String) throws(EBPFError) -> Operand {
+        let missing = EBPFError(
+            .notFound,
+            "\(NameValidation.quoted(name)) is not a field of \(self.name), so it cannot be the \(role); its fields: \(names.joined(separator: ", "))"
+        )
+        switch mechanism {
+        case .tracepoint(let category, _):
+            guard let field = format?.fields.first(where: { $0.name == name }) else { throw missing }
+            return Operand(field: field, source: .record(offset: field.offset), pointersAreUser: category == "syscalls")
+        case .syscallKprobe:
+            guard let format, let index = format.fields.prefix(6).firstIndex(where: { $0.name == name }) else {
+                throw missing
+            }
+            return Operand(field: format.fields[index], source: .argument(index), pointersAreUser: true)
+        case .functionKprobe:
+            guard let index = names.firstIndex(of: name) else { throw missing }
+            return Operand(field: nil, source: .argument(index), pointersAreUser: true)
+        }
+    }
+}

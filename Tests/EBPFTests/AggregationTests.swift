@@ -1,0 +1,215 @@
+@testable import EBPF
+import Foundation
+import XCTest
+
+/// In-kernel aggregations (no C) on the real kernel: each test makes the calls itself, from
+/// its own thread (the filter), so every count and sum is known exactly.
+final class AggregationTests: XCTestCase {
+    /// fchdir on descriptors that are not open fails at once with EBADF; the library never
+    /// calls it, so the thread's calls are the test's.
+    private func fchdirs(_ fd: Int32, times: Int) {
+        for _ in 0..<times { XCTAssertEqual(fchdir(fd), -1) }
+    }
+
+    func testCountByAnIntegerFieldCountsEachValueExactly() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let byDescriptor = try b.count(.syscall("fchdir"), by: .field("fd"), filter: ourThread)
+        XCTAssertEqual(byDescriptor.program.eventName, "syscalls:sys_enter_fchdir")
+        fchdirs(900_001, times: 3)
+        fchdirs(900_002, times: 5)
+
+        XCTAssertEqual(
+            try byDescriptor.snapshot(),
+            [.init(key: .unsigned(900_002), count: 5), .init(key: .unsigned(900_001), count: 3)])
+        XCTAssertEqual(try byDescriptor.droppedCount(), 0)
+        XCTAssertEqual(
+            try byDescriptor.text(),
+            """
+            fd      count
+            900002      5
+            900001      3
+            """)
+    }
+
+    func testSumMinMaxAndAverageOfASignedField() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let seeks = try b.aggregate(.syscall("lseek"), field: "offset", by: .field("fd"), filter: ourThread)
+        for offset: off_t in [10, -20, 30, 7] { XCTAssertEqual(lseek(900_003, offset, SEEK_SET), -1) }
+        XCTAssertEqual(lseek(900_004, -5, SEEK_CUR), -1)
+
+        let entries = try seeks.snapshot()
+        XCTAssertEqual(
+            entries,
+            [
+                .init(key: .unsigned(900_003), count: 4, sum: 27, min: -20, max: 30),
+                .init(key: .unsigned(900_004), count: 1, sum: -5, min: -5, max: -5),
+            ])
+        XCTAssertEqual(entries.first?.average, 6.75)
+        XCTAssertEqual(
+            try seeks.text(top: 1),
+            """
+            fd      count  sum(offset)  min  max  avg
+            900003      4           27  -20   30  6.8
+            """)
+    }
+
+    func testCountByProcessNameAndAStringField() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let comm = ThisProcess.comm  // read from /proc before the openat count starts
+        let byName = try b.count(.syscall("getppid"), by: .processName, filter: ourThread)
+        let total = try b.count(.syscall("getppid"), filter: ourThread)
+        // Last: compiling a program opens files on this thread.
+        let byPath = try b.count(.syscall("openat"), by: .field("filename"), filter: ourThread)
+        for _ in 0..<7 { _ = getppid() }
+        let path = "/nonexistent/ebpf-aggregation-\(getpid())"
+        for _ in 0..<4 { XCTAssertEqual(open(path, O_RDONLY), -1) }
+
+        XCTAssertEqual(try byName.snapshot(), [.init(key: .string(comm), count: 7)])
+        XCTAssertEqual(try byPath.snapshot(), [.init(key: .string(path), count: 4)])
+        XCTAssertEqual(try total.snapshot(), [.init(key: nil, count: 7)])
+        XCTAssertEqual(try total.text(), "count\n    7")
+    }
+
+    /// A syscall's kernel function: a real kprobe reading the arguments behind the x86-64
+    /// syscall wrapper where the kernel has kprobes (Debian's 6.1), the syscall's tracepoint
+    /// where not (this 6.18); the same counts either way.
+    func testAKprobeOnASyscallFunctionCountsByItsArgument() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let function = try b.syscallFunctionName("fchdir")
+        let counts = try b.aggregate(.kprobe(function), field: "fd", by: .field("fd"), filter: ourThread)
+        XCTAssertEqual(
+            counts.program.eventName,
+            KernelFeatures.supportsKprobes ? "kprobe:\(function)" : "syscalls:sys_enter_fchdir")
+        fchdirs(900_071, times: 2)
+        fchdirs(900_072, times: 1)
+        XCTAssertEqual(
+            try counts.snapshot(),
+            [
+                .init(key: .unsigned(900_071), count: 2, sum: 1_800_142, min: 900_071, max: 900_071),
+                .init(key: .unsigned(900_072), count: 1, sum: 900_072, min: 900_072, max: 900_072),
+            ])
+    }
+
+    func testTakeEmptiesTheTableAndAFullTableCountsWhatItDrops() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let small = try b.count(
+            .syscall("fchdir"), by: .field("fd"), filter: ourThread, options: AggregationOptions(maxKeys: 2))
+        fchdirs(900_011, times: 2)
+        fchdirs(900_012, times: 1)
+        fchdirs(900_013, times: 4)  // a third key: no room
+
+        XCTAssertEqual(
+            try small.take(), [.init(key: .unsigned(900_011), count: 2), .init(key: .unsigned(900_012), count: 1)])
+        XCTAssertEqual(try small.droppedCount(), 4)
+        XCTAssertEqual(try small.snapshot(), [], "take() removed what it read")
+        fchdirs(900_013, times: 1)
+        XCTAssertEqual(try small.take(), [.init(key: .unsigned(900_013), count: 1)])
+        try small.reset()
+        XCTAssertEqual(try small.droppedCount(), 0)
+    }
+
+    func testIntervalsAddUpToEveryEventAndEndWhenDetached() async throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let filter = ProbeFilter(processID: ThisProcess.pid, threadID: ThisProcess.tid)
+        let counts = try b.count(.syscall("fchdir"), by: .field("fd"), filter: filter)
+        let intervals = counts.intervals(every: .milliseconds(20))
+        for round in 0..<50 {
+            XCTAssertEqual(fchdir(900_021), -1)
+            if round % 10 == 0 { usleep(15_000) }
+        }
+        counts.detach()
+        XCTAssertFalse(counts.isAttached)
+        var total: UInt64 = 0
+        var elements = 0
+        for try await interval in intervals {
+            elements += 1
+            total += interval.reduce(0) { $0 + $1.count }
+        }
+        XCTAssertEqual(total, 50, "each event in exactly one interval")
+        XCTAssertGreaterThanOrEqual(elements, 1)
+    }
+
+    func testTakingWhileAnotherThreadCallsCountsEveryCallOnce() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        // A thread that reports its id, waits for the go, then calls fchdir `calls` times.
+        let calls = 200_000
+        let tid = Locked<Int32>(0)
+        let go = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        let worker = Thread {
+            tid.withLock { $0 = ThisProcess.tid }
+            go.wait()
+            for _ in 0..<calls { _ = fchdir(900_041) }
+            finished.signal()
+        }
+        worker.start()
+        XCTAssertTrue(waitUntil { tid.withLock { $0 } != 0 })
+        let counts = try b.count(
+            .syscall("fchdir"), filter: ProbeFilter(processID: ThisProcess.pid, threadID: tid.withLock { $0 }))
+        go.signal()
+        var total: UInt64 = 0
+        var takes = 0
+        while finished.wait(timeout: .now()) == .timedOut {
+            total += try counts.take().reduce(0) { $0 + $1.count }
+            takes += 1
+        }
+        counts.detach()
+        total += try counts.take().reduce(0) { $0 + $1.count }
+        XCTAssertEqual(total, UInt64(calls), "every call in exactly one of \(takes + 1) takes")
+        XCTAssertGreaterThan(takes, 1, "the takes ran while the thread called")
+    }
+
+    func testDetachStopsCountingAndCloseFreesTheTable() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        let counts = try b.count(.syscall("fchdir"), filter: ourThread)
+        fchdirs(900_031, times: 2)
+        counts.detach()
+        fchdirs(900_031, times: 3)
+        XCTAssertEqual(try counts.snapshot(), [.init(key: nil, count: 2)], "readable after detach, not counting")
+        b.close()
+        XCTAssertThrowsError(try counts.snapshot()) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .closed)
+        }
+    }
+
+    func testBadFieldsAndOptionsThrowBeforeAnythingIsCompiled() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let compiles = BPFModule.compileCount.load(ordering: .relaxed)
+        XCTAssertThrowsError(try b.count(.syscall("openat"), by: .field("nosuch"))) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .notFound)
+            XCTAssertTrue(
+                "\(error)".contains(
+                    "\"nosuch\" is not a field of syscalls:sys_enter_openat, so it cannot be the key; its fields: dfd, filename, flags, mode"
+                ), "\(error)")
+        }
+        XCTAssertThrowsError(try b.aggregate(.syscall("openat"), field: "filename")) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
+            XCTAssertTrue("\(error)".contains("only an integer field has a sum, min and max"), "\(error)")
+        }
+        XCTAssertThrowsError(try b.count(.syscall("openat"), options: AggregationOptions(stringSize: 1000))) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
+        }
+        XCTAssertThrowsError(try b.count(.syscall("no_such_syscall"))) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .notFound)
+        }
+        XCTAssertEqual(BPFModule.compileCount.load(ordering: .relaxed), compiles, "nothing compiled")
+        XCTAssertTrue(b.probes.isEmpty)
+    }
+}
