@@ -1,11 +1,21 @@
 import EBPF
 import ExampleSupport
 
-/// `--count-by`: the events are counted in the kernel (by a key, with a field's sum, min
-/// and max) and the counts printed per interval or at exit, instead of one line per event.
+/// `--count-by`, `--sum`, `--histogram`, `--latency`: the events are aggregated in the
+/// kernel (by a key) and the results printed per interval or at exit, instead of one line
+/// per event.
 struct CountMode {
+    /// What is kept per key.
+    enum Measure {
+        case count
+        case sum(field: String)
+        case histogram(field: String)
+        /// From each syscall's entry to its exit: the events must be syscall names.
+        case latency
+    }
+
     let key: AggregationKey?
-    let field: String?
+    let measure: Measure
     let interval: Double?
     let top: Int?
     let format: OutputFormat
@@ -24,29 +34,23 @@ struct CountMode {
         }
     }
 
-    /// Attaches one aggregation per target, counts until `stop` says so, printing every
+    /// Attaches one aggregation per event, aggregates until `stop` says so, printing every
     /// interval (or once at exit), then a summary.
     func run(
-        _ targets: [ProbeTarget], filter: ProbeFilter, options: AggregationOptions, wrapper: EBPFWrapper,
-        writer: LineWriter, stop: (_ seconds: Double) -> Bool
+        _ events: [(name: String, target: ProbeTarget)], filter: ProbeFilter, options: AggregationOptions,
+        wrapper: EBPFWrapper, writer: LineWriter, stop: (_ seconds: Double) -> Bool
     ) throws {
         var aggregations: [Aggregation] = []
         do {
-            for target in targets {
-                aggregations.append(
-                    try field.map {
-                        try wrapper.aggregate(target, field: $0, by: key, filter: filter, options: options)
-                    }
-                        ?? wrapper.count(target, by: key, filter: filter, options: options))
+            for event in events {
+                aggregations.append(try attach(event, filter: filter, options: options, to: wrapper))
             }
         } catch {
             wrapper.close()
             throw error
         }
         let start = ContinuousClock.now
-        Example.status(
-            "tracing \(aggregations.map(\.program.eventName).joined(separator: ", ")) (counting by \(key?.description ?? "all")\(field.map { ", with \($0)" } ?? ""))"
-        )
+        Example.status("tracing \(aggregations.map(\.program.eventName).joined(separator: ", ")) (\(description))")
         var totals = [UInt64](repeating: 0, count: aggregations.count)
         func printAll(final: Bool) throws {
             let elapsed = Double((ContinuousClock.now - start) / .milliseconds(1)) / 1000
@@ -81,7 +85,43 @@ struct CountMode {
         }
     }
 
-    /// One aggregation's entries: a titled table, or one JSON line.
+    private func attach(
+        _ event: (name: String, target: ProbeTarget), filter: ProbeFilter, options: AggregationOptions,
+        to wrapper: EBPFWrapper
+    ) throws -> Aggregation {
+        switch measure {
+        case .count:
+            return try wrapper.count(event.target, by: key, filter: filter, options: options)
+        case .sum(let field):
+            return try wrapper.aggregate(event.target, field: field, by: key, filter: filter, options: options)
+        case .histogram(let field):
+            return try wrapper.histogram(event.target, of: field, by: key, filter: filter, options: options)
+        case .latency:
+            return try wrapper.latency(ofSyscall: event.name, by: key, filter: filter, options: options)
+        }
+    }
+
+    /// What the status line says is kept.
+    private var description: String {
+        let by = "by \(key?.description ?? "all")"
+        switch measure {
+        case .count: return "counting " + by
+        case .sum(let field): return "counting \(by), with \(field)"
+        case .histogram(let field): return "a histogram of \(field) \(by)"
+        case .latency: return "a histogram of latency \(by)"
+        }
+    }
+
+    /// What the tables call the aggregated values.
+    private var field: String? {
+        switch measure {
+        case .count: return nil
+        case .sum(let field), .histogram(let field): return field
+        case .latency: return "nsecs"
+        }
+    }
+
+    /// One aggregation's entries: a titled table (or histograms), or one JSON line.
     func lines(for entries: [Aggregation.Entry], of aggregation: Aggregation, elapsed: Double) -> String {
         let shown = top.map { Array(entries.prefix($0)) } ?? entries
         let keyName = key?.description ?? ""
@@ -104,6 +144,12 @@ struct CountMode {
                     members += [
                         ("sum", String(sum)), ("min", String(low)), ("max", String(high)), ("avg", String(average)),
                     ]
+                }
+                if let histogram = entry.histogram {
+                    // Each non-empty power-of-two range as [low, high, count].
+                    let buckets = histogram.buckets.filter { $0.count > 0 }.map { "[\($0.low),\($0.high),\($0.count)]" }
+                    members.append(("buckets", "[" + buckets.joined(separator: ",") + "]"))
+                    members.append(("below_zero", String(entry.negativeCount)))
                 }
                 return JSON.object(members)
             }

@@ -52,6 +52,12 @@ struct Trace: ParsableCommand {
     @Option(help: "Also keep the sum, min, max and average of this integer field (read's count); implies --count-by.")
     var sum: String?
 
+    @Option(help: "Keep a log2 histogram of this integer field (read's count) instead of counts.")
+    var histogram: String?
+
+    @Flag(help: "Keep a log2 histogram of each syscall's latency (entry to exit, in ns) instead of counts.")
+    var latency = false
+
     @Option(help: "With --count-by: print the counts every this many seconds, each interval afresh.")
     var interval: Double?
 
@@ -65,16 +71,34 @@ struct Trace: ParsableCommand {
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
         if let interval, interval <= 0 { throw ValidationError("--interval must be positive") }
         if let top, top <= 0 { throw ValidationError("--top must be positive") }
-        if countBy == nil, sum == nil, interval != nil || top != nil {
-            throw ValidationError("--interval and --top go with --count-by or --sum")
+        if countMode == nil, interval != nil || top != nil {
+            throw ValidationError("--interval and --top go with --count-by, --sum, --histogram or --latency")
+        }
+        if [sum != nil, histogram != nil, latency].filter({ $0 }).count > 1 {
+            throw ValidationError("choose one of --sum, --histogram and --latency")
+        }
+        if latency, let event = events.first(where: { $0.contains(":") }) {
+            throw ValidationError("--latency measures syscalls by name; \(event) is not one")
         }
     }
 
-    /// The counting mode's settings, when --count-by or --sum asks for it.
+    /// The counting mode's settings, when --count-by, --sum, --histogram or --latency asks
+    /// for it.
     private var countMode: CountMode? {
-        guard countBy != nil || sum != nil else { return nil }
+        let measure: CountMode.Measure
+        if let sum {
+            measure = .sum(field: sum)
+        } else if let histogram {
+            measure = .histogram(field: histogram)
+        } else if latency {
+            measure = .latency
+        } else if countBy != nil {
+            measure = .count
+        } else {
+            return nil
+        }
         return CountMode(
-            key: CountMode.key(named: countBy ?? "all"), field: sum, interval: interval, top: top,
+            key: CountMode.key(named: countBy ?? "all"), measure: measure, interval: interval, top: top,
             format: OutputFormat(rawValue: format)!)
     }
 
@@ -95,7 +119,8 @@ struct Trace: ParsableCommand {
         }
         if let countMode {
             try countMode.run(
-                events.map(target(for:)), filter: filter, options: AggregationOptions(stringSize: min(stringSize, 256)),
+                events.map { ($0, target(for: $0)) }, filter: filter,
+                options: AggregationOptions(stringSize: min(stringSize, 256)),
                 wrapper: wrapper, writer: writer, stop: stopped(waiting:))
             return
         }

@@ -52,6 +52,33 @@ final class AggregationProgramTests: XCTestCase {
         XCTAssertFalse(total.text.contains("ebpf_value"), "counting only")
     }
 
+    func testAHistogramKeysBySlotAndALatencyPairsEntryAndExit() throws {
+        let format = try TracepointFormatTests.format("syscalls", "sys_enter_openat")
+        let histogram = try AggregationProgram(
+            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format,
+            key: .processName, measure: .log2Histogram(field: "flags"), filter: ProbeFilter(), options: .default)
+        XCTAssertTrue(histogram.isHistogram)
+        XCTAssertTrue(histogram.text.contains("struct ebpf_key { u64 slot; char text[16]; };"), histogram.text)
+        XCTAssertTrue(
+            histogram.text.contains("    ebpf_key.slot = ebpf_value < 0 ? 0 : bpf_log2l((u64)ebpf_value);"))
+        XCTAssertTrue(histogram.text.contains("BPF_PERCPU_HASH(ebpf_aggregate_0, struct ebpf_key, u64, 10240);"))
+
+        let latency = try AggregationProgram(
+            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format, key: nil,
+            measure: .latency(exit: .tracepoint(category: "syscalls", name: "sys_exit_openat")),
+            filter: ProbeFilter(processID: 42), options: .default)
+        XCTAssertEqual(latency.histogramValueName, "nsecs")
+        XCTAssertNil(latency.field)
+        let entry = try XCTUnwrap(latency.text.components(separatedBy: "int ebpf_aggregate_probe(").first)
+        let exit = try XCTUnwrap(latency.text.components(separatedBy: "int ebpf_aggregate_probe(").last)
+        XCTAssertTrue(entry.contains("int ebpf_latency_entry(void *ctx) {"), latency.text)
+        XCTAssertTrue(entry.contains("if ((ebpf_id >> 32) != 42) return 0;"), "the filter runs at the entry")
+        XCTAssertTrue(entry.contains("    ebpf_latency_start.update(&ebpf_tid, &ebpf_now);"))
+        XCTAssertFalse(exit.contains("!= 42"), "and only there")
+        XCTAssertTrue(exit.contains("    s64 ebpf_value = bpf_ktime_get_ns() - *ebpf_start;"))
+        XCTAssertTrue(exit.contains("    ebpf_latency_start.delete(&ebpf_tid);"))
+    }
+
     func testFieldsThatCannotServeAreRefused() throws {
         let text = """
             name: mac

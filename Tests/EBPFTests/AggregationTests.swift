@@ -98,6 +98,83 @@ final class AggregationTests: XCTestCase {
             ])
     }
 
+    func testALog2HistogramPutsEachValueInItsPowerOfTwoSlot() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let offsets = try b.histogram(.syscall("lseek"), of: "offset", filter: ourThread)
+        for offset: off_t in [0, 1, 5, 6, 1000, -3] { XCTAssertEqual(lseek(900_081, offset, SEEK_SET), -1) }
+
+        let entry = try XCTUnwrap(try offsets.snapshot().first)
+        XCTAssertNil(entry.key)
+        XCTAssertEqual(entry.count, 6)
+        XCTAssertEqual(entry.negativeCount, 1, "-3")
+        let buckets = try XCTUnwrap(entry.histogram).buckets.filter { $0.count > 0 }
+        XCTAssertEqual(
+            buckets,
+            [
+                .init(low: 0, high: 1, count: 2), .init(low: 4, high: 7, count: 2),
+                .init(low: 512, high: 1023, count: 1),
+            ])
+        let text = try offsets.text()
+        XCTAssertTrue(text.contains("     offset              : count     distribution"), text)
+        XCTAssertTrue(
+            text.contains("       512 -> 1023       : 1        |********************                    |"), text)
+        XCTAssertTrue(text.contains("below zero: 1"), text)
+    }
+
+    func testAReturnValueHistogramByProcessName() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let zero = open("/dev/zero", O_RDONLY)
+        defer { close(zero) }
+        let comm = ThisProcess.comm
+        let returns = try b.histogram(.syscallExit("read"), of: "ret", by: .processName, filter: ourThread)
+        XCTAssertEqual(returns.program.eventName, "syscalls:sys_exit_read")
+        var buffer = [UInt8](repeating: 0, count: 100)
+        for _ in 0..<2 { XCTAssertEqual(read(zero, &buffer, 100), 100) }
+        XCTAssertEqual(read(900_091, &buffer, 100), -1)
+
+        let entry = try XCTUnwrap(try returns.snapshot().first)
+        XCTAssertEqual(entry.key, .string(comm))
+        XCTAssertEqual(entry.count, 3)
+        XCTAssertEqual(entry.negativeCount, 1, "-EBADF")
+        XCTAssertEqual(
+            try XCTUnwrap(entry.histogram).buckets.filter { $0.count > 0 }, [.init(low: 64, high: 127, count: 2)])
+    }
+
+    /// The kernel's entry-to-exit time of a sleep lies between what was asked and what the
+    /// caller measured around the call, so its slot is known.
+    func testALatencyHistogramPlacesAKnownSleepInItsSlot() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let sleeps = try b.latency(ofSyscall: "clock_nanosleep", filter: ourThread)
+        XCTAssertEqual(sleeps.program.histogramValueName, "nsecs")
+        func slot(_ nanoseconds: UInt64) -> Int { 64 - nanoseconds.leadingZeroBitCount }
+        var expected: [ClosedRange<Int>] = []
+        for milliseconds in [3, 20] {
+            var request = timespec(tv_sec: 0, tv_nsec: milliseconds * 1_000_000)
+            let start = ContinuousClock.now
+            XCTAssertEqual(clock_nanosleep(CLOCK_MONOTONIC, 0, &request, nil), 0)
+            let measured = UInt64((ContinuousClock.now - start) / .nanoseconds(1))
+            expected.append(slot(UInt64(milliseconds) * 1_000_000)...slot(measured))
+        }
+        let histogram = try XCTUnwrap(try sleeps.snapshot().first?.histogram)
+        let filled = histogram.counts.indices.filter { histogram.counts[$0] > 0 }
+        XCTAssertEqual(histogram.counts.reduce(0, +), 2)
+        XCTAssertEqual(filled.count, 2, "3 ms and 20 ms are in different slots: \(filled)")
+        for (slot, range) in zip(filled, expected) { XCTAssertTrue(range.contains(slot), "\(slot) in \(range)") }
+        XCTAssertThrowsError(try b.latency(ofSyscall: "read", by: .field("fd"))) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
+            XCTAssertTrue("\(error)".contains("field 'fd' cannot be its key"), "\(error)")
+        }
+        XCTAssertThrowsError(try b.latency(ofSyscall: "no_such_syscall")) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .notFound)
+        }
+    }
+
     func testTakeEmptiesTheTableAndAFullTableCountsWhatItDrops() throws {
         try requireKernel()
         let b = try EBPFWrapper()

@@ -234,6 +234,43 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertTrue(stderr.contains("syscalls:sys_enter_fchdir        40      0"), stderr)
     }
 
+    /// `--latency`: each syscall's entry-to-exit time in a log2 histogram; a 20 ms sleep
+    /// lands in a bucket no lower than 2^24 ns (16.8 ms).
+    func testLatencyHistogramInJSON() throws {
+        try requireKernel()
+        // A thread of its own sleeps: this one sleeps between polls while the tracer starts.
+        let tid = Locked<Int32>(0)
+        let go = DispatchSemaphore(value: 0)
+        let slept = DispatchSemaphore(value: 0)
+        Thread {
+            tid.withLock { $0 = ThisProcess.tid }
+            go.wait()
+            var request = timespec(tv_sec: 0, tv_nsec: 20_000_000)
+            for _ in 0..<2 { _ = clock_nanosleep(CLOCK_MONOTONIC, 0, &request, nil) }
+            slept.signal()
+        }.start()
+        XCTAssertTrue(waitUntil { tid.withLock { $0 } != 0 })
+        let sleeper = tid.withLock { $0 }
+        let run = try start([
+            "clock_nanosleep", "--latency", "--count-by", "tid", "--tid", String(sleeper), "--format", "json",
+        ])
+        go.signal()
+        XCTAssertEqual(slept.wait(timeout: .now() + 60), .success)
+        let (termination, lines, stderr) = finish(run, signal: SIGINT)
+        XCTAssertEqual(termination, .exited(0), stderr)
+        XCTAssertEqual(lines.count, 1, "one line at exit: \(lines)")
+        let object = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any], "\(lines)")
+        let entries = try XCTUnwrap(object["entries"] as? [[String: Any]])
+        XCTAssertEqual(entries.count, 1)
+        XCTAssertEqual(entries.first?["tid"] as? Int, Int(sleeper))
+        XCTAssertEqual(entries.first?["count"] as? Int, 2)
+        let buckets = try XCTUnwrap(entries.first?["buckets"] as? [[Int]])
+        XCTAssertEqual(buckets.map { $0[2] }.reduce(0, +), 2)
+        XCTAssertTrue(buckets.allSatisfy { $0[0] >= 1 << 24 }, "\(buckets)")
+        XCTAssertTrue(stderr.contains("a histogram of latency by tid"), stderr)
+    }
+
     func testBadArgumentsFailWithAMessage() throws {
         try requireKernel()
         // ArgumentParser: 1 for an error the command throws, 64 (EX_USAGE) for bad options.
@@ -243,6 +280,8 @@ final class TraceCommandTests: XCTestCase {
             (["openat", "--count-by", "nosuch"], "\"nosuch\" is not a field of syscalls:sys_enter_openat", 1),
             (["openat", "--sum", "filename"], "only an integer field has a sum", 1),
             (["openat", "--top", "3"], "--interval and --top go with --count-by", 64),
+            (["read", "--sum", "count", "--latency"], "choose one of --sum, --histogram and --latency", 64),
+            (["sched:sched_switch", "--latency"], "--latency measures syscalls by name", 64),
         ] {
             let (termination, text) = try runToCompletion(try tracer.path, arguments)
             XCTAssertEqual(termination, .exited(Int32(status)), "\(arguments): \(text)")

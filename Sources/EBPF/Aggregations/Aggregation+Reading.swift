@@ -6,13 +6,22 @@ extension Aggregation {
     /// comm             count
     /// cat                 12
     /// ```
+    ///
+    /// A histogram aggregation prints each key's histogram as bcc's `print_log2_hist` does,
+    /// under a `key = value` line.
     public func text(top: Int? = nil) throws(EBPFError) -> String {
-        Self.text(of: try snapshot(), keyName: program.key?.description ?? "", field: program.field, top: top)
+        Self.text(
+            of: try snapshot(), keyName: program.key?.description ?? "",
+            field: program.isHistogram ? program.histogramValueName : program.field, top: top)
     }
 
-    /// `entries` as ``text(top:)`` lays them out.
+    /// `entries` as ``text(top:)`` lays them out; `field` names the aggregated field (for a
+    /// histogram, its values).
     public static func text(of entries: [Entry], keyName: String, field: String?, top: Int? = nil) -> String {
         let shown = top.map { Array(entries.prefix(Swift.max(0, $0))) } ?? entries
+        if shown.contains(where: { $0.histogram != nil }) {
+            return histogramText(of: shown, keyName: keyName, valueName: field ?? "value")
+        }
         var header = ["count"]
         if let field { header += ["sum(\(field))", "min", "max", "avg"] }
         let rows = shown.map { entry -> [String] in
@@ -34,6 +43,19 @@ extension Aggregation {
                 .joined(separator: "  ")
         }
         return ([line(keyName, header)] + zip(keys, rows).map { line($0, $1) }).joined(separator: "\n")
+    }
+
+    /// Each entry's histogram, under a `key = value` line when there is a key, and how many
+    /// values were below zero when some were.
+    private static func histogramText(of entries: [Entry], keyName: String, valueName: String) -> String {
+        entries.map { entry in
+            var lines: [String] = []
+            if let key = entry.key { lines.append("\(keyName) = \(key)") }
+            let histogram = entry.histogram?.text(valueType: valueName) ?? ""
+            if !histogram.isEmpty { lines.append(histogram) }
+            if entry.negativeCount > 0 { lines.append("below zero: \(entry.negativeCount)") }
+            return lines.joined(separator: "\n")
+        }.joined(separator: "\n\n")
     }
 
     /// `value` with one decimal, as `%.1f` prints it.

@@ -13,40 +13,13 @@ import Synchronization
 /// ``EBPFWrapper/aggregate(_:field:by:filter:options:)``. ``detach()`` stops counting and
 /// keeps the table readable; ``close()`` frees it, as the wrapper's `close()` does.
 public final class Aggregation: Sendable, CustomStringConvertible {
-    /// One key's statistics.
-    public struct Entry: Sendable, Hashable {
-        /// The key's value (a name, an id, a field's value); nil for an aggregation without
-        /// a key.
-        public var key: FieldValue?
-        /// Events counted.
-        public var count: UInt64
-        /// The aggregated field's sum, smallest and largest value (nil when only counting),
-        /// as signed 64-bit integers.
-        public var sum: Int64?
-        public var min: Int64?
-        public var max: Int64?
-
-        public init(key: FieldValue?, count: UInt64, sum: Int64? = nil, min: Int64? = nil, max: Int64? = nil) {
-            self.key = key
-            self.count = count
-            self.sum = sum
-            self.min = min
-            self.max = max
-        }
-
-        /// The field's mean; nil when only counting.
-        public var average: Double? {
-            guard let sum, count > 0 else { return nil }
-            return Double(sum) / Double(count)
-        }
-    }
-
     /// What was asked for.
     public let target: ProbeTarget
     /// The program that runs in the kernel.
     public let program: AggregationProgram
     private let module: BPFModule
-    private let attachment: Attachment
+    /// One attachment, or for a latency the syscall's entry and exit.
+    private let attachments: [Attachment]
     /// The two tables of statistics; `generation` holds the index of the one programs fill.
     private let statistics: [MapAccess]
     private let generation: MapAccess
@@ -59,7 +32,7 @@ public final class Aggregation: Sendable, CustomStringConvertible {
     /// after attaching makes a syscall of the traced kind on the caller's thread.
     init(
         target: ProbeTarget, program: AggregationProgram, module: BPFModule,
-        attach: () throws(EBPFError) -> Attachment
+        attach: () throws(EBPFError) -> [Attachment]
     ) throws(EBPFError) {
         self.target = target
         self.program = program
@@ -71,11 +44,11 @@ public final class Aggregation: Sendable, CustomStringConvertible {
         statistics = tables
         generation = try MapAccess(info: module.table(AggregationProgram.generationTableName), module: module)
         dropped = try MapAccess(info: module.table(AggregationProgram.droppedTableName), module: module)
-        attachment = try attach()
+        attachments = try attach()
     }
 
     /// Whether the program still counts in the kernel.
-    public var isAttached: Bool { attachment.isAttached }
+    public var isAttached: Bool { attachments.contains(where: \.isAttached) }
 
     /// The statistics of every key since the start or the last ``take()``, the largest
     /// count first (ties by key). The kernel keeps counting meanwhile, so the count and the
@@ -83,14 +56,9 @@ public final class Aggregation: Sendable, CustomStringConvertible {
     ///
     /// - Throws: ``EBPFError/Code/closed`` once closed.
     public func snapshot() throws(EBPFError) -> [Entry] {
-        var byKey: [[UInt8]: Entry] = [:]
-        for table in statistics {
-            for item in try table.items() {
-                let next = entry(item, of: table)
-                byKey[item.key] = byKey[item.key].map { Self.merged($0, next) } ?? next
-            }
-        }
-        return Self.sorted(byKey.values.filter { $0.count > 0 })
+        var all: [Entry] = []
+        for table in statistics { all += entries(try table.items(), of: table) }
+        return Self.sorted(Self.merging(all).filter { $0.count > 0 })
     }
 
     /// Every key's statistics since the last call (or the start), and the count starts
@@ -105,7 +73,7 @@ public final class Aggregation: Sendable, CustomStringConvertible {
             filling = 1 - old
             ProgramQuiescence.waitForRunningPrograms()
             let table = statistics[old]
-            return Self.sorted(try table.takeAll().map { entry($0, of: table) }.filter { $0.count > 0 })
+            return Self.sorted(entries(try table.takeAll(), of: table).filter { $0.count > 0 })
         }
     }
 
@@ -126,12 +94,12 @@ public final class Aggregation: Sendable, CustomStringConvertible {
 
     /// Stops counting; the table stays readable until ``close()``. Idempotent.
     public func detach() {
-        attachment.detach()
+        attachments.forEach { $0.detach() }
     }
 
     /// Stops counting and frees the program and its table. Idempotent.
     public func close() {
-        attachment.detach()
+        detach()
         closed.store(true, ordering: .releasing)
         module.close()
     }
@@ -143,40 +111,40 @@ public final class Aggregation: Sendable, CustomStringConvertible {
         "Aggregation(\(program.eventName) by \(program.key?.description ?? "nothing")\(program.field.map { ", of \($0)" } ?? "")\(isAttached ? "" : ", detached"))"
     }
 
-    /// Adds up the per-CPU statistics of one key.
-    private func entry(_ item: (key: [UInt8], value: [UInt8]), of table: MapAccess) -> Entry {
-        var entry = Entry(key: program.keyShape.decode(item.key), count: 0)
-        var sum: Int64 = 0
-        var low: Int64?
-        var high: Int64?
-        for value in table.perCPUValues(item.value) {
-            let count = Self.word(value, at: 0)
-            guard count > 0 else { continue }
-            entry.count &+= count
-            sum &+= Int64(bitPattern: Self.word(value, at: 8))
-            let (cpuLow, cpuHigh) = (
-                Int64(bitPattern: Self.word(value, at: 16)), Int64(bitPattern: Self.word(value, at: 24))
-            )
-            low = Swift.min(low ?? cpuLow, cpuLow)
-            high = Swift.max(high ?? cpuHigh, cpuHigh)
+    /// The entries of `items` read from `table`, one per key: the per-CPU values added up,
+    /// and for a histogram each key's slots gathered into one ``Histogram``.
+    private func entries(_ items: [(key: [UInt8], value: [UInt8])], of table: MapAccess) -> [Entry] {
+        guard program.isHistogram else {
+            return items.map { item in
+                Entry(
+                    statistics: table.perCPUValues(item.value), key: program.keyShape.decode(item.key),
+                    hasField: program.field != nil)
+            }
         }
-        if program.field != nil, entry.count > 0 {
-            (entry.sum, entry.min, entry.max) = (sum, low, high)
+        // The key is { u64 slot; the key proper }.
+        var slots: [[UInt8]: [UInt64]] = [:]
+        for item in items where item.key.count >= 8 {
+            let slot = Int(Self.word(item.key, at: 0))
+            guard slot < Entry.log2Slots else { continue }
+            let count = table.perCPUValues(item.value).reduce(0) { $0 &+ Self.word($1, at: 0) }
+            let key = Array(item.key[8...])
+            var counts = slots[key] ?? [UInt64](repeating: 0, count: Entry.log2Slots)
+            counts[slot] &+= count
+            slots[key] = counts
         }
-        return entry
+        return slots.map { key, counts in Entry(slots: counts, key: program.keyShape.decode(key)) }
     }
 
-    /// One key's statistics from both tables.
-    private static func merged(_ first: Entry, _ second: Entry) -> Entry {
-        var entry = first
-        entry.count &+= second.count
-        if let sum = second.sum { entry.sum = (entry.sum ?? 0) &+ sum }
-        if let low = second.min { entry.min = Swift.min(entry.min ?? low, low) }
-        if let high = second.max { entry.max = Swift.max(entry.max ?? high, high) }
-        return entry
+    /// The entries of both tables, one per key.
+    static func merging(_ entries: [Entry]) -> [Entry] {
+        var byKey: [FieldValue?: Entry] = [:]
+        for entry in entries {
+            byKey[entry.key] = byKey[entry.key].map { $0.merged(with: entry) } ?? entry
+        }
+        return Array(byKey.values)
     }
 
-    private static func word(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+    static func word(_ bytes: [UInt8], at offset: Int) -> UInt64 {
         guard bytes.count >= offset + 8 else { return 0 }
         return bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
     }

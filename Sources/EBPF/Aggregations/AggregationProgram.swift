@@ -1,7 +1,8 @@
 /// The BPF C program generated for an aggregation: on each event that passes the filter it
 /// finds the event's key in a per-CPU hash table and adds one to the key's count and, when
-/// a field is aggregated, the field's value to its sum, min and max. Nothing is sent to user
-/// space per event; the table is read when asked. There are two tables, and a switch says
+/// a field is aggregated, the field's value to its sum, min and max; for a histogram, it
+/// adds one to the key's slot for the value (or for the latency since the syscall's entry).
+/// Nothing is sent to user space per event; the table is read when asked. There are two tables, and a switch says
 /// which one programs fill, so an interval's table is read and emptied while no program
 /// writes to it (``Aggregation/take()``).
 ///
@@ -15,13 +16,19 @@ public struct AggregationProgram: Sendable {
     public let eventName: String
     /// What the events are grouped by; nil for one total.
     public let key: AggregationKey?
-    /// The numeric field whose sum, min and max are kept; nil when only counting.
+    /// The integer field whose sum, min and max (or histogram) are kept; nil when only
+    /// counting, and for a latency.
     public let field: String?
     let mechanism: ProbeProgram.Mechanism
+    let measure: Measure
     let keyShape: KeyShape
 
-    /// The function that runs on each event.
+    /// The function that runs on each event (for a latency, at the syscall's exit).
     public static let functionName = "ebpf_aggregate_probe"
+    /// For a latency, the function that notes when the syscall was entered, by thread.
+    public static let entryFunctionName = "ebpf_latency_entry"
+    /// For a latency, the hash of entry times by thread id.
+    public static let startTableName = "ebpf_latency_start"
     /// The two per-CPU hash tables of statistics by key (``generationTableName`` says which
     /// one programs fill): one fills while the other is read and emptied.
     public static let tableNames = ["ebpf_aggregate_0", "ebpf_aggregate_1"]
@@ -57,6 +64,26 @@ public struct AggregationProgram: Sendable {
         }
     }
 
+    /// What is kept of each key's events.
+    enum Measure: Sendable, Hashable {
+        /// How many.
+        case count
+        /// How many, and a field's sum, min and max.
+        case statistics(field: String)
+        /// How many fell into each power-of-two range of a field's value.
+        case log2Histogram(field: String)
+        /// How many fell into each power-of-two range of nanoseconds from a syscall's entry
+        /// to its exit on the same thread (the program's second function runs at the exit).
+        case latency(exit: ProbeProgram.Mechanism)
+
+        var isHistogram: Bool {
+            switch self {
+            case .count, .statistics: return false
+            case .log2Histogram, .latency: return true
+            }
+        }
+    }
+
     /// The program for a tracepoint, whose fields are read from its record as `format`
     /// describes it. No kernel is needed to build it.
     ///
@@ -71,11 +98,11 @@ public struct AggregationProgram: Sendable {
         try NameValidation.tracepointComponent(format.name, what: "tracepoint name")
         try self.init(
             mechanism: .tracepoint(category: format.category, name: format.name), format: format, key: key,
-            field: field, filter: filter, options: options)
+            measure: field.map { .statistics(field: $0) } ?? .count, filter: filter, options: options)
     }
 
     init(
-        mechanism: ProbeProgram.Mechanism, format: TracepointFormat?, key: AggregationKey?, field: String?,
+        mechanism: ProbeProgram.Mechanism, format: TracepointFormat?, key: AggregationKey?, measure: Measure,
         filter: ProbeFilter, options: AggregationOptions
     ) throws(EBPFError) {
         try filter.validate()
@@ -83,80 +110,91 @@ public struct AggregationProgram: Sendable {
         let event = EventFields(mechanism: mechanism, format: format)
         self.mechanism = mechanism
         self.key = key
-        self.field = field
+        self.measure = measure
         eventName = event.name
-
-        var keyFill: [String] = []
-        switch key?.kind {
-        case nil:
-            keyShape = .total
-        case .processName:
-            keyShape = .text(capacity: 16)
-            keyFill = ["__builtin_memcpy(&ebpf_key.text, ebpf_comm, 16);"]
-        case .processID:
-            keyShape = .signed
-            keyFill = ["ebpf_key.value = ebpf_id >> 32;"]
-        case .threadID:
-            keyShape = .signed
-            keyFill = ["ebpf_key.value = (u32)ebpf_id;"]
-        case .userID:
-            keyShape = .unsigned
-            keyFill = ["ebpf_key.value = (u32)ebpf_ugid;"]
-        case .cpu:
-            keyShape = .unsigned
-            keyFill = ["ebpf_key.value = bpf_get_smp_processor_id();"]
-        case .field(let name):
-            let operand = try event.operand(named: name, for: "key")
-            // A `char *` is a string before it is a pointer.
-            if let text = operand.text(capacity: options.stringSize) {
-                keyShape = .text(capacity: text.capacity)
-                keyFill = [text.fill("ebpf_key.text")]
-            } else if let integer = operand.integer {
-                keyShape = integer.isPointer ? .pointer : integer.isSigned ? .signed : .unsigned
-                keyFill = ["ebpf_key.value = (u64)(s64)\(integer.expression);"]
-            } else {
-                throw EBPFError(
-                    .invalidArgument,
-                    "field '\(name)' of \(event.name) is \(operand.typeDescription): a key must be an integer or a string"
-                )
-            }
+        if case .latency = measure, case .field(let name) = key?.kind {
+            throw EBPFError(
+                .invalidArgument,
+                "a latency is measured at the syscall's exit, where its arguments are gone, so field '\(name)' cannot be its key; use processName, processID, threadID, userID or cpu"
+            )
         }
 
+        let isHistogram = measure.isHistogram
+        let (keyShape, keyFill) = try Self.key(key, of: event, options: options)
+        self.keyShape = keyShape
         var valueLines: [String] = []
-        if let field {
-            let operand = try event.operand(named: field, for: "aggregated field")
+        switch measure {
+        case .count:
+            field = nil
+        case .statistics(let name), .log2Histogram(let name):
+            field = name
+            let operand = try event.operand(named: name, for: "aggregated field")
             guard let integer = operand.integer, !integer.isPointer else {
                 throw EBPFError(
                     .invalidArgument,
-                    "field '\(field)' of \(event.name) is \(operand.typeDescription): only an integer field has a sum, min and max"
+                    "field '\(name)' of \(event.name) is \(operand.typeDescription): only an integer field has a sum, min and max, or a histogram"
                 )
             }
             valueLines = ["s64 ebpf_value = (s64)\(integer.expression);"]
+        case .latency:
+            field = nil
+            valueLines = [
+                "u32 ebpf_tid = ebpf_id;", "u64 *ebpf_start = \(Self.startTableName).lookup(&ebpf_tid);",
+                "if (!ebpf_start) return 0;", "s64 ebpf_value = bpf_ktime_get_ns() - *ebpf_start;",
+                "\(Self.startTableName).delete(&ebpf_tid);",
+            ]
         }
 
         var lines: [String] = event.includes
+        let slot = isHistogram ? "u64 slot; " : ""
         switch keyShape {
-        case .text(let capacity): lines.append("struct ebpf_key { char text[\(capacity)]; };")
-        default: lines.append("struct ebpf_key { u64 value; };")
+        case .text(let capacity): lines.append("struct ebpf_key { \(slot)char text[\(capacity)]; };")
+        default: lines.append("struct ebpf_key { \(slot)u64 value; };")
         }
-        lines.append("struct ebpf_statistics { u64 count; s64 sum; s64 min; s64 max; };")
-        lines.append("_Static_assert(sizeof(struct ebpf_statistics) == \(Self.statisticsSize), \"statistics size\");")
+        let valueType = isHistogram ? "u64" : "struct ebpf_statistics"
+        if !isHistogram {
+            lines.append("struct ebpf_statistics { u64 count; s64 sum; s64 min; s64 max; };")
+            lines.append(
+                "_Static_assert(sizeof(struct ebpf_statistics) == \(Self.statisticsSize), \"statistics size\");")
+        }
         for table in Self.tableNames {
-            lines.append("BPF_PERCPU_HASH(\(table), struct ebpf_key, struct ebpf_statistics, \(options.maxKeys));")
+            lines.append("BPF_PERCPU_HASH(\(table), struct ebpf_key, \(valueType), \(options.maxKeys));")
         }
         lines.append("BPF_ARRAY(\(Self.generationTableName), u32, 1);")
         lines.append("BPF_PERCPU_ARRAY(\(Self.droppedTableName), u64, 1);")
+        if case .latency = measure {
+            lines.append("BPF_HASH(\(Self.startTableName), u32, u64, \(options.maxKeys));")
+            lines.append("")
+            lines.append("int \(Self.entryFunctionName)(\(event.contextDeclaration)) {")
+            lines += ProbeProgram.prologue(filter: filter, mechanism: mechanism, readsName: false)
+            lines.append("    u32 ebpf_tid = ebpf_id;")
+            lines.append("    u64 ebpf_now = bpf_ktime_get_ns();")
+            lines.append("    \(Self.startTableName).update(&ebpf_tid, &ebpf_now);")
+            lines.append("    return 0;")
+            lines.append("}")
+        }
         lines.append("")
         lines.append("int \(Self.functionName)(\(event.contextDeclaration)) {")
         let readsName = key?.kind == .processName
-        lines += ProbeProgram.prologue(filter: filter, mechanism: mechanism, readsName: readsName)
+        if case .latency = measure {
+            // The entry's filter chose the threads; the exit needs only the ids.
+            lines += ProbeProgram.prologue(filter: ProbeFilter(), mechanism: mechanism, readsName: readsName)
+        } else {
+            lines += ProbeProgram.prologue(filter: filter, mechanism: mechanism, readsName: readsName)
+        }
+        lines += valueLines.map { "    " + $0 }
         lines.append("    struct ebpf_key ebpf_key;")
         lines.append("    __builtin_memset(&ebpf_key, 0, sizeof(ebpf_key));")
-        lines += (keyFill + valueLines).map { "    " + $0 }
+        lines += keyFill.map { "    " + $0 }
+        if isHistogram {
+            // bcc's slots: 0 and 1 in slot 1, then 2^(n-1) to 2^n - 1 in slot n; below
+            // zero in slot 0.
+            lines.append("    ebpf_key.slot = ebpf_value < 0 ? 0 : bpf_log2l((u64)ebpf_value);")
+        }
         lines.append("    int ebpf_zero = 0;")
         lines.append("    u32 *ebpf_generation = \(Self.generationTableName).lookup(&ebpf_zero);")
-        lines.append("    struct ebpf_statistics ebpf_initial = {};")
-        lines.append("    struct ebpf_statistics *ebpf_s = (ebpf_generation && *ebpf_generation)")
+        lines.append("    \(valueType) ebpf_initial = \(isHistogram ? "0" : "{}");")
+        lines.append("    \(valueType) *ebpf_s = (ebpf_generation && *ebpf_generation)")
         lines.append("        ? \(Self.tableNames[1]).lookup_or_try_init(&ebpf_key, &ebpf_initial)")
         lines.append("        : \(Self.tableNames[0]).lookup_or_try_init(&ebpf_key, &ebpf_initial);")
         lines.append("    if (!ebpf_s) {")
@@ -164,15 +202,59 @@ public struct AggregationProgram: Sendable {
         lines.append("        if (ebpf_dropped) *ebpf_dropped += 1;")
         lines.append("        return 0;")
         lines.append("    }")
-        if field != nil {
-            lines.append("    if (ebpf_s->count == 0 || ebpf_value < ebpf_s->min) ebpf_s->min = ebpf_value;")
-            lines.append("    if (ebpf_s->count == 0 || ebpf_value > ebpf_s->max) ebpf_s->max = ebpf_value;")
-            lines.append("    ebpf_s->sum += ebpf_value;")
+        if isHistogram {
+            lines.append("    *ebpf_s += 1;")
+        } else {
+            if field != nil {
+                lines.append("    if (ebpf_s->count == 0 || ebpf_value < ebpf_s->min) ebpf_s->min = ebpf_value;")
+                lines.append("    if (ebpf_s->count == 0 || ebpf_value > ebpf_s->max) ebpf_s->max = ebpf_value;")
+                lines.append("    ebpf_s->sum += ebpf_value;")
+            }
+            lines.append("    ebpf_s->count += 1;")
         }
-        lines.append("    ebpf_s->count += 1;")
         lines.append("    return 0;")
         lines.append("}")
         text = lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Whether each key keeps a histogram (of a field, or of latencies) rather than a count,
+    /// sum, min and max.
+    public var isHistogram: Bool { measure.isHistogram }
+
+    /// What a histogram's values are, for its header: the field, or `nsecs`.
+    var histogramValueName: String {
+        if case .latency = measure { return "nsecs" }
+        return field ?? "value"
+    }
+
+    /// The key's C: its shape and the statements that fill `ebpf_key`.
+    private static func key(_ key: AggregationKey?, of event: EventFields, options: AggregationOptions)
+        throws(EBPFError) -> (KeyShape, [String])
+    {
+        switch key?.kind {
+        case nil: return (.total, [])
+        case .processName: return (.text(capacity: 16), ["__builtin_memcpy(&ebpf_key.text, ebpf_comm, 16);"])
+        case .processID: return (.signed, ["ebpf_key.value = ebpf_id >> 32;"])
+        case .threadID: return (.signed, ["ebpf_key.value = (u32)ebpf_id;"])
+        case .userID: return (.unsigned, ["ebpf_key.value = (u32)ebpf_ugid;"])
+        case .cpu: return (.unsigned, ["ebpf_key.value = bpf_get_smp_processor_id();"])
+        case .field(let name):
+            let operand = try event.operand(named: name, for: "key")
+            // A `char *` is a string before it is a pointer.
+            if let text = operand.text(capacity: options.stringSize) {
+                return (.text(capacity: text.capacity), [text.fill("ebpf_key.text")])
+            }
+            if let integer = operand.integer {
+                return (
+                    integer.isPointer ? .pointer : integer.isSigned ? .signed : .unsigned,
+                    ["ebpf_key.value = (u64)(s64)\(integer.expression);"]
+                )
+            }
+            throw EBPFError(
+                .invalidArgument,
+                "field '\(name)' of \(event.name) is \(operand.typeDescription): a key must be an integer or a string"
+            )
+        }
     }
 
     /// The tracepoint (`category:name`) or kernel function the program attaches to.

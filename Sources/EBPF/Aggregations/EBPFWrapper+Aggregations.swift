@@ -20,7 +20,7 @@ extension EBPFWrapper {
         _ target: ProbeTarget, by key: AggregationKey? = nil, filter: ProbeFilter = ProbeFilter(),
         options: AggregationOptions = .default
     ) throws(EBPFError) -> Aggregation {
-        try aggregation(target, key: key, field: nil, filter: filter, options: options)
+        try aggregation(target, key: key, measure: .count, filter: filter, options: options)
     }
 
     /// Counts `target`'s events and keeps the sum, minimum and maximum of the integer
@@ -37,10 +37,50 @@ extension EBPFWrapper {
         _ target: ProbeTarget, field: String, by key: AggregationKey? = nil, filter: ProbeFilter = ProbeFilter(),
         options: AggregationOptions = .default
     ) throws(EBPFError) -> Aggregation {
-        try aggregation(target, key: key, field: field, filter: filter, options: options)
+        try aggregation(target, key: key, measure: .statistics(field: field), filter: filter, options: options)
     }
 
-    /// The program ``count(_:by:filter:options:)`` or
+    /// Keeps a log2 histogram of the integer `field` (`read`'s `count`; `ret` of a
+    /// `.syscallExit` for return values), by `key`, in the kernel: how many values fell into
+    /// each power-of-two range, as bcc's `dist.increment(bpf_log2l(value))` and bpftrace's
+    /// `hist()`.
+    ///
+    /// ```swift
+    /// let sizes = try b.histogram(.syscall("read"), of: "count")
+    /// let returns = try b.histogram(.syscallExit("read"), of: "ret", by: .processName)
+    /// print(try sizes.text())
+    /// ```
+    ///
+    /// - Throws: as ``aggregate(_:field:by:filter:options:)``.
+    public func histogram(
+        _ target: ProbeTarget, of field: String, by key: AggregationKey? = nil, filter: ProbeFilter = ProbeFilter(),
+        options: AggregationOptions = .default
+    ) throws(EBPFError) -> Aggregation {
+        try aggregation(target, key: key, measure: .log2Histogram(field: field), filter: filter, options: options)
+    }
+
+    /// Keeps a log2 histogram of the syscall's latency in nanoseconds, from its entry to its
+    /// exit on the same thread (`sys_enter_<name>` to `sys_exit_<name>`), by `key`, in the
+    /// kernel, as bcc's `funclatency` and bpftrace's `hist(nsecs - @start[tid])`. The filter
+    /// applies at the entry.
+    ///
+    /// ```swift
+    /// let reads = try b.latency(ofSyscall: "read", by: .processName)
+    /// ```
+    ///
+    /// - Throws: ``EBPFError/Code/notFound`` for an unknown syscall,
+    ///   ``EBPFError/Code/invalidArgument`` for a field as the key (the arguments are gone at
+    ///   the exit), and the errors of compiling and attaching.
+    public func latency(
+        ofSyscall name: String, by key: AggregationKey? = nil, filter: ProbeFilter = ProbeFilter(),
+        options: AggregationOptions = .default
+    ) throws(EBPFError) -> Aggregation {
+        let (exit, _) = try resolve(.syscallExit(name))
+        return try aggregation(
+            .syscall(name), key: key, measure: .latency(exit: exit), filter: filter, options: options)
+    }
+
+    /// The program ``count(_:by:filter:options:)`` (`field` nil) or
     /// ``aggregate(_:field:by:filter:options:)`` would run for `target` on this kernel,
     /// without compiling it: to read its C.
     public func aggregationProgram(
@@ -49,35 +89,53 @@ extension EBPFWrapper {
     ) throws(EBPFError) -> AggregationProgram {
         let (mechanism, format) = try resolve(target)
         return try AggregationProgram(
-            mechanism: mechanism, format: format, key: key, field: field, filter: filter, options: options)
+            mechanism: mechanism, format: format, key: key, measure: field.map { .statistics(field: $0) } ?? .count,
+            filter: filter, options: options)
     }
 
     private func aggregation(
-        _ target: ProbeTarget, key: AggregationKey?, field: String?, filter: ProbeFilter,
+        _ target: ProbeTarget, key: AggregationKey?, measure: AggregationProgram.Measure, filter: ProbeFilter,
         options: AggregationOptions
     ) throws(EBPFError) -> Aggregation {
         try checkOpen()
         let (mechanism, format) = try resolve(target)
         let program = try AggregationProgram(
-            mechanism: mechanism, format: format, key: key, field: field, filter: filter, options: options)
+            mechanism: mechanism, format: format, key: key, measure: measure, filter: filter, options: options)
         let module = try BPFModule(text: program.text, cflags: [], cache: compileCache)
         do throws(EBPFError) {
             let aggregation = try Aggregation(target: target, program: program, module: module) {
-                () throws(EBPFError) -> Attachment in
-                switch mechanism {
-                case .tracepoint(let category, let name):
-                    return try makeTracepointAttachment(
-                        module: module, category: category, name: name, fnName: AggregationProgram.functionName,
-                        id: format?.id)
-                case .syscallKprobe(let function, _), .functionKprobe(let function):
-                    return try makeKprobeAttachment(
-                        module: module, event: function, fnName: AggregationProgram.functionName, isReturn: false)
+                () throws(EBPFError) -> [Attachment] in
+                guard case .latency(let exit) = measure else {
+                    return [try attach(AggregationProgram.functionName, at: mechanism, id: format?.id, module: module)]
+                }
+                // The exit first: an entry seen without its exit would only leave a start time.
+                let exitAttachment = try attach(AggregationProgram.functionName, at: exit, id: nil, module: module)
+                do throws(EBPFError) {
+                    let entry = try attach(
+                        AggregationProgram.entryFunctionName, at: mechanism, id: format?.id, module: module)
+                    return [entry, exitAttachment]
+                } catch {
+                    exitAttachment.detach()
+                    throw error
                 }
             }
             return try track(aggregation)
         } catch {
             module.close()
             throw error
+        }
+    }
+
+    /// Attaches the BPF function `program` of `module` where `mechanism` says; a tracepoint
+    /// by `id` when known.
+    private func attach(
+        _ program: String, at mechanism: ProbeProgram.Mechanism, id: Int?, module: BPFModule
+    ) throws(EBPFError) -> Attachment {
+        switch mechanism {
+        case .tracepoint(let category, let name):
+            return try makeTracepointAttachment(module: module, category: category, name: name, fnName: program, id: id)
+        case .syscallKprobe(let kernelFunction, _), .functionKprobe(let kernelFunction):
+            return try makeKprobeAttachment(module: module, event: kernelFunction, fnName: program, isReturn: false)
         }
     }
 }

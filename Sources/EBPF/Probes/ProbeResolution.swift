@@ -12,6 +12,10 @@ extension EBPFWrapper {
             try NameValidation.identifier(name, what: "syscall name")
             return (.tracepoint(category: "syscalls", name: "sys_enter_" + name), try syscallFormat(name))
 
+        case .syscallExit(let name):
+            try NameValidation.identifier(name, what: "syscall name")
+            return (.tracepoint(category: "syscalls", name: "sys_exit_" + name), try syscallFormat(name, exit: true))
+
         case .kprobe(let function):
             try NameValidation.symbol(function, what: "kernel function name")
             // With this kernel's prefix known, only its functions are syscalls (on x86-64,
@@ -39,13 +43,15 @@ extension EBPFWrapper {
         }
     }
 
-    private func syscallFormat(_ name: String) throws(EBPFError) -> TracepointFormat {
+    /// The format of `name`'s entry tracepoint (its arguments), or of its exit (`ret`).
+    private func syscallFormat(_ name: String, exit: Bool = false) throws(EBPFError) -> TracepointFormat {
+        let tracepoint = (exit ? "sys_exit_" : "sys_enter_") + name
         do {
-            return try TracepointFormat.load(category: "syscalls", name: "sys_enter_" + name)
+            return try TracepointFormat.load(category: "syscalls", name: tracepoint)
         } catch  where error.code == .notFound {
             throw EBPFError(
                 .notFound,
-                "this kernel has no syscall named '\(name)' (no tracepoint syscalls:sys_enter_\(name)); the list is under \((try? Tracefs.root()) ?? "/sys/kernel/tracing")/events/syscalls"
+                "this kernel has no syscall named '\(name)' (no tracepoint syscalls:\(tracepoint)); the list is under \((try? Tracefs.root()) ?? "/sys/kernel/tracing")/events/syscalls"
             )
         }
     }

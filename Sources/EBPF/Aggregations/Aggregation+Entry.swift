@@ -1,0 +1,92 @@
+extension Aggregation {
+    /// One key's statistics, or its histogram.
+    public struct Entry: Sendable, Hashable {
+        /// The key's value (a name, an id, a field's value); nil for an aggregation without
+        /// a key.
+        public var key: FieldValue?
+        /// Events counted.
+        public var count: UInt64
+        /// The aggregated field's sum, smallest and largest value (nil when only counting, and
+        /// for histograms), as signed 64-bit integers.
+        public var sum: Int64?
+        public var min: Int64?
+        public var max: Int64?
+        /// For a histogram aggregation, how many values fell into each power-of-two range
+        /// (bcc's log2 slots); values below zero are counted in ``negativeCount`` instead.
+        public var histogram: Histogram?
+        /// For a histogram aggregation, the values below zero (a syscall's error returns).
+        public var negativeCount: UInt64
+
+        public init(
+            key: FieldValue?, count: UInt64, sum: Int64? = nil, min: Int64? = nil, max: Int64? = nil,
+            histogram: Histogram? = nil, negativeCount: UInt64 = 0
+        ) {
+            self.key = key
+            self.count = count
+            self.sum = sum
+            self.min = min
+            self.max = max
+            self.histogram = histogram
+            self.negativeCount = negativeCount
+        }
+
+        /// The field's mean; nil when only counting, and for histograms.
+        public var average: Double? {
+            guard let sum, count > 0 else { return nil }
+            return Double(sum) / Double(count)
+        }
+
+        /// Slots of a log2 histogram: 0 (below zero), then 1 to 64 as `bpf_log2l` gives them.
+        static let log2Slots = 65
+
+        /// One key's per-CPU statistics added up: each CPU's count (u64), sum, min and max
+        /// (s64); a CPU that counted nothing has no min or max.
+        init(statistics perCPU: [[UInt8]], key: FieldValue?, hasField: Bool) {
+            var count: UInt64 = 0
+            var sum: Int64 = 0
+            var low: Int64?
+            var high: Int64?
+            for value in perCPU {
+                let cpuCount = Aggregation.word(value, at: 0)
+                guard cpuCount > 0 else { continue }
+                count &+= cpuCount
+                sum &+= Int64(bitPattern: Aggregation.word(value, at: 8))
+                let cpuLow = Int64(bitPattern: Aggregation.word(value, at: 16))
+                let cpuHigh = Int64(bitPattern: Aggregation.word(value, at: 24))
+                low = Swift.min(low ?? cpuLow, cpuLow)
+                high = Swift.max(high ?? cpuHigh, cpuHigh)
+            }
+            let kept = hasField && count > 0
+            self.init(key: key, count: count, sum: kept ? sum : nil, min: kept ? low : nil, max: kept ? high : nil)
+        }
+
+        /// One key's histogram from its slot counts (slot 0: below zero).
+        init(slots counts: [UInt64], key: FieldValue?) {
+            var histogram = counts
+            histogram[0] = 0
+            self.init(
+                key: key, count: counts.reduce(0, &+), histogram: Histogram(scale: .log2, counts: histogram),
+                negativeCount: counts[0])
+        }
+
+        /// This key's statistics or histogram together with `other`'s (the same key's, from
+        /// the other table).
+        func merged(with other: Entry) -> Entry {
+            var entry = self
+            entry.count &+= other.count
+            entry.negativeCount &+= other.negativeCount
+            if let sum = other.sum { entry.sum = (entry.sum ?? 0) &+ sum }
+            if let low = other.min { entry.min = Swift.min(entry.min ?? low, low) }
+            if let high = other.max { entry.max = Swift.max(entry.max ?? high, high) }
+            if let theirs = other.histogram {
+                let mine = entry.histogram?.counts ?? []
+                let length = Swift.max(mine.count, theirs.counts.count)
+                let counts = (0..<length).map { slot in
+                    (slot < mine.count ? mine[slot] : 0) &+ (slot < theirs.counts.count ? theirs.counts[slot] : 0)
+                }
+                entry.histogram = Histogram(scale: .log2, counts: counts)
+            }
+            return entry
+        }
+    }
+}
