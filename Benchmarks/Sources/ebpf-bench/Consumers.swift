@@ -7,7 +7,7 @@ import Glibc
 
 /// The Swift consumers, each run in its own process by the harness:
 ///
-///   ebpf-bench consume closure|by-name|typed|latency PROGRAM_FILE SYSCALL COUNT PID STRING_SIZE SEQ_FIELD SEQ_BASE
+///   ebpf-bench consume closure|by-name|typed|latency|count PROGRAM_FILE SYSCALL COUNT PID STRING_SIZE SEQ_FIELD SEQ_BASE
 ///
 /// Same protocol as the C and Python baselines: READY after attaching, RESULT after stdin's
 /// EOF and quiet buffers.
@@ -82,6 +82,7 @@ enum SwiftConsumer {
             let stringSize = Int(arguments[5]), let base = Int(arguments[7])
         else { throw BenchError("usage: consume MODE PROGRAM SYSCALL COUNT PID STRING_SIZE SEQ_FIELD SEQ_BASE") }
         let (mode, programFile, syscall, field) = (arguments[0], arguments[1], arguments[2], arguments[6])
+        if mode == "count" { return try runCount(syscall: syscall, count: count, pid: pid) }
         let text = try String(decoding: readFile(programFile), as: UTF8.self)
         let tally = Tally(count: count, base: base)
         let lost = Atomic<UInt64>(0)
@@ -158,6 +159,29 @@ enum SwiftConsumer {
             func percentile(_ p: Double) -> UInt64 { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
             result += " p50_ns=\(percentile(0.5)) p99_ns=\(percentile(0.99)) max_ns=\(sorted.last ?? 0)"
         }
+        emit(result)
+    }
+
+    /// The in-kernel count: the same events counted by the library's generated aggregation,
+    /// with nothing sent to user space; the count is read once the load is done. Delivered
+    /// is the count, gaps the calls it missed.
+    static func runCount(syscall: String, count: Int, pid: Int32) throws {
+        let start = monotonicNanoseconds()
+        let wrapper = try EBPFWrapper()
+        let counter = try wrapper.count(.syscall(syscall), filter: ProbeFilter(processID: pid))
+        emit("READY startup_ns=\(monotonicNanoseconds() - start)")
+        let cpuStart = cpuNanoseconds()
+        let allocationsAtStart = allocationCount()
+        var byte: UInt8 = 0
+        while read(0, &byte, 1) > 0 {}  // the harness closes stdin when the load is done
+        let counted = Int(try counter.snapshot().first?.count ?? 0)
+        let read = monotonicNanoseconds()
+        let dropped = try counter.droppedCount()
+        let cpu = cpuNanoseconds() - cpuStart
+        let allocations = allocationCount().map { $0 - (allocationsAtStart ?? 0) }
+        wrapper.close()
+        var result = "RESULT delivered=\(counted) lost=\(dropped) gaps=\(count - counted) duplicates=0 last_ns=\(read) cpu_ns=\(cpu)"
+        if let allocations { result += " allocations=\(allocations)" }
         emit(result)
     }
 

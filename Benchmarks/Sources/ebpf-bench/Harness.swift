@@ -59,13 +59,16 @@ struct Harness {
             arguments = ["/usr/bin/python3", baselines + "/bcc_consumer.py", programFile, scenario.tracepoint,
                          "f_" + scenario.sequenceField, String(scenario.sequenceBase), count,
                          String(pages == 0 ? libraryPages : pages), String(wakeup)]
-        case .swiftClosure, .swiftByName, .swiftTyped:
-            let mode = latency ? "latency" : consumer == .swiftClosure ? "closure" : consumer == .swiftByName ? "by-name" : "typed"
+        case .swiftClosure, .swiftByName, .swiftTyped, .swiftCount:
+            let modes: [Consumer: String] = [
+                .swiftClosure: "closure", .swiftByName: "by-name", .swiftTyped: "typed", .swiftCount: "count",
+            ]
+            let mode = latency ? "latency" : modes[consumer]!
             arguments = [executable, "consume", mode, programFile, scenario.syscall, count, String(pid),
                          String(scenario.stringSize), scenario.sequenceField, String(scenario.sequenceBase)]
         }
         // The Swift consumers count their heap allocations (Benchmarks/baselines/alloc_count.c).
-        let isSwift = [.swiftClosure, .swiftByName, .swiftTyped].contains(consumer)
+        let isSwift = [.swiftClosure, .swiftByName, .swiftTyped, .swiftCount].contains(consumer)
         let child = try Child(
             arguments, environment: isSwift ? ["LD_PRELOAD=" + baselines + "/bin/alloc_count.so"] : [])
         guard let ready = child.line(startingWith: "READY") else {

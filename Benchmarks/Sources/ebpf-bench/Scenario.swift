@@ -27,6 +27,8 @@ enum Consumer: Sendable, Hashable {
     case swiftClosure
     case swiftByName
     case swiftTyped
+    /// The library's in-kernel count of the same events: nothing reaches user space.
+    case swiftCount
 
     var label: String {
         switch self {
@@ -38,6 +40,7 @@ enum Consumer: Sendable, Hashable {
         case .swiftClosure: return "Swift closure probe (defaults)"
         case .swiftByName: return "Swift native, by name (defaults)"
         case .swiftTyped: return "Swift native, typed (defaults)"
+        case .swiftCount: return "Swift in-kernel count (no events sent)"
         }
     }
 }

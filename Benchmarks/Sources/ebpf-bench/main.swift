@@ -61,11 +61,12 @@ func runBenchmark(_ arguments: [String]) throws {
     let harness = try Harness(baselines: option("--baselines", in: arguments) ?? "Benchmarks/baselines")
     let consumers: [Consumer] = [
         .c(pages: 0, wakeup: 128), .swiftClosure, .swiftByName, .swiftTyped,
-        .python(pages: 8, wakeup: 1), .python(pages: 0, wakeup: 128), .c(pages: 8, wakeup: 1),
+        .python(pages: 8, wakeup: 1), .python(pages: 0, wakeup: 128), .c(pages: 8, wakeup: 1), .swiftCount,
     ]
     // The rows the targets compare.
     let repeated: Set<Consumer> = [
         .c(pages: 0, wakeup: 128), .swiftClosure, .swiftByName, .swiftTyped, .python(pages: 8, wakeup: 1),
+        .swiftCount,
     ]
     emit("Event delivery, side by side: each consumer runs the same generated program on the same load,")
     emit("a process issuing N syscalls, filtered by its pid in the kernel. Ratios are to the C consumer")
@@ -74,9 +75,12 @@ func runBenchmark(_ arguments: [String]) throws {
     emit("clang); the other consumers load clang's compile of its C. Rates and costs move with how the")
     emit("kernel happens to batch wake-ups, so the rows the targets compare (C, Swift and bcc Python at")
     emit("their defaults) take \(repeats) runs each, in turns: each column is the median of its runs, taken")
-    emit("separately, except lost and gaps, the worst run's. The other rows are one run.")
+    emit("separately, except lost and gaps, the worst run's. The other rows are one run. The last row")
+    emit("counts the same events in the kernel (the library's generated count, compiled by clang) and")
+    emit("sends none: its delivered/s is the count over the load's time, its ns/syscall what the load paid.")
 
     var reference: [Consumer: Measurement] = [:]
+    var referenceUnprobed = Double.nan
     for size in sizes {
         for count in counts {
             let scenario = size >= 512 ? Scenario.large(count: count) : Scenario.small(count: count)
@@ -95,6 +99,7 @@ func runBenchmark(_ arguments: [String]) throws {
             emit(Report.table(title: "### \(size)-byte records (\(scenario.syscall)), \(count) events; library's rings: \(pages) pages per CPU", unprobed: unprobed, rows: rows, c: c))
             if size < 512, count == counts.max() {
                 for row in rows { reference[row.consumer] = row }
+                referenceUnprobed = unprobed
             }
         }
     }
@@ -108,8 +113,12 @@ func runBenchmark(_ arguments: [String]) throws {
 
     guard let c = reference[.c(pages: 0, wakeup: 128)], let closure = reference[.swiftClosure],
         let byName = reference[.swiftByName], let typed = reference[.swiftTyped],
-        let python = reference[.python(pages: 8, wakeup: 1)], let tunedPython = reference[.python(pages: 0, wakeup: 128)]
+        let python = reference[.python(pages: 8, wakeup: 1)], let tunedPython = reference[.python(pages: 0, wakeup: 128)],
+        let counted = reference[.swiftCount]
     else { return }
+    // What a probe adds to each traced syscall: its cost with the probe less without.
+    let countAdds = counted.nanosecondsPerSyscall - referenceUnprobed
+    let closureAdds = closure.nanosecondsPerSyscall - referenceUnprobed
     // The kernel's lost count and the sequence gaps count the same missing events.
     func losses(_ m: Measurement) -> Double { max(m.lost, m.gaps) }
     let targets: [Report.Target] = [
@@ -140,6 +149,11 @@ func runBenchmark(_ arguments: [String]) throws {
               pass: (typed.allocationsPerEvent ?? .infinity) < 0.01 && (byName.allocationsPerEvent ?? .infinity) < 0.01),
         .init(statement: "closure CPU per event ≤ 1.1 × C", measured: Report.ratio(closure.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent),
               pass: closure.cpuNanosecondsPerEvent <= 1.1 * c.cpuNanosecondsPerEvent),
+        .init(statement: "in-kernel count counts every call", measured: "\(Report.number(counted.delivered)) counted, \(Report.number(counted.gaps)) missed",
+              pass: counted.gaps == 0 && counted.lost == 0),
+        .init(statement: "in-kernel count: added cost per traced syscall ≤ 0.5 × the closure probe's",
+              measured: "\(Report.number(countAdds)) vs \(Report.number(closureAdds)) ns (\(Report.ratio(countAdds, closureAdds)))",
+              pass: countAdds <= 0.5 * closureAdds),
     ]
     emit(Report.targets(targets + (try startupTargets(arguments))))
 }
