@@ -1,7 +1,8 @@
 import Synchronization
 
 /// An aggregation running in the kernel: a generated program that counts an event's
-/// occurrences (and sums a field) by key in a kernel table, which this handle reads.
+/// occurrences by key (with a field's sum, min and max, or a histogram of a field or of a
+/// syscall's latency) in a kernel table, which this handle reads.
 ///
 /// ```swift
 /// let opens = try b.count(.syscall("openat"), by: .processName)
@@ -9,8 +10,10 @@ import Synchronization
 /// print(try opens.text(top: 10))
 /// ```
 ///
-/// Returned by ``EBPFWrapper/count(_:by:filter:options:)`` and
-/// ``EBPFWrapper/aggregate(_:field:by:filter:options:)``. ``detach()`` stops counting and
+/// Returned by ``EBPFWrapper/count(_:by:filter:options:)``,
+/// ``EBPFWrapper/aggregate(_:field:by:filter:options:)``,
+/// ``EBPFWrapper/histogram(_:of:by:filter:options:)`` and
+/// ``EBPFWrapper/latency(ofSyscall:by:filter:options:)``. ``detach()`` stops counting and
 /// keeps the table readable; ``close()`` frees it, as the wrapper's `close()` does.
 public final class Aggregation: Sendable, CustomStringConvertible {
     /// What was asked for.

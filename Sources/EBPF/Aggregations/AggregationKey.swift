@@ -43,8 +43,10 @@ public struct AggregationKey: Sendable, Hashable, CustomStringConvertible {
 
 /// Sizes of an aggregation's table.
 public struct AggregationOptions: Sendable, Hashable {
-    /// The most distinct keys the kernel table holds; events with a new key beyond it are
-    /// not counted, and counted in ``Aggregation/droppedCount()``. bcc's default, 10,240.
+    /// The most distinct keys the kernel table holds (for a histogram, keys times the slots
+    /// they use); events with a new key beyond it are not counted, and counted in
+    /// ``Aggregation/droppedCount()``. bcc's default, 10,240. For a latency, also the most
+    /// threads inside the syscall at once.
     public var maxKeys: Int
     /// Bytes of a string key kept, its NUL included (bpftrace's default, 64).
     public var stringSize: Int
