@@ -30,6 +30,8 @@ public final class Aggregation: Sendable, CustomStringConvertible {
     /// The index that `generation` holds; the lock also serializes ``take()``.
     private let filling = Lock<Int>(0)
     private let closed = Atomic<Bool>(false)
+    /// The key of the one-element arrays (the generation switch, the dropped count).
+    private static let onlyKey = MapAccess.bytes(of: UInt32(0), size: 4)
 
     /// Finds the tables in `module`, then attaches with `attach`: nothing the handle does
     /// after attaching makes a syscall of the traced kind on the caller's thread.
@@ -72,7 +74,7 @@ public final class Aggregation: Sendable, CustomStringConvertible {
         try filling.withLock { (filling) throws(EBPFError) -> [Entry] in
             let old = filling
             try generation.update(
-                MapAccess.bytes(of: UInt32(0), size: 4), MapAccess.bytes(of: UInt32(1 - old), size: 4))
+                Self.onlyKey, MapAccess.bytes(of: UInt32(1 - old), size: 4))
             filling = 1 - old
             ProgramQuiescence.waitForRunningPrograms()
             let table = statistics[old]
@@ -85,13 +87,13 @@ public final class Aggregation: Sendable, CustomStringConvertible {
         _ = try take()
         _ = try take()
         try dropped.update(
-            MapAccess.bytes(of: UInt32(0), size: 4), [UInt8](repeating: 0, count: dropped.valueBufferSize))
+            Self.onlyKey, [UInt8](repeating: 0, count: dropped.valueBufferSize))
     }
 
     /// Events not counted because the table held ``AggregationOptions/maxKeys`` keys
     /// already, since the start or the last ``reset()``.
     public func droppedCount() throws(EBPFError) -> UInt64 {
-        guard let value = try dropped.lookup(MapAccess.bytes(of: UInt32(0), size: 4)) else { return 0 }
+        guard let value = try dropped.lookup(Self.onlyKey) else { return 0 }
         return dropped.perCPUValues(value).reduce(0) { $0 &+ Self.word($1, at: 0) }
     }
 

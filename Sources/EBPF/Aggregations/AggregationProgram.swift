@@ -2,9 +2,9 @@
 /// finds the event's key in a per-CPU hash table and adds one to the key's count and, when
 /// a field is aggregated, the field's value to its sum, min and max; for a histogram, it
 /// adds one to the key's slot for the value (or for the latency since the syscall's entry).
-/// Nothing is sent to user space per event; the table is read when asked. There are two tables, and a switch says
-/// which one programs fill, so an interval's table is read and emptied while no program
-/// writes to it (``Aggregation/take()``).
+/// Nothing is sent to user space per event; the table is read when asked. There are two
+/// tables, and a switch says which one programs fill, so an interval's table is read and
+/// emptied while no program writes to it (``Aggregation/take()``).
 ///
 /// A plain value, built without a kernel from a ``TracepointFormat``, so it can be read and
 /// unit-tested. Field values are taken as signed 64-bit integers, as bpftrace's `sum`,
@@ -47,13 +47,8 @@ public struct AggregationProgram: Sendable {
         /// A NUL-terminated string in `capacity` bytes.
         case text(capacity: Int)
 
-        var size: Int {
-            if case .text(let capacity) = self { return capacity }
-            return 8
-        }
-
         func decode(_ bytes: [UInt8]) -> FieldValue? {
-            let word = bytes.count >= 8 ? bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } : 0
+            let word = Aggregation.word(bytes, at: 0)
             switch self {
             case .total: return nil
             case .signed: return .signed(Int64(bitPattern: word))
@@ -145,7 +140,7 @@ public struct AggregationProgram: Sendable {
             ]
         }
 
-        var lines: [String] = event.includes
+        var lines: [String] = mechanism.includes
         let slot = isHistogram ? "u64 slot; " : ""
         switch keyShape {
         case .text(let capacity): lines.append("struct ebpf_key { \(slot)char text[\(capacity)]; };")
@@ -165,7 +160,7 @@ public struct AggregationProgram: Sendable {
         if case .latency = measure {
             lines.append("BPF_HASH(\(Self.startTableName), u32, u64, \(options.maxKeys));")
             lines.append("")
-            lines.append("int \(Self.entryFunctionName)(\(event.contextDeclaration)) {")
+            lines.append("int \(Self.entryFunctionName)(\(mechanism.contextDeclaration)) {")
             lines += ProbeProgram.prologue(filter: filter, mechanism: mechanism, readsName: false)
             lines.append("    u32 ebpf_tid = ebpf_id;")
             lines.append("    u64 ebpf_now = bpf_ktime_get_ns();")
@@ -174,7 +169,7 @@ public struct AggregationProgram: Sendable {
             lines.append("}")
         }
         lines.append("")
-        lines.append("int \(Self.functionName)(\(event.contextDeclaration)) {")
+        lines.append("int \(Self.functionName)(\(mechanism.contextDeclaration)) {")
         let readsName = key?.kind == .processName
         if case .latency = measure {
             // The entry's filter chose the threads; the exit needs only the ids.
@@ -258,15 +253,5 @@ public struct AggregationProgram: Sendable {
     }
 
     /// The tracepoint (`category:name`) or kernel function the program attaches to.
-    public var attachPoint: String {
-        switch mechanism {
-        case .tracepoint(let category, let name): return "\(category):\(name)"
-        case .syscallKprobe(let function, _), .functionKprobe(let function): return function
-        }
-    }
-
-    var programType: ProgramType {
-        if case .tracepoint = mechanism { return .tracepoint }
-        return .kprobe
-    }
+    public var attachPoint: String { mechanism.attachPoint }
 }

@@ -106,13 +106,17 @@ extension EBPFWrapper {
             let aggregation = try Aggregation(target: target, program: program, module: module) {
                 () throws(EBPFError) -> [Attachment] in
                 guard case .latency(let exit) = measure else {
-                    return [try attach(AggregationProgram.functionName, at: mechanism, id: format?.id, module: module)]
+                    return [
+                        try attach(
+                            AggregationProgram.functionName, at: mechanism, tracepointID: format?.id, module: module)
+                    ]
                 }
                 // The exit first: an entry seen without its exit would only leave a start time.
-                let exitAttachment = try attach(AggregationProgram.functionName, at: exit, id: nil, module: module)
+                let exitAttachment = try attach(
+                    AggregationProgram.functionName, at: exit, tracepointID: nil, module: module)
                 do throws(EBPFError) {
                     let entry = try attach(
-                        AggregationProgram.entryFunctionName, at: mechanism, id: format?.id, module: module)
+                        AggregationProgram.entryFunctionName, at: mechanism, tracepointID: format?.id, module: module)
                     return [entry, exitAttachment]
                 } catch {
                     exitAttachment.detach()
@@ -123,19 +127,6 @@ extension EBPFWrapper {
         } catch {
             module.close()
             throw error
-        }
-    }
-
-    /// Attaches the BPF function `program` of `module` where `mechanism` says; a tracepoint
-    /// by `id` when known.
-    private func attach(
-        _ program: String, at mechanism: ProbeProgram.Mechanism, id: Int?, module: BPFModule
-    ) throws(EBPFError) -> Attachment {
-        switch mechanism {
-        case .tracepoint(let category, let name):
-            return try makeTracepointAttachment(module: module, category: category, name: name, fnName: program, id: id)
-        case .syscallKprobe(let kernelFunction, _), .functionKprobe(let kernelFunction):
-            return try makeKprobeAttachment(module: module, event: kernelFunction, fnName: program, isReturn: false)
         }
     }
 }

@@ -100,24 +100,7 @@ struct EventFields {
     }
 
     /// What the events are called: `syscalls:sys_enter_openat`, `kprobe:__x64_sys_openat`.
-    var name: String {
-        switch mechanism {
-        case .tracepoint(let category, let name): return "\(category):\(name)"
-        case .syscallKprobe(let function, _), .functionKprobe(let function): return "kprobe:\(function)"
-        }
-    }
-
-    /// The `#include` lines a program reading these fields needs.
-    var includes: [String] {
-        if case .tracepoint = mechanism { return [] }
-        return ["#include <uapi/linux/ptrace.h>"]
-    }
-
-    /// The declaration of the function's one parameter.
-    var contextDeclaration: String {
-        if case .tracepoint = mechanism { return "void *ctx" }
-        return "struct pt_regs *ctx"
-    }
+    var name: String { mechanism.eventName }
 
     /// The names a program can read.
     var names: [String] {

@@ -230,13 +230,21 @@ extension EBPFWrapper {
     private func attach(
         _ program: ProbeProgram, format: TracepointFormat?, module: BPFModule
     ) throws(EBPFError) -> Attachment {
-        switch program.mechanism {
+        try attach(program.functionName, at: program.mechanism, tracepointID: format?.id, module: module)
+    }
+
+    /// Attaches the BPF function `function` of `module` where `mechanism` says: a generated
+    /// program's attach, shared by closure probes and aggregations. A tracepoint by
+    /// `tracepointID` when known (its format file's `ID:`).
+    func attach(
+        _ function: String, at mechanism: ProbeProgram.Mechanism, tracepointID: Int?, module: BPFModule
+    ) throws(EBPFError) -> Attachment {
+        switch mechanism {
         case .tracepoint(let category, let name):
             return try makeTracepointAttachment(
-                module: module, category: category, name: name, fnName: program.functionName, id: format?.id)
-        case .syscallKprobe(let function, _), .functionKprobe(let function):
-            return try makeKprobeAttachment(
-                module: module, event: function, fnName: program.functionName, isReturn: false)
+                module: module, category: category, name: name, fnName: function, id: tracepointID)
+        case .syscallKprobe(let kernelFunction, _), .functionKprobe(let kernelFunction):
+            return try makeKprobeAttachment(module: module, event: kernelFunction, fnName: function, isReturn: false)
         }
     }
 }

@@ -52,12 +52,7 @@ public struct ProbeProgram: Sendable {
     public static let standaloneTableName = "ebpf_events"
 
     /// The tracepoint (`category:name`) or kernel function the program attaches to.
-    public var attachPoint: String {
-        switch mechanism {
-        case .tracepoint(let category, let name): return "\(category):\(name)"
-        case .syscallKprobe(let function, _), .functionKprobe(let function): return function
-        }
-    }
+    public var attachPoint: String { mechanism.attachPoint }
 
     /// The size of one record in bytes.
     public var recordSize: Int { layout.size }
@@ -70,10 +65,7 @@ public struct ProbeProgram: Sendable {
             + layout.fields.map { RecordMember(name: "f_" + $0.name, offset: $0.offset, size: $0.size) }
     }
 
-    var programType: ProgramType {
-        if case .tracepoint = mechanism { return .tracepoint }
-        return .kprobe
-    }
+    var programType: ProgramType { mechanism.programType }
 
     /// The fixed header's layout, the same in every probe's record.
     static var headerFields: [FieldLayout] { ProbeRecordHeader.members.map(\.layout) }
@@ -140,22 +132,20 @@ public struct ProbeProgram: Sendable {
         tableName = Self.standaloneTableName
         probeIndex = member ?? 0
         var builder = Builder(options: options, mechanism: mechanism, suffix: suffix)
+        eventName = mechanism.eventName
         switch mechanism {
-        case .tracepoint(let category, let name):
+        case .tracepoint:
             guard let format else { preconditionFailure("a tracepoint probe needs its format") }
-            eventName = "\(category):\(name)"
             for field in format.fields {
                 builder.addFormatField(
                     field, siblings: format.fields, source: .record(offset: field.offset, size: field.size))
             }
-        case .syscallKprobe(let function, _):
+        case .syscallKprobe:
             guard let format else { preconditionFailure("a syscall kprobe needs the syscall's format") }
-            eventName = "kprobe:\(function)"
             for (index, field) in format.fields.prefix(6).enumerated() {
                 builder.addFormatField(field, siblings: format.fields, source: .argument(index))
             }
-        case .functionKprobe(let function):
-            eventName = "kprobe:\(function)"
+        case .functionKprobe:
             for index in 0..<6 {
                 builder.addScalar(
                     name: "arg\(index)", cType: "u64", size: 8, kind: .unsigned, value: "ebpf_args[\(index)]",
@@ -242,10 +232,7 @@ extension ProbeProgram {
         }
 
         /// The headers the program's body needs.
-        var includes: [String] {
-            if case .tracepoint = mechanism { return [] }
-            return ["#include <uapi/linux/ptrace.h>"]
-        }
+        var includes: [String] { mechanism.includes }
 
         var recordSize: Int { SubmittedStructLayout.align(offset, to: alignment) }
 
@@ -477,12 +464,7 @@ extension ProbeProgram {
             lines.append("BPF_PERCPU_ARRAY(\(scratch), struct \(record), 1);")
             lines.append("")
             let function = ProbeProgram.standaloneFunctionName + suffix
-            switch mechanism {
-            case .tracepoint:
-                lines.append("int \(function)(void *ctx) {")
-            case .syscallKprobe, .functionKprobe:
-                lines.append("int \(function)(struct pt_regs *ctx) {")
-            }
+            lines.append("int \(function)(\(mechanism.contextDeclaration)) {")
             lines += ProbeProgram.prologue(filter: filter, mechanism: mechanism)
             lines.append("    int ebpf_zero = 0;")
             lines.append("    struct \(record) *e = \(scratch).lookup(&ebpf_zero);")
