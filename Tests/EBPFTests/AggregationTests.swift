@@ -109,6 +109,7 @@ final class AggregationTests: XCTestCase {
         XCTAssertNil(entry.key)
         XCTAssertEqual(entry.count, 6)
         XCTAssertEqual(entry.negativeCount, 1, "-3")
+        XCTAssertEqual(entry.sum, 0 + 1 + 5 + 6 + 1000 - 3)
         let buckets = try XCTUnwrap(entry.histogram).buckets.filter { $0.count > 0 }
         XCTAssertEqual(
             buckets,
@@ -140,6 +141,7 @@ final class AggregationTests: XCTestCase {
         XCTAssertEqual(entry.key, .string(comm))
         XCTAssertEqual(entry.count, 3)
         XCTAssertEqual(entry.negativeCount, 1, "-EBADF")
+        XCTAssertEqual(entry.sum, 100 + 100 - Int64(EBADF))
         XCTAssertEqual(
             try XCTUnwrap(entry.histogram).buckets.filter { $0.count > 0 }, [.init(low: 64, high: 127, count: 2)])
     }
@@ -154,13 +156,19 @@ final class AggregationTests: XCTestCase {
         XCTAssertEqual(sleeps.program.histogramValueName, "nsecs")
         func slot(_ nanoseconds: UInt64) -> Int { 64 - nanoseconds.leadingZeroBitCount }
         var expected: [ClosedRange<Int>] = []
+        var asked: Int64 = 0
+        var measuredTotal: Int64 = 0
         for milliseconds in [3, 20] {
             var request = timespec(tv_sec: 0, tv_nsec: milliseconds * 1_000_000)
             let start = ContinuousClock.now
             XCTAssertEqual(clock_nanosleep(CLOCK_MONOTONIC, 0, &request, nil), 0)
             let measured = UInt64((ContinuousClock.now - start) / .nanoseconds(1))
             expected.append(slot(UInt64(milliseconds) * 1_000_000)...slot(measured))
+            asked += Int64(milliseconds) * 1_000_000
+            measuredTotal += Int64(measured)
         }
+        let sum = try XCTUnwrap(try sleeps.snapshot().first?.sum)
+        XCTAssertTrue((asked...measuredTotal).contains(sum), "\(sum) ns in \(asked)...\(measuredTotal)")
         let histogram = try XCTUnwrap(try sleeps.snapshot().first?.histogram)
         let filled = histogram.counts.indices.filter { histogram.counts[$0] > 0 }
         XCTAssertEqual(histogram.counts.reduce(0, +), 2)

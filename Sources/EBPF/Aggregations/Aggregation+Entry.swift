@@ -6,9 +6,11 @@ extension Aggregation {
         public var key: FieldValue?
         /// Events counted.
         public var count: UInt64
-        /// The aggregated field's sum, smallest and largest value (nil when only counting, and
-        /// for histograms), as signed 64-bit integers.
+        /// The aggregated field's sum (for a histogram, of its values: nanoseconds for a
+        /// latency), as a signed 64-bit integer; nil when only counting.
         public var sum: Int64?
+        /// The aggregated field's smallest and largest value; nil when only counting, and for
+        /// histograms.
         public var min: Int64?
         public var max: Int64?
         /// For a histogram aggregation, how many values fell into each power-of-two range
@@ -30,7 +32,7 @@ extension Aggregation {
             self.negativeCount = negativeCount
         }
 
-        /// The field's mean; nil when only counting, and for histograms.
+        /// The mean of the field (or of the histogram's values); nil when only counting.
         public var average: Double? {
             guard let sum, count > 0 else { return nil }
             return Double(sum) / Double(count)
@@ -60,12 +62,12 @@ extension Aggregation {
             self.init(key: key, count: count, sum: kept ? sum : nil, min: kept ? low : nil, max: kept ? high : nil)
         }
 
-        /// One key's histogram from its slot counts (slot 0: below zero).
-        init(slots counts: [UInt64], key: FieldValue?) {
+        /// One key's histogram from its slot counts (slot 0: below zero) and its values' sum.
+        init(slots counts: [UInt64], sum: Int64, key: FieldValue?) {
             var histogram = counts
             histogram[0] = 0
             self.init(
-                key: key, count: counts.reduce(0, &+), histogram: Histogram(scale: .log2, counts: histogram),
+                key: key, count: counts.reduce(0, &+), sum: sum, histogram: Histogram(scale: .log2, counts: histogram),
                 negativeCount: counts[0])
         }
 

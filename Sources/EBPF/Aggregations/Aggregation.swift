@@ -126,18 +126,22 @@ public final class Aggregation: Sendable, CustomStringConvertible {
                     hasField: program.field != nil)
             }
         }
-        // The key is { u64 slot; the key proper }.
-        var slots: [[UInt8]: [UInt64]] = [:]
+        // The key is { u64 slot; the key proper }; the value { u64 count; s64 sum; } per CPU.
+        var slots: [[UInt8]: (counts: [UInt64], sum: Int64)] = [:]
         for item in items where item.key.count >= 8 {
             let slot = Int(Self.word(item.key, at: 0))
             guard slot < Entry.log2Slots else { continue }
-            let count = table.perCPUValues(item.value).reduce(0) { $0 &+ Self.word($1, at: 0) }
             let key = Array(item.key[8...])
-            var counts = slots[key] ?? [UInt64](repeating: 0, count: Entry.log2Slots)
-            counts[slot] &+= count
-            slots[key] = counts
+            var gathered = slots[key] ?? ([UInt64](repeating: 0, count: Entry.log2Slots), 0)
+            for value in table.perCPUValues(item.value) {
+                gathered.counts[slot] &+= Self.word(value, at: 0)
+                gathered.sum &+= Int64(bitPattern: Self.word(value, at: 8))
+            }
+            slots[key] = gathered
         }
-        return slots.map { key, counts in Entry(slots: counts, key: program.keyShape.decode(key)) }
+        return slots.map { key, gathered in
+            Entry(slots: gathered.counts, sum: gathered.sum, key: program.keyShape.decode(key))
+        }
     }
 
     /// The entries of both tables, one per key.

@@ -1,7 +1,8 @@
 /// The BPF C program generated for an aggregation: on each event that passes the filter it
 /// finds the event's key in a per-CPU hash table and adds one to the key's count and, when
 /// a field is aggregated, the field's value to its sum, min and max; for a histogram, it
-/// adds one to the key's slot for the value (or for the latency since the syscall's entry).
+/// adds one to the key's slot for the value (or for the latency since the syscall's entry)
+/// and the value to the slot's sum.
 /// Nothing is sent to user space per event; the table is read when asked. There are two
 /// tables, and a switch says which one programs fill, so an interval's table is read and
 /// emptied while no program writes to it (``Aggregation/take()``).
@@ -38,6 +39,8 @@ public struct AggregationProgram: Sendable {
     public static let droppedTableName = "ebpf_aggregate_dropped"
     /// One CPU's statistics: count (u64), sum, min and max (s64).
     static let statisticsSize = 32
+    /// One CPU's histogram slot: count (u64) and the sum of its values (s64).
+    static let slotSize = 16
 
     /// How the key's bytes read back.
     enum KeyShape: Sendable, Hashable {
@@ -146,8 +149,11 @@ public struct AggregationProgram: Sendable {
         case .text(let capacity): lines.append("struct ebpf_key { \(slot)char text[\(capacity)]; };")
         default: lines.append("struct ebpf_key { \(slot)u64 value; };")
         }
-        let valueType = isHistogram ? "u64" : "struct ebpf_statistics"
-        if !isHistogram {
+        let valueType = isHistogram ? "struct ebpf_slot" : "struct ebpf_statistics"
+        if isHistogram {
+            lines.append("struct ebpf_slot { u64 count; s64 sum; };")
+            lines.append("_Static_assert(sizeof(struct ebpf_slot) == \(Self.slotSize), \"slot size\");")
+        } else {
             lines.append("struct ebpf_statistics { u64 count; s64 sum; s64 min; s64 max; };")
             lines.append(
                 "_Static_assert(sizeof(struct ebpf_statistics) == \(Self.statisticsSize), \"statistics size\");")
@@ -188,7 +194,7 @@ public struct AggregationProgram: Sendable {
         }
         lines.append("    int ebpf_zero = 0;")
         lines.append("    u32 *ebpf_generation = \(Self.generationTableName).lookup(&ebpf_zero);")
-        lines.append("    \(valueType) ebpf_initial = \(isHistogram ? "0" : "{}");")
+        lines.append("    \(valueType) ebpf_initial = {};")
         lines.append("    \(valueType) *ebpf_s = (ebpf_generation && *ebpf_generation)")
         lines.append("        ? \(Self.tableNames[1]).lookup_or_try_init(&ebpf_key, &ebpf_initial)")
         lines.append("        : \(Self.tableNames[0]).lookup_or_try_init(&ebpf_key, &ebpf_initial);")
@@ -198,7 +204,8 @@ public struct AggregationProgram: Sendable {
         lines.append("        return 0;")
         lines.append("    }")
         if isHistogram {
-            lines.append("    *ebpf_s += 1;")
+            lines.append("    ebpf_s->count += 1;")
+            lines.append("    ebpf_s->sum += ebpf_value;")
         } else {
             if field != nil {
                 lines.append("    if (ebpf_s->count == 0 || ebpf_value < ebpf_s->min) ebpf_s->min = ebpf_value;")
