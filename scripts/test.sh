@@ -10,7 +10,10 @@
 #      LeakSanitizer (checking when the last test has finished; .lsan-suppressions names one
 #      XCTest function), then LeakSanitizer's negative control: a libbcc module leaked on
 #      purpose must be reported;
-#   4. the six parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer for
+#   4. the exporter's suite (Exporter/, a package of its own): its configuration, and the
+#      built ebpf-exporter scraped by a real Prometheus server on loopback (exact counts and
+#      histogram buckets of what a child process did; a minute of scrapes every 100 ms);
+#   5. the six parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer for
 #      FUZZ_SECONDS each (default 60).
 # Kernel tests skip without root/BPF unless EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run),
 # which turns every skip into a failure. For a quick local run: `swift test`.
@@ -37,10 +40,11 @@ logged() { # command...: runs it with its output (stdout and stderr) also in the
 }
 
 part "build"
-swift format lint --strict -r Sources Tests Examples
+swift format lint --strict -r Sources Tests Examples Exporter/Sources Exporter/Tests
 swift build --build-tests
 # The benchmark package must keep compiling; it is run by Benchmarks/run.sh, never here.
 swift build --package-path Benchmarks
+swift build --package-path Exporter --build-tests
 
 part "the DocC catalog against the code"
 ./scripts/check-docs.sh
@@ -80,6 +84,9 @@ if ! grep -q "^SUMMARY: AddressSanitizer: .* leaked" "$control_log" || ! grep -q
 fi
 echo "LEAK_CONTROL $(grep -m1 '^SUMMARY: AddressSanitizer' "$control_log" | sed 's/^SUMMARY: AddressSanitizer: //; s/\.$//'), allocated by LibBCC.Module.compile among them" | tee -a "$run_log"
 rm -f "$control_log"
+
+part "the exporter, scraped by a real Prometheus server"
+logged swift test --package-path Exporter --skip-build --disable-swift-testing
 
 part "fuzzing"
 logged Fuzz/run.sh "${FUZZ_SECONDS:-60}"

@@ -25,11 +25,11 @@ mkdir -p "$(dirname "$out")"  # Figures/ is not in a clone until a run's figures
         awk -F '\t' 'NR > 1 { printf "| %s | %d | %d |\n", name, at, $1 - at } { name = $2; at = $1 } END { printf "| all | 0 | %d |\n", at }'
     echo
     # Each kernel's part starts with a "== the test suite on ..." line; the RELIABILITY lines
-    # after it are that kernel's.
+    # after it are that kernel's. The exporter's part reports its ENDURANCE line likewise.
     awk '
-        /^== the test suite on / { sub(/^== /, ""); sub(/ \(at [0-9]+ s\)$/, ""); section = $0; printf "## %s\n\n", section; next }
+        /^== (the test suite on |the exporter)/ { sub(/^== /, ""); sub(/ \(at [0-9]+ s\)$/, ""); section = $0; printf "## %s\n\n", section; next }
         /^== / { section = "" }
-        section != "" && /RELIABILITY / { sub(/.*RELIABILITY /, ""); printf "- %s\n", $0 }
+        section != "" && /(RELIABILITY|ENDURANCE) / { sub(/.*(RELIABILITY|ENDURANCE) /, ""); printf "- %s\n", $0 }
         section != "" && /Executed [0-9]+ tests?, with/ { line = $0 }
         section != "" && /^Test Suite .All tests. (passed|failed)/ { getline; sub(/^[ \t]+/, ""); printf "- all tests: %s\n\n", $0 }
     ' "$log"

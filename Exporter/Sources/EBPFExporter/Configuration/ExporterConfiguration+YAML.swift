@@ -1,0 +1,289 @@
+import EBPF
+import Foundation
+import Yams
+
+extension ExporterConfiguration {
+    /// Reads the configuration file at `path`; a program's `source` is read relative to it.
+    ///
+    /// - Throws: ``ConfigurationError`` naming the line of what is wrong.
+    public init(contentsOf path: String) throws(ConfigurationError) {
+        let text: String
+        do {
+            text = try Self.readText(path)
+        } catch {
+            throw ConfigurationError(file: path, line: 0, column: 0, message: "cannot be read: \(error.reason)")
+        }
+        try self.init(yaml: text, file: path)
+    }
+
+    /// Reads a configuration from YAML text; `file` names it in errors, and a program's
+    /// `source` is read relative to its directory.
+    ///
+    /// ```yaml
+    /// metrics:
+    ///   - name: ebpf_openat_total
+    ///     help: openat calls by process name
+    ///     count: syscall:openat
+    ///     by: comm
+    /// ```
+    ///
+    /// - Throws: ``ConfigurationError`` naming the line and column of what is wrong.
+    public init(yaml: String, file: String = "configuration") throws(ConfigurationError) {
+        let reader = YAMLReader(file: file)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw Self.syntaxError(error, file: file)
+        } catch {
+            throw ConfigurationError(file: file, line: 0, column: 0, message: "is not YAML: \(error)")
+        }
+        guard let root else {
+            throw ConfigurationError(
+                file: file, line: 0, column: 0, message: "is empty; it needs 'metrics' or 'programs'")
+        }
+        let top = try reader.mapping(root, "the configuration", allowed: ["listen", "metrics", "programs"])
+        listen = try reader.string(top["listen"], "listen")
+        var names = Set<String>()
+        func claim(_ name: String, at node: Node?) throws(ConfigurationError) {
+            guard names.insert(name).inserted else { throw reader.error(node, "metric '\(name)' is defined twice") }
+        }
+        aggregations = []
+        for node in try reader.sequence(top["metrics"], "metrics") {
+            let metric = try AggregationMetric(node, reader)
+            try claim(metric.name, at: node.mapping?["name"])
+            aggregations.append(metric)
+        }
+        programs = []
+        for node in try reader.sequence(top["programs"], "programs") {
+            let program = try NativeProgram(node, reader)
+            for (table, tableNode) in zip(program.tables, try reader.sequence(node.mapping?["tables"], "tables")) {
+                try claim(table.name, at: tableNode.mapping?["name"])
+            }
+            programs.append(program)
+        }
+        guard !aggregations.isEmpty || !programs.isEmpty else {
+            throw reader.error(root, "names no metric: add 'metrics' (aggregations) or 'programs' (your own C)")
+        }
+    }
+
+    /// Why a file cannot be read, in words.
+    struct UnreadableFile: Error {
+        var reason: String
+    }
+
+    /// The UTF-8 text of the file at `path`.
+    static func readText(_ path: String) throws(UnreadableFile) -> String {
+        guard FileManager.default.fileExists(atPath: path) else { throw UnreadableFile(reason: "no such file") }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw UnreadableFile(reason: "permission denied")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UnreadableFile(reason: "it is not a file that can be read (a directory?)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw UnreadableFile(reason: "it is not UTF-8 text")
+        }
+        return text
+    }
+
+    private static func syntaxError(_ error: YamlError, file: String) -> ConfigurationError {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let prefix = context.map { "\($0.text) at line \($0.mark.line): " } ?? ""
+            return ConfigurationError(
+                file: file, line: mark.line, column: mark.column, message: "is not valid YAML: \(prefix)\(problem)")
+        default:
+            return ConfigurationError(file: file, line: 0, column: 0, message: "is not valid YAML: \(error)")
+        }
+    }
+}
+
+extension AggregationMetric {
+    static let measures = ["count", "sum", "histogram", "latency"]
+    static let keys = ["comm", "pid", "tid", "uid", "cpu"]
+
+    init(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) {
+        let fields = try reader.mapping(
+            node, "a metric",
+            allowed: ["name", "help"] + Self.measures + ["field", "by", "filter", "max_keys", "string_size"])
+        guard let nameNode = fields["name"] else { throw reader.error(node, "a metric needs a 'name'") }
+        name = try reader.metricName(nameNode)
+        let given = Self.measures.filter { fields[$0] != nil }
+        guard given.count == 1, let kind = given.first, let eventNode = fields[kind] else {
+            throw reader.error(
+                node, "metric '\(name)' needs exactly one of \(YAMLReader.list(Self.measures)), naming its event")
+        }
+        let event = try reader.string(eventNode, kind)
+        let field = try reader.string(fields["field"], "field")
+        switch kind {
+        case "latency":
+            let syscall = event.hasPrefix("syscall:") ? String(event.dropFirst("syscall:".count)) : event
+            target = .syscall(syscall)
+            measure = .latency(syscall: syscall)
+            if let field {
+                throw reader.error(
+                    fields["field"], "a latency has no field (it measures time), so 'field: \(field)' cannot apply")
+            }
+        default:
+            target = try Self.target(event, at: eventNode, reader)
+            if kind == "count" {
+                measure = .count
+                if let field {
+                    throw reader.error(fields["field"], "a count has no field; use 'sum' or 'histogram' for '\(field)'")
+                }
+            } else {
+                guard let field else {
+                    throw reader.error(node, "metric '\(name)' (\(kind)) needs 'field': the integer field it measures")
+                }
+                measure = kind == "sum" ? .sum(field: field) : .histogram(field: field)
+            }
+        }
+        help =
+            try reader.string(fields["help"], "help")
+            ?? "\(kind) of \(event)"
+        key = try fields["by"].map { (node) throws(ConfigurationError) in
+            let by = try reader.labelName(node)
+            switch by {
+            case "comm": return .processName
+            case "pid": return .processID
+            case "tid": return .threadID
+            case "uid": return .userID
+            case "cpu": return .cpu
+            default: return .field(by)
+            }
+        }
+        filter =
+            try fields["filter"].map { (node) throws(ConfigurationError) in try Self.filter(node, reader) }
+            ?? ProbeFilter()
+        var options = AggregationOptions.default
+        options.maxKeys = try reader.integer(fields["max_keys"], "max_keys", as: Int.self) ?? options.maxKeys
+        if let node = fields["string_size"] {
+            options.stringSize = try reader.integer(node, "string_size", as: Int.self)
+        }
+        self.options = options
+    }
+
+    /// `syscall:NAME`, `syscall_exit:NAME`, `tracepoint:CATEGORY:NAME` or `kprobe:FUNCTION`.
+    static func target(_ text: String, at node: Node, _ reader: YAMLReader) throws(ConfigurationError) -> ProbeTarget {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[1].isEmpty else {
+            throw reader.error(
+                node,
+                "'\(text)' is not an event; write syscall:NAME, syscall_exit:NAME, tracepoint:CATEGORY:NAME or kprobe:FUNCTION"
+            )
+        }
+        switch parts[0] {
+        case "syscall": return .syscall(parts[1])
+        case "syscall_exit": return .syscallExit(parts[1])
+        case "tracepoint": return .tracepoint(parts[1])
+        case "kprobe": return .kprobe(parts[1])
+        default:
+            throw reader.error(
+                node, "'\(parts[0])' is not a kind of event; expected syscall, syscall_exit, tracepoint or kprobe")
+        }
+    }
+
+    static func filter(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) -> ProbeFilter {
+        let fields = try reader.mapping(node, "a filter", allowed: ["comm", "pid", "tid", "uid"])
+        var filter = ProbeFilter()
+        filter.processName = try reader.string(fields["comm"], "comm")
+        filter.processID = try reader.integer(fields["pid"], "pid", as: Int32.self)
+        filter.threadID = try reader.integer(fields["tid"], "tid", as: Int32.self)
+        filter.userID = try reader.integer(fields["uid"], "uid", as: UInt32.self)
+        return filter
+    }
+}
+
+extension NativeProgram {
+    static let points = ["tracepoint", "raw_tracepoint", "kprobe", "kretprobe", "uprobe"]
+
+    init(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) {
+        let fields = try reader.mapping(node, "a program", allowed: ["source", "text", "attach", "tables"])
+        switch (fields["source"], fields["text"]) {
+        case (let source?, nil):
+            let path = try reader.string(source, "source")
+            let directory = (reader.file as NSString).deletingLastPathComponent
+            let resolved = path.hasPrefix("/") || directory.isEmpty ? path : directory + "/" + path
+            do {
+                text = try ExporterConfiguration.readText(resolved)
+            } catch {
+                throw reader.error(source, "cannot read the program's source '\(resolved)': \(error.reason)")
+            }
+            origin = resolved
+        case (nil, let inline?):
+            text = try reader.string(inline, "text")
+            origin = "\(reader.file):\(inline.mark?.line ?? 0)"
+        default:
+            throw reader.error(node, "a program needs exactly one of 'source' (a file of C) or 'text' (the C itself)")
+        }
+        guard let attachNode = fields["attach"] else {
+            throw reader.error(node, "a program needs 'attach': where its functions run")
+        }
+        attachments = []
+        for item in try reader.sequence(attachNode, "attach") {
+            let entry = try reader.mapping(item, "an attachment", allowed: Self.points + ["function"])
+            let given = Self.points.filter { entry[$0] != nil }
+            guard given.count == 1, let kind = given.first, let pointNode = entry[kind],
+                let functionNode = entry["function"]
+            else {
+                throw reader.error(
+                    item, "an attachment needs 'function' and exactly one of \(YAMLReader.list(Self.points))")
+            }
+            let point = try reader.string(pointNode, kind)
+            let resolved: NativeAttachment.Point
+            switch kind {
+            case "tracepoint": resolved = .tracepoint(point)
+            case "raw_tracepoint": resolved = .rawTracepoint(point)
+            case "kprobe": resolved = .kprobe(point)
+            case "kretprobe": resolved = .kretprobe(point)
+            default:
+                guard let colon = point.lastIndex(of: ":"), colon != point.startIndex,
+                    point.index(after: colon) != point.endIndex
+                else {
+                    throw reader.error(
+                        pointNode, "an uprobe is BINARY:SYMBOL, e.g. /usr/bin/bash:readline; '\(point)' is not")
+                }
+                resolved = .uprobe(binary: String(point[..<colon]), symbol: String(point[point.index(after: colon)...]))
+            }
+            attachments.append(NativeAttachment(point: resolved, function: try reader.string(functionNode, "function")))
+        }
+        guard let tablesNode = fields["tables"] else {
+            throw reader.error(node, "a program needs 'tables': which tables become metrics")
+        }
+        tables = []
+        for item in try reader.sequence(tablesNode, "tables") {
+            tables.append(try TableMetric(item, reader))
+        }
+    }
+}
+
+extension TableMetric {
+    static let kinds = ["counter", "gauge", "histogram"]
+
+    init(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) {
+        let fields = try reader.mapping(node, "a table metric", allowed: ["table", "name", "help", "type", "labels"])
+        guard let tableNode = fields["table"], let nameNode = fields["name"] else {
+            throw reader.error(node, "a table metric needs 'table' (the map's name in the C) and 'name' (the metric's)")
+        }
+        table = try reader.string(tableNode, "table")
+        name = try reader.metricName(nameNode)
+        help =
+            try reader.string(fields["help"], "help")
+            ?? "table \(table)"
+        let type =
+            try reader.string(fields["type"], "type") ?? "counter"
+        switch type {
+        case "counter": kind = .counter
+        case "gauge": kind = .gauge
+        case "histogram": kind = .log2Histogram
+        default:
+            throw reader.error(fields["type"], "unknown type '\(type)'; expected \(YAMLReader.list(Self.kinds))")
+        }
+        labels = []
+        for item in try reader.sequence(fields["labels"], "labels") {
+            labels.append(try reader.labelName(item))
+        }
+    }
+}

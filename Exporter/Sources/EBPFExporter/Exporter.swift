@@ -1,0 +1,139 @@
+import EBPF
+import Logging
+import Prometheus
+
+/// The aggregations and programs a configuration names, running, and their metrics as
+/// Prometheus text on demand.
+///
+/// ```swift
+/// let exporter = try Exporter(try ExporterConfiguration(contentsOf: "syscalls.yaml"))
+/// defer { exporter.close() }
+/// print(try exporter.metricsText())
+/// ```
+public final class Exporter: Sendable {
+    private let wrappers: [EBPFWrapper]
+    private let aggregations: [AggregationSource]
+    private let tables: [TableSource]
+    /// What swift-metrics reported (the library's health, through
+    /// `PrometheusMetricsFactory`), served before the kernel's metrics.
+    private let registry: PrometheusCollectorRegistry?
+
+    /// Compiles, loads and attaches everything `configuration` names. Nothing stays
+    /// attached when one of them fails.
+    ///
+    /// - Parameter registry: Metrics reported through swift-metrics, served too.
+    /// - Throws: ``ExporterError`` naming the metric or program that failed and why.
+    public init(
+        _ configuration: ExporterConfiguration, registry: PrometheusCollectorRegistry? = nil,
+        logger: Logger = Logger(label: "ebpf-exporter")
+    ) throws(ExporterError) {
+        self.registry = registry
+        var wrappers: [EBPFWrapper] = []
+        var aggregations: [AggregationSource] = []
+        var tables: [TableSource] = []
+        do throws(ExporterError) {
+            if !configuration.aggregations.isEmpty {
+                let wrapper = try Self.attempt("starting the library") { () throws(EBPFError) in
+                    try EBPFWrapper(logger: logger)
+                }
+                wrappers.append(wrapper)
+                for metric in configuration.aggregations {
+                    aggregations.append(
+                        try Self.attempt("metric '\(metric.name)' (\(metric.target))") { () throws(EBPFError) in
+                            try AggregationSource(metric, in: wrapper)
+                        })
+                }
+            }
+            for program in configuration.programs {
+                let wrapper = try Self.attempt("program \(program.origin)") { () throws(EBPFError) in
+                    try EBPFWrapper(text: program.text, logger: logger)
+                }
+                wrappers.append(wrapper)
+                for attachment in program.attachments {
+                    try Self.attempt("program \(program.origin), function '\(attachment.function)'") {
+                        () throws(EBPFError) in try Self.attach(attachment, in: wrapper)
+                    }
+                }
+                for metric in program.tables {
+                    tables.append(
+                        TableSource(
+                            metric: metric,
+                            table: try Self.attempt("metric '\(metric.name)' (table '\(metric.table)')") {
+                                () throws(EBPFError) in try wrapper.table(metric.table)
+                            }))
+                }
+            }
+        } catch {
+            wrappers.forEach { $0.close() }
+            throw error
+        }
+        self.wrappers = wrappers
+        self.aggregations = aggregations
+        self.tables = tables
+        logger.info(
+            "exporting \(aggregations.count + tables.count) metrics",
+            metadata: ["aggregations": "\(aggregations.count)", "tables": "\(tables.count)"])
+    }
+
+    /// Every metric now, in Prometheus's text format: the swift-metrics registry's, each
+    /// aggregation's and table's, and how many events each aggregation could not count
+    /// because its table was full (`ebpf_exporter_aggregation_dropped_total`).
+    public func metricsText() throws(ExporterError) -> String {
+        var text = ExpositionText()
+        if let registry { text.append(registry.emitToString()) }
+        for source in aggregations {
+            try Self.attempt("reading metric '\(source.metric.name)'") { () throws(EBPFError) in
+                try source.write(into: &text)
+            }
+        }
+        for source in tables {
+            try Self.attempt("reading metric '\(source.metric.name)'") { () throws(EBPFError) in
+                try source.write(into: &text)
+            }
+        }
+        if !aggregations.isEmpty {
+            let name = "ebpf_exporter_aggregation_dropped_total"
+            text.family(name, help: "Events not aggregated because the metric's kernel table was full", type: "counter")
+            for source in aggregations {
+                let dropped = try Self.attempt("reading metric '\(source.metric.name)'") { () throws(EBPFError) in
+                    try source.aggregation.droppedCount()
+                }
+                text.sample(name, [("metric", source.metric.name)], String(dropped))
+            }
+        }
+        return text.text
+    }
+
+    /// Detaches and frees every program. Idempotent.
+    public func close() {
+        wrappers.forEach { $0.close() }
+    }
+
+    private static func attach(_ attachment: NativeAttachment, in wrapper: EBPFWrapper) throws(EBPFError) {
+        let function = attachment.function
+        switch attachment.point {
+        case .tracepoint(let point): _ = try wrapper.attachTracepoint(tp: point, fnName: function)
+        case .rawTracepoint(let point): _ = try wrapper.attachRawTracepoint(tp: point, fnName: function)
+        case .kprobe(let point): _ = try wrapper.attachKprobe(event: point, fnName: function)
+        case .kretprobe(let point): _ = try wrapper.attachKretprobe(event: point, fnName: function)
+        case .uprobe(let binary, let symbol): _ = try wrapper.attachUprobe(name: binary, sym: symbol, fnName: function)
+        }
+    }
+
+    private static func attempt<T>(_ context: String, _ body: () throws(EBPFError) -> T) throws(ExporterError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw ExporterError(context: context, underlying: error)
+        }
+    }
+}
+
+/// Something named in the configuration that the kernel or libbcc refused.
+public struct ExporterError: Error, Sendable, CustomStringConvertible {
+    /// What was being done: `metric 'x' (syscall openat)`.
+    public var context: String
+    public var underlying: EBPFError
+
+    public var description: String { "\(context): \(underlying)" }
+}

@@ -1,0 +1,82 @@
+/// Metrics in Prometheus's text exposition format (version 0.0.4): per metric family a
+/// `# HELP` and a `# TYPE` line, then its samples, `name{label="value"} number`.
+struct ExpositionText {
+    private(set) var text = ""
+
+    /// Starts a family; its samples follow.
+    mutating func family(_ name: String, help: String, type: String) {
+        text += "# HELP \(name) \(Self.escapedHelp(help))\n# TYPE \(name) \(type)\n"
+    }
+
+    mutating func sample(_ name: String, _ labels: [(name: String, value: String)], _ value: String) {
+        text += name
+        if !labels.isEmpty {
+            text += "{" + labels.map { "\($0.name)=\"\(Self.escapedLabel($0.value))\"" }.joined(separator: ",") + "}"
+        }
+        text += " " + value + "\n"
+    }
+
+    /// A histogram's samples: `_bucket` per bound (cumulative counts, ending with `+Inf`),
+    /// `_sum` when known, `_count`.
+    mutating func histogram(
+        _ name: String, _ labels: [(name: String, value: String)], buckets: [(bound: String, count: UInt64)],
+        sum: String?, count: UInt64
+    ) {
+        for bucket in buckets {
+            sample(name + "_bucket", labels + [("le", bucket.bound)], String(bucket.count))
+        }
+        sample(name + "_bucket", labels + [("le", "+Inf")], String(count))
+        if let sum { sample(name + "_sum", labels, sum) }
+        sample(name + "_count", labels, String(count))
+    }
+
+    mutating func append(_ other: String) {
+        text += other
+    }
+
+    /// In a label value, `\`, `"` and line feeds are escaped.
+    static func escapedLabel(_ value: String) -> String {
+        var escaped = ""
+        for character in value.unicodeScalars {
+            switch character {
+            case "\\": escaped += "\\\\"
+            case "\"": escaped += "\\\""
+            case "\n": escaped += "\\n"
+            default: escaped.unicodeScalars.append(character)
+            }
+        }
+        return escaped
+    }
+
+    /// In help text, `\` and line feeds are escaped.
+    static func escapedHelp(_ help: String) -> String {
+        help.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}
+
+/// The `le` bounds of a log2 histogram's slots, as `bpf_log2l` fills them: slot n (n ≥ 1)
+/// holds the integers 2^(n-1) to 2^n - 1 (slot 1 also 0), so its bound is 2^n - 1.
+enum Log2Buckets {
+    /// Cumulative counts per bound up to the last slot used: `le="-1"` first when
+    /// `negatives` is given (values below zero), then 1, 3, 7, …; each bound divided by
+    /// `divisor` (1e9 for nanoseconds as seconds).
+    static func cumulative(slots counts: [UInt64], negatives: UInt64?, divisor: Double?) -> [(
+        bound: String, count: UInt64
+    )] {
+        var result: [(bound: String, count: UInt64)] = []
+        var running: UInt64 = 0
+        if let negatives {
+            running = negatives
+            result.append(("-1", running))
+        }
+        guard let last = counts.lastIndex(where: { $0 > 0 }) else { return result }
+        // A slot 0 (a native histogram's) holds nothing bpf_log2l gives; it joins slot 1.
+        for slot in 0...max(last, 1) {
+            running &+= slot < counts.count ? counts[slot] : 0
+            guard slot >= 1 else { continue }
+            let bound: UInt64 = slot >= 64 ? .max : (1 << UInt64(slot)) - 1
+            result.append((divisor.map { (Double(bound) / $0).description } ?? String(bound), running))
+        }
+        return result
+    }
+}

@@ -1,0 +1,146 @@
+import EBPF
+import XCTest
+
+@testable import EBPFExporter
+
+/// The YAML configuration: what it reads, and each kind of mistake named at its line.
+final class ConfigurationTests: XCTestCase {
+    func testAFileOfEveryKindOfMetricReadsAsWritten() throws {
+        let configuration = try ExporterConfiguration(
+            yaml: """
+                listen: 127.0.0.1:9999
+                metrics:
+                  - name: opens_total
+                    help: opens by name
+                    count: syscall:openat
+                    by: comm
+                    filter: { comm: cat, uid: 0 }
+                  - name: read_bytes
+                    histogram: tracepoint:syscalls:sys_enter_read
+                    field: count
+                    max_keys: 100
+                  - name: read_seconds
+                    latency: read
+                    by: pid
+                  - name: written_total
+                    sum: syscall:write
+                    field: count
+                    by: fd
+                programs:
+                  - text: "BPF_HASH(opens, u32, u64);"
+                    attach:
+                      - tracepoint: syscalls:sys_enter_openat
+                        function: count_opens
+                      - uprobe: /usr/bin/bash:readline
+                        function: on_readline
+                    tables:
+                      - table: opens
+                        name: native_opens_total
+                        labels: [uid]
+                      - table: sizes
+                        name: native_sizes
+                        type: histogram
+                """, file: "test.yaml")
+        XCTAssertEqual(configuration.listen, "127.0.0.1:9999")
+        let metrics = configuration.aggregations
+        XCTAssertEqual(metrics.map(\.name), ["opens_total", "read_bytes", "read_seconds", "written_total"])
+        XCTAssertEqual(
+            metrics.map(\.measure),
+            [.count, .histogram(field: "count"), .latency(syscall: "read"), .sum(field: "count")])
+        XCTAssertEqual(
+            metrics.map(\.target.description),
+            [
+                "syscall openat", "tracepoint syscalls:sys_enter_read", "syscall read", "syscall write",
+            ])
+        XCTAssertEqual(metrics.map(\.key), [.processName, nil, .processID, .field("fd")])
+        XCTAssertEqual(metrics[0].filter, ProbeFilter(userID: 0, processName: "cat"))
+        XCTAssertEqual(metrics[0].help, "opens by name")
+        XCTAssertEqual(metrics[1].help, "histogram of tracepoint:syscalls:sys_enter_read")
+        XCTAssertEqual(metrics[1].options.maxKeys, 100)
+        let program = try XCTUnwrap(configuration.programs.first)
+        XCTAssertEqual(program.origin, "test.yaml:20")
+        XCTAssertEqual(
+            program.attachments,
+            [
+                NativeAttachment(point: .tracepoint("syscalls:sys_enter_openat"), function: "count_opens"),
+                NativeAttachment(point: .uprobe(binary: "/usr/bin/bash", symbol: "readline"), function: "on_readline"),
+            ])
+        XCTAssertEqual(
+            program.tables,
+            [
+                TableMetric(
+                    table: "opens", name: "native_opens_total", help: "table opens", kind: .counter, labels: ["uid"]),
+                TableMetric(
+                    table: "sizes", name: "native_sizes", help: "table sizes", kind: .log2Histogram, labels: []),
+            ])
+    }
+
+    func testEachMistakeIsNamedAtItsLineAndColumn() {
+        let cases: [(yaml: String, expected: String)] = [
+            (
+                "metrics:\n  - name: a\n    count: syscall:openat\n    by: comm\n    colour: red\n",
+                "c.yaml:5:5: unknown key 'colour' in a metric; expected name, help, count, sum, histogram, latency, field, by, filter, max_keys or string_size"
+            ),
+            (
+                "metrics:\n  - name: a\n    help: no event\n",
+                "c.yaml:2:5: metric 'a' needs exactly one of count, sum, histogram or latency, naming its event"
+            ),
+            (
+                "metrics:\n  - name: 9lives\n    count: syscall:openat\n",
+                "c.yaml:2:11: '9lives' is not a Prometheus metric name: use letters, digits, '_' and ':', not starting with a digit"
+            ),
+            (
+                "metrics:\n  - name: a\n    count: syscall:openat\n  - name: a\n    count: syscall:read\n",
+                "c.yaml:4:11: metric 'a' is defined twice"
+            ),
+            (
+                "metrics:\n  - name: a\n    count: probe:openat\n",
+                "c.yaml:3:12: 'probe' is not a kind of event; expected syscall, syscall_exit, tracepoint or kprobe"
+            ),
+            (
+                "metrics:\n  - name: a\n    histogram: syscall:read\n",
+                "c.yaml:2:5: metric 'a' (histogram) needs 'field': the integer field it measures"
+            ),
+            (
+                "metrics:\n  - name: a\n    count: syscall:read\n    filter: { pid: lots }\n",
+                "c.yaml:4:20: pid must be an integer, not 'lots'"
+            ),
+            (
+                "metrics:\n  - name: a\n    count: syscall:read\n    by: le\n",
+                "c.yaml:4:9: 'le' is not a label name: use letters, digits and '_', not starting with a digit or '__', and not 'le'"
+            ),
+            (
+                "metrics:\n  - name: a\n    count: [syscall:read\n",
+                "c.yaml:4:1: is not valid YAML: while parsing a flow sequence at line 3: did not find expected ',' or ']'"
+            ),
+            ("metrics: {}\n", "c.yaml:1:10: metrics must be a list (lines starting with '- ')"),
+            ("", "c.yaml: is empty; it needs 'metrics' or 'programs'"),
+            (
+                "programs:\n  - text: x\n    attach:\n      - uprobe: readline\n        function: f\n    tables: []\n",
+                "c.yaml:4:17: an uprobe is BINARY:SYMBOL, e.g. /usr/bin/bash:readline; 'readline' is not"
+            ),
+            (
+                "programs:\n  - text: x\n    attach: []\n    tables:\n      - table: t\n        name: m\n        type: summary\n",
+                "c.yaml:7:15: unknown type 'summary'; expected counter, gauge or histogram"
+            ),
+            (
+                "programs:\n  - source: no-such-file.c\n    attach: []\n    tables: []\n",
+                "c.yaml:2:13: cannot read the program's source 'no-such-file.c': no such file"
+            ),
+        ]
+        for (yaml, expected) in cases {
+            XCTAssertThrowsError(try ExporterConfiguration(yaml: yaml, file: "c.yaml"), yaml) { error in
+                XCTAssertEqual((error as? ConfigurationError)?.description, expected, yaml)
+            }
+        }
+    }
+
+    func testAMissingFileIsNamed() {
+        XCTAssertThrowsError(try ExporterConfiguration(contentsOf: "/nonexistent/exporter.yaml")) { error in
+            let error = error as? ConfigurationError
+            XCTAssertEqual(error?.file, "/nonexistent/exporter.yaml")
+            XCTAssertEqual(error?.line, 0)
+            XCTAssertEqual(error?.message, "cannot be read: no such file")
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import XCTest
+
+/// The exporter as users run it: the built `ebpf-exporter` serving a configuration, scraped
+/// by a real Prometheus server (Debian's `prometheus`), whose HTTP API the tests query.
+final class PrometheusTests: XCTestCase {
+    /// A child process with a known name opens a known path N times and makes M reads that
+    /// each block a known time; Prometheus returns exactly N for the path (an aggregation)
+    /// and for the name (a table of a program of the test's own), and M in the latency
+    /// bucket the blocking time puts them in.
+    func testPrometheusReturnsTheExactCountAndHistogramBucketOfWhatAChildDid() async throws {
+        try KernelTestGate.requireRootAndPrometheus()
+        let comm = "exptest\(getpid() % 100_000)"
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("exporter-\(UUID().uuidString)").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("x".utf8)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let exporter = try ExporterProcess(
+            configuration: """
+                metrics:
+                  - name: test_openat_total
+                    count: syscall:openat
+                    by: filename
+                    filter: { comm: \(comm) }
+                  - name: test_read_latency_seconds
+                    latency: read
+                    by: comm
+                    filter: { comm: \(comm) }
+                programs:
+                  - text: |
+                      struct key { char comm[16]; };
+                      BPF_HASH(opens, struct key, u64);
+                      int count_opens(void *ctx) {
+                          struct key key = {};
+                          bpf_get_current_comm(&key.comm, sizeof(key.comm));
+                          opens.increment(key);
+                          return 0;
+                      }
+                    attach:
+                      - tracepoint: syscalls:sys_enter_openat
+                        function: count_opens
+                    tables:
+                      - table: opens
+                        name: test_native_openat_total
+                """)
+        let prometheus = try await PrometheusServer(scraping: exporter.address, every: "100ms")
+        defer {
+            prometheus.stop()
+            XCTAssertEqual(exporter.stop(), 0, "SIGTERM ends it gracefully")
+        }
+
+        let (opens, reads, milliseconds) = (37, 5, 40)
+        let child = try Subprocess(
+            "/usr/bin/python3", ["-c", Self.workload, comm, path, "\(opens)", "\(reads)", "\(milliseconds)"])
+        XCTAssertEqual(child.wait(), 0, child.collectedOutput)
+        let measured = child.collectedOutput.split(separator: "\n").compactMap { Double($0) }
+        XCTAssertEqual(measured.count, reads, child.collectedOutput)
+
+        let opened = try await prometheus.waitForValue("test_openat_total{filename=\"\(path)\"}", Double(opens))
+        XCTAssertEqual(opened, Double(opens))
+        // The native table's key is a struct; its field names the label.
+        let native = try await prometheus.waitForValue("test_native_openat_total{comm=\"\(comm)\"}", Double(opens))
+        XCTAssertEqual(native, Double(opens), "the child opened nothing else once named")
+        let count = try await prometheus.waitForValue(
+            "test_read_latency_seconds_count{comm=\"\(comm)\"}", Double(reads))
+        XCTAssertEqual(count, Double(reads))
+        // Each read blocked at least the writer's sleep (less a millisecond of the reader's own
+        // steps) and at most what the child measured around it: the slots between.
+        func slot(_ nanoseconds: Double) -> Int { 64 - UInt64(nanoseconds).leadingZeroBitCount }
+        func bound(_ slot: Int) -> String { (Double((UInt64(1) << UInt64(slot)) - 1) / 1e9).description }
+        let lowest = slot(Double(milliseconds - 1) * 1e6)
+        let highest = slot((measured.max() ?? 0) * 1e9)
+        let below = try await prometheus.query(
+            "test_read_latency_seconds_bucket{comm=\"\(comm)\",le=\"\(bound(lowest - 1))\"}")
+        let within = try await prometheus.query(
+            "test_read_latency_seconds_bucket{comm=\"\(comm)\",le=\"\(bound(highest))\"}")
+        XCTAssertEqual(below, 0, "no read was shorter than \(milliseconds - 1) ms")
+        XCTAssertEqual(within, Double(reads), "every read is at or below le=\(bound(highest)): \(measured)")
+        let sum = try await prometheus.query("test_read_latency_seconds_sum{comm=\"\(comm)\"}")
+        XCTAssertGreaterThanOrEqual(sum ?? 0, Double(reads * (milliseconds - 1)) / 1000)
+        XCTAssertLessThanOrEqual(sum ?? .infinity, measured.reduce(0, +))
+    }
+
+    /// Run by python3 -c: names itself (prctl PR_SET_NAME), opens the path N times, then
+    /// reads a pipe M times, a thread writing a byte after sleeping each time; prints each
+    /// read's duration in seconds.
+    static let workload = """
+        import ctypes, os, sys, threading, time
+        name, path, opens, reads, ms = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+        ctypes.CDLL(None).prctl(15, name.encode(), 0, 0, 0)
+        for _ in range(opens):
+            os.close(os.open(path, os.O_RDONLY))
+        r, w = os.pipe()
+        go = threading.Semaphore(0)
+        def writer():
+            for _ in range(reads):
+                go.acquire()
+                time.sleep(ms / 1000)
+                os.write(w, b"x")
+        threading.Thread(target=writer).start()
+        durations = []
+        for _ in range(reads):
+            go.release()
+            start = time.monotonic()
+            os.read(r, 1)
+            durations.append(time.monotonic() - start)
+        print("\\n".join(str(d) for d in durations))
+        """
+}

@@ -1,0 +1,50 @@
+import Foundation
+import XCTest
+
+/// The built `ebpf-exporter`, started on a configuration of the test's on a free loopback
+/// port.
+final class ExporterProcess: @unchecked Sendable {
+    // @unchecked Sendable: the properties are set once in init.
+    let port: Int
+    let process: Subprocess
+    private let configuration: URL
+
+    init(configuration yaml: String) throws {
+        configuration = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "exporter-\(UUID().uuidString).yaml")
+        try yaml.write(to: configuration, atomically: true, encoding: .utf8)
+        process = try Subprocess(
+            try KernelTestGate.builtProduct("ebpf-exporter"),
+            ["--config", configuration.path, "--listen", "127.0.0.1:0"])
+        let marker = "serving /metrics on port "
+        guard process.waitForOutput(marker, timeout: .seconds(120)),
+            let line = process.collectedOutput.split(separator: "\n").first(where: { $0.contains(marker) }),
+            let port = Int(line.components(separatedBy: marker)[1].trimmingCharacters(in: .whitespaces))
+        else {
+            let output = process.collectedOutput
+            process.stop(SIGKILL)
+            throw PrometheusError(message: "ebpf-exporter did not start: \(output)")
+        }
+        self.port = port
+    }
+
+    var address: String { "127.0.0.1:\(port)" }
+
+    /// Its descriptors now.
+    var openDescriptors: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd").count) ?? -1
+    }
+
+    /// Its resident memory now, in kB.
+    var residentKilobytes: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    }
+
+    /// SIGTERM; returns the exit status (0: it shut down gracefully).
+    func stop() -> Int32 {
+        defer { try? FileManager.default.removeItem(at: configuration) }
+        return process.stop(SIGTERM)
+    }
+}
