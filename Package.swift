@@ -8,6 +8,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // The library's health (events received and lost) as counters, for any backend.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         // Only for the ebpf-trace example; the EBPF library does not depend on it.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
@@ -18,8 +20,19 @@ let package = Package(
         .systemLibrary(name: "CBCC"),
         // The kernel's perf ring and BPF ring buffer ABI, read without libbcc: see its header.
         .systemLibrary(name: "CKernelABI"),
-        .target(name: "EBPF", dependencies: ["CBCC", "CKernelABI", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "EBPFTests", dependencies: ["EBPF", .product(name: "Logging", package: "swift-log")], resources: [.copy("Fixtures")]),
+        .target(
+            name: "EBPF",
+            dependencies: [
+                "CBCC", "CKernelABI", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
+        .testTarget(
+            name: "EBPFTests",
+            dependencies: [
+                "EBPF", .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            resources: [.copy("Fixtures")]),
 
         // Examples: `swift run NAME`. Not products, so packages depending on EBPF never build them.
         .target(name: "ExampleSupport", path: "Examples/Support"),

@@ -61,7 +61,8 @@ final class AggregationProgramTests: XCTestCase {
         XCTAssertTrue(histogram.text.contains("struct ebpf_key { u64 slot; char text[16]; };"), histogram.text)
         XCTAssertTrue(
             histogram.text.contains("    ebpf_key.slot = ebpf_value < 0 ? 0 : bpf_log2l((u64)ebpf_value);"))
-        XCTAssertTrue(histogram.text.contains("BPF_PERCPU_HASH(ebpf_aggregate_0, struct ebpf_key, struct ebpf_slot, 10240);"))
+        XCTAssertTrue(
+            histogram.text.contains("BPF_PERCPU_HASH(ebpf_aggregate_0, struct ebpf_key, struct ebpf_slot, 10240);"))
 
         let latency = try AggregationProgram(
             mechanism: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format, key: nil,

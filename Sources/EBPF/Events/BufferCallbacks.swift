@@ -4,12 +4,16 @@ final class BufferCallbacks: Sendable {
     let onRecord: @Sendable (UnsafeRawBufferPointer) -> Void
     /// Called with the number of records the kernel dropped since the last report.
     let onLost: @Sendable (UInt64) -> Void
+    /// Called at the end of each drain of the buffer.
+    let afterDrain: @Sendable () -> Void
 
     init(
         onRecord: @escaping @Sendable (UnsafeRawBufferPointer) -> Void,
-        onLost: @escaping @Sendable (UInt64) -> Void
+        onLost: @escaping @Sendable (UInt64) -> Void,
+        afterDrain: @escaping @Sendable () -> Void = {}
     ) {
         self.onRecord = onRecord
         self.onLost = onLost
+        self.afterDrain = afterDrain
     }
 }

@@ -150,18 +150,23 @@ extension EBPFWrapper {
     }
 
     /// Opens a buffer over `info` of `module` and starts delivering it; the caller tracks it.
+    ///
+    /// - Parameter health: What the buffer reports through swift-metrics; by default its
+    ///   received and lost counts under its table's name.
     func openBuffer(
         _ info: TableInfo, module: BPFModule, lost: (@Sendable (UInt64) -> Void)?,
-        decoder: RecordDecoder,
+        decoder: RecordDecoder, health: ((BufferStatistics) -> BufferHealth)? = nil,
         makeSource: (TableInfo, BPFModule, BufferCallbacks) throws(EBPFError) -> any EventSource
     ) throws(EBPFError) -> EventBuffer {
         let statistics = BufferStatistics()
+        let reporter = health?(statistics) ?? BufferHealth(table: info.name, statistics: statistics)
         let callbacks = BufferCallbacks(
             onRecord: try decoder(info, statistics),
             onLost: { count in
                 statistics.countLost(count)
                 lost?(count)
-            })
+            },
+            afterDrain: { reporter.report() })
         let source = try makeSource(info, module, callbacks)
         do throws(EBPFError) {
             try poller.add(source)

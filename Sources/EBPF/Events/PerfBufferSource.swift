@@ -80,6 +80,7 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
         for ring in rings {
             ring.read(into: callbacks)
         }
+        callbacks.afterDrain()
     }
 
     func release() {

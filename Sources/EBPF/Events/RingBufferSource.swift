@@ -33,6 +33,7 @@ final class RingBufferSource: EventSource, @unchecked Sendable {
     /// hold the polling thread.
     func drain() {
         ring?.read(into: callbacks)
+        callbacks.afterDrain()
     }
 
     func release() {

@@ -171,9 +171,11 @@ extension EBPFWrapper {
         // The buffer opens before the attaches, so the first event already has a reader.
         let table = try shared.module.table(ProbeProgram.standaloneTableName)
         let layouts = resolved.map(\.program.layout)
+        let events = resolved.map(\.program.eventName)
         let openBuffer = { @Sendable [self] () throws(EBPFError) -> SharedProbeBuffer in
             try SharedProbeBuffer(
-                table: table, module: shared.module, layouts: layouts, options: options.perfBuffer, wrapper: self,
+                table: table, module: shared.module, layouts: layouts, events: events, options: options.perfBuffer,
+                wrapper: self,
                 lost: lost, deliver: deliver)
         }
         let buffer: SharedProbeBuffer

@@ -26,10 +26,10 @@ final class SharedProbeBuffer: Sendable {
     private let buffer: EventBuffer
     private let activeCount: Lock<Int>
 
-    /// Opens `table` of `module` for `layouts`, the records of the probes in index order, and
-    /// hands each active probe's records to `deliver`.
+    /// Opens `table` of `module` for `layouts`, the records of the probes in index order
+    /// (their events named by `events`), and hands each active probe's records to `deliver`.
     init(
-        table: TableInfo, module: BPFModule, layouts: [RecordLayout], options: PerfBufferOptions,
+        table: TableInfo, module: BPFModule, layouts: [RecordLayout], events: [String], options: PerfBufferOptions,
         wrapper: EBPFWrapper, lost: (@Sendable (UInt64) -> Void)?,
         deliver: @escaping @Sendable (ProbeEvent) -> Void
     ) throws(EBPFError) {
@@ -57,6 +57,12 @@ final class SharedProbeBuffer: Sendable {
                         deliver(ProbeEvent(layout: layout, bytes: raw, recycler: recycler))
                     }
                 }
+            },
+            health: { statistics in
+                BufferHealth(
+                    probes: zip(events, members).map { event, member in
+                        (event, { member.received.load(ordering: .relaxed) })
+                    }, statistics: statistics)
             },
             makeSource: { (info, module, callbacks) throws(EBPFError) in
                 try PerfBufferSource(
