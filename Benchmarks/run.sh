@@ -33,3 +33,5 @@ Benchmarks/.build/release/ebpf-bench --baselines Benchmarks/baselines \
     echo
     cat "$report"
 } >Figures/benchmarks.md
+# The exporter's scrape latency with 1,000 series: Figures/exporter-scrape.md.
+./Exporter/bench.sh

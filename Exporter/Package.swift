@@ -43,6 +43,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The scrape-latency benchmark (Exporter/bench.sh); not a product.
+        .executableTarget(
+            name: "exporter-bench",
+            dependencies: [
+                "EBPFExporter",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "EBPFExporterTests", dependencies: ["EBPFExporter"]),
     ],
     swiftLanguageModes: [.v6]

@@ -39,6 +39,7 @@
     F(bpf_get_first_key) \
     F(bpf_get_next_key) \
     F(bpf_lookup_and_delete) \
+    F(bpf_lookup_batch) \
     F(bpf_lookup_and_delete_batch) \
     F(bcc_symcache_new) \
     F(bcc_free_symcache) \

@@ -158,7 +158,11 @@ public final class Aggregation: Sendable, CustomStringConvertible {
         return bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
     }
 
+    /// The largest count first, ties by the key's text (each key's text made once, not per
+    /// comparison).
     static func sorted(_ entries: [Entry]) -> [Entry] {
-        entries.sorted { ($0.count, $1.key?.description ?? "") > ($1.count, $0.key?.description ?? "") }
+        entries.map { (entry: $0, text: $0.key?.description ?? "") }
+            .sorted { ($0.entry.count, $1.text) > ($1.entry.count, $0.text) }
+            .map(\.entry)
     }
 }

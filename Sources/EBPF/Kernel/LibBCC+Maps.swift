@@ -41,14 +41,21 @@ extension LibBCC {
             }
         }
 
-        /// One `BPF_MAP_LOOKUP_AND_DELETE_BATCH` call: up to `count` entries into `keys` and
-        /// `values`; `count` is set to how many came (also when it throws ENOENT at the end).
-        static func lookupAndDeleteBatch(
-            fd: Int32, inBatch: UnsafeMutablePointer<UInt32>?, outBatch: UnsafeMutablePointer<UInt32>,
+        /// One `BPF_MAP_LOOKUP_BATCH` call (or `BPF_MAP_LOOKUP_AND_DELETE_BATCH` when
+        /// `deleting`): up to `count` entries into `keys` and `values`; `count` is set to how
+        /// many came (also when it throws ENOENT at the end).
+        static func lookupBatch(
+            fd: Int32, deleting: Bool, inBatch: UnsafeMutablePointer<UInt32>?, outBatch: UnsafeMutablePointer<UInt32>,
             keys: UnsafeMutableRawPointer, values: UnsafeMutableRawPointer, count: inout UInt32
         ) throws(SystemCallFailure) {
-            try SystemCall.check("bpf_lookup_and_delete_batch") {
-                LibBCC.runtime.bpf_lookup_and_delete_batch!(fd, inBatch, outBatch, keys, values, &count)
+            if deleting {
+                try SystemCall.check("bpf_lookup_and_delete_batch") {
+                    LibBCC.runtime.bpf_lookup_and_delete_batch!(fd, inBatch, outBatch, keys, values, &count)
+                }
+            } else {
+                try SystemCall.check("bpf_lookup_batch") {
+                    LibBCC.runtime.bpf_lookup_batch!(fd, inBatch, outBatch, keys, values, &count)
+                }
             }
         }
     }
