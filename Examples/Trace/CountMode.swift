@@ -9,7 +9,7 @@ struct CountMode {
     enum Measure {
         case count
         case sum(field: String)
-        case histogram(field: String)
+        case histogram(field: String, buckets: HistogramBuckets)
         /// From each syscall's entry to its exit: the events must be syscall names.
         case latency
     }
@@ -94,8 +94,9 @@ struct CountMode {
             return try wrapper.count(event.target, by: key, filter: filter, options: options)
         case .sum(let field):
             return try wrapper.aggregate(event.target, field: field, by: key, filter: filter, options: options)
-        case .histogram(let field):
-            return try wrapper.histogram(event.target, of: field, by: key, filter: filter, options: options)
+        case .histogram(let field, let buckets):
+            return try wrapper.histogram(
+                event.target, of: field, by: key, buckets: buckets, filter: filter, options: options)
         case .latency:
             return try wrapper.latency(ofSyscall: event.name, by: key, filter: filter, options: options)
         }
@@ -107,7 +108,7 @@ struct CountMode {
         switch measure {
         case .count: return "counting " + by
         case .sum(let field): return "counting \(by), with \(field)"
-        case .histogram(let field): return "a histogram of \(field) \(by)"
+        case .histogram(let field, _): return "a histogram of \(field) \(by)"
         case .latency: return "a histogram of latency \(by)"
         }
     }
@@ -116,7 +117,7 @@ struct CountMode {
     private var field: String? {
         switch measure {
         case .count: return nil
-        case .sum(let field), .histogram(let field): return field
+        case .sum(let field), .histogram(let field, _): return field
         case .latency: return "nsecs"
         }
     }
@@ -146,10 +147,11 @@ struct CountMode {
                     ]
                 }
                 if let histogram = entry.histogram {
-                    // Each non-empty power-of-two range as [low, high, count].
+                    // Each non-empty bucket as [low, high, count]; what fell below and above.
                     let buckets = histogram.buckets.filter { $0.count > 0 }.map { "[\($0.low),\($0.high),\($0.count)]" }
                     members.append(("buckets", "[" + buckets.joined(separator: ",") + "]"))
-                    members.append(("below_zero", String(entry.negativeCount)))
+                    members.append(("below_range", String(entry.belowRangeCount)))
+                    if case .steps = histogram.scale { members.append(("above_range", String(entry.aboveRangeCount))) }
                 }
                 return JSON.object(members)
             }

@@ -55,6 +55,9 @@ struct Trace: ParsableCommand {
     @Option(help: "Keep a log2 histogram of this integer field (read's count) instead of counts.")
     var histogram: String?
 
+    @Option(help: "With --histogram: linear buckets MIN,MAX,STEP (bpftrace's lhist) instead of powers of two.")
+    var linear: String?
+
     @Flag(help: "Keep a log2 histogram of each syscall's latency (entry to exit, in ns) instead of counts.")
     var latency = false
 
@@ -77,9 +80,20 @@ struct Trace: ParsableCommand {
         if [sum != nil, histogram != nil, latency].filter({ $0 }).count > 1 {
             throw ValidationError("choose one of --sum, --histogram and --latency")
         }
+        if linear != nil, histogram == nil { throw ValidationError("--linear goes with --histogram FIELD") }
+        if let linear, Self.linearBuckets(linear) == nil {
+            throw ValidationError("--linear takes MIN,MAX,STEP, three integers (e.g. 0,1024,128); got \(linear)")
+        }
         if latency, let event = events.first(where: { $0.contains(":") }) {
             throw ValidationError("--latency measures syscalls by name; \(event) is not one")
         }
+    }
+
+    /// `MIN,MAX,STEP` as linear buckets (the library checks their ranges).
+    private static func linearBuckets(_ text: String) -> HistogramBuckets? {
+        let numbers = text.split(separator: ",").compactMap { Int64($0) }
+        guard numbers.count == 3, text.split(separator: ",").count == 3 else { return nil }
+        return .linear(min: numbers[0], max: numbers[1], step: numbers[2])
     }
 
     /// The counting mode's settings, when --count-by, --sum, --histogram or --latency asks
@@ -89,7 +103,7 @@ struct Trace: ParsableCommand {
         if let sum {
             measure = .sum(field: sum)
         } else if let histogram {
-            measure = .histogram(field: histogram)
+            measure = .histogram(field: histogram, buckets: linear.flatMap(Self.linearBuckets) ?? .log2)
         } else if latency {
             measure = .latency
         } else if countBy != nil {

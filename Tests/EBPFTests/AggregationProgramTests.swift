@@ -56,13 +56,22 @@ final class AggregationProgramTests: XCTestCase {
         let format = try TracepointFormatTests.format("syscalls", "sys_enter_openat")
         let histogram = try AggregationProgram(
             mechanism: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format,
-            key: .processName, measure: .log2Histogram(field: "flags"), filter: ProbeFilter(), options: .default)
+            key: .processName, measure: .histogram(field: "flags", buckets: .log2), filter: ProbeFilter(),
+            options: .default)
         XCTAssertTrue(histogram.isHistogram)
         XCTAssertTrue(histogram.text.contains("struct ebpf_key { u64 slot; char text[16]; };"), histogram.text)
         XCTAssertTrue(
             histogram.text.contains("    ebpf_key.slot = ebpf_value < 0 ? 0 : bpf_log2l((u64)ebpf_value);"))
         XCTAssertTrue(
             histogram.text.contains("BPF_PERCPU_HASH(ebpf_aggregate_0, struct ebpf_key, struct ebpf_slot, 10240);"))
+        let linear = try AggregationProgram(
+            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format, key: nil,
+            measure: .histogram(field: "flags", buckets: .linear(min: 10, max: 50, step: 10)), filter: ProbeFilter(),
+            options: .default)
+        XCTAssertTrue(
+            linear.text.contains(
+                "    ebpf_key.slot = ebpf_value < 10 ? 0 : ebpf_value >= 50 ? 5 : 1 + (u64)(ebpf_value - 10) / 10;"),
+            linear.text)
 
         let latency = try AggregationProgram(
             mechanism: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format, key: nil,

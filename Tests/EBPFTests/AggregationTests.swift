@@ -108,7 +108,7 @@ final class AggregationTests: XCTestCase {
         let entry = try XCTUnwrap(try offsets.snapshot().first)
         XCTAssertNil(entry.key)
         XCTAssertEqual(entry.count, 6)
-        XCTAssertEqual(entry.negativeCount, 1, "-3")
+        XCTAssertEqual(entry.belowRangeCount, 1, "-3")
         XCTAssertEqual(entry.sum, 0 + 1 + 5 + 6 + 1000 - 3)
         let buckets = try XCTUnwrap(entry.histogram).buckets.filter { $0.count > 0 }
         XCTAssertEqual(
@@ -122,6 +122,47 @@ final class AggregationTests: XCTestCase {
         XCTAssertTrue(
             text.contains("       512 -> 1023       : 1        |********************                    |"), text)
         XCTAssertTrue(text.contains("below zero: 1"), text)
+    }
+
+    func testALinearHistogramPutsEachValueInItsStepAndCountsTheRestApart() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let offsets = try b.histogram(
+            .syscall("lseek"), of: "offset", buckets: .linear(min: 100, max: 400, step: 100), filter: ourThread)
+        XCTAssertEqual(offsets.program.buckets, .linear(min: 100, max: 400, step: 100))
+        for offset: off_t in [5, 100, 150, 199, 250, 399, 400, 5000, -3] {
+            XCTAssertEqual(lseek(900_081, offset, SEEK_SET), -1)
+        }
+
+        let entry = try XCTUnwrap(try offsets.snapshot().first)
+        XCTAssertEqual(entry.count, 9)
+        XCTAssertEqual(entry.belowRangeCount, 2, "5 and -3")
+        XCTAssertEqual(entry.aboveRangeCount, 2, "400 and 5000")
+        XCTAssertEqual(entry.sum, 5 + 100 + 150 + 199 + 250 + 399 + 400 + 5000 - 3)
+        let histogram = try XCTUnwrap(entry.histogram)
+        XCTAssertEqual(histogram.scale, .steps(from: 100, width: 100))
+        XCTAssertEqual(
+            histogram.buckets,
+            [
+                .init(low: 100, high: 199, count: 3), .init(low: 200, high: 299, count: 1),
+                .init(low: 300, high: 399, count: 1),
+            ])
+        let text = try offsets.text()
+        XCTAssertTrue(
+            text.contains("       200 -> 299        : 1        |*************                           |"), text)
+        XCTAssertTrue(text.contains("below 100: 2"), text)
+        XCTAssertTrue(text.contains("400 and above: 2"), text)
+        for (buckets, expected) in [
+            (HistogramBuckets.linear(min: -1, max: 10, step: 1), "0 <= min < max"),
+            (.linear(min: 0, max: 10, step: 3), "a multiple of step"),
+            (.linear(min: 0, max: 1_001, step: 1), "at most 1000 fit"),
+        ] {
+            XCTAssertThrowsError(try b.histogram(.syscall("lseek"), of: "offset", buckets: buckets)) { error in
+                XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
+                XCTAssertTrue("\(error)".contains(expected), "\(error)")
+            }
+        }
     }
 
     func testAReturnValueHistogramByProcessName() throws {
@@ -140,7 +181,7 @@ final class AggregationTests: XCTestCase {
         let entry = try XCTUnwrap(try returns.snapshot().first)
         XCTAssertEqual(entry.key, .string(comm))
         XCTAssertEqual(entry.count, 3)
-        XCTAssertEqual(entry.negativeCount, 1, "-EBADF")
+        XCTAssertEqual(entry.belowRangeCount, 1, "-EBADF")
         XCTAssertEqual(entry.sum, 100 + 100 - Int64(EBADF))
         XCTAssertEqual(
             try XCTUnwrap(entry.histogram).buckets.filter { $0.count > 0 }, [.init(low: 64, high: 127, count: 2)])

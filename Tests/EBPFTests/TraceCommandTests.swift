@@ -271,6 +271,36 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertTrue(stderr.contains("a histogram of latency by tid"), stderr)
     }
 
+    /// `--histogram FIELD --linear MIN,MAX,STEP`: a thread's lseek offsets in exact steps.
+    func testLinearHistogramInJSON() throws {
+        try requireKernel()
+        let tid = Locked<Int32>(0)
+        let go = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            tid.withLock { $0 = ThisProcess.tid }
+            go.wait()
+            for offset: off_t in [0, 9, 10, 35, 40, -1] { _ = lseek(900_071, offset, SEEK_SET) }
+            done.signal()
+        }.start()
+        XCTAssertTrue(waitUntil { tid.withLock { $0 } != 0 })
+        let run = try start([
+            "lseek", "--histogram", "offset", "--linear", "0,40,10", "--tid", String(tid.withLock { $0 }),
+            "--format", "json",
+        ])
+        go.signal()
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        let (termination, lines, stderr) = finish(run, signal: SIGINT)
+        XCTAssertEqual(termination, .exited(0), stderr)
+        let object = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any], "\(lines)")
+        let entry = try XCTUnwrap((object["entries"] as? [[String: Any]])?.first)
+        XCTAssertEqual(entry["count"] as? Int, 6)
+        XCTAssertEqual(entry["buckets"] as? [[Int]], [[0, 9, 2], [10, 19, 1], [30, 39, 1]])
+        XCTAssertEqual(entry["below_range"] as? Int, 1)
+        XCTAssertEqual(entry["above_range"] as? Int, 1)
+    }
+
     func testBadArgumentsFailWithAMessage() throws {
         try requireKernel()
         // ArgumentParser: 1 for an error the command throws, 64 (EX_USAGE) for bad options.
@@ -282,6 +312,9 @@ final class TraceCommandTests: XCTestCase {
             (["openat", "--top", "3"], "--interval and --top go with --count-by", 64),
             (["read", "--sum", "count", "--latency"], "choose one of --sum, --histogram and --latency", 64),
             (["sched:sched_switch", "--latency"], "--latency measures syscalls by name", 64),
+            (["lseek", "--linear", "0,10,1"], "--linear goes with --histogram FIELD", 64),
+            (["lseek", "--histogram", "offset", "--linear", "0,10"], "--linear takes MIN,MAX,STEP", 64),
+            (["lseek", "--histogram", "offset", "--linear", "0,10,3"], "max - min must be a multiple of step", 1),
         ] {
             let (termination, text) = try runToCompletion(try tracer.path, arguments)
             XCTAssertEqual(termination, .exited(Int32(status)), "\(arguments): \(text)")

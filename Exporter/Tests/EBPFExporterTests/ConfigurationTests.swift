@@ -18,6 +18,7 @@ final class ConfigurationTests: XCTestCase {
                   - name: read_bytes
                     histogram: tracepoint:syscalls:sys_enter_read
                     field: count
+                    linear: { min: 0, max: 4096, step: 512 }
                     max_keys: 100
                   - name: read_seconds
                     latency: read
@@ -46,7 +47,10 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(metrics.map(\.name), ["opens_total", "read_bytes", "read_seconds", "written_total"])
         XCTAssertEqual(
             metrics.map(\.measure),
-            [.count, .histogram(field: "count"), .latency(syscall: "read"), .sum(field: "count")])
+            [
+                .count, .histogram(field: "count", buckets: .linear(min: 0, max: 4096, step: 512)),
+                .latency(syscall: "read"), .sum(field: "count"),
+            ])
         XCTAssertEqual(
             metrics.map(\.target.description),
             [
@@ -58,7 +62,7 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(metrics[1].help, "histogram of tracepoint:syscalls:sys_enter_read")
         XCTAssertEqual(metrics[1].options.maxKeys, 100)
         let program = try XCTUnwrap(configuration.programs.first)
-        XCTAssertEqual(program.origin, "test.yaml:20")
+        XCTAssertEqual(program.origin, "test.yaml:21")
         XCTAssertEqual(
             program.attachments,
             [
@@ -79,7 +83,7 @@ final class ConfigurationTests: XCTestCase {
         let cases: [(yaml: String, expected: String)] = [
             (
                 "metrics:\n  - name: a\n    count: syscall:openat\n    by: comm\n    colour: red\n",
-                "c.yaml:5:5: unknown key 'colour' in a metric; expected name, help, count, sum, histogram, latency, field, by, filter, max_keys or string_size"
+                "c.yaml:5:5: unknown key 'colour' in a metric; expected name, help, count, sum, histogram, latency, field, linear, by, filter, max_keys or string_size"
             ),
             (
                 "metrics:\n  - name: a\n    help: no event\n",
@@ -112,6 +116,14 @@ final class ConfigurationTests: XCTestCase {
             (
                 "metrics:\n  - name: a\n    count: [syscall:read\n",
                 "c.yaml:4:1: is not valid YAML: while parsing a flow sequence at line 3: did not find expected ',' or ']'"
+            ),
+            (
+                "metrics:\n  - name: a\n    histogram: syscall:read\n    field: count\n    linear: { min: 0, max: 10, step: 3 }\n",
+                "c.yaml:5:13: linear buckets from 0 to 10 by 3: max - min must be a multiple of step, so that every bucket is step wide"
+            ),
+            (
+                "metrics:\n  - name: a\n    count: syscall:read\n    linear: { min: 0, max: 10, step: 1 }\n",
+                "c.yaml:4:13: 'linear' sets a histogram's buckets; metric 'a' is a count"
             ),
             ("metrics: {}\n", "c.yaml:1:10: metrics must be a list (lines starting with '- ')"),
             ("", "c.yaml: is empty; it needs 'metrics' or 'programs'"),

@@ -1,3 +1,4 @@
+import EBPF
 import XCTest
 
 @testable import EBPFExporter
@@ -17,18 +18,31 @@ final class ExpositionTests: XCTestCase {
         slots[1] = 2
         slots[3] = 2
         slots[10] = 1
-        let buckets = Log2Buckets.cumulative(slots: slots, negatives: 1, divisor: nil)
+        let histogram = Histogram(scale: .log2, counts: slots)
+        let buckets = HistogramBounds.cumulative(histogram, below: 1, divisor: nil)
         XCTAssertEqual(buckets.map(\.bound), ["-1", "1", "3", "7", "15", "31", "63", "127", "255", "511", "1023"])
         XCTAssertEqual(buckets.map(\.count), [1, 3, 3, 5, 5, 5, 5, 5, 5, 5, 6])
-        let seconds = Log2Buckets.cumulative(slots: slots, negatives: nil, divisor: 1e9)
+        let seconds = HistogramBounds.cumulative(histogram, below: nil, divisor: 1e9)
         XCTAssertEqual(seconds.first?.bound, "1e-09")
         XCTAssertEqual(seconds.last?.bound, "1.023e-06")
         XCTAssertEqual(seconds.last?.count, 5)
-        XCTAssertEqual(Log2Buckets.cumulative(slots: [], negatives: nil, divisor: nil).count, 0)
+        XCTAssertEqual(
+            HistogramBounds.cumulative(Histogram(scale: .log2, counts: []), below: nil, divisor: nil).count, 0)
         var top = [UInt64](repeating: 0, count: 65)
         top[64] = 1
         XCTAssertEqual(
-            Log2Buckets.cumulative(slots: top, negatives: nil, divisor: nil).last?.bound, "18446744073709551615")
+            HistogramBounds.cumulative(Histogram(scale: .log2, counts: top), below: nil, divisor: nil).last?.bound,
+            "18446744073709551615")
+    }
+
+    func testLinearStepsAreBoundedByTheirLargestValue() {
+        let histogram = Histogram(scale: .steps(from: 100, width: 50), counts: [2, 0, 3])
+        let buckets = HistogramBounds.cumulative(histogram, below: 4, divisor: nil)
+        XCTAssertEqual(buckets.map(\.bound), ["99", "149", "199", "249"])
+        XCTAssertEqual(buckets.map(\.count), [4, 6, 6, 9])
+        let fromZero = HistogramBounds.cumulative(
+            Histogram(scale: .steps(from: 0, width: 10), counts: [1]), below: 0, divisor: nil)
+        XCTAssertEqual(fromZero.map(\.bound), ["-1", "9"])
     }
 
     func testAHistogramEndsWithInfSumAndCount() {

@@ -6,8 +6,9 @@ import XCTest
 final class PrometheusTests: XCTestCase {
     /// A child process with a known name opens a known path N times and makes M reads that
     /// each block a known time; Prometheus returns exactly N for the path (an aggregation)
-    /// and for the name (a table of a program of the test's own), and M in the latency
-    /// bucket the blocking time puts them in.
+    /// and for the name (a table of a program of the test's own), M in the latency bucket
+    /// the blocking time puts them in, and M one-byte reads in a linear histogram's first
+    /// step.
     func testPrometheusReturnsTheExactCountAndHistogramBucketOfWhatAChildDid() async throws {
         try KernelTestGate.requireRootAndPrometheus()
         let comm = "exptest\(getpid() % 100_000)"
@@ -23,6 +24,12 @@ final class PrometheusTests: XCTestCase {
                     filter: { comm: \(comm) }
                   - name: test_read_latency_seconds
                     latency: read
+                    by: comm
+                    filter: { comm: \(comm) }
+                  - name: test_read_size_bytes
+                    histogram: syscall:read
+                    field: count
+                    linear: { min: 0, max: 8, step: 2 }
                     by: comm
                     filter: { comm: \(comm) }
                 programs:
@@ -75,6 +82,15 @@ final class PrometheusTests: XCTestCase {
             "test_read_latency_seconds_bucket{comm=\"\(comm)\",le=\"\(bound(highest))\"}")
         XCTAssertEqual(below, 0, "no read was shorter than \(milliseconds - 1) ms")
         XCTAssertEqual(within, Double(reads), "every read is at or below le=\(bound(highest)): \(measured)")
+        // Each read asked for one byte: the linear histogram's first step, 0 to 1.
+        let sizes = try await prometheus.waitForValue("test_read_size_bytes_count{comm=\"\(comm)\"}", Double(reads))
+        XCTAssertEqual(sizes, Double(reads))
+        let firstStep = try await prometheus.query("test_read_size_bytes_bucket{comm=\"\(comm)\",le=\"1\"}")
+        XCTAssertEqual(firstStep, Double(reads))
+        let belowZero = try await prometheus.query("test_read_size_bytes_bucket{comm=\"\(comm)\",le=\"-1\"}")
+        XCTAssertEqual(belowZero, 0)
+        let bytes = try await prometheus.query("test_read_size_bytes_sum{comm=\"\(comm)\"}")
+        XCTAssertEqual(bytes, Double(reads))
         let sum = try await prometheus.query("test_read_latency_seconds_sum{comm=\"\(comm)\"}")
         XCTAssertGreaterThanOrEqual(sum ?? 0, Double(reads * (milliseconds - 1)) / 1000)
         XCTAssertLessThanOrEqual(sum ?? .infinity, measured.reduce(0, +))

@@ -13,15 +13,19 @@ extension Aggregation {
         /// histograms.
         public var min: Int64?
         public var max: Int64?
-        /// For a histogram aggregation, how many values fell into each power-of-two range
-        /// (bcc's log2 slots); values below zero are counted in ``negativeCount`` instead.
+        /// For a histogram aggregation, how many values fell into each bucket: power-of-two
+        /// ranges (bcc's log2 slots) or linear steps; values outside are counted in
+        /// ``belowRangeCount`` and ``aboveRangeCount`` instead.
         public var histogram: Histogram?
-        /// For a histogram aggregation, the values below zero (a syscall's error returns).
-        public var negativeCount: UInt64
+        /// For a histogram aggregation, the values below its buckets: below zero for log2
+        /// buckets (a syscall's error returns), below `min` for linear ones.
+        public var belowRangeCount: UInt64
+        /// For a linear histogram aggregation, the values from its `max` up.
+        public var aboveRangeCount: UInt64
 
         public init(
             key: FieldValue?, count: UInt64, sum: Int64? = nil, min: Int64? = nil, max: Int64? = nil,
-            histogram: Histogram? = nil, negativeCount: UInt64 = 0
+            histogram: Histogram? = nil, belowRangeCount: UInt64 = 0, aboveRangeCount: UInt64 = 0
         ) {
             self.key = key
             self.count = count
@@ -29,7 +33,8 @@ extension Aggregation {
             self.min = min
             self.max = max
             self.histogram = histogram
-            self.negativeCount = negativeCount
+            self.belowRangeCount = belowRangeCount
+            self.aboveRangeCount = aboveRangeCount
         }
 
         /// The mean of the field (or of the histogram's values); nil when only counting.
@@ -37,9 +42,6 @@ extension Aggregation {
             guard let sum, count > 0 else { return nil }
             return Double(sum) / Double(count)
         }
-
-        /// Slots of a log2 histogram: 0 (below zero), then 1 to 64 as `bpf_log2l` gives them.
-        static let log2Slots = 65
 
         /// One key's per-CPU statistics added up: each CPU's count (u64), sum, min and max
         /// (s64); a CPU that counted nothing has no min or max.
@@ -62,13 +64,25 @@ extension Aggregation {
             self.init(key: key, count: count, sum: kept ? sum : nil, min: kept ? low : nil, max: kept ? high : nil)
         }
 
-        /// One key's histogram from its slot counts (slot 0: below zero) and its values' sum.
-        init(slots counts: [UInt64], sum: Int64, key: FieldValue?) {
-            var histogram = counts
-            histogram[0] = 0
-            self.init(
-                key: key, count: counts.reduce(0, &+), sum: sum, histogram: Histogram(scale: .log2, counts: histogram),
-                negativeCount: counts[0])
+        /// One key's histogram from its slot counts (``HistogramBuckets/slotCount``: slot 0
+        /// below the range, for linear buckets the last one above it) and its values' sum.
+        init(slots counts: [UInt64], buckets: HistogramBuckets, sum: Int64, key: FieldValue?) {
+            switch buckets {
+            case .log2:
+                var histogram = counts
+                histogram[0] = 0
+                self.init(
+                    key: key, count: counts.reduce(0, &+), sum: sum,
+                    histogram: Histogram(scale: .log2, counts: histogram),
+                    belowRangeCount: counts[0])
+            case .linear(let min, _, let step):
+                self.init(
+                    key: key, count: counts.reduce(0, &+), sum: sum,
+                    histogram: Histogram(
+                        scale: .steps(from: UInt64(min), width: UInt64(step)),
+                        counts: Array(counts.dropFirst().dropLast())),
+                    belowRangeCount: counts.first ?? 0, aboveRangeCount: counts.count > 1 ? counts.last ?? 0 : 0)
+            }
         }
 
         /// This key's statistics or histogram together with `other`'s (the same key's, from
@@ -76,7 +90,8 @@ extension Aggregation {
         func merged(with other: Entry) -> Entry {
             var entry = self
             entry.count &+= other.count
-            entry.negativeCount &+= other.negativeCount
+            entry.belowRangeCount &+= other.belowRangeCount
+            entry.aboveRangeCount &+= other.aboveRangeCount
             if let sum = other.sum { entry.sum = (entry.sum ?? 0) &+ sum }
             if let low = other.min { entry.min = Swift.min(entry.min ?? low, low) }
             if let high = other.max { entry.max = Swift.max(entry.max ?? high, high) }
@@ -86,7 +101,7 @@ extension Aggregation {
                 let counts = (0..<length).map { slot in
                     (slot < mine.count ? mine[slot] : 0) &+ (slot < theirs.counts.count ? theirs.counts[slot] : 0)
                 }
-                entry.histogram = Histogram(scale: .log2, counts: counts)
+                entry.histogram = Histogram(scale: theirs.scale, counts: counts)
             }
             return entry
         }

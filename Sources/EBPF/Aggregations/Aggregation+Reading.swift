@@ -46,14 +46,26 @@ extension Aggregation {
     }
 
     /// Each entry's histogram, under a `key = value` line when there is a key, and how many
-    /// values were below zero when some were.
+    /// values were outside its buckets when some were.
     private static func histogramText(of entries: [Entry], keyName: String, valueName: String) -> String {
         entries.map { entry in
             var lines: [String] = []
             if let key = entry.key { lines.append("\(keyName) = \(key)") }
             let histogram = entry.histogram?.text(valueType: valueName) ?? ""
             if !histogram.isEmpty { lines.append(histogram) }
-            if entry.negativeCount > 0 { lines.append("below zero: \(entry.negativeCount)") }
+            if entry.belowRangeCount > 0 {
+                let below: String
+                if case .steps(let from, _) = entry.histogram?.scale {
+                    below = "below \(from)"
+                } else {
+                    below = "below zero"
+                }
+                lines.append("\(below): \(entry.belowRangeCount)")
+            }
+            if entry.aboveRangeCount > 0, case .steps(let from, let width) = entry.histogram?.scale {
+                let top = from &+ UInt64(entry.histogram?.counts.count ?? 0) &* width
+                lines.append("\(top) and above: \(entry.aboveRangeCount)")
+            }
             return lines.joined(separator: "\n")
         }.joined(separator: "\n\n")
     }

@@ -119,7 +119,7 @@ public final class Aggregation: Sendable, CustomStringConvertible {
     /// The entries of `items` read from `table`, one per key: the per-CPU values added up,
     /// and for a histogram each key's slots gathered into one ``Histogram``.
     private func entries(_ items: [(key: [UInt8], value: [UInt8])], of table: MapAccess) -> [Entry] {
-        guard program.isHistogram else {
+        guard let buckets = program.buckets else {
             return items.map { item in
                 Entry(
                     statistics: table.perCPUValues(item.value), key: program.keyShape.decode(item.key),
@@ -130,9 +130,9 @@ public final class Aggregation: Sendable, CustomStringConvertible {
         var slots: [[UInt8]: (counts: [UInt64], sum: Int64)] = [:]
         for item in items where item.key.count >= 8 {
             let slot = Int(Self.word(item.key, at: 0))
-            guard slot < Entry.log2Slots else { continue }
+            guard slot < buckets.slotCount else { continue }
             let key = Array(item.key[8...])
-            var gathered = slots[key] ?? ([UInt64](repeating: 0, count: Entry.log2Slots), 0)
+            var gathered = slots[key] ?? ([UInt64](repeating: 0, count: buckets.slotCount), 0)
             for value in table.perCPUValues(item.value) {
                 gathered.counts[slot] &+= Self.word(value, at: 0)
                 gathered.sum &+= Int64(bitPattern: Self.word(value, at: 8))
@@ -140,7 +140,7 @@ public final class Aggregation: Sendable, CustomStringConvertible {
             slots[key] = gathered
         }
         return slots.map { key, gathered in
-            Entry(slots: gathered.counts, sum: gathered.sum, key: program.keyShape.decode(key))
+            Entry(slots: gathered.counts, buckets: buckets, sum: gathered.sum, key: program.keyShape.decode(key))
         }
     }
 

@@ -68,8 +68,8 @@ public struct AggregationProgram: Sendable {
         case count
         /// How many, and a field's sum, min and max.
         case statistics(field: String)
-        /// How many fell into each power-of-two range of a field's value.
-        case log2Histogram(field: String)
+        /// How many fell into each bucket of a field's value.
+        case histogram(field: String, buckets: HistogramBuckets)
         /// How many fell into each power-of-two range of nanoseconds from a syscall's entry
         /// to its exit on the same thread (the program's second function runs at the exit).
         case latency(exit: ProbeProgram.Mechanism)
@@ -77,7 +77,16 @@ public struct AggregationProgram: Sendable {
         var isHistogram: Bool {
             switch self {
             case .count, .statistics: return false
-            case .log2Histogram, .latency: return true
+            case .histogram, .latency: return true
+            }
+        }
+
+        /// A histogram's buckets (a latency's are powers of two).
+        var buckets: HistogramBuckets? {
+            switch self {
+            case .count, .statistics: return nil
+            case .histogram(_, let buckets): return buckets
+            case .latency: return .log2
             }
         }
     }
@@ -105,6 +114,7 @@ public struct AggregationProgram: Sendable {
     ) throws(EBPFError) {
         try filter.validate()
         try options.validate()
+        try measure.buckets?.validate()
         let event = EventFields(mechanism: mechanism, format: format)
         self.mechanism = mechanism
         self.key = key
@@ -124,7 +134,7 @@ public struct AggregationProgram: Sendable {
         switch measure {
         case .count:
             field = nil
-        case .statistics(let name), .log2Histogram(let name):
+        case .statistics(let name), .histogram(let name, _):
             field = name
             let operand = try event.operand(named: name, for: "aggregated field")
             guard let integer = operand.integer, !integer.isPointer else {
@@ -187,10 +197,8 @@ public struct AggregationProgram: Sendable {
         lines.append("    struct ebpf_key ebpf_key;")
         lines.append("    __builtin_memset(&ebpf_key, 0, sizeof(ebpf_key));")
         lines += keyFill.map { "    " + $0 }
-        if isHistogram {
-            // bcc's slots: 0 and 1 in slot 1, then 2^(n-1) to 2^n - 1 in slot n; below
-            // zero in slot 0.
-            lines.append("    ebpf_key.slot = ebpf_value < 0 ? 0 : bpf_log2l((u64)ebpf_value);")
+        if let buckets = measure.buckets {
+            lines.append("    ebpf_key.slot = \(buckets.slotExpression("ebpf_value"));")
         }
         lines.append("    int ebpf_zero = 0;")
         lines.append("    u32 *ebpf_generation = \(Self.generationTableName).lookup(&ebpf_zero);")
@@ -222,6 +230,9 @@ public struct AggregationProgram: Sendable {
     /// Whether each key keeps a histogram (of a field, or of latencies) rather than a count,
     /// sum, min and max.
     public var isHistogram: Bool { measure.isHistogram }
+
+    /// A histogram's buckets; nil when counting.
+    public var buckets: HistogramBuckets? { measure.buckets }
 
     /// What a histogram's values are, for its header: the field, or `nsecs`.
     var histogramValueName: String {

@@ -40,23 +40,26 @@ extension EBPFWrapper {
         try aggregation(target, key: key, measure: .statistics(field: field), filter: filter, options: options)
     }
 
-    /// Keeps a log2 histogram of the integer `field` (`read`'s `count`; `ret` of a
+    /// Keeps a histogram of the integer `field` (`read`'s `count`; `ret` of a
     /// `.syscallExit` for return values), by `key`, in the kernel: how many values fell into
     /// each power-of-two range, as bcc's `dist.increment(bpf_log2l(value))` and bpftrace's
-    /// `hist()`.
+    /// `hist()`, or into each of `.linear` buckets, as bpftrace's `lhist()`.
     ///
     /// ```swift
     /// let sizes = try b.histogram(.syscall("read"), of: "count")
     /// let returns = try b.histogram(.syscallExit("read"), of: "ret", by: .processName)
+    /// let small = try b.histogram(.syscall("read"), of: "count", buckets: .linear(min: 0, max: 1024, step: 128))
     /// print(try sizes.text())
     /// ```
     ///
-    /// - Throws: as ``aggregate(_:field:by:filter:options:)``.
+    /// - Throws: as ``aggregate(_:field:by:filter:options:)``, and
+    ///   ``EBPFError/Code/invalidArgument`` for linear buckets out of range.
     public func histogram(
-        _ target: ProbeTarget, of field: String, by key: AggregationKey? = nil, filter: ProbeFilter = ProbeFilter(),
-        options: AggregationOptions = .default
+        _ target: ProbeTarget, of field: String, by key: AggregationKey? = nil, buckets: HistogramBuckets = .log2,
+        filter: ProbeFilter = ProbeFilter(), options: AggregationOptions = .default
     ) throws(EBPFError) -> Aggregation {
-        try aggregation(target, key: key, measure: .log2Histogram(field: field), filter: filter, options: options)
+        try aggregation(
+            target, key: key, measure: .histogram(field: field, buckets: buckets), filter: filter, options: options)
     }
 
     /// Keeps a log2 histogram of the syscall's latency in nanoseconds, from its entry to its

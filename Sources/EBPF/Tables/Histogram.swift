@@ -6,6 +6,9 @@ public struct Histogram: Sendable, Hashable {
         case log2
         /// Slot n holds the value n.
         case linear
+        /// Slot n holds the values from `from + n * width` to `from + (n + 1) * width - 1`
+        /// (a linear histogram aggregation's buckets).
+        case steps(from: UInt64, width: UInt64)
     }
 
     public var scale: Scale
@@ -44,6 +47,11 @@ public struct Histogram: Sendable, Hashable {
             }
         case .linear:
             return (0...last).map { Bucket(low: UInt64($0), high: UInt64($0), count: counts[$0]) }
+        case .steps(let from, let width):
+            return (0...last).map { slot in
+                let low = from &+ UInt64(slot) &* width
+                return Bucket(low: low, high: low &+ width &- 1, count: counts[slot])
+            }
         }
     }
 
@@ -64,8 +72,8 @@ public struct Histogram: Sendable, Hashable {
             return true
         }
         switch scale {
-        case .log2:
-            let wide = last > 32
+        case .log2, .steps:
+            let wide = scale == .log2 ? last > 32 : (buckets.last?.high ?? 0) >= 10_000_000_000
             let width = wide ? 20 : 40
             if last > 0 {
                 lines.append(

@@ -107,7 +107,7 @@ extension AggregationMetric {
     init(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) {
         let fields = try reader.mapping(
             node, "a metric",
-            allowed: ["name", "help"] + Self.measures + ["field", "by", "filter", "max_keys", "string_size"])
+            allowed: ["name", "help"] + Self.measures + ["field", "linear", "by", "filter", "max_keys", "string_size"])
         guard let nameNode = fields["name"] else { throw reader.error(node, "a metric needs a 'name'") }
         name = try reader.metricName(nameNode)
         let given = Self.measures.filter { fields[$0] != nil }
@@ -117,6 +117,9 @@ extension AggregationMetric {
         }
         let event = try reader.string(eventNode, kind)
         let field = try reader.string(fields["field"], "field")
+        if let linear = fields["linear"], kind != "histogram" {
+            throw reader.error(linear, "'linear' sets a histogram's buckets; metric '\(name)' is a \(kind)")
+        }
         switch kind {
         case "latency":
             let syscall = event.hasPrefix("syscall:") ? String(event.dropFirst("syscall:".count)) : event
@@ -137,7 +140,14 @@ extension AggregationMetric {
                 guard let field else {
                     throw reader.error(node, "metric '\(name)' (\(kind)) needs 'field': the integer field it measures")
                 }
-                measure = kind == "sum" ? .sum(field: field) : .histogram(field: field)
+                if kind == "sum" {
+                    measure = .sum(field: field)
+                } else {
+                    let buckets = try fields["linear"].map { (node) throws(ConfigurationError) in
+                        try Self.linear(node, reader)
+                    }
+                    measure = .histogram(field: field, buckets: buckets ?? .log2)
+                }
             }
         }
         help =
@@ -183,6 +193,23 @@ extension AggregationMetric {
             throw reader.error(
                 node, "'\(parts[0])' is not a kind of event; expected syscall, syscall_exit, tracepoint or kprobe")
         }
+    }
+
+    /// `{ min: 0, max: 1000, step: 100 }`: linear buckets.
+    static func linear(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) -> HistogramBuckets {
+        let fields = try reader.mapping(node, "linear buckets", allowed: ["min", "max", "step"])
+        guard let min = fields["min"], let max = fields["max"], let step = fields["step"] else {
+            throw reader.error(node, "linear buckets need min, max and step")
+        }
+        let buckets = HistogramBuckets.linear(
+            min: try reader.integer(min, "min", as: Int64.self), max: try reader.integer(max, "max", as: Int64.self),
+            step: try reader.integer(step, "step", as: Int64.self))
+        do {
+            try buckets.validate()
+        } catch {
+            throw reader.error(node, error.message)
+        }
+        return buckets
     }
 
     static func filter(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) -> ProbeFilter {

@@ -27,9 +27,10 @@ public struct AggregationMetric: Sendable {
         case count
         /// The sum of an integer field: a counter.
         case sum(field: String)
-        /// A log2 histogram of an integer field: a histogram whose `le` bounds are the slots'
-        /// largest values (0 and 1, then 3, 7, 15, …), with `le="-1"` for values below zero.
-        case histogram(field: String)
+        /// A histogram of an integer field: each `le` bound is the largest value of its
+        /// bucket (log2: 1, 3, 7, 15, …; linear: `min + step - 1`, …), with a bound below
+        /// the buckets (`-1`, or `min - 1`) for the values under them.
+        case histogram(field: String, buckets: HistogramBuckets)
         /// A log2 histogram of a syscall's latency (entry to exit), in seconds (Prometheus's
         /// base unit).
         case latency(syscall: String)

@@ -14,8 +14,9 @@ struct AggregationSource: Sendable {
             aggregation = try wrapper.count(target, by: key, filter: filter, options: options)
         case .sum(let field):
             aggregation = try wrapper.aggregate(target, field: field, by: key, filter: filter, options: options)
-        case .histogram(let field):
-            aggregation = try wrapper.histogram(target, of: field, by: key, filter: filter, options: options)
+        case .histogram(let field, let buckets):
+            aggregation = try wrapper.histogram(
+                target, of: field, by: key, buckets: buckets, filter: filter, options: options)
         case .latency(let name):
             aggregation = try wrapper.latency(ofSyscall: name, by: key, filter: filter, options: options)
         }
@@ -41,9 +42,9 @@ struct AggregationSource: Sendable {
             if case .latency = metric.measure { seconds = true } else { seconds = false }
             text.family(metric.name, help: metric.help, type: "histogram")
             for entry in entries {
-                let buckets = Log2Buckets.cumulative(
-                    slots: entry.histogram?.counts ?? [], negatives: seconds ? nil : entry.negativeCount,
-                    divisor: seconds ? 1e9 : nil)
+                let buckets = HistogramBounds.cumulative(
+                    entry.histogram ?? Histogram(scale: .log2, counts: []),
+                    below: seconds ? nil : entry.belowRangeCount, divisor: seconds ? 1e9 : nil)
                 let sum = entry.sum.map { seconds ? (Double($0) / 1e9).description : String($0) }
                 text.histogram(metric.name, labels(entry), buckets: buckets, sum: sum, count: entry.count)
             }

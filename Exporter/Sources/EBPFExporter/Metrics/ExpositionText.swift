@@ -1,3 +1,5 @@
+import EBPF
+
 /// Metrics in Prometheus's text exposition format (version 0.0.4): per metric family a
 /// `# HELP` and a `# TYPE` line, then its samples, `name{label="value"} number`.
 struct ExpositionText {
@@ -54,28 +56,43 @@ struct ExpositionText {
     }
 }
 
-/// The `le` bounds of a log2 histogram's slots, as `bpf_log2l` fills them: slot n (n ≥ 1)
-/// holds the integers 2^(n-1) to 2^n - 1 (slot 1 also 0), so its bound is 2^n - 1.
-enum Log2Buckets {
-    /// Cumulative counts per bound up to the last slot used: `le="-1"` first when
-    /// `negatives` is given (values below zero), then 1, 3, 7, …; each bound divided by
-    /// `divisor` (1e9 for nanoseconds as seconds).
-    static func cumulative(slots counts: [UInt64], negatives: UInt64?, divisor: Double?) -> [(
-        bound: String, count: UInt64
-    )] {
+/// The `le` bounds of a histogram's buckets, each the largest integer its bucket holds:
+/// for log2 slots as `bpf_log2l` fills them, slot n (n ≥ 1) holds 2^(n-1) to 2^n - 1 (slot
+/// 1 also 0), so its bound is 2^n - 1; a linear step from `low` to `high` is bounded by
+/// `high`.
+enum HistogramBounds {
+    /// Cumulative counts per bound up to the last bucket used: first the values below the
+    /// buckets when `below` is given (`le="-1"` for log2, the minimum less one for linear
+    /// steps), then one per bucket; each bound divided by `divisor` (1e9 for nanoseconds
+    /// as seconds).
+    static func cumulative(_ histogram: Histogram, below: UInt64?, divisor: Double?) -> [(bound: String, count: UInt64)]
+    {
+        func text(_ bound: UInt64) -> String { divisor.map { (Double(bound) / $0).description } ?? String(bound) }
         var result: [(bound: String, count: UInt64)] = []
         var running: UInt64 = 0
-        if let negatives {
-            running = negatives
-            result.append(("-1", running))
+        if let below {
+            running = below
+            if case .steps(let from, _) = histogram.scale, from > 0 {
+                result.append((text(from - 1), running))
+            } else {
+                result.append(("-1", running))
+            }
         }
+        let counts = histogram.counts
         guard let last = counts.lastIndex(where: { $0 > 0 }) else { return result }
-        // A slot 0 (a native histogram's) holds nothing bpf_log2l gives; it joins slot 1.
-        for slot in 0...max(last, 1) {
-            running &+= slot < counts.count ? counts[slot] : 0
-            guard slot >= 1 else { continue }
-            let bound: UInt64 = slot >= 64 ? .max : (1 << UInt64(slot)) - 1
-            result.append((divisor.map { (Double(bound) / $0).description } ?? String(bound), running))
+        switch histogram.scale {
+        case .log2:
+            // A slot 0 (a native histogram's) holds nothing bpf_log2l gives; it joins slot 1.
+            for slot in 0...max(last, 1) {
+                running &+= slot < counts.count ? counts[slot] : 0
+                guard slot >= 1 else { continue }
+                result.append((text(slot >= 64 ? .max : (1 << UInt64(slot)) - 1), running))
+            }
+        case .linear, .steps:
+            for bucket in histogram.buckets {
+                running &+= bucket.count
+                result.append((text(bucket.high), running))
+            }
         }
         return result
     }

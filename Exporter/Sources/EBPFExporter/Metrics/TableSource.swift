@@ -35,7 +35,8 @@ struct TableSource: Sendable {
                     section.section.map { [(name: metric.labels.first ?? "section", value: $0.description)] } ?? []
                 // bcc's histograms keep counts only: no _sum.
                 text.histogram(
-                    metric.name, labels, buckets: Log2Buckets.cumulative(slots: counts, negatives: nil, divisor: nil),
+                    metric.name, labels,
+                    buckets: HistogramBounds.cumulative(section.histogram, below: nil, divisor: nil),
                     sum: nil, count: counts.reduce(0, &+))
             }
         }
