@@ -12,7 +12,7 @@ import Synchronization
 ///
 /// Returned by ``EBPFWrapper/count(_:by:filter:options:)``,
 /// ``EBPFWrapper/aggregate(_:field:by:filter:options:)``,
-/// ``EBPFWrapper/histogram(_:of:by:filter:options:)`` and
+/// ``EBPFWrapper/histogram(_:of:by:buckets:filter:options:)`` and
 /// ``EBPFWrapper/latency(ofSyscall:by:filter:options:)``. ``detach()`` stops counting and
 /// keeps the table readable; ``close()`` frees it, as the wrapper's `close()` does.
 public final class Aggregation: Sendable, CustomStringConvertible {
