@@ -73,4 +73,36 @@ final class ExporterTests: XCTestCase {
         XCTAssertTrue(text.contains("test_sizes_bucket{le=\"+Inf\"} 3\ntest_sizes_count 3\n"), text)
         XCTAssertFalse(text.contains("test_sizes_sum"), "bcc's histograms keep no sum")
     }
+
+    func testATableOfStructsCannotBeACounter() throws {
+        try KernelTestGate.require(geteuid() == 0, "not root")
+        let configuration = try ExporterConfiguration(
+            yaml: """
+                programs:
+                  - text: |
+                      struct pair { u64 a; u64 b; };
+                      BPF_HASH(pairs, u32, struct pair);
+                      int fill(void *ctx) {
+                          u32 key = 1;
+                          struct pair value = { 1, 2 };
+                          pairs.update(&key, &value);
+                          return 0;
+                      }
+                    attach:
+                      - tracepoint: syscalls:sys_enter_getppid
+                        function: fill
+                    tables:
+                      - table: pairs
+                        name: test_pairs_total
+                """)
+        let exporter = try Exporter(configuration)
+        defer { exporter.close() }
+        _ = getppid()
+        XCTAssertThrowsError(try exporter.metricsText()) { error in
+            XCTAssertEqual(
+                (error as? ExporterError)?.description,
+                "reading metric 'test_pairs_total': EBPFError(invalid argument): the values of table 'pairs' are not integers, so metric 'test_pairs_total' cannot be a counter; a table of integers can"
+            )
+        }
+    }
 }

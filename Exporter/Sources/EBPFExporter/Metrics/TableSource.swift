@@ -13,13 +13,21 @@ struct TableSource: Sendable {
             text.family(metric.name, help: metric.help, type: metric.kind == .counter ? "counter" : "gauge")
             var samples: [(labels: [(name: String, value: String)], value: String)] = []
             for item in try table.perCPUItems() {
-                let value: String
-                if metric.kind == .counter {
-                    value = String(item.value.reduce(UInt64(0)) { $0 &+ ($1.uint64Value ?? 0) })
-                } else {
-                    value = String(item.value.reduce(Int64(0)) { $0 &+ Int64($1.intValue ?? 0) })
+                var counter: UInt64 = 0
+                var gauge: Int64 = 0
+                for cpuValue in item.value {
+                    guard let integer = cpuValue.value,
+                        let signed = integer.intValue ?? integer.uint64Value.map(Int.init(truncatingIfNeeded:))
+                    else {
+                        throw EBPFError(
+                            .invalidArgument,
+                            "the values of table '\(table.name)' are not integers, so metric '\(metric.name)' cannot be a \(metric.kind); a table of integers can"
+                        )
+                    }
+                    counter &+= integer.uint64Value ?? UInt64(truncatingIfNeeded: signed)
+                    gauge &+= Int64(signed)
                 }
-                samples.append((labels(item.key), value))
+                samples.append((labels(item.key), metric.kind == .counter ? String(counter) : String(gauge)))
             }
             // Table order is the kernel's hash order; sorted, a scrape reads the same way twice.
             for sample in samples.sorted(by: {
