@@ -39,6 +39,13 @@ struct Trace: ParsableCommand {
     @Option(help: "table (aligned, for people) or json (JSON Lines, for machines).")
     var format: String = "table"
 
+    @Option(
+        help: """
+            Milliseconds each line waits for earlier events of other CPUs, so lines come out in \
+            the order their events happened; 0 prints each event as it arrives.
+            """)
+    var orderDelay: Int = TimeOrderedLines.defaultDelayMilliseconds
+
     @Option(help: "Bytes copied per string argument.")
     var stringSize: Int = 256
 
@@ -74,6 +81,9 @@ struct Trace: ParsableCommand {
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
         if let interval, interval <= 0 { throw ValidationError("--interval must be positive") }
         if let top, top <= 0 { throw ValidationError("--top must be positive") }
+        if orderDelay < 0 || orderDelay > 60_000 {
+            throw ValidationError("--order-delay must be between 0 and 60000 ms")
+        }
         if countMode == nil, interval != nil || top != nil {
             throw ValidationError("--interval and --top go with --count-by, --sum, --histogram or --latency")
         }
@@ -139,6 +149,7 @@ struct Trace: ParsableCommand {
             return
         }
         let counts = Locked<[String: Int]>([:])
+        let ordered = TimeOrderedLines(delayMilliseconds: orderDelay)
         // A tracer should not trace itself (it opens tracefs files while attaching).
         let ownPID = getpid()
         let probes: [Probe]
@@ -149,7 +160,7 @@ struct Trace: ParsableCommand {
             ) { event in
                 guard event.processID != ownPID else { return }
                 counts.withLock { $0[event.eventName, default: 0] += 1 }
-                writer.write(output.line(for: event))
+                if let late = ordered.add(output.line(for: event), timestamp: event.timestamp) { writer.write(late) }
             }
         } catch {
             wrapper.close()
@@ -161,13 +172,16 @@ struct Trace: ParsableCommand {
             "tracing \(probes.map(\.eventName).joined(separator: ", "))\(duration.map { " for \($0) s" } ?? "; Ctrl-C to stop")"
         )
 
-        // Until a stop signal or the end of the duration, lines reach stdout at most a flush
-        // interval after their event: one write per interval, however many events came.
+        // Until a stop signal or the end of the duration, lines reach stdout in the order
+        // their events happened, at most TimeOrderedLines.delay plus a flush interval after
+        // them: one write per interval, however many events came.
         while !stopped(waiting: LineWriter.flushInterval) {
+            ordered.releaseDue().forEach(writer.write)
             writer.flush()
         }
         // close() delivers what the buffers still hold before it returns.
         wrapper.close()
+        ordered.releaseAll().forEach(writer.write)
         writer.flush()
 
         let seen = counts.withLock { $0 }
@@ -176,6 +190,8 @@ struct Trace: ParsableCommand {
             let name = probe.eventName
             summary.append(name.padded(32) + " " + String(seen[name] ?? 0).padded(7) + " " + String(probe.lostCount))
         }
+        let late = ordered.lateCount
+        if late > 0 { summary.append("\(late) events came too late to be printed in time order") }
         if output.format == .table {
             summary.forEach { writer.write($0) }
             writer.flush()

@@ -271,6 +271,46 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertTrue(stderr.contains("a histogram of latency by tid"), stderr)
     }
 
+    /// Two threads pinned to different CPUs take turns calling lseek (fd 900100, 900101, …):
+    /// the polling thread hands over one CPU's ring after the other, yet the lines come out
+    /// in the order the calls happened. The lines wait up to 10 s for earlier events (the
+    /// default is 50 ms), longer than the test runs even under emulation, so no event can
+    /// come too late to be ordered; without ordering, each CPU's calls come out together.
+    func testEventsOfTwoCPUsArePrintedInTheOrderTheyHappened() throws {
+        try requireKernel()
+        XCTAssertGreaterThanOrEqual(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 2, "the test needs two CPUs")
+        let run = try start(["lseek", "--pid", String(getpid()), "--format", "json", "--order-delay", "10000"])
+        let calls = 20
+        let turns = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
+        let finished = DispatchSemaphore(value: 0)
+        for side in 0..<2 {
+            Thread {
+                ReliabilityTests.Load.pinCallingThread(to: side)
+                for call in stride(from: side, to: calls, by: 2) {
+                    turns[side].wait()
+                    _ = lseek(Int32(900_100 + call), 0, SEEK_SET)
+                    turns[1 - side].signal()
+                }
+                finished.signal()
+            }.start()
+        }
+        turns[0].signal()
+        for _ in 0..<2 { XCTAssertEqual(finished.wait(timeout: .now() + 60), .success) }
+        let (termination, lines, stderr) = finish(run, signal: SIGINT)
+        XCTAssertEqual(termination, .exited(0), stderr)
+
+        let events = try lines.map { line in
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
+        }.filter { (($0["fields"] as? [String: Any])?["fd"] as? Int ?? 0) >= 900_100 }
+        XCTAssertEqual(
+            events.map { ($0["fields"] as? [String: Any])?["fd"] as? Int ?? 0 }, Array(900_100..<900_100 + calls),
+            "in the order the calls were made")
+        XCTAssertEqual(
+            events.map { $0["cpu"] as? Int ?? -1 }, (0..<calls).map { $0 % 2 }, "made on CPU 0 and 1 in turn")
+        let timestamps = events.map { $0["timestamp_ns"] as? Int ?? 0 }
+        XCTAssertEqual(timestamps, timestamps.sorted())
+    }
+
     /// `--histogram FIELD --linear MIN,MAX,STEP`: a thread's lseek offsets in exact steps.
     func testLinearHistogramInJSON() throws {
         try requireKernel()
@@ -313,6 +353,7 @@ final class TraceCommandTests: XCTestCase {
             (["read", "--sum", "count", "--latency"], "choose one of --sum, --histogram and --latency", 64),
             (["sched:sched_switch", "--latency"], "--latency measures syscalls by name", 64),
             (["lseek", "--linear", "0,10,1"], "--linear goes with --histogram FIELD", 64),
+            (["lseek", "--order-delay=-1"], "--order-delay must be between 0 and 60000 ms", 64),
             (["lseek", "--histogram", "offset", "--linear", "0,10"], "--linear takes MIN,MAX,STEP", 64),
             (["lseek", "--histogram", "offset", "--linear", "0,10,3"], "max - min must be a multiple of step", 1),
         ] {
