@@ -125,6 +125,10 @@ final class ConfigurationTests: XCTestCase {
                 "metrics:\n  - name: a\n    count: syscall:read\n    linear: { min: 0, max: 10, step: 1 }\n",
                 "c.yaml:4:13: 'linear' sets a histogram's buckets; metric 'a' is a count"
             ),
+            (
+                "metrics:\n  - name: a\n    count: syscall:read\n    name: b\n",
+                "c.yaml:2:5: the mapping starting here gives 'name' twice"
+            ),
             ("metrics: {}\n", "c.yaml:1:10: metrics must be a list (lines starting with '- ')"),
             ("", "c.yaml: is empty; it needs 'metrics' or 'programs'"),
             (

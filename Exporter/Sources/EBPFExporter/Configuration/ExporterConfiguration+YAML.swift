@@ -94,6 +94,11 @@ extension ExporterConfiguration {
             let prefix = context.map { "\($0.text) at line \($0.mark.line): " } ?? ""
             return ConfigurationError(
                 file: file, line: mark.line, column: mark.column, message: "is not valid YAML: \(prefix)\(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return ConfigurationError(
+                file: file, line: context.mark.line, column: context.mark.column,
+                message: "the mapping starting here gives \(keys) twice")
         default:
             return ConfigurationError(file: file, line: 0, column: 0, message: "is not valid YAML: \(error)")
         }
@@ -102,7 +107,6 @@ extension ExporterConfiguration {
 
 extension AggregationMetric {
     static let measures = ["count", "sum", "histogram", "latency"]
-    static let keys = ["comm", "pid", "tid", "uid", "cpu"]
 
     init(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) {
         let fields = try reader.mapping(
