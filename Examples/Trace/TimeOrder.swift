@@ -1,22 +1,21 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import EBPF
 
 /// Lines held until no earlier event can still arrive, then released in the order their
 /// events happened (by the kernel's timestamp, `bpf_ktime_get_ns`, which is
 /// `CLOCK_MONOTONIC`).
 ///
 /// Each CPU's ring is in time order, but the polling thread hands over one ring after the
-/// other, so events of different CPUs (and probes) come interleaved out of order. The
-/// library drains every ring at least every 10 ms; a line is held until its event is
-/// `delay` old, by which time every earlier event has been delivered, then written. An
-/// event that still comes later than that (the polling thread was descheduled longer) is
-/// written at once and counted as ``lateCount``.
+/// other, so events of different CPUs (and probes) come interleaved out of order. Lines are
+/// released after each pass of the library over every ring (every 10 ms) up to
+/// `EBPFWrapper.deliveredThrough`, before which every event has been delivered; and, should
+/// passes stall, once they are `delay` old. An event that still comes after later ones were
+/// written (its program was preempted between stamping and writing it) is written at once
+/// and counted as ``lateCount``.
 final class TimeOrderedLines: Sendable {
-    /// How long a line waits for earlier events by default: five drain intervals.
+    /// The longest a line waits for earlier events by default: five drain intervals.
     static let defaultDelayMilliseconds = 50
 
-    /// Nanoseconds a line waits; 0 writes each line as its event arrives.
+    /// The most nanoseconds a line waits; 0 writes each line as its event arrives.
     private let delay: UInt64
 
     init(delayMilliseconds: Int) {
@@ -49,7 +48,7 @@ final class TimeOrderedLines: Sendable {
 
     /// The lines of events at least the delay old, in time order.
     func releaseDue() -> [String] {
-        let now = Self.monotonicNanoseconds()
+        let now = EBPFWrapper.monotonicTime()
         return release(upTo: now > delay ? now - delay : 0)
     }
 
@@ -61,19 +60,16 @@ final class TimeOrderedLines: Sendable {
     /// Events that came after later ones had been written.
     var lateCount: Int { state.withLock { $0.late } }
 
-    private func release(upTo watermark: UInt64) -> [String] {
-        state.withLock { state in
+    /// The lines of events before `watermark`, in time order: those no earlier event can
+    /// follow any more.
+    func release(upTo watermark: UInt64) -> [String] {
+        guard delay > 0 else { return [] }
+        return state.withLock { state in
             state.released = max(state.released, watermark)
             let due = state.lines.filter { $0.timestamp <= watermark }
             guard !due.isEmpty else { return [] }
             state.lines.removeAll { $0.timestamp <= watermark }
             return due.sorted { ($0.timestamp, $0.sequence) < ($1.timestamp, $1.sequence) }.map(\.line)
         }
-    }
-
-    static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }

@@ -152,6 +152,12 @@ struct Trace: ParsableCommand {
         let ordered = TimeOrderedLines(delayMilliseconds: orderDelay)
         // A tracer should not trace itself (it opens tracefs files while attaching).
         let ownPID = getpid()
+        // After each pass over every ring, what can no longer be preceded is written.
+        if orderDelay > 0 {
+            wrapper.onDrainPass { deliveredThrough in
+                ordered.release(upTo: deliveredThrough).forEach(writer.write)
+            }
+        }
         let probes: [Probe]
         do {
             // One program for every event: one compile, however many events.
@@ -173,8 +179,8 @@ struct Trace: ParsableCommand {
         )
 
         // Until a stop signal or the end of the duration, lines reach stdout in the order
-        // their events happened, at most TimeOrderedLines.delay plus a flush interval after
-        // them: one write per interval, however many events came.
+        // their events happened, a drain interval (at most the order delay) plus a flush
+        // interval after them: one write per interval, however many events came.
         while !stopped(waiting: LineWriter.flushInterval) {
             ordered.releaseDue().forEach(writer.write)
             writer.flush()

@@ -55,9 +55,7 @@ extension XCTestCase {
         XCTAssertEqual(event.groupID, getgid(), file: file, line: line)
         XCTAssertEqual(event.processName, ThisProcess.comm, file: file, line: line)
         XCTAssertLessThan(event.cpu, ProcessInfo.processInfo.processorCount, file: file, line: line)
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let nanoseconds = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        let nanoseconds = EBPFWrapper.monotonicTime()
         XCTAssertLessThanOrEqual(event.timestamp, nanoseconds, file: file, line: line)
         XCTAssertGreaterThan(
             event.timestamp, nanoseconds - 10_000_000_000, "within the last 10 s", file: file, line: line)

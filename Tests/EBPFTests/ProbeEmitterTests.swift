@@ -39,9 +39,7 @@ final class ProbeEmitterTests: XCTestCase {
 
         // Attaching opens files (format files, and clang its headers) on this thread: only
         // what follows counts.
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let start = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        let start = EBPFWrapper.monotonicTime()
         let socket = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
         var address = sockaddr_in()

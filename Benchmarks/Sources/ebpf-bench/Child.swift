@@ -90,7 +90,8 @@ final class Child {
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
         close(stdoutFD)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        let cpu =
+            Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         return (status, cpu, usage.ru_maxrss * 1024)
     }
@@ -109,12 +110,6 @@ func values(_ line: String) -> [String: Double] {
         if parts.count == 2, let value = Double(parts[1]) { result[String(parts[0])] = value }
     }
     return result
-}
-
-func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
 func cpuNanoseconds() -> UInt64 {

@@ -68,7 +68,7 @@ enum SwiftConsumer {
         func record(_ value: Int) {
             state.pointee.delivered += 1
             progress.store(state.pointee.delivered, ordering: .relaxed)
-            state.pointee.lastNanoseconds = monotonicNanoseconds()
+            state.pointee.lastNanoseconds = EBPFWrapper.monotonicTime()
             let sequence = value - base
             if sequence >= 0, sequence < seen.count {
                 if seen[sequence] != 0 { state.pointee.duplicates += 1 }
@@ -87,7 +87,7 @@ enum SwiftConsumer {
         let tally = Tally(count: count, base: base)
         let lost = Atomic<UInt64>(0)
 
-        let start = monotonicNanoseconds()
+        let start = EBPFWrapper.monotonicTime()
         let wrapper: EBPFWrapper
         switch mode {
         case "closure", "latency":
@@ -100,7 +100,7 @@ enum SwiftConsumer {
                 lost: { lost.add($0, ordering: .relaxed) }
             ) { event in
                 if measuresLatency {
-                    tally.latencies.append(monotonicNanoseconds() - event.timestamp)
+                    tally.latencies.append(EBPFWrapper.monotonicTime() - event.timestamp)
                 }
                 tally.record(event[field]?.intValue ?? -1)
             }
@@ -110,29 +110,36 @@ enum SwiftConsumer {
         case "by-name":
             wrapper = try EBPFWrapper(text: text)
             let member = "f_" + field
-            try wrapper.openPerfBuffer(ProbeProgram.standaloneTableName, lost: { lost.add($0, ordering: .relaxed) }) { record in
+            try wrapper.openPerfBuffer(ProbeProgram.standaloneTableName, lost: { lost.add($0, ordering: .relaxed) }) {
+                record in
                 tally.record(record[member]?.intValue ?? -1)
             }
-            try wrapper.attachTracepoint(tp: "syscalls:sys_enter_\(syscall)", fnName: ProbeProgram.standaloneFunctionName)
+            try wrapper.attachTracepoint(
+                tp: "syscalls:sys_enter_\(syscall)", fnName: ProbeProgram.standaloneFunctionName)
         case "typed":
             wrapper = try EBPFWrapper(text: text)
             let onLost: @Sendable (UInt64) -> Void = { lost.add($0, ordering: .relaxed) }
             if syscall == "dup2" {
-                try wrapper.openPerfBuffer(ProbeProgram.standaloneTableName, as: Dup2Record.self, lost: onLost) { tally.record(Int($0.oldfd)) }
+                try wrapper.openPerfBuffer(ProbeProgram.standaloneTableName, as: Dup2Record.self, lost: onLost) {
+                    tally.record(Int($0.oldfd))
+                }
             } else {
-                try wrapper.openPerfBuffer(ProbeProgram.standaloneTableName, as: AccessRecord.self, lost: onLost) { tally.record(Int($0.mode)) }
+                try wrapper.openPerfBuffer(ProbeProgram.standaloneTableName, as: AccessRecord.self, lost: onLost) {
+                    tally.record(Int($0.mode))
+                }
             }
-            try wrapper.attachTracepoint(tp: "syscalls:sys_enter_\(syscall)", fnName: ProbeProgram.standaloneFunctionName)
+            try wrapper.attachTracepoint(
+                tp: "syscalls:sys_enter_\(syscall)", fnName: ProbeProgram.standaloneFunctionName)
         default:
             throw BenchError("unknown mode \(mode)")
         }
-        emit("READY startup_ns=\(monotonicNanoseconds() - start)")
+        emit("READY startup_ns=\(EBPFWrapper.monotonicTime() - start)")
 
         let cpuStart = cpuNanoseconds()
         let allocationsAtStart = allocationCount()
         var byte: UInt8 = 0
         while read(0, &byte, 1) > 0 {}  // the harness closes stdin when the load is done
-        var quietSince = monotonicNanoseconds()
+        var quietSince = EBPFWrapper.monotonicTime()
         var seenAtQuiet = tally.progress.load(ordering: .relaxed)
         while true {
             usleep(10_000)
@@ -140,8 +147,8 @@ enum SwiftConsumer {
             if now >= count { break }
             if now != seenAtQuiet {
                 seenAtQuiet = now
-                quietSince = monotonicNanoseconds()
-            } else if monotonicNanoseconds() - quietSince > 200_000_000 {
+                quietSince = EBPFWrapper.monotonicTime()
+            } else if EBPFWrapper.monotonicTime() - quietSince > 200_000_000 {
                 break
             }
         }
@@ -152,11 +159,14 @@ enum SwiftConsumer {
         let cpu = cpuNanoseconds() - cpuStart
         wrapper.close()
         let gaps = count - tally.seen.reduce(0) { $0 + Int($1) }
-        var result = "RESULT delivered=\(tally.delivered) lost=\(lost.load(ordering: .relaxed)) gaps=\(gaps) duplicates=\(tally.duplicates) last_ns=\(tally.lastNanoseconds) cpu_ns=\(cpu)"
+        var result =
+            "RESULT delivered=\(tally.delivered) lost=\(lost.load(ordering: .relaxed)) gaps=\(gaps) duplicates=\(tally.duplicates) last_ns=\(tally.lastNanoseconds) cpu_ns=\(cpu)"
         if let allocations { result += " allocations=\(allocations)" }
         if mode == "latency" {
             let sorted = tally.latencies.sorted()
-            func percentile(_ p: Double) -> UInt64 { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+            func percentile(_ p: Double) -> UInt64 {
+                sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+            }
             result += " p50_ns=\(percentile(0.5)) p99_ns=\(percentile(0.99)) max_ns=\(sorted.last ?? 0)"
         }
         emit(result)
@@ -166,21 +176,22 @@ enum SwiftConsumer {
     /// with nothing sent to user space; the count is read once the load is done. Delivered
     /// is the count, gaps the calls it missed.
     static func runCount(syscall: String, count: Int, pid: Int32) throws {
-        let start = monotonicNanoseconds()
+        let start = EBPFWrapper.monotonicTime()
         let wrapper = try EBPFWrapper()
         let counter = try wrapper.count(.syscall(syscall), filter: ProbeFilter(processID: pid))
-        emit("READY startup_ns=\(monotonicNanoseconds() - start)")
+        emit("READY startup_ns=\(EBPFWrapper.monotonicTime() - start)")
         let cpuStart = cpuNanoseconds()
         let allocationsAtStart = allocationCount()
         var byte: UInt8 = 0
         while read(0, &byte, 1) > 0 {}  // the harness closes stdin when the load is done
         let counted = Int(try counter.snapshot().first?.count ?? 0)
-        let read = monotonicNanoseconds()
+        let read = EBPFWrapper.monotonicTime()
         let dropped = try counter.droppedCount()
         let cpu = cpuNanoseconds() - cpuStart
         let allocations = allocationCount().map { $0 - (allocationsAtStart ?? 0) }
         wrapper.close()
-        var result = "RESULT delivered=\(counted) lost=\(dropped) gaps=\(count - counted) duplicates=0 last_ns=\(read) cpu_ns=\(cpu)"
+        var result =
+            "RESULT delivered=\(counted) lost=\(dropped) gaps=\(count - counted) duplicates=0 last_ns=\(read) cpu_ns=\(cpu)"
         if let allocations { result += " allocations=\(allocations)" }
         emit(result)
     }

@@ -36,7 +36,9 @@ struct Harness {
         return result["ns_per_call"] ?? .nan
     }
 
-    func measure(_ consumer: Consumer, _ scenario: Scenario, perSecond: Int = 0, latency: Bool = false) throws -> (Measurement, [String: Double]) {
+    func measure(_ consumer: Consumer, _ scenario: Scenario, perSecond: Int = 0, latency: Bool = false) throws -> (
+        Measurement, [String: Double]
+    ) {
         let (load, pid) = try startLoad(scenario, perSecond: perSecond)
         let program = try generator.program(
             for: .syscall(scenario.syscall), filter: ProbeFilter(processID: pid),
@@ -44,7 +46,8 @@ struct Harness {
         let programFile = "/tmp/ebpf-bench-\(getpid())-\(scenario.syscall).c"
         try write(program.text, to: programFile)
         defer { unlink(programFile) }
-        guard let offset = program.recordFields.first(where: { $0.name == "f_" + scenario.sequenceField })?.offset else {
+        guard let offset = program.recordFields.first(where: { $0.name == "f_" + scenario.sequenceField })?.offset
+        else {
             throw BenchError("no field \(scenario.sequenceField) in the generated record")
         }
 
@@ -53,19 +56,25 @@ struct Harness {
         let arguments: [String]
         switch consumer {
         case .c(let pages, let wakeup):
-            arguments = [baselines + "/bin/c_consumer", programFile, scenario.tracepoint, String(offset),
-                         String(scenario.sequenceBase), count, String(pages == 0 ? libraryPages : pages), String(wakeup)]
+            arguments = [
+                baselines + "/bin/c_consumer", programFile, scenario.tracepoint, String(offset),
+                String(scenario.sequenceBase), count, String(pages == 0 ? libraryPages : pages), String(wakeup),
+            ]
         case .python(let pages, let wakeup):
-            arguments = ["/usr/bin/python3", baselines + "/bcc_consumer.py", programFile, scenario.tracepoint,
-                         "f_" + scenario.sequenceField, String(scenario.sequenceBase), count,
-                         String(pages == 0 ? libraryPages : pages), String(wakeup)]
+            arguments = [
+                "/usr/bin/python3", baselines + "/bcc_consumer.py", programFile, scenario.tracepoint,
+                "f_" + scenario.sequenceField, String(scenario.sequenceBase), count,
+                String(pages == 0 ? libraryPages : pages), String(wakeup),
+            ]
         case .swiftClosure, .swiftByName, .swiftTyped, .swiftCount:
             let modes: [Consumer: String] = [
                 .swiftClosure: "closure", .swiftByName: "by-name", .swiftTyped: "typed", .swiftCount: "count",
             ]
             let mode = latency ? "latency" : modes[consumer]!
-            arguments = [executable, "consume", mode, programFile, scenario.syscall, count, String(pid),
-                         String(scenario.stringSize), scenario.sequenceField, String(scenario.sequenceBase)]
+            arguments = [
+                executable, "consume", mode, programFile, scenario.syscall, count, String(pid),
+                String(scenario.stringSize), scenario.sequenceField, String(scenario.sequenceBase),
+            ]
         }
         // The Swift consumers count their heap allocations (Benchmarks/baselines/alloc_count.c).
         let isSwift = [.swiftClosure, .swiftByName, .swiftTyped, .swiftCount].contains(consumer)
@@ -77,7 +86,7 @@ struct Harness {
             _ = child.wait()
             throw BenchError("\(consumer.label) did not start")
         }
-        let go = monotonicNanoseconds()
+        let go = EBPFWrapper.monotonicTime()
         load.write("g")
         let loadResult = values(load.line(startingWith: "ns_per_call") ?? "")
         _ = load.wait()

@@ -26,7 +26,9 @@ enum Report {
     /// One scenario's table, with ratios to the C consumer at the library's defaults.
     static func table(title: String, unprobed: Double, rows: [Measurement], c: Measurement?) -> String {
         var lines = ["", title, "no program attached: \(number(unprobed)) ns per syscall", ""]
-        lines.append("| consumer | delivered/s | lost | gaps | ns/syscall | CPU ns/event | allocations/event | peak RSS MB | start-up ms | ×C delivered/s | ×C ns/syscall | ×C CPU/event | ×C start-up |")
+        lines.append(
+            "| consumer | delivered/s | lost | gaps | ns/syscall | CPU ns/event | allocations/event | peak RSS MB | start-up ms | ×C delivered/s | ×C ns/syscall | ×C CPU/event | ×C start-up |"
+        )
         lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for row in rows {
             let cells = [
@@ -51,7 +53,11 @@ enum Report {
     }
 
     static func targets(_ targets: [Target]) -> String {
-        var lines = ["", "Targets (delivery: 56-byte records, the largest event count, library defaults; start-up: the table above):", ""]
+        var lines = [
+            "",
+            "Targets (delivery: 56-byte records, the largest event count, library defaults; start-up: the table above):",
+            "",
+        ]
         lines.append("| target | measured | result |")
         lines.append("|---|---|---|")
         for target in targets {

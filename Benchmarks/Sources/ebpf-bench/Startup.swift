@@ -1,5 +1,7 @@
 // Start-up, side by side: how long each tracer takes from its start to its first event, and
 // how much memory it holds once running, for 1, 4, 12 and 40 syscall probes.
+import EBPF
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,7 +26,9 @@ struct Tracer: Sendable {
     static func ebpfTrace(_ path: String) -> Tracer {
         Tracer(label: coldLabel, environment: ["EBPF_COMPILE_CACHE=off"]) { syscalls, pid in
             [path, "--format", "json", "--pid", String(pid)] + syscalls
-        } isEvent: { $0.hasPrefix("{") }
+        } isEvent: {
+            $0.hasPrefix("{")
+        }
     }
 
     /// The tracer with its probes compiled by clang (`EBPF_COMPILE_PROBES=1`): compiling each
@@ -35,21 +39,29 @@ struct Tracer: Sendable {
             environment: ["EBPF_COMPILE_PROBES=1", "EBPF_COMPILE_CACHE=\(cache ?? "off")"], warmUp: cache != nil
         ) { syscalls, pid in
             [path, "--format", "json", "--pid", String(pid)] + syscalls
-        } isEvent: { $0.hasPrefix("{") }
+        } isEvent: {
+            $0.hasPrefix("{")
+        }
     }
 
     /// bcc Python compiling the same tracepoints in one program (baselines/bcc_startup.py).
     static func bccPython(baselines: String) -> Tracer {
         Tracer(label: "bcc Python, one program") { syscalls, pid in
             ["/usr/bin/python3", "\(baselines)/bcc_startup.py", String(pid)] + syscalls
-        } isEvent: { $0.hasPrefix("event ") }
+        } isEvent: {
+            $0.hasPrefix("event ")
+        }
     }
 
     /// bpftrace with one action on every tracepoint, its output line-buffered.
     static let bpftrace = Tracer(label: "bpftrace") { syscalls, pid in
         let probes = syscalls.map { "tracepoint:syscalls:sys_enter_\($0)" }.joined(separator: ",")
-        return ["/usr/bin/bpftrace", "-B", "line", "-e", "\(probes) /pid == \(pid)/ { printf(\"event %s\\n\", probe); }"]
-    } isEvent: { $0.hasPrefix("event ") }
+        return [
+            "/usr/bin/bpftrace", "-B", "line", "-e", "\(probes) /pid == \(pid)/ { printf(\"event %s\\n\", probe); }",
+        ]
+    } isEvent: {
+        $0.hasPrefix("event ")
+    }
 }
 
 struct StartupMeasurement {
@@ -74,7 +86,9 @@ enum Startup {
         defer { closedir(stream) }
         var names: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name.hasPrefix("sys_enter_") { names.append(String(name.dropFirst("sys_enter_".count))) }
         }
         let others = names.filter { $0 != trigger }.sorted()
@@ -86,12 +100,12 @@ enum Startup {
     /// memory, then stops it with SIGTERM (bcc Python ignores a SIGINT that lands in its
     /// callback).
     static func measure(_ tracer: Tracer, syscalls: [String], pid: pid_t) throws -> StartupMeasurement {
-        let start = monotonicNanoseconds()
+        let start = EBPFWrapper.monotonicTime()
         let child = try Child(tracer.command(syscalls, pid), environment: tracer.environment, quiet: true)
         var first: UInt64?
         while let line = child.readLine() {
             if tracer.isEvent(line) {
-                first = monotonicNanoseconds() - start
+                first = EBPFWrapper.monotonicTime() - start
                 break
             }
         }
@@ -127,7 +141,9 @@ enum Startup {
             kill(load.pid, SIGKILL)
             _ = load.wait()
         }
-        guard let pidLine = load.readLine(), let pid = pid_t(pidLine) else { throw BenchError("the load did not start") }
+        guard let pidLine = load.readLine(), let pid = pid_t(pidLine) else {
+            throw BenchError("the load did not start")
+        }
         load.write("g")
 
         var results: [String: [Int: StartupMeasurement]] = [:]
@@ -137,7 +153,9 @@ enum Startup {
             // Taken in turns, so a slow stretch of the machine falls on every tracer alike.
             var runs: [String: [StartupMeasurement]] = [:]
             for _ in 0..<repeats {
-                for tracer in tracers { runs[tracer.label, default: []].append(try measure(tracer, syscalls: syscalls, pid: pid)) }
+                for tracer in tracers {
+                    runs[tracer.label, default: []].append(try measure(tracer, syscalls: syscalls, pid: pid))
+                }
             }
             for (label, measured) in runs {
                 let sorted = measured.sorted { $0.secondsToFirstEvent < $1.secondsToFirstEvent }
@@ -147,25 +165,33 @@ enum Startup {
         }
 
         emit("")
-        emit("### Start-up: time to first event and memory, \(probeCounts.map(String.init).joined(separator: ", ")) syscall probes")
+        emit(
+            "### Start-up: time to first event and memory, \(probeCounts.map(String.init).joined(separator: ", ")) syscall probes"
+        )
         emit("Each tracer traces `\(trigger)` and the first other syscalls by name, filtered by the pid of a load")
         emit("issuing `\(trigger)` every millisecond; time from starting the tracer to reading its first event")
         emit("(median of \(repeats)), resident memory 0.5 s later, and the peak. Ratios are to bcc Python.")
         emit("")
-        emit("| tracer | probes | first event s | steady RSS MB | peak RSS MB | ×bcc Python time | ×bcc Python steady RSS |")
+        emit(
+            "| tracer | probes | first event s | steady RSS MB | peak RSS MB | ×bcc Python time | ×bcc Python steady RSS |"
+        )
         emit("|---|---:|---:|---:|---:|---:|---:|")
         let python = results[Tracer.bccPython(baselines: baselines).label] ?? [:]
         for count in probeCounts {
             for tracer in tracers {
                 guard let m = results[tracer.label]?[count] else { continue }
                 let reference = python[count]
-                emit("| \(tracer.label) | \(count) | \(Report.number(m.secondsToFirstEvent, 2)) | \(Report.number(Double(m.steadyRSS) / 1_048_576, 1)) | \(Report.number(Double(m.peakRSS) / 1_048_576, 1)) | \(Report.ratio(m.secondsToFirstEvent, reference?.secondsToFirstEvent ?? 0)) | \(Report.ratio(Double(m.steadyRSS), Double(reference?.steadyRSS ?? 0))) |")
+                emit(
+                    "| \(tracer.label) | \(count) | \(Report.number(m.secondsToFirstEvent, 2)) | \(Report.number(Double(m.steadyRSS) / 1_048_576, 1)) | \(Report.number(Double(m.peakRSS) / 1_048_576, 1)) | \(Report.ratio(m.secondsToFirstEvent, reference?.secondsToFirstEvent ?? 0)) | \(Report.ratio(Double(m.steadyRSS), Double(reference?.steadyRSS ?? 0))) |"
+                )
             }
         }
 
         let cold = results[Tracer.coldLabel] ?? [:]
         let cached = results[Tracer.cachedLabel] ?? [:]
-        guard let cold1 = cold[1], let cold12 = cold[12], let cold40 = cold[40], let python12 = python[12] else { return [] }
+        guard let cold1 = cold[1], let cold12 = cold[12], let cold40 = cold[40], let python12 = python[12] else {
+            return []
+        }
         func worst(_ ratio: (Int) -> Double?) -> Double { probeCounts.compactMap(ratio).max() ?? .infinity }
         let worstSteady = worst { count in
             guard let m = cold[count], let p = python[count] else { return nil }
@@ -177,16 +203,26 @@ enum Startup {
         }
         let worstCachedPeak = probeCounts.compactMap { cached[$0]?.peakRSS }.max() ?? Int.max
         return [
-            .init(statement: "start-up: 12 probes cold ≤ 0.5 × bcc Python", measured: Report.ratio(cold12.secondsToFirstEvent, python12.secondsToFirstEvent),
-                  pass: cold12.secondsToFirstEvent <= 0.5 * python12.secondsToFirstEvent),
-            .init(statement: "start-up: 40 probes cold ≤ 1.3 × 1 probe cold", measured: Report.ratio(cold40.secondsToFirstEvent, cold1.secondsToFirstEvent),
-                  pass: cold40.secondsToFirstEvent <= 1.3 * cold1.secondsToFirstEvent),
-            .init(statement: "start-up: cached ≤ 0.1 × bcc Python (any count)", measured: Report.number(worstCachedTime, 2) + "× at worst",
-                  pass: worstCachedTime <= 0.1),
-            .init(statement: "start-up: cached peak RSS ≤ 40 MB (no clang in the process)", measured: Report.number(Double(worstCachedPeak) / 1_048_576, 1) + " MB at worst",
-                  pass: worstCachedPeak <= 40 * 1_048_576),
-            .init(statement: "start-up: steady RSS after a cold start ≤ 0.5 × bcc Python (any count)", measured: Report.number(worstSteady, 2) + "× at worst",
-                  pass: worstSteady <= 0.5),
+            .init(
+                statement: "start-up: 12 probes cold ≤ 0.5 × bcc Python",
+                measured: Report.ratio(cold12.secondsToFirstEvent, python12.secondsToFirstEvent),
+                pass: cold12.secondsToFirstEvent <= 0.5 * python12.secondsToFirstEvent),
+            .init(
+                statement: "start-up: 40 probes cold ≤ 1.3 × 1 probe cold",
+                measured: Report.ratio(cold40.secondsToFirstEvent, cold1.secondsToFirstEvent),
+                pass: cold40.secondsToFirstEvent <= 1.3 * cold1.secondsToFirstEvent),
+            .init(
+                statement: "start-up: cached ≤ 0.1 × bcc Python (any count)",
+                measured: Report.number(worstCachedTime, 2) + "× at worst",
+                pass: worstCachedTime <= 0.1),
+            .init(
+                statement: "start-up: cached peak RSS ≤ 40 MB (no clang in the process)",
+                measured: Report.number(Double(worstCachedPeak) / 1_048_576, 1) + " MB at worst",
+                pass: worstCachedPeak <= 40 * 1_048_576),
+            .init(
+                statement: "start-up: steady RSS after a cold start ≤ 0.5 × bcc Python (any count)",
+                measured: Report.number(worstSteady, 2) + "× at worst",
+                pass: worstSteady <= 0.5),
         ]
     }
 }

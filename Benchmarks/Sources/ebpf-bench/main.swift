@@ -22,7 +22,10 @@ do {
         // The program every consumer runs, for a syscall, a pid and a string size: for
         // profiling a consumer by hand (`ebpf-bench consume` checks it is the same program).
         let options = arguments.count > 3 ? ProbeOptions(stringSize: Int(arguments[3]) ?? 256) : ProbeOptions()
-        emit(try EBPFWrapper().program(for: .syscall(arguments[1]), filter: ProbeFilter(processID: pid), options: options).text)
+        emit(
+            try EBPFWrapper().program(
+                for: .syscall(arguments[1]), filter: ProbeFilter(processID: pid), options: options
+            ).text)
     } else {
         try runBenchmark(arguments)
     }
@@ -96,7 +99,11 @@ func runBenchmark(_ arguments: [String]) throws {
             let rows = consumers.map { Measurement.combining(runs[$0]!) }
             let c = rows.first { $0.consumer == .c(pages: 0, wakeup: 128) }
             let pages = PerfBufferOptions.automaticPageCount(recordSize: size)
-            emit(Report.table(title: "### \(size)-byte records (\(scenario.syscall)), \(count) events; library's rings: \(pages) pages per CPU", unprobed: unprobed, rows: rows, c: c))
+            emit(
+                Report.table(
+                    title:
+                        "### \(size)-byte records (\(scenario.syscall)), \(count) events; library's rings: \(pages) pages per CPU",
+                    unprobed: unprobed, rows: rows, c: c))
             if size < 512, count == counts.max() {
                 for row in rows { reference[row.consumer] = row }
                 referenceUnprobed = unprobed
@@ -109,11 +116,14 @@ func runBenchmark(_ arguments: [String]) throws {
     let p99 = (latency["p99_ns"] ?? .nan) / 1e6
     emit("")
     emit("Latency, closure probe at library defaults, 1 event per second, \(latencyEvents) events:")
-    emit("kernel timestamp to closure p50 \(Report.number((latency["p50_ns"] ?? .nan) / 1e6, 2)) ms, p99 \(Report.number(p99, 2)) ms, max \(Report.number((latency["max_ns"] ?? .nan) / 1e6, 2)) ms; delivered \(Report.number(latency["delivered"] ?? .nan)) of \(latencyEvents)")
+    emit(
+        "kernel timestamp to closure p50 \(Report.number((latency["p50_ns"] ?? .nan) / 1e6, 2)) ms, p99 \(Report.number(p99, 2)) ms, max \(Report.number((latency["max_ns"] ?? .nan) / 1e6, 2)) ms; delivered \(Report.number(latency["delivered"] ?? .nan)) of \(latencyEvents)"
+    )
 
     guard let c = reference[.c(pages: 0, wakeup: 128)], let closure = reference[.swiftClosure],
         let byName = reference[.swiftByName], let typed = reference[.swiftTyped],
-        let python = reference[.python(pages: 8, wakeup: 1)], let tunedPython = reference[.python(pages: 0, wakeup: 128)],
+        let python = reference[.python(pages: 8, wakeup: 1)],
+        let tunedPython = reference[.python(pages: 0, wakeup: 128)],
         let counted = reference[.swiftCount]
     else { return }
     // What a probe adds to each traced syscall: its cost with the probe less without.
@@ -122,38 +132,65 @@ func runBenchmark(_ arguments: [String]) throws {
     // The kernel's lost count and the sequence gaps count the same missing events.
     func losses(_ m: Measurement) -> Double { max(m.lost, m.gaps) }
     let targets: [Report.Target] = [
-        .init(statement: "closure throughput ≥ 0.95 × C", measured: Report.ratio(closure.eventsPerSecond, c.eventsPerSecond),
-              pass: closure.eventsPerSecond >= 0.95 * c.eventsPerSecond),
-        .init(statement: "closure loses nothing", measured: "\(Report.number(closure.lost)) lost, \(Report.number(closure.gaps)) gaps",
-              pass: losses(closure) == 0),
-        .init(statement: "closure traced syscall cost ≤ 1.1 × C", measured: Report.ratio(closure.nanosecondsPerSyscall, c.nanosecondsPerSyscall),
-              pass: closure.nanosecondsPerSyscall <= 1.1 * c.nanosecondsPerSyscall),
-        .init(statement: "by-name CPU per event ≤ 1.5 × C", measured: Report.ratio(byName.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent),
-              pass: byName.cpuNanosecondsPerEvent <= 1.5 * c.cpuNanosecondsPerEvent),
-        .init(statement: "typed CPU per event ≤ 1.2 × C", measured: Report.ratio(typed.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent),
-              pass: typed.cpuNanosecondsPerEvent <= 1.2 * c.cpuNanosecondsPerEvent),
-        .init(statement: "start-up ≤ 1.3 × C", measured: Report.ratio(closure.startupMilliseconds, c.startupMilliseconds),
-              pass: closure.startupMilliseconds <= 1.3 * c.startupMilliseconds),
-        .init(statement: "peak RSS ≤ C + 15 MB", measured: "C \(closure.peakRSS < c.peakRSS ? "−" : "+") \(Report.number(Double(abs(closure.peakRSS - c.peakRSS)) / 1_048_576, 1)) MB",
-              pass: closure.peakRSS <= c.peakRSS + 15 * 1_048_576),
-        .init(statement: "throughput ≥ 8 × bcc Python defaults", measured: Report.ratio(closure.eventsPerSecond, python.eventsPerSecond),
-              pass: closure.eventsPerSecond >= 8 * python.eventsPerSecond),
-        .init(statement: "fewer lost than bcc Python at any setting",
-              measured: "\(Report.number(losses(closure))) vs \(Report.number(losses(python))) (defaults), \(Report.number(losses(tunedPython))) (library's pages, wakeup 128)",
-              pass: losses(closure) <= min(losses(python), losses(tunedPython)) && (losses(closure) == 0 || losses(closure) < min(losses(python), losses(tunedPython)))),
+        .init(
+            statement: "closure throughput ≥ 0.95 × C",
+            measured: Report.ratio(closure.eventsPerSecond, c.eventsPerSecond),
+            pass: closure.eventsPerSecond >= 0.95 * c.eventsPerSecond),
+        .init(
+            statement: "closure loses nothing",
+            measured: "\(Report.number(closure.lost)) lost, \(Report.number(closure.gaps)) gaps",
+            pass: losses(closure) == 0),
+        .init(
+            statement: "closure traced syscall cost ≤ 1.1 × C",
+            measured: Report.ratio(closure.nanosecondsPerSyscall, c.nanosecondsPerSyscall),
+            pass: closure.nanosecondsPerSyscall <= 1.1 * c.nanosecondsPerSyscall),
+        .init(
+            statement: "by-name CPU per event ≤ 1.5 × C",
+            measured: Report.ratio(byName.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent),
+            pass: byName.cpuNanosecondsPerEvent <= 1.5 * c.cpuNanosecondsPerEvent),
+        .init(
+            statement: "typed CPU per event ≤ 1.2 × C",
+            measured: Report.ratio(typed.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent),
+            pass: typed.cpuNanosecondsPerEvent <= 1.2 * c.cpuNanosecondsPerEvent),
+        .init(
+            statement: "start-up ≤ 1.3 × C", measured: Report.ratio(closure.startupMilliseconds, c.startupMilliseconds),
+            pass: closure.startupMilliseconds <= 1.3 * c.startupMilliseconds),
+        .init(
+            statement: "peak RSS ≤ C + 15 MB",
+            measured:
+                "C \(closure.peakRSS < c.peakRSS ? "−" : "+") \(Report.number(Double(abs(closure.peakRSS - c.peakRSS)) / 1_048_576, 1)) MB",
+            pass: closure.peakRSS <= c.peakRSS + 15 * 1_048_576),
+        .init(
+            statement: "throughput ≥ 8 × bcc Python defaults",
+            measured: Report.ratio(closure.eventsPerSecond, python.eventsPerSecond),
+            pass: closure.eventsPerSecond >= 8 * python.eventsPerSecond),
+        .init(
+            statement: "fewer lost than bcc Python at any setting",
+            measured:
+                "\(Report.number(losses(closure))) vs \(Report.number(losses(python))) (defaults), \(Report.number(losses(tunedPython))) (library's pages, wakeup 128)",
+            pass: losses(closure) <= min(losses(python), losses(tunedPython))
+                && (losses(closure) == 0 || losses(closure) < min(losses(python), losses(tunedPython)))),
         .init(statement: "single-event latency p99 ≤ 50 ms", measured: "\(Report.number(p99, 2)) ms", pass: p99 <= 50),
         // Per event, decoding allocates nothing; what is counted is per wake-up (one per
         // 128 records at the defaults) and the harness's own bookkeeping.
-        .init(statement: "typed and by-name: < 0.01 heap allocations per event",
-              measured: "typed \(typed.allocationsPerEvent.map { Report.number($0, 4) } ?? "not counted"), by name \(byName.allocationsPerEvent.map { Report.number($0, 4) } ?? "not counted")",
-              pass: (typed.allocationsPerEvent ?? .infinity) < 0.01 && (byName.allocationsPerEvent ?? .infinity) < 0.01),
-        .init(statement: "closure CPU per event ≤ 1.1 × C", measured: Report.ratio(closure.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent),
-              pass: closure.cpuNanosecondsPerEvent <= 1.1 * c.cpuNanosecondsPerEvent),
-        .init(statement: "in-kernel count counts every call", measured: "\(Report.number(counted.delivered)) counted, \(Report.number(counted.gaps)) missed",
-              pass: counted.gaps == 0 && counted.lost == 0),
-        .init(statement: "in-kernel count: added cost per traced syscall ≤ 0.5 × the closure probe's",
-              measured: "\(Report.number(countAdds)) vs \(Report.number(closureAdds)) ns (\(Report.ratio(countAdds, closureAdds)))",
-              pass: countAdds <= 0.5 * closureAdds),
+        .init(
+            statement: "typed and by-name: < 0.01 heap allocations per event",
+            measured:
+                "typed \(typed.allocationsPerEvent.map { Report.number($0, 4) } ?? "not counted"), by name \(byName.allocationsPerEvent.map { Report.number($0, 4) } ?? "not counted")",
+            pass: (typed.allocationsPerEvent ?? .infinity) < 0.01 && (byName.allocationsPerEvent ?? .infinity) < 0.01),
+        .init(
+            statement: "closure CPU per event ≤ 1.1 × C",
+            measured: Report.ratio(closure.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent),
+            pass: closure.cpuNanosecondsPerEvent <= 1.1 * c.cpuNanosecondsPerEvent),
+        .init(
+            statement: "in-kernel count counts every call",
+            measured: "\(Report.number(counted.delivered)) counted, \(Report.number(counted.gaps)) missed",
+            pass: counted.gaps == 0 && counted.lost == 0),
+        .init(
+            statement: "in-kernel count: added cost per traced syscall ≤ 0.5 × the closure probe's",
+            measured:
+                "\(Report.number(countAdds)) vs \(Report.number(closureAdds)) ns (\(Report.ratio(countAdds, closureAdds)))",
+            pass: countAdds <= 0.5 * closureAdds),
     ]
     emit(Report.targets(targets + (try startupTargets(arguments))))
 }

@@ -17,8 +17,10 @@ protocol EventSource: AnyObject, Sendable {
 /// The one thread per ``EBPFWrapper`` that delivers records to callbacks.
 ///
 /// It sleeps in `epoll_wait` over every source's descriptors plus an eventfd that commands
-/// (add, remove, stop) write to, so `stop()` interrupts it at once. Sources whose wake-ups
-/// are batched are also drained every `drainInterval`, which bounds a lone record's latency.
+/// (add, remove, stop) write to, so `stop()` interrupts it at once. When a source's wake-ups
+/// are batched (or someone follows ``deliveredThrough``), every source is also drained every
+/// `drainInterval`, which bounds a lone record's latency; each such pass moves
+/// ``deliveredThrough`` to when it began.
 /// Sources are released only on this thread (or when it is gone), never while a drain of
 /// theirs runs: tearing a reader down under another thread's read crashed bcc (#1533).
 final class EventPoller: Sendable {
@@ -49,6 +51,8 @@ final class EventPoller: Sendable {
         var removals: [Removal] = []
         /// nil once closed; the thread holds its own reference while it runs.
         var pollSet: PollSet?
+        /// Called after each pass that drained every source.
+        var afterFullPass: (@Sendable (UInt64) -> Void)?
 
         var isStopping: Bool {
             if case .stopping = phase { return true }
@@ -59,6 +63,30 @@ final class EventPoller: Sendable {
     let drainInterval: Duration
     private let state: Lock<State>
     private let pollerThreadID = Atomic<UInt>(0)
+    private let fullPassWatermark = Atomic<UInt64>(0)
+
+    /// How long before a pass began its watermark is put: a program stamps its record
+    /// (`bpf_ktime_get_ns`) a few microseconds before the record is in the ring, so one
+    /// stamped just before the pass may be written just after the pass read that ring.
+    static let stampToCommitMargin: UInt64 = 1_000_000
+
+    /// Kernel time (`CLOCK_MONOTONIC` ns) before which every record of every source has been
+    /// handed to its callback, allowing ``stampToCommitMargin`` for records in flight; nil
+    /// before the first pass over every source.
+    var deliveredThrough: UInt64? {
+        let watermark = fullPassWatermark.load(ordering: .acquiring)
+        return watermark == 0 ? nil : watermark
+    }
+
+    /// Calls `body` on the thread after each pass that drained every source, with the new
+    /// ``deliveredThrough``; such passes then run every `drainInterval` even if no source
+    /// batches its wake-ups. Replaces the previous observer; nil removes it.
+    func afterFullPass(_ body: (@Sendable (UInt64) -> Void)?) {
+        state.withLock { state in
+            state.afterFullPass = body
+            state.pollSet?.wake()
+        }
+    }
 
     init(drainInterval: Duration) throws(EBPFError) {
         self.drainInterval = drainInterval
@@ -207,7 +235,8 @@ final class EventPoller: Sendable {
         while true {
             let (stopping, removals, timed) = state.withLock { state in
                 defer { state.removals.removeAll() }
-                return (state.isStopping, state.removals, state.sources.values.contains { $0.needsTimedDrain })
+                let timed = state.afterFullPass != nil || state.sources.values.contains { $0.needsTimedDrain }
+                return (state.isStopping, state.removals, timed)
             }
             for removal in removals {
                 if removal.release { removal.source.release() }
@@ -226,12 +255,21 @@ final class EventPoller: Sendable {
             }
             if timed, ContinuousClock.now - lastTimedDrain >= drainInterval {
                 lastTimedDrain = ContinuousClock.now
-                for source in state.withLock({ Array($0.sources.values) }) where source.needsTimedDrain {
-                    source.drain()
-                }
+                drainEverySource()
             }
         }
         finish()
+    }
+
+    /// Drains every source (draining one with nothing waiting costs a read of its ring's
+    /// head), then moves ``deliveredThrough`` to when the pass began, less the margin.
+    private func drainEverySource() {
+        let began = KernelClock.now()
+        let (sources, observer) = state.withLock { (Array($0.sources.values), $0.afterFullPass) }
+        for source in sources { source.drain() }
+        let watermark = began > Self.stampToCommitMargin ? began - Self.stampToCommitMargin : 1
+        fullPassWatermark.store(watermark, ordering: .releasing)
+        observer?(watermark)
     }
 
     /// How long the thread's next `epoll_wait` may sleep, in milliseconds: until the next
