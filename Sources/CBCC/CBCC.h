@@ -17,6 +17,7 @@
 #include <bcc/libbpf.h>
 #include <bcc/bcc_proc.h>
 #include <bcc/bcc_syms.h>
+#include <bcc/bcc_usdt.h>
 
 #include <dlfcn.h>
 #include <sys/epoll.h>
@@ -73,7 +74,13 @@
     F(bpf_table_key_desc) \
     F(bpf_table_leaf_desc) \
     F(bpf_perf_event_fields) \
-    F(bpf_perf_event_field)
+    F(bpf_perf_event_field) \
+    F(bcc_usdt_new_frompath) \
+    F(bcc_usdt_new_frompid) \
+    F(bcc_usdt_close) \
+    F(bcc_usdt_foreach) \
+    F(bcc_usdt_get_location) \
+    F(bcc_usdt_get_argument)
 
 #define CBCC_MEMBER(name) __typeof__(&name) name;
 struct cbcc_runtime {

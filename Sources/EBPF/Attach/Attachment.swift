@@ -19,6 +19,8 @@ public final class Attachment: Sendable, CustomStringConvertible {
         public static let rawTracepoint = Kind(rawValue: "raw tracepoint")
         public static let uprobe = Kind(rawValue: "uprobe")
         public static let uretprobe = Kind(rawValue: "uretprobe")
+        /// A USDT probe: a uprobe at each of its sites, its semaphore raised while attached.
+        public static let usdt = Kind(rawValue: "usdt")
         public static let perfEvent = Kind(rawValue: "perf event")
     }
 

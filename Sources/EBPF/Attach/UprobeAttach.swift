@@ -98,7 +98,7 @@ extension EBPFWrapper {
 
     /// The file `name` refers to: a path that must exist, or a library found as the dynamic
     /// loader would (in `pid`'s mappings first when given).
-    private static func locateBinary(_ name: String, pid: Int32) throws(EBPFError) -> String {
+    static func locateBinary(_ name: String, pid: Int32) throws(EBPFError) -> String {
         if name.contains("/") {
             guard SystemFiles.exists(name) else {
                 throw EBPFError(

@@ -229,11 +229,15 @@ enum LibBCC {
         }
 
         static func uprobe(
-            program: Int32, isReturn: Bool, eventName: String, binaryPath: String, offset: UInt64, pid: Int32
+            program: Int32, isReturn: Bool, eventName: String, binaryPath: String, offset: UInt64, pid: Int32,
+            semaphoreOffset: UInt32 = 0
         ) throws(SystemCallFailure) -> Hook {
+            // A semaphore offset makes the kernel raise the 16-bit counter there in every
+            // process the probe goes into (and lower it on detach): a USDT semaphore.
             let fd = try SystemCall.check("bpf_attach_uprobe") {
                 LibBCC.runtime.bpf_attach_uprobe!(
-                    program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, binaryPath, offset, pid, 0)
+                    program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, binaryPath, offset, pid,
+                    semaphoreOffset)
             }
             return Hook(cleanup: .uprobe(fd, eventName: eventName))
         }
@@ -273,6 +277,15 @@ enum LibBCC {
             return nil
         }
         return (String(cString: path), resolved.offset)
+    }
+
+    /// The file offset of the virtual address `address` of the binary at `path` (what a
+    /// uprobe takes), as process `pid` (-1: any) sees the file.
+    static func fileOffset(ofAddress address: UInt64, in path: String, pid: Int32) -> UInt64? {
+        var resolved = bcc_symbol()
+        defer { if let path = resolved.module { LibBCC.runtime.bcc_procutils_free!(path) } }
+        guard LibBCC.runtime.bcc_resolve_symname!(path, nil, address, pid, nil, &resolved) == 0 else { return nil }
+        return resolved.offset
     }
 
     /// The path of a shared library by name ("c" finds libc.so.6), as the dynamic loader would.

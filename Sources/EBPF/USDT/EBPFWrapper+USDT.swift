@@ -1,0 +1,179 @@
+import Logging
+
+/// A function of a native program to run at a USDT probe: what bcc's
+/// `USDT(path=…, pid=…).enable_probe(probe=…, fn_name=…)` records, given to
+/// ``EBPFWrapper/init(text:cflags:usdt:cache:logger:)``.
+public struct USDTFunction: Sendable, Hashable {
+    /// `provider:name`, or a name alone where one provider of the binary has it.
+    public let probe: String
+    /// The executable or library the probe is in; nil with a `pid`: any binary the process maps.
+    public let binary: String?
+    /// The program's function (a kprobe-type function taking `struct pt_regs *ctx`), which
+    /// reads the arguments with `bpf_usdt_readarg(n, ctx, &value)` (n from 1).
+    public let fnName: String
+    /// Only fire in this process; nil fires in every process that runs the binary.
+    public let pid: Int32?
+
+    public init(probe: String, in binary: String? = nil, fnName: String, pid: Int32? = nil) {
+        self.probe = probe
+        self.binary = binary
+        self.fnName = fnName
+        self.pid = pid
+    }
+}
+
+extension EBPFWrapper {
+    /// The USDT probes of an executable or library, as bcc's `tplist -l PATH` lists them.
+    ///
+    /// - Parameter binary: A path, or a library name as the linker would find it (`"c"`).
+    /// - Throws: ``EBPFError/Code/notFound`` for a missing binary, ``EBPFError/Code/invalidArgument``
+    ///   for a path the kernel would misread.
+    public static func usdtProbes(in binary: String) throws(EBPFError) -> [USDTProbe] {
+        try LibBCC.requireRuntime()
+        try NameValidation.binaryPath(binary)
+        return try LibBCC.usdtProbes(path: try locateBinary(binary, pid: -1), pid: nil)
+    }
+
+    /// The USDT probes of every binary a running process maps (its executable and its
+    /// libraries), as bcc's `tplist -p PID`.
+    ///
+    /// - Throws: ``EBPFError/Code/notFound`` when there is no such process.
+    public static func usdtProbes(pid: Int32) throws(EBPFError) -> [USDTProbe] {
+        try LibBCC.requireRuntime()
+        try checkPID(pid)
+        return try LibBCC.usdtProbes(path: nil, pid: pid)
+    }
+
+    /// Compiles BPF C text whose functions run at USDT probes, and attaches them, as bcc's
+    /// `BPF(text=…, usdt_contexts=[…])`: each function reads its probe's arguments with
+    /// `bpf_usdt_readarg(n, ctx, &value)`. A probe with a semaphore is enabled by the kernel
+    /// (the uprobe's reference counter) in every process it fires in, and disabled again
+    /// when the wrapper detaches it, even if this process is killed.
+    ///
+    /// ```swift
+    /// let b = try EBPFWrapper(text: """
+    ///     int on_query(struct pt_regs *ctx) {
+    ///         u64 length = 0;
+    ///         bpf_usdt_readarg(2, ctx, &length);
+    ///         bpf_trace_printk("query of %llu bytes\\n", length);
+    ///         return 0;
+    ///     }
+    ///     """, usdt: [USDTFunction(probe: "postgresql:query__start", in: "/usr/lib/postgresql/15/bin/postgres", fnName: "on_query")])
+    /// ```
+    ///
+    /// - Throws: ``EBPFError/Code/notFound`` for a missing binary, process or probe (with
+    ///   the probes there are), ``EBPFError/Code/notSupported`` for an argument BPF cannot
+    ///   read, and the errors of ``init(text:cflags:cache:logger:)`` and of attaching.
+    public convenience init(
+        text: String, cflags: [String] = [], usdt: [USDTFunction], cache: CompileCache? = nil,
+        logger: Logger = Logger(label: "EBPF")
+    ) throws(EBPFError) {
+        try LibBCC.requireRuntime()
+        var readers = ["#include <uapi/linux/ptrace.h>"]
+        var resolved: [(function: USDTFunction, probe: USDTProbe)] = []
+        for function in usdt {
+            try NameValidation.identifier(function.fnName, what: "function name")
+            let probe = try Self.findProbe(function.probe, in: function.binary, pid: function.pid)
+            readers.append(try USDTArgumentReader.readers(for: probe, prefix: "_bpf_readarg_" + function.fnName))
+            resolved.append((function, probe))
+        }
+        // `#line` keeps clang's diagnostics at the lines of the caller's text.
+        try self.init(
+            text: readers.joined(separator: "\n") + "\n#line 1\n" + text, cflags: cflags, cache: cache, logger: logger)
+        do throws(EBPFError) {
+            for (function, probe) in resolved {
+                try attachUSDT(probe, fnName: function.fnName, pid: function.pid, module: try nativeModule())
+            }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// The probe `spec` (`provider:name` or `name`) of `binary`, or of the binaries `pid`
+    /// maps.
+    static func findProbe(_ spec: String, in binary: String?, pid: Int32?) throws(EBPFError) -> USDTProbe {
+        let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count <= 2 else {
+            throw EBPFError(.invalidArgument, "USDT probe \(NameValidation.quoted(spec)) is not provider:name or name")
+        }
+        for part in parts { try NameValidation.identifier(part, what: "USDT provider or probe name") }
+        let provider = parts.count == 2 ? parts[0] : nil
+        let name = parts[parts.count - 1]
+        let probes: [USDTProbe]
+        let place: String
+        switch (binary, pid) {
+        case (nil, nil):
+            throw EBPFError(.invalidArgument, "USDT probe \(spec): give the binary it is in, a pid, or both")
+        case (let binary?, let pid):
+            try NameValidation.binaryPath(binary)
+            if let pid { try checkPID(pid) }
+            let path = try locateBinary(binary, pid: pid ?? -1)
+            probes = try LibBCC.usdtProbes(path: path, pid: pid)
+            place = path + (pid.map { " in process \($0)" } ?? "")
+        case (nil, let pid?):
+            try checkPID(pid)
+            probes = try LibBCC.usdtProbes(path: nil, pid: pid)
+            place = "process \(pid)"
+        }
+        let matches = probes.filter { $0.name == name && (provider == nil || $0.provider == provider) }
+        guard let probe = matches.first else {
+            let known = Set(probes.map(\.description)).sorted()
+            throw EBPFError(
+                .notFound,
+                "no USDT probe \(spec) in \(place); "
+                    + (known.isEmpty ? "it has none" : "it has \(known.prefix(20).joined(separator: ", "))")
+                    + (known.count > 20 ? " and \(known.count - 20) more" : ""))
+        }
+        if Set(matches.map { "\($0.binaryPath) \($0)" }).count > 1 {
+            throw EBPFError(
+                .invalidArgument,
+                "USDT probe \(spec) is in more than one place in \(place) (\(matches.map { "\($0.binaryPath):\($0)" }.joined(separator: ", "))); name the provider and the binary"
+            )
+        }
+        return probe
+    }
+
+    private static func checkPID(_ pid: Int32) throws(EBPFError) {
+        if pid <= 0 { throw EBPFError(.invalidArgument, "pid \(pid) is not a process id") }
+    }
+
+    /// Attaches `fnName` of `module` at every site of `probe`, with its semaphore: one
+    /// ``Attachment`` per site, all of them or none.
+    @discardableResult
+    func attachUSDT(_ probe: USDTProbe, fnName: String, pid: Int32?, module: BPFModule) throws(EBPFError)
+        -> [Attachment]
+    {
+        try checkOpen()
+        guard let semaphore = UInt32(exactly: probe.semaphoreOffset) else {
+            throw EBPFError(.notSupported, "the semaphore of USDT probe \(probe) lies beyond the first 4 GiB of its file")
+        }
+        let target = "\(probe.binaryPath):\(probe)"
+        var attachments: [Attachment] = []
+        do throws(EBPFError) {
+            for address in probe.addresses {
+                guard let offset = LibBCC.fileOffset(ofAddress: address, in: probe.binaryPath, pid: pid ?? -1) else {
+                    throw EBPFError(
+                        .notFound, "site 0x\(String(address, radix: 16)) of USDT probe \(target) is in no loaded segment")
+                }
+                let attachment = try module.withFunction(fnName, type: .kprobe) {
+                    (program) throws(EBPFError) -> Attachment in
+                    do throws(SystemCallFailure) {
+                        let hook = try LibBCC.Hook.uprobe(
+                            program: program, isReturn: false,
+                            eventName: ProbeEventName.make("p", "\(probe.binaryPath)_0x\(String(offset, radix: 16))"),
+                            binaryPath: probe.binaryPath, offset: offset, pid: pid ?? -1, semaphoreOffset: semaphore)
+                        return Attachment(kind: .usdt, target: target, functionName: fnName, hook: hook)
+                    } catch {
+                        throw error.error(.attachFailed, "could not attach '\(fnName)' to USDT probe \(target)")
+                    }
+                }
+                attachments.append(try track(attachment))
+            }
+        } catch {
+            attachments.forEach { $0.detach() }
+            throw error
+        }
+        return attachments
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import XCTest
+
+/// The C program of Fixtures/usdt, built once per test run with the host's compiler and
+/// `<sys/sdt.h>` (systemtap-sdt-dev), and run as a child that fires its USDT probes on
+/// SIGUSR1: `ebpftest:plain (round, round × -1000, "odd"/"even")` and, while its semaphore
+/// is raised, `ebpftest:gated (round, round × 7)`.
+final class USDTFixture {
+    /// The executable, built on first use.
+    static let path: Result<String, Error> = Result {
+        let sources = try XCTUnwrap(Bundle.module.url(forResource: "usdt", withExtension: nil, subdirectory: "Fixtures"))
+        let directory = "/tmp/ebpf-usdt-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        let output = directory + "/usdt-fixture"
+        let compiler = try ChildProcess(
+            "/usr/bin/cc", ["-O1", "-o", output, sources.path + "/main.c", sources.path + "/gated.c"],
+            mergeOutput: true)
+        guard compiler.wait() == .exited(0) else {
+            throw POSIXError(.ENOEXEC, userInfo: [NSLocalizedDescriptionKey: compiler.standardOutput])
+        }
+        return output
+    }
+
+    let process: ChildProcess
+    private(set) var round = 0
+
+    init() throws {
+        process = try ChildProcess(try Self.path.get(), [])
+        XCTAssertTrue(process.waitForOutput("ready \(process.pid)\n", timeout: .seconds(10)), process.standardOutput)
+    }
+
+    var pid: Int32 { process.pid }
+
+    /// Makes the fixture fire its probes once; returns the value its gated probe's semaphore
+    /// had then.
+    @discardableResult
+    func fire() -> Int? {
+        round += 1
+        process.signal(SIGUSR1)
+        let prefix = "fired \(round) semaphore "
+        // Complete once the line's newline is there.
+        let complete = pollUntil(timeout: .seconds(10)) {
+            process.standardOutput.range(of: prefix + "[0-9]+\n", options: .regularExpression) != nil
+        }
+        guard complete else { return nil }
+        let line = process.standardOutput.split(separator: "\n").first { $0.hasPrefix(prefix) } ?? ""
+        return Int(line.dropFirst(prefix.count))
+    }
+
+    func stop() {
+        process.signal(SIGTERM)
+        XCTAssertEqual(process.wait(), .exited(0))
+    }
+}
