@@ -18,7 +18,8 @@ struct Trace: ParsableCommand {
             or SIGHUP stop tracing, detach everything and print a summary.
             """)
 
-    @Argument(help: "Syscalls, category:name tracepoints, or kprobe:function.")
+    @Argument(
+        help: "Syscalls, category:name tracepoints, kprobe:function, or usdt:BINARY:provider:name (USDT probes).")
     var events: [String] = ["bind", "connect", "openat", "execve"]
 
     @Option(help: "Only this process id.")
@@ -41,13 +42,24 @@ struct Trace: ParsableCommand {
 
     @Option(
         help: """
-            Milliseconds each line waits for earlier events of other CPUs, so lines come out in \
-            the order their events happened; 0 prints each event as it arrives.
+            The most milliseconds a line waits for earlier events of other CPUs (it is written \
+            once every ring is drained past it, within about 10 ms), so lines come out in the \
+            order their events happened; 0 prints each event as it arrives.
             """)
     var orderDelay: Int = TimeOrderedLines.defaultDelayMilliseconds
 
     @Option(help: "Bytes copied per string argument.")
     var stringSize: Int = 256
+
+    @Option(
+        help: """
+            USDT argument numbers (from 1, comma-separated) to print as the strings they point to, \
+            in each USDT event that has them.
+            """)
+    var usdtStrings: String?
+
+    @Option(help: "List the USDT probes of a binary (path or library name) or of a process (pid), and exit.")
+    var listUSDT: String?
 
     @Option(
         help: """
@@ -94,9 +106,29 @@ struct Trace: ParsableCommand {
         if let linear, Self.linearBuckets(linear) == nil {
             throw ValidationError("--linear takes MIN,MAX,STEP, three integers (e.g. 0,1024,128); got \(linear)")
         }
+        if let usdtStrings, Self.argumentNumbers(usdtStrings) == nil {
+            throw ValidationError("--usdt-strings takes argument numbers such as 2 or 1,3; got \(usdtStrings)")
+        }
+        if let event = events.first(where: { $0.hasPrefix("usdt:") }), Self.usdtParts(event) == nil {
+            throw ValidationError("a USDT event is usdt:BINARY:provider:name; got \(event)")
+        }
         if latency, let event = events.first(where: { $0.contains(":") }) {
             throw ValidationError("--latency measures syscalls by name; \(event) is not one")
         }
+    }
+
+    /// `1,3` as argument numbers.
+    private static func argumentNumbers(_ text: String) -> Set<Int>? {
+        let numbers = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+        guard !numbers.isEmpty, numbers.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        return Set(numbers.compactMap { $0 })
+    }
+
+    /// `usdt:BINARY:provider:name` as its binary and `provider:name` (a path may hold colons).
+    private static func usdtParts(_ event: String) -> (binary: String, probe: String)? {
+        let parts = event.dropFirst("usdt:".count).split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts.allSatisfy({ !$0.isEmpty }) else { return nil }
+        return (parts.dropLast(2).joined(separator: ":"), parts.suffix(2).joined(separator: ":"))
     }
 
     /// `MIN,MAX,STEP` as linear buckets (the library checks their ranges).
@@ -127,6 +159,10 @@ struct Trace: ParsableCommand {
     }
 
     func run() throws {
+        if let listUSDT {
+            try Self.list(usdtProbesOf: listUSDT)
+            return
+        }
         let stopSignals = StopSignals.block()
         let output = EventFormatter(format: OutputFormat(rawValue: format)!)
         let filter = ProbeFilter(processID: pid, threadID: tid, userID: uid, processName: comm)
@@ -208,8 +244,33 @@ struct Trace: ParsableCommand {
 
     private func target(for name: String) -> ProbeTarget {
         if name.hasPrefix("kprobe:") { return .kprobe(String(name.dropFirst("kprobe:".count))) }
+        if name.hasPrefix("usdt:"), let (binary, probe) = Self.usdtParts(name) {
+            let numbers = usdtStrings.flatMap(Self.argumentNumbers) ?? []
+            // The numbers this probe has; when it cannot be read, all of them, and the
+            // library says what is wrong.
+            let count = (try? EBPFWrapper.usdtProbes(in: binary).first { "\($0)" == probe })?.arguments.count
+            return .usdt(probe, in: binary, pid: pid, strings: numbers.filter { $0 <= count ?? .max })
+        }
         if name.contains(":") { return .tracepoint(name) }
         return .syscall(name)
+    }
+}
+
+extension Trace {
+    /// Prints one line per USDT probe of `target` (a pid, or a binary): bpftrace's
+    /// `usdt:BINARY:provider:name` and its arguments as the notes give them.
+    static func list(usdtProbesOf target: String) throws {
+        let probes =
+            if let pid = Int32(target) {
+                try EBPFWrapper.usdtProbes(pid: pid)
+            } else {
+                try EBPFWrapper.usdtProbes(in: target)
+            }
+        for probe in probes {
+            let semaphore = probe.hasSemaphore ? "  (semaphore)" : ""
+            let arguments = probe.arguments.map(\.description).joined(separator: " ")
+            print("usdt:\(probe.binaryPath):\(probe)  \(arguments)\(semaphore)".terminalSafe)
+        }
     }
 }
 

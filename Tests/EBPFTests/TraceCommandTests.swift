@@ -311,6 +311,42 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertEqual(timestamps, timestamps.sorted())
     }
 
+    /// `--list-usdt` and `usdt:BINARY:provider:name` events: the fixture's probes, then
+    /// each firing with its arguments, the third of `plain` as a string.
+    func testUSDTProbesListedAndTraced() throws {
+        try requireKernel()
+        let path = try USDTFixture.path.get()
+        let list = try ChildProcess(try tracer.path, ["--list-usdt", path])
+        XCTAssertEqual(list.wait(), .exited(0), list.standardError)
+        XCTAssertEqual(
+            list.standardOutput.split(separator: "\n").sorted(),
+            [
+                "usdt:\(path):ebpftest:gated  -4@%di -4@%ax  (semaphore)",
+                "usdt:\(path):ebpftest:plain  -4@%bx -8@%bp 8@%ax",
+            ])
+
+        let fixture = try USDTFixture()
+        defer { fixture.stop() }
+        let run = try start([
+            "usdt:\(path):ebpftest:plain", "usdt:\(path):ebpftest:gated", "--usdt-strings", "3", "--pid",
+            String(fixture.pid), "--format", "json",
+        ])
+        for _ in 1...2 { XCTAssertEqual(fixture.fire(), 1) }
+        XCTAssertTrue(run.waitForOutput("\"arg3\":\"even\"", timeout: .seconds(10)), run.standardOutput)
+        let (termination, lines, stderr) = finish(run, signal: SIGINT)
+        XCTAssertEqual(termination, .exited(0), stderr)
+        let events = try lines.map { line in
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
+        }
+        XCTAssertEqual(
+            events.map { $0["event"] as? String },
+            ["plain", "gated", "plain", "gated"].map { "usdt:\(path):ebpftest:\($0)" })
+        let fields = events.map { $0["fields"] as? [String: Any] ?? [:] }
+        XCTAssertEqual(fields.map { $0["arg1"] as? Int }, [1, 1, 2, 2])
+        XCTAssertEqual(fields.map { $0["arg2"] as? Int }, [-1000, 7, -2000, 14])
+        XCTAssertEqual(fields.map { $0["arg3"] as? String }, ["odd", nil, "even", nil])
+    }
+
     /// `--histogram FIELD --linear MIN,MAX,STEP`: a thread's lseek offsets in exact steps.
     func testLinearHistogramInJSON() throws {
         try requireKernel()

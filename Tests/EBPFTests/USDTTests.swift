@@ -39,6 +39,7 @@ final class USDTTests: XCTestCase {
         let ofProcess = try EBPFWrapper.usdtProbes(pid: fixture.pid).filter { $0.provider == "ebpftest" }
         XCTAssertEqual(Set(ofProcess.map(\.description)), ["ebpftest:gated", "ebpftest:plain"])
         XCTAssertEqual(Set(ofProcess.map(\.addresses)), [plain.addresses, gated.addresses])
+        XCTAssertEqual(Set(ofProcess.map(\.binaryPath)), [path], "the path the process knows it by")
     }
 
     /// By path: both probes' arguments, exact, for every round while attached; the gated
@@ -85,6 +86,105 @@ final class USDTTests: XCTestCase {
         try assertRounds(1...2, of: b)
     }
 
+    /// No C: both probes' arguments as named fields of each event, the third of `plain` as
+    /// the string it points to; the gated probe fires because attaching raised its semaphore.
+    func testClosureProbesDeliverTheArgumentsOfEachFiring() throws {
+        try requireKernel()
+        let path = try USDTFixture.path.get()
+        let fixture = try USDTFixture()
+        defer { fixture.stop() }
+        let b = try EBPFWrapper(cache: nil)
+        defer { b.close() }
+        let events = Collected<ProbeEvent>()
+        let probes = try b.attachAll([.usdt("ebpftest:plain", in: path, strings: [3]), .usdt("gated", in: path)]) {
+            events.append($0)
+        }
+        XCTAssertEqual(
+            probes.map(\.eventName), ["usdt:\(path):ebpftest:plain", "usdt:\(path):ebpftest:gated"])
+        for _ in 1...3 { XCTAssertEqual(fixture.fire(), 1) }
+        XCTAssertTrue(waitUntil { events.count >= 6 }, "\(events.all)")
+        let byName = Dictionary(grouping: events.all, by: \.eventName)
+        let plain = byName["usdt:\(path):ebpftest:plain"] ?? []
+        XCTAssertEqual(plain.map { $0.arg1?.intValue }, [1, 2, 3])
+        XCTAssertEqual(plain.map { $0.arg2?.intValue }, [-1000, -2000, -3000])
+        XCTAssertEqual(plain.map { $0.arg3?.stringValue }, ["odd", "even", "odd"])
+        let gated = byName["usdt:\(path):ebpftest:gated"] ?? []
+        XCTAssertEqual(gated.map { $0.arg1?.intValue }, [1, 2, 3])
+        XCTAssertEqual(gated.map { $0.arg2?.intValue }, [7, 14, 21])
+        XCTAssertEqual(Set(events.all.map(\.processID)), [fixture.pid])
+        XCTAssertEqual(Set(events.all.map(\.processName)), ["usdt-fixture"])
+        probes.forEach { $0.detach() }
+        XCTAssertEqual(fixture.fire(), 0, "detached: the semaphore is lowered")
+    }
+
+    /// By pid: another process running the same binary is neither traced nor enabled; and
+    /// a probe's argument aggregated in the kernel.
+    func testClosureProbeOfOneProcessAndAnAggregationOfAnArgument() throws {
+        try requireKernel()
+        let fixture = try USDTFixture()
+        defer { fixture.stop() }
+        let other = try USDTFixture()
+        defer { other.stop() }
+        let b = try EBPFWrapper(cache: nil)
+        defer { b.close() }
+        let events = Collected<ProbeEvent>()
+        try b.attach(.usdt("ebpftest:gated", pid: fixture.pid)) { events.append($0) }
+        let scaled = try b.aggregate(.usdt("ebpftest:plain", pid: fixture.pid), field: "arg2")
+        XCTAssertEqual(other.fire(), 0)
+        for _ in 1...3 { XCTAssertEqual(fixture.fire(), 1) }
+        XCTAssertTrue(waitUntil { events.count >= 3 })
+        XCTAssertEqual(events.all.map { $0.arg2?.intValue }, [7, 14, 21])
+        XCTAssertEqual(
+            try scaled.snapshot(), [.init(key: nil, count: 3, sum: -6000, min: -3000, max: -1000)])
+    }
+
+    /// A real program's probes: Debian's Python 3.11 is built with USDT probes gated by
+    /// semaphores. Its garbage collector's `gc__start` (the generation, an argument on the
+    /// stack: `-4@112(%sp)`) and `gc__done` (objects collected, `-8@%r12`) for collections a
+    /// script makes, automatic ones off: generations 2, 0, 1, and 5 cycles collected by the
+    /// second. (bpftrace 0.17 prints the same for the same script.)
+    func testPythonGarbageCollectionsOfAScript() throws {
+        try requireKernel()
+        let python = "/usr/bin/python3.11"
+        let directory = "/tmp/ebpf-usdt-python-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let script = directory + "/collect.py"
+        let go = directory + "/go"
+        try """
+        import gc, os, sys, time
+        gc.disable()
+        print("ready", flush=True)
+        while not os.path.exists(sys.argv[1]):
+            time.sleep(0.005)
+        gc.collect(2)
+        for _ in range(5):
+            cycle = []
+            cycle.append(cycle)
+        del cycle
+        gc.collect(0)
+        gc.collect(1)
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        let process = try ChildProcess(python, [script, go])
+        XCTAssertTrue(process.waitForOutput("ready", timeout: .seconds(30)), process.standardError)
+
+        let b = try EBPFWrapper(cache: nil)
+        defer { b.close() }
+        let events = Collected<ProbeEvent>()
+        try b.attachAll([.usdt("python:gc__start", pid: process.pid), .usdt("python:gc__done", pid: process.pid)]) {
+            events.append($0)
+        }
+        XCTAssertTrue(FileManager.default.createFile(atPath: go, contents: nil))
+        XCTAssertEqual(process.wait(), .exited(0), process.standardError)
+        XCTAssertTrue(waitUntil { events.count >= 6 }, "\(events.all)")
+        let firstThree = events.all.prefix(6).map {
+            "\($0.eventName.split(separator: ":").last ?? "") \($0.arg1?.intValue ?? -1)"
+        }
+        XCTAssertEqual(
+            firstThree, ["gc__start 2", "gc__done 0", "gc__start 0", "gc__done 5", "gc__start 1", "gc__done 0"])
+        XCTAssertEqual(Set(events.all.map(\.processID)), [process.pid])
+    }
+
     func testMistakesAreReportedWithWhatThereIs() throws {
         try requireKernel()
         let path = try USDTFixture.path.get()
@@ -106,6 +206,24 @@ final class USDTTests: XCTestCase {
         XCTAssertEqual(error(USDTFunction(probe: "plain", in: path, fnName: "on plain"))?.code, .invalidArgument)
         XCTAssertEqual(error(USDTFunction(probe: "plain", in: "/nonexistent/x", fnName: "on_plain"))?.code, .notFound)
         XCTAssertEqual(error(USDTFunction(probe: "plain", fnName: "on_plain", pid: -4))?.code, .invalidArgument)
+
+        let b = try EBPFWrapper(cache: nil)
+        defer { b.close() }
+        func attachError(_ target: ProbeTarget) -> EBPFError? {
+            do {
+                try b.attach(target) { _ in }
+                return nil
+            } catch {
+                return error
+            }
+        }
+        XCTAssertEqual(
+            attachError(.usdt("ebpftest:plain", in: path, strings: [4]))?.message,
+            "USDT probe ebpftest:plain has 3 arguments, so argument 4 cannot be a string; they are numbered from 1")
+        XCTAssertEqual(
+            attachError(.usdt("ebpftest:plain", in: path, strings: [1]))?.message,
+            "argument 1 of USDT probe ebpftest:plain is -4@%bx, too narrow for a pointer to a string")
+        XCTAssertEqual(b.attachments.count, 0, "nothing left attached")
     }
 
     /// Keeps each probe's arguments by round: `plain` round → arg 2, the first 8 bytes of

@@ -115,6 +115,7 @@ public struct AggregationProgram: Sendable {
         try filter.validate()
         try options.validate()
         try measure.buckets?.validate()
+        try mechanism.validate()
         let event = EventFields(mechanism: mechanism, format: format)
         self.mechanism = mechanism
         self.key = key

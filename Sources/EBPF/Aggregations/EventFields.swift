@@ -108,6 +108,7 @@ struct EventFields {
         case .tracepoint: return format?.fields.map(\.name) ?? []
         case .syscallKprobe: return format?.fields.prefix(6).map(\.name) ?? []
         case .functionKprobe: return (0..<6).map { "arg\($0)" }
+        case .usdt(let probe, _, _): return probe.arguments.indices.map { "arg\($0 + 1)" }
         }
     }
 
@@ -128,7 +129,7 @@ struct EventFields {
                 throw missing
             }
             return Operand(field: format.fields[index], source: .argument(index), pointersAreUser: true)
-        case .functionKprobe:
+        case .functionKprobe, .usdt:
             guard let index = names.firstIndex(of: name) else { throw missing }
             return Operand(field: nil, source: .argument(index), pointersAreUser: true)
         }

@@ -59,8 +59,17 @@ extension LibBCC {
                             return USDTArgument(argument)
                         })
                 }
+                // libbcc names a process's files through /proc/<pid>/root; users know them
+                // by the path the process uses.
+                let root = pid.map { "/proc/\($0)/root" }
+                let seen =
+                    if let root, probe.binaryPath.hasPrefix(root + "/") {
+                        String(probe.binaryPath.dropFirst(root.count))
+                    } else {
+                        probe.binaryPath
+                    }
                 return USDTProbe(
-                    provider: probe.provider, name: probe.name, binaryPath: probe.binaryPath,
+                    provider: probe.provider, name: probe.name, binaryPath: seen, reachablePath: probe.binaryPath,
                     semaphoreOffset: probe.semaphoreOffset, addresses: addresses, argumentsBySite: sites)
             }
         }
@@ -80,7 +89,8 @@ extension USDTArgument {
             location = .constant(Int64(raw.constant))
         } else if let base = has(BCC_USDT_ARGUMENT_BASE_REGISTER_NAME) ? text(raw.base_register_name) : nil {
             if has(BCC_USDT_ARGUMENT_DEREF_IDENT), let symbol = text(raw.deref_ident) {
-                location = .global(symbol: symbol, offset: has(BCC_USDT_ARGUMENT_DEREF_OFFSET) ? Int(raw.deref_offset) : 0)
+                location = .global(
+                    symbol: symbol, offset: has(BCC_USDT_ARGUMENT_DEREF_OFFSET) ? Int(raw.deref_offset) : 0)
             } else if has(BCC_USDT_ARGUMENT_DEREF_OFFSET) {
                 let index = has(BCC_USDT_ARGUMENT_INDEX_REGISTER_NAME) ? text(raw.index_register_name) : nil
                 location = .memory(

@@ -171,7 +171,7 @@ enum LibBCC {
             /// A kprobe's or uprobe's perf event, and the tracefs event libbcc made for it
             /// where the kernel has no probe PMU.
             case kprobe(Int32, eventName: String)
-            case uprobe(Int32, eventName: String)
+            case uprobes([(Int32, eventName: String)])
             /// A BPF link (raw tracepoints): closing it detaches.
             case link(FileDescriptor)
         }
@@ -185,9 +185,11 @@ enum LibBCC {
             case .kprobe(let fd, let eventName):
                 _ = LibBCC.runtime.bpf_close_perf_event_fd!(fd)
                 _ = LibBCC.runtime.bpf_detach_kprobe!(eventName)
-            case .uprobe(let fd, let eventName):
-                _ = LibBCC.runtime.bpf_close_perf_event_fd!(fd)
-                _ = LibBCC.runtime.bpf_detach_uprobe!(eventName)
+            case .uprobes(let sites):
+                for (fd, eventName) in sites {
+                    _ = LibBCC.runtime.bpf_close_perf_event_fd!(fd)
+                    _ = LibBCC.runtime.bpf_detach_uprobe!(eventName)
+                }
             case .link(let fd):
                 fd.close()
             }
@@ -229,17 +231,34 @@ enum LibBCC {
         }
 
         static func uprobe(
-            program: Int32, isReturn: Bool, eventName: String, binaryPath: String, offset: UInt64, pid: Int32,
-            semaphoreOffset: UInt32 = 0
+            program: Int32, isReturn: Bool, eventName: String, binaryPath: String, offset: UInt64, pid: Int32
         ) throws(SystemCallFailure) -> Hook {
-            // A semaphore offset makes the kernel raise the 16-bit counter there in every
-            // process the probe goes into (and lower it on detach): a USDT semaphore.
-            let fd = try SystemCall.check("bpf_attach_uprobe") {
-                LibBCC.runtime.bpf_attach_uprobe!(
-                    program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, binaryPath, offset, pid,
-                    semaphoreOffset)
+            try uprobes(
+                program: program, isReturn: isReturn, sites: [(eventName, offset)], binaryPath: binaryPath, pid: pid)
+        }
+
+        /// A uprobe at each of `sites` (the event name to create, the file offset), all or
+        /// nothing. A semaphore offset makes the kernel raise the 16-bit counter there in
+        /// every process the probes go into, and lower it on detach: a USDT semaphore.
+        static func uprobes(
+            program: Int32, isReturn: Bool, sites: [(eventName: String, offset: UInt64)], binaryPath: String,
+            pid: Int32, semaphoreOffset: UInt32 = 0
+        ) throws(SystemCallFailure) -> Hook {
+            var attached: [(Int32, String)] = []
+            for site in sites {
+                do {
+                    let fd = try SystemCall.check("bpf_attach_uprobe") {
+                        LibBCC.runtime.bpf_attach_uprobe!(
+                            program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, site.eventName, binaryPath,
+                            site.offset, pid, semaphoreOffset)
+                    }
+                    attached.append((fd, site.eventName))
+                } catch {
+                    _ = Hook(cleanup: .uprobes(attached))  // Detaches the ones attached so far.
+                    throw error
+                }
             }
-            return Hook(cleanup: .uprobe(fd, eventName: eventName))
+            return Hook(cleanup: .uprobes(attached))
         }
 
         /// One perf event per entry of `cpus` (-1: follow `pid` on any CPU); all or nothing.

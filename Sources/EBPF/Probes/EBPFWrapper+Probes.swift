@@ -247,6 +247,8 @@ extension EBPFWrapper {
                 module: module, category: category, name: name, fnName: function, id: tracepointID)
         case .syscallKprobe(let kernelFunction, _), .functionKprobe(let kernelFunction):
             return try makeKprobeAttachment(module: module, event: kernelFunction, fnName: function, isReturn: false)
+        case .usdt(let probe, let pid, _):
+            return try makeUSDTAttachment(probe, fnName: function, pid: pid, module: module)
         }
     }
 }

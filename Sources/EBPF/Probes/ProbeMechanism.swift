@@ -4,14 +4,16 @@ extension ProbeProgram.Mechanism {
         switch self {
         case .tracepoint(let category, let name): return "\(category):\(name)"
         case .syscallKprobe(let function, _), .functionKprobe(let function): return "kprobe:\(function)"
+        case .usdt(let probe, _, _): return "usdt:\(probe.binaryPath):\(probe)"
         }
     }
 
-    /// The tracepoint (`category:name`) or kernel function a program attaches to.
+    /// The tracepoint (`category:name`), kernel function or USDT probe a program attaches to.
     var attachPoint: String {
         switch self {
         case .tracepoint(let category, let name): return "\(category):\(name)"
         case .syscallKprobe(let function, _), .functionKprobe(let function): return function
+        case .usdt(let probe, _, _): return "\(probe.binaryPath):\(probe)"
         }
     }
 
@@ -20,7 +22,7 @@ extension ProbeProgram.Mechanism {
         return .kprobe
     }
 
-    /// The `#include` lines a generated function needs: kprobes read `struct pt_regs`.
+    /// The `#include` lines a generated function needs: kprobes and uprobes read `struct pt_regs`.
     var includes: [String] {
         if case .tracepoint = self { return [] }
         return ["#include <uapi/linux/ptrace.h>"]
@@ -31,5 +33,16 @@ extension ProbeProgram.Mechanism {
     var contextDeclaration: String {
         if case .tracepoint = self { return "void *ctx" }
         return "struct pt_regs *ctx"
+    }
+
+    /// Checks what the generated C will need: that every argument of a USDT probe can be
+    /// read by a BPF program.
+    ///
+    /// - Throws: ``EBPFError/Code/notSupported`` naming the argument that cannot.
+    func validate() throws(EBPFError) {
+        guard case .usdt(let probe, _, _) = self else { return }
+        for index in probe.arguments.indices {
+            _ = try USDTArgumentReader.read(probe, argument: index, into: "ebpf_value")
+        }
     }
 }

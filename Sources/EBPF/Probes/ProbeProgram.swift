@@ -15,6 +15,9 @@ public struct ProbeProgram: Sendable {
         case syscallKprobe(function: String, wrapped: Bool)
         /// A kprobe on any kernel function: its first six arguments as `arg0`…`arg5`.
         case functionKprobe(function: String)
+        /// A uprobe at each site of a USDT probe, in process `pid` or in all: its arguments as
+        /// `arg1`…`argN`, those numbered in `strings` read as the strings they point to.
+        case usdt(probe: USDTProbe, pid: Int32?, strings: [Int])
     }
 
     /// The C text handed to libbcc: a whole program, compilable alone. Written when read:
@@ -126,6 +129,7 @@ public struct ProbeProgram: Sendable {
     ) throws(EBPFError) {
         try filter.validate()
         try options.validate()
+        try mechanism.validate()
         self.mechanism = mechanism
         let suffix = member.map { "_\($0)" } ?? ""
         functionName = Self.standaloneFunctionName + suffix
@@ -150,6 +154,18 @@ public struct ProbeProgram: Sendable {
                 builder.addScalar(
                     name: "arg\(index)", cType: "u64", size: 8, kind: .unsigned, value: "ebpf_args[\(index)]",
                     bits: nil)
+            }
+        case .usdt(let probe, _, let strings):
+            for index in probe.arguments.indices {
+                let name = "arg\(index + 1)"
+                if strings.contains(index + 1) {
+                    builder.addUserString(name: name, pointer: "(const void *)ebpf_args[\(index)]")
+                } else {
+                    let type = try USDTArgumentReader.valueType(of: probe, argument: index)
+                    builder.addScalar(
+                        name: name, cType: type.cType, size: type.size, kind: type.isSigned ? .signed : .unsigned,
+                        value: "ebpf_args[\(index)]", bits: nil)
+                }
             }
         }
         source = builder
@@ -241,7 +257,7 @@ extension ProbeProgram {
         var pointersAreUser: Bool {
             switch mechanism {
             case .tracepoint(let category, _): return category == "syscalls"
-            case .syscallKprobe, .functionKprobe: return true
+            case .syscallKprobe, .functionKprobe, .usdt: return true
             }
         }
 
@@ -277,6 +293,16 @@ extension ProbeProgram {
             statements.append("e->f_\(name) = (\(cType))\(value);")
             emit(bits.map { .scalar(at: at, size: size, value: $0) })
             fields.append(FieldLayout(name: name, offset: at, elementSize: size, kind: kind))
+        }
+
+        /// A NUL-terminated string copied from the traced process's memory at `pointer`.
+        mutating func addUserString(name: String, pointer: String) {
+            let at = place(size: options.stringSize, alignment: 1)
+            members.append("char f_\(name)[\(options.stringSize)];")
+            statements.append("bpf_probe_read_user_str(&e->f_\(name), sizeof(e->f_\(name)), \(pointer));")
+            fields.append(
+                FieldLayout(name: name, offset: at, elementSize: 1, count: options.stringSize, kind: .character))
+            emit(nil)
         }
 
         mutating func addFormatField(
@@ -524,6 +550,16 @@ extension ProbeProgram {
         case .functionKprobe:
             lines.append("    u64 ebpf_args[6] = {};")
             for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
+        case .usdt(let probe, _, _):
+            // Each argument at its width, then widened with its sign into the u64 slot.
+            lines.append("    u64 ebpf_args[\(max(1, probe.arguments.count))] = {};")
+            for index in probe.arguments.indices {
+                // Readable: `Mechanism.validate()` checked when the program was built.
+                guard let type = try? USDTArgumentReader.valueType(of: probe, argument: index),
+                    let read = try? USDTArgumentReader.read(probe, argument: index, into: "ebpf_value")
+                else { continue }
+                lines.append("    { \(type.cType) ebpf_value = 0; \(read) ebpf_args[\(index)] = (u64)ebpf_value; }")
+            }
         }
         return lines
     }

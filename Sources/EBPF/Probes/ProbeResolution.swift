@@ -40,6 +40,24 @@ extension EBPFWrapper {
             }
             #endif
             return (.functionKprobe(function: function), nil)
+
+        case .usdt(let spec, let binary, let pid, let strings):
+            let probe = try Self.findProbe(spec, in: binary, pid: pid)
+            for number in strings {
+                guard probe.arguments.indices.contains(number - 1) else {
+                    throw EBPFError(
+                        .invalidArgument,
+                        "USDT probe \(probe) has \(probe.arguments.count) arguments, so argument \(number) cannot be a string; they are numbered from 1"
+                    )
+                }
+                guard try USDTArgumentReader.valueType(of: probe, argument: number - 1).size == 8 else {
+                    throw EBPFError(
+                        .invalidArgument,
+                        "argument \(number) of USDT probe \(probe) is \(probe.arguments[number - 1]), too narrow for a pointer to a string"
+                    )
+                }
+            }
+            return (.usdt(probe: probe, pid: pid, strings: strings), nil)
         }
     }
 

@@ -5,6 +5,7 @@ public struct ProbeTarget: Sendable, Hashable, CustomStringConvertible {
         case syscall(String)
         case syscallExit(String)
         case kprobe(String)
+        case usdt(probe: String, binary: String?, pid: Int32?, strings: [Int])
     }
 
     let kind: Kind
@@ -25,12 +26,25 @@ public struct ProbeTarget: Sendable, Hashable, CustomStringConvertible {
     /// syscall's entry tracepoint.
     public static func kprobe(_ function: String) -> ProbeTarget { ProbeTarget(kind: .kprobe(function)) }
 
+    /// A USDT probe (`provider:name`, or a name alone) of an executable or library, or of
+    /// the binaries process `pid` maps (with a `pid`, only that process's events). Its
+    /// arguments arrive as `arg1`…`argN` (numbered as in `bpf_usdt_readarg`): integers of
+    /// the probe's widths, and for the argument numbers in `strings`, the strings they point
+    /// to (bpftrace's `str(arg0)`). A probe with a semaphore is enabled while attached.
+    public static func usdt(
+        _ probe: String, in binary: String? = nil, pid: Int32? = nil, strings: Set<Int> = []
+    ) -> ProbeTarget {
+        ProbeTarget(kind: .usdt(probe: probe, binary: binary, pid: pid, strings: strings.sorted()))
+    }
+
     public var description: String {
         switch kind {
         case .tracepoint(let tp): return "tracepoint \(tp)"
         case .syscall(let name): return "syscall \(name)"
         case .syscallExit(let name): return "syscall exit \(name)"
         case .kprobe(let function): return "kprobe \(function)"
+        case .usdt(let probe, let binary, let pid, _):
+            return "usdt \(probe)" + (binary.map { " in \($0)" } ?? "") + (pid.map { " of process \($0)" } ?? "")
         }
     }
 }

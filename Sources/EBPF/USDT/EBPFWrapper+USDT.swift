@@ -82,7 +82,8 @@ extension EBPFWrapper {
             text: readers.joined(separator: "\n") + "\n#line 1\n" + text, cflags: cflags, cache: cache, logger: logger)
         do throws(EBPFError) {
             for (function, probe) in resolved {
-                try attachUSDT(probe, fnName: function.fnName, pid: function.pid, module: try nativeModule())
+                _ = try track(
+                    makeUSDTAttachment(probe, fnName: function.fnName, pid: function.pid, module: try nativeModule()))
             }
         } catch {
             close()
@@ -139,41 +140,34 @@ extension EBPFWrapper {
     }
 
     /// Attaches `fnName` of `module` at every site of `probe`, with its semaphore: one
-    /// ``Attachment`` per site, all of them or none.
-    @discardableResult
-    func attachUSDT(_ probe: USDTProbe, fnName: String, pid: Int32?, module: BPFModule) throws(EBPFError)
-        -> [Attachment]
+    /// ``Attachment``, at every site or at none; the caller tracks it.
+    func makeUSDTAttachment(_ probe: USDTProbe, fnName: String, pid: Int32?, module: BPFModule) throws(EBPFError)
+        -> Attachment
     {
         try checkOpen()
         guard let semaphore = UInt32(exactly: probe.semaphoreOffset) else {
-            throw EBPFError(.notSupported, "the semaphore of USDT probe \(probe) lies beyond the first 4 GiB of its file")
+            throw EBPFError(
+                .notSupported, "the semaphore of USDT probe \(probe) lies beyond the first 4 GiB of its file")
         }
         let target = "\(probe.binaryPath):\(probe)"
-        var attachments: [Attachment] = []
-        do throws(EBPFError) {
-            for address in probe.addresses {
-                guard let offset = LibBCC.fileOffset(ofAddress: address, in: probe.binaryPath, pid: pid ?? -1) else {
-                    throw EBPFError(
-                        .notFound, "site 0x\(String(address, radix: 16)) of USDT probe \(target) is in no loaded segment")
-                }
-                let attachment = try module.withFunction(fnName, type: .kprobe) {
-                    (program) throws(EBPFError) -> Attachment in
-                    do throws(SystemCallFailure) {
-                        let hook = try LibBCC.Hook.uprobe(
-                            program: program, isReturn: false,
-                            eventName: ProbeEventName.make("p", "\(probe.binaryPath)_0x\(String(offset, radix: 16))"),
-                            binaryPath: probe.binaryPath, offset: offset, pid: pid ?? -1, semaphoreOffset: semaphore)
-                        return Attachment(kind: .usdt, target: target, functionName: fnName, hook: hook)
-                    } catch {
-                        throw error.error(.attachFailed, "could not attach '\(fnName)' to USDT probe \(target)")
-                    }
-                }
-                attachments.append(try track(attachment))
+        var sites: [(eventName: String, offset: UInt64)] = []
+        for address in probe.addresses {
+            guard let offset = LibBCC.fileOffset(ofAddress: address, in: probe.reachablePath, pid: -1) else {
+                throw EBPFError(
+                    .notFound, "site 0x\(String(address, radix: 16)) of USDT probe \(target) is in no loaded segment")
             }
-        } catch {
-            attachments.forEach { $0.detach() }
-            throw error
+            sites.append((ProbeEventName.make("p", "\(probe.binaryPath)_0x\(String(offset, radix: 16))"), offset))
         }
-        return attachments
+        let attachment = try module.withFunction(fnName, type: .kprobe) { (program) throws(EBPFError) -> Attachment in
+            do throws(SystemCallFailure) {
+                let hook = try LibBCC.Hook.uprobes(
+                    program: program, isReturn: false, sites: sites, binaryPath: probe.reachablePath, pid: pid ?? -1,
+                    semaphoreOffset: semaphore)
+                return Attachment(kind: .usdt, target: target, functionName: fnName, hook: hook)
+            } catch {
+                throw error.error(.attachFailed, "could not attach '\(fnName)' to USDT probe \(target)")
+            }
+        }
+        return attachment
     }
 }

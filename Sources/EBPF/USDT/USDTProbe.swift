@@ -5,8 +5,11 @@ public struct USDTProbe: Sendable, Hashable, CustomStringConvertible {
     public let provider: String
     /// The probe's name within its provider (`setjmp`, `function__entry`).
     public let name: String
-    /// The file the probe is in: an executable or a shared library.
+    /// The file the probe is in, an executable or a shared library, as its process names it.
     public let binaryPath: String
+    /// The same file as this process reaches it: through `/proc/<pid>/root` for a probe
+    /// listed from a process (which may run in another mount namespace).
+    let reachablePath: String
     /// Where in the file the probe's semaphore is (0: the probe has none). A probe with a
     /// semaphore fires only while the semaphore is non-zero; the kernel raises it in every
     /// process the probe is attached in, and lowers it when the probe is detached.
@@ -28,12 +31,13 @@ public struct USDTProbe: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(provider):\(name)" }
 
     init(
-        provider: String, name: String, binaryPath: String, semaphoreOffset: UInt64, addresses: [UInt64],
-        argumentsBySite: [[USDTArgument]]
+        provider: String, name: String, binaryPath: String, reachablePath: String, semaphoreOffset: UInt64,
+        addresses: [UInt64], argumentsBySite: [[USDTArgument]]
     ) {
         self.provider = provider
         self.name = name
         self.binaryPath = binaryPath
+        self.reachablePath = reachablePath
         self.semaphoreOffset = semaphoreOffset
         self.addresses = addresses
         self.argumentsBySite = argumentsBySite

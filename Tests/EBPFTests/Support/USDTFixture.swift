@@ -8,7 +8,8 @@ import XCTest
 final class USDTFixture {
     /// The executable, built on first use.
     static let path: Result<String, Error> = Result {
-        let sources = try XCTUnwrap(Bundle.module.url(forResource: "usdt", withExtension: nil, subdirectory: "Fixtures"))
+        let sources = try XCTUnwrap(
+            Bundle.module.url(forResource: "usdt", withExtension: nil, subdirectory: "Fixtures"))
         let directory = "/tmp/ebpf-usdt-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         let output = directory + "/usdt-fixture"
