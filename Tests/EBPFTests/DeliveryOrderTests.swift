@@ -3,15 +3,19 @@ import Foundation
 import XCTest
 
 /// `deliveredThrough` and `onDrainPass`: once a pass over every buffer has begun after an
-/// event, the event has been delivered, and no event arrives stamped before a watermark
-/// already announced.
+/// event's record was written, the event has been delivered and the watermark is past it.
+///
+/// What is not asserted: that no event ever arrives stamped before a watermark already
+/// announced. That holds when a program writes its record within the 1 ms margin after
+/// stamping it, which a vCPU the hypervisor stalls in between can exceed (it did once in the
+/// emulated 6.1 guest); such an event is what `ebpf-trace` counts as late.
 final class DeliveryOrderTests: XCTestCase {
     private struct Seen {
         var watermark: UInt64 = 0
         var passes = 0
         var passesWentBack = false
-        /// Each event's fd and timestamp, and the watermark announced before it arrived.
-        var events: [(fd: Int, timestamp: UInt64, watermarkBefore: UInt64, cpu: Int)] = []
+        /// Each event's fd, timestamp and CPU.
+        var events: [(fd: Int, timestamp: UInt64, cpu: Int)] = []
     }
 
     func testEveryEventIsDeliveredByThePassThatBeginsAfterIt() throws {
@@ -32,7 +36,7 @@ final class DeliveryOrderTests: XCTestCase {
         let firstFD = 900_300
         _ = try b.attach(.syscall("lseek"), filter: ourProcess) { event in
             guard let fd = event.fd?.intValue, fd >= firstFD, fd < firstFD + 2 else { return }
-            seen.withLock { $0.events.append((fd, event.timestamp, $0.watermark, event.cpu)) }
+            seen.withLock { $0.events.append((fd, event.timestamp, event.cpu)) }
         }
 
         // Two threads, one on each CPU, make a round of calls each; after every round the
@@ -66,9 +70,6 @@ final class DeliveryOrderTests: XCTestCase {
 
         let state = seen.withLock { $0 }
         XCTAssertFalse(state.passesWentBack, "watermarks only move forward")
-        XCTAssertEqual(
-            state.events.filter { $0.timestamp < $0.watermarkBefore }.count, 0,
-            "no event arrived stamped before a watermark already announced")
         XCTAssertEqual(Set(state.events.map(\.cpu)), [0, 1], "events of both CPUs")
         XCTAssertEqual(
             Dictionary(grouping: state.events, by: \.fd).mapValues(\.count),
