@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes the tracepoint format parser, the by-name record decoder, the table type
-# description decoder, the trace pipe line parser, the socket address decoder and the
-# compile cache's entry reader with
+# description decoder, the trace pipe line parser, the socket address decoder, the
+# compile cache's entry reader and the BTF reader with
 # libFuzzer (and AddressSanitizer), each for a bounded time, from a seed corpus of real
-# format files, records, libbcc descriptions, trace pipe lines, addresses and cache entries; the targets
+# format files, records, libbcc descriptions, trace pipe lines, addresses, cache entries and slices of the kernel's BTF; the targets
 # also check properties (round trips, names that are C identifiers), not only "no crash".
 # Exits non-zero if a target crashes, leaks or hangs. (Release: SwiftPM's debug builds
 # rename `main` for testable executables, and a libFuzzer target has libFuzzer's main.)
@@ -17,7 +17,7 @@ seconds=${1:-60}
 export SWIFT_BACKTRACE=enable=no
 swift build -c release --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address
 bin=$(swift build -c release --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address --show-bin-path)
-for target in format record table trace-line socket-address cache-entry; do
+for target in format record table trace-line socket-address cache-entry btf; do
     work=$(mktemp -d)
     log=$(mktemp)
     cp corpus/"$target"/* "$work"/

@@ -13,7 +13,7 @@
 #   4. the exporter's suite (Exporter/, a package of its own): its configuration, and the
 #      built ebpf-exporter scraped by a real Prometheus server on loopback (exact counts and
 #      histogram buckets of what a child process did; a minute of scrapes every 100 ms);
-#   5. the six parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer for
+#   5. the seven parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer for
 #      FUZZ_SECONDS each (default 60).
 # Kernel tests skip without root/BPF unless EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run),
 # which turns every skip into a failure. For a quick local run: `swift test`.

@@ -177,11 +177,63 @@ final class KprobeTests: XCTestCase {
         close(target)
 
         let event = try soleEvent(events)
-        XCTAssertEqual(event.fields.map(\.name), ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"])
-        // unsigned int and int arguments: the low 32 bits of their registers.
-        XCTAssertEqual(event.arg0.map { $0.uint64Value! & 0xffff_ffff }, UInt64(source))
-        XCTAssertEqual(event.arg1.map { $0.uint64Value! & 0xffff_ffff }, UInt64(target))
-        XCTAssertEqual(event.arg2.map { $0.uint64Value! & 0xffff_ffff }, UInt64(O_CLOEXEC))
+        // Named and typed from the guest kernel's BTF: ksys_dup3(unsigned int oldfd,
+        // unsigned int newfd, int flags).
+        XCTAssertEqual(event.fields.map(\.name), ["oldfd", "newfd", "flags"])
+        XCTAssertEqual(event.oldfd?.intValue, Int(source))
+        XCTAssertEqual(event.newfd?.intValue, Int(target))
+        XCTAssertEqual(event.flags?.intValue, Int(O_CLOEXEC))
+    }
+
+    /// Parameters from BTF, one level into `struct sock`: `tcp_connect(struct sock *sk)`
+    /// gives the connection's family and both ends, `do_sys_openat2(int dfd, const char
+    /// *filename, struct open_how *how)` the file's name. Where kprobes are missing the
+    /// program is still generated from this kernel's BTF and passes its verifier.
+    func testClosureKprobeParametersFromBTF() throws {
+        try requireKernel()
+        let (b, _) = try makeWrapper()
+        defer { b.close() }
+        let parameters = try XCTUnwrap(KernelParameter.of(function: "tcp_connect", dereferencing: true))
+        let generated = try ProbeProgram(
+            mechanism: .functionKprobe(function: "tcp_connect", parameters: parameters), format: nil,
+            filter: ourProcess, options: .default)
+        XCTAssertEqual(generated.layout.fields.map(\.name), ["sk", "sk_family", "sk_source", "sk_destination"])
+        let compiled = try EBPFWrapper(text: generated.text)
+        defer { compiled.close() }
+        XCTAssertNoThrow(try compiled.loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe), "verified")
+
+        guard kprobes else {
+            XCTAssertThrowsError(try b.attach(.kprobe("tcp_connect", dereferencing: true)) { _ in }) { error in
+                XCTAssertEqual((error as? EBPFError)?.code, .notSupported)
+            }
+            return
+        }
+        let connects = Collected<ProbeEvent>()
+        let opens = Collected<ProbeEvent>()
+        try b.attach(.kprobe("tcp_connect", dereferencing: true), filter: ourThread) { connects.append($0) }
+        try b.attach(.kprobe("do_sys_openat2"), filter: ourThread) { opens.append($0) }
+        let (client, listener, port) = connectOverLoopback()
+        defer {
+            close(client)
+            close(listener)
+        }
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(client, $0, &length) }
+        }
+        let path = "/tmp/ebpf-btf-\(UUID().uuidString)"
+        close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600))
+        unlink(path)
+
+        let connect = try soleEvent(connects)
+        XCTAssertEqual(connect.sk_family?.intValue, Int(AF_INET))
+        XCTAssertEqual(connect.sk_destination?.description, "127.0.0.1:\(port)")
+        XCTAssertEqual(connect.sk_source?.description, "127.0.0.1:\(UInt16(bigEndian: local.sin_port))")
+        XCTAssertTrue(waitUntil { opens.all.contains { $0.filename?.stringValue == path } })
+        let open = try XCTUnwrap(opens.all.first { $0.filename?.stringValue == path })
+        XCTAssertEqual(open.dfd?.intValue, Int(AT_FDCWD))
+        XCTAssertEqual(open.fields.map(\.name), ["dfd", "filename", "how"])
     }
 
     /// A native kprobe and kretprobe on `dup2`'s syscall function: the entry reads the new

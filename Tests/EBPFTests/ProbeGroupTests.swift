@@ -187,7 +187,7 @@ final class ProbeGroupTests: XCTestCase {
                 mechanism: .syscallKprobe(function: "__x64_sys_dup2", wrapped: true), format: format,
                 filter: ProbeFilter(), options: .default, member: 1),
             ProbeProgram(
-                mechanism: .functionKprobe(function: "ksys_dup3"), format: nil, filter: ProbeFilter(),
+                mechanism: .functionKprobe(function: "ksys_dup3", parameters: nil), format: nil, filter: ProbeFilter(),
                 options: .default, member: 2),
         ]
         let text = ProbeProgram.combinedText(of: programs)

@@ -249,7 +249,7 @@ final class ProbeTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(
             try EBPFWrapper(text: program.text).loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe), 0)
         let generic = try ProbeProgram(
-            mechanism: .functionKprobe(function: "tcp_v4_connect"), format: nil, filter: ProbeFilter(),
+            mechanism: .functionKprobe(function: "tcp_v4_connect", parameters: nil), format: nil, filter: ProbeFilter(),
             options: .default)
         XCTAssertEqual(generic.layout.fields.map(\.name), ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"])
         XCTAssertGreaterThanOrEqual(

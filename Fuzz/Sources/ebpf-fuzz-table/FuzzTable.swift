@@ -11,7 +11,8 @@ public func fuzzTable(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if let value = try? TableValue(typeDescription: description, bytes: bytes) {
         for field in value.fields {
             precondition(
-                field.name.isEmpty || field.name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(isIdentifier),
+                field.name.isEmpty
+                    || field.name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(isIdentifier),
                 "field name \(field.name.debugDescription) from \(description.debugDescription)")
             _ = value[field.name]
             _ = field.value.description
@@ -26,7 +27,9 @@ private func isIdentifier(_ name: Substring) -> Bool {
     guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else {
         return false
     }
-    return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    return name.unicodeScalars.allSatisfy {
+        $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+    }
 }
 
 /// This target's `main` (see ``runFuzzer(_:_:_:)``).

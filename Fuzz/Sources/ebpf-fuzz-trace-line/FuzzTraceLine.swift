@@ -23,13 +23,15 @@ public func fuzzTraceLine(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let task = String(bytes[8...].prefix(15).map { letters[Int($0) % letters.count] })
     let pid = Int32(bytes[0]) << 8 | Int32(bytes[1])
     let cpu = Int(bytes[2])
-    let micros = (UInt64(bytes[3]) << 24 | UInt64(bytes[4]) << 16 | UInt64(bytes[5]) << 8 | UInt64(bytes[6])) + 1_000_000
+    let micros =
+        (UInt64(bytes[3]) << 24 | UInt64(bytes[4]) << 16 | UInt64(bytes[5]) << 8 | UInt64(bytes[6])) + 1_000_000
     let message = String(bytes[8...].dropFirst(15).map { letters[Int($0) % letters.count] }).replacing(": ", with: ":")
     guard !task.isEmpty else { return 0 }
     let line2 = TraceLine(
         task: task, pid: pid, cpu: cpu, flags: bytes[7] & 1 == 0 ? "d..31" : "", timestamp: Double(micros) / 1e6,
         message: message)
-    let printed = "\(line2.task)-\(line2.pid) [\(line2.cpu)] \(line2.flags) \(line2.timestamp): bpf_trace_printk: \(line2.message)"
+    let printed =
+        "\(line2.task)-\(line2.pid) [\(line2.cpu)] \(line2.flags) \(line2.timestamp): bpf_trace_printk: \(line2.message)"
     precondition(TraceLine(parsing: printed) == line2, "round trip of \(printed.debugDescription)")
     return 0
 }

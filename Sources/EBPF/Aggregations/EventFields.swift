@@ -107,7 +107,8 @@ struct EventFields {
         switch mechanism {
         case .tracepoint: return format?.fields.map(\.name) ?? []
         case .syscallKprobe: return format?.fields.prefix(6).map(\.name) ?? []
-        case .functionKprobe: return (0..<6).map { "arg\($0)" }
+        case .functionKprobe(_, let parameters?): return parameters.map(\.name)
+        case .functionKprobe(_, nil): return (0..<6).map { "arg\($0)" }
         case .usdt(let probe, _, _): return probe.arguments.indices.map { "arg\($0 + 1)" }
         }
     }

@@ -33,6 +33,11 @@ enum SystemFiles {
         }
     }
 
+    /// The whole file's bytes; nil when it cannot be opened or read.
+    static func readBytes(_ path: String) -> [UInt8]? {
+        try? FileDescriptor.open(path, O_RDONLY).readToEnd()
+    }
+
     /// Parses a kernel CPU list such as `0-3,5,7-8` (/sys/devices/system/cpu/online).
     static func parseCPUList(_ text: String) -> [Int32] {
         var cpus: [Int32] = []

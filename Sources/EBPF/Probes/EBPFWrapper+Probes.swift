@@ -245,7 +245,7 @@ extension EBPFWrapper {
         case .tracepoint(let category, let name):
             return try makeTracepointAttachment(
                 module: module, category: category, name: name, fnName: function, id: tracepointID)
-        case .syscallKprobe(let kernelFunction, _), .functionKprobe(let kernelFunction):
+        case .syscallKprobe(let kernelFunction, _), .functionKprobe(let kernelFunction, _):
             return try makeKprobeAttachment(module: module, event: kernelFunction, fnName: function, isReturn: false)
         case .usdt(let probe, let pid, _):
             return try makeUSDTAttachment(probe, fnName: function, pid: pid, module: module)

@@ -3,7 +3,7 @@ extension ProbeProgram.Mechanism {
     var eventName: String {
         switch self {
         case .tracepoint(let category, let name): return "\(category):\(name)"
-        case .syscallKprobe(let function, _), .functionKprobe(let function): return "kprobe:\(function)"
+        case .syscallKprobe(let function, _), .functionKprobe(let function, _): return "kprobe:\(function)"
         case .usdt(let probe, _, _): return "usdt:\(probe.binaryPath):\(probe)"
         }
     }
@@ -12,7 +12,7 @@ extension ProbeProgram.Mechanism {
     var attachPoint: String {
         switch self {
         case .tracepoint(let category, let name): return "\(category):\(name)"
-        case .syscallKprobe(let function, _), .functionKprobe(let function): return function
+        case .syscallKprobe(let function, _), .functionKprobe(let function, _): return function
         case .usdt(let probe, _, _): return "\(probe.binaryPath):\(probe)"
         }
     }

@@ -13,8 +13,9 @@ public struct ProbeProgram: Sendable {
         /// A kprobe on a syscall's entry function; `wrapped` when the kernel passes the
         /// syscall's registers through a `struct pt_regs *` (x86-64 since 4.17).
         case syscallKprobe(function: String, wrapped: Bool)
-        /// A kprobe on any kernel function: its first six arguments as `arg0`…`arg5`.
-        case functionKprobe(function: String)
+        /// A kprobe on any kernel function: its first six parameters, named and typed from
+        /// BTF when `parameters` (else `arg0`…`arg5`, as raw integers).
+        case functionKprobe(function: String, parameters: [KernelParameter]?)
         /// A uprobe at each site of a USDT probe, in process `pid` or in all: its arguments as
         /// `arg1`…`argN`, those numbered in `strings` read as the strings they point to.
         case usdt(probe: USDTProbe, pid: Int32?, strings: [Int])
@@ -113,7 +114,9 @@ public struct ProbeProgram: Sendable {
         kernelFunction function: String, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default
     ) throws(EBPFError) {
         try NameValidation.symbol(function, what: "kernel function name")
-        try self.init(mechanism: .functionKprobe(function: function), format: nil, filter: filter, options: options)
+        try self.init(
+            mechanism: .functionKprobe(function: function, parameters: nil), format: nil, filter: filter,
+            options: options)
     }
 
     /// Generates the program for a tracepoint (fields read from its record) or a syscall
@@ -149,7 +152,11 @@ public struct ProbeProgram: Sendable {
             for (index, field) in format.fields.prefix(6).enumerated() {
                 builder.addFormatField(field, siblings: format.fields, source: .argument(index))
             }
-        case .functionKprobe:
+        case .functionKprobe(_, let parameters?):
+            for (index, parameter) in parameters.enumerated() {
+                builder.addKernelParameter(parameter, value: "ebpf_args[\(index)]")
+            }
+        case .functionKprobe(_, nil):
             for index in 0..<6 {
                 builder.addScalar(
                     name: "arg\(index)", cType: "u64", size: 8, kind: .unsigned, value: "ebpf_args[\(index)]",
@@ -293,6 +300,83 @@ extension ProbeProgram {
             statements.append("e->f_\(name) = (\(cType))\(value);")
             emit(bits.map { .scalar(at: at, size: size, value: $0) })
             fields.append(FieldLayout(name: name, offset: at, elementSize: size, kind: kind))
+        }
+
+        /// A kernel function's parameter, of value `value` (a u64 of its register).
+        mutating func addKernelParameter(_ parameter: KernelParameter, value: String) {
+            let name = parameter.name
+            switch parameter.value {
+            case .integer(let size, let signed):
+                addScalar(
+                    name: name, cType: Self.cType(size: size, signed: signed), size: size,
+                    kind: signed ? .signed : .unsigned, value: value, bits: nil)
+            case .pointer:
+                addScalar(name: name, cType: "u64", size: 8, kind: .pointer, value: value, bits: nil)
+            case .string:
+                // x86-64 keeps the kernel in the upper half: a pointer there is the kernel's.
+                let at = place(size: options.stringSize, alignment: 1)
+                members.append("char f_\(name)[\(options.stringSize)];")
+                statements.append(
+                    "if ((s64)\(value) < 0) bpf_probe_read_kernel_str(&e->f_\(name), sizeof(e->f_\(name)), (const void *)\(value)); else bpf_probe_read_user_str(&e->f_\(name), sizeof(e->f_\(name)), (const void *)\(value));"
+                )
+                fields.append(
+                    FieldLayout(name: name, offset: at, elementSize: 1, count: options.stringSize, kind: .character))
+                emit(nil)
+            case .socket(let offsets):
+                addScalar(name: name, cType: "u64", size: 8, kind: .pointer, value: value, bits: nil)
+                let familyAt = place(size: 2, alignment: 2)
+                members.append("u16 f_\(name)_family;")
+                statements.append(
+                    "e->f_\(name)_family = 0; bpf_probe_read_kernel(&e->f_\(name)_family, 2, (const void *)(\(value) + \(offsets.family)));"
+                )
+                fields.append(FieldLayout(name: name + "_family", offset: familyAt, elementSize: 2, kind: .unsigned))
+                addSocketAddress(
+                    name: name + "_source", socket: value, family: "e->f_\(name)_family",
+                    v4: offsets.sourceV4, v6: offsets.sourceV6, port: offsets.sourcePort, portInHostOrder: true)
+                addSocketAddress(
+                    name: name + "_destination", socket: value, family: "e->f_\(name)_family",
+                    v4: offsets.destinationV4, v6: offsets.destinationV6, port: offsets.destinationPort,
+                    portInHostOrder: false)
+            }
+        }
+
+        /// A `struct sockaddr_in`/`_in6` built from a `struct sock`'s address and port at
+        /// these offsets, with its length (0 for another family).
+        mutating func addSocketAddress(
+            name: String, socket: String, family: String, v4: Int, v6: Int, port: Int, portInHostOrder: Bool
+        ) {
+            let capacity = 28
+            let at = place(size: capacity, alignment: 1)
+            let lengthAt = place(size: 4, alignment: 4)
+            members.append("u8 f_\(name)[\(capacity)];")
+            members.append("u32 l_\(name);")
+            let field = "e->f_\(name)"
+            let swap = portInHostOrder ? " ebpf_port = __builtin_bswap16(ebpf_port);" : ""
+            statements.append(
+                """
+                {
+                        u16 ebpf_port = 0;
+                        bpf_probe_read_kernel(&ebpf_port, 2, (const void *)(\(socket) + \(port)));\(swap)
+                        __builtin_memset(\(field), 0, \(capacity));
+                        e->l_\(name) = 0;
+                        if (\(family) == 2 || \(family) == 10) {
+                            __builtin_memcpy(\(field), &\(family), 2);
+                            __builtin_memcpy(\(field) + 2, &ebpf_port, 2);
+                        }
+                        if (\(family) == 2) {
+                            bpf_probe_read_kernel(\(field) + 4, 4, (const void *)(\(socket) + \(v4)));
+                            e->l_\(name) = 16;
+                        } else if (\(family) == 10) {
+                            bpf_probe_read_kernel(\(field) + 8, 16, (const void *)(\(socket) + \(v6)));
+                            e->l_\(name) = 28;
+                        }
+                    }
+                """)
+            fields.append(
+                FieldLayout(
+                    name: name, offset: at, elementSize: 1, count: capacity, kind: .socketAddress,
+                    lengthOffset: lengthAt))
+            emit(nil)
         }
 
         /// A NUL-terminated string copied from the traced process's memory at `pointer`.

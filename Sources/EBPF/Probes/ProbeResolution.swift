@@ -16,7 +16,7 @@ extension EBPFWrapper {
             try NameValidation.identifier(name, what: "syscall name")
             return (.tracepoint(category: "syscalls", name: "sys_exit_" + name), try syscallFormat(name, exit: true))
 
-        case .kprobe(let function):
+        case .kprobe(let function, let dereferencing):
             try NameValidation.symbol(function, what: "kernel function name")
             // With this kernel's prefix known, only its functions are syscalls (on x86-64,
             // sys_copyarea is a framebuffer function); without it, any known prefix counts.
@@ -39,7 +39,12 @@ extension EBPFWrapper {
                 return (.syscallKprobe(function: function, wrapped: function.hasPrefix("__")), format)
             }
             #endif
-            return (.functionKprobe(function: function), nil)
+            return (
+                .functionKprobe(
+                    function: function,
+                    parameters: KernelParameter.of(function: function, dereferencing: dereferencing)),
+                nil
+            )
 
         case .usdt(let spec, let binary, let pid, let strings):
             let probe = try Self.findProbe(spec, in: binary, pid: pid)

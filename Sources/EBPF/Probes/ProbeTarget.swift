@@ -4,7 +4,7 @@ public struct ProbeTarget: Sendable, Hashable, CustomStringConvertible {
         case tracepoint(String)
         case syscall(String)
         case syscallExit(String)
-        case kprobe(String)
+        case kprobe(String, dereferencing: Bool)
         case usdt(probe: String, binary: String?, pid: Int32?, strings: [Int])
     }
 
@@ -23,8 +23,20 @@ public struct ProbeTarget: Sendable, Hashable, CustomStringConvertible {
 
     /// The entry of a kernel function. A syscall's entry function (`__x64_sys_bind`) carries
     /// the syscall's named arguments; on a kernel without kprobes it falls back to the
-    /// syscall's entry tracepoint.
-    public static func kprobe(_ function: String) -> ProbeTarget { ProbeTarget(kind: .kprobe(function)) }
+    /// syscall's entry tracepoint. Another function's events carry its first six parameters
+    /// named and typed from the kernel's BTF (`sk`, `filename` as a string), or `arg0`…`arg5`
+    /// where BTF does not describe it.
+    public static func kprobe(_ function: String) -> ProbeTarget {
+        ProbeTarget(kind: .kprobe(function, dereferencing: false))
+    }
+
+    /// The entry of a kernel function, its parameters from BTF, and each `struct sock *`
+    /// parameter read one level down: `sk_family` and the socket's addresses as
+    /// `sk_source` and `sk_destination` (`127.0.0.1:8080`), at the offsets BTF gives for this
+    /// kernel — what bcc's `tcpconnect` reads from `tcp_v4_connect`.
+    public static func kprobe(_ function: String, dereferencing: Bool) -> ProbeTarget {
+        ProbeTarget(kind: .kprobe(function, dereferencing: dereferencing))
+    }
 
     /// A USDT probe (`provider:name`, or a name alone) of an executable or library, or of
     /// the binaries process `pid` maps (with a `pid`, only that process's events). Its
@@ -42,7 +54,7 @@ public struct ProbeTarget: Sendable, Hashable, CustomStringConvertible {
         case .tracepoint(let tp): return "tracepoint \(tp)"
         case .syscall(let name): return "syscall \(name)"
         case .syscallExit(let name): return "syscall exit \(name)"
-        case .kprobe(let function): return "kprobe \(function)"
+        case .kprobe(let function, _): return "kprobe \(function)"
         case .usdt(let probe, let binary, let pid, _):
             return "usdt \(probe)" + (binary.map { " in \($0)" } ?? "") + (pid.map { " of process \($0)" } ?? "")
         }
