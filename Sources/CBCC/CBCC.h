@@ -28,6 +28,7 @@
 #define CBCC_RUNTIME_FUNCTIONS(F) \
     F(bpf_attach_tracepoint) \
     F(bpf_attach_raw_tracepoint) \
+    F(bpf_attach_kfunc) \
     F(bpf_attach_kprobe) \
     F(bpf_detach_kprobe) \
     F(bpf_attach_uprobe) \

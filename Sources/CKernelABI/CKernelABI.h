@@ -107,10 +107,13 @@ static inline int cka_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t 
 /// descriptor (close-on-exec), or -1 with errno set.
 static inline int cka_bpf_prog_load(uint32_t type, const void *instructions, uint32_t count,
                                     const char *license, uint32_t kernel_version, const char *name,
-                                    uint32_t log_level, char *log, uint32_t log_size) {
+                                    uint32_t log_level, char *log, uint32_t log_size,
+                                    uint32_t expected_attach_type, uint32_t attach_btf_id) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.prog_type = type;
+    attr.expected_attach_type = expected_attach_type;
+    attr.attach_btf_id = attach_btf_id;
     attr.insns = (uint64_t)(uintptr_t)instructions;
     attr.insn_cnt = count;
     attr.license = (uint64_t)(uintptr_t)license;

@@ -186,7 +186,7 @@ public struct AggregationProgram: Sendable {
             lines.append("}")
         }
         lines.append("")
-        lines.append("int \(Self.functionName)(\(mechanism.contextDeclaration)) {")
+        lines.append("int \(mechanism.requiredFunctionName ?? Self.functionName)(\(mechanism.contextDeclaration)) {")
         let readsName = key?.kind == .processName
         if case .latency = measure {
             // The entry's filter chose the threads; the exit needs only the ids.

@@ -111,7 +111,8 @@ extension EBPFWrapper {
                 guard case .latency(let exit) = measure else {
                     return [
                         try attach(
-                            AggregationProgram.functionName, at: mechanism, tracepointID: format?.id, module: module)
+                            mechanism.requiredFunctionName ?? AggregationProgram.functionName, at: mechanism,
+                            tracepointID: format?.id, module: module)
                     ]
                 }
                 // The exit first: an entry seen without its exit would only leave a start time.

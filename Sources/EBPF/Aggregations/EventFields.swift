@@ -110,6 +110,8 @@ struct EventFields {
         case .functionKprobe(_, let parameters?): return parameters.map(\.name)
         case .functionKprobe(_, nil): return (0..<6).map { "arg\($0)" }
         case .usdt(let probe, _, _): return probe.arguments.indices.map { "arg\($0 + 1)" }
+        case .kernelFunction(_, _, let parameters, _, let returnValue):
+            return parameters.map(\.name) + (returnValue.map { [$0.name] } ?? [])
         }
     }
 
@@ -133,6 +135,10 @@ struct EventFields {
         case .functionKprobe, .usdt:
             guard let index = names.firstIndex(of: name) else { throw missing }
             return Operand(field: nil, source: .argument(index), pointersAreUser: true)
+        case .kernelFunction(_, _, let parameters, _, _):
+            guard let index = names.firstIndex(of: name) else { throw missing }
+            // The return value is kept after the six parameters.
+            return Operand(field: nil, source: .argument(index < parameters.count ? index : 6), pointersAreUser: true)
         }
     }
 }

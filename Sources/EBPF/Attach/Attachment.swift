@@ -22,6 +22,10 @@ public final class Attachment: Sendable, CustomStringConvertible {
         /// A USDT probe: a uprobe at each of its sites, its semaphore raised while attached.
         public static let usdt = Kind(rawValue: "usdt")
         public static let perfEvent = Kind(rawValue: "perf event")
+        /// fentry: a tracing program at a kernel function's entry.
+        public static let kfunc = Kind(rawValue: "fentry")
+        /// fexit: a tracing program at a kernel function's return.
+        public static let kretfunc = Kind(rawValue: "fexit")
     }
 
     public let kind: Kind

@@ -14,19 +14,63 @@ enum BPFObjectCalls {
     }
 
     /// `BPF_PROG_LOAD` of `instructions` (map references already relocated) as `programType`.
-    /// With `logLevel` 1 the verifier writes its log into `log`. The caller owns the returned
-    /// descriptor (``FileDescriptor/init(adopting:)``).
+    /// With `logLevel` 1 the verifier writes its log into `log`. A tracing program names the
+    /// kernel function it attaches to by its BTF id, and whether at entry or exit
+    /// (`expected_attach_type`). The caller owns the returned descriptor
+    /// (``FileDescriptor/init(adopting:)``).
     static func loadProgram(
         _ name: String, instructions: [UInt64], programType: Int32, license: String, kernelVersion: UInt32,
-        logLevel: Int32, log: VerifierLogBuffer
+        logLevel: Int32, log: VerifierLogBuffer, tracing: TracingTarget? = nil
     ) throws(SystemCallFailure) -> Int32 {
         try instructions.withUnsafeBufferPointer { (code) throws(SystemCallFailure) in
             try SystemCall.check("bpf(BPF_PROG_LOAD)") {
                 cka_bpf_prog_load(
                     UInt32(bitPattern: programType), UnsafeRawPointer(code.baseAddress), UInt32(instructions.count),
                     license,
-                    kernelVersion, name, UInt32(max(0, logLevel)), log.start, UInt32(log.capacity))
+                    kernelVersion, name, UInt32(max(0, logLevel)), log.start, UInt32(log.capacity),
+                    tracing?.attachType ?? 0, tracing?.functionID ?? 0)
             }
         }
+    }
+
+    /// Where a tracing program attaches: a kernel function's BTF id, at entry or exit.
+    struct TracingTarget {
+        var functionID: UInt32
+        var isExit: Bool
+        var attachType: UInt32 { isExit ? UInt32(BPF_TRACE_FEXIT.rawValue) : UInt32(BPF_TRACE_FENTRY.rawValue) }
+
+        /// The target bcc's naming gives a function: `kfunc__<function>` (entry) or
+        /// `kretfunc__<function>` (exit), the function's id from the kernel's BTF; nil for
+        /// another name or a function BTF does not have.
+        static func named(_ name: String) -> TracingTarget? {
+            let isExit = name.hasPrefix(KernelFunctionProbe.exitPrefix)
+            guard isExit || name.hasPrefix(KernelFunctionProbe.entryPrefix) else { return nil }
+            let function = String(
+                name.dropFirst(isExit ? KernelFunctionProbe.exitPrefix.count : KernelFunctionProbe.entryPrefix.count))
+            guard let id = (try? BTF.kernel())?.function(named: function)?.id else { return nil }
+            return TracingTarget(functionID: id, isExit: isExit)
+        }
+    }
+
+    /// Loads a program that does nothing as an fentry program on `function`: nil when this
+    /// kernel accepts tracing programs, else the errno it refused one with and whether a
+    /// kprobe-type program loads (the process may load BPF programs at all).
+    static func probeTracingSupport(on function: BTF.Function) -> (errno: Int32, kprobesLoad: Bool)? {
+        let instructions: [UInt64] = [0xB7, 0x95]  // r0 = 0; exit
+        let log = VerifierLogBuffer(capacity: 0)
+        func load(_ type: Int32, _ tracing: TracingTarget?) -> Int32? {
+            do {
+                let fd = try loadProgram(
+                    "ebpf_probe_load", instructions: instructions, programType: type, license: "GPL",
+                    kernelVersion: 0, logLevel: 0, log: log, tracing: tracing)
+                FileDescriptor(adopting: fd).close()
+                return nil
+            } catch {
+                return error.errno
+            }
+        }
+        guard let errno = load(LibBCC.ProgramTypes.tracing, TracingTarget(functionID: function.id, isExit: false))
+        else { return nil }
+        return (errno, load(LibBCC.ProgramTypes.kprobe, nil) == nil)
     }
 }

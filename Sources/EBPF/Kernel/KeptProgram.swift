@@ -49,6 +49,7 @@ final class KeptProgram: Sendable {
         }
         return try BPFObjectCalls.loadProgram(
             name, instructions: instructions, programType: programType, license: object.license,
-            kernelVersion: object.kernelVersion, logLevel: logLevel, log: log)
+            kernelVersion: object.kernelVersion, logLevel: logLevel, log: log,
+            tracing: programType == LibBCC.ProgramTypes.tracing ? .named(name) : nil)
     }
 }

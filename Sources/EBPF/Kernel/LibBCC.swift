@@ -37,6 +37,7 @@ enum LibBCC {
         static let tracepoint = Int32(BPF_PROG_TYPE_TRACEPOINT.rawValue)
         static let perfEvent = Int32(BPF_PROG_TYPE_PERF_EVENT.rawValue)
         static let rawTracepoint = Int32(BPF_PROG_TYPE_RAW_TRACEPOINT.rawValue)
+        static let tracing = Int32(BPF_PROG_TYPE_TRACING.rawValue)
     }
 
     /// A compiled libbcc module (`ebpf::BPFModule *`), destroyed with this value; destroying
@@ -211,6 +212,13 @@ enum LibBCC {
         static func tracepoint(program: Int32, id: Int) throws(SystemCallFailure) -> Hook {
             let fd = try SystemCall.check("perf_event_open") { cka_attach_tracepoint(UInt64(id), program) }
             return Hook(cleanup: .perfEvents([fd]))
+        }
+
+        /// An fentry or fexit program (loaded with its function's BTF id) attached through a
+        /// BPF link; closing the link detaches it.
+        static func kernelFunction(program: Int32) throws(SystemCallFailure) -> Hook {
+            let fd = try SystemCall.check("bpf_attach_kfunc") { LibBCC.runtime.bpf_attach_kfunc!(program) }
+            return Hook(cleanup: .link(FileDescriptor(adopting: fd)))
         }
 
         static func rawTracepoint(program: Int32, name: String) throws(SystemCallFailure) -> Hook {

@@ -249,6 +249,8 @@ extension EBPFWrapper {
             return try makeKprobeAttachment(module: module, event: kernelFunction, fnName: function, isReturn: false)
         case .usdt(let probe, let pid, _):
             return try makeUSDTAttachment(probe, fnName: function, pid: pid, module: module)
+        case .kernelFunction(let kernelFunction, let exit, _, _, _):
+            return try makeKernelFunctionAttachment(kernelFunction, exit: exit, module: module)
         }
     }
 }

@@ -31,29 +31,47 @@ struct KernelParameter: Sendable, Hashable {
     /// kernel has no BTF or BTF no such function (inlined, or static and renamed).
     /// `dereferencing`: read a `struct sock *` parameter's family, addresses and ports.
     static func of(function: String, dereferencing: Bool) -> [KernelParameter]? {
+        signature(of: function, dereferencing: dereferencing)?.parameters
+    }
+
+    /// `function`'s first six parameters, how many it has, and its return value (nil for
+    /// `void`), from BTF.
+    static func signature(
+        of function: String, dereferencing: Bool
+    ) -> (parameters: [KernelParameter], count: Int, returnValue: KernelParameter?)? {
         guard let btf = try? BTF.kernel(), let signature = btf.function(named: function) else { return nil }
-        return signature.parameters.prefix(6).enumerated().map { index, parameter in
+        let parameters = signature.parameters.prefix(6).enumerated().map { index, parameter in
             let name = NameValidation.isIdentifier(parameter.name) ? parameter.name : "arg\(index)"
-            let typeName = btf.typeName(of: parameter.type)
-            switch btf.shape(of: parameter.type) {
-            case .integer(let size, let signed) where [1, 2, 4, 8].contains(size),
-                .enumeration(let size, let signed) where [1, 2, 4, 8].contains(size):
-                return KernelParameter(name: name, typeName: typeName, value: .integer(size: size, signed: signed))
-            case .boolean:
-                return KernelParameter(name: name, typeName: typeName, value: .integer(size: 1, signed: false))
-            case .character(let signed):
-                return KernelParameter(name: name, typeName: typeName, value: .integer(size: 1, signed: signed))
-            case .pointer(let pointee):
-                if case .character = btf.shape(of: pointee) {
-                    return KernelParameter(name: name, typeName: typeName, value: .string)
-                }
-                if dereferencing, let socket = socketOffsets(btf, pointee: pointee) {
-                    return KernelParameter(name: name, typeName: typeName, value: .socket(socket))
-                }
-                return KernelParameter(name: name, typeName: typeName, value: .pointer)
-            default:
-                return KernelParameter(name: name, typeName: typeName, value: .integer(size: 8, signed: false))
-            }
+            return describe(parameter.type, named: name, in: btf, dereferencing: dereferencing)
+        }
+        let returnValue =
+            signature.returnType == 0
+            ? nil : describe(signature.returnType, named: "ret", in: btf, dereferencing: false)
+        return (parameters, signature.parameters.count, returnValue)
+    }
+
+    /// A value of BTF type `type`, as a probe reads it.
+    private static func describe(
+        _ type: BTF.TypeID, named name: String, in btf: BTF, dereferencing: Bool
+    ) -> KernelParameter {
+        let typeName = btf.typeName(of: type)
+        func parameter(_ value: Value) -> KernelParameter {
+            KernelParameter(name: name, typeName: typeName, value: value)
+        }
+        switch btf.shape(of: type) {
+        case .integer(let size, let signed) where [1, 2, 4, 8].contains(size),
+            .enumeration(let size, let signed) where [1, 2, 4, 8].contains(size):
+            return parameter(.integer(size: size, signed: signed))
+        case .boolean:
+            return parameter(.integer(size: 1, signed: false))
+        case .character(let signed):
+            return parameter(.integer(size: 1, signed: signed))
+        case .pointer(let pointee):
+            if case .character = btf.shape(of: pointee) { return parameter(.string) }
+            if dereferencing, let socket = socketOffsets(btf, pointee: pointee) { return parameter(.socket(socket)) }
+            return parameter(.pointer)
+        default:
+            return parameter(.integer(size: 8, signed: false))
         }
     }
 

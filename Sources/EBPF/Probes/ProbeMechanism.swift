@@ -5,6 +5,7 @@ extension ProbeProgram.Mechanism {
         case .tracepoint(let category, let name): return "\(category):\(name)"
         case .syscallKprobe(let function, _), .functionKprobe(let function, _): return "kprobe:\(function)"
         case .usdt(let probe, _, _): return "usdt:\(probe.binaryPath):\(probe)"
+        case .kernelFunction(let function, let exit, _, _, _): return (exit ? "fexit:" : "fentry:") + function
         }
     }
 
@@ -14,25 +15,41 @@ extension ProbeProgram.Mechanism {
         case .tracepoint(let category, let name): return "\(category):\(name)"
         case .syscallKprobe(let function, _), .functionKprobe(let function, _): return function
         case .usdt(let probe, _, _): return "\(probe.binaryPath):\(probe)"
+        case .kernelFunction(let function, _, _, _, _): return function
         }
     }
 
     var programType: ProgramType {
-        if case .tracepoint = self { return .tracepoint }
-        return .kprobe
+        switch self {
+        case .tracepoint: return .tracepoint
+        case .kernelFunction: return .tracing
+        case .syscallKprobe, .functionKprobe, .usdt: return .kprobe
+        }
+    }
+
+    /// The name the program's function must have: libbcc finds an fentry or fexit
+    /// program's kernel function from it (bcc's `kfunc__<function>`); nil where any will do.
+    var requiredFunctionName: String? {
+        guard case .kernelFunction(let function, let exit, _, _, _) = self else { return nil }
+        return (exit ? KernelFunctionProbe.exitPrefix : KernelFunctionProbe.entryPrefix) + function
     }
 
     /// The `#include` lines a generated function needs: kprobes and uprobes read `struct pt_regs`.
     var includes: [String] {
-        if case .tracepoint = self { return [] }
-        return ["#include <uapi/linux/ptrace.h>"]
+        switch self {
+        case .tracepoint, .kernelFunction: return []
+        case .syscallKprobe, .functionKprobe, .usdt: return ["#include <uapi/linux/ptrace.h>"]
+        }
     }
 
     /// The declaration of a generated function's one parameter: the tracepoint's record, or
     /// the kprobe's registers.
     var contextDeclaration: String {
-        if case .tracepoint = self { return "void *ctx" }
-        return "struct pt_regs *ctx"
+        switch self {
+        case .tracepoint: return "void *ctx"
+        case .kernelFunction: return "unsigned long long *ctx"
+        case .syscallKprobe, .functionKprobe, .usdt: return "struct pt_regs *ctx"
+        }
     }
 
     /// Checks what the generated C will need: that every argument of a USDT probe can be

@@ -19,6 +19,10 @@ public struct ProbeProgram: Sendable {
         /// A uprobe at each site of a USDT probe, in process `pid` or in all: its arguments as
         /// `arg1`…`argN`, those numbered in `strings` read as the strings they point to.
         case usdt(probe: USDTProbe, pid: Int32?, strings: [Int])
+        /// fentry (or fexit with `exit`) on a kernel function of `count` parameters, the
+        /// first six described from BTF, and at exit its return value.
+        case kernelFunction(
+            function: String, exit: Bool, parameters: [KernelParameter], count: Int, returnValue: KernelParameter?)
     }
 
     /// The C text handed to libbcc: a whole program, compilable alone. Written when read:
@@ -135,7 +139,7 @@ public struct ProbeProgram: Sendable {
         try mechanism.validate()
         self.mechanism = mechanism
         let suffix = member.map { "_\($0)" } ?? ""
-        functionName = Self.standaloneFunctionName + suffix
+        functionName = mechanism.requiredFunctionName ?? Self.standaloneFunctionName + suffix
         tableName = Self.standaloneTableName
         probeIndex = member ?? 0
         var builder = Builder(options: options, mechanism: mechanism, suffix: suffix)
@@ -162,6 +166,11 @@ public struct ProbeProgram: Sendable {
                     name: "arg\(index)", cType: "u64", size: 8, kind: .unsigned, value: "ebpf_args[\(index)]",
                     bits: nil)
             }
+        case .kernelFunction(_, _, let parameters, _, let returnValue):
+            for (index, parameter) in parameters.enumerated() {
+                builder.addKernelParameter(parameter, value: "ebpf_args[\(index)]")
+            }
+            if let returnValue { builder.addKernelParameter(returnValue, value: "ebpf_args[6]") }
         case .usdt(let probe, _, let strings):
             for index in probe.arguments.indices {
                 let name = "arg\(index + 1)"
@@ -264,7 +273,7 @@ extension ProbeProgram {
         var pointersAreUser: Bool {
             switch mechanism {
             case .tracepoint(let category, _): return category == "syscalls"
-            case .syscallKprobe, .functionKprobe, .usdt: return true
+            case .syscallKprobe, .functionKprobe, .usdt, .kernelFunction: return true
             }
         }
 
@@ -573,7 +582,7 @@ extension ProbeProgram {
             lines.append("_Static_assert(sizeof(struct \(record)) == \(recordSize), \"record size\");")
             lines.append("BPF_PERCPU_ARRAY(\(scratch), struct \(record), 1);")
             lines.append("")
-            let function = ProbeProgram.standaloneFunctionName + suffix
+            let function = mechanism.requiredFunctionName ?? ProbeProgram.standaloneFunctionName + suffix
             lines.append("int \(function)(\(mechanism.contextDeclaration)) {")
             lines += ProbeProgram.prologue(filter: filter, mechanism: mechanism)
             lines.append("    int ebpf_zero = 0;")
@@ -634,6 +643,11 @@ extension ProbeProgram {
         case .functionKprobe:
             lines.append("    u64 ebpf_args[6] = {};")
             for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
+        case .kernelFunction(_, let exit, let parameters, let count, _):
+            // The trampoline passes the arguments as u64s, the return value after them.
+            lines.append("    u64 ebpf_args[7] = {};")
+            for index in parameters.indices { lines.append("    ebpf_args[\(index)] = ctx[\(index)];") }
+            if exit { lines.append("    ebpf_args[6] = ctx[\(count)];") }
         case .usdt(let probe, _, _):
             // Each argument at its width, then widened with its sign into the u64 slot.
             lines.append("    u64 ebpf_args[\(max(1, probe.arguments.count))] = {};")

@@ -46,6 +46,19 @@ extension EBPFWrapper {
                 nil
             )
 
+        case .kernelFunction(let function, let exit, let dereferencing):
+            try NameValidation.symbol(function, what: "kernel function name")
+            try KernelFeatures.requireTracingPrograms(for: exit ? .kretfunc : .kfunc, function: function)
+            guard let signature = KernelParameter.signature(of: function, dereferencing: dereferencing) else {
+                throw Self.functionNotInBTF(function)
+            }
+            return (
+                .kernelFunction(
+                    function: function, exit: exit, parameters: signature.parameters, count: signature.count,
+                    returnValue: exit ? signature.returnValue : nil),
+                nil
+            )
+
         case .usdt(let spec, let binary, let pid, let strings):
             let probe = try Self.findProbe(spec, in: binary, pid: pid)
             for number in strings {

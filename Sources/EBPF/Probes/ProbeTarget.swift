@@ -6,6 +6,7 @@ public struct ProbeTarget: Sendable, Hashable, CustomStringConvertible {
         case syscallExit(String)
         case kprobe(String, dereferencing: Bool)
         case usdt(probe: String, binary: String?, pid: Int32?, strings: [Int])
+        case kernelFunction(String, exit: Bool, dereferencing: Bool)
     }
 
     let kind: Kind
@@ -38,6 +39,20 @@ public struct ProbeTarget: Sendable, Hashable, CustomStringConvertible {
         ProbeTarget(kind: .kprobe(function, dereferencing: dereferencing))
     }
 
+    /// The entry of a kernel function through fentry (a BPF trampoline: cheaper than a
+    /// kprobe), its first six parameters named and typed from BTF as for
+    /// ``kprobe(_:dereferencing:)``. Kernels that refuse tracing programs throw
+    /// ``EBPFError/Code/notSupported`` saying so.
+    public static func kfunc(_ function: String, dereferencing: Bool = false) -> ProbeTarget {
+        ProbeTarget(kind: .kernelFunction(function, exit: false, dereferencing: dereferencing))
+    }
+
+    /// The return of a kernel function through fexit: its parameters as at entry, and its
+    /// return value as `ret`.
+    public static func kretfunc(_ function: String, dereferencing: Bool = false) -> ProbeTarget {
+        ProbeTarget(kind: .kernelFunction(function, exit: true, dereferencing: dereferencing))
+    }
+
     /// A USDT probe (`provider:name`, or a name alone) of an executable or library, or of
     /// the binaries process `pid` maps (with a `pid`, only that process's events). Its
     /// arguments arrive as `arg1`…`argN` (numbered as in `bpf_usdt_readarg`): integers of
@@ -55,6 +70,7 @@ public struct ProbeTarget: Sendable, Hashable, CustomStringConvertible {
         case .syscall(let name): return "syscall \(name)"
         case .syscallExit(let name): return "syscall exit \(name)"
         case .kprobe(let function, _): return "kprobe \(function)"
+        case .kernelFunction(let function, let exit, _): return (exit ? "fexit " : "fentry ") + function
         case .usdt(let probe, let binary, let pid, _):
             return "usdt \(probe)" + (binary.map { " in \($0)" } ?? "") + (pid.map { " of process \($0)" } ?? "")
         }

@@ -12,6 +12,9 @@ public struct ProgramType: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let perfEvent = ProgramType(rawValue: LibBCC.ProgramTypes.perfEvent)
     /// Raw tracepoints (`RAW_TRACEPOINT_PROBE`, `struct bpf_raw_tracepoint_args *ctx`).
     public static let rawTracepoint = ProgramType(rawValue: LibBCC.ProgramTypes.rawTracepoint)
+    /// fentry and fexit (`KFUNC_PROBE`, `KRETFUNC_PROBE`: the function's arguments as an
+    /// array of u64, and its return value after them at exit).
+    public static let tracing = ProgramType(rawValue: LibBCC.ProgramTypes.tracing)
 
     public var description: String {
         switch self {
@@ -19,6 +22,7 @@ public struct ProgramType: RawRepresentable, Hashable, Sendable, CustomStringCon
         case .tracepoint: return "tracepoint"
         case .perfEvent: return "perf_event"
         case .rawTracepoint: return "raw_tracepoint"
+        case .tracing: return "tracing"
         default: return "program type \(rawValue)"
         }
     }

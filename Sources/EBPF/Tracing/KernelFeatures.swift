@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What the running kernel can attach, detected from sysfs and tracefs.
 public enum KernelFeatures {
     /// Whether the kernel can attach kprobes and kretprobes.
@@ -20,5 +24,46 @@ public enum KernelFeatures {
             return true
         }
         return false
+    }
+
+    /// Whether the kernel loads tracing programs (fentry, fexit): it needs BTF and BPF
+    /// trampolines (`CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS`), and may still refuse them.
+    /// Found by loading one that does nothing, once per process.
+    public static var supportsFentry: Bool { tracingRefusal == nil }
+
+    /// Why tracing programs cannot be used here; nil when they can.
+    static let tracingRefusal: String? = {
+        let btf: BTF
+        do {
+            btf = try BTF.kernel()
+        } catch {
+            return
+                "the kernel publishes no BTF (/sys/kernel/btf/vmlinux), which fentry and fexit programs are attached by"
+        }
+        guard let function = ["do_sys_openat2", "vfs_read", "do_nanosleep"].lazy.compactMap(btf.function(named:)).first
+        else { return "the kernel's BTF names none of the functions tried (do_sys_openat2, vfs_read)" }
+        guard let (errno, kprobesLoad) = BPFObjectCalls.probeTracingSupport(on: function) else { return nil }
+        let refusal =
+            "loading an fentry program on \(function.name) that does nothing failed with \(errno == EPERM ? "EPERM" : "errno \(errno)") (\(String(cString: strerror(errno))))"
+        guard kprobesLoad else {
+            return refusal + ", as does a kprobe-type one: this process may not load BPF programs"
+        }
+        let filterFunctions = Tracefs.candidates.map { $0 + "/available_filter_functions" }.first(
+            where: SystemFiles.exists)
+        let ftrace =
+            filterFunctions.map { path in
+                (try? SystemFiles.readText(path)) == nil
+                    ? "; \(path) is unreadable too (ftrace is closed to this process)" : ""
+            } ?? ""
+        return refusal + " while a kprobe-type program loads" + ftrace
+    }()
+
+    /// Throws the exact reason when the kernel refuses tracing programs.
+    static func requireTracingPrograms(for kind: Attachment.Kind, function: String) throws(EBPFError) {
+        guard let reason = tracingRefusal else { return }
+        throw EBPFError(
+            .notSupported,
+            "cannot attach \(kind) to '\(function)': this kernel refuses tracing programs (\(reason)); attach a kprobe (attachKprobe) or a tracepoint instead"
+        )
     }
 }

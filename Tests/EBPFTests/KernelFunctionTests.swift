@@ -1,0 +1,155 @@
+import EBPF
+import Foundation
+import XCTest
+
+/// fentry and fexit (bcc's `KFUNC_PROBE`/`KRETFUNC_PROBE`) on whichever kernel runs the
+/// suite: the 6.1 guest loads tracing programs, and there a thread's opens are counted at
+/// entry and their descriptors seen at exit; the host refuses them, and there the test
+/// requires the exact error and nothing attached.
+final class KernelFunctionTests: XCTestCase {
+    static let program = """
+        BPF_HASH(entries, u32, u64);
+        BPF_HASH(returns, u32, long);
+        KFUNC_PROBE(do_sys_openat2, int dfd, const char *filename, void *how) {
+            u32 tid = bpf_get_current_pid_tgid();
+            if (tid != TID) return 0;
+            entries.increment(tid);
+            return 0;
+        }
+        KRETFUNC_PROBE(do_sys_openat2, int dfd, const char *filename, void *how, long ret) {
+            u32 tid = bpf_get_current_pid_tgid();
+            if (tid != TID) return 0;
+            returns.update(&tid, &ret);
+            return 0;
+        }
+        """
+
+    /// Runs `work` on a thread of its own once `attach` (given that thread's id) returned:
+    /// the thread opens nothing else, while attaching opens files (headers, format files).
+    func onOwnThread(attach: (Int32) throws -> Void, work: @escaping @Sendable () -> Void) throws {
+        let tid = Locked<Int32>(0)
+        let (ready, go, done) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+        Thread {
+            tid.withLock { $0 = ThisProcess.tid }
+            ready.signal()
+            go.wait()
+            work()
+            done.signal()
+        }.start()
+        ready.wait()
+        defer {
+            go.signal()
+            done.wait()
+        }
+        try attach(tid.withLock { $0 })
+    }
+
+    func testEntryCountsAndExitReturnValuesOfOpens() throws {
+        try requireKernel()
+        var wrapper: EBPFWrapper?
+        var thread: Int32 = 0
+        try onOwnThread { tid in
+            thread = tid
+            let b = try EBPFWrapper(text: Self.program, cflags: ["-DTID=\(tid)"])
+            wrapper = b
+            guard KernelFeatures.supportsFentry else { return }
+            let entry = try b.attachKfunc(function: "do_sys_openat2")
+            let exit = try b.attachKretfunc(function: "do_sys_openat2")
+            XCTAssertEqual([entry.kind, exit.kind], [.kfunc, .kretfunc])
+            XCTAssertEqual(
+                [entry.functionName, exit.functionName], ["kfunc__do_sys_openat2", "kretfunc__do_sys_openat2"])
+        } work: {
+            var opened: [Int32] = []
+            for _ in 0..<3 { opened.append(open("/dev/null", O_RDONLY | O_CLOEXEC)) }
+            opened.forEach { close($0) }
+            _ = open("/nonexistent/ebpf-fexit", O_RDONLY)
+        }
+        let b = try XCTUnwrap(wrapper)
+        defer { b.close() }
+        guard KernelFeatures.supportsFentry else {
+            XCTAssertThrowsError(try b.attachKfunc(function: "do_sys_openat2")) { error in
+                let error = error as! EBPFError
+                XCTAssertEqual(error.code, .notSupported)
+                XCTAssertTrue(
+                    error.message.hasPrefix(
+                        "cannot attach fentry to 'do_sys_openat2': this kernel refuses tracing programs (loading an fentry program on do_sys_openat2 that does nothing failed with EPERM (Operation not permitted) while a kprobe-type program loads"
+                    ), error.message)
+                XCTAssertTrue(
+                    error.message.hasSuffix("attach a kprobe (attachKprobe) or a tracepoint instead"), error.message)
+            }
+            XCTAssertThrowsError(try b.attachKretfunc(function: "do_sys_openat2")) { error in
+                XCTAssertEqual((error as? EBPFError)?.code, .notSupported)
+            }
+            XCTAssertTrue(b.attachments.isEmpty, "nothing half attached")
+            return
+        }
+        XCTAssertEqual(
+            try b.table("entries", key: UInt32.self, value: UInt64.self)[UInt32(thread)], 4,
+            "three opens and a failed one")
+        XCTAssertEqual(
+            try b.table("returns", key: UInt32.self, value: Int64.self)[UInt32(thread)], -Int64(ENOENT),
+            "the last, failed open's negative errno")
+        b.detachAll()
+        XCTAssertTrue(b.attachments.allSatisfy { !$0.isAttached })
+    }
+
+    /// No C: `.kfunc` delivers do_sys_openat2's parameters by name (the path as a string),
+    /// `.kretfunc` also its return value as `ret`; and `ret` aggregated in the kernel.
+    func testClosureProbesAtEntryAndExitWithTheReturnValue() throws {
+        try requireKernel()
+        let b = try EBPFWrapper(cache: nil)
+        defer { b.close() }
+        let entries = Collected<ProbeEvent>()
+        let exits = Collected<ProbeEvent>()
+        guard KernelFeatures.supportsFentry else {
+            XCTAssertThrowsError(try b.attach(.kfunc("do_sys_openat2")) { entries.append($0) }) { error in
+                let error = error as! EBPFError
+                XCTAssertEqual(error.code, .notSupported)
+                XCTAssertTrue(error.message.contains("this kernel refuses tracing programs"), error.message)
+            }
+            XCTAssertTrue(b.probes.isEmpty && b.attachments.isEmpty, "nothing half attached")
+            return
+        }
+        let path = "/tmp/ebpf-fentry-\(UUID().uuidString)"
+        let created = Locked<Int32>(-1)
+        var results: Aggregation?
+        try onOwnThread { tid in
+            let thread = ProbeFilter(processID: ThisProcess.pid, threadID: tid)
+            let probes = try b.attachAll([.kfunc("do_sys_openat2"), .kretfunc("do_sys_openat2")], filter: thread) {
+                ($0.eventName.hasPrefix("fexit") ? exits : entries).append($0)
+            }
+            XCTAssertEqual(probes.map(\.eventName), ["fentry:do_sys_openat2", "fexit:do_sys_openat2"])
+            results = try b.aggregate(.kretfunc("do_sys_openat2"), field: "ret", filter: thread)
+        } work: {
+            let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+            created.withLock { $0 = fd }
+            close(fd)
+            unlink(path)
+            _ = open("/nonexistent/ebpf-fentry", O_RDONLY)
+        }
+        let fd = created.withLock { $0 }
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        XCTAssertTrue(waitUntil { entries.count >= 2 && exits.count >= 2 })
+        XCTAssertEqual(entries.all.map { $0.filename?.stringValue }, [path, "/nonexistent/ebpf-fentry"])
+        XCTAssertEqual(entries.all.map { $0.dfd?.intValue }, [Int(AT_FDCWD), Int(AT_FDCWD)])
+        XCTAssertEqual(exits.all.map { $0.ret?.intValue }, [Int(fd), -Int(ENOENT)])
+        XCTAssertEqual(exits.all.map { $0.filename?.stringValue }, [path, "/nonexistent/ebpf-fentry"])
+        XCTAssertEqual(
+            try XCTUnwrap(results).snapshot(),
+            [.init(key: nil, count: 2, sum: Int64(fd) - Int64(ENOENT), min: -Int64(ENOENT), max: Int64(fd))])
+    }
+
+    func testAFunctionTheKernelLacksIsNamed() throws {
+        try requireKernel()
+        let b = try EBPFWrapper(
+            text: "KFUNC_PROBE(no_such_kernel_function_here) { return 0; }", cflags: ["-DTID=0"])
+        defer { b.close() }
+        XCTAssertThrowsError(try b.attachKfunc(function: "no_such_kernel_function_here")) { error in
+            let error = error as! EBPFError
+            XCTAssertEqual(error.code, KernelFeatures.supportsFentry ? .notFound : .notSupported, error.message)
+        }
+        XCTAssertThrowsError(try b.attachKfunc(function: "bad name")) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
+        }
+    }
+}
