@@ -51,6 +51,12 @@ struct Trace: ParsableCommand {
     @Option(help: "Bytes copied per string argument.")
     var stringSize: Int = 256
 
+    @Option(help: "The most strings printed of an argument array (execve's argv and envp), as bcc's execsnoop.")
+    var maxArgs: Int = 20
+
+    @Option(help: "Bytes copied per string of an argument array.")
+    var argSize: Int = 128
+
     @Option(
         help: """
             USDT argument numbers (from 1, comma-separated) to print as the strings they point to, \
@@ -198,7 +204,9 @@ struct Trace: ParsableCommand {
         do {
             // One program for every event: one compile, however many events.
             probes = try wrapper.attachAll(
-                events.map(target(for:)), filter: filter, options: ProbeOptions(stringSize: stringSize)
+                events.map(target(for:)), filter: filter,
+                options: ProbeOptions(
+                    stringSize: stringSize, stringArrayCount: maxArgs, stringArrayElementSize: argSize)
             ) { event in
                 guard event.processID != ownPID else { return }
                 counts.withLock { $0[event.eventName, default: 0] += 1 }

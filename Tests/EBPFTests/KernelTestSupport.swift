@@ -172,6 +172,18 @@ func connectOverLoopback() -> (client: Int32, listener: Int32, port: UInt16) {
     return (client, listener, UInt16(bigEndian: bound.sin_port))
 }
 
+/// Starts `arguments[0]` with `arguments` and `environment` and waits for it; its pid.
+func spawnAndWait(_ arguments: [String], environment: [String]) -> pid_t {
+    var child: pid_t = 0
+    let argv = arguments.map { strdup($0) } + [nil]
+    let envp = environment.map { strdup($0) } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+    precondition(posix_spawn(&child, arguments[0], nil, nil, argv, envp) == 0, "posix_spawn failed")
+    var status: Int32 = 0
+    waitpid(child, &status, 0)
+    return child
+}
+
 /// Binds a fresh IPv4 TCP socket to 127.0.0.1:`port` and returns its fd (closed by the
 /// caller), so a test can assert the fd and port a probe saw.
 func bindLoopbackSocket(port: UInt16 = 0) -> Int32 {

@@ -80,8 +80,10 @@ final class ProbeProgramTests: XCTestCase {
         let program = try ProbeProgram(
             mechanism: .tracepoint(category: "syscalls", name: "sys_enter_execve"), format: execve,
             filter: ProbeFilter(), options: ProbeOptions(stringSize: 64))
-        XCTAssertEqual(program.layout.fields.map(\.kind), [.character, .pointer, .pointer])
+        XCTAssertEqual(program.layout.fields.map(\.kind), [.character, .strings, .strings])
         XCTAssertEqual(program.layout.fields[0].count, 64)
+        XCTAssertEqual(program.layout.fields[1].count, 20, "argv: bcc execsnoop's 20 strings")
+        XCTAssertEqual(program.layout.fields[1].elementSize, 128)
         XCTAssertTrue(program.text.contains("bpf_probe_read_user_str(&e->f_filename"))
 
         let exec = try TracepointFormatTests.format("sched", "sched_process_exec")

@@ -114,13 +114,7 @@ final class ProbeTests: XCTestCase {
         // A non-syscall tracepoint whose filename is a __data_loc string.
         try b.attachTracepoint(tp: "sched:sched_process_exec") { scheduled.append($0) }
 
-        var child: pid_t = 0
-        let arguments: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
-        defer { arguments.forEach { free($0) } }
-        XCTAssertEqual(posix_spawn(&child, "/bin/true", nil, nil, arguments, environ), 0)
-        var status: Int32 = 0
-        waitpid(child, &status, 0)
-
+        let child = spawnAndWait(["/bin/true", "ebpf-argv", "two words", ""], environment: ["EBPF_ARGV=1", "B=2"])
         XCTAssertTrue(
             waitUntil {
                 execs.all.contains { $0.processID == child } && scheduled.all.contains { $0.processID == child }
@@ -128,7 +122,8 @@ final class ProbeTests: XCTestCase {
         let exec = try XCTUnwrap(execs.all.first { $0.processID == child })
         XCTAssertEqual(exec.filename?.stringValue, "/bin/true")
         XCTAssertEqual(exec.userID, getuid())
-        XCTAssertNotEqual(exec.argv?.uint64Value ?? 0, 0, "argv arrives as a pointer")
+        XCTAssertEqual(exec.argv?.stringsValue, ["/bin/true", "ebpf-argv", "two words", ""], "argv as strings")
+        XCTAssertEqual(exec.envp?.stringsValue, ["EBPF_ARGV=1", "B=2"])
         let done = try XCTUnwrap(scheduled.all.first { $0.processID == child })
         XCTAssertEqual(done.filename?.stringValue, "/bin/true")
         XCTAssertEqual(done["pid"]?.intValue, Int(child))
@@ -327,5 +322,30 @@ final class LogCapture: LogHandler, Sendable {
     }
     func log(event: LogEvent) {
         messages.withLock { $0.append(event.message.description) }
+    }
+}
+
+extension ProbeTests {
+    /// `stringArrayCount` and `stringArrayElementSize` bound what is copied, the same whether
+    /// the probe's instructions are emitted by the library or compiled by clang.
+    func testStringArraysAreBoundedAlikeEmittedAndCompiled() throws {
+        try requireKernel()
+        let options = ProbeOptions(stringArrayCount: 3, stringArrayElementSize: 6)
+        var seen: [[String]?] = []
+        for builder in [ProbeBuilder.emitter, .compiler] {
+            let b = try EBPFWrapper(cache: nil, probeBuilder: builder)
+            defer { b.close() }
+            let execs = Collected<ProbeEvent>()
+            try b.attachSyscall("execve", options: options) { execs.append($0) }
+            let child = spawnAndWait(["/bin/true", "12345678", "a", "b", "c"], environment: [])
+            XCTAssertTrue(waitUntil { execs.all.contains { $0.processID == child } })
+            seen.append(execs.all.first { $0.processID == child }?.argv?.stringsValue)
+        }
+        XCTAssertEqual(seen, [["/bin/", "12345", "a"], ["/bin/", "12345", "a"]], "3 strings of 5 bytes and a NUL")
+        XCTAssertThrowsError(
+            try EBPFWrapper().program(for: .syscall("execve"), options: ProbeOptions(stringArrayCount: 65)))
+        XCTAssertThrowsError(
+            try EBPFWrapper().program(
+                for: .syscall("execve"), options: ProbeOptions(stringArrayCount: 64, stringArrayElementSize: 1024)))
     }
 }

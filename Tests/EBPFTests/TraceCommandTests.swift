@@ -347,6 +347,23 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertEqual(fields.map { $0["arg3"] as? String }, ["odd", nil, "even", nil])
     }
 
+    /// `execve`'s argv and envp as JSON arrays of strings, bounded by `--max-args` and
+    /// `--arg-size`.
+    func testExecveArgumentsAsStrings() throws {
+        try requireKernel()
+        let run = try start(["execve", "--format", "json", "--max-args", "3", "--arg-size", "8"])
+        let child = spawnAndWait(["/bin/true", "first", "second arg", "third"], environment: ["EBPF_ENV=1"])
+        XCTAssertTrue(run.waitForOutput("\"pid\":\(child),", timeout: .seconds(10)), run.standardOutput)
+        let (termination, lines, stderr) = finish(run, signal: SIGINT)
+        XCTAssertEqual(termination, .exited(0), stderr)
+        let event = try XCTUnwrap(
+            lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .first { $0["pid"] as? Int == Int(child) })
+        let fields = try XCTUnwrap(event["fields"] as? [String: Any])
+        XCTAssertEqual(fields["argv"] as? [String], ["/bin/tr", "first", "second "], "3 strings of 7 bytes")
+        XCTAssertEqual(fields["envp"] as? [String], ["EBPF_EN"])
+    }
+
     /// `--histogram FIELD --linear MIN,MAX,STEP`: a thread's lseek offsets in exact steps.
     func testLinearHistogramInJSON() throws {
         try requireKernel()

@@ -46,6 +46,8 @@ enum ProbeEmitter {
 
     private static let commAt = -24
     private static let keyAt = -4
+    /// Where a string array's element pointer is read to.
+    private static let pointerAt = -32
 
     private static func emitBody(
         of program: ProbeProgram, _ emission: ProbeProgram.Emission, scratchMap: Int, eventsMap: Int,
@@ -153,6 +155,27 @@ enum ProbeEmitter {
             code.call(user ? .probeReadUser : .probeReadKernel)
             code.skipNextIfEqual(.r0, 0)
             code.store(size: 4, to: .r9, offset: lengthAt, Int32(0))
+        case .strings(let at, let count, let elementSize, let countAt, let array, let user):
+            // Unrolled, as the C's loop: read pointer i, stop at NULL or a failed read, copy
+            // its string, count it.
+            let end = code.newLabel()
+            code.store(size: 4, to: .r9, offset: countAt, Int32(0))
+            for index in 0..<count {
+                code.move(.r1, .frame)
+                code.add(.r1, Int32(pointerAt))
+                code.move(.r2, 8)
+                code.load(.r3, size: array.size, from: .r6, offset: array.offset)
+                code.add(.r3, Int32(8 * index))
+                code.call(user ? .probeReadUser : .probeReadKernel)
+                code.jumpIfNotEqual(.r0, 0, to: end)
+                code.load(.r3, size: 8, from: .frame, offset: pointerAt)
+                code.jumpIfEqual(.r3, 0, to: end)
+                emitRead(
+                    into: at + index * elementSize, size: elementSize,
+                    helper: user ? .probeReadUserString : .probeReadKernelString, &code)
+                code.store(size: 4, to: .r9, offset: countAt, Int32(index + 1))
+            }
+            code.place(end)
         }
     }
 

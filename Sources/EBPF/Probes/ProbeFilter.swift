@@ -41,11 +41,23 @@ public struct ProbeOptions: Sendable, Hashable {
     /// Bytes copied for each string argument (`const char *`, `__data_loc char[]`),
     /// terminating NUL included; longer strings are cut. 1 to 4096.
     public var stringSize: Int
+    /// The most strings read from an array of string pointers (`execve`'s `argv` and
+    /// `envp`, `const char *const *`); the rest are left out. 1 to 64; bcc's execsnoop
+    /// reads 20.
+    public var stringArrayCount: Int
+    /// Bytes copied for each string of such an array, NUL included. 1 to 4096, and at most
+    /// 32 KiB for the whole array.
+    public var stringArrayElementSize: Int
     /// The perf buffer the probe's events travel through.
     public var perfBuffer: PerfBufferOptions
 
-    public init(stringSize: Int = 256, perfBuffer: PerfBufferOptions = .default) {
+    public init(
+        stringSize: Int = 256, stringArrayCount: Int = 20, stringArrayElementSize: Int = 128,
+        perfBuffer: PerfBufferOptions = .default
+    ) {
         self.stringSize = stringSize
+        self.stringArrayCount = stringArrayCount
+        self.stringArrayElementSize = stringArrayElementSize
         self.perfBuffer = perfBuffer
     }
 
@@ -54,6 +66,15 @@ public struct ProbeOptions: Sendable, Hashable {
     func validate() throws(EBPFError) {
         guard (1...4096).contains(stringSize) else {
             throw EBPFError(.invalidArgument, "stringSize \(stringSize) must be between 1 and 4096 bytes")
+        }
+        guard (1...64).contains(stringArrayCount) else {
+            throw EBPFError(.invalidArgument, "stringArrayCount \(stringArrayCount) must be between 1 and 64 strings")
+        }
+        guard (1...4096).contains(stringArrayElementSize), stringArrayCount * stringArrayElementSize <= 32_768 else {
+            throw EBPFError(
+                .invalidArgument,
+                "stringArrayElementSize \(stringArrayElementSize) must be between 1 and 4096 bytes, and at most 32768 bytes for the \(stringArrayCount) strings"
+            )
         }
         try perfBuffer.validate()
     }

@@ -26,6 +26,10 @@ extension ProbeProgram {
         /// `length` bytes, at most `capacity`, with the count copied stored as a u32 at
         /// `lengthAt` (0 when the copy fails).
         case bytes(at: Int, capacity: Int, lengthAt: Int, length: Length, from: Pointer, user: Bool)
+        /// Up to `count` strings of at most `elementSize` bytes each, from a NULL-terminated
+        /// array of pointers at the address `from` holds (`argv`), the number copied as a u32
+        /// at `countAt`.
+        case strings(at: Int, count: Int, elementSize: Int, countAt: Int, from: RecordValue, user: Bool)
 
         /// Where copied data lies.
         enum Pointer: Sendable, Hashable {

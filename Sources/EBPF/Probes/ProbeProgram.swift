@@ -388,6 +388,43 @@ extension ProbeProgram {
             emit(nil)
         }
 
+        /// The strings of a NULL-terminated array of string pointers at `array` (`argv`): at
+        /// most `stringArrayCount` of `stringArrayElementSize` bytes each, and how many.
+        mutating func addStringArray(name: String, array: String, emitted: RecordValue?) {
+            let count = options.stringArrayCount
+            let elementSize = options.stringArrayElementSize
+            let at = place(size: count * elementSize, alignment: 1)
+            let countAt = place(size: 4, alignment: 4)
+            members.append("char f_\(name)[\(count * elementSize)];")
+            members.append("u32 l_\(name);")
+            let (read, readString) =
+                pointersAreUser
+                ? ("bpf_probe_read_user", "bpf_probe_read_user_str")
+                : ("bpf_probe_read_kernel", "bpf_probe_read_kernel_str")
+            statements.append(
+                """
+                e->l_\(name) = 0;
+                    #pragma unroll
+                    for (int ebpf_i = 0; ebpf_i < \(count); ebpf_i++) {
+                        const char *ebpf_string = 0;
+                        if (\(read)(&ebpf_string, sizeof(ebpf_string), (const void *)((u64)(\(array)) + 8 * ebpf_i)) != 0 || !ebpf_string) break;
+                        \(readString)(&e->f_\(name)[ebpf_i * \(elementSize)], \(elementSize), ebpf_string);
+                        e->l_\(name) = ebpf_i + 1;
+                    }
+                """)
+            fields.append(
+                FieldLayout(
+                    name: name, offset: at, elementSize: elementSize, count: count, kind: .strings,
+                    lengthOffset: countAt
+                ))
+            emit(
+                emitted.map {
+                    .strings(
+                        at: at, count: count, elementSize: elementSize, countAt: countAt, from: $0,
+                        user: pointersAreUser)
+                })
+        }
+
         /// A NUL-terminated string copied from the traced process's memory at `pointer`.
         mutating func addUserString(name: String, pointer: String) {
             let at = place(size: options.stringSize, alignment: 1)
@@ -448,6 +485,12 @@ extension ProbeProgram {
                 return
             }
 
+            let words = field.type.split(whereSeparator: { $0 == " " || $0 == "*" })
+                .filter { $0 != "const" && $0 != "__user" && $0 != "volatile" }
+            if words == ["char"], field.type.filter({ $0 == "*" }).count == 2 {
+                addStringArray(name: name, array: value(of: source), emitted: recordValue(source))
+                return
+            }
             if normalized.contains("*") {
                 let pointer = "(const void *)(long)\(value(of: source))"
                 if normalized == "char*" || normalized == "unsignedchar*" {

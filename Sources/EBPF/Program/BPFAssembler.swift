@@ -3,7 +3,7 @@
 /// recorded beside the code, their `imm` left zero.
 ///
 /// Only what the generated probes use: 64-bit moves and arithmetic with a constant, memory
-/// loads and stores, helper calls, forward jumps to one exit label.
+/// loads and stores, helper calls, forward jumps to the exit and to labels.
 struct BPFAssembler {
     /// A register: `r0` (return values), `r1`–`r5` (helper arguments, clobbered by calls),
     /// `r6`–`r9` (kept across calls), `r10` (read-only frame pointer).
@@ -34,6 +34,14 @@ struct BPFAssembler {
     private(set) var mapReferences: [CompiledObject.MapReference] = []
     /// Jumps to the exit label, patched by ``finish()``.
     private var exitJumps: [Int] = []
+    /// Forward jumps to labels not yet placed, by label.
+    private var labelJumps: [Int: [Int]] = [:]
+    private var labelCount = 0
+
+    /// A place in the code forward jumps go to, placed once with ``place(_:)``.
+    struct Label {
+        fileprivate let number: Int
+    }
 
     // Opcodes: class | operation | source (linux/bpf_common.h, linux/bpf.h).
     private static let alu64MoveConstant: UInt8 = 0xB7, alu64MoveRegister: UInt8 = 0xBF
@@ -170,14 +178,38 @@ struct BPFAssembler {
         append(Self.jumpIfNotEqualRegister, register, other)
     }
 
+    mutating func newLabel() -> Label {
+        labelCount += 1
+        return Label(number: labelCount)
+    }
+
+    /// Jumps forward to `label` when `register` == `value`.
+    mutating func jumpIfEqual(_ register: Register, _ value: Int32, to label: Label) {
+        labelJumps[label.number, default: []].append(instructions.count)
+        append(Self.jumpIfEqualConstant, register, immediate: value)
+    }
+
+    /// Jumps forward to `label` when `register` != `value`.
+    mutating func jumpIfNotEqual(_ register: Register, _ value: Int32, to label: Label) {
+        labelJumps[label.number, default: []].append(instructions.count)
+        append(Self.jumpIfNotEqualConstant, register, immediate: value)
+    }
+
+    /// Puts `label` here: the jumps to it land on the next instruction.
+    mutating func place(_ label: Label) {
+        for jump in labelJumps.removeValue(forKey: label.number) ?? [] { patch(jump, to: instructions.count) }
+    }
+
+    private mutating func patch(_ jump: Int, to target: Int) {
+        let offset = Int16(target - jump - 1)
+        instructions[jump] = instructions[jump] & ~(UInt64(0xFFFF) << 16) | UInt64(UInt16(bitPattern: offset)) << 16
+    }
+
     /// Ends the program with `return 0` (the exit label) and points every exit jump there.
     mutating func finish() {
+        precondition(labelJumps.isEmpty, "a label was jumped to but never placed")
         let exit = instructions.count
-        for jump in exitJumps {
-            let offset = Int16(exit - jump - 1)
-            instructions[jump] =
-                instructions[jump] & ~(UInt64(0xFFFF) << 16) | UInt64(UInt16(bitPattern: offset)) << 16
-        }
+        for jump in exitJumps { patch(jump, to: exit) }
         exitJumps.removeAll()
         move(.r0, 0)
         append(Self.exit)

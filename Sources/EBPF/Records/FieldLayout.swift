@@ -14,6 +14,9 @@ struct FieldLayout: Sendable, Hashable {
         case bytes
         /// A `struct sockaddr` copied from the traced process.
         case socketAddress
+        /// `count` NUL-terminated strings of `elementSize` bytes each, the number valid a u32
+        /// at `lengthOffset` (an `argv`).
+        case strings
     }
 
     var name: String
@@ -81,6 +84,16 @@ struct FieldLayout: Sendable, Hashable {
             let start = record.baseAddress! + offset
             if let lengthOffset {
                 guard lengthOffset >= 0, lengthOffset + 4 <= record.count else { return nil }
+                if kind == .strings {
+                    let valid = min(
+                        Int(record.loadUnaligned(fromByteOffset: lengthOffset, as: UInt32.self)), count ?? 0)
+                    return .array(
+                        (0..<valid).map { index in
+                            .string(
+                                FieldLayout.cString(
+                                    UnsafeRawBufferPointer(start: start + index * elementSize, count: elementSize)))
+                        })
+                }
                 let length = min(Int(record.loadUnaligned(fromByteOffset: lengthOffset, as: UInt32.self)), size)
                 let bytes = Array(UnsafeRawBufferPointer(start: start, count: length))
                 if kind == .socketAddress {
@@ -118,6 +131,8 @@ struct FieldLayout: Sendable, Hashable {
                     : .floatingPoint(pointer.loadUnaligned(as: Double.self))
             case .bytes, .socketAddress:
                 return .bytes(Array(UnsafeRawBufferPointer(start: pointer, count: elementSize)))
+            case .strings:
+                return .string(FieldLayout.cString(UnsafeRawBufferPointer(start: pointer, count: elementSize)))
             }
         }
     }

@@ -57,6 +57,13 @@ public enum FieldValue: Sendable, Hashable, CustomStringConvertible {
         return nil
     }
 
+    /// The strings of a string array field (`argv`); nil for any other field.
+    public var stringsValue: [String]? {
+        guard case .array(let values) = self else { return nil }
+        let strings = values.compactMap(\.stringValue)
+        return strings.count == values.count ? strings : nil
+    }
+
     /// The elements of an array field, or the bytes of a byte field as `.unsigned` values.
     public var arrayValue: [FieldValue]? {
         switch self {
