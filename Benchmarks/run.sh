@@ -35,3 +35,5 @@ Benchmarks/.build/release/ebpf-bench --baselines Benchmarks/baselines \
 } >Figures/benchmarks.md
 # The exporter's scrape latency with 1,000 series: Figures/exporter-scrape.md.
 ./Exporter/bench.sh
+# Each attach mechanism's cost per traced syscall, in the 6.1 guest: Figures/attach-cost.md.
+./Benchmarks/attach-cost.sh

@@ -4,6 +4,7 @@
 //   ebpf-bench [--events 200000,2000000] [--sizes 56,512] [--latency-events 30] [--repeats 3] [--baselines DIR]
 //              [--ebpf-trace PATH [--startup-repeats 7]]   (PATH adds the start-up comparison)
 //   ebpf-bench startup --ebpf-trace PATH [--startup-repeats 7] [--baselines DIR]   (start-up only)
+//   ebpf-bench attach-cost [--calls 200000] [--rounds 5]   (tracepoint, raw tracepoint, kprobe, fentry)
 //   ebpf-bench consume ...   (internal: one Swift consumer, run by the harness)
 //   ebpf-bench program SYSCALL PID [STRING_SIZE]   (prints the generated program, for profiling by hand)
 import EBPF
@@ -16,6 +17,8 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 do {
     if arguments.first == "consume" {
         try SwiftConsumer.run(Array(arguments.dropFirst()))
+    } else if arguments.first == "attach-cost" {
+        try AttachCost.run(arguments)
     } else if arguments.first == "startup" {
         emit(Report.targets(try startupTargets(arguments)))
     } else if arguments.first == "program", arguments.count >= 3, let pid = Int32(arguments[2]) {
