@@ -83,8 +83,9 @@ final class EventPoller: Sendable {
     /// batches its wake-ups. Replaces the previous observer; nil removes it.
     func afterFullPass(_ body: (@Sendable (UInt64) -> Void)?) {
         state.withLock { state in
+            guard let pollSet = state.pollSet, !state.isStopping else { return }  // Closed: never called.
             state.afterFullPass = body
-            state.pollSet?.wake()
+            pollSet.wake()
         }
     }
 
@@ -195,6 +196,7 @@ final class EventPoller: Sendable {
             case .idle:
                 state.phase = .closed
                 state.pollSet = nil
+                state.afterFullPass = nil
                 return .nothing
             case .closed:
                 return .nothing
@@ -296,6 +298,8 @@ final class EventPoller: Sendable {
         }
         let removals = state.withLock { state in
             defer { state.removals.removeAll() }
+            // The observer may hold the wrapper (a cycle through this poller): let it go.
+            state.afterFullPass = nil
             return state.removals
         }
         for removal in removals {
