@@ -254,9 +254,11 @@ struct Trace: ParsableCommand {
         if name.hasPrefix("kprobe:") { return .kprobe(String(name.dropFirst("kprobe:".count))) }
         if name.hasPrefix("usdt:"), let (binary, probe) = Self.usdtParts(name) {
             let numbers = usdtStrings.flatMap(Self.argumentNumbers) ?? []
-            // The numbers this probe has; when it cannot be read, all of them, and the
-            // library says what is wrong.
-            let count = (try? EBPFWrapper.usdtProbes(in: binary).first { "\($0)" == probe })?.arguments.count
+            // The numbers this probe has (its notes read only when strings are asked for);
+            // when it cannot be read, all of them, and the library says what is wrong.
+            let count =
+                numbers.isEmpty
+                ? nil : (try? EBPFWrapper.usdtProbes(in: binary).first { "\($0)" == probe })?.arguments.count
             return .usdt(probe, in: binary, pid: pid, strings: numbers.filter { $0 <= count ?? .max })
         }
         if name.contains(":") { return .tracepoint(name) }

@@ -323,13 +323,11 @@ extension ProbeProgram {
                 addScalar(name: name, cType: "u64", size: 8, kind: .pointer, value: value, bits: nil)
             case .string:
                 // x86-64 keeps the kernel in the upper half: a pointer there is the kernel's.
-                let at = place(size: options.stringSize, alignment: 1)
-                members.append("char f_\(name)[\(options.stringSize)];")
-                statements.append(
-                    "if ((s64)\(value) < 0) bpf_probe_read_kernel_str(&e->f_\(name), sizeof(e->f_\(name)), (const void *)\(value)); else bpf_probe_read_user_str(&e->f_\(name), sizeof(e->f_\(name)), (const void *)\(value));"
+                _ = addStringMember(
+                    name: name, capacity: options.stringSize,
+                    read:
+                        "if ((s64)\(value) < 0) bpf_probe_read_kernel_str(&e->f_\(name), sizeof(e->f_\(name)), (const void *)\(value)); else bpf_probe_read_user_str(&e->f_\(name), sizeof(e->f_\(name)), (const void *)\(value));"
                 )
-                fields.append(
-                    FieldLayout(name: name, offset: at, elementSize: 1, count: options.stringSize, kind: .character))
                 emit(nil)
             case .socket(let offsets):
                 addScalar(name: name, cType: "u64", size: 8, kind: .pointer, value: value, bits: nil)
@@ -425,13 +423,21 @@ extension ProbeProgram {
                 })
         }
 
+        /// A `char` member of `capacity` bytes filled by `read` (a statement writing a
+        /// NUL-terminated string into `e->f_<name>`); its offset in the record.
+        mutating func addStringMember(name: String, capacity: Int, read: String) -> Int {
+            let at = place(size: capacity, alignment: 1)
+            members.append("char f_\(name)[\(capacity)];")
+            statements.append(read)
+            fields.append(FieldLayout(name: name, offset: at, elementSize: 1, count: capacity, kind: .character))
+            return at
+        }
+
         /// A NUL-terminated string copied from the traced process's memory at `pointer`.
         mutating func addUserString(name: String, pointer: String) {
-            let at = place(size: options.stringSize, alignment: 1)
-            members.append("char f_\(name)[\(options.stringSize)];")
-            statements.append("bpf_probe_read_user_str(&e->f_\(name), sizeof(e->f_\(name)), \(pointer));")
-            fields.append(
-                FieldLayout(name: name, offset: at, elementSize: 1, count: options.stringSize, kind: .character))
+            _ = addStringMember(
+                name: name, capacity: options.stringSize,
+                read: "bpf_probe_read_user_str(&e->f_\(name), sizeof(e->f_\(name)), \(pointer));")
             emit(nil)
         }
 
@@ -449,13 +455,11 @@ extension ProbeProgram {
                 guard case .record(let offset, _) = source else { return }
                 let location = "(*(u32 *)((char *)ctx + \(offset)))"
                 if isText {
-                    let at = place(size: capacity, alignment: 1)
-                    members.append("char f_\(name)[\(capacity)];")
-                    statements.append(
-                        "bpf_probe_read_kernel_str(&e->f_\(name), sizeof(e->f_\(name)), (char *)ctx + (\(location) & 0xFFFF));"
+                    let at = addStringMember(
+                        name: name, capacity: capacity,
+                        read:
+                            "bpf_probe_read_kernel_str(&e->f_\(name), sizeof(e->f_\(name)), (char *)ctx + (\(location) & 0xFFFF));"
                     )
-                    fields.append(
-                        FieldLayout(name: name, offset: at, elementSize: 1, count: capacity, kind: .character))
                     emit(
                         offset % 4 == 0
                             ? .string(at: at, capacity: capacity, from: .dataLocation(offset: offset), user: false)
@@ -494,13 +498,10 @@ extension ProbeProgram {
             if normalized.contains("*") {
                 let pointer = "(const void *)(long)\(value(of: source))"
                 if normalized == "char*" || normalized == "unsignedchar*" {
-                    let at = place(size: options.stringSize, alignment: 1)
-                    members.append("char f_\(name)[\(options.stringSize)];")
                     let helper = pointersAreUser ? "bpf_probe_read_user_str" : "bpf_probe_read_kernel_str"
-                    statements.append("\(helper)(&e->f_\(name), sizeof(e->f_\(name)), \(pointer));")
-                    fields.append(
-                        FieldLayout(name: name, offset: at, elementSize: 1, count: options.stringSize, kind: .character)
-                    )
+                    let at = addStringMember(
+                        name: name, capacity: options.stringSize,
+                        read: "\(helper)(&e->f_\(name), sizeof(e->f_\(name)), \(pointer));")
                     emit(
                         recordValue(source).map {
                             .string(at: at, capacity: options.stringSize, from: .value($0), user: pointersAreUser)
