@@ -1,29 +1,59 @@
 #!/usr/bin/env bash
 # Fuzzes the tracepoint format parser, the by-name record decoder, the table type
 # description decoder, the trace pipe line parser, the socket address decoder, the
-# compile cache's entry reader and the BTF reader with
-# libFuzzer (and AddressSanitizer), each for a bounded time, from a seed corpus of real
-# format files, records, libbcc descriptions, trace pipe lines, addresses, cache entries and slices of the kernel's BTF; the targets
-# also check properties (round trips, names that are C identifiers), not only "no crash".
-# Exits non-zero if a target crashes, leaks or hangs. (Release: SwiftPM's debug builds
-# rename `main` for testable executables, and a libFuzzer target has libFuzzer's main.)
+# compile cache's entry reader and the BTF reader with libFuzzer (and AddressSanitizer),
+# from a seed corpus of real format files, records, libbcc descriptions, trace pipe lines,
+# addresses, cache entries and slices of the kernel's BTF; the targets also check
+# properties (round trips, names that are C identifiers), not only "no crash". Exits
+# non-zero if a target crashes, leaks or hangs. (Release: SwiftPM's debug builds rename
+# `main` for testable executables, and a libFuzzer target has libFuzzer's main.)
 #
-#   Fuzz/run.sh [seconds per target, default 60]
+#   Fuzz/run.sh                    the check test.sh (and CI) runs: each target with a fixed
+#                                  seed for a fixed number of inputs (about a minute each on a
+#                                  2-core machine), Swift's hashing made deterministic and
+#                                  libFuzzer's comparison tracing off (it learns stack addresses,
+#                                  which move with each run), so the result depends on the code
+#                                  alone, never on luck or on the machine's speed.
+#   Fuzz/run.sh --explore [SECONDS] [TARGET...]
+#                                  a search: a random seed, SECONDS per target (default 600).
+#                                  A failing input is left in Fuzz/ (crash-*, leak-*,
+#                                  timeout-*): fix the code, then add the input to the
+#                                  target's corpus or to a unit test, so the check holds it.
 set -euo pipefail
 cd "$(dirname "$0")"
-seconds=${1:-60}
+# Inputs per target in the check: each about a minute here (targets differ a hundredfold in speed).
+declare -A runs=(
+    [format]=1000000 [record]=1200000 [table]=1200000 [trace-line]=80000
+    [socket-address]=7000000 [cache-entry]=400000 [btf]=20000
+)
+targets=(format record table trace-line socket-address cache-entry btf)
+explore=0
+if [ "${1:-}" = "--explore" ]; then
+    explore=1
+    seconds=${2:-600}
+    shift $(($# < 2 ? $# : 2))
+    if [ $# -gt 0 ]; then targets=("$@"); fi
+fi
 # A failed property (a precondition) prints its message; Swift's backtracer would instead
 # read the crashed process's memory through AddressSanitizer and bury it in a false report.
 export SWIFT_BACKTRACE=enable=no
 swift build -c release --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address
 bin=$(swift build -c release --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address --show-bin-path)
-for target in format record table trace-line socket-address cache-entry btf; do
+for target in "${targets[@]}"; do
+    [ -n "${runs[$target]:-}" ] || { echo "Fuzz/run.sh: no target '$target' (targets: ${!runs[*]})" >&2; exit 2; }
     work=$(mktemp -d)
     log=$(mktemp)
     cp corpus/"$target"/* "$work"/
-    echo "== fuzzing the $target decoder for $seconds s"
     status=0
-    "$bin/ebpf-fuzz-$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "$work" >"$log" 2>&1 || status=$?
+    if [ "$explore" = 1 ]; then
+        echo "== fuzzing the $target decoder for $seconds s (exploring: a random seed)"
+        "$bin/ebpf-fuzz-$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+            -print_final_stats=1 "$work" >"$log" 2>&1 || status=$?
+    else
+        echo "== fuzzing the $target decoder for ${runs[$target]} inputs from seed 1"
+        SWIFT_DETERMINISTIC_HASHING=1 "$bin/ebpf-fuzz-$target" -seed=1 -runs="${runs[$target]}" -use_cmp=0 \
+            -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "$work" >"$log" 2>&1 || status=$?
+    fi
     grep -E 'stat::number_of_executed_units|stat::peak_rss_mb|Done [0-9]+ runs' "$log" || true
     if [ "$status" -ne 0 ]; then
         tail -n 60 "$log"

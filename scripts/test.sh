@@ -13,8 +13,9 @@
 #   4. the exporter's suite (Exporter/, a package of its own): its configuration, and the
 #      built ebpf-exporter scraped by a real Prometheus server on loopback (exact counts and
 #      histogram buckets of what a child process did; a minute of scrapes every 100 ms);
-#   5. the seven parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer for
-#      FUZZ_SECONDS each (default 60).
+#   5. the seven parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer, each
+#      from a fixed seed for a fixed number of inputs (about a minute each), so the part's
+#      result never depends on luck; `Fuzz/run.sh --explore` is the open-ended search.
 # Kernel tests skip without root/BPF unless EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run),
 # which turns every skip into a failure. For a quick local run: `swift test`.
 # EBPF_SKIP_KERNEL_VM=1 leaves out part 2 (for a host that cannot run qemu).
@@ -89,6 +90,6 @@ part "the exporter, scraped by a real Prometheus server"
 logged swift test --package-path Exporter --skip-build --disable-swift-testing
 
 part "fuzzing"
-logged Fuzz/run.sh "${FUZZ_SECONDS:-60}"
+logged Fuzz/run.sh
 part "done"
 ./scripts/write-figures.sh "$run_log" Figures/test-run.md

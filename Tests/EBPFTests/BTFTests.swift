@@ -117,4 +117,29 @@ final class BTFTests: XCTestCase {
             error(oneStruct),
             "not valid BTF: type 1 (at byte 0 of its types): its 1000 entries run past the type section")
     }
+
+    /// Types that refer to themselves parse (the references are in range) and every lookup on
+    /// them answers nil or a bounded name instead of recursing forever; the fuzzer found the
+    /// self-nested array.
+    func testSelfReferringTypesAnswerWithoutRecursingForever() throws {
+        func word(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
+        let types: [UInt8] =
+            // 1: an array of 2 elements of type 1, indexed by type 1
+            word(0) + word(3 << 24) + word(0) + word(1) + word(1) + word(2)
+            // 2 and 3: typedefs of each other, 4: a pointer to 2
+            + word(0) + word(8 << 24) + word(3) + word(0) + word(8 << 24) + word(2)
+            + word(0) + word(2 << 24) + word(2)
+        let header: [UInt8] =
+            [0x9F, 0xEB, 1, 0] + word(24) + word(0) + word(UInt32(types.count)) + word(UInt32(types.count)) + word(1)
+        let btf = try BTF(parsing: header + types + [0])
+        XCTAssertEqual(btf.typeCount, 4)
+        XCTAssertEqual(btf.shape(of: 1), .array(element: 1, count: 2))
+        XCTAssertNil(btf.size(of: 1))
+        XCTAssertEqual(btf.shape(of: 2), .other)
+        XCTAssertNil(btf.size(of: 2))
+        XCTAssertNil(btf.members(of: 3))
+        XCTAssertEqual(btf.shape(of: 4), .pointer(to: 2))
+        XCTAssertEqual(btf.size(of: 4), 8)
+        XCTAssertEqual(btf.typeName(of: 1), "?" + String(repeating: "[2]", count: 16))
+    }
 }

@@ -223,8 +223,13 @@ public struct BTF: Sendable {
     }
 
     /// The size in bytes of a value of `type`; nil when it has none (void, a function) or is
-    /// unreadable.
+    /// unreadable (an array nested in itself, or more than 32 arrays deep).
     public func size(of type: TypeID) -> Int? {
+        size(of: type, depth: 0)
+    }
+
+    private func size(of type: TypeID, depth: Int) -> Int? {
+        guard depth < 32 else { return nil }
         switch shape(of: type) {
         case .integer(let size, _), .enumeration(let size, _), .float(let size), .structure(let size),
             .union(let size):
@@ -232,7 +237,7 @@ public struct BTF: Sendable {
         case .boolean, .character: return 1
         case .pointer: return 8
         case .array(let element, let count):
-            guard let size = size(of: element) else { return nil }
+            guard let size = size(of: element, depth: depth + 1) else { return nil }
             return size.multipliedReportingOverflow(by: count).overflow ? nil : size * count
         case .void, .function, .other: return nil
         }
