@@ -52,8 +52,11 @@ final class AttachKindTests: XCTestCase {
         XCTAssertEqual(exit.kind, .uretprobe)
         try b.openPerfBuffer("calls") { calls.append($0) }
 
-        let pid = getpid()
-        _ = getpid()
+        let pid = CPUAffinity.onOneCPU {
+            let pid = getpid()
+            _ = getpid()
+            return pid
+        }
         XCTAssertTrue(waitUntil { calls.count >= 4 })
         usleep(50_000)
         let seen = calls.all.map { ($0.is_return?.intValue ?? -1, $0.value?.intValue ?? -1) }

@@ -48,7 +48,7 @@ final class DeliveryOrderTests: XCTestCase {
         let roundDone = DispatchSemaphore(value: 0)
         for side in 0..<2 {
             Thread {
-                ReliabilityTests.Load.pinCallingThread(to: side)
+                CPUAffinity.pinCallingThread(to: side)
                 for _ in 0..<rounds {
                     go[side].wait()
                     for _ in 0..<callsPerRound { _ = lseek(Int32(firstFD + side), 0, SEEK_SET) }

@@ -130,10 +130,10 @@ final class KernelFunctionTests: XCTestCase {
         let fd = created.withLock { $0 }
         XCTAssertGreaterThanOrEqual(fd, 0)
         XCTAssertTrue(waitUntil { entries.count >= 2 && exits.count >= 2 })
-        XCTAssertEqual(entries.all.map { $0.filename?.stringValue }, [path, "/nonexistent/ebpf-fentry"])
-        XCTAssertEqual(entries.all.map { $0.dfd?.intValue }, [Int(AT_FDCWD), Int(AT_FDCWD)])
-        XCTAssertEqual(exits.all.map { $0.ret?.intValue }, [Int(fd), -Int(ENOENT)])
-        XCTAssertEqual(exits.all.map { $0.filename?.stringValue }, [path, "/nonexistent/ebpf-fentry"])
+        XCTAssertEqual(entries.inFiringOrder.map { $0.filename?.stringValue }, [path, "/nonexistent/ebpf-fentry"])
+        XCTAssertEqual(entries.inFiringOrder.map { $0.dfd?.intValue }, [Int(AT_FDCWD), Int(AT_FDCWD)])
+        XCTAssertEqual(exits.inFiringOrder.map { $0.ret?.intValue }, [Int(fd), -Int(ENOENT)])
+        XCTAssertEqual(exits.inFiringOrder.map { $0.filename?.stringValue }, [path, "/nonexistent/ebpf-fentry"])
         XCTAssertEqual(
             try XCTUnwrap(results).snapshot(),
             [.init(key: nil, count: 2, sum: Int64(fd) - Int64(ENOENT), min: -Int64(ENOENT), max: Int64(fd))])

@@ -114,6 +114,42 @@ final class Collected<Value: Sendable>: Sendable {
     var count: Int { values.withLock { $0.count } }
 }
 
+extension Collected where Value == ProbeEvent {
+    /// The events in the order they happened (by kernel timestamp). Delivery keeps the order
+    /// of each CPU's buffer only: a process that moves to another CPU between two events may
+    /// have the second delivered first.
+    var inFiringOrder: [ProbeEvent] { all.sorted { $0.timestamp < $1.timestamp } }
+}
+
+/// Affinity of the calling thread (sched_getaffinity(2)/sched_setaffinity(2); Glibc declares
+/// them only under _GNU_SOURCE, so they are looked up by name).
+enum CPUAffinity {
+    private typealias Call = @convention(c) (pid_t, Int, UnsafeMutableRawPointer) -> Int32
+    private static func call(_ name: String) -> Call {
+        unsafeBitCast(dlsym(dlopen(nil, RTLD_NOW), name)!, to: Call.self)
+    }
+
+    /// Holds the calling thread on `cpu`; false when the kernel refuses (no such CPU online).
+    @discardableResult
+    static func pinCallingThread(to cpu: Int) -> Bool {
+        var mask = [UInt8](repeating: 0, count: 128)
+        mask[cpu / 8] |= UInt8(1 << (cpu % 8))
+        return call("sched_setaffinity")(0, mask.count, &mask) == 0
+    }
+
+    /// Runs `body` with the calling thread held on one of the CPUs it may use, then gives it
+    /// back all of them: the events a native program writes from `body` then all go to one
+    /// CPU's perf buffer, and are delivered in the order `body` made them.
+    static func onOneCPU<T>(_ body: () throws -> T) rethrows -> T {
+        var saved = [UInt8](repeating: 0, count: 128)
+        precondition(call("sched_getaffinity")(0, saved.count, &saved) == 0, "sched_getaffinity: \(errno)")
+        let first = saved.firstIndex { $0 != 0 }.map { $0 * 8 + saved[$0].trailingZeroBitCount } ?? 0
+        precondition(pinCallingThread(to: first), "sched_setaffinity to CPU \(first): \(errno)")
+        defer { precondition(call("sched_setaffinity")(0, saved.count, &saved) == 0, "sched_setaffinity: \(errno)") }
+        return try body()
+    }
+}
+
 /// Facts about the calling process and thread, read from /proc so tests compare the
 /// kernel's view with an independent one.
 enum ThisProcess {

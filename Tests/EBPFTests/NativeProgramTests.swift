@@ -79,8 +79,7 @@ final class NativeProgramTests: XCTestCase {
         try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")
         try b.openPerfBuffer("events", as: BindEvent.self) { events.append($0) }
 
-        var fds: [Int32] = []
-        for _ in 0..<3 { fds.append(bindLoopbackSocket()) }
+        let fds = CPUAffinity.onOneCPU { (0..<3).map { _ in bindLoopbackSocket() } }
         defer { fds.forEach { close($0) } }
         XCTAssertTrue(waitUntil { events.count >= 3 })
         usleep(50_000)

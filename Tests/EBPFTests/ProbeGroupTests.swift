@@ -32,7 +32,7 @@ final class ProbeGroupTests: XCTestCase {
 
         XCTAssertTrue(waitUntil { events.count >= 7 }, "\(events.all)")
         usleep(50_000)
-        let byName = Dictionary(grouping: events.all, by: \.eventName)
+        let byName = Dictionary(grouping: events.inFiringOrder, by: \.eventName)
         XCTAssertEqual(byName["syscalls:sys_enter_getppid"]?.count, 3)
         XCTAssertEqual(byName["syscalls:sys_enter_getpgid"]?.map { $0.pid?.intValue }, groups.map { Int($0) })
         XCTAssertEqual(byName["syscalls:sys_enter_fchdir"]?.map { $0.fd?.intValue }, [Int(directory), Int(cwd)])
@@ -108,7 +108,7 @@ final class ProbeGroupTests: XCTestCase {
         // A thread of its own, pinned, so the test thread's affinity is left alone.
         Thread {
             defer { done.signal() }
-            ReliabilityTests.Load.pinCallingThread(to: 0)
+            CPUAffinity.pinCallingThread(to: 0)
             let thisThread = ProbeFilter(processID: ThisProcess.pid, threadID: ThisProcess.tid)
             let options = ProbeOptions(perfBuffer: PerfBufferOptions(wakeupEvents: 4))
             do {

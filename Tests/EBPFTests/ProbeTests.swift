@@ -74,10 +74,10 @@ final class ProbeTests: XCTestCase {
         }
 
         XCTAssertTrue(waitUntil { binds.count >= 2 && connects.count >= 1 })
-        XCTAssertEqual(binds.all.first?.umyaddr?.description, "[::1]:0")
-        XCTAssertEqual(binds.all.first?.fd?.intValue, Int(v6))
+        XCTAssertEqual(binds.inFiringOrder.first?.umyaddr?.description, "[::1]:0")
+        XCTAssertEqual(binds.inFiringOrder.first?.fd?.intValue, Int(v6))
         XCTAssertEqual(
-            binds.all.last?.umyaddr?.description, "127.0.0.1:0",
+            binds.inFiringOrder.last?.umyaddr?.description, "127.0.0.1:0",
             "bound to port 0: the kernel picks \(port) after the call")
         let connected = try XCTUnwrap(connects.all.first)
         assertHeader(connected)

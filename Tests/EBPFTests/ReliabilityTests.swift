@@ -121,7 +121,7 @@ final class ReliabilityTests: XCTestCase {
         /// - Parameter cpu: Pin the thread to this CPU.
         init(limit: Int = .max, cpu: Int? = nil) {
             Thread { [self] in
-                if let cpu { Self.pinCallingThread(to: cpu) }
+                if let cpu { CPUAffinity.pinCallingThread(to: cpu) }
                 var made = 0
                 while running.load(ordering: .relaxed), made < limit {
                     _ = getppid()
@@ -131,16 +131,6 @@ final class ReliabilityTests: XCTestCase {
                 calls.store(made, ordering: .relaxed)
                 done.signal()
             }.start()
-        }
-
-        /// sched_setaffinity(2) for the calling thread (Glibc exports it only under
-        /// _GNU_SOURCE, so it is looked up by name).
-        static func pinCallingThread(to cpu: Int) {
-            typealias SetAffinity = @convention(c) (pid_t, Int, UnsafeRawPointer) -> Int32
-            guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "sched_setaffinity") else { return }
-            var mask = [UInt8](repeating: 0, count: 128)
-            mask[cpu / 8] |= UInt8(1 << (cpu % 8))
-            _ = unsafeBitCast(symbol, to: SetAffinity.self)(0, mask.count, mask)
         }
 
         /// Stops the thread early and returns the calls it made.

@@ -285,7 +285,7 @@ final class TraceCommandTests: XCTestCase {
         let finished = DispatchSemaphore(value: 0)
         for side in 0..<2 {
             Thread {
-                ReliabilityTests.Load.pinCallingThread(to: side)
+                CPUAffinity.pinCallingThread(to: side)
                 for call in stride(from: side, to: calls, by: 2) {
                     turns[side].wait()
                     _ = lseek(Int32(900_100 + call), 0, SEEK_SET)

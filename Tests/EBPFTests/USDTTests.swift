@@ -103,7 +103,7 @@ final class USDTTests: XCTestCase {
             probes.map(\.eventName), ["usdt:\(path):ebpftest:plain", "usdt:\(path):ebpftest:gated"])
         for _ in 1...3 { XCTAssertEqual(fixture.fire(), 1) }
         XCTAssertTrue(waitUntil { events.count >= 6 }, "\(events.all)")
-        let byName = Dictionary(grouping: events.all, by: \.eventName)
+        let byName = Dictionary(grouping: events.inFiringOrder, by: \.eventName)
         let plain = byName["usdt:\(path):ebpftest:plain"] ?? []
         XCTAssertEqual(plain.map { $0.arg1?.intValue }, [1, 2, 3])
         XCTAssertEqual(plain.map { $0.arg2?.intValue }, [-1000, -2000, -3000])
@@ -133,7 +133,7 @@ final class USDTTests: XCTestCase {
         XCTAssertEqual(other.fire(), 0)
         for _ in 1...3 { XCTAssertEqual(fixture.fire(), 1) }
         XCTAssertTrue(waitUntil { events.count >= 3 })
-        XCTAssertEqual(events.all.map { $0.arg2?.intValue }, [7, 14, 21])
+        XCTAssertEqual(events.inFiringOrder.map { $0.arg2?.intValue }, [7, 14, 21])
         XCTAssertEqual(
             try scaled.snapshot(), [.init(key: nil, count: 3, sum: -6000, min: -3000, max: -1000)])
     }
