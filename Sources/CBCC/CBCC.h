@@ -24,7 +24,8 @@
 #include <sys/eventfd.h>
 #include <malloc.h>
 
-// The functions of libbcc_bpf.so the EBPF module calls, each with its declared type.
+// The functions of libbcc_bpf.so the EBPF module calls, each with its declared type, which is
+// the same in every release from 0.18 (Debian 11) to 0.31 (Debian 13).
 #define CBCC_RUNTIME_FUNCTIONS(F) \
     F(bpf_attach_tracepoint) \
     F(bpf_attach_raw_tracepoint) \
@@ -40,9 +41,10 @@
     F(bpf_delete_elem) \
     F(bpf_get_first_key) \
     F(bpf_get_next_key) \
-    F(bpf_lookup_and_delete) \
-    F(bpf_lookup_batch) \
-    F(bpf_lookup_and_delete_batch) \
+    F(bpf_lookup_and_delete)
+
+// Symbols and shared-library paths: in libbcc_bpf.so from 0.21, only in libbcc.so before.
+#define CBCC_SYMBOL_FUNCTIONS(F) \
     F(bcc_symcache_new) \
     F(bcc_free_symcache) \
     F(bcc_symcache_resolve) \
@@ -63,7 +65,6 @@
     F(bpf_function_name) \
     F(bpf_function_start) \
     F(bpf_function_size) \
-    F(bcc_func_load) \
     F(bpf_num_tables) \
     F(bpf_table_name) \
     F(bpf_table_fd) \
@@ -80,15 +81,59 @@
     F(bcc_usdt_new_frompid) \
     F(bcc_usdt_close) \
     F(bcc_usdt_foreach) \
-    F(bcc_usdt_get_location) \
-    F(bcc_usdt_get_argument)
+    F(bcc_usdt_get_location)
+
+// What differs between releases is declared here, not taken from the installed headers, so
+// the module builds against any release's headers and calls the one it loaded as it is.
+
+// Batch lookups (BPF_MAP_LOOKUP_BATCH): from 0.24.
+typedef int (*cbcc_lookup_batch_fn)(
+    int fd, __u32 *in_batch, __u32 *out_batch, void *keys, void *values, __u32 *count);
+
+// bcc_func_load: 11 parameters before 0.25, then `int attach_type` (-1: none) at the end.
+typedef int (*cbcc_func_load_11_fn)(
+    void *program, int prog_type, const char *name, const struct bpf_insn *insns, int prog_len,
+    const char *license, unsigned kern_version, int log_level, char *log_buf, unsigned log_buf_size,
+    const char *dev_name);
+typedef int (*cbcc_func_load_12_fn)(
+    void *program, int prog_type, const char *name, const struct bpf_insn *insns, int prog_len,
+    const char *license, unsigned kern_version, int log_level, char *log_buf, unsigned log_buf_size,
+    const char *dev_name, int attach_type);
+
+// bcc_usdt_get_argument writes a struct bcc_usdt_argument, whose `constant` was an `int`
+// (48 bytes) before 0.19 and is a `long long` (56 bytes) since.
+typedef int (*cbcc_usdt_get_argument_fn)(
+    void *usdt, const char *provider_name, const char *probe_name, int index, int argument_index,
+    void *argument);
+#define CBCC_USDT_ARGUMENT_MEMBERS(constant_type) \
+    int size; \
+    int valid; \
+    constant_type constant; \
+    int deref_offset; \
+    const char *deref_ident; \
+    const char *base_register_name; \
+    const char *index_register_name; \
+    int scale;
+struct cbcc_usdt_argument_int_constant { CBCC_USDT_ARGUMENT_MEMBERS(int) };
+struct cbcc_usdt_argument_long_constant { CBCC_USDT_ARGUMENT_MEMBERS(long long) };
+#undef CBCC_USDT_ARGUMENT_MEMBERS
 
 #define CBCC_MEMBER(name) __typeof__(&name) name;
 struct cbcc_runtime {
     CBCC_RUNTIME_FUNCTIONS(CBCC_MEMBER)
+    // NULL where the release lacks them (before 0.24).
+    cbcc_lookup_batch_fn bpf_lookup_batch;
+    cbcc_lookup_batch_fn bpf_lookup_and_delete_batch;
+};
+struct cbcc_symbols {
+    CBCC_SYMBOL_FUNCTIONS(CBCC_MEMBER)
 };
 struct cbcc_compiler {
     CBCC_COMPILER_FUNCTIONS(CBCC_MEMBER)
+    // One of the two, by release.
+    cbcc_func_load_11_fn bcc_func_load_11;
+    cbcc_func_load_12_fn bcc_func_load_12;
+    cbcc_usdt_get_argument_fn bcc_usdt_get_argument;
 };
 #undef CBCC_MEMBER
 
@@ -98,10 +143,23 @@ struct cbcc_compiler {
     if (!(table->name = (__typeof__(&name))dlsym(handle, #name))) return #name;
 static inline const char *cbcc_runtime_load(void *handle, struct cbcc_runtime *table) {
     CBCC_RUNTIME_FUNCTIONS(CBCC_LOOKUP)
+    table->bpf_lookup_batch = (cbcc_lookup_batch_fn)dlsym(handle, "bpf_lookup_batch");
+    table->bpf_lookup_and_delete_batch = (cbcc_lookup_batch_fn)dlsym(handle, "bpf_lookup_and_delete_batch");
     return 0;
 }
-static inline const char *cbcc_compiler_load(void *handle, struct cbcc_compiler *table) {
+static inline const char *cbcc_symbols_load(void *handle, struct cbcc_symbols *table) {
+    CBCC_SYMBOL_FUNCTIONS(CBCC_LOOKUP)
+    return 0;
+}
+// `arguments`: how many parameters bcc_func_load has in this release (11 or 12).
+static inline const char *cbcc_compiler_load(void *handle, struct cbcc_compiler *table, int arguments) {
     CBCC_COMPILER_FUNCTIONS(CBCC_LOOKUP)
+    void *load = dlsym(handle, "bcc_func_load");
+    if (!load) return "bcc_func_load";
+    table->bcc_func_load_11 = arguments == 11 ? (cbcc_func_load_11_fn)load : 0;
+    table->bcc_func_load_12 = arguments == 11 ? 0 : (cbcc_func_load_12_fn)load;
+    if (!(table->bcc_usdt_get_argument = (cbcc_usdt_get_argument_fn)dlsym(handle, "bcc_usdt_get_argument")))
+        return "bcc_usdt_get_argument";
     return 0;
 }
 #undef CBCC_LOOKUP

@@ -61,6 +61,11 @@ public final class EBPFWrapper: Sendable {
         try self.init(cache: cache, probeBuilder: .standard, logger: logger)
     }
 
+    /// The release of the libbcc this process loads (`"0.26.0"`), from its library file's
+    /// name; nil when libbcc cannot be opened or its file names no release. Releases from
+    /// 0.18 on are supported; an older one makes every initializer throw.
+    public static var libbccVersion: String? { LibBCC.release?.description }
+
     /// A wrapper with no program of its own whose probes are built by `probeBuilder`, its
     /// batched buffers drained every `drainInterval`.
     init(

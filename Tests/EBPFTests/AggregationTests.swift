@@ -271,15 +271,21 @@ final class AggregationTests: XCTestCase {
         try requireKernel()
         let b = try EBPFWrapper()
         defer { b.close() }
-        // A thread that reports its id, waits for the go, then calls fchdir `calls` times.
-        let calls = 200_000
+        // A thread that reports its id, waits for the go, then calls fchdir until told to
+        // stop, counting its own calls. It stops only after the takes, so every take runs
+        // while it calls, however fast or busy the machine is.
         let tid = Locked<Int32>(0)
+        let made = Locked(0)
+        let stop = Locked(false)
         let go = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
         let worker = Thread {
             tid.withLock { $0 = ThisProcess.tid }
             go.wait()
-            for _ in 0..<calls { _ = fchdir(900_041) }
+            while !stop.withLock({ $0 }) {
+                _ = fchdir(900_041)
+                made.withLock { $0 += 1 }
+            }
             finished.signal()
         }
         worker.start()
@@ -288,15 +294,18 @@ final class AggregationTests: XCTestCase {
             .syscall("fchdir"), filter: ProbeFilter(processID: ThisProcess.pid, threadID: tid.withLock { $0 }))
         go.signal()
         var total: UInt64 = 0
-        var takes = 0
-        while finished.wait(timeout: .now()) == .timedOut {
+        let takes = 5
+        for _ in 0..<takes {
+            // Each take follows calls made since the one before.
+            let before = made.withLock { $0 }
+            XCTAssertTrue(waitUntil(timeout: .seconds(60)) { made.withLock { $0 } > before })
             total += try counts.take().reduce(0) { $0 + $1.count }
-            takes += 1
         }
+        stop.withLock { $0 = true }
+        XCTAssertEqual(finished.wait(timeout: .now() + 60), .success)
         counts.detach()
         total += try counts.take().reduce(0) { $0 + $1.count }
-        XCTAssertEqual(total, UInt64(calls), "every call in exactly one of \(takes + 1) takes")
-        XCTAssertGreaterThan(takes, 1, "the takes ran while the thread called")
+        XCTAssertEqual(total, UInt64(made.withLock { $0 }), "every call in exactly one of \(takes + 1) takes")
     }
 
     func testDetachStopsCountingAndCloseFreesTheTable() throws {

@@ -56,8 +56,11 @@ final class KernelFunctionTests: XCTestCase {
             let entry = try b.attachKfunc(function: "do_sys_openat2")
             let exit = try b.attachKretfunc(function: "do_sys_openat2")
             XCTAssertEqual([entry.kind, exit.kind], [.kfunc, .kretfunc])
+            // From libbcc 0.28 the macros put the module into the name.
+            let module = Self.macrosNameTheModule ? "vmlinux__" : ""
             XCTAssertEqual(
-                [entry.functionName, exit.functionName], ["kfunc__do_sys_openat2", "kretfunc__do_sys_openat2"])
+                [entry.functionName, exit.functionName],
+                ["kfunc__\(module)do_sys_openat2", "kretfunc__\(module)do_sys_openat2"])
         } work: {
             var opened: [Int32] = []
             for _ in 0..<3 { opened.append(open("/dev/null", O_RDONLY | O_CLOEXEC)) }
@@ -91,6 +94,61 @@ final class KernelFunctionTests: XCTestCase {
             "the last, failed open's negative errno")
         b.detachAll()
         XCTAssertTrue(b.attachments.allSatisfy { !$0.isAttached })
+    }
+
+    /// Whether this libbcc's `KFUNC_PROBE(f)` defines `kfunc__vmlinux__f` (0.28 on) rather
+    /// than `kfunc__f`.
+    static var macrosNameTheModule: Bool {
+        let release = (EBPFWrapper.libbccVersion ?? "").split(separator: ".").compactMap { Int($0) }
+        return release.count == 3 && (release[0], release[1]) >= (0, 28)
+    }
+
+    /// Functions named in either of bcc's schemes attach with any libbcc, whichever its own
+    /// macros write: the entry as `kfunc__vmlinux__<f>` (0.28 on), the exit as
+    /// `kretfunc__<f>` (before). Both count the thread's four opens.
+    func testFunctionsNamedInEitherSchemeAttach() throws {
+        try requireKernel()
+        let text = """
+            BPF_HASH(entries, u32, u64);
+            BPF_HASH(exits, u32, u64);
+            int kfunc__vmlinux__do_sys_openat2(unsigned long long *ctx) {
+                u32 tid = bpf_get_current_pid_tgid();
+                if (tid == TID) entries.increment(tid);
+                return 0;
+            }
+            int kretfunc__do_sys_openat2(unsigned long long *ctx) {
+                u32 tid = bpf_get_current_pid_tgid();
+                if (tid == TID) exits.increment(tid);
+                return 0;
+            }
+            """
+        var wrapper: EBPFWrapper?
+        var thread: Int32 = 0
+        try onOwnThread { tid in
+            thread = tid
+            let b = try EBPFWrapper(text: text, cflags: ["-DTID=\(tid)"])
+            wrapper = b
+            guard KernelFeatures.supportsFentry else { return }
+            let entry = try b.attachKfunc(function: "do_sys_openat2")
+            let exit = try b.attachKretfunc(function: "do_sys_openat2")
+            XCTAssertEqual(
+                [entry.functionName, exit.functionName],
+                ["kfunc__vmlinux__do_sys_openat2", "kretfunc__do_sys_openat2"])
+        } work: {
+            for _ in 0..<3 { close(open("/dev/null", O_RDONLY | O_CLOEXEC)) }
+            _ = open("/nonexistent/ebpf-fentry-names", O_RDONLY)
+        }
+        let b = try XCTUnwrap(wrapper)
+        defer { b.close() }
+        guard KernelFeatures.supportsFentry else {
+            XCTAssertThrowsError(try b.attachKfunc(function: "do_sys_openat2")) { error in
+                XCTAssertEqual((error as? EBPFError)?.code, .notSupported)
+            }
+            XCTAssertTrue(b.attachments.isEmpty, "nothing half attached")
+            return
+        }
+        XCTAssertEqual(try b.table("entries", key: UInt32.self, value: UInt64.self)[UInt32(thread)], 4)
+        XCTAssertEqual(try b.table("exits", key: UInt32.self, value: UInt64.self)[UInt32(thread)], 4)
     }
 
     /// No C: `.kfunc` delivers do_sys_openat2's parameters by name (the path as a string),

@@ -39,15 +39,12 @@ enum BPFObjectCalls {
         var isExit: Bool
         var attachType: UInt32 { isExit ? UInt32(BPF_TRACE_FEXIT.rawValue) : UInt32(BPF_TRACE_FENTRY.rawValue) }
 
-        /// The target bcc's naming gives a function: `kfunc__<function>` (entry) or
-        /// `kretfunc__<function>` (exit), the function's id from the kernel's BTF; nil for
-        /// another name or a function BTF does not have.
+        /// The target bcc's naming gives a function (``KernelFunctionProbe``), the function's
+        /// id from the kernel's BTF; nil for another name or a function BTF does not have.
         static func named(_ name: String) -> TracingTarget? {
-            let isExit = name.hasPrefix(KernelFunctionProbe.exitPrefix)
-            guard isExit || name.hasPrefix(KernelFunctionProbe.entryPrefix) else { return nil }
-            let function = String(
-                name.dropFirst(isExit ? KernelFunctionProbe.exitPrefix.count : KernelFunctionProbe.entryPrefix.count))
-            guard let id = (try? BTF.kernel())?.function(named: function)?.id else { return nil }
+            guard let (function, isExit) = KernelFunctionProbe.target(ofFunctionNamed: name),
+                let id = (try? BTF.kernel())?.function(named: function)?.id
+            else { return nil }
             return TracingTarget(functionID: id, isExit: isExit)
         }
     }

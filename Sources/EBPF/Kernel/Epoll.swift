@@ -46,10 +46,11 @@ final class PollSet: Sendable {
     /// ready events to the stack, so a wake-up of the polling thread costs no heap traffic.
     func wait(timeoutMilliseconds: Int32, forEachReady body: (UInt64) -> Void) throws(SystemCallFailure) {
         // 64 events of 12 bytes: within what Swift allocates on the stack.
+        // The buffer is passed unwrapped: glibc 2.41 (Debian 13) declares `events` nonnull.
         try withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: 64) {
             (events) throws(SystemCallFailure) in
             let count = try SystemCall.check("epoll_wait") {
-                epoll_wait(epoll.rawValue, events.baseAddress, Int32(events.count), timeoutMilliseconds)
+                epoll_wait(epoll.rawValue, events.baseAddress!, Int32(events.count), timeoutMilliseconds)
             }
             for event in events.prefix(Int(count)) {
                 if event.data.u64 == Self.wakeID {

@@ -15,47 +15,82 @@ extension LibBCC {
         func error(_ purpose: String) -> EBPFError {
             EBPFError(
                 .notSupported,
-                "libbcc's \(library) could not be opened (\(reason)); it is needed \(purpose): install Debian's libbpfcc, as scripts/setup-host.sh does",
+                "libbcc's \(library) could not be opened (\(reason)); it is needed \(purpose): \(LibBCCRelease.upgradeAdvice)",
                 call: "dlopen")
         }
     }
 
-    /// libbcc_bpf.so: attaching, maps and symbols, without the compiler.
-    static let runtimeLibrary: Result<cbcc_runtime, Unavailable> = open("libbcc_bpf.so.0", cbcc_runtime_load)
+    /// An opened library: its handle (never closed) and the functions looked up in it.
+    struct Opened<Functions>: @unchecked Sendable {
+        // @unchecked Sendable: the handle is only passed to dlsym(3), which is thread-safe.
+        let handle: UnsafeMutableRawPointer
+        let functions: Functions
+    }
+
+    /// libbcc_bpf.so: attaching, maps and (from 0.21) symbols, without the compiler.
+    static let runtimeLibrary: Result<Opened<cbcc_runtime>, Unavailable> = {
+        let file = "libbcc_bpf.so.0"
+        return open(file).flatMap { handle in
+            var functions = cbcc_runtime()
+            if let missing = cbcc_runtime_load(handle, &functions) {
+                return .failure(Unavailable(library: file, reason: "it has no function \(String(cString: missing))"))
+            }
+            return .success(Opened(handle: handle, functions: functions))
+        }
+    }()
+
+    /// The file the dynamic loader mapped for libbcc_bpf.so (symbolic links resolved).
+    static let runtimeLibraryFile: String? = {
+        guard case .success = runtimeLibrary else { return nil }
+        return ProcessMappings.current().file(containing: "/libbcc_bpf.so")
+    }()
+
+    /// The release loaded, from its file's name; nil when the name carries no version (then
+    /// the newest layouts are assumed).
+    static let release: LibBCCRelease? = runtimeLibraryFile.flatMap(LibBCCRelease.init(libraryFile:))
 
     /// The runtime functions; every ``EBPFWrapper`` checked at its creation
     /// (``requireRuntime()``) that they are there.
     static var runtime: cbcc_runtime {
         switch runtimeLibrary {
-        case .success(let functions): return functions
+        case .success(let opened): return opened.functions
         case .failure(let failure): preconditionFailure("\(failure.error("for BPF"))")
         }
     }
 
-    /// - Throws: ``EBPFError/Code/notSupported`` when libbcc_bpf.so cannot be opened.
+    /// - Throws: ``EBPFError/Code/notSupported`` when libbcc_bpf.so cannot be opened, or is
+    ///   a release older than ``LibBCCRelease/oldestSupported`` (naming both).
     static func requireRuntime() throws(EBPFError) {
         if case .failure(let failure) = runtimeLibrary { throw failure.error("to attach probes and read maps") }
+        if let release, let refusal = release.refusal(file: runtimeLibraryFile ?? "libbcc_bpf.so.0") { throw refusal }
     }
 
     /// libbcc.so, the compiler: taken from the directory libbcc_bpf.so was opened from, so
     /// both halves are of one installation and the compile cache's key names the file that
     /// compiles.
     static let compilerLibraryFile: String = {
-        guard case .success = runtimeLibrary, let path = ProcessMappings.current().file(containing: "/libbcc_bpf.so"),
-            let slash = path.lastIndex(of: "/")
-        else { return "libbcc.so.0" }
+        guard let path = runtimeLibraryFile, let slash = path.lastIndex(of: "/") else { return "libbcc.so.0" }
         return path[..<slash] + "/libbcc.so.0"
     }()
 
     /// The compiler's functions, or why they could not be opened. Loading it maps clang and
     /// LLVM; it is never closed (LLVM's static destructors must not run while the process
     /// lives).
-    static let compilerLibrary: Result<cbcc_compiler, Unavailable> = open(compilerLibraryFile, cbcc_compiler_load)
+    static let compilerLibrary: Result<Opened<cbcc_compiler>, Unavailable> = open(compilerLibraryFile).flatMap {
+        handle in
+        var functions = cbcc_compiler()
+        let arguments = release?.functionLoadArguments ?? 12
+        if let missing = cbcc_compiler_load(handle, &functions, arguments) {
+            return .failure(
+                Unavailable(library: compilerLibraryFile, reason: "it has no function \(String(cString: missing))"))
+        }
+        return .success(Opened(handle: handle, functions: functions))
+    }
 
     /// The compiler's functions; callers checked ``requireCompiler()``.
     static var compiler: cbcc_compiler {
         switch compilerLibrary {
-        case .success(let functions): return functions
+        case .success(let opened): return opened.functions
         case .failure(let failure): preconditionFailure("\(failure.error("to compile"))")
         }
     }
@@ -67,24 +102,30 @@ extension LibBCC {
         if case .failure(let failure) = compilerLibrary { throw failure.error("to compile BPF C") }
     }
 
-    private static func open<Table>(
-        _ file: String,
-        _ load: (UnsafeMutableRawPointer?, UnsafeMutablePointer<Table>?) -> UnsafePointer<CChar>?
-    ) -> Result<Table, Unavailable> where Table: ZeroInitializable {
+    /// The symbol and shared-library functions: libbcc_bpf.so's from 0.21; before, only
+    /// libbcc.so has them, so there they cost the compiler's mapping.
+    static let symbolLibrary: Result<cbcc_symbols, Unavailable> = {
+        var functions = cbcc_symbols()
+        if case .success(let runtime) = runtimeLibrary, cbcc_symbols_load(runtime.handle, &functions) == nil {
+            return .success(functions)
+        }
+        return compilerLibrary.flatMap { compiler in
+            if let missing = cbcc_symbols_load(compiler.handle, &functions) {
+                return .failure(
+                    Unavailable(library: compilerLibraryFile, reason: "it has no function \(String(cString: missing))"))
+            }
+            return .success(functions)
+        }
+    }()
+
+    /// The symbol functions; nil when no libbcc library has them (then nothing resolves).
+    static var symbols: cbcc_symbols? { try? symbolLibrary.get() }
+
+    private static func open(_ file: String) -> Result<UnsafeMutableRawPointer, Unavailable> {
         guard let handle = dlopen(file, RTLD_NOW | RTLD_LOCAL) else {
             return .failure(
                 Unavailable(library: file, reason: dlerror().map { String(cString: $0) } ?? "unknown error"))
         }
-        var table = Table()
-        if let missing = load(handle, &table) {
-            dlclose(handle)
-            return .failure(Unavailable(library: file, reason: "it has no function \(String(cString: missing))"))
-        }
-        return .success(table)
+        return .success(handle)
     }
 }
-
-/// A C struct imported with a zeroing `init()`.
-protocol ZeroInitializable { init() }
-extension cbcc_runtime: ZeroInitializable {}
-extension cbcc_compiler: ZeroInitializable {}

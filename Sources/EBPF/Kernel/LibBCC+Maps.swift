@@ -43,20 +43,18 @@ extension LibBCC {
 
         /// One `BPF_MAP_LOOKUP_BATCH` call (or `BPF_MAP_LOOKUP_AND_DELETE_BATCH` when
         /// `deleting`): up to `count` entries into `keys` and `values`; `count` is set to how
-        /// many came (also when it throws ENOENT at the end).
+        /// many came (also when it throws ENOENT at the end). Throws ENOSYS where libbcc has
+        /// no batch calls.
         static func lookupBatch(
             fd: Int32, deleting: Bool, inBatch: UnsafeMutablePointer<UInt32>?, outBatch: UnsafeMutablePointer<UInt32>,
             keys: UnsafeMutableRawPointer, values: UnsafeMutableRawPointer, count: inout UInt32
         ) throws(SystemCallFailure) {
-            if deleting {
-                try SystemCall.check("bpf_lookup_and_delete_batch") {
-                    LibBCC.runtime.bpf_lookup_and_delete_batch!(fd, inBatch, outBatch, keys, values, &count)
-                }
-            } else {
-                try SystemCall.check("bpf_lookup_batch") {
-                    LibBCC.runtime.bpf_lookup_batch!(fd, inBatch, outBatch, keys, values, &count)
-                }
-            }
+            let call = deleting ? "bpf_lookup_and_delete_batch" : "bpf_lookup_batch"
+            // Before libbcc 0.24 there are none: ENOSYS, as from a kernel without them, makes
+            // the caller read key by key.
+            guard let batch = deleting ? LibBCC.runtime.bpf_lookup_and_delete_batch : LibBCC.runtime.bpf_lookup_batch
+            else { throw SystemCallFailure(call: call, errno: ENOSYS) }
+            try SystemCall.check(call) { batch(fd, inBatch, outBatch, keys, values, &count) }
         }
     }
 
@@ -68,11 +66,14 @@ extension LibBCC {
         // @unchecked Sendable: its owner (SymbolResolver) uses it only under a lock.
         private let raw: UnsafeMutableRawPointer
         private let pid: Int32
+        private let bcc: cbcc_symbols
 
+        /// nil when libbcc cannot make one (or has no symbol functions).
         init?(pid: Int32) {
+            guard let bcc = LibBCC.symbols else { return nil }
             let made: UnsafeMutableRawPointer?
             if pid < 0 {
-                made = LibBCC.runtime.bcc_symcache_new!(-1, nil)
+                made = bcc.bcc_symcache_new!(-1, nil)
             } else {
                 // No separate debug files: libbcc opens the file a binary's .gnu_debuglink
                 // names, beside the binary, with a blocking open(2); a traced process can
@@ -81,15 +82,16 @@ extension LibBCC {
                 var options = bcc_symbol_option(
                     use_debug_file: 0, check_debug_file_crc: 0, lazy_symbolize: 1,
                     use_symbol_type: UInt32(BCC_SYM_ALL_TYPES))
-                made = LibBCC.runtime.bcc_symcache_new!(pid, &options)
+                made = bcc.bcc_symcache_new!(pid, &options)
             }
             guard let made else { return nil }
             raw = made
             self.pid = pid
+            self.bcc = bcc
         }
 
         deinit {
-            LibBCC.runtime.bcc_free_symcache!(raw, pid)
+            bcc.bcc_free_symcache!(raw, pid)
         }
 
         /// The symbol holding `address`: its (demangled, when asked) name, module and offset.
@@ -97,9 +99,9 @@ extension LibBCC {
             var symbol = bcc_symbol()
             let rc =
                 demangle
-                ? LibBCC.runtime.bcc_symcache_resolve!(raw, address, &symbol)
-                : LibBCC.runtime.bcc_symcache_resolve_no_demangle!(raw, address, &symbol)
-            defer { if demangle { LibBCC.runtime.bcc_symbol_free_demangle_name!(&symbol) } }
+                ? bcc.bcc_symcache_resolve!(raw, address, &symbol)
+                : bcc.bcc_symcache_resolve_no_demangle!(raw, address, &symbol)
+            defer { if demangle { bcc.bcc_symbol_free_demangle_name!(&symbol) } }
             guard rc == 0, let name = symbol.name else { return nil }
             let shown = demangle ? (symbol.demangle_name ?? name) : name
             return ResolvedSymbol(
@@ -110,7 +112,7 @@ extension LibBCC {
         /// The address of a symbol by name (`module` nil for the kernel's).
         func address(of name: String, module: String?) -> UInt64? {
             var address: UInt64 = 0
-            guard LibBCC.runtime.bcc_symcache_resolve_name!(raw, module, name, &address) == 0 else { return nil }
+            guard bcc.bcc_symcache_resolve_name!(raw, module, name, &address) == 0 else { return nil }
             return address
         }
     }

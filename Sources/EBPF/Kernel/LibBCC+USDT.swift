@@ -51,12 +51,8 @@ extension LibBCC {
                     addresses.append(location.address)
                     sites.append(
                         (0..<probe.arguments).compactMap { index in
-                            var argument = bcc_usdt_argument()
-                            guard
-                                bcc.bcc_usdt_get_argument!(context, probe.provider, probe.name, site, index, &argument)
-                                    == 0
-                            else { return nil }
-                            return USDTArgument(argument)
+                            usdtArgument(bcc, context, probe.provider, probe.name, site: site, index: index)
+                                .flatMap { USDTArgument($0) }
                         })
                 }
                 // libbcc names a process's files through /proc/<pid>/root; users know them
@@ -74,11 +70,46 @@ extension LibBCC {
             }
         }
     }
+
+    /// Argument `index` at `site` of a probe, in the `bcc_usdt_argument` layout of the
+    /// release loaded (``LibBCCRelease/usdtConstantIsInt``); nil when libbcc has none.
+    private static func usdtArgument(
+        _ bcc: cbcc_compiler, _ context: UnsafeMutableRawPointer, _ provider: String, _ name: String, site: Int32,
+        index: Int32
+    ) -> (any USDTArgumentLayout)? {
+        func read<Layout: USDTArgumentLayout & BitwiseCopyable>(_: Layout.Type) -> Layout? {
+            var argument = Layout()
+            return bcc.bcc_usdt_get_argument!(context, provider, name, site, index, &argument) == 0 ? argument : nil
+        }
+        return release?.usdtConstantIsInt == true
+            ? read(cbcc_usdt_argument_int_constant.self) : read(cbcc_usdt_argument_long_constant.self)
+    }
+}
+
+/// libbcc's `struct bcc_usdt_argument`, in either release's layout.
+protocol USDTArgumentLayout {
+    init()
+    var size: Int32 { get }
+    var valid: Int32 { get }
+    var constantValue: Int64 { get }
+    var deref_offset: Int32 { get }
+    var deref_ident: UnsafePointer<CChar>! { get }
+    var base_register_name: UnsafePointer<CChar>! { get }
+    var index_register_name: UnsafePointer<CChar>! { get }
+    var scale: Int32 { get }
+}
+
+extension cbcc_usdt_argument_int_constant: USDTArgumentLayout {
+    var constantValue: Int64 { Int64(constant) }
+}
+
+extension cbcc_usdt_argument_long_constant: USDTArgumentLayout {
+    var constantValue: Int64 { Int64(constant) }
 }
 
 extension USDTArgument {
     /// The argument libbcc parsed from a note (`-4@%edi`, `8@-16(%rbp)`, `-4@$5`).
-    fileprivate init?(_ raw: bcc_usdt_argument) {
+    fileprivate init?(_ raw: any USDTArgumentLayout) {
         let valid = raw.valid
         func has(_ flag: Int32) -> Bool { valid & flag != 0 }
         func text(_ pointer: UnsafePointer<CChar>?) -> String? { pointer.map { String(cString: $0) } }
@@ -86,7 +117,7 @@ extension USDTArgument {
         guard [1, 2, 4, 8].contains(size) else { return nil }
         let location: Location
         if has(BCC_USDT_ARGUMENT_CONSTANT) {
-            location = .constant(Int64(raw.constant))
+            location = .constant(raw.constantValue)
         } else if let base = has(BCC_USDT_ARGUMENT_BASE_REGISTER_NAME) ? text(raw.base_register_name) : nil {
             if has(BCC_USDT_ARGUMENT_DEREF_IDENT), let symbol = text(raw.deref_ident) {
                 location = .global(

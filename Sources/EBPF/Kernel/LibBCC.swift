@@ -7,8 +7,8 @@ import Glibc
 
 /// Every call into libbcc, in one thin layer.
 ///
-/// libbcc's C API changes between releases (`bcc_func_load` gained a parameter between 0.20
-/// and 0.26), so the rest of the module calls these Swift functions and never a C symbol.
+/// libbcc's C API changes between releases (``LibBCCRelease`` says how), so the rest of the
+/// module calls these Swift functions and never a C symbol.
 /// Calls that fail throw a ``SystemCallFailure`` with the `errno` read right after them.
 enum LibBCC {
     /// Every call that touches a libbcc module takes this process-wide lock:
@@ -98,6 +98,11 @@ enum LibBCC {
         /// with logging into `log` for most errors, but not E2BIG; with `logLevel` 1 the kernel
         /// writes its verifier log into `log` on the first attempt. The caller owns the
         /// returned descriptor (``FileDescriptor/init(adopting:)``).
+        ///
+        /// Tracing programs (fentry, fexit) are loaded with bpf(2) as kept programs are, never
+        /// by libbcc: from 0.28 its `bcc_func_load` splits a `kfunc__<f>` name at `__` into a
+        /// module and a function and overflows a 64-byte buffer (aborting the process) where
+        /// `<f>` has no `__`; earlier releases name and find the function differently.
         func loadFunction(
             _ name: String, programType: Int32, logLevel: Int32, log: VerifierLogBuffer
         ) throws(SystemCallFailure) -> Int32 {
@@ -105,10 +110,27 @@ enum LibBCC {
             let size = bcc.bpf_function_size!(raw, name)
             let license = bcc.bpf_module_license!(raw)
             let version = bcc.bpf_module_kern_version!(raw)
+            if programType == LibBCC.ProgramTypes.tracing {
+                // The function's name says which kernel function; ENOENT where BTF lacks it.
+                guard let license, let target = BPFObjectCalls.TracingTarget.named(name) else {
+                    throw SystemCallFailure(call: "bpf(BPF_PROG_LOAD)", errno: ENOENT)
+                }
+                return try BPFObjectCalls.loadProgram(
+                    name, instructions: instructionWords(name), programType: programType,
+                    license: String(cString: license), kernelVersion: version, logLevel: logLevel, log: log,
+                    tracing: target)
+            }
+            let instructions = start?.assumingMemoryBound(to: bpf_insn.self)
             return try SystemCall.check("bcc_func_load") {
-                bcc.bcc_func_load!(
-                    raw, programType, name, start?.assumingMemoryBound(to: bpf_insn.self), Int32(size), license,
-                    version, logLevel, log.start, UInt32(log.capacity), nil, -1)
+                if let load = bcc.bcc_func_load_12 {
+                    load(
+                        raw, programType, name, instructions, Int32(size), license, version, logLevel, log.start,
+                        UInt32(log.capacity), nil, -1)
+                } else {
+                    bcc.bcc_func_load_11!(
+                        raw, programType, name, instructions, Int32(size), license, version, logLevel, log.start,
+                        UInt32(log.capacity), nil)
+                }
             }
         }
 
@@ -139,20 +161,24 @@ enum LibBCC {
                     CompiledObject.Map(table: $0, flags: UInt32(bitPattern: bcc.bpf_table_flags!(raw, name)))
                 }
             }
-            let functions = functionNames.map { name in
-                let size = bcc.bpf_function_size!(raw, name)
-                var words = [UInt64](repeating: 0, count: size / 8)
-                if let start = bcc.bpf_function_start!(raw, name) {
-                    words.withUnsafeMutableBytes {
-                        $0.copyMemory(from: UnsafeRawBufferPointer(start: start, count: size / 8 * 8))
-                    }
-                }
-                return (name: name, instructions: words.map { UInt64(littleEndian: $0) })
-            }
+            let functions = functionNames.map { (name: $0, instructions: instructionWords($0)) }
             return try CompiledObject(
                 functions: functions, maps: maps, mapDescriptors: maps.map { tableFD($0.table.name) ?? -1 },
                 license: license,
                 kernelVersion: bcc.bpf_module_kern_version!(raw))
+        }
+
+        /// Function `name`'s instructions as compiled (map references already hold the
+        /// module's descriptors), one 64-bit word each.
+        private func instructionWords(_ name: String) -> [UInt64] {
+            let size = bcc.bpf_function_size!(raw, name)
+            var words = [UInt64](repeating: 0, count: size / 8)
+            if let start = bcc.bpf_function_start!(raw, name) {
+                words.withUnsafeMutableBytes {
+                    $0.copyMemory(from: UnsafeRawBufferPointer(start: start, count: size / 8 * 8))
+                }
+            }
+            return words.map { UInt64(littleEndian: $0) }
         }
 
         /// The descriptor of table `name`, owned by the module: valid while it lives.
@@ -296,9 +322,10 @@ enum LibBCC {
     /// Resolves `symbol` in `module` (a path or a library name such as "c") to the file that
     /// holds it and the symbol's offset in that file.
     static func resolveSymbol(module: String, symbol: String, pid: Int32) -> (path: String, offset: UInt64)? {
+        guard let bcc = LibBCC.symbols else { return nil }
         var resolved = bcc_symbol()
-        defer { if let path = resolved.module { LibBCC.runtime.bcc_procutils_free!(path) } }
-        guard LibBCC.runtime.bcc_resolve_symname!(module, symbol, 0, pid, nil, &resolved) == 0,
+        defer { if let path = resolved.module { bcc.bcc_procutils_free!(path) } }
+        guard bcc.bcc_resolve_symname!(module, symbol, 0, pid, nil, &resolved) == 0,
             let path = resolved.module
         else {
             return nil
@@ -309,15 +336,16 @@ enum LibBCC {
     /// The file offset of the virtual address `address` of the binary at `path` (what a
     /// uprobe takes), as process `pid` (-1: any) sees the file.
     static func fileOffset(ofAddress address: UInt64, in path: String, pid: Int32) -> UInt64? {
+        guard let bcc = LibBCC.symbols else { return nil }
         var resolved = bcc_symbol()
-        defer { if let path = resolved.module { LibBCC.runtime.bcc_procutils_free!(path) } }
-        guard LibBCC.runtime.bcc_resolve_symname!(path, nil, address, pid, nil, &resolved) == 0 else { return nil }
+        defer { if let path = resolved.module { bcc.bcc_procutils_free!(path) } }
+        guard bcc.bcc_resolve_symname!(path, nil, address, pid, nil, &resolved) == 0 else { return nil }
         return resolved.offset
     }
 
     /// The path of a shared library by name ("c" finds libc.so.6), as the dynamic loader would.
     static func whichLibrary(_ name: String, pid: Int32) -> String? {
-        guard let path = LibBCC.runtime.bcc_procutils_which_so!(name, pid) else { return nil }
+        guard let path = LibBCC.symbols?.bcc_procutils_which_so!(name, pid) else { return nil }
         defer { free(path) }
         return String(cString: path)
     }

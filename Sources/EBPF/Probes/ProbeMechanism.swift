@@ -27,11 +27,11 @@ extension ProbeProgram.Mechanism {
         }
     }
 
-    /// The name the program's function must have: libbcc finds an fentry or fexit
-    /// program's kernel function from it (bcc's `kfunc__<function>`); nil where any will do.
+    /// The name the program's function must have: an fentry or fexit program's kernel
+    /// function is found from it (bcc's `kfunc__<function>`); nil where any will do.
     var requiredFunctionName: String? {
         guard case .kernelFunction(let function, let exit, _, _, _) = self else { return nil }
-        return (exit ? KernelFunctionProbe.exitPrefix : KernelFunctionProbe.entryPrefix) + function
+        return KernelFunctionProbe.functionName(function, exit: exit)
     }
 
     /// The `#include` lines a generated function needs: kprobes and uprobes read `struct pt_regs`.

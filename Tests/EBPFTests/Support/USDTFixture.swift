@@ -4,7 +4,8 @@ import XCTest
 /// The C program of Fixtures/usdt, built once per test run with the host's compiler and
 /// `<sys/sdt.h>` (systemtap-sdt-dev), and run as a child that fires its USDT probes on
 /// SIGUSR1: `ebpftest:plain (round, round × -1000, "odd"/"even")` and, while its semaphore
-/// is raised, `ebpftest:gated (round, round × 7)`.
+/// is raised, `ebpftest:gated (round, round × 7)`, and `ebpftest:kinds (round, -5, round × 5,
+/// round × {3, 5, 7, 11}[round % 4])` from a register, a constant and memory.
 final class USDTFixture {
     /// The executable, built on first use.
     static let path: Result<String, Error> = Result {
@@ -14,7 +15,7 @@ final class USDTFixture {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         let output = directory + "/usdt-fixture"
         let compiler = try ChildProcess(
-            "/usr/bin/cc", ["-O1", "-o", output, sources.path + "/main.c", sources.path + "/gated.c"],
+            "/usr/bin/cc", ["-O1", "-o", output] + ["main.c", "gated.c", "kinds.c"].map { sources.path + "/" + $0 },
             mergeOutput: true)
         guard compiler.wait() == .exited(0) else {
             throw POSIXError(.ENOEXEC, userInfo: [NSLocalizedDescriptionKey: compiler.standardOutput])
@@ -51,5 +52,32 @@ final class USDTFixture {
     func stop() {
         process.signal(SIGTERM)
         XCTAssertEqual(process.wait(), .exited(0))
+    }
+
+    /// A note's register as the library names it: the notes name a register by its width
+    /// (%ebx, %rbp), struct pt_regs by its number (bx, bp).
+    static func registerNamed(_ note: String) -> String {
+        note.replacingOccurrences(
+            of: "%[er](ax|bx|cx|dx|si|di|bp|sp|ip)", with: "%$1", options: .regularExpression
+        ).replacingOccurrences(of: "%(r[0-9]+)[dwb]", with: "%$1", options: .regularExpression)
+    }
+
+    /// `readelf -n`'s view of the fixture's probes: each one's site and argument notes.
+    static func notes(_ path: String) throws -> [String: (location: UInt64, arguments: [String])] {
+        let readelf = try ChildProcess("/usr/bin/readelf", ["-n", path])
+        XCTAssertEqual(readelf.wait(), .exited(0))
+        var notes: [String: (UInt64, [String])] = [:]
+        var name = ""
+        var location: UInt64 = 0
+        for line in readelf.standardOutput.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if line.hasPrefix("Name: ") { name = String(line.dropFirst(6)) }
+            if line.hasPrefix("Location: 0x") {
+                location = UInt64(line.dropFirst(12).prefix { $0 != "," }, radix: 16) ?? 0
+            }
+            if line.hasPrefix("Arguments: ") {
+                notes[name] = (location, line.dropFirst(11).split(separator: " ").map(String.init))
+            }
+        }
+        return notes
     }
 }

@@ -3,6 +3,7 @@
 // "fired <round> semaphore <value of the gated probe's semaphore>"; exits on SIGTERM.
 //   ebpftest:plain  (int round, long long round * -1000, const char *word), no semaphore
 //   ebpftest:gated  (int round, int round * 7), fires only while its semaphore is raised
+//   ebpftest:kinds  (int round, -5, round * 5, round * {3, 5, 7, 11}[round % 4]): kinds.c
 #include <signal.h>
 #include <stdio.h>
 #include <sys/sdt.h>
@@ -10,6 +11,7 @@
 
 extern unsigned short ebpftest_gated_semaphore;
 void fire_gated(int round);
+void fire_kinds(int round);
 
 int main(void) {
     sigset_t signals;
@@ -26,6 +28,7 @@ int main(void) {
         const char *word = round % 2 ? "odd" : "even";
         DTRACE_PROBE3(ebpftest, plain, round, (long long)round * -1000, word);
         fire_gated(round);
+        fire_kinds(round);
         printf("fired %d semaphore %u\n", round, (unsigned)ebpftest_gated_semaphore);
         fflush(stdout);
     }
