@@ -63,7 +63,8 @@ final class AggregationProgramTests: XCTestCase {
         XCTAssertTrue(
             histogram.text.contains("    ebpf_key.slot = ebpf_value < 0 ? 0 : bpf_log2l((u64)ebpf_value);"))
         XCTAssertTrue(
-            histogram.text.contains("BPF_PERCPU_HASH(ebpf_aggregate_0, struct ebpf_key, struct ebpf_slot, 10240);"))
+            histogram.text.contains(
+                "BPF_TABLE(\"percpu_hash\", struct ebpf_key, struct ebpf_slot, ebpf_aggregate_0, 10240);"))
         let linear = try AggregationProgram(
             mechanism: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format, key: nil,
             measure: .histogram(field: "flags", buckets: .linear(min: 10, max: 50, step: 10)), filter: ProbeFilter(),

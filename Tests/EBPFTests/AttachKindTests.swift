@@ -110,24 +110,26 @@ final class AttachKindTests: XCTestCase {
         defer { b.close() }
         let samples = Collected<EventRecord>()
         try b.openPerfBuffer("samples") { samples.append($0) }
-        // Every millisecond of CPU time this process uses, in any of its threads.
+        // Every millisecond of CPU time of the thread whose id is the process id: the main
+        // thread, which runs the tests (a perf event given a pid follows that one thread).
+        XCTAssertEqual(ThisProcess.tid, ThisProcess.pid, "the test runs on the main thread")
         let attachment = try b.attachPerfEvent(
             .software(.cpuClock), sampling: .period(1_000_000), fnName: "on_sample", pid: ThisProcess.pid)
         XCTAssertEqual(attachment.kind, .perfEvent)
-        let start = ContinuousClock.now
-        var spin: UInt64 = 0
-        while ContinuousClock.now - start < .milliseconds(300) { spin &+= 1 }
+        // 300 ms of this thread's CPU time, however long a busy machine takes to give it.
+        var spin = ThreadCPUTime.spin(for: .milliseconds(300))
         attachment.detach()
         XCTAssertTrue(waitUntil { samples.count >= 100 }, "300 ms of CPU at one sample per ms; got \(samples.count)")
         XCTAssertEqual(Set(samples.all.compactMap { $0.pid?.intValue }), [Int(ThisProcess.pid)])
         XCTAssertGreaterThan(spin, 0)
 
-        usleep(50_000)
+        // Every sample taken before the detach is delivered before the count is read.
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b), "a drain pass after the detach")
         let afterDetach = samples.count
-        let again = ContinuousClock.now
-        while ContinuousClock.now - again < .milliseconds(100) { spin &+= 1 }
-        usleep(50_000)
+        spin &+= ThreadCPUTime.spin(for: .milliseconds(100))
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b), "a drain pass after the second spin")
         XCTAssertEqual(samples.count, afterDetach, "no sample after detach")
+        XCTAssertGreaterThan(spin, 0)
     }
 
     func testTraceFieldsReadsBpfTracePrintk() throws {

@@ -200,7 +200,7 @@ final class KernelFunctionTests: XCTestCase {
     func testAFunctionTheKernelLacksIsNamed() throws {
         try requireKernel()
         let b = try EBPFWrapper(
-            text: "KFUNC_PROBE(no_such_kernel_function_here) { return 0; }", cflags: ["-DTID=0"])
+            text: "KFUNC_PROBE(no_such_kernel_function_here, int unused) { return 0; }", cflags: ["-DTID=0"])
         defer { b.close() }
         XCTAssertThrowsError(try b.attachKfunc(function: "no_such_kernel_function_here")) { error in
             let error = error as! EBPFError

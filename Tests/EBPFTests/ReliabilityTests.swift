@@ -155,9 +155,16 @@ final class ReliabilityTests: XCTestCase {
             let b = try EBPFWrapper(text: Self.nativeProgram, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
             let native = Atomic<Int>(0)
             let generated = Atomic<Int>(0)
+            // close() delivers what the rings still hold, which under a flood is all they
+            // hold: small rings (8 pages per CPU) bound that final delivery whatever the
+            // machine, where automatically sized ones (up to 64 MiB) make it as long as the
+            // machine is slow at delivering them.
+            let rings = PerfBufferOptions(pageCount: 8)
             try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "on_tracepoint")
-            let buffer = try b.openPerfBuffer("hits") { _ in native.add(1, ordering: .relaxed) }
-            let probe = try b.attachSyscall("getppid", filter: ProbeFilter(processID: ThisProcess.pid)) { _ in
+            let buffer = try b.openPerfBuffer("hits", options: rings) { _ in native.add(1, ordering: .relaxed) }
+            let probe = try b.attachSyscall(
+                "getppid", filter: ProbeFilter(processID: ThisProcess.pid), options: ProbeOptions(perfBuffer: rings)
+            ) { _ in
                 generated.add(1, ordering: .relaxed)
             }
             let load = Load()
@@ -180,9 +187,12 @@ final class ReliabilityTests: XCTestCase {
         print(
             "RELIABILITY close_under_load slowest_ms=\(Double(slowest.components.attoseconds) / 1e15 + Double(slowest.components.seconds) * 1000)"
         )
-        // The 200 ms promise holds in the plain run on the host; sanitizers slow everything 2-3
-        // times and qemu's software emulation of the second kernel 10-30 times, so those runs
-        // (EBPF_SANITIZER and EBPF_KERNEL_VM, set by the scripts) check the behaviour with 1 s.
+        // With the final delivery bounded by the rings, what close() takes is mostly the
+        // kernel's detaching of the probes (RCU grace periods: about 100 ms of it on a 2-CPU
+        // VM, idle or busy). The 200 ms promise holds in the plain run on the host; sanitizers
+        // slow everything 2-3 times and qemu's software emulation of the second kernel 10-30
+        // times, so those runs (EBPF_SANITIZER and EBPF_KERNEL_VM, set by the scripts) check
+        // the behaviour with 1 s.
         let slowed = Self.underSanitizer || ProcessInfo.processInfo.environment["EBPF_KERNEL_VM"] != nil
         XCTAssertLessThan(slowest, slowed ? .seconds(1) : .milliseconds(200))
     }
@@ -304,24 +314,30 @@ final class ReliabilityTests: XCTestCase {
         let start = ContinuousClock.now
         let made = Load(limit: calls, cpu: 0).finish()
         let loadTime = ContinuousClock.now - start
+        let receivedDuringLoad = probe.receivedCount
         XCTAssertEqual(made, calls)
-        // The consumer takes 1 ms per event; the traced thread was never made to wait for it.
-        XCTAssertLessThan(loadTime, .seconds(2), "\(calls) calls took \(loadTime)")
-        // Let the ring drain: the received count stops moving.
-        var settled = probe.receivedCount
-        repeat {
-            usleep(200_000)
-            let now = probe.receivedCount
-            if now == settled { break }
-            settled = now
-        } while true
-        // Delivery resumes once the load stops; the kernel reports the losses it holds (a
-        // PERF_RECORD_LOST goes into the ring at the next output that finds room), so now
-        // every call is accounted for: delivered or counted as lost.
-        XCTAssertEqual(Load(limit: 1, cpu: 0).finish(), 1)
+        // The consumer takes at least 1 ms per event. A traced thread made to wait for it
+        // would have made its calls only as events were delivered (all but a one-page ring's
+        // worth); this one finished before even half could have been.
+        XCTAssertLessThan(
+            receivedDuringLoad, UInt64(calls / 2),
+            "\(calls) calls took \(loadTime), \(receivedDuringLoad) events delivered meanwhile")
+        // Delivery resumes once the load stops; the kernel reports the losses it holds at the
+        // next output that finds room in the ring (a PERF_RECORD_LOST ahead of it), so one
+        // more call at a time until one finds room: then every call is accounted for,
+        // delivered or counted as lost. Each such call is delivered or lost too.
+        var extra = 0
+        var accounted = false
+        let deadline = ContinuousClock.now + .seconds(120)
+        while !accounted, ContinuousClock.now < deadline {
+            XCTAssertEqual(Load(limit: 1, cpu: 0).finish(), 1)
+            extra += 1
+            accounted = waitUntil(timeout: .milliseconds(500)) {
+                probe.receivedCount + probe.lostCount == UInt64(calls + extra)
+            }
+        }
         XCTAssertTrue(
-            waitUntil(timeout: .seconds(5)) { probe.receivedCount + probe.lostCount == UInt64(calls + 1) },
-            "received \(probe.receivedCount) + lost \(probe.lostCount) of \(calls + 1)")
+            accounted, "received \(probe.receivedCount) + lost \(probe.lostCount) of \(calls) + \(extra) calls")
         XCTAssertNotEqual(tid.load(ordering: .relaxed), 0)
         XCTAssertGreaterThan(probe.lostCount, 0)
         XCTAssertEqual(lostReports.load(ordering: .relaxed), probe.lostCount, "the lost callback saw every loss")

@@ -1,5 +1,6 @@
 @testable import EBPF
 import Foundation
+import Synchronization
 import XCTest
 
 /// Tables (BPF maps) on the real kernel, filled by programs the tests drive.
@@ -341,7 +342,8 @@ final class TableTests: XCTestCase {
 
     func testWrongTypesAndNamesThrow() throws {
         try requireKernel()
-        let b = try program(Self.counter + "\nBPF_PERCPU_HASH(per_cpu, u32, u64);")
+        // BPF_TABLE: libbcc 0.18 has no BPF_PERCPU_HASH (0.19 added it).
+        let b = try program(Self.counter + "\nBPF_TABLE(\"percpu_hash\", u32, u64, per_cpu, 10240);")
         defer { b.close() }
         XCTAssertThrowsError(try b.table("counts", key: UInt64.self, value: UInt64.self)) { error in
             let error = error as! EBPFError
@@ -398,7 +400,8 @@ final class TableTests: XCTestCase {
     /// A per-CPU hash read and emptied in one pass.
     func testPerCPUTakeSnapshotReadsAndDeletes() throws {
         try requireKernel()
-        let b = try program("BPF_PERCPU_HASH(per_cpu, u32, u64, 64);\nBPF_PERCPU_ARRAY(per_cpu_array, u64, 1);")
+        let b = try program(
+            "BPF_TABLE(\"percpu_hash\", u32, u64, per_cpu, 64);\nBPF_PERCPU_ARRAY(per_cpu_array, u64, 1);")
         defer { b.close() }
         let perCPU = try b.perCPUTable("per_cpu", key: UInt32.self, value: UInt64.self)
         let values = { (key: UInt32) in (0..<perCPU.possibleCPUs).map { UInt64(key) * 10 + UInt64($0) } }
@@ -451,25 +454,52 @@ final class TableTests: XCTestCase {
         let table = try b.table("per_thread", key: UInt32.self, value: UInt64.self)
         let untyped = try b.table("per_thread")
         let calls = Collected<(UInt32, UInt64)>()
-        let writers = (0..<2).map { _ in
+        /// A writer thread's calls so far, and its end.
+        final class Writer: Sendable {
+            let made = Atomic<UInt64>(0)
+            let done = DispatchSemaphore(value: 0)
+        }
+        final class Flag: Sendable { let isSet = Atomic<Bool>(false) }
+        // The writers call getppid() until the reader has done its reads, however long the
+        // machine takes to run them.
+        let stop = Flag()
+        let writers = (0..<2).map { _ in Writer() }
+        for writer in writers {
             Thread {
                 var made: UInt64 = 0
-                let start = ContinuousClock.now
-                while ContinuousClock.now - start < .milliseconds(500) {
+                while !stop.isSet.load(ordering: .relaxed) {
                     _ = getppid()
                     made += 1
+                    writer.made.store(made, ordering: .releasing)
                 }
                 calls.append((UInt32(ThisProcess.tid), made))
+                writer.done.signal()
+            }.start()
+        }
+        // Each read waits for new calls of both writers: the kernel wrote between every two.
+        let wanted = 20
+        var reads = 0
+        var seen = writers.map { _ in UInt64(0) }
+        let deadline = ContinuousClock.now + .seconds(60)
+        do {
+            defer { stop.isSet.store(true, ordering: .relaxed) }  // Also when a read throws.
+            while reads < wanted, ContinuousClock.now < deadline {
+                let now = writers.map { $0.made.load(ordering: .acquiring) }
+                guard zip(now, seen).allSatisfy({ $0 > $1 }) else {
+                    sched_yield()
+                    continue
+                }
+                seen = now
+                _ = try table.snapshot()
+                _ = try untyped.items()
+                reads += 1
             }
         }
-        writers.forEach { $0.start() }
-        var reads = 0
-        while calls.count < 2 {
-            _ = try table.snapshot()
-            _ = try untyped.items()
-            reads += 1
+        for writer in writers {
+            XCTAssertEqual(writer.done.wait(timeout: .now() + 60), .success, "the writer stops")
         }
-        XCTAssertGreaterThan(reads, 10)
+        XCTAssertEqual(reads, wanted, "reads, each after new calls of both writers")
+        XCTAssertEqual(calls.count, 2)
         for (tid, made) in calls.all {
             XCTAssertEqual(try table[tid], made, "every call of thread \(tid) counted")
         }

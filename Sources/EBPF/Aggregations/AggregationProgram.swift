@@ -170,7 +170,8 @@ public struct AggregationProgram: Sendable {
                 "_Static_assert(sizeof(struct ebpf_statistics) == \(Self.statisticsSize), \"statistics size\");")
         }
         for table in Self.tableNames {
-            lines.append("BPF_PERCPU_HASH(\(table), struct ebpf_key, \(valueType), \(options.maxKeys));")
+            // BPF_TABLE rather than BPF_PERCPU_HASH, which libbcc has only from 0.19.
+            lines.append("BPF_TABLE(\"percpu_hash\", struct ebpf_key, \(valueType), \(table), \(options.maxKeys));")
         }
         lines.append("BPF_ARRAY(\(Self.generationTableName), u32, 1);")
         lines.append("BPF_PERCPU_ARRAY(\(Self.droppedTableName), u64, 1);")
