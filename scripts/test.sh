@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's): prepares the host (idempotent), then
-#   1. the whole suite on this host's kernel, the lifecycle test running
+#   1. builds the package here, and in the two other environments with their own C headers
+#      (scripts/environment.sh: Debian 13's trixie root with libbcc 0.31, and libbcc 0.18's
+#      headers for Debian 11), preparing those environments once from Debian's archive;
+#   2. the whole suite on this host's kernel, the lifecycle test running
 #      EBPF_LIFECYCLE_CYCLES cycles (default 400: about 8 minutes on this 2-core machine);
-#   2. the same test binary inside a second kernel, Debian's 6.1 with kprobes, booted by
-#      scripts/kernel-vm.sh under qemu (lifecycle: 8 cycles, about 15 s each under software
-#      emulation: there it proves each path, kprobes included, and the clean-up; the host's
-#      400 cycles are the endurance run);
-#   3. the suite again under ThreadSanitizer, and again under AddressSanitizer with
+#   3. the whole suite again in three Debian kernels booted by scripts/kernel-vm.sh under qemu,
+#      each with its own libbcc: Debian 12 (6.1, libbcc 0.26, this host's userland), Debian 13
+#      (6.12, its own userland with libbcc 0.31) and Debian 11's 5.10 with libbcc 0.18
+#      (lifecycle: 8 cycles there, about 15 s each under software emulation: it proves each
+#      path, kprobes included, and the clean-up; the host's 400 cycles are the endurance run).
+#      Each guest's emulation is single-threaded, so two run at once: 6.1 and 6.12 side by side,
+#      then 5.10 beside parts 4 to 6;
+#   4. the suite under ThreadSanitizer, and again under AddressSanitizer with
 #      LeakSanitizer (checking when the last test has finished; .lsan-suppressions names one
 #      XCTest function), then LeakSanitizer's negative control: a libbcc module leaked on
 #      purpose must be reported;
-#   4. the exporter's suite (Exporter/, a package of its own): its configuration, and the
+#   5. the exporter's suite (Exporter/, a package of its own): its configuration, and the
 #      built ebpf-exporter scraped by a real Prometheus server on loopback (exact counts and
 #      histogram buckets of what a child process did; a minute of scrapes every 100 ms);
-#   5. the seven parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer, each
+#   6. the seven parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer, each
 #      from a fixed seed for a fixed number of inputs (about a minute each), so the part's
 #      result never depends on luck; `Fuzz/run.sh --explore` is the open-ended search.
 # Kernel tests skip without root/BPF unless EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run),
 # which turns every skip into a failure. For a quick local run: `swift test`.
-# EBPF_SKIP_KERNEL_VM=1 leaves out part 2 (for a host that cannot run qemu).
+# EBPF_SKIP_KERNEL_VM=1 leaves out part 3 and the other environments' builds (for a host
+# that cannot run qemu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-host.sh
@@ -33,8 +40,20 @@ export EBPF_COMPILE_CACHE
 # turns it into Figures/test-run.md, the figures the README cites.
 run_log=$(mktemp)
 trap 'rm -rf "$run_log" "$EBPF_COMPILE_CACHE"' EXIT
+# Each part's time goes to the log as a PART_TIME line when it ends; parts that run in the
+# background (guests) report theirs when they are collected.
+current_part=""
+current_start=0
+end_part() {
+    [ -z "$current_part" ] || printf 'PART_TIME %s\t%d\t%d\n' "$current_part" "$current_start" \
+        "$((SECONDS - started - current_start))" >>"$run_log"
+    current_part=""
+}
 part() { # name
-    echo "== $1 (at $((SECONDS - started)) s)" | tee -a "$run_log"
+    end_part
+    current_part=$1
+    current_start=$((SECONDS - started))
+    echo "== $1 (at $current_start s)" | tee -a "$run_log"
 }
 logged() { # command...: runs it with its output (stdout and stderr) also in the run's log
     "$@" 2>&1 | tee -a "$run_log"
@@ -47,15 +66,63 @@ swift build --build-tests
 swift build --package-path Benchmarks
 swift build --package-path Exporter --build-tests
 
+if [ "${EBPF_SKIP_KERNEL_VM:-0}" != 1 ]; then
+    part "the build in the other environments, with their own C headers"
+    for environment in debian13 debian11-bcc018; do
+        ./scripts/environment.sh "$environment" >/dev/null
+        ./scripts/environment.sh --build "$environment"
+    done
+fi
+
 part "the DocC catalog against the code"
 ./scripts/check-docs.sh
 
 part "the test suite on this host's kernel, $(uname -r)"
 EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-400} logged swift test --skip-build --disable-swift-testing "$@"
 
-if [ "${EBPF_SKIP_KERNEL_VM:-0}" != 1 ]; then
-    part "the test suite on a second kernel, Debian's $(./scripts/kernel-vm.sh --kernel-version), under qemu"
-    EBPF_LIFECYCLE_CYCLES=8 logged ./scripts/kernel-vm.sh "$(swift build --show-bin-path)/swift-ebpfPackageTests.xctest"
+# The guests: each runs the test binary built for its environment, its output in a file of its
+# own, shown (and added to the run's log) when it is collected.
+guest_dir=$(mktemp -d)
+trap 'rm -rf "$run_log" "$EBPF_COMPILE_CACHE" "$guest_dir"; kill $(jobs -p) 2>/dev/null || true' EXIT
+guest_title() { # environment
+    eval "$(./scripts/environment.sh "$1")"
+    echo "the test suite on $1's kernel $KERNEL_RELEASE with libbcc $BCC_VERSION, under qemu"
+}
+start_guest() { # environment
+    eval "$(./scripts/environment.sh "$1")"
+    local binary=.build/debug/swift-ebpfPackageTests.xctest
+    [ "$1" = debian12 ] || binary=$SCRATCH_PATH/debug/swift-ebpfPackageTests.xctest
+    echo $((SECONDS - started)) >"$guest_dir/$1.start"
+    echo "(started the suite in $1's guest at $((SECONDS - started)) s)"
+    (
+        EBPF_LIFECYCLE_CYCLES=8 ./scripts/kernel-vm.sh --environment "$1" "$binary" >"$guest_dir/$1.log" 2>&1
+        echo $? >"$guest_dir/$1.status"
+    ) &
+    echo $! >"$guest_dir/$1.pid"
+}
+collect_guest() { # environment: waits for it, shows its output and fails the run if it failed
+    wait "$(cat "$guest_dir/$1.pid")" || true
+    local title start status
+    title=$(guest_title "$1")
+    start=$(cat "$guest_dir/$1.start")
+    status=$(cat "$guest_dir/$1.status" 2>/dev/null || echo 125)
+    {
+        echo "== $title (at $start s)"
+        cat "$guest_dir/$1.log"
+        printf 'PART_TIME %s\t%d\t%d\n' "$title" "$start" "$((SECONDS - started - start))"
+    } | tee -a "$run_log" | grep -v '^PART_TIME '
+    [ "$status" = 0 ] || { echo "test.sh: the suite in $1's guest failed (status $status)" >&2; exit 1; }
+}
+run_guests=0
+[ "${EBPF_SKIP_KERNEL_VM:-0}" = 1 ] || run_guests=1
+
+if [ $run_guests = 1 ]; then
+    part "the suite in Debian 12's and Debian 13's guests, side by side"
+    start_guest debian12
+    start_guest debian13
+    collect_guest debian12
+    collect_guest debian13
+    start_guest debian11-bcc018
 fi
 
 lsan_options="suppressions=$PWD/.lsan-suppressions:leak_check_at_exit=0"
@@ -91,5 +158,10 @@ logged swift test --package-path Exporter --skip-build --disable-swift-testing
 
 part "fuzzing"
 logged Fuzz/run.sh
+if [ $run_guests = 1 ]; then
+    part "waiting for Debian 11's guest"
+    collect_guest debian11-bcc018
+fi
 part "done"
+end_part
 ./scripts/write-figures.sh "$run_log" Figures/test-run.md

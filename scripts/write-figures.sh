@@ -21,10 +21,12 @@ mkdir -p "$(dirname "$out")"  # Figures/ is not in a clone until a run's figures
     echo
     echo "| part | started at (s) | took (s) |"
     echo "|---|---:|---:|"
-    grep -a '^== .* (at [0-9]* s)$' "$log" | sed -E 's/^== (.*) \(at ([0-9]+) s\)$/\2\t\1/' |
-        awk -F '\t' 'NR > 1 { printf "| %s | %d | %d |\n", name, at, $1 - at } { name = $2; at = $1 } END { printf "| all | 0 | %d |\n", at }'
+    # PART_TIME name<TAB>start<TAB>took, one per part; the guests run beside other parts.
+    grep -a '^PART_TIME ' "$log" | sed 's/^PART_TIME //' | sort -t "$(printf '\t')" -k2,2n -s |
+        awk -F '\t' '{ printf "| %s | %d | %d |\n", $1, $2, $3; if ($2 + $3 > end) end = $2 + $3 } END { printf "| all | 0 | %d |\n", end }'
     echo
-    # Each kernel's part starts with a "== the test suite on ..." line; the RELIABILITY lines
+    # Each kernel's part starts with a "== the test suite on ..." line (a guest's whole output
+    # follows its line, added when the guest is collected); the RELIABILITY lines
     # after it are that kernel's. The exporter's part reports its ENDURANCE line likewise.
     awk '
         /^== (the test suite on |the exporter)/ { sub(/^== /, ""); sub(/ \(at [0-9]+ s\)$/, ""); section = $0; printf "## %s\n\n", section; next }

@@ -47,6 +47,13 @@ extension EBPFWrapper {
                     program: program, isReturn: isReturn, eventName: eventName, function: event)
                 return Attachment(kind: kind, target: event, functionName: fnName, hook: hook)
             } catch {
+                // Kernels differ in the errno for a symbol they lack (6.1: ENOENT, 6.12: EINVAL).
+                if KernelSymbols.syscallPrefix != nil, !KernelSymbols.exists(event) {
+                    throw EBPFError(
+                        .notFound,
+                        "could not attach '\(fnName)' as a \(kind): the kernel has no function '\(event)' (it is not in /proc/kallsyms)",
+                        call: error.call, errno: error.errno)
+                }
                 throw error.error(
                     .attachFailed,
                     "could not attach '\(fnName)' as a \(kind) on '\(event)': the function may not exist, be inlined or be marked notrace (check /proc/kallsyms and available_filter_functions)"

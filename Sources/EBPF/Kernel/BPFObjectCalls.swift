@@ -6,10 +6,12 @@ enum BPFObjectCalls {
     /// `BPF_MAP_CREATE` for `map`, named as libbcc names it (its first 15 characters). The
     /// caller owns the returned descriptor.
     static func createMap(_ map: CompiledObject.Map) throws(SystemCallFailure) -> Int32 {
-        try SystemCall.check("bpf(BPF_MAP_CREATE)") {
-            cka_bpf_map_create(
-                UInt32(bitPattern: map.table.type.rawValue), UInt32(map.table.keySize), UInt32(map.table.leafSize),
-                UInt32(map.table.maxEntries), map.flags, map.table.name)
+        try MemoryLockLimit.raisedOnRefusal { () throws(SystemCallFailure) in
+            try SystemCall.check("bpf(BPF_MAP_CREATE)") {
+                cka_bpf_map_create(
+                    UInt32(bitPattern: map.table.type.rawValue), UInt32(map.table.keySize), UInt32(map.table.leafSize),
+                    UInt32(map.table.maxEntries), map.flags, map.table.name)
+            }
         }
     }
 
@@ -23,12 +25,13 @@ enum BPFObjectCalls {
         logLevel: Int32, log: VerifierLogBuffer, tracing: TracingTarget? = nil
     ) throws(SystemCallFailure) -> Int32 {
         try instructions.withUnsafeBufferPointer { (code) throws(SystemCallFailure) in
-            try SystemCall.check("bpf(BPF_PROG_LOAD)") {
-                cka_bpf_prog_load(
-                    UInt32(bitPattern: programType), UnsafeRawPointer(code.baseAddress), UInt32(instructions.count),
-                    license,
-                    kernelVersion, name, UInt32(max(0, logLevel)), log.start, UInt32(log.capacity),
-                    tracing?.attachType ?? 0, tracing?.functionID ?? 0)
+            try MemoryLockLimit.raisedOnRefusal { () throws(SystemCallFailure) in
+                try SystemCall.check("bpf(BPF_PROG_LOAD)") {
+                    cka_bpf_prog_load(
+                        UInt32(bitPattern: programType), UnsafeRawPointer(code.baseAddress),
+                        UInt32(instructions.count), license, kernelVersion, name, UInt32(max(0, logLevel)),
+                        log.start, UInt32(log.capacity), tracing?.attachType ?? 0, tracing?.functionID ?? 0)
+                }
             }
         }
     }

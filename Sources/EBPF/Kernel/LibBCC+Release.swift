@@ -38,6 +38,11 @@ struct LibBCCRelease: Comparable, Sendable, CustomStringConvertible {
     /// `struct bcc_usdt_argument`'s `constant` became a `long long` (56 bytes instead of 48).
     static let usdtConstantIsLong = LibBCCRelease(0, 19)
 
+    /// Flags for every compile: before 0.20, libbcc defines `__HAVE_BUILTIN_BSWAP*__` on
+    /// clang's command line, which kernel headers from 5.x on define again, and clang would
+    /// warn three times per compile.
+    var compilerFlags: [String] { self < LibBCCRelease(0, 20) ? ["-Wno-macro-redefined"] : [] }
+
     /// How many parameters this release's `bcc_func_load` has.
     var functionLoadArguments: Int32 { self < Self.functionLoadTakesAttachType ? 11 : 12 }
 

@@ -54,7 +54,7 @@ enum LibBCC {
         /// Call ``LibBCC/requireCompiler()`` first.
         static func compile(text: String, cflags: [String]) throws(SystemCallFailure) -> Module {
             let bcc = LibBCC.compiler
-            var cStrings = cflags.map { strdup($0) }
+            var cStrings = (cflags + (LibBCC.release?.compilerFlags ?? [])).map { strdup($0) }
             defer { cStrings.forEach { free($0) } }
             let (raw, errno) = cStrings.withUnsafeMutableBufferPointer { buffer in
                 buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buffer.count, 1)) {
