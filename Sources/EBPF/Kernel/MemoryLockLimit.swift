@@ -13,7 +13,7 @@ enum MemoryLockLimit {
     static func raisedOnRefusal<T>(_ body: () throws(SystemCallFailure) -> T) throws(SystemCallFailure) -> T {
         do {
             return try body()
-        } catch where error.errno == EPERM && raise() {
+        } catch  where error.errno == EPERM && raise() {
             return try body()
         }
     }
