@@ -58,13 +58,16 @@ cache_root=${EBPF_ENVIRONMENT_CACHE:-/var/cache/swift-ebpf}
 # The Debian mirror this host's apt uses (its first archive that is not the security one), so
 # the other suites come from where bookworm comes from.
 host_mirror() {
-    {
-        awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null
-        awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { print $i; break } }' \
-            /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
-    } | grep -v -- '-security' | head -n 1
+    local file
+    for file in /etc/apt/sources.list.d/*.sources; do
+        [ -r "$file" ] && awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' "$file"
+    done
+    for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -r "$file" ] && awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { print $i; break } }' "$file"
+    done
+    return 0
 }
-mirror=${EBPF_DEBIAN_MIRROR:-$(host_mirror)}
+mirror=${EBPF_DEBIAN_MIRROR:-$({ host_mirror | grep -v -- '-security' | head -n 1; } || true)}
 [ -n "$mirror" ] || die "no Debian mirror in this host's apt sources; set EBPF_DEBIAN_MIRROR"
 environments=(debian12 debian13 debian11-bcc018)
 usage="usage: $0 [--build] NAME [SWIFT BUILD ARGS...], NAME one of: ${environments[*]}"
@@ -327,7 +330,7 @@ prepare_debian11-bcc018() {
     [ ${#shadowed[@]} -eq 0 ] || die "the bullseye libraries in $libdir would shadow this host's ${shadowed[*]}"
     # The headers the compiler sees first are 0.18's.
     local seen
-    seen=$(printf '#include <bcc/bcc_version.h>\nLIBBCC_VERSION\n' | cc -E -P -I "$include" - 2>>"$log" | tail -n 1)
+    seen=$(printf '#include <bcc/bcc_version.h>\nLIBBCC_VERSION\n' | cc -E -P -I "$include" - 2>>"$log" | tail -n 1) || seen=
     [ "$seen" = '"0.18.0"' ] || die "with -I $include the compiler sees libbcc version ${seen:-none}, not 0.18.0"
     describe KERNEL_RELEASE "$release" \
         KERNEL_IMAGE "$dir/kernel/boot/vmlinuz-$release" KERNEL_CONFIG "$dir/kernel/boot/config-$release" \
@@ -393,12 +396,12 @@ if [ "$GUEST_ROOT" = / ] && [ -z "$INCLUDE_DIR" ]; then
 fi
 if [ "$GUEST_ROOT" = / ]; then
     # The toolchain's clang, given the include directory, sees the environment's libbcc headers ...
-    seen=$(printf '#include <bcc/bcc_version.h>\nLIBBCC_VERSION\n' | "$TOOLCHAIN/usr/bin/clang" -E -P -I "$INCLUDE_DIR" - 2>/dev/null | tail -n 1)
+    seen=$(printf '#include <bcc/bcc_version.h>\nLIBBCC_VERSION\n' | "$TOOLCHAIN/usr/bin/clang" -E -P -I "$INCLUDE_DIR" - 2>/dev/null | tail -n 1) || seen=
     [ "$seen" = "\"$BCC_VERSION\"" ] || die "with -I $INCLUDE_DIR the toolchain's clang sees libbcc ${seen:-no version}, not $BCC_VERSION"
     "$TOOLCHAIN/usr/bin/swift" "${arguments[@]}"
     # ... and the CBCC module the build imported was made from them.
     bin=$("$TOOLCHAIN/usr/bin/swift" "${arguments[@]}" --show-bin-path)
-    modules=$(find "$bin/ModuleCache" -name 'CBCC-*.pcm' 2>/dev/null)
+    modules=$(find "$bin/ModuleCache" -name 'CBCC-*.pcm' 2>/dev/null) || modules=
     [ -n "$modules" ] || die "the build made no CBCC module (no CBCC-*.pcm under $bin/ModuleCache)"
     for module in $modules; do
         grep -q "$INCLUDE_DIR/bcc/bcc_common.h" "$module" || die "$module was not built from $INCLUDE_DIR/bcc/bcc_common.h"

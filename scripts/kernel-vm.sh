@@ -8,7 +8,9 @@
 #
 # COMMAND runs as root in the project's directory, with the caller's PATH and EBPF_*
 # variables, plus EBPF_KERNEL_VM (the guest's release), EBPF_KERNEL_CONFIG (its build
-# configuration) and EBPF_ENVIRONMENT (NAME), and its output streams to this terminal.
+# configuration), EBPF_ENVIRONMENT (NAME), EBPF_EXPECTED_LIBBCC (the libbcc release the
+# environment provides) and, for debian11-bcc018, LD_LIBRARY_PATH; its output streams to
+# this terminal.
 # `--kernel-version` only prepares the guest and prints its kernel release.
 #
 # NAME is an environment of scripts/environment.sh, which prepares it (once) and describes it:
@@ -147,9 +149,10 @@ sync
 poweroff -f
 INIT
 )
-# The init script and where the modules come from are the cache key: changing either
-# rebuilds the initramfs.
-key=$(printf '%s\n%s' "$init_script" "$MODULES_ROOT" | sha256sum | cut -c1-16)
+# The init script, where the modules come from and the kernel image they belong to (its size
+# and time: an environment prepared again may bring a rebuilt kernel of the same release) are
+# the cache key: changing any rebuilds the initramfs.
+key=$(printf '%s\n%s\n%s' "$init_script" "$MODULES_ROOT" "$(stat -c '%s %Y' "$KERNEL_IMAGE")" | sha256sum | cut -c1-16)
 
 prepare() {
     local work=$cache/tmp
@@ -243,6 +246,7 @@ say "booting Debian's $release ($environment) under qemu (software emulation) to
 # with the lockup on the console instead of waiting out the time-out.
 # In the background with `wait`, so that a signal to this script runs its traps at once.
 (
+    set +e  # qemu's own status (124: the time-out) is recorded, not fatal here
     timeout --kill-after=10 "${EBPF_KERNEL_VM_TIMEOUT:-2400}" qemu-system-x86_64 \
         -accel "tcg,thread=${EBPF_KERNEL_VM_TCG_THREAD:-single}" -cpu max -smp 2 -m "${EBPF_KERNEL_VM_MEMORY:-6144}" \
         -kernel "$KERNEL_IMAGE" -initrd "$cache/initramfs.cpio.gz" \

@@ -39,7 +39,7 @@ export EBPF_COMPILE_CACHE
 # Everything the parts print also goes to this log; at the end, scripts/write-figures.sh
 # turns it into Figures/test-run.md, the figures the README cites.
 run_log=$(mktemp)
-trap 'rm -rf "$run_log" "$EBPF_COMPILE_CACHE"' EXIT
+trap 'rm -rf "$run_log" "$EBPF_COMPILE_CACHE"' EXIT  # replaced below, once the guests' directory exists
 # Each part's time goes to the log as a PART_TIME line when it ends; parts that run in the
 # background (guests) report theirs when they are collected.
 current_part=""
@@ -72,6 +72,11 @@ if [ "${EBPF_SKIP_KERNEL_VM:-0}" != 1 ]; then
         ./scripts/environment.sh "$environment" >/dev/null
         ./scripts/environment.sh --build "$environment"
     done
+    # Each guest's kernel and initramfs, one after another (apt and dpkg take one at a time),
+    # before the guests start side by side.
+    for environment in debian12 debian13 debian11-bcc018; do
+        ./scripts/kernel-vm.sh --environment "$environment" --kernel-version >/dev/null
+    done
 fi
 
 part "the DocC catalog against the code"
@@ -81,37 +86,40 @@ part "the test suite on this host's kernel, $(uname -r)"
 EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-400} logged swift test --skip-build --disable-swift-testing "$@"
 
 # The guests: each runs the test binary built for its environment, its output in a file of its
-# own, shown (and added to the run's log) when it is collected.
+# own, shown (and added to the run's log) when it is collected. kernel-vm.sh runs in the
+# background itself, so the EXIT trap's kill reaches it, and its own trap stops its qemu.
 guest_dir=$(mktemp -d)
-trap 'rm -rf "$run_log" "$EBPF_COMPILE_CACHE" "$guest_dir"; kill $(jobs -p) 2>/dev/null || true' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; wait; rm -rf "$run_log" "$EBPF_COMPILE_CACHE" "$guest_dir"' EXIT
+describe_guest() { # environment: sets the environment's variables (scripts/environment.sh)
+    local description
+    description=$(./scripts/environment.sh "$1") || exit 1
+    eval "$description"
+}
 guest_title() { # environment
-    eval "$(./scripts/environment.sh "$1")"
+    describe_guest "$1"
     echo "the test suite on $1's kernel $KERNEL_RELEASE with libbcc $BCC_VERSION, under qemu"
 }
+declare -A guest_pid guest_start
 start_guest() { # environment
-    eval "$(./scripts/environment.sh "$1")"
+    describe_guest "$1"
     local binary=.build/debug/swift-ebpfPackageTests.xctest
     [ "$1" = debian12 ] || binary=$SCRATCH_PATH/debug/swift-ebpfPackageTests.xctest
-    echo $((SECONDS - started)) >"$guest_dir/$1.start"
-    echo "(started the suite in $1's guest at $((SECONDS - started)) s)"
-    (
-        EBPF_LIFECYCLE_CYCLES=8 ./scripts/kernel-vm.sh --environment "$1" "$binary" >"$guest_dir/$1.log" 2>&1
-        echo $? >"$guest_dir/$1.status"
-    ) &
-    echo $! >"$guest_dir/$1.pid"
+    guest_start[$1]=$((SECONDS - started))
+    echo "(the suite in $1's guest started at ${guest_start[$1]} s)"
+    EBPF_LIFECYCLE_CYCLES=8 ./scripts/kernel-vm.sh --environment "$1" "$binary" >"$guest_dir/$1.log" 2>&1 &
+    guest_pid[$1]=$!
 }
-collect_guest() { # environment: waits for it, shows its output and fails the run if it failed
-    wait "$(cat "$guest_dir/$1.pid")" || true
-    local title start status
+collect_guest() { # environment: waits for it and shows its output; returns its status
+    local status=0 title
+    wait "${guest_pid[$1]}" || status=$?
     title=$(guest_title "$1")
-    start=$(cat "$guest_dir/$1.start")
-    status=$(cat "$guest_dir/$1.status" 2>/dev/null || echo 125)
     {
-        echo "== $title (at $start s)"
+        echo "== $title (at ${guest_start[$1]} s)"
         cat "$guest_dir/$1.log"
-        printf 'PART_TIME %s\t%d\t%d\n' "$title" "$start" "$((SECONDS - started - start))"
+        printf 'PART_TIME %s\t%d\t%d\n' "$title" "${guest_start[$1]}" "$((SECONDS - started - guest_start[$1]))"
     } | tee -a "$run_log" | grep -v '^PART_TIME '
-    [ "$status" = 0 ] || { echo "test.sh: the suite in $1's guest failed (status $status)" >&2; exit 1; }
+    [ $status = 0 ] || echo "test.sh: the suite in $1's guest failed (status $status)" >&2
+    return $status
 }
 run_guests=0
 [ "${EBPF_SKIP_KERNEL_VM:-0}" = 1 ] || run_guests=1
@@ -120,8 +128,10 @@ if [ $run_guests = 1 ]; then
     part "the suite in Debian 12's and Debian 13's guests, side by side"
     start_guest debian12
     start_guest debian13
-    collect_guest debian12
-    collect_guest debian13
+    failed=0
+    collect_guest debian12 || failed=1
+    collect_guest debian13 || failed=1
+    [ $failed = 0 ] || exit 1
     start_guest debian11-bcc018
 fi
 

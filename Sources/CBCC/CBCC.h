@@ -3,8 +3,10 @@
 //
 // libbcc comes in two libraries, and neither is linked: both are opened with dlopen(3),
 // each with its own table of the functions the EBPF module calls (`struct cbcc_runtime`,
-// `struct cbcc_compiler`, filled by `cbcc_runtime_load` and `cbcc_compiler_load`).
-// libbcc_bpf.so (attaching, maps, symbols: half a megabyte) is opened by the first wrapper.
+// `struct cbcc_compiler`, filled by `cbcc_runtime_load` and `cbcc_compiler_load`), and a
+// third table, `struct cbcc_symbols`, filled from whichever has the symbol functions.
+// libbcc_bpf.so (attaching, maps, and symbols from 0.21: half a megabyte) is opened by the
+// first wrapper.
 // libbcc.so is the compiler: clang and LLVM come with it, 60 MB resident and tens of
 // milliseconds of relocations as soon as it is loaded, so it is opened on the first
 // compile, and a process that compiles nothing never maps it. Both are opened

@@ -1,4 +1,4 @@
-import EBPF
+@testable import EBPF
 import Foundation
 import XCTest
 
@@ -99,8 +99,8 @@ final class KernelFunctionTests: XCTestCase {
     /// Whether this libbcc's `KFUNC_PROBE(f)` defines `kfunc__vmlinux__f` (0.28 on) rather
     /// than `kfunc__f`.
     static var macrosNameTheModule: Bool {
-        let release = (EBPFWrapper.libbccVersion ?? "").split(separator: ".").compactMap { Int($0) }
-        return release.count == 3 && (release[0], release[1]) >= (0, 28)
+        guard let release = try? LibBCC.compilerLibrary.get().release else { return false }
+        return release >= LibBCCRelease(0, 28)
     }
 
     /// Functions named in either of bcc's schemes attach with any libbcc, whichever its own

@@ -152,6 +152,22 @@ enum CPUAffinity {
 
 /// Facts about the calling process and thread, read from /proc so tests compare the
 /// kernel's view with an independent one.
+/// The running kernel, as /proc/sys/kernel/osrelease (`uname -r`) tells, read here rather than
+/// through the library.
+enum ThisKernel {
+    /// `uname -r`: `6.1.0-57-amd64`.
+    static var release: String {
+        let text = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8)) ?? ""
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Whether the release is older than `major.minor`.
+    static func isOlder(than major: Int, _ minor: Int) -> Bool {
+        let parts = release.split(separator: ".").prefix(2).map { Int($0.prefix { $0.isNumber }) ?? 0 }
+        return parts.count == 2 && (parts[0], parts[1]) < (major, minor)
+    }
+}
+
 enum ThisProcess {
     static var pid: Int32 { getpid() }
 

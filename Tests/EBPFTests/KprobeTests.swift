@@ -17,13 +17,13 @@ final class KprobeTests: XCTestCase {
         guard let config = KernelConfiguration.load() else {
             if KernelTestSupport.required {
                 XCTFail(
-                    "no kernel configuration found (EBPF_KERNEL_CONFIG, /boot/config-\(KernelConfiguration.release), /proc/config.gz): the test cannot know what this kernel has"
+                    "no kernel configuration found (EBPF_KERNEL_CONFIG, /boot/config-\(ThisKernel.release), /proc/config.gz): the test cannot know what this kernel has"
                 )
             }
             throw XCTSkip("no kernel configuration to compare with")
         }
         print(
-            "KERNEL release=\(KernelConfiguration.release) kprobes=\(kprobes) uprobes=\(KernelFeatures.supportsUprobes) (from \(config.source))"
+            "KERNEL release=\(ThisKernel.release) kprobes=\(kprobes) uprobes=\(KernelFeatures.supportsUprobes) (from \(config.source))"
         )
         XCTAssertEqual(
             kprobes, config.isEnabled("KPROBES") && config.isEnabled("KPROBE_EVENTS"),
@@ -32,7 +32,7 @@ final class KprobeTests: XCTestCase {
             KernelFeatures.supportsUprobes, config.isEnabled("UPROBE_EVENTS"), "uprobes, against \(config.source)")
         if let expected = ProcessInfo.processInfo.environment["EBPF_KERNEL_VM"] {
             XCTAssertEqual(
-                KernelConfiguration.release, expected, "running in the guest kernel scripts/kernel-vm.sh booted")
+                ThisKernel.release, expected, "running in the guest kernel scripts/kernel-vm.sh booted")
             XCTAssertTrue(kprobes, "the guest kernel is there to prove kprobes")
         }
     }
@@ -342,18 +342,13 @@ struct KernelConfiguration {
     let source: String
     let options: Set<String>
 
-    static var release: String {
-        var name = utsname()
-        uname(&name)
-        return withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    }
-
     func isEnabled(_ option: String) -> Bool { options.contains("CONFIG_\(option)=y") }
 
     static func load() -> KernelConfiguration? {
-        let files = [ProcessInfo.processInfo.environment["EBPF_KERNEL_CONFIG"], "/boot/config-\(release)"].compactMap {
-            $0
-        }
+        let files = [ProcessInfo.processInfo.environment["EBPF_KERNEL_CONFIG"], "/boot/config-\(ThisKernel.release)"]
+            .compactMap {
+                $0
+            }
         for path in files {
             if let text = try? String(contentsOfFile: path, encoding: .utf8) {
                 return KernelConfiguration(source: path, text: text)

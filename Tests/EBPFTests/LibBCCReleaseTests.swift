@@ -49,12 +49,9 @@ final class LibBCCReleaseTests: XCTestCase {
         try requireKernel()
         let expected = try ProcessInfo.processInfo.environment["EBPF_EXPECTED_LIBBCC"] ?? installedPackageVersion()
         XCTAssertEqual(EBPFWrapper.libbccVersion, expected)
-        var name = utsname()
-        uname(&name)
-        let kernel = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         // For the run's figures: what this environment is and what its kernel attaches.
         print(
-            "RELIABILITY environment \(ProcessInfo.processInfo.environment["EBPF_ENVIRONMENT"] ?? "host"): kernel \(kernel), libbcc \(expected), kprobes \(KernelFeatures.supportsKprobes ? "yes" : "no"), uprobes \(KernelFeatures.supportsUprobes ? "yes" : "no"), fentry \(KernelFeatures.supportsFentry ? "yes" : "no")"
+            "RELIABILITY environment \(ProcessInfo.processInfo.environment["EBPF_ENVIRONMENT"] ?? "host"): kernel \(ThisKernel.release), libbcc \(expected), kprobes \(KernelFeatures.supportsKprobes ? "yes" : "no"), uprobes \(KernelFeatures.supportsUprobes ? "yes" : "no"), fentry \(KernelFeatures.supportsFentry ? "yes" : "no")"
         )
         XCTAssertEqual(
             LibBCC.runtimeLibraryFile.map { URL(fileURLWithPath: $0).lastPathComponent }, "libbcc_bpf.so.\(expected)")

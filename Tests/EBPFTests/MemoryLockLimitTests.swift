@@ -32,15 +32,12 @@ final class MemoryLockLimitTests: XCTestCase {
         _ = getppid()
         XCTAssertTrue(waitUntil { events.count == 1 })
 
-        var name = utsname()
-        uname(&name)
-        let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let version = release.split(separator: ".").prefix(2).compactMap { Int($0.prefix { $0.isNumber }) }
-        let charged = (version[0], version[1]) < (5, 11)
+        let charged = ThisKernel.isOlder(than: 5, 11)
         // Raised to infinity, or to the hard limit where the process may not go beyond it.
         let raised = [rlim_t.max, saved.rlim_max]
         XCTAssertTrue(
             charged ? raised.contains(limit().rlim_cur) : limit().rlim_cur == 65_536,
-            "kernel \(release) \(charged ? "charges" : "does not charge") BPF memory to RLIMIT_MEMLOCK; now \(limit())")
+            "kernel \(ThisKernel.release) \(charged ? "charges" : "does not charge") BPF memory to RLIMIT_MEMLOCK; now \(limit())"
+        )
     }
 }

@@ -5,8 +5,10 @@ extension EBPFWrapper {
     /// For syscalls, pass ``syscallFunctionName(_:)`` (`__x64_sys_bind` on x86-64).
     ///
     /// - Throws: ``EBPFError/Code/notSupported`` on a kernel built without `CONFIG_KPROBES`
-    ///   (the message names the tracepoint to use instead), ``EBPFError/Code/attachFailed``
-    ///   when the function cannot be probed, and the errors of ``loadFunction(_:type:)``.
+    ///   (the message names the tracepoint to use instead), ``EBPFError/Code/notFound`` for a
+    ///   function the kernel does not have (not in /proc/kallsyms),
+    ///   ``EBPFError/Code/attachFailed`` when the function cannot be probed, and the errors of
+    ///   ``loadFunction(_:type:)``.
     ///
     /// The corresponding libbcc function is `bpf_attach_kprobe`.
     @discardableResult

@@ -20,11 +20,13 @@ extension LibBCC {
         }
     }
 
-    /// An opened library: its handle (never closed) and the functions looked up in it.
+    /// An opened library: its handle (never closed), the functions looked up in it, and its
+    /// release as its file names it.
     struct Opened<Functions>: @unchecked Sendable {
         // @unchecked Sendable: the handle is only passed to dlsym(3), which is thread-safe.
         let handle: UnsafeMutableRawPointer
         let functions: Functions
+        let release: LibBCCRelease?
     }
 
     /// libbcc_bpf.so: attaching, maps and (from 0.21) symbols, without the compiler.
@@ -35,7 +37,9 @@ extension LibBCC {
             if let missing = cbcc_runtime_load(handle, &functions) {
                 return .failure(Unavailable(library: file, reason: "it has no function \(String(cString: missing))"))
             }
-            return .success(Opened(handle: handle, functions: functions))
+            let release = ProcessMappings.current().file(containing: "/libbcc_bpf.so").flatMap(
+                LibBCCRelease.init(libraryFile:))
+            return .success(Opened(handle: handle, functions: functions, release: release))
         }
     }()
 
@@ -45,9 +49,8 @@ extension LibBCC {
         return ProcessMappings.current().file(containing: "/libbcc_bpf.so")
     }()
 
-    /// The release loaded, from its file's name; nil when the name carries no version (then
-    /// the newest layouts are assumed).
-    static let release: LibBCCRelease? = runtimeLibraryFile.flatMap(LibBCCRelease.init(libraryFile:))
+    /// The release loaded, from its file's name; nil when the name carries no version.
+    static var release: LibBCCRelease? { try? runtimeLibrary.get().release }
 
     /// The runtime functions; every ``EBPFWrapper`` checked at its creation
     /// (``requireRuntime()``) that they are there.
@@ -76,15 +79,20 @@ extension LibBCC {
     /// The compiler's functions, or why they could not be opened. Loading it maps clang and
     /// LLVM; it is never closed (LLVM's static destructors must not run while the process
     /// lives).
+    /// Its release is read from its own file (the one `libbcc.so.0` leads to), since its calls
+    /// and layouts are the ones to match; where that names none, libbcc_bpf.so's, and where
+    /// neither does, the newest layouts are assumed.
     static let compilerLibrary: Result<Opened<cbcc_compiler>, Unavailable> = open(compilerLibraryFile).flatMap {
         handle in
+        let release =
+            ProcessMappings.current().file(containing: "/libbcc.so.").flatMap(LibBCCRelease.init(libraryFile:))
+            ?? LibBCC.release
         var functions = cbcc_compiler()
-        let arguments = release?.functionLoadArguments ?? 12
-        if let missing = cbcc_compiler_load(handle, &functions, arguments) {
+        if let missing = cbcc_compiler_load(handle, &functions, release?.functionLoadArguments ?? 12) {
             return .failure(
                 Unavailable(library: compilerLibraryFile, reason: "it has no function \(String(cString: missing))"))
         }
-        return .success(Opened(handle: handle, functions: functions))
+        return .success(Opened(handle: handle, functions: functions, release: release))
     }
 
     /// The compiler's functions; callers checked ``requireCompiler()``.

@@ -36,18 +36,20 @@ struct LibBCCRelease: Comparable, Sendable, CustomStringConvertible {
     /// `bcc_func_load` gained its `attach_type` parameter (12 instead of 11).
     static let functionLoadTakesAttachType = LibBCCRelease(0, 25)
     /// `struct bcc_usdt_argument`'s `constant` became a `long long` (56 bytes instead of 48).
-    static let usdtConstantIsLong = LibBCCRelease(0, 19)
+    static let usdtConstantBecameLong = LibBCCRelease(0, 19)
+    /// libbcc stopped defining `__HAVE_BUILTIN_BSWAP*__` on clang's command line.
+    static let bswapMacrosLeftToHeaders = LibBCCRelease(0, 20)
 
     /// Flags for every compile: before 0.20, libbcc defines `__HAVE_BUILTIN_BSWAP*__` on
     /// clang's command line, which kernel headers from 5.x on define again, and clang would
     /// warn three times per compile.
-    var compilerFlags: [String] { self < LibBCCRelease(0, 20) ? ["-Wno-macro-redefined"] : [] }
+    var compilerFlags: [String] { self < Self.bswapMacrosLeftToHeaders ? ["-Wno-macro-redefined"] : [] }
 
     /// How many parameters this release's `bcc_func_load` has.
     var functionLoadArguments: Int32 { self < Self.functionLoadTakesAttachType ? 11 : 12 }
 
     /// Whether this release's `bcc_usdt_argument` holds its constant in an `int`.
-    var usdtConstantIsInt: Bool { self < Self.usdtConstantIsLong }
+    var usdtConstantIsInt: Bool { self < Self.usdtConstantBecameLong }
 
     /// The error for a release older than ``oldestSupported``; nil for a supported one.
     func refusal(file: String) -> EBPFError? {

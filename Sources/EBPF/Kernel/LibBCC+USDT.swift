@@ -72,15 +72,24 @@ extension LibBCC {
     }
 
     /// Argument `index` at `site` of a probe, in the `bcc_usdt_argument` layout of the
-    /// release loaded (``LibBCCRelease/usdtConstantIsInt``); nil when libbcc has none.
+    /// compiler library's release (``LibBCCRelease/usdtConstantIsInt``); nil when libbcc has
+    /// none. libbcc writes into room for the larger layout, zeroed, whichever it is.
     private static func usdtArgument(
         _ bcc: cbcc_compiler, _ context: UnsafeMutableRawPointer, _ provider: String, _ name: String, site: Int32,
         index: Int32
     ) -> (any USDTArgumentLayout)? {
         func read<Layout: USDTArgumentLayout & BitwiseCopyable>(_: Layout.Type) -> Layout? {
-            var argument = Layout()
-            return bcc.bcc_usdt_get_argument!(context, provider, name, site, index, &argument) == 0 ? argument : nil
+            let room = max(
+                MemoryLayout<cbcc_usdt_argument_long_constant>.size, MemoryLayout<cbcc_usdt_argument_int_constant>.size)
+            return withUnsafeTemporaryAllocation(byteCount: room, alignment: 8) { buffer in
+                buffer.initializeMemory(as: UInt8.self, repeating: 0)
+                guard bcc.bcc_usdt_get_argument!(context, provider, name, site, index, buffer.baseAddress) == 0 else {
+                    return nil
+                }
+                return buffer.load(as: Layout.self)
+            }
         }
+        let release = try? compilerLibrary.get().release
         return release?.usdtConstantIsInt == true
             ? read(cbcc_usdt_argument_int_constant.self) : read(cbcc_usdt_argument_long_constant.self)
     }

@@ -54,7 +54,8 @@ enum LibBCC {
         /// Call ``LibBCC/requireCompiler()`` first.
         static func compile(text: String, cflags: [String]) throws(SystemCallFailure) -> Module {
             let bcc = LibBCC.compiler
-            var cStrings = (cflags + (LibBCC.release?.compilerFlags ?? [])).map { strdup($0) }
+            let release = try? LibBCC.compilerLibrary.get().release
+            var cStrings = (cflags + (release?.compilerFlags ?? [])).map { strdup($0) }
             defer { cStrings.forEach { free($0) } }
             let (raw, errno) = cStrings.withUnsafeMutableBufferPointer { buffer in
                 buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buffer.count, 1)) {
@@ -99,19 +100,17 @@ enum LibBCC {
         /// writes its verifier log into `log` on the first attempt. The caller owns the
         /// returned descriptor (``FileDescriptor/init(adopting:)``).
         ///
-        /// Tracing programs (fentry, fexit) are loaded with bpf(2) as kept programs are, never
-        /// by libbcc: from 0.28 its `bcc_func_load` splits a `kfunc__<f>` name at `__` into a
-        /// module and a function and overflows a 64-byte buffer (aborting the process) where
-        /// `<f>` has no `__`; earlier releases name and find the function differently.
+        /// fentry and fexit programs (`kfunc__`/`kretfunc__` names) are loaded with bpf(2) by
+        /// their function's BTF id, as kept programs are, never by libbcc: from 0.28 its
+        /// `bcc_func_load` splits such a name at `__` into a module and a function and
+        /// overflows a 64-byte buffer (aborting the process) where the function has no `__`.
         func loadFunction(
             _ name: String, programType: Int32, logLevel: Int32, log: VerifierLogBuffer
         ) throws(SystemCallFailure) -> Int32 {
-            let start = bcc.bpf_function_start!(raw, name)
-            let size = bcc.bpf_function_size!(raw, name)
             let license = bcc.bpf_module_license!(raw)
             let version = bcc.bpf_module_kern_version!(raw)
-            if programType == LibBCC.ProgramTypes.tracing {
-                // The function's name says which kernel function; ENOENT where BTF lacks it.
+            if programType == LibBCC.ProgramTypes.tracing, KernelFunctionProbe.target(ofFunctionNamed: name) != nil {
+                // ENOENT where BTF has no such function (or the module no license).
                 guard let license, let target = BPFObjectCalls.TracingTarget.named(name) else {
                     throw SystemCallFailure(call: "bpf(BPF_PROG_LOAD)", errno: ENOENT)
                 }
@@ -120,15 +119,16 @@ enum LibBCC {
                     license: String(cString: license), kernelVersion: version, logLevel: logLevel, log: log,
                     tracing: target)
             }
-            let instructions = start?.assumingMemoryBound(to: bpf_insn.self)
+            let start = bcc.bpf_function_start!(raw, name)?.assumingMemoryBound(to: bpf_insn.self)
+            let size = Int32(bcc.bpf_function_size!(raw, name))
             return try SystemCall.check("bcc_func_load") {
                 if let load = bcc.bcc_func_load_12 {
                     load(
-                        raw, programType, name, instructions, Int32(size), license, version, logLevel, log.start,
+                        raw, programType, name, start, size, license, version, logLevel, log.start,
                         UInt32(log.capacity), nil, -1)
                 } else {
                     bcc.bcc_func_load_11!(
-                        raw, programType, name, instructions, Int32(size), license, version, logLevel, log.start,
+                        raw, programType, name, start, size, license, version, logLevel, log.start,
                         UInt32(log.capacity), nil)
                 }
             }
