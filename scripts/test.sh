@@ -89,7 +89,8 @@ EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-400} logged swift test --skip-bui
 # own, shown (and added to the run's log) when it is collected. kernel-vm.sh runs in the
 # background itself, so the EXIT trap's kill reaches it, and its own trap stops its qemu.
 guest_dir=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait; rm -rf "$run_log" "$EBPF_COMPILE_CACHE" "$guest_dir"' EXIT
+# (errexit holds in the trap too: with no job left, `kill` alone would end the run with status 2)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait || true; rm -rf "$run_log" "$EBPF_COMPILE_CACHE" "$guest_dir"' EXIT
 describe_guest() { # environment: sets the environment's variables (scripts/environment.sh)
     local description
     description=$(./scripts/environment.sh "$1") || exit 1
