@@ -15,8 +15,7 @@ enum KernelFunctionProbe {
 
     /// The names a `KFUNC_PROBE(function)` (or `KRETFUNC_PROBE`) may have, older libbcc's first.
     static func functionNames(_ function: String, exit: Bool) -> [String] {
-        let plain = functionName(function, exit: exit)
-        return [plain, (exit ? exitPrefix : entryPrefix) + kernelModule + function]
+        [functionName(function, exit: exit), functionName(kernelModule + function, exit: exit)]
     }
 
     /// The kernel function a program's function name attaches to, and whether at its exit;

@@ -50,7 +50,7 @@ extension EBPFWrapper {
                 return Attachment(kind: kind, target: event, functionName: fnName, hook: hook)
             } catch {
                 // Kernels differ in the errno for a symbol they lack (6.1: ENOENT, 6.12: EINVAL).
-                if KernelSymbols.syscallPrefix != nil, !KernelSymbols.exists(event) {
+                if KernelSymbols.syscallPrefix != nil, ksymname(event) == nil {
                     throw EBPFError(
                         .notFound,
                         "could not attach '\(fnName)' as a \(kind): the kernel has no function '\(event)' (it is not in /proc/kallsyms)",

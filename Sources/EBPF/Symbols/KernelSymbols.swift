@@ -15,11 +15,6 @@ enum KernelSymbols {
         return syscallPrefix { kernel.address(of: $0, module: nil) != nil }
     }()
 
-    /// Whether the kernel has a symbol `name` (false also where /proc/kallsyms is unreadable).
-    static func exists(_ name: String) -> Bool {
-        LibBCC.SymbolCache(pid: -1)?.address(of: name, module: nil) != nil
-    }
-
     /// The first known prefix under which `isKernelSymbol` finds the `bpf` syscall.
     static func syscallPrefix(isKernelSymbol: (String) -> Bool) -> String? {
         syscallPrefixes.first { isKernelSymbol($0 + "bpf") }
