@@ -10,7 +10,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // The library's health (events received and lost) as counters, for any backend.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
-        // Only for the ebpf-trace example; the EBPF library does not depend on it.
+        // Only for ebpf-trace. An executable target of this package, not a declared product,
+        // so packages depending on EBPF never resolve it (a declared product's dependencies
+        // are resolved by every client: scripts/check-dependencies.sh checks); it is built
+        // and installed from a clone: `swift package experimental-install --product ebpf-trace`.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
@@ -34,19 +37,22 @@ let package = Package(
             ],
             resources: [.copy("Fixtures")]),
 
-        // Examples: `swift run NAME`. Not products, so packages depending on EBPF never build them.
-        .target(name: "ExampleSupport", path: "Examples/Support"),
+        // What ebpf-trace and the examples share: status lines and text safe for a terminal.
+        .target(name: "CommandLineSupport"),
         .executableTarget(
             name: "ebpf-trace",
-            dependencies: ["EBPF", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Examples/Trace"),
-        .executableTarget(name: "hello", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/Hello"),
-        .executableTarget(name: "bind-printer", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/BindPrinter"),
-        .executableTarget(name: "hello-native", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/HelloNative"),
-        .executableTarget(name: "opensnoop", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/OpenSnoop"),
-        .executableTarget(name: "syscount", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/SysCount"),
-        .executableTarget(name: "readlatency", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/ReadLatency"),
-        .executableTarget(name: "profile", dependencies: ["EBPF", "ExampleSupport"], path: "Examples/Profile"),
+            dependencies: [
+                "EBPF", "CommandLineSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // Examples: `swift run NAME`. Not products, so packages depending on EBPF never build them.
+        .executableTarget(name: "hello", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/Hello"),
+        .executableTarget(name: "bind-printer", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/BindPrinter"),
+        .executableTarget(name: "hello-native", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/HelloNative"),
+        .executableTarget(name: "opensnoop", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/OpenSnoop"),
+        .executableTarget(name: "syscount", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/SysCount"),
+        .executableTarget(name: "readlatency", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/ReadLatency"),
+        .executableTarget(name: "profile", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/Profile"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,8 @@
 // swift-tools-version:6.2
 // libFuzzer targets for the parsers that read what the kernel and libbcc hand over: the
 // tracepoint format parser, the by-name record decoder, libbcc's table type descriptions,
-// trace pipe lines, socket addresses, compile cache entries and the kernel's BTF. Built and run by Fuzz/run.sh
+// trace pipe lines, socket addresses, compile cache entries, the kernel's BTF and the
+// attach-point grammar. Built and run by Fuzz/run.sh
 // (swiftc's -sanitize=fuzzer,address); a separate package so that plain builds never see
 // the fuzzer flags.
 import PackageDescription
@@ -29,6 +30,10 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(
             name: "ebpf-fuzz-btf", dependencies: ["FuzzSupport", .product(name: "EBPF", package: "swift-ebpf")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(
+            name: "ebpf-fuzz-attach-point",
+            dependencies: ["FuzzSupport", .product(name: "EBPF", package: "swift-ebpf")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(
             name: "ebpf-fuzz-cache-entry",

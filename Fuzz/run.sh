@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes the tracepoint format parser, the by-name record decoder, the table type
 # description decoder, the trace pipe line parser, the socket address decoder, the
-# compile cache's entry reader and the BTF reader with libFuzzer (and AddressSanitizer),
+# compile cache's entry reader, the BTF reader and the attach-point parser with libFuzzer (and AddressSanitizer),
 # from a seed corpus of real format files, records, libbcc descriptions, trace pipe lines,
-# addresses, cache entries and slices of the kernel's BTF; the targets also check
+# addresses, cache entries, slices of the kernel's BTF and attach points; the targets also check
 # properties (round trips, names that are C identifiers), not only "no crash". Exits
 # non-zero if a target crashes, leaks or hangs. (Release: SwiftPM's debug builds rename
 # `main` for testable executables, and a libFuzzer target has libFuzzer's main.)
@@ -24,9 +24,9 @@ cd "$(dirname "$0")"
 # Inputs per target in the check: each about a minute here (targets differ a hundredfold in speed).
 declare -A runs=(
     [format]=1000000 [record]=1200000 [table]=1200000 [trace-line]=80000
-    [socket-address]=7000000 [cache-entry]=400000 [btf]=20000
+    [socket-address]=7000000 [cache-entry]=400000 [btf]=20000 [attach-point]=1000000
 )
-targets=(format record table trace-line socket-address cache-entry btf)
+targets=(format record table trace-line socket-address cache-entry btf attach-point)
 explore=0
 if [ "${1:-}" = "--explore" ]; then
     explore=1

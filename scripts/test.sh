@@ -79,8 +79,9 @@ if [ "${EBPF_SKIP_KERNEL_VM:-0}" != 1 ]; then
     done
 fi
 
-part "the DocC catalog against the code"
+part "the DocC catalog against the code, and what library users resolve"
 ./scripts/check-docs.sh
+./scripts/check-dependencies.sh
 
 part "the test suite on this host's kernel, $(uname -r)"
 EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-400} logged swift test --skip-build --disable-swift-testing "$@"

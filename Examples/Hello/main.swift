@@ -2,7 +2,7 @@
 //
 //   swift run hello [seconds]
 import EBPF
-import ExampleSupport
+import CommandLineSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -3,7 +3,7 @@
 //
 //   swift run hello-native [seconds]
 import EBPF
-import ExampleSupport
+import CommandLineSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -6,7 +6,7 @@
 //
 //   swift run profile [seconds] > out.folded
 import EBPF
-import ExampleSupport
+import CommandLineSupport
 
 #if canImport(Glibc)
 import Glibc

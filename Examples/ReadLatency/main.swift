@@ -3,7 +3,7 @@
 //
 //   swift run readlatency [seconds]
 import EBPF
-import ExampleSupport
+import CommandLineSupport
 
 #if canImport(Glibc)
 import Glibc

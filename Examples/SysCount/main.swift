@@ -7,7 +7,7 @@
 // so a process that makes a known number of calls shows exactly that number. The process
 // name is recorded in the kernel, so short-lived processes keep theirs.
 import EBPF
-import ExampleSupport
+import CommandLineSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -55,7 +55,7 @@ final class AggregationProgramTests: XCTestCase {
     func testAHistogramKeysBySlotAndALatencyPairsEntryAndExit() throws {
         let format = try TracepointFormatTests.format("syscalls", "sys_enter_openat")
         let histogram = try AggregationProgram(
-            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format,
+            resolved: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format,
             key: .processName, measure: .histogram(field: "flags", buckets: .log2), filter: ProbeFilter(),
             options: .default)
         XCTAssertTrue(histogram.isHistogram)
@@ -66,7 +66,7 @@ final class AggregationProgramTests: XCTestCase {
             histogram.text.contains(
                 "BPF_TABLE(\"percpu_hash\", struct ebpf_key, struct ebpf_slot, ebpf_aggregate_0, 10240);"))
         let linear = try AggregationProgram(
-            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format, key: nil,
+            resolved: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format, key: nil,
             measure: .histogram(field: "flags", buckets: .linear(min: 10, max: 50, step: 10)), filter: ProbeFilter(),
             options: .default)
         XCTAssertTrue(
@@ -75,7 +75,7 @@ final class AggregationProgramTests: XCTestCase {
             linear.text)
 
         let latency = try AggregationProgram(
-            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format, key: nil,
+            resolved: .tracepoint(category: "syscalls", name: "sys_enter_openat"), format: format, key: nil,
             measure: .latency(exit: .tracepoint(category: "syscalls", name: "sys_exit_openat")),
             filter: ProbeFilter(processID: 42), options: .default)
         XCTAssertEqual(latency.histogramValueName, "nsecs")

@@ -22,7 +22,7 @@ final class AttachKindTests: XCTestCase {
         defer { b.close() }
         let hits = Collected<EventRecord>()
         let attachment = try b.attachRawTracepoint(tp: "sys_enter", fnName: "on_sys_enter")
-        XCTAssertEqual(attachment.kind, .rawTracepoint)
+        XCTAssertEqual(attachment.point, .rawTracepoint("sys_enter"))
         try b.openPerfBuffer("hits") { hits.append($0) }
         for _ in 0..<7 { _ = getppid() }
         XCTAssertTrue(waitUntil { hits.count >= 7 })
@@ -46,10 +46,12 @@ final class AttachKindTests: XCTestCase {
         let calls = Collected<EventRecord>()
         let entry = try b.attachUprobe(name: "c", sym: "getpid", fnName: "on_entry", pid: ThisProcess.pid)
         let exit = try b.attachUretprobe(name: "c", sym: "getpid", fnName: "on_return", pid: ThisProcess.pid)
-        XCTAssertEqual(entry.kind, .uprobe)
-        XCTAssertTrue(entry.target.hasSuffix(":getpid"), entry.target)
-        XCTAssertTrue(entry.target.contains("libc"), entry.target)
-        XCTAssertEqual(exit.kind, .uretprobe)
+        // The library name resolved to the file the loader maps.
+        let entryText = entry.point.description
+        XCTAssertTrue(entryText.hasPrefix("uprobe:/"), entryText)
+        XCTAssertTrue(entryText.hasSuffix("/libc.so.6:getpid?pid=\(ThisProcess.pid)"), entryText)
+        XCTAssertEqual(exit.point.kind, .uretprobe)
+        XCTAssertEqual(exit.point.description, "uretprobe:" + entryText.dropFirst("uprobe:".count))
         try b.openPerfBuffer("calls") { calls.append($0) }
 
         let pid = CPUAffinity.onOneCPU {
@@ -115,7 +117,7 @@ final class AttachKindTests: XCTestCase {
         XCTAssertEqual(ThisProcess.tid, ThisProcess.pid, "the test runs on the main thread")
         let attachment = try b.attachPerfEvent(
             .software(.cpuClock), sampling: .period(1_000_000), fnName: "on_sample", pid: ThisProcess.pid)
-        XCTAssertEqual(attachment.kind, .perfEvent)
+        XCTAssertEqual(attachment.point.description, "software:cpu-clock:1000000?pid=\(ThisProcess.pid)")
         // 300 ms of this thread's CPU time, however long a busy machine takes to give it.
         var spin = ThreadCPUTime.spin(for: .milliseconds(300))
         attachment.detach()

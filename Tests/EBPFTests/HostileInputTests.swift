@@ -27,14 +27,15 @@ final class HostileInputTests: XCTestCase {
                 }
                 """, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
         defer { b.close() }
-        let attachment = try b.attachUserProbe(
-            name: link, sym: "getppid", fnName: "on_call", pid: nil, isReturn: false,
+        let attachment = try b.makeUserProbeAttachment(
+            module: b.nativeModule(), point: .uprobe("getppid", in: link), fnName: "on_call",
             beforeAttach: {
                 XCTAssertEqual(unlink(link), 0)
                 XCTAssertEqual(symlink(decoy, link), 0)
             })
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), decoy, "swapped")
-        XCTAssertTrue(attachment.target.hasSuffix(":getppid"), attachment.target)
+        defer { attachment.detach() }
+        XCTAssertEqual(attachment.point, .uprobe("getppid", in: link))
         for _ in 0..<5 { _ = getppid() }
         let hits = try b.table("hits", key: UInt32.self, value: UInt64.self)
         XCTAssertEqual(try hits[0], 5, "the probe is in the libc this process runs, not in the file swapped in")

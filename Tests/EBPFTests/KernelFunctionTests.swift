@@ -52,10 +52,10 @@ final class KernelFunctionTests: XCTestCase {
             thread = tid
             let b = try EBPFWrapper(text: Self.program, cflags: ["-DTID=\(tid)"])
             wrapper = b
-            guard KernelFeatures.supportsFentry else { return }
+            guard fentryLoads else { return }
             let entry = try b.attachKfunc(function: "do_sys_openat2")
             let exit = try b.attachKretfunc(function: "do_sys_openat2")
-            XCTAssertEqual([entry.kind, exit.kind], [.kfunc, .kretfunc])
+            XCTAssertEqual([entry.point, exit.point], [.fentry("do_sys_openat2"), .fexit("do_sys_openat2")])
             // From libbcc 0.28 the macros put the module into the name.
             let module = Self.macrosNameTheModule ? "vmlinux__" : ""
             XCTAssertEqual(
@@ -69,7 +69,15 @@ final class KernelFunctionTests: XCTestCase {
         }
         let b = try XCTUnwrap(wrapper)
         defer { b.close() }
-        guard KernelFeatures.supportsFentry else {
+        guard fentryLoads else {
+            XCTAssertThrowsError(try KernelFeatures.probeFentry()) { error in
+                let error = error as! EBPFError
+                XCTAssertEqual(error.code, .notSupported)
+                XCTAssertTrue(
+                    error.message.hasPrefix(
+                        "this kernel refuses tracing programs (fentry, fexit): loading an fentry program on do_sys_openat2 that does nothing failed with EPERM"
+                    ), error.message)
+            }
             XCTAssertThrowsError(try b.attachKfunc(function: "do_sys_openat2")) { error in
                 let error = error as! EBPFError
                 XCTAssertEqual(error.code, .notSupported)
@@ -128,7 +136,7 @@ final class KernelFunctionTests: XCTestCase {
             thread = tid
             let b = try EBPFWrapper(text: text, cflags: ["-DTID=\(tid)"])
             wrapper = b
-            guard KernelFeatures.supportsFentry else { return }
+            guard fentryLoads else { return }
             let entry = try b.attachKfunc(function: "do_sys_openat2")
             let exit = try b.attachKretfunc(function: "do_sys_openat2")
             XCTAssertEqual(
@@ -140,7 +148,7 @@ final class KernelFunctionTests: XCTestCase {
         }
         let b = try XCTUnwrap(wrapper)
         defer { b.close() }
-        guard KernelFeatures.supportsFentry else {
+        guard fentryLoads else {
             XCTAssertThrowsError(try b.attachKfunc(function: "do_sys_openat2")) { error in
                 XCTAssertEqual((error as? EBPFError)?.code, .notSupported)
             }
@@ -151,16 +159,16 @@ final class KernelFunctionTests: XCTestCase {
         XCTAssertEqual(try b.table("exits", key: UInt32.self, value: UInt64.self)[UInt32(thread)], 4)
     }
 
-    /// No C: `.kfunc` delivers do_sys_openat2's parameters by name (the path as a string),
-    /// `.kretfunc` also its return value as `ret`; and `ret` aggregated in the kernel.
+    /// No C: `.fentry` delivers do_sys_openat2's parameters by name (the path as a string),
+    /// `.fexit` also its return value as `ret`; and `ret` aggregated in the kernel.
     func testClosureProbesAtEntryAndExitWithTheReturnValue() throws {
         try requireKernel()
         let b = try EBPFWrapper(cache: nil)
         defer { b.close() }
         let entries = Collected<ProbeEvent>()
         let exits = Collected<ProbeEvent>()
-        guard KernelFeatures.supportsFentry else {
-            XCTAssertThrowsError(try b.attach(.kfunc("do_sys_openat2")) { entries.append($0) }) { error in
+        guard fentryLoads else {
+            XCTAssertThrowsError(try b.attach(.fentry("do_sys_openat2")) { entries.append($0) }) { error in
                 let error = error as! EBPFError
                 XCTAssertEqual(error.code, .notSupported)
                 XCTAssertTrue(error.message.contains("this kernel refuses tracing programs"), error.message)
@@ -173,11 +181,11 @@ final class KernelFunctionTests: XCTestCase {
         var results: Aggregation?
         try onOwnThread { tid in
             let thread = ProbeFilter(processID: ThisProcess.pid, threadID: tid)
-            let probes = try b.attachAll([.kfunc("do_sys_openat2"), .kretfunc("do_sys_openat2")], filter: thread) {
+            let probes = try b.attachAll([.fentry("do_sys_openat2"), .fexit("do_sys_openat2")], filter: thread) {
                 ($0.eventName.hasPrefix("fexit") ? exits : entries).append($0)
             }
             XCTAssertEqual(probes.map(\.eventName), ["fentry:do_sys_openat2", "fexit:do_sys_openat2"])
-            results = try b.aggregate(.kretfunc("do_sys_openat2"), field: "ret", filter: thread)
+            results = try b.aggregate(.fexit("do_sys_openat2"), field: "ret", filter: thread)
         } work: {
             let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
             created.withLock { $0 = fd }
@@ -204,7 +212,7 @@ final class KernelFunctionTests: XCTestCase {
         defer { b.close() }
         XCTAssertThrowsError(try b.attachKfunc(function: "no_such_kernel_function_here")) { error in
             let error = error as! EBPFError
-            XCTAssertEqual(error.code, KernelFeatures.supportsFentry ? .notFound : .notSupported, error.message)
+            XCTAssertEqual(error.code, fentryLoads ? .notFound : .notSupported, error.message)
         }
         XCTAssertThrowsError(try b.attachKfunc(function: "bad name")) { error in
             XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)

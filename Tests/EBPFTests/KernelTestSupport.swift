@@ -189,6 +189,9 @@ enum ThisProcess {
     }
 }
 
+/// Whether this kernel loads fentry and fexit programs (``KernelFeatures/probeFentry()``).
+var fentryLoads: Bool { (try? KernelFeatures.probeFentry()) != nil }
+
 /// BPF C shared by the entry-and-return tests: `submit(ctx, is_return, value)` sends a
 /// `struct call` of the thread TARGET_TID to the perf buffer `calls`; the test adds its
 /// `on_entry` and `on_return` functions.

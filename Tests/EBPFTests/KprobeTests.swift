@@ -163,7 +163,9 @@ final class KprobeTests: XCTestCase {
                 XCTAssertTrue(
                     error.message.contains("no kprobe support") && error.message.contains("CONFIG_KPROBES"),
                     error.message)
-                XCTAssertTrue(error.message.contains("attachTracepoint"), "says what to use instead: \(error.message)")
+                XCTAssertTrue(
+                    error.message.contains("attach to a tracepoint instead (tracepoint:CATEGORY:NAME"),
+                    "says what to use instead: \(error.message)")
             }
             XCTAssertTrue(b.probes.isEmpty, "nothing half attached")
             return
@@ -193,9 +195,10 @@ final class KprobeTests: XCTestCase {
         try requireKernel()
         let (b, _) = try makeWrapper()
         defer { b.close() }
+        let socketAddresses = ProbeOptions(arguments: ArgumentReading(socketAddresses: true))
         let parameters = try XCTUnwrap(KernelParameter.of(function: "tcp_connect", dereferencing: true))
         let generated = try ProbeProgram(
-            mechanism: .functionKprobe(function: "tcp_connect", parameters: parameters), format: nil,
+            resolved: .functionKprobe(function: "tcp_connect", parameters: parameters), format: nil,
             filter: ourProcess, options: .default)
         XCTAssertEqual(generated.layout.fields.map(\.name), ["sk", "sk_family", "sk_source", "sk_destination"])
         let compiled = try EBPFWrapper(text: generated.text)
@@ -203,14 +206,14 @@ final class KprobeTests: XCTestCase {
         XCTAssertNoThrow(try compiled.loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe), "verified")
 
         guard kprobes else {
-            XCTAssertThrowsError(try b.attach(.kprobe("tcp_connect", dereferencing: true)) { _ in }) { error in
+            XCTAssertThrowsError(try b.attach(.kprobe("tcp_connect"), options: socketAddresses) { _ in }) { error in
                 XCTAssertEqual((error as? EBPFError)?.code, .notSupported)
             }
             return
         }
         let connects = Collected<ProbeEvent>()
         let opens = Collected<ProbeEvent>()
-        try b.attach(.kprobe("tcp_connect", dereferencing: true), filter: ourThread) { connects.append($0) }
+        try b.attach(.kprobe("tcp_connect"), filter: ourThread, options: socketAddresses) { connects.append($0) }
         try b.attach(.kprobe("do_sys_openat2"), filter: ourThread) { opens.append($0) }
         let (client, listener, port) = connectOverLoopback()
         defer {
@@ -258,7 +261,8 @@ final class KprobeTests: XCTestCase {
                 let error = error as! EBPFError
                 XCTAssertEqual(error.code, .notSupported)
                 XCTAssertTrue(error.message.contains("CONFIG_KPROBES"), error.message)
-                XCTAssertTrue(error.message.contains("attachTracepoint(tp: \"syscalls:sys_enter_dup2\""), error.message)
+                XCTAssertTrue(
+                    error.message.contains("attach to tracepoint:syscalls:sys_enter_dup2 instead"), error.message)
             }
             XCTAssertThrowsError(try b.attachKretprobe(event: function, fnName: "on_return")) { error in
                 XCTAssertEqual((error as! EBPFError).code, .notSupported)
@@ -269,9 +273,7 @@ final class KprobeTests: XCTestCase {
         }
         let entry = try b.attachKprobe(event: function, fnName: "on_entry")
         let exit = try b.attachKretprobe(event: function, fnName: "on_return")
-        XCTAssertEqual(entry.kind, .kprobe)
-        XCTAssertEqual(exit.kind, .kretprobe)
-        XCTAssertEqual(entry.target, "__x64_sys_dup2")
+        XCTAssertEqual([entry.point, exit.point], [.kprobe(function), .kretprobe(function)])
         let calls = Collected<EventRecord>()
         try b.openPerfBuffer("calls") { calls.append($0) }
         func seen() -> [[Int]] { calls.all.map { [$0.is_return?.intValue ?? -1, $0.value?.intValue ?? -1] } }

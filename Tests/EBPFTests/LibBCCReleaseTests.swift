@@ -51,7 +51,7 @@ final class LibBCCReleaseTests: XCTestCase {
         XCTAssertEqual(EBPFWrapper.libbccVersion, expected)
         // For the run's figures: what this environment is and what its kernel attaches.
         print(
-            "RELIABILITY environment \(ProcessInfo.processInfo.environment["EBPF_ENVIRONMENT"] ?? "host"): kernel \(ThisKernel.release), libbcc \(expected), kprobes \(KernelFeatures.supportsKprobes ? "yes" : "no"), uprobes \(KernelFeatures.supportsUprobes ? "yes" : "no"), fentry \(KernelFeatures.supportsFentry ? "yes" : "no")"
+            "RELIABILITY environment \(ProcessInfo.processInfo.environment["EBPF_ENVIRONMENT"] ?? "host"): kernel \(ThisKernel.release), libbcc \(expected), kprobes \(KernelFeatures.supportsKprobes ? "yes" : "no"), uprobes \(KernelFeatures.supportsUprobes ? "yes" : "no"), fentry \(fentryLoads ? "yes" : "no")"
         )
         XCTAssertEqual(
             LibBCC.runtimeLibraryFile.map { URL(fileURLWithPath: $0).lastPathComponent }, "libbcc_bpf.so.\(expected)")

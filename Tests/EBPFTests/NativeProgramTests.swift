@@ -53,8 +53,8 @@ final class NativeProgramTests: XCTestCase {
         defer { b.close() }
         let records = Collected<EventRecord>()
         let attachment = try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")
-        XCTAssertEqual(attachment.kind, .tracepoint)
-        XCTAssertEqual(attachment.target, "syscalls:sys_enter_bind")
+        XCTAssertEqual(attachment.point, .tracepoint("syscalls:sys_enter_bind"))
+        XCTAssertEqual(attachment.description, "Attachment(tracepoint:syscalls:sys_enter_bind -> on_bind)")
         let buffer = try b.openPerfBuffer("events") { records.append($0) }
 
         let fd = bindLoopbackSocket()

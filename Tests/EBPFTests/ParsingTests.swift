@@ -123,3 +123,20 @@ final class ParsingTests: XCTestCase {
         XCTAssertEqual(budget.reserve(wantedPages: 2048, cpus: 128), 16, "16 MiB minus the fifth's 4 MiB")
     }
 }
+
+/// The one rule for a failed system call's code, as ``EBPFError`` documents it.
+final class ErrnoCodeTests: XCTestCase {
+    func testErrnoDecidesTheCodeOnlyWhereItSaysMore() {
+        let cases: [(Int32, EBPFError.Code)] = [
+            (EPERM, .permissionDenied), (EACCES, .permissionDenied), (ENOENT, .notFound),
+            (EOPNOTSUPP, .notSupported), (ENOSYS, .notSupported), (EINVAL, .attachFailed), (EBUSY, .attachFailed),
+        ]
+        for (errno, code) in cases {
+            let error = SystemCallFailure(call: "perf_event_open", errno: errno).error(
+                .attachFailed, "could not attach")
+            XCTAssertEqual(error.code, code, "errno \(errno)")
+            XCTAssertEqual(error.errno, errno, "the number is kept")
+            XCTAssertEqual(error.call, "perf_event_open")
+        }
+    }
+}

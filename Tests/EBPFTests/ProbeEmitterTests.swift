@@ -16,7 +16,7 @@ final class ProbeEmitterTests: XCTestCase {
         defer { emitted.close() }
         let compiled = try EBPFWrapper(cache: nil, probeBuilder: .compiler)
         defer { compiled.close() }
-        let targets: [ProbeTarget] = [.syscall("bind"), .syscall("openat"), .tracepoint("task:task_rename")]
+        let targets: [AttachPoint] = [.syscall("bind"), .syscall("openat"), .tracepoint("task:task_rename")]
         let program = "ebpfemit\(getpid() % 100_000)"
         let link = NSTemporaryDirectory() + program
         try? FileManager.default.removeItem(atPath: link)
@@ -120,7 +120,7 @@ final class ProbeEmitterTests: XCTestCase {
         }
         let programs = try formats.enumerated().map { index, format in
             try ProbeProgram(
-                mechanism: .tracepoint(category: format.category, name: format.name), format: format,
+                resolved: .tracepoint(category: format.category, name: format.name), format: format,
                 filter: ProbeFilter(), options: .default, member: index)
         }
         let object = try XCTUnwrap(ProbeEmitter.object(for: programs))

@@ -181,13 +181,13 @@ final class ProbeGroupTests: XCTestCase {
                 """)
         let programs = try [
             ProbeProgram(
-                mechanism: .tracepoint(category: "syscalls", name: "sys_enter_dup2"), format: format,
+                resolved: .tracepoint(category: "syscalls", name: "sys_enter_dup2"), format: format,
                 filter: ProbeFilter(), options: .default, member: 0),
             ProbeProgram(
-                mechanism: .syscallKprobe(function: "__x64_sys_dup2", wrapped: true), format: format,
+                resolved: .syscallKprobe(function: "__x64_sys_dup2", wrapped: true), format: format,
                 filter: ProbeFilter(), options: .default, member: 1),
             ProbeProgram(
-                mechanism: .functionKprobe(function: "ksys_dup3", parameters: nil), format: nil, filter: ProbeFilter(),
+                resolved: .functionKprobe(function: "ksys_dup3", parameters: nil), format: nil, filter: ProbeFilter(),
                 options: .default, member: 2),
         ]
         let text = ProbeProgram.combinedText(of: programs)

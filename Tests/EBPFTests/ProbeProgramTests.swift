@@ -6,7 +6,7 @@ final class ProbeProgramTests: XCTestCase {
     func testBindRecordIsSizedFromTheFormat() throws {
         let format = try TracepointFormatTests.format("syscalls", "sys_enter_bind")
         let program = try ProbeProgram(
-            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_bind"), format: format,
+            resolved: .tracepoint(category: "syscalls", name: "sys_enter_bind"), format: format,
             filter: ProbeFilter(), options: .default)
         XCTAssertEqual(program.eventName, "syscalls:sys_enter_bind")
         let fields = program.layout.fields
@@ -43,7 +43,7 @@ final class ProbeProgramTests: XCTestCase {
         let format = try TracepointFormat(category: "syscalls", name: "sys_enter_connect", parsing: text)
         let tracepoint = try ProbeProgram(tracepoint: format, filter: ProbeFilter(processID: 42))
         XCTAssertEqual(tracepoint.eventName, "syscalls:sys_enter_connect")
-        XCTAssertEqual(tracepoint.attachPoint, "syscalls:sys_enter_connect")
+        XCTAssertEqual(tracepoint.attachPoint, .tracepoint("syscalls:sys_enter_connect"))
         XCTAssertTrue(tracepoint.text.contains("if ((ebpf_id >> 32) != 42) return 0;"))
         let header = [
             ("timestamp", 0, 8), ("pid", 8, 4), ("tid", 12, 4), ("uid", 16, 4), ("gid", 20, 4), ("cpu", 24, 4),
@@ -78,7 +78,7 @@ final class ProbeProgramTests: XCTestCase {
     func testPointersBecomeStringsOrAddresses() throws {
         let execve = try TracepointFormatTests.format("syscalls", "sys_enter_execve")
         let program = try ProbeProgram(
-            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_execve"), format: execve,
+            resolved: .tracepoint(category: "syscalls", name: "sys_enter_execve"), format: execve,
             filter: ProbeFilter(), options: ProbeOptions(stringSize: 64))
         XCTAssertEqual(program.layout.fields.map(\.kind), [.character, .strings, .strings])
         XCTAssertEqual(program.layout.fields[0].count, 64)
@@ -88,7 +88,7 @@ final class ProbeProgramTests: XCTestCase {
 
         let exec = try TracepointFormatTests.format("sched", "sched_process_exec")
         let kernel = try ProbeProgram(
-            mechanism: .tracepoint(category: "sched", name: "sched_process_exec"), format: exec,
+            resolved: .tracepoint(category: "sched", name: "sched_process_exec"), format: exec,
             filter: ProbeFilter(), options: .default)
         XCTAssertEqual(kernel.layout.fields.map(\.name), ["filename", "pid", "old_pid"])
         XCTAssertTrue(
@@ -98,7 +98,7 @@ final class ProbeProgramTests: XCTestCase {
     func testAcceptsPeerAddressIsNotReadAtEntry() throws {
         let accept = try TracepointFormatTests.format("syscalls", "sys_enter_accept")
         let program = try ProbeProgram(
-            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_accept"), format: accept,
+            resolved: .tracepoint(category: "syscalls", name: "sys_enter_accept"), format: accept,
             filter: ProbeFilter(), options: .default)
         XCTAssertEqual(program.layout.fields.first { $0.name == "upeer_sockaddr" }?.kind, .pointer)
     }
@@ -106,7 +106,7 @@ final class ProbeProgramTests: XCTestCase {
     func testFiltersAreCompiledAsNumbers() throws {
         let format = try TracepointFormatTests.format("syscalls", "sys_enter_bind")
         let program = try ProbeProgram(
-            mechanism: .tracepoint(category: "syscalls", name: "sys_enter_bind"), format: format,
+            resolved: .tracepoint(category: "syscalls", name: "sys_enter_bind"), format: format,
             filter: ProbeFilter(processID: 42, threadID: 43, userID: 1000, processName: "a\"b"), options: .default)
         XCTAssertTrue(program.text.contains("if ((ebpf_id >> 32) != 42) return 0;"))
         XCTAssertTrue(program.text.contains("if ((u32)ebpf_id != 43) return 0;"))
@@ -120,20 +120,20 @@ final class ProbeProgramTests: XCTestCase {
 
     func testBadFiltersAndOptionsThrow() throws {
         let format = try TracepointFormatTests.format("syscalls", "sys_enter_bind")
-        let mechanism = ProbeProgram.Mechanism.tracepoint(category: "syscalls", name: "sys_enter_bind")
+        let resolved = ResolvedPoint.tracepoint(category: "syscalls", name: "sys_enter_bind")
         for filter in [
             ProbeFilter(processID: 0), ProbeFilter(threadID: -1), ProbeFilter(processName: ""),
             ProbeFilter(processName: String(repeating: "x", count: 16)), ProbeFilter(processName: "a\nb"),
         ] {
             XCTAssertThrowsError(
-                try ProbeProgram(mechanism: mechanism, format: format, filter: filter, options: .default)
+                try ProbeProgram(resolved: resolved, format: format, filter: filter, options: .default)
             ) { error in
                 XCTAssertEqual((error as! EBPFError).code, .invalidArgument)
             }
         }
         XCTAssertThrowsError(
             try ProbeProgram(
-                mechanism: mechanism, format: format, filter: ProbeFilter(), options: ProbeOptions(stringSize: 0)))
+                resolved: resolved, format: format, filter: ProbeFilter(), options: ProbeOptions(stringSize: 0)))
     }
 
     func testSocketAddressDecoding() throws {

@@ -238,13 +238,13 @@ final class ProbeTests: XCTestCase {
         try requireKernel()
         let format = try TracepointFormat.load(category: "syscalls", name: "sys_enter_connect")
         let program = try ProbeProgram(
-            mechanism: .syscallKprobe(function: "__x64_sys_connect", wrapped: true), format: format,
+            resolved: .syscallKprobe(function: "__x64_sys_connect", wrapped: true), format: format,
             filter: ProbeFilter(processID: 1), options: .default)
         XCTAssertTrue(program.text.contains("&ebpf_regs->di"))
         XCTAssertGreaterThanOrEqual(
             try EBPFWrapper(text: program.text).loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe), 0)
         let generic = try ProbeProgram(
-            mechanism: .functionKprobe(function: "tcp_v4_connect", parameters: nil), format: nil, filter: ProbeFilter(),
+            resolved: .functionKprobe(function: "tcp_v4_connect", parameters: nil), format: nil, filter: ProbeFilter(),
             options: .default)
         XCTAssertEqual(generic.layout.fields.map(\.name), ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"])
         XCTAssertGreaterThanOrEqual(

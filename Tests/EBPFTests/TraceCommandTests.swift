@@ -350,21 +350,25 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertEqual(fields.map { $0["arg3"] as? String }, ["odd", nil, "even", nil])
     }
 
-    /// `execve`'s argv and envp as JSON arrays of strings, bounded by `--max-args` and
-    /// `--arg-size`.
+    /// `execve`'s argv as a JSON array of strings, bounded by `--max-args` and `--arg-size`;
+    /// its envp only with `--envp`, as execsnoop.
     func testExecveArgumentsAsStrings() throws {
         try requireKernel()
-        let run = try start(["execve", "--format", "json", "--max-args", "3", "--arg-size", "8"])
-        let child = spawnAndWait(["/bin/true", "first", "second arg", "third"], environment: ["EBPF_ENV=1"])
-        XCTAssertTrue(run.waitForOutput("\"pid\":\(child),", timeout: .seconds(10)), run.standardOutput)
-        let (termination, lines, stderr) = finish(run, signal: SIGINT)
-        XCTAssertEqual(termination, .exited(0), stderr)
-        let event = try XCTUnwrap(
-            lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-                .first { $0["pid"] as? Int == Int(child) })
-        let fields = try XCTUnwrap(event["fields"] as? [String: Any])
-        XCTAssertEqual(fields["argv"] as? [String], ["/bin/tr", "first", "second "], "3 strings of 7 bytes")
-        XCTAssertEqual(fields["envp"] as? [String], ["EBPF_EN"])
+        for printsEnvironment in [false, true] {
+            let run = try start(
+                ["execve", "--format", "json", "--max-args", "3", "--arg-size", "8"]
+                    + (printsEnvironment ? ["--envp"] : []))
+            let child = spawnAndWait(["/bin/true", "first", "second arg", "third"], environment: ["EBPF_ENV=1"])
+            XCTAssertTrue(run.waitForOutput("\"pid\":\(child),", timeout: .seconds(10)), run.standardOutput)
+            let (termination, lines, stderr) = finish(run, signal: SIGINT)
+            XCTAssertEqual(termination, .exited(0), stderr)
+            let event = try XCTUnwrap(
+                lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                    .first { $0["pid"] as? Int == Int(child) })
+            let fields = try XCTUnwrap(event["fields"] as? [String: Any])
+            XCTAssertEqual(fields["argv"] as? [String], ["/bin/tr", "first", "second "], "3 strings of 7 bytes")
+            XCTAssertEqual(fields["envp"] as? [String], printsEnvironment ? ["EBPF_EN"] : nil)
+        }
     }
 
     /// `--histogram FIELD --linear MIN,MAX,STEP`: a thread's lseek offsets in exact steps.
@@ -401,7 +405,9 @@ final class TraceCommandTests: XCTestCase {
         try requireKernel()
         // ArgumentParser: 1 for an error the command throws, 64 (EX_USAGE) for bad options.
         for (arguments, expected, status) in [
-            (["bind; }"], "invalid argument", 1), (["no_such_syscall"], "no syscall named", 1),
+            (["bind; }"], "the syscall name \"bind; }\" contains ';'", 64),
+            (["no_such_syscall"], "no syscall named", 1),
+            (["uprobe:/bin/sh"], "a uprobe is uprobe:BINARY:SYMBOL", 64),
             (["bind", "--format", "xml"], "--format", 64),
             (["openat", "--count-by", "nosuch"], "\"nosuch\" is not a field of syscalls:sys_enter_openat", 1),
             (["openat", "--sum", "filename"], "only an integer field has a sum", 1),

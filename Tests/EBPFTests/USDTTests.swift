@@ -51,8 +51,9 @@ final class USDTTests: XCTestCase {
                 USDTFunction(probe: "ebpftest:plain", in: path, fnName: "on_plain"),
                 USDTFunction(probe: "gated", in: path, fnName: "on_gated"),
             ])
-        XCTAssertEqual(b.attachments.map(\.kind), [.usdt, .usdt])
-        XCTAssertEqual(b.attachments.map(\.target), ["\(path):ebpftest:plain", "\(path):ebpftest:gated"])
+        XCTAssertEqual(b.attachments.map(\.point.kind), [.usdt, .usdt])
+        XCTAssertEqual(
+            b.attachments.map(\.point.description), ["usdt:\(path):ebpftest:plain", "usdt:\(path):ebpftest:gated"])
         for _ in 2...4 { XCTAssertEqual(fixture.fire(), 1, "the kernel raised the semaphore") }
         try assertRounds(2...4, of: b)
         b.close()
@@ -90,7 +91,11 @@ final class USDTTests: XCTestCase {
         let b = try EBPFWrapper(cache: nil)
         defer { b.close() }
         let events = Collected<ProbeEvent>()
-        let probes = try b.attachAll([.usdt("ebpftest:plain", in: path, strings: [3]), .usdt("gated", in: path)]) {
+        // Argument 3 of plain is a string; gated has two arguments, so the choice is not its.
+        let probes = try b.attachAll(
+            [.usdt("ebpftest:plain", in: path), .usdt("gated", in: path)],
+            options: ProbeOptions(arguments: ArgumentReading(usdtStrings: [3]))
+        ) {
             events.append($0)
         }
         XCTAssertEqual(
@@ -246,19 +251,19 @@ final class USDTTests: XCTestCase {
 
         let b = try EBPFWrapper(cache: nil)
         defer { b.close() }
-        func attachError(_ target: ProbeTarget) -> EBPFError? {
+        func attachError(_ point: AttachPoint, strings: Set<Int>) -> EBPFError? {
             do {
-                try b.attach(target) { _ in }
+                try b.attach(point, options: ProbeOptions(arguments: ArgumentReading(usdtStrings: strings))) { _ in }
                 return nil
             } catch {
                 return error
             }
         }
         XCTAssertEqual(
-            attachError(.usdt("ebpftest:plain", in: path, strings: [4]))?.message,
+            attachError(.usdt("ebpftest:plain", in: path), strings: [4])?.message,
             "USDT probe ebpftest:plain has 3 arguments, so argument 4 cannot be a string; they are numbered from 1")
         XCTAssertEqual(
-            attachError(.usdt("ebpftest:plain", in: path, strings: [1]))?.message,
+            attachError(.usdt("ebpftest:plain", in: path), strings: [1])?.message,
             "argument 1 of USDT probe ebpftest:plain is \(try USDTFixture.registerNamed(XCTUnwrap(USDTFixture.notes(path)["plain"]).arguments[0])), too narrow for a pointer to a string"
         )
         XCTAssertEqual(b.attachments.count, 0, "nothing left attached")

@@ -39,7 +39,7 @@ public final class Exporter: Sendable {
                 wrappers.append(wrapper)
                 for metric in configuration.aggregations {
                     aggregations.append(
-                        try Self.attempt("metric '\(metric.name)' (\(metric.target))") { () throws(EBPFError) in
+                        try Self.attempt("metric '\(metric.name)' (\(metric.point))") { () throws(EBPFError) in
                             try AggregationSource(metric, in: wrapper)
                         })
                 }
@@ -50,8 +50,8 @@ public final class Exporter: Sendable {
                 }
                 wrappers.append(wrapper)
                 for attachment in program.attachments {
-                    try Self.attempt("program \(program.origin), function '\(attachment.function)'") {
-                        () throws(EBPFError) in try Self.attach(attachment, in: wrapper)
+                    _ = try Self.attempt("program \(program.origin), function '\(attachment.function)'") {
+                        () throws(EBPFError) in try wrapper.attach(function: attachment.function, to: attachment.point)
                     }
                 }
                 for metric in program.tables {
@@ -109,17 +109,6 @@ public final class Exporter: Sendable {
         wrappers.forEach { $0.close() }
     }
 
-    private static func attach(_ attachment: NativeAttachment, in wrapper: EBPFWrapper) throws(EBPFError) {
-        let function = attachment.function
-        switch attachment.point {
-        case .tracepoint(let point): _ = try wrapper.attachTracepoint(tp: point, fnName: function)
-        case .rawTracepoint(let point): _ = try wrapper.attachRawTracepoint(tp: point, fnName: function)
-        case .kprobe(let point): _ = try wrapper.attachKprobe(event: point, fnName: function)
-        case .kretprobe(let point): _ = try wrapper.attachKretprobe(event: point, fnName: function)
-        case .uprobe(let binary, let symbol): _ = try wrapper.attachUprobe(name: binary, sym: symbol, fnName: function)
-        }
-    }
-
     private static func attempt<T>(_ context: String, _ body: () throws(EBPFError) -> T) throws(ExporterError) -> T {
         do {
             return try body()
@@ -131,7 +120,7 @@ public final class Exporter: Sendable {
 
 /// Something named in the configuration that the kernel or libbcc refused.
 public struct ExporterError: Error, Sendable, CustomStringConvertible {
-    /// What was being done: `metric 'x' (syscall openat)`.
+    /// What was being done: `metric 'x' (syscall:openat)`.
     public var context: String
     public var underlying: EBPFError
 

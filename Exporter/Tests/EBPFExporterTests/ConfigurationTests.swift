@@ -34,6 +34,8 @@ final class ConfigurationTests: XCTestCase {
                         function: count_opens
                       - uprobe: /usr/bin/bash:readline
                         function: on_readline
+                      - at: kretprobe:vfs_read?maxactive=8
+                        function: on_read_return
                     tables:
                       - table: opens
                         name: native_opens_total
@@ -52,10 +54,8 @@ final class ConfigurationTests: XCTestCase {
                 .latency(syscall: "read"), .sum(field: "count"),
             ])
         XCTAssertEqual(
-            metrics.map(\.target.description),
-            [
-                "syscall openat", "tracepoint syscalls:sys_enter_read", "syscall read", "syscall write",
-            ])
+            metrics.map(\.point.description),
+            ["syscall:openat", "tracepoint:syscalls:sys_enter_read", "syscall:read", "syscall:write"])
         XCTAssertEqual(metrics.map(\.key), [.processName, nil, .processID, .field("fd")])
         XCTAssertEqual(metrics[0].filter, ProbeFilter(userID: 0, processName: "cat"))
         XCTAssertEqual(metrics[0].help, "opens by name")
@@ -67,7 +67,8 @@ final class ConfigurationTests: XCTestCase {
             program.attachments,
             [
                 NativeAttachment(point: .tracepoint("syscalls:sys_enter_openat"), function: "count_opens"),
-                NativeAttachment(point: .uprobe(binary: "/usr/bin/bash", symbol: "readline"), function: "on_readline"),
+                NativeAttachment(point: .uprobe("readline", in: "/usr/bin/bash"), function: "on_readline"),
+                NativeAttachment(point: .kretprobe("vfs_read", maxActive: 8), function: "on_read_return"),
             ])
         XCTAssertEqual(
             program.tables,
@@ -99,7 +100,7 @@ final class ConfigurationTests: XCTestCase {
             ),
             (
                 "metrics:\n  - name: a\n    count: probe:openat\n",
-                "c.yaml:3:12: 'probe' is not a kind of event; expected syscall, syscall_exit, tracepoint or kprobe"
+                "c.yaml:3:12: \"probe:openat\" is not an attach point: 'probe' is not a kind of attach point; write KIND:…, the kinds being tracepoint, syscall, syscall_exit, rawtracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt, software, hardware, perf and profile"
             ),
             (
                 "metrics:\n  - name: a\n    histogram: syscall:read\n",
@@ -133,7 +134,7 @@ final class ConfigurationTests: XCTestCase {
             ("", "c.yaml: is empty; it needs 'metrics' or 'programs'"),
             (
                 "programs:\n  - text: x\n    attach:\n      - uprobe: readline\n        function: f\n    tables: []\n",
-                "c.yaml:4:17: an uprobe is BINARY:SYMBOL, e.g. /usr/bin/bash:readline; 'readline' is not"
+                "c.yaml:4:17: \"uprobe:readline\" is not an attach point: a uprobe is uprobe:BINARY:SYMBOL, e.g. uprobe:/usr/bin/bash:readline"
             ),
             (
                 "programs:\n  - text: x\n    attach: []\n    tables:\n      - table: t\n        name: m\n        type: summary\n",

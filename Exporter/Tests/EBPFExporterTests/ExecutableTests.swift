@@ -19,7 +19,8 @@ final class ExecutableTests: XCTestCase {
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(
             output.contains(
-                "\(file):3:12: 'probe' is not a kind of event; expected syscall, syscall_exit, tracepoint or kprobe"),
+                "\(file):3:12: \"probe:openat\" is not an attach point: 'probe' is not a kind of attach point; write KIND:…, the kinds being tracepoint, syscall, syscall_exit, rawtracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt, software, hardware, perf and profile"
+            ),
             output)
         XCTAssertFalse(output.contains("serving"), output)
     }
@@ -35,7 +36,7 @@ final class ExecutableTests: XCTestCase {
                     count: syscall:no_such_syscall
                 """)
         XCTAssertNotEqual(status, 0)
-        XCTAssertTrue(output.contains("metric 'nothing_total' (syscall no_such_syscall): "), output)
+        XCTAssertTrue(output.contains("metric 'nothing_total' (syscall:no_such_syscall): "), output)
         XCTAssertFalse(output.contains("serving"), output)
     }
 }

@@ -29,7 +29,7 @@ final class ExporterTests: XCTestCase {
                 """)
         XCTAssertThrowsError(try Exporter(configuration)) { error in
             let error = error as? ExporterError
-            XCTAssertEqual(error?.context, "metric 'nothing_total' (syscall no_such_syscall)")
+            XCTAssertEqual(error?.context, "metric 'nothing_total' (syscall:no_such_syscall)")
             XCTAssertEqual(error?.underlying.code, .notFound)
         }
         XCTAssertEqual(bpfDescriptors(), before, "the first metric's program and maps were closed")

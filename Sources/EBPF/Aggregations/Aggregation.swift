@@ -16,8 +16,8 @@ import Synchronization
 /// ``EBPFWrapper/latency(ofSyscall:by:filter:options:)``. ``detach()`` stops counting and
 /// keeps the table readable; ``close()`` frees it, as the wrapper's `close()` does.
 public final class Aggregation: Sendable, CustomStringConvertible {
-    /// What was asked for.
-    public let target: ProbeTarget
+    /// Where it was asked to attach (``ProbeProgram/attachPoint`` is where it did).
+    public let point: AttachPoint
     /// The program that runs in the kernel.
     public let program: AggregationProgram
     private let module: BPFModule
@@ -36,10 +36,10 @@ public final class Aggregation: Sendable, CustomStringConvertible {
     /// Finds the tables in `module`, then attaches with `attach`: nothing the handle does
     /// after attaching makes a syscall of the traced kind on the caller's thread.
     init(
-        target: ProbeTarget, program: AggregationProgram, module: BPFModule,
+        point: AttachPoint, program: AggregationProgram, module: BPFModule,
         attach: () throws(EBPFError) -> [Attachment]
     ) throws(EBPFError) {
-        self.target = target
+        self.point = point
         self.program = program
         self.module = module
         var tables: [MapAccess] = []

@@ -50,10 +50,13 @@ public struct AggregationOptions: Sendable, Hashable {
     public var maxKeys: Int
     /// Bytes of a string key kept, its NUL included (bpftrace's default, 64).
     public var stringSize: Int
+    /// Sockets and USDT strings read behind the arguments, for keys and fields.
+    public var arguments: ArgumentReading
 
-    public init(maxKeys: Int = 10_240, stringSize: Int = 64) {
+    public init(maxKeys: Int = 10_240, stringSize: Int = 64, arguments: ArgumentReading = ArgumentReading()) {
         self.maxKeys = maxKeys
         self.stringSize = stringSize
+        self.arguments = arguments
     }
 
     public static let `default` = AggregationOptions()

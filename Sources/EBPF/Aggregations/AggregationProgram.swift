@@ -20,7 +20,7 @@ public struct AggregationProgram: Sendable {
     /// The integer field whose sum, min and max (or histogram) are kept; nil when only
     /// counting, and for a latency.
     public let field: String?
-    let mechanism: ProbeProgram.Mechanism
+    let resolved: ResolvedPoint
     let measure: Measure
     let keyShape: KeyShape
 
@@ -72,7 +72,7 @@ public struct AggregationProgram: Sendable {
         case histogram(field: String, buckets: HistogramBuckets)
         /// How many fell into each power-of-two range of nanoseconds from a syscall's entry
         /// to its exit on the same thread (the program's second function runs at the exit).
-        case latency(exit: ProbeProgram.Mechanism)
+        case latency(exit: ResolvedPoint)
 
         var isHistogram: Bool {
             switch self {
@@ -104,20 +104,20 @@ public struct AggregationProgram: Sendable {
         try NameValidation.tracepointComponent(format.category, what: "tracepoint category")
         try NameValidation.tracepointComponent(format.name, what: "tracepoint name")
         try self.init(
-            mechanism: .tracepoint(category: format.category, name: format.name), format: format, key: key,
+            resolved: .tracepoint(category: format.category, name: format.name), format: format, key: key,
             measure: field.map { .statistics(field: $0) } ?? .count, filter: filter, options: options)
     }
 
     init(
-        mechanism: ProbeProgram.Mechanism, format: TracepointFormat?, key: AggregationKey?, measure: Measure,
+        resolved: ResolvedPoint, format: TracepointFormat?, key: AggregationKey?, measure: Measure,
         filter: ProbeFilter, options: AggregationOptions
     ) throws(EBPFError) {
         try filter.validate()
         try options.validate()
         try measure.buckets?.validate()
-        try mechanism.validate()
-        let event = EventFields(mechanism: mechanism, format: format)
-        self.mechanism = mechanism
+        try resolved.validate()
+        let event = EventFields(resolved: resolved, format: format)
+        self.resolved = resolved
         self.key = key
         self.measure = measure
         eventName = event.name
@@ -154,7 +154,7 @@ public struct AggregationProgram: Sendable {
             ]
         }
 
-        var lines: [String] = mechanism.includes
+        var lines: [String] = resolved.includes
         let slot = isHistogram ? "u64 slot; " : ""
         switch keyShape {
         case .text(let capacity): lines.append("struct ebpf_key { \(slot)char text[\(capacity)]; };")
@@ -178,8 +178,8 @@ public struct AggregationProgram: Sendable {
         if case .latency = measure {
             lines.append("BPF_HASH(\(Self.startTableName), u32, u64, \(options.maxKeys));")
             lines.append("")
-            lines.append("int \(Self.entryFunctionName)(\(mechanism.contextDeclaration)) {")
-            lines += ProbeProgram.prologue(filter: filter, mechanism: mechanism, readsName: false)
+            lines.append("int \(Self.entryFunctionName)(\(resolved.contextDeclaration)) {")
+            lines += ProbeProgram.prologue(filter: filter, resolved: resolved, readsName: false)
             lines.append("    u32 ebpf_tid = ebpf_id;")
             lines.append("    u64 ebpf_now = bpf_ktime_get_ns();")
             lines.append("    \(Self.startTableName).update(&ebpf_tid, &ebpf_now);")
@@ -187,13 +187,13 @@ public struct AggregationProgram: Sendable {
             lines.append("}")
         }
         lines.append("")
-        lines.append("int \(mechanism.requiredFunctionName ?? Self.functionName)(\(mechanism.contextDeclaration)) {")
+        lines.append("int \(resolved.requiredFunctionName ?? Self.functionName)(\(resolved.contextDeclaration)) {")
         let readsName = key?.kind == .processName
         if case .latency = measure {
             // The entry's filter chose the threads; the exit needs only the ids.
-            lines += ProbeProgram.prologue(filter: ProbeFilter(), mechanism: mechanism, readsName: readsName)
+            lines += ProbeProgram.prologue(filter: ProbeFilter(), resolved: resolved, readsName: readsName)
         } else {
-            lines += ProbeProgram.prologue(filter: filter, mechanism: mechanism, readsName: readsName)
+            lines += ProbeProgram.prologue(filter: filter, resolved: resolved, readsName: readsName)
         }
         lines += valueLines.map { "    " + $0 }
         lines.append("    struct ebpf_key ebpf_key;")
@@ -272,6 +272,6 @@ public struct AggregationProgram: Sendable {
         }
     }
 
-    /// The tracepoint (`category:name`) or kernel function the program attaches to.
-    public var attachPoint: String { mechanism.attachPoint }
+    /// Where the program attaches on this kernel (for a latency, its entry).
+    public var attachPoint: AttachPoint { resolved.point }
 }

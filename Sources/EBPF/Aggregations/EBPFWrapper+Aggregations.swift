@@ -1,5 +1,5 @@
 extension EBPFWrapper {
-    /// Counts `target`'s events in the kernel, by `key` (one total when nil): no event
+    /// Counts `point`'s events in the kernel, by `key` (one total when nil): no event
     /// reaches user space; the counts are read from the handle.
     ///
     /// ```swift
@@ -8,7 +8,7 @@ extension EBPFWrapper {
     /// ```
     ///
     /// - Parameters:
-    ///   - target: A tracepoint, a syscall by name, or a kernel function (kprobe).
+    ///   - point: A tracepoint, a syscall by name, or a kernel function (kprobe).
     ///   - key: What to count by: the process name or id, the thread, user or CPU, or a
     ///     field of the event.
     ///   - filter: Conditions checked in the kernel; failing events are not counted.
@@ -17,13 +17,13 @@ extension EBPFWrapper {
     ///   ``EBPFError/Code/invalidArgument`` for a field that cannot be a key, and the errors
     ///   of compiling and attaching a program.
     public func count(
-        _ target: ProbeTarget, by key: AggregationKey? = nil, filter: ProbeFilter = ProbeFilter(),
+        _ point: AttachPoint, by key: AggregationKey? = nil, filter: ProbeFilter = ProbeFilter(),
         options: AggregationOptions = .default
     ) throws(EBPFError) -> Aggregation {
-        try aggregation(target, key: key, measure: .count, filter: filter, options: options)
+        try aggregation(point, key: key, measure: .count, filter: filter, options: options)
     }
 
-    /// Counts `target`'s events and keeps the sum, minimum and maximum of the integer
+    /// Counts `point`'s events and keeps the sum, minimum and maximum of the integer
     /// `field` (`read`'s `count`), by `key`, in the kernel.
     ///
     /// ```swift
@@ -34,10 +34,10 @@ extension EBPFWrapper {
     /// - Throws: as ``count(_:by:filter:options:)``, and ``EBPFError/Code/invalidArgument``
     ///   when `field` is not an integer.
     public func aggregate(
-        _ target: ProbeTarget, field: String, by key: AggregationKey? = nil, filter: ProbeFilter = ProbeFilter(),
+        _ point: AttachPoint, field: String, by key: AggregationKey? = nil, filter: ProbeFilter = ProbeFilter(),
         options: AggregationOptions = .default
     ) throws(EBPFError) -> Aggregation {
-        try aggregation(target, key: key, measure: .statistics(field: field), filter: filter, options: options)
+        try aggregation(point, key: key, measure: .statistics(field: field), filter: filter, options: options)
     }
 
     /// Keeps a histogram of the integer `field` (`read`'s `count`; `ret` of a
@@ -55,11 +55,11 @@ extension EBPFWrapper {
     /// - Throws: as ``aggregate(_:field:by:filter:options:)``, and
     ///   ``EBPFError/Code/invalidArgument`` for linear buckets out of range.
     public func histogram(
-        _ target: ProbeTarget, of field: String, by key: AggregationKey? = nil, buckets: HistogramBuckets = .log2,
+        _ point: AttachPoint, of field: String, by key: AggregationKey? = nil, buckets: HistogramBuckets = .log2,
         filter: ProbeFilter = ProbeFilter(), options: AggregationOptions = .default
     ) throws(EBPFError) -> Aggregation {
         try aggregation(
-            target, key: key, measure: .histogram(field: field, buckets: buckets), filter: filter, options: options)
+            point, key: key, measure: .histogram(field: field, buckets: buckets), filter: filter, options: options)
     }
 
     /// Keeps a log2 histogram of the syscall's latency in nanoseconds, from its entry to its
@@ -78,49 +78,51 @@ extension EBPFWrapper {
         ofSyscall name: String, by key: AggregationKey? = nil, filter: ProbeFilter = ProbeFilter(),
         options: AggregationOptions = .default
     ) throws(EBPFError) -> Aggregation {
-        let (exit, _) = try resolve(.syscallExit(name))
+        let (exit, _) = try resolve(.syscallExit(name), reading: options.arguments)
         return try aggregation(
             .syscall(name), key: key, measure: .latency(exit: exit), filter: filter, options: options)
     }
 
     /// The program ``count(_:by:filter:options:)`` (`field` nil) or
-    /// ``aggregate(_:field:by:filter:options:)`` would run for `target` on this kernel,
+    /// ``aggregate(_:field:by:filter:options:)`` would run for `point` on this kernel,
     /// without compiling it: to read its C.
     public func aggregationProgram(
-        for target: ProbeTarget, field: String? = nil, by key: AggregationKey? = nil,
+        for point: AttachPoint, field: String? = nil, by key: AggregationKey? = nil,
         filter: ProbeFilter = ProbeFilter(), options: AggregationOptions = .default
     ) throws(EBPFError) -> AggregationProgram {
-        let (mechanism, format) = try resolve(target)
+        let (resolved, format) = try resolve(point, reading: options.arguments)
+        try checkStringsRead(options.arguments, by: [resolved])
         return try AggregationProgram(
-            mechanism: mechanism, format: format, key: key, measure: field.map { .statistics(field: $0) } ?? .count,
+            resolved: resolved, format: format, key: key, measure: field.map { .statistics(field: $0) } ?? .count,
             filter: filter, options: options)
     }
 
     private func aggregation(
-        _ target: ProbeTarget, key: AggregationKey?, measure: AggregationProgram.Measure, filter: ProbeFilter,
+        _ point: AttachPoint, key: AggregationKey?, measure: AggregationProgram.Measure, filter: ProbeFilter,
         options: AggregationOptions
     ) throws(EBPFError) -> Aggregation {
         try checkOpen()
-        let (mechanism, format) = try resolve(target)
+        let (resolved, format) = try resolve(point, reading: options.arguments)
+        try checkStringsRead(options.arguments, by: [resolved])
         let program = try AggregationProgram(
-            mechanism: mechanism, format: format, key: key, measure: measure, filter: filter, options: options)
+            resolved: resolved, format: format, key: key, measure: measure, filter: filter, options: options)
         let module = try BPFModule(text: program.text, cflags: [], cache: compileCache)
         do throws(EBPFError) {
-            let aggregation = try Aggregation(target: target, program: program, module: module) {
+            let aggregation = try Aggregation(point: point, program: program, module: module) {
                 () throws(EBPFError) -> [Attachment] in
                 guard case .latency(let exit) = measure else {
                     return [
-                        try attach(
-                            mechanism.requiredFunctionName ?? AggregationProgram.functionName, at: mechanism,
+                        try attachment(
+                            resolved.requiredFunctionName ?? AggregationProgram.functionName, at: resolved,
                             tracepointID: format?.id, module: module)
                     ]
                 }
                 // The exit first: an entry seen without its exit would only leave a start time.
-                let exitAttachment = try attach(
+                let exitAttachment = try attachment(
                     AggregationProgram.functionName, at: exit, tracepointID: nil, module: module)
                 do throws(EBPFError) {
-                    let entry = try attach(
-                        AggregationProgram.entryFunctionName, at: mechanism, tracepointID: format?.id, module: module)
+                    let entry = try attachment(
+                        AggregationProgram.entryFunctionName, at: resolved, tracepointID: format?.id, module: module)
                     return [entry, exitAttachment]
                 } catch {
                     exitAttachment.detach()

@@ -2,7 +2,7 @@
 /// record (at the offsets of its format file), or from a kprobe's argument registers.
 /// Only offsets and registers reach the C text, never a name.
 struct EventFields {
-    let mechanism: ProbeProgram.Mechanism
+    let resolved: ResolvedPoint
     let format: TracepointFormat?
 
     /// A field's value as C reads it.
@@ -100,17 +100,17 @@ struct EventFields {
     }
 
     /// What the events are called: `syscalls:sys_enter_openat`, `kprobe:__x64_sys_openat`.
-    var name: String { mechanism.eventName }
+    var name: String { resolved.eventName }
 
     /// The names a program can read.
     var names: [String] {
-        switch mechanism {
-        case .tracepoint: return format?.fields.map(\.name) ?? []
-        case .syscallKprobe: return format?.fields.prefix(6).map(\.name) ?? []
-        case .functionKprobe(_, let parameters?): return parameters.map(\.name)
-        case .functionKprobe(_, nil): return (0..<6).map { "arg\($0)" }
-        case .usdt(let probe, _, _): return probe.arguments.indices.map { "arg\($0 + 1)" }
-        case .kernelFunction(_, _, let parameters, _, let returnValue):
+        switch resolved.arguments {
+        case .tracepointRecord: return format?.fields.map(\.name) ?? []
+        case .syscallRegisters: return format?.fields.prefix(6).map(\.name) ?? []
+        case .functionRegisters(let parameters?): return parameters.map(\.name)
+        case .functionRegisters(nil): return (0..<6).map { "arg\($0)" }
+        case .usdt(let probe, _): return probe.arguments.indices.map { "arg\($0 + 1)" }
+        case .trampoline(let parameters, _, let returnValue):
             return parameters.map(\.name) + (returnValue.map { [$0.name] } ?? [])
         }
     }
@@ -123,19 +123,20 @@ struct EventFields {
             .notFound,
             "\(NameValidation.quoted(name)) is not a field of \(self.name), so it cannot be the \(role); its fields: \(names.joined(separator: ", "))"
         )
-        switch mechanism {
-        case .tracepoint(let category, _):
+        switch resolved.arguments {
+        case .tracepointRecord:
             guard let field = format?.fields.first(where: { $0.name == name }) else { throw missing }
-            return Operand(field: field, source: .record(offset: field.offset), pointersAreUser: category == "syscalls")
-        case .syscallKprobe:
+            return Operand(
+                field: field, source: .record(offset: field.offset), pointersAreUser: resolved.pointersAreUser)
+        case .syscallRegisters:
             guard let format, let index = format.fields.prefix(6).firstIndex(where: { $0.name == name }) else {
                 throw missing
             }
             return Operand(field: format.fields[index], source: .argument(index), pointersAreUser: true)
-        case .functionKprobe, .usdt:
+        case .functionRegisters, .usdt:
             guard let index = names.firstIndex(of: name) else { throw missing }
             return Operand(field: nil, source: .argument(index), pointersAreUser: true)
-        case .kernelFunction(_, _, let parameters, _, _):
+        case .trampoline(let parameters, _, _):
             guard let index = names.firstIndex(of: name) else { throw missing }
             // The return value is kept after the six parameters.
             return Operand(field: nil, source: .argument(index < parameters.count ? index : 6), pointersAreUser: true)

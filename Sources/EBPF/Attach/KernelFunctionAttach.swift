@@ -41,7 +41,7 @@ extension EBPFWrapper {
     ///   BTF lacks, and the errors of loading and attaching.
     @discardableResult
     public func attachKfunc(function: String) throws(EBPFError) -> Attachment {
-        try track(makeKernelFunctionAttachment(function, exit: false, module: try nativeModule()))
+        try attach(function: try kernelFunctionProgram(function, exit: false), to: .fentry(function))
     }
 
     /// Attaches the program's `KRETFUNC_PROBE(function, …, ret)` to the return of a kernel
@@ -51,7 +51,14 @@ extension EBPFWrapper {
     /// - Throws: as ``attachKfunc(function:)``.
     @discardableResult
     public func attachKretfunc(function: String) throws(EBPFError) -> Attachment {
-        try track(makeKernelFunctionAttachment(function, exit: true, module: try nativeModule()))
+        try attach(function: try kernelFunctionProgram(function, exit: true), to: .fexit(function))
+    }
+
+    /// The name the program's `KFUNC_PROBE(function)` (or `KRETFUNC_PROBE`) has, in either
+    /// naming scheme.
+    private func kernelFunctionProgram(_ function: String, exit: Bool) throws(EBPFError) -> String {
+        let names = KernelFunctionProbe.functionNames(function, exit: exit)
+        return names.first(where: try nativeModule().functionNames.contains) ?? names[0]
     }
 
     /// The error for a function the kernel's BTF does not describe.
@@ -62,26 +69,31 @@ extension EBPFWrapper {
         )
     }
 
-    /// Attaches the program's `kfunc__<function>` (or `kretfunc__`, either naming scheme) of
-    /// `module`; the caller tracks the attachment.
-    func makeKernelFunctionAttachment(_ function: String, exit: Bool, module: BPFModule) throws(EBPFError)
+    /// Loads `fnName` of `module`, which must be named for the fentry or fexit `point`
+    /// (`kfunc__<function>` or `kretfunc__`, either naming scheme), and attaches it; the
+    /// caller tracks the attachment.
+    func makeKernelFunctionAttachment(module: BPFModule, point: AttachPoint, fnName: String) throws(EBPFError)
         -> Attachment
     {
-        try checkOpen()
-        try NameValidation.symbol(function, what: "kernel function name")
-        let kind: Attachment.Kind = exit ? .kretfunc : .kfunc
-        try KernelFeatures.requireTracingPrograms(for: kind, function: function)
+        guard case .kernelFunction(let function, let exit) = point.location else {
+            preconditionFailure("\(point) is not an fentry or fexit")
+        }
+        try KernelFeatures.requireTracingPrograms(for: point.kind, function: function)
         guard try BTF.kernel().function(named: function) != nil else { throw Self.functionNotInBTF(function) }
         let names = KernelFunctionProbe.functionNames(function, exit: exit)
-        let fnName = names.first(where: module.functionNames.contains) ?? names[0]
-        let attachment = try module.withFunction(fnName, type: .tracing) { (program) throws(EBPFError) -> Attachment in
+        guard names.contains(fnName) else {
+            throw EBPFError(
+                .invalidArgument,
+                "an \(point.kind) program for \(function) is named \(names.joined(separator: " or ")) (bcc's \(exit ? "KRETFUNC_PROBE" : "KFUNC_PROBE")(\(function), …)), not \(NameValidation.quoted(fnName)): the kernel function is found from the name"
+            )
+        }
+        return try module.withFunction(fnName, type: .tracing) { (program) throws(EBPFError) -> Attachment in
             do throws(SystemCallFailure) {
                 let hook = try LibBCC.Hook.kernelFunction(program: program)
-                return Attachment(kind: kind, target: function, functionName: fnName, hook: hook)
+                return Attachment(point: point, functionName: fnName, hook: hook)
             } catch {
-                throw error.error(.attachFailed, "could not attach '\(fnName)' as \(kind) on '\(function)'")
+                throw error.error(.attachFailed, "could not attach '\(fnName)' at \(point)")
             }
         }
-        return attachment
     }
 }

@@ -13,7 +13,7 @@ extension EBPFWrapper {
     /// The corresponding libbcc function is `bpf_attach_kprobe`.
     @discardableResult
     public func attachKprobe(event: String, fnName: String) throws(EBPFError) -> Attachment {
-        try attachKernelProbe(event: event, fnName: fnName, isReturn: false)
+        try attach(function: fnName, to: .kprobe(event))
     }
 
     /// Attaches the program's function `fnName` to the return of the kernel function
@@ -24,58 +24,60 @@ extension EBPFWrapper {
     /// The corresponding libbcc function is `bpf_attach_kprobe`.
     @discardableResult
     public func attachKretprobe(event: String, fnName: String) throws(EBPFError) -> Attachment {
-        try attachKernelProbe(event: event, fnName: fnName, isReturn: true)
+        try attach(function: fnName, to: .kretprobe(event))
     }
 
-    private func attachKernelProbe(event: String, fnName: String, isReturn: Bool) throws(EBPFError) -> Attachment {
-        try checkOpen()
-        return try track(makeKprobeAttachment(module: nativeModule(), event: event, fnName: fnName, isReturn: isReturn))
-    }
-
-    /// Loads `fnName` from `module` and attaches it to the kernel function `event`; the
-    /// caller tracks it.
+    /// Loads `fnName` from `module` and attaches it at the kprobe or kretprobe `point`
+    /// (on `function`); the caller tracks it.
     func makeKprobeAttachment(
-        module: BPFModule, event: String, fnName: String, isReturn: Bool
+        module: BPFModule, point: AttachPoint, function: String, fnName: String, offset: UInt64 = 0,
+        maxActive: Int = 0
     ) throws(EBPFError) -> Attachment {
-        try NameValidation.symbol(event, what: "kernel function name")
-        let kind: Attachment.Kind = isReturn ? .kretprobe : .kprobe
-        let eventName = ProbeEventName.make(isReturn ? "r" : "p", event)
+        let isReturn = point.kind == .kretprobe
+        let eventName = ProbeEventName.make(isReturn ? "r" : "p", function)
+        guard let maxActive = Int32(exactly: maxActive) else {
+            throw EBPFError(.invalidArgument, "maxactive \(maxActive) is beyond what the kernel takes")
+        }
         return try module.withFunction(fnName, type: .kprobe) { (program) throws(EBPFError) -> Attachment in
-            guard KernelFeatures.supportsKprobes else {
-                throw Self.kprobesUnsupported(event: event, kind: kind)
-            }
+            guard KernelFeatures.supportsKprobes else { throw Self.kprobesUnsupported(at: point) }
             do throws(SystemCallFailure) {
                 let hook = try LibBCC.Hook.kprobe(
-                    program: program, isReturn: isReturn, eventName: eventName, function: event)
-                return Attachment(kind: kind, target: event, functionName: fnName, hook: hook)
+                    program: program, isReturn: isReturn, eventName: eventName, function: function, offset: offset,
+                    maxActive: maxActive)
+                return Attachment(point: point, functionName: fnName, hook: hook)
             } catch {
                 // Kernels differ in the errno for a symbol they lack (6.1: ENOENT, 6.12: EINVAL).
-                if KernelSymbols.syscallPrefix != nil, ksymname(event) == nil {
+                if KernelSymbols.syscallPrefix != nil, ksymname(function) == nil {
                     throw EBPFError(
                         .notFound,
-                        "could not attach '\(fnName)' as a \(kind): the kernel has no function '\(event)' (it is not in /proc/kallsyms)",
+                        "could not attach '\(fnName)' at \(point): the kernel has no function '\(function)' (it is not in /proc/kallsyms)",
                         call: error.call, errno: error.errno)
                 }
                 throw error.error(
                     .attachFailed,
-                    "could not attach '\(fnName)' as a \(kind) on '\(event)': the function may not exist, be inlined or be marked notrace (check /proc/kallsyms and available_filter_functions)"
+                    "could not attach '\(fnName)' at \(point): the function may not exist, be inlined or be marked notrace, or the offset may not be an instruction's (check /proc/kallsyms and available_filter_functions)"
                 )
             }
         }
     }
 
-    /// The error for a kprobe on a kernel without kprobes, naming the tracepoint to use
-    /// instead when `event` is a syscall's entry function.
-    static func kprobesUnsupported(event: String, kind: Attachment.Kind) -> EBPFError {
+    /// The error for a kprobe or kretprobe on a kernel without kprobes, naming the
+    /// tracepoint to use instead when the function is a syscall's.
+    static func kprobesUnsupported(at point: AttachPoint) -> EBPFError {
         var advice =
-            "attach to a tracepoint instead (attachTracepoint(tp:fnName:); the kernel's list is in /sys/kernel/tracing/available_events)"
-        if let syscall = KernelSymbols.syscallName(fromFunction: event) {
-            let point = kind == .kretprobe ? "sys_exit_" : "sys_enter_"
-            advice = "for this syscall use attachTracepoint(tp: \"syscalls:\(point)\(syscall)\", fnName:) instead"
+            "attach to a tracepoint instead (tracepoint:CATEGORY:NAME; the kernel's list is in /sys/kernel/tracing/available_events)"
+        if case .kprobe(let function, _) = point.location,
+            let syscall = KernelSymbols.syscallName(fromFunction: function)
+        {
+            advice = "for this syscall attach to tracepoint:syscalls:sys_enter_\(syscall) instead"
+        } else if case .kretprobe(let function, _) = point.location,
+            let syscall = KernelSymbols.syscallName(fromFunction: function)
+        {
+            advice = "for this syscall attach to tracepoint:syscalls:sys_exit_\(syscall) instead"
         }
         return EBPFError(
             .notSupported,
-            "cannot attach a \(kind) to '\(event)': this kernel has no kprobe support (built without CONFIG_KPROBES: there is no /sys/bus/event_source/devices/kprobe and no kprobe_events in tracefs); \(advice)"
+            "cannot attach at \(point): this kernel has no kprobe support (built without CONFIG_KPROBES: there is no /sys/bus/event_source/devices/kprobe and no kprobe_events in tracefs); \(advice)"
         )
     }
 }

@@ -15,13 +15,16 @@ extension EBPFWrapper {
     /// `bpf_attach_raw_tracepoint`.
     @discardableResult
     public func attachRawTracepoint(tp: String, fnName: String) throws(EBPFError) -> Attachment {
-        try checkOpen()
-        try NameValidation.tracepointComponent(tp, what: "raw tracepoint name")
-        let attachment = try nativeModule().withFunction(fnName, type: .rawTracepoint) {
-            (program) throws(EBPFError) -> Attachment in
+        try attach(function: fnName, to: .rawTracepoint(tp))
+    }
+
+    /// Loads `fnName` from `module` and attaches it to the raw tracepoint `tp`; the caller
+    /// tracks it.
+    func makeRawTracepointAttachment(module: BPFModule, tp: String, fnName: String) throws(EBPFError) -> Attachment {
+        try module.withFunction(fnName, type: .rawTracepoint) { (program) throws(EBPFError) -> Attachment in
             do throws(SystemCallFailure) {
                 let hook = try LibBCC.Hook.rawTracepoint(program: program, name: tp)
-                return Attachment(kind: .rawTracepoint, target: tp, functionName: fnName, hook: hook)
+                return Attachment(point: .rawTracepoint(tp), functionName: fnName, hook: hook)
             } catch {
                 throw error.error(
                     .attachFailed,
@@ -29,6 +32,5 @@ extension EBPFWrapper {
                 )
             }
         }
-        return try track(attachment)
     }
 }

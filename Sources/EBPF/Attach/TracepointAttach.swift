@@ -14,10 +14,7 @@ extension EBPFWrapper {
     /// Needs tracefs mounted. The corresponding libbcc function is `bpf_attach_tracepoint`.
     @discardableResult
     public func attachTracepoint(tp: String, fnName: String) throws(EBPFError) -> Attachment {
-        try checkOpen()
-        let (category, name) = try Tracefs.splitTracepoint(tp)
-        return try track(
-            makeTracepointAttachment(module: nativeModule(), category: category, name: name, fnName: fnName))
+        try attach(function: fnName, to: .tracepoint(tp))
     }
 
     /// Loads `fnName` from `module` and attaches it to `category:name`; the caller tracks it.
@@ -35,7 +32,7 @@ extension EBPFWrapper {
                 } else {
                     hook = try LibBCC.Hook.tracepoint(program: program, category: category, name: name)
                 }
-                return Attachment(kind: .tracepoint, target: "\(category):\(name)", functionName: fnName, hook: hook)
+                return Attachment(point: .tracepoint("\(category):\(name)"), functionName: fnName, hook: hook)
             } catch {
                 throw error.error(.attachFailed, "could not attach '\(fnName)' to tracepoint \(category):\(name)")
             }

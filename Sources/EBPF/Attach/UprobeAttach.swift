@@ -20,7 +20,7 @@ extension EBPFWrapper {
     public func attachUprobe(name: String, sym: String, fnName: String, pid: Int32? = nil) throws(EBPFError)
         -> Attachment
     {
-        try attachUserProbe(name: name, sym: sym, fnName: fnName, pid: pid, isReturn: false, beforeAttach: {})
+        try attach(function: fnName, to: .uprobe(sym, in: name, pid: pid))
     }
 
     /// Attaches the program's function `fnName` to the return of a function in a user-space
@@ -34,52 +34,48 @@ extension EBPFWrapper {
     public func attachUretprobe(name: String, sym: String, fnName: String, pid: Int32? = nil) throws(EBPFError)
         -> Attachment
     {
-        try attachUserProbe(name: name, sym: sym, fnName: fnName, pid: pid, isReturn: true, beforeAttach: {})
+        try attach(function: fnName, to: .uretprobe(sym, in: name, pid: pid))
     }
 
-    /// - Parameter beforeAttach: Called between resolving the symbol and the kernel's
-    ///   attach: tests swap the binary's path there.
-    func attachUserProbe(
-        name: String, sym: String, fnName: String, pid: Int32?, isReturn: Bool, beforeAttach: () -> Void
+    /// Loads `fnName` from `module` and attaches it at the uprobe or uretprobe `point`;
+    /// the caller tracks it. `beforeAttach` runs once the binary is open and its symbol
+    /// found (a test swaps the path there).
+    func makeUserProbeAttachment(
+        module: BPFModule, point: AttachPoint, fnName: String, beforeAttach: () -> Void = {}
     ) throws(EBPFError) -> Attachment {
-        try checkOpen()
-        try NameValidation.binaryPath(name)
-        try NameValidation.symbol(sym, what: "symbol name")
-        if let pid, pid <= 0 {
-            throw EBPFError(.invalidArgument, "pid \(pid) is not a process id; pass nil to probe every process")
+        guard case .userFunction(let sym, let name, let symbolOffset, let isReturn, let pid) = point.location else {
+            preconditionFailure("\(point) is not a uprobe")
         }
-        let kind: Attachment.Kind = isReturn ? .uretprobe : .uprobe
         let binary = try Self.locateBinary(name, pid: pid ?? -1)
         // Opened once: the symbol is read from this file and the kernel attaches to it,
         // both through /proc/self/fd/N, whatever the path names by then.
         let opened = try Self.openBinary(binary, pid: pid)
         let handle = "/proc/self/fd/\(opened.rawValue)"
-        guard let (_, offset) = LibBCC.resolveSymbol(module: handle, symbol: sym, pid: pid ?? -1) else {
+        guard let (_, address) = LibBCC.resolveSymbol(module: handle, symbol: sym, pid: pid ?? -1) else {
             throw EBPFError(
                 .notFound,
                 "no symbol '\(sym)' in \(binary); list its symbols with `nm -D \(binary)` (or `nm` for static ones)"
             )
         }
+        let offset = address + symbolOffset
+        let resolved = AttachPoint(
+            .userFunction(symbol: sym, binary: binary, offset: symbolOffset, isReturn: isReturn, pid: pid))
         let eventName = ProbeEventName.make(isReturn ? "r" : "p", "\(binary)_0x\(String(offset, radix: 16))")
         beforeAttach()
-        let attachment = try nativeModule().withFunction(fnName, type: .kprobe) {
-            (program) throws(EBPFError) -> Attachment in
+        let attachment = try module.withFunction(fnName, type: .kprobe) { (program) throws(EBPFError) -> Attachment in
             do throws(SystemCallFailure) {
                 let hook = try LibBCC.Hook.uprobe(
                     program: program, isReturn: isReturn, eventName: eventName, binaryPath: handle, offset: offset,
                     pid: pid ?? -1)
-                return Attachment(kind: kind, target: "\(binary):\(sym)", functionName: fnName, hook: hook)
+                return Attachment(point: resolved, functionName: fnName, hook: hook)
             } catch {
-                throw error.error(.attachFailed, "could not attach '\(fnName)' as a \(kind) on \(binary):\(sym)")
+                throw error.error(.attachFailed, "could not attach '\(fnName)' at \(resolved)")
             }
         }
         withExtendedLifetime(opened) {}  // Open until the kernel holds the file itself.
-        return try track(attachment)
+        return attachment
     }
 
-    /// Opens the binary a uprobe goes into, as seen by `pid` (through `/proc/<pid>/root`,
-    /// as libbcc resolves it) when given. Refuses anything but a regular file: opening a
-    /// FIFO planted at the path would otherwise block.
     private static func openBinary(_ path: String, pid: Int32?) throws(EBPFError) -> FileDescriptor {
         let seen =
             if let pid, path.hasPrefix("/"), !path.hasPrefix("/proc/") { "/proc/\(pid)/root\(path)" } else { path }

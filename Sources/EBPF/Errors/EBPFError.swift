@@ -7,6 +7,13 @@ import Glibc
 /// Every error carries a ``Code`` to switch on, a message that says what happened and what
 /// to do, and where it applies the failing libbcc or system call, its `errno`, and the
 /// compiler's diagnostics or the verifier's log.
+///
+/// Where a system call fails, its `errno` decides the code when it says more than the
+/// call's own code would, the same for every call: `EPERM` and `EACCES` are
+/// ``Code/permissionDenied``, `ENOENT` ``Code/notFound``, `EOPNOTSUPP`, `ENOTSUP` and
+/// `ENOSYS` ``Code/notSupported``; any other `errno` gives the code the call documents
+/// (``Code/attachFailed``, ``Code/loadFailed``, ``Code/systemCallFailed``). ``errno`` keeps
+/// the number either way.
 public struct EBPFError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {

@@ -29,15 +29,11 @@ final class KeptProgram: Sendable {
         mapDescriptors.forEach { _ = Glibc.close($0) }
     }
 
-    var functionNames: [String] { object.functions.map(\.name) }
-    var tableNames: [String] { object.maps.map(\.table.name) }
-
-    func hasFunction(_ name: String) -> Bool { object.functions.contains { $0.name == name } }
-
-    func table(_ name: String) -> TableInfo? { object.maps.first { $0.table.name == name }?.table }
-
-    func tableFD(_ name: String) -> Int32? {
-        object.maps.firstIndex { $0.table.name == name }.map { mapDescriptors[$0] }
+    /// Its functions, and its maps with their descriptors (valid while it lives).
+    var catalog: LibBCC.Catalog {
+        LibBCC.Catalog(
+            functionNames: object.functions.map(\.name),
+            tables: zip(object.maps, mapDescriptors).map { ($0.table, $1) })
     }
 
     /// As ``LibBCC/Module/loadFunction(_:programType:logLevel:log:)``.

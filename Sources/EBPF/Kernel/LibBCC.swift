@@ -186,6 +186,24 @@ enum LibBCC {
             let fd = bcc.bpf_table_fd!(raw, name)
             return fd < 0 ? nil : fd
         }
+
+        /// Everything the module's users ask of it but loads: read once, under the lock,
+        /// so that table operations need neither libbcc nor its lock afterwards.
+        func catalog() -> Catalog {
+            Catalog(
+                functionNames: functionNames,
+                tables: tableNames.compactMap { name in
+                    guard let info = table(name), let fd = tableFD(name) else { return nil }
+                    return (info, fd)
+                })
+        }
+    }
+
+    /// A program's functions and tables, as they stay for its lifetime; the table
+    /// descriptors are the program's (valid while it lives).
+    struct Catalog: Sendable {
+        let functionNames: [String]
+        let tables: [(info: TableInfo, descriptor: Int32)]
     }
 
     // MARK: Attaching
@@ -255,11 +273,11 @@ enum LibBCC {
         }
 
         static func kprobe(
-            program: Int32, isReturn: Bool, eventName: String, function: String
+            program: Int32, isReturn: Bool, eventName: String, function: String, offset: UInt64, maxActive: Int32
         ) throws(SystemCallFailure) -> Hook {
             let fd = try SystemCall.check("bpf_attach_kprobe") {
                 LibBCC.runtime.bpf_attach_kprobe!(
-                    program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, function, 0, 0)
+                    program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, function, offset, maxActive)
             }
             return Hook(cleanup: .kprobe(fd, eventName: eventName))
         }

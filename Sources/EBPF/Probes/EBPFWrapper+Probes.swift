@@ -55,10 +55,11 @@ extension EBPFWrapper {
         try attach(.kprobe(event), filter: filter, options: options, handler: handler)
     }
 
-    /// Attaches a generated probe to `target` and calls `handler` with each event.
+    /// Attaches a generated probe to `point` and calls `handler` with each event.
     ///
     /// - Parameters:
-    ///   - target: A tracepoint, a syscall by name, or a kernel function (kprobe).
+    ///   - point: Where: a tracepoint, a syscall, a kernel function (kprobe, fentry, fexit)
+    ///     or a USDT probe.
     ///   - filter: Conditions checked in the kernel; failing events never reach user space.
     ///   - options: String sizes and the perf buffer's configuration.
     ///   - lost: Called with the number of events the kernel dropped because the buffer was
@@ -66,17 +67,17 @@ extension EBPFWrapper {
     ///   - handler: Called on the wrapper's polling thread with each event.
     @discardableResult
     public func attach(
-        _ target: ProbeTarget, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
+        _ point: AttachPoint, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
         lost: (@Sendable (UInt64) -> Void)? = nil,
         handler: @escaping @Sendable (ProbeEvent) -> Void
     ) throws(EBPFError) -> Probe {
         try attachProbes(
-            [target], filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)[0]
+            [point], filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)[0]
     }
 
-    /// Attaches a generated probe to each of `targets`, all built as one program: tracepoints
+    /// Attaches a generated probe to each of `points`, all built as one program: tracepoints
     /// are emitted without clang, and where kprobes need a compile it is one compile, whatever
-    /// the number of targets. `handler` receives every probe's events;
+    /// the number of points. `handler` receives every probe's events;
     /// ``ProbeEvent/eventName`` tells them apart.
     ///
     /// ```swift
@@ -85,29 +86,29 @@ extension EBPFWrapper {
     /// }
     /// ```
     ///
-    /// All or nothing: when one target cannot be attached, none is, and the error says which.
-    /// The probes share one perf buffer (one ring per CPU, however many targets); each has
+    /// All or nothing: when one point cannot be attached, none is, and the error says which.
+    /// The probes share one perf buffer (one ring per CPU, however many points); each has
     /// its own received count and detaches on its own, and the program and the buffer are
     /// freed when the last of them detaches.
     ///
     /// - Parameters:
-    ///   - targets: Tracepoints, syscalls by name, or kernel functions (kprobes), in any mix.
-    ///   - filter: Conditions checked in the kernel, for every target.
-    ///   - options: String sizes and the perf buffers' configuration, for every target.
+    ///   - points: Tracepoints, syscalls, kernel functions and USDT probes, in any mix.
+    ///   - filter: Conditions checked in the kernel, for every point.
+    ///   - options: String sizes and the perf buffers' configuration, for every point.
     ///   - lost: Called with the number of events the kernel dropped because a buffer was full.
     ///   - handler: Called on the wrapper's polling thread with each event.
-    /// - Returns: The probes, in the order of `targets`.
+    /// - Returns: The probes, in the order of `points`.
     @discardableResult
     public func attachAll(
-        _ targets: [ProbeTarget], filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
+        _ points: [AttachPoint], filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
         lost: (@Sendable (UInt64) -> Void)? = nil,
         handler: @escaping @Sendable (ProbeEvent) -> Void
     ) throws(EBPFError) -> [Probe] {
         try attachProbes(
-            targets, filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)
+            points, filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)
     }
 
-    /// Attaches a generated probe to `target` and returns its events as an async sequence.
+    /// Attaches a generated probe to `point` and returns its events as an async sequence.
     ///
     /// ```swift
     /// for await event in try b.events(.syscall("openat"), filter: ProbeFilter(processName: "cat")) {
@@ -116,19 +117,20 @@ extension EBPFWrapper {
     /// ```
     ///
     /// - Parameters:
-    ///   - target: A tracepoint, a syscall by name, or a kernel function (kprobe).
+    ///   - point: Where: a tracepoint, a syscall, a kernel function (kprobe, fentry, fexit)
+    ///     or a USDT probe.
     ///   - filter: Conditions checked in the kernel; failing events never reach user space.
     ///   - options: String sizes and the perf buffer's configuration.
     ///   - bufferingLimit: Events kept for a slow consumer; beyond it the newest are dropped
     ///     and counted in ``Probe/lostCount``.
     public func events(
-        _ target: ProbeTarget, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
+        _ point: AttachPoint, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
         bufferingLimit: Int = 65_536
     ) throws(EBPFError) -> ProbeEvents {
         let (stream, continuation) = AsyncStream.makeStream(
             of: ProbeEvent.self, bufferingPolicy: .bufferingOldest(max(1, bufferingLimit)))
         let drops = ConsumerDrops()
-        let probe = try attachProbes([target], filter: filter, options: options, lost: nil, drops: drops) { event in
+        let probe = try attachProbes([point], filter: filter, options: options, lost: nil, drops: drops) { event in
             if case .dropped = continuation.yield(event) { drops.count.add(1, ordering: .relaxed) }
         }[0]
         probe.setOnDetach { continuation.finish() }
@@ -137,33 +139,35 @@ extension EBPFWrapper {
         return ProbeEvents(probe: probe, stream: stream)
     }
 
-    /// The program ``attach(_:filter:options:lost:handler:)`` would generate for `target` on
+    /// The program ``attach(_:filter:options:lost:handler:)`` would generate for `point` on
     /// this kernel, without compiling or attaching it: to read the C, or to run it elsewhere.
     /// Its perf table is `ebpf_events` and its function `ebpf_probe`.
     public func program(
-        for target: ProbeTarget, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default
+        for point: AttachPoint, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default
     ) throws(EBPFError) -> ProbeProgram {
-        let (mechanism, format) = try resolve(target)
-        return try ProbeProgram(mechanism: mechanism, format: format, filter: filter, options: options)
+        let (resolved, format) = try resolve(point, reading: options.arguments)
+        try checkStringsRead(options.arguments, by: [resolved])
+        return try ProbeProgram(resolved: resolved, format: format, filter: filter, options: options)
     }
 
-    /// Resolves every target, builds their programs as one, and attaches each: all of
+    /// Resolves every point, builds their programs as one, and attaches each: all of
     /// them, or none (what was attached before a failure is detached again).
     private func attachProbes(
-        _ targets: [ProbeTarget], filter: ProbeFilter, options: ProbeOptions,
+        _ points: [AttachPoint], filter: ProbeFilter, options: ProbeOptions,
         lost: (@Sendable (UInt64) -> Void)?, drops: ConsumerDrops,
         deliver: @escaping @Sendable (ProbeEvent) -> Void
     ) throws(EBPFError) -> [Probe] {
         try checkOpen()
-        guard !targets.isEmpty else { return [] }
+        guard !points.isEmpty else { return [] }
         var resolved: [(program: ProbeProgram, format: TracepointFormat?)] = []
-        for (index, target) in targets.enumerated() {
-            let (mechanism, format) = try resolve(target)
+        for (index, point) in points.enumerated() {
+            let (found, format) = try resolve(point, reading: options.arguments)
             let program = try ProbeProgram(
-                mechanism: mechanism, format: format, filter: filter, options: options,
-                member: targets.count == 1 ? nil : index)
+                resolved: found, format: format, filter: filter, options: options,
+                member: points.count == 1 ? nil : index)
             resolved.append((program, format))
         }
+        try checkStringsRead(options.arguments, by: resolved.map(\.program.resolved))
         let shared = SharedModule(try buildModule(for: resolved.map(\.program)))
         // The compile's own hold: given back whatever happens, so the program is freed with
         // the probes if attaching fails halfway.
@@ -179,7 +183,7 @@ extension EBPFWrapper {
                 lost: lost, deliver: deliver)
         }
         let buffer: SharedProbeBuffer
-        if targets.count == 1 {
+        if points.count == 1 {
             buffer = try openBuffer()
         } else {
             // Many probes' programs are verified while a second thread opens the rings (the
@@ -203,12 +207,12 @@ extension EBPFWrapper {
         }
         var probes: [Probe] = []
         do throws(EBPFError) {
-            for (target, (program, format)) in zip(targets, resolved) {
+            for (point, (program, format)) in zip(points, resolved) {
                 let attachment = try attach(program, format: format, module: shared.module)
                 probes.append(
                     try track(
                         Probe(
-                            target: target, program: program, format: format, module: shared,
+                            point: point, program: program, format: format, module: shared,
                             attachment: attachment, buffer: buffer, drops: drops)))
             }
         } catch {
@@ -232,25 +236,17 @@ extension EBPFWrapper {
     private func attach(
         _ program: ProbeProgram, format: TracepointFormat?, module: BPFModule
     ) throws(EBPFError) -> Attachment {
-        try attach(program.functionName, at: program.mechanism, tracepointID: format?.id, module: module)
+        try attachment(program.functionName, at: program.resolved, tracepointID: format?.id, module: module)
     }
 
-    /// Attaches the BPF function `function` of `module` where `mechanism` says: a generated
-    /// program's attach, shared by closure probes and aggregations. A tracepoint by
-    /// `tracepointID` when known (its format file's `ID:`).
-    func attach(
-        _ function: String, at mechanism: ProbeProgram.Mechanism, tracepointID: Int?, module: BPFModule
+    /// Attaches the function `function` of `module` at `resolved`: a generated program's
+    /// attach, shared by closure probes and aggregations.
+    func attachment(
+        _ function: String, at resolved: ResolvedPoint, tracepointID: Int?, module: BPFModule
     ) throws(EBPFError) -> Attachment {
-        switch mechanism {
-        case .tracepoint(let category, let name):
-            return try makeTracepointAttachment(
-                module: module, category: category, name: name, fnName: function, id: tracepointID)
-        case .syscallKprobe(let kernelFunction, _), .functionKprobe(let kernelFunction, _):
-            return try makeKprobeAttachment(module: module, event: kernelFunction, fnName: function, isReturn: false)
-        case .usdt(let probe, let pid, _):
-            return try makeUSDTAttachment(probe, fnName: function, pid: pid, module: module)
-        case .kernelFunction(let kernelFunction, let exit, _, _, _):
-            return try makeKernelFunctionAttachment(kernelFunction, exit: exit, module: module)
-        }
+        var usdtProbe: USDTProbe? = nil
+        if case .usdt(let probe, _) = resolved.arguments { usdtProbe = probe }
+        return try attachment(
+            function, at: resolved.point, module: module, tracepointID: tracepointID, usdtProbe: usdtProbe)
     }
 }

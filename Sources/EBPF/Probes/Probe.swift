@@ -7,8 +7,8 @@ import Synchronization
 /// siblings. ``detach()`` stops it and frees its program and buffer; the wrapper's
 /// `close()` detaches it too. Dropping the handle does not.
 public final class Probe: Sendable, CustomStringConvertible {
-    /// What was asked for.
-    public let target: ProbeTarget
+    /// Where it was asked to attach (``ProbeProgram/attachPoint`` is where it did).
+    public let point: AttachPoint
     /// The program that runs in the kernel, generated for this probe.
     public let program: ProbeProgram
     /// The tracepoint format the fields come from; nil for a kprobe on a function that is not
@@ -27,11 +27,11 @@ public final class Probe: Sendable, CustomStringConvertible {
     private let releaseModule = EndAction()
 
     init(
-        target: ProbeTarget, program: ProbeProgram, format: TracepointFormat?, module: SharedModule,
+        point: AttachPoint, program: ProbeProgram, format: TracepointFormat?, module: SharedModule,
         attachment: Attachment, buffer: SharedProbeBuffer, drops: ConsumerDrops
     ) {
         module.hold()
-        self.target = target
+        self.point = point
         self.program = program
         self.format = format
         self.attachment = attachment

@@ -50,15 +50,18 @@ public struct ProbeOptions: Sendable, Hashable {
     public var stringArrayElementSize: Int
     /// The perf buffer the probe's events travel through.
     public var perfBuffer: PerfBufferOptions
+    /// Sockets and USDT strings read behind the arguments.
+    public var arguments: ArgumentReading
 
     public init(
         stringSize: Int = 256, stringArrayCount: Int = 20, stringArrayElementSize: Int = 128,
-        perfBuffer: PerfBufferOptions = .default
+        perfBuffer: PerfBufferOptions = .default, arguments: ArgumentReading = ArgumentReading()
     ) {
         self.stringSize = stringSize
         self.stringArrayCount = stringArrayCount
         self.stringArrayElementSize = stringArrayElementSize
         self.perfBuffer = perfBuffer
+        self.arguments = arguments
     }
 
     public static let `default` = ProbeOptions()

@@ -7,24 +7,6 @@
 /// member's offset at compile time, so the layout Swift decodes is the one clang built; for
 /// tracepoints, the library writes the same program's instructions itself, without clang.
 public struct ProbeProgram: Sendable {
-    /// How the probe reaches the kernel.
-    enum Mechanism: Sendable, Hashable {
-        case tracepoint(category: String, name: String)
-        /// A kprobe on a syscall's entry function; `wrapped` when the kernel passes the
-        /// syscall's registers through a `struct pt_regs *` (x86-64 since 4.17).
-        case syscallKprobe(function: String, wrapped: Bool)
-        /// A kprobe on any kernel function: its first six parameters, named and typed from
-        /// BTF when `parameters` (else `arg0`…`arg5`, as raw integers).
-        case functionKprobe(function: String, parameters: [KernelParameter]?)
-        /// A uprobe at each site of a USDT probe, in process `pid` or in all: its arguments as
-        /// `arg1`…`argN`, those numbered in `strings` read as the strings they point to.
-        case usdt(probe: USDTProbe, pid: Int32?, strings: [Int])
-        /// fentry (or fexit with `exit`) on a kernel function of `count` parameters, the
-        /// first six described from BTF, and at exit its return value.
-        case kernelFunction(
-            function: String, exit: Bool, parameters: [KernelParameter], count: Int, returnValue: KernelParameter?)
-    }
-
     /// The C text handed to libbcc: a whole program, compilable alone. Written when read:
     /// the library emits tracepoint probes' instructions itself, without C.
     public var text: String { (includes + [Self.tableDeclaration, body]).joined(separator: "\n") }
@@ -47,7 +29,7 @@ public struct ProbeProgram: Sendable {
     public let probeIndex: Int
     /// What the events are called: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
     public let eventName: String
-    let mechanism: Mechanism
+    let resolved: ResolvedPoint
     /// The event's own fields (after the header), by name.
     let layout: RecordLayout
     /// What ``ProbeEmitter`` needs to build the program without clang; nil for a program
@@ -59,8 +41,9 @@ public struct ProbeProgram: Sendable {
     /// The name of the `BPF_PERF_OUTPUT` table of a probe's program compiled alone.
     public static let standaloneTableName = "ebpf_events"
 
-    /// The tracepoint (`category:name`) or kernel function the program attaches to.
-    public var attachPoint: String { mechanism.attachPoint }
+    /// Where the program attaches on this kernel: a syscall as its tracepoint, a syscall's
+    /// kprobe as the tracepoint it falls back to on a kernel without kprobes.
+    public var attachPoint: AttachPoint { resolved.point }
 
     /// The size of one record in bytes.
     public var recordSize: Int { layout.size }
@@ -73,7 +56,7 @@ public struct ProbeProgram: Sendable {
             + layout.fields.map { RecordMember(name: "f_" + $0.name, offset: $0.offset, size: $0.size) }
     }
 
-    var programType: ProgramType { mechanism.programType }
+    var programType: ProgramType { resolved.programType }
 
     /// The fixed header's layout, the same in every probe's record.
     static var headerFields: [FieldLayout] { ProbeRecordHeader.members.map(\.layout) }
@@ -90,7 +73,7 @@ public struct ProbeProgram: Sendable {
         try NameValidation.tracepointComponent(format.category, what: "tracepoint category")
         try NameValidation.tracepointComponent(format.name, what: "tracepoint name")
         try self.init(
-            mechanism: .tracepoint(category: format.category, name: format.name), format: format, filter: filter,
+            resolved: .tracepoint(category: format.category, name: format.name), format: format, filter: filter,
             options: options)
     }
 
@@ -106,7 +89,7 @@ public struct ProbeProgram: Sendable {
     ) throws(EBPFError) {
         try NameValidation.symbol(function, what: "kernel function name")
         try self.init(
-            mechanism: .syscallKprobe(function: function, wrapped: wrapped), format: format, filter: filter,
+            resolved: .syscallKprobe(function: function, wrapped: wrapped), format: format, filter: filter,
             options: options)
     }
 
@@ -119,7 +102,7 @@ public struct ProbeProgram: Sendable {
     ) throws(EBPFError) {
         try NameValidation.symbol(function, what: "kernel function name")
         try self.init(
-            mechanism: .functionKprobe(function: function, parameters: nil), format: nil, filter: filter,
+            resolved: .functionKprobe(function: function, parameters: nil), format: nil, filter: filter,
             options: options)
     }
 
@@ -131,47 +114,47 @@ public struct ProbeProgram: Sendable {
     ///
     /// - Throws: ``EBPFError/Code/invalidArgument`` for bad filters or options.
     init(
-        mechanism: Mechanism, format: TracepointFormat?, filter: ProbeFilter, options: ProbeOptions,
+        resolved: ResolvedPoint, format: TracepointFormat?, filter: ProbeFilter, options: ProbeOptions,
         member: Int? = nil
     ) throws(EBPFError) {
         try filter.validate()
         try options.validate()
-        try mechanism.validate()
-        self.mechanism = mechanism
+        try resolved.validate()
+        self.resolved = resolved
         let suffix = member.map { "_\($0)" } ?? ""
-        functionName = mechanism.requiredFunctionName ?? Self.standaloneFunctionName + suffix
+        functionName = resolved.requiredFunctionName ?? Self.standaloneFunctionName + suffix
         tableName = Self.standaloneTableName
         probeIndex = member ?? 0
-        var builder = Builder(options: options, mechanism: mechanism, suffix: suffix)
-        eventName = mechanism.eventName
-        switch mechanism {
-        case .tracepoint:
+        var builder = Builder(options: options, resolved: resolved, suffix: suffix)
+        eventName = resolved.eventName
+        switch resolved.arguments {
+        case .tracepointRecord:
             guard let format else { preconditionFailure("a tracepoint probe needs its format") }
             for field in format.fields {
                 builder.addFormatField(
                     field, siblings: format.fields, source: .record(offset: field.offset, size: field.size))
             }
-        case .syscallKprobe:
+        case .syscallRegisters:
             guard let format else { preconditionFailure("a syscall kprobe needs the syscall's format") }
             for (index, field) in format.fields.prefix(6).enumerated() {
                 builder.addFormatField(field, siblings: format.fields, source: .argument(index))
             }
-        case .functionKprobe(_, let parameters?):
+        case .functionRegisters(let parameters?):
             for (index, parameter) in parameters.enumerated() {
                 builder.addKernelParameter(parameter, value: "ebpf_args[\(index)]")
             }
-        case .functionKprobe(_, nil):
+        case .functionRegisters(nil):
             for index in 0..<6 {
                 builder.addScalar(
                     name: "arg\(index)", cType: "u64", size: 8, kind: .unsigned, value: "ebpf_args[\(index)]",
                     bits: nil)
             }
-        case .kernelFunction(_, _, let parameters, _, let returnValue):
+        case .trampoline(let parameters, _, let returnValue):
             for (index, parameter) in parameters.enumerated() {
                 builder.addKernelParameter(parameter, value: "ebpf_args[\(index)]")
             }
             if let returnValue { builder.addKernelParameter(returnValue, value: "ebpf_args[6]") }
-        case .usdt(let probe, _, let strings):
+        case .usdt(let probe, let strings):
             for index in probe.arguments.indices {
                 let name = "arg\(index + 1)"
                 if strings.contains(index + 1) {
@@ -230,7 +213,7 @@ extension ProbeProgram {
         }
 
         let options: ProbeOptions
-        let mechanism: Mechanism
+        let resolved: ResolvedPoint
         /// Appended to every name the program declares.
         let suffix: String
         var members: [String] = []
@@ -243,11 +226,11 @@ extension ProbeProgram {
         var fills: [Fill] = []
         var emittable: Bool
 
-        init(options: ProbeOptions, mechanism: Mechanism, suffix: String) {
+        init(options: ProbeOptions, resolved: ResolvedPoint, suffix: String) {
             self.options = options
-            self.mechanism = mechanism
+            self.resolved = resolved
             self.suffix = suffix
-            if case .tracepoint = mechanism { emittable = true } else { emittable = false }
+            if case .tracepointRecord = resolved.arguments { emittable = true } else { emittable = false }
         }
 
         /// Records the emitter's form of the statement just added, or that it has none.
@@ -264,18 +247,13 @@ extension ProbeProgram {
         }
 
         /// The headers the program's body needs.
-        var includes: [String] { mechanism.includes }
+        var includes: [String] { resolved.includes }
 
         var recordSize: Int { SubmittedStructLayout.align(offset, to: alignment) }
 
         /// Whether pointers in the record point into the traced process (syscall arguments)
         /// rather than into the kernel.
-        var pointersAreUser: Bool {
-            switch mechanism {
-            case .tracepoint(let category, _): return category == "syscalls"
-            case .syscallKprobe, .functionKprobe, .usdt, .kernelFunction: return true
-            }
-        }
+        var pointersAreUser: Bool { resolved.pointersAreUser }
 
         mutating func place(size: Int, alignment memberAlignment: Int) -> Int {
             offset = SubmittedStructLayout.align(offset, to: memberAlignment)
@@ -626,9 +604,9 @@ extension ProbeProgram {
             lines.append("_Static_assert(sizeof(struct \(record)) == \(recordSize), \"record size\");")
             lines.append("BPF_PERCPU_ARRAY(\(scratch), struct \(record), 1);")
             lines.append("")
-            let function = mechanism.requiredFunctionName ?? ProbeProgram.standaloneFunctionName + suffix
-            lines.append("int \(function)(\(mechanism.contextDeclaration)) {")
-            lines += ProbeProgram.prologue(filter: filter, mechanism: mechanism)
+            let function = resolved.requiredFunctionName ?? ProbeProgram.standaloneFunctionName + suffix
+            lines.append("int \(function)(\(resolved.contextDeclaration)) {")
+            lines += ProbeProgram.prologue(filter: filter, resolved: resolved)
             lines.append("    int ebpf_zero = 0;")
             lines.append("    struct \(record) *e = \(scratch).lookup(&ebpf_zero);")
             lines.append("    if (!e) return 0;")
@@ -647,7 +625,7 @@ extension ProbeProgram {
     /// The C every generated function starts with: the thread's ids (`ebpf_id`,
     /// `ebpf_ugid`), the filter's tests (`return 0` on a mismatch), the thread's name
     /// (`ebpf_comm`) when `readsName`, and for kprobes the six arguments (`ebpf_args`).
-    static func prologue(filter: ProbeFilter, mechanism: Mechanism, readsName: Bool = true) -> [String] {
+    static func prologue(filter: ProbeFilter, resolved: ResolvedPoint, readsName: Bool = true) -> [String] {
         var lines: [String] = []
         lines.append("    u64 ebpf_id = bpf_get_current_pid_tgid();")
         lines.append("    u64 ebpf_ugid = bpf_get_current_uid_gid();")
@@ -671,10 +649,10 @@ extension ProbeProgram {
                 "    if (ebpf_comm_low != 0x\(String(low, radix: 16))ULL || ebpf_comm_high != 0x\(String(high, radix: 16))ULL) return 0;"
             )
         }
-        switch mechanism {
-        case .tracepoint:
+        switch resolved.arguments {
+        case .tracepointRecord:
             break
-        case .syscallKprobe(_, let wrapped):
+        case .syscallRegisters(let wrapped):
             lines.append("    u64 ebpf_args[6] = {};")
             if wrapped {
                 lines.append("    struct pt_regs *ebpf_regs = (struct pt_regs *)PT_REGS_PARM1(ctx);")
@@ -684,19 +662,19 @@ extension ProbeProgram {
             } else {
                 for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
             }
-        case .functionKprobe:
+        case .functionRegisters:
             lines.append("    u64 ebpf_args[6] = {};")
             for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
-        case .kernelFunction(_, let exit, let parameters, let count, _):
+        case .trampoline(let parameters, let count, _):
             // The trampoline passes the arguments as u64s, the return value after them.
             lines.append("    u64 ebpf_args[7] = {};")
             for index in parameters.indices { lines.append("    ebpf_args[\(index)] = ctx[\(index)];") }
-            if exit { lines.append("    ebpf_args[6] = ctx[\(count)];") }
-        case .usdt(let probe, _, _):
+            if resolved.point.kind == .fexit { lines.append("    ebpf_args[6] = ctx[\(count)];") }
+        case .usdt(let probe, _):
             // Each argument at its width, then widened with its sign into the u64 slot.
             lines.append("    u64 ebpf_args[\(max(1, probe.arguments.count))] = {};")
             for index in probe.arguments.indices {
-                // Readable: `Mechanism.validate()` checked when the program was built.
+                // Readable: `ResolvedPoint.validate()` checked when the program was built.
                 guard let type = try? USDTArgumentReader.valueType(of: probe, argument: index),
                     let read = try? USDTArgumentReader.read(probe, argument: index, into: "ebpf_value")
                 else { continue }

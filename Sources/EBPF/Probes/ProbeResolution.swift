@@ -1,73 +1,71 @@
 extension EBPFWrapper {
-    /// How `target` reaches the kernel here, and the format its fields come from.
-    func resolve(_ target: ProbeTarget) throws(EBPFError) -> (ProbeProgram.Mechanism, TracepointFormat?) {
-        switch target.kind {
+    /// How a generated program reaches `point` here and reads its fields, and the format its
+    /// fields come from.
+    func resolve(_ point: AttachPoint, reading: ArgumentReading) throws(EBPFError) -> (
+        ResolvedPoint, TracepointFormat?
+    ) {
+        try point.validate()
+        switch point.location {
         case .tracepoint(let tp):
             let (category, name) = try Tracefs.splitTracepoint(tp)
             return (
-                .tracepoint(category: category, name: name), try TracepointFormat.load(category: category, name: name)
+                ResolvedPoint(point: point, arguments: .tracepointRecord),
+                try TracepointFormat.load(category: category, name: name)
             )
 
-        case .syscall(let name):
-            try NameValidation.identifier(name, what: "syscall name")
-            return (.tracepoint(category: "syscalls", name: "sys_enter_" + name), try syscallFormat(name))
+        case .syscall(let name, let exit):
+            let format = try syscallFormat(name, exit: exit)
+            let tracepoint = AttachPoint.tracepoint("syscalls:" + (exit ? "sys_exit_" : "sys_enter_") + name)
+            return (ResolvedPoint(point: tracepoint, arguments: .tracepointRecord), format)
 
-        case .syscallExit(let name):
-            try NameValidation.identifier(name, what: "syscall name")
-            return (.tracepoint(category: "syscalls", name: "sys_exit_" + name), try syscallFormat(name, exit: true))
-
-        case .kprobe(let function, let dereferencing):
-            try NameValidation.symbol(function, what: "kernel function name")
+        case .kprobe(let function, 0):
             // With this kernel's prefix known, only its functions are syscalls (on x86-64,
             // sys_copyarea is a framebuffer function); without it, any known prefix counts.
             let isSyscallFunction = KernelSymbols.syscallPrefix.map { function.hasPrefix($0) } ?? true
             let syscall = isSyscallFunction ? KernelSymbols.syscallName(fromFunction: function) : nil
             let format = try syscall.map { (name) throws(EBPFError) in try syscallFormat(name) }
             guard KernelFeatures.supportsKprobes else {
-                guard let syscall, let format else {
-                    throw Self.kprobesUnsupported(event: function, kind: .kprobe)
-                }
+                guard let syscall, let format else { throw Self.kprobesUnsupported(at: point) }
                 logger.info(
                     "this kernel has no kprobe support; probing \(function) through the tracepoint syscalls:sys_enter_\(syscall), which carries the same arguments"
                 )
-                return (.tracepoint(category: "syscalls", name: "sys_enter_" + syscall), format)
+                return (
+                    ResolvedPoint(point: .tracepoint("syscalls:sys_enter_" + syscall), arguments: .tracepointRecord),
+                    format
+                )
             }
             #if arch(x86_64)
             if let format {
                 // Since 4.17 x86-64 syscall functions (__x64_sys_*) take one struct pt_regs *
                 // of the caller's registers; sys_* before took the arguments themselves.
-                return (.syscallKprobe(function: function, wrapped: function.hasPrefix("__")), format)
+                return (
+                    ResolvedPoint(point: point, arguments: .syscallRegisters(wrapped: function.hasPrefix("__"))), format
+                )
             }
             #endif
-            return (
-                .functionKprobe(
-                    function: function,
-                    parameters: KernelParameter.of(function: function, dereferencing: dereferencing)),
-                nil
-            )
+            let parameters = KernelParameter.of(function: function, dereferencing: reading.socketAddresses)
+            return (ResolvedPoint(point: point, arguments: .functionRegisters(parameters: parameters)), nil)
 
-        case .kernelFunction(let function, let exit, let dereferencing):
-            try NameValidation.symbol(function, what: "kernel function name")
-            try KernelFeatures.requireTracingPrograms(for: exit ? .kretfunc : .kfunc, function: function)
-            guard let signature = KernelParameter.signature(of: function, dereferencing: dereferencing) else {
+        case .kernelFunction(let function, let exit):
+            try KernelFeatures.requireTracingPrograms(for: point.kind, function: function)
+            guard let signature = KernelParameter.signature(of: function, dereferencing: reading.socketAddresses)
+            else {
                 throw Self.functionNotInBTF(function)
             }
             return (
-                .kernelFunction(
-                    function: function, exit: exit, parameters: signature.parameters, count: signature.count,
-                    returnValue: exit ? signature.returnValue : nil),
+                ResolvedPoint(
+                    point: point,
+                    arguments: .trampoline(
+                        parameters: signature.parameters, count: signature.count,
+                        returnValue: exit ? signature.returnValue : nil)),
                 nil
             )
 
-        case .usdt(let spec, let binary, let pid, let strings):
+        case .usdt(let spec, let binary, let pid):
             let probe = try Self.findProbe(spec, in: binary, pid: pid)
+            // The numbers this probe has; ``checkStringsRead(_:by:)`` refuses one no probe has.
+            let strings = reading.usdtStrings.sorted().filter { probe.arguments.indices.contains($0 - 1) }
             for number in strings {
-                guard probe.arguments.indices.contains(number - 1) else {
-                    throw EBPFError(
-                        .invalidArgument,
-                        "USDT probe \(probe) has \(probe.arguments.count) arguments, so argument \(number) cannot be a string; they are numbered from 1"
-                    )
-                }
                 guard try USDTArgumentReader.valueType(of: probe, argument: number - 1).size == 8 else {
                     throw EBPFError(
                         .invalidArgument,
@@ -75,8 +73,45 @@ extension EBPFWrapper {
                     )
                 }
             }
-            return (.usdt(probe: probe, pid: pid, strings: strings), nil)
+            return (
+                ResolvedPoint(
+                    point: .usdt(probe.description, in: probe.binaryPath, pid: pid),
+                    arguments: .usdt(probe, strings: strings)),
+                nil
+            )
+
+        case .kprobe, .kretprobe, .rawTracepoint, .userFunction, .perfEvent:
+            throw EBPFError(
+                .notSupported,
+                "the library does not generate programs for \(point) yet; write the program in C and attach it with attach(function:to:)"
+            )
         }
+    }
+
+    /// Throws when an argument number of `reading.usdtStrings` is read by none of the
+    /// USDT probes in `resolved`: each number applies to the probes that have the argument.
+    func checkStringsRead(_ reading: ArgumentReading, by resolved: [ResolvedPoint]) throws(EBPFError) {
+        var probes: [USDTProbe] = []
+        var read: Set<Int> = []
+        for point in resolved {
+            guard case .usdt(let probe, let strings) = point.arguments else { continue }
+            probes.append(probe)
+            read.formUnion(strings)
+        }
+        guard let number = reading.usdtStrings.subtracting(read).min() else { return }
+        guard probes.count == 1, let probe = probes.first else {
+            throw EBPFError(
+                .invalidArgument,
+                "argument \(number) cannot be a string: "
+                    + (probes.isEmpty
+                        ? "usdtStrings applies to USDT probes, and none is attached here"
+                        : "none of the USDT probes \(probes.map(\.description).joined(separator: ", ")) has that many arguments; they are numbered from 1")
+            )
+        }
+        throw EBPFError(
+            .invalidArgument,
+            "USDT probe \(probe) has \(probe.arguments.count) arguments, so argument \(number) cannot be a string; they are numbered from 1"
+        )
     }
 
     /// The format of `name`'s entry tracepoint (its arguments), or of its exit (`ret`).

@@ -19,45 +19,12 @@ final class BPFModule: Sendable {
         init(_ descriptor: consuming FileDescriptor) { self.descriptor = descriptor }
     }
 
-    /// Where the program came from, and what answers for it.
+    /// Where the program came from: what loads its functions. Only a compiled module's load
+    /// goes through libbcc (under ``LibBCC/lock``); its names and tables are in the module's
+    /// ``LibBCC/Catalog``, read when it was made, so table operations never wait for a compile.
     private enum Source: ~Copyable, Sendable {
         case compiled(LibBCC.Module)
         case kept(KeptProgram)
-
-        var functionNames: [String] {
-            switch self {
-            case .compiled(let module): return module.functionNames
-            case .kept(let program): return program.functionNames
-            }
-        }
-
-        var tableNames: [String] {
-            switch self {
-            case .compiled(let module): return module.tableNames
-            case .kept(let program): return program.tableNames
-            }
-        }
-
-        func hasFunction(_ name: String) -> Bool {
-            switch self {
-            case .compiled(let module): return module.hasFunction(name)
-            case .kept(let program): return program.hasFunction(name)
-            }
-        }
-
-        func table(_ name: String) -> TableInfo? {
-            switch self {
-            case .compiled(let module): return module.table(name)
-            case .kept(let program): return program.table(name)
-            }
-        }
-
-        func tableFD(_ name: String) -> Int32? {
-            switch self {
-            case .compiled(let module): return module.tableFD(name)
-            case .kept(let program): return program.tableFD(name)
-            }
-        }
 
         /// Whether loading goes through libbcc, which prints hints to stdout and stderr; a
         /// kept program is loaded with bpf(2) alone and prints nothing.
@@ -82,6 +49,8 @@ final class BPFModule: Sendable {
 
     private struct Contents: ~Copyable, Sendable {
         var module: Source
+        /// The module's functions and tables, as they stay while it lives.
+        let catalog: LibBCC.Catalog
         var loaded: [String: LoadedProgram] = [:]
         /// One verifier log for all of the module's loads (they run under its lock): 1 MiB
         /// allocated per load was an `mmap` and a `munmap` each, which wait for any other
@@ -99,7 +68,8 @@ final class BPFModule: Sendable {
     /// Whether the program was loaded from a cache entry rather than compiled.
     let isFromCache: Bool
 
-    /// nil once closed. Lock order: this lock, then ``LibBCC/lock``.
+    /// nil once closed. Lock order: this lock, then ``LibBCC/lock`` (taken only to load a
+    /// compiled module's function).
     private let contents: Lock<Contents?>
 
     /// How many programs this process has compiled: what tests of compile sharing count.
@@ -119,7 +89,7 @@ final class BPFModule: Sendable {
         if let cache, let key, let object = cache.entry(for: key), let program = try? KeptProgram(object) {
             // No compile: the compiler library stays unloaded.
             isFromCache = true
-            contents = Lock(Contents(module: .kept(program)))
+            contents = Lock(Contents(module: .kept(program), catalog: program.catalog))
             return
         }
         try LibBCC.requireCompiler()
@@ -142,11 +112,12 @@ final class BPFModule: Sendable {
             throw Self.compileError(output: output.combined, errno: errno)
         }
         Self.compileCount.add(1, ordering: .relaxed)
-        if let cache, let key, let object = LibBCC.withLock({ try? module.compiledObject() }) {
-            cache.store(object, for: key)
+        let (object, catalog) = LibBCC.withLock {
+            (cache != nil ? try? module.compiledObject() : nil, module.catalog())
         }
+        if let cache, let key, let object { cache.store(object, for: key) }
         isFromCache = false
-        contents = Lock(Contents(module: .compiled(module)))
+        contents = Lock(Contents(module: .compiled(module), catalog: catalog))
     }
 
     /// A program built without compiling (``ProbeEmitter``): creates its maps.
@@ -154,7 +125,8 @@ final class BPFModule: Sendable {
     /// - Throws: ``EBPFError/Code/permissionDenied`` without the privileges maps need.
     init(emitted object: CompiledObject) throws(EBPFError) {
         do throws(SystemCallFailure) {
-            contents = Lock(Contents(module: .kept(try KeptProgram(object))))
+            let program = try KeptProgram(object)
+            contents = Lock(Contents(module: .kept(program), catalog: program.catalog))
         } catch {
             throw error.error(.systemCallFailed, "could not create the maps of a generated probe")
         }
@@ -169,7 +141,7 @@ final class BPFModule: Sendable {
         _ = consume taken
     }
 
-    /// Runs `body` with the open module under both locks, or throws ``EBPFError/Code/closed``.
+    /// Runs `body` with the open module under its lock, or throws ``EBPFError/Code/closed``.
     private func withContents<T>(_ body: (inout Contents) throws(EBPFError) -> T) throws(EBPFError) -> T {
         try contents.withLock { (contents) throws(EBPFError) -> T in
             guard var open = contents.take() else {
@@ -177,7 +149,7 @@ final class BPFModule: Sendable {
                     .closed, "this program was freed (its EBPFWrapper or probe was closed); create a new one")
             }
             do throws(EBPFError) {
-                let value = try LibBCC.withLock { () throws(EBPFError) -> T in try body(&open) }
+                let value = try body(&open)
                 contents = consume open
                 return value
             } catch {
@@ -187,8 +159,8 @@ final class BPFModule: Sendable {
         }
     }
 
-    var functionNames: [String] { (try? withContents { $0.module.functionNames }) ?? [] }
-    var tableNames: [String] { (try? withContents { $0.module.tableNames }) ?? [] }
+    var functionNames: [String] { (try? withContents { $0.catalog.functionNames }) ?? [] }
+    var tableNames: [String] { (try? withContents { $0.catalog.tables.map(\.info.name) }) ?? [] }
 
     /// Loads `name` as a program of `type` (once per module and type, like bcc's
     /// `load_func`) and runs `body` with its descriptor, which stays open during the call.
@@ -202,8 +174,8 @@ final class BPFModule: Sendable {
         let key = "\(type.rawValue):\(name)"
         return try withContents { (contents) throws(EBPFError) -> T in
             if let loaded = contents.loaded[key] { return try body(loaded.descriptor.rawValue) }
-            guard contents.module.hasFunction(name) else {
-                let known = contents.module.functionNames.joined(separator: ", ")
+            guard contents.catalog.functionNames.contains(name) else {
+                let known = contents.catalog.functionNames.joined(separator: ", ")
                 throw EBPFError(
                     .functionNotFound,
                     "the program has no function named '\(name)' (it has: \(known.isEmpty ? "none" : known)); pass the name of a function defined in the BPF C text as fnName"
@@ -229,8 +201,17 @@ final class BPFModule: Sendable {
         log.clear()
         func attempt(logLevel: Int32) -> (Result<Int32, SystemCallFailure>, OutputCapture.Output) {
             func load() -> Result<Int32, SystemCallFailure> {
-                Result { () throws(SystemCallFailure) in
-                    try module.loadFunction(name, programType: type.rawValue, logLevel: logLevel, log: log)
+                // A compiled module's load goes through libbcc, under its lock; a kept one's
+                // is bpf(2) alone and waits for no compile.
+                guard module.printsWhileLoading else {
+                    return Result { () throws(SystemCallFailure) in
+                        try module.loadFunction(name, programType: type.rawValue, logLevel: logLevel, log: log)
+                    }
+                }
+                return LibBCC.withLock {
+                    Result { () throws(SystemCallFailure) in
+                        try module.loadFunction(name, programType: type.rawValue, logLevel: logLevel, log: log)
+                    }
                 }
             }
             // Capturing costs two pipes and two reader threads: only where something prints.
@@ -269,8 +250,8 @@ final class BPFModule: Sendable {
     func table(_ name: String) throws(EBPFError) -> TableInfo {
         try NameValidation.identifier(name, what: "table name")
         return try withContents { (contents) throws(EBPFError) -> TableInfo in
-            guard let info = contents.module.table(name) else {
-                let known = contents.module.tableNames.joined(separator: ", ")
+            guard let info = contents.catalog.tables.first(where: { $0.info.name == name })?.info else {
+                let known = contents.catalog.tables.map(\.info.name).joined(separator: ", ")
                 throw EBPFError(
                     .tableNotFound,
                     "the program has no table named '\(name)' (it has: \(known.isEmpty ? "none" : known)); declare it in the BPF C text, e.g. BPF_PERF_OUTPUT(\(name));"
@@ -283,7 +264,7 @@ final class BPFModule: Sendable {
     /// Runs `body` with table `name`'s descriptor, which stays open during the call.
     func withTable<T>(_ name: String, _ body: (Int32) throws(EBPFError) -> T) throws(EBPFError) -> T {
         try withContents { (contents) throws(EBPFError) -> T in
-            guard let fd = contents.module.tableFD(name) else {
+            guard let fd = contents.catalog.tables.first(where: { $0.info.name == name })?.descriptor else {
                 throw EBPFError(.tableNotFound, "the program has no table named '\(name)'")
             }
             return try body(fd)
@@ -296,7 +277,7 @@ final class BPFModule: Sendable {
         if output.contains("Unable to find kernel headers") || (errno == ENOENT && output.contains("chdir(")) {
             return EBPFError(
                 .kernelHeadersMissing,
-                "libbcc found no kernel headers for this kernel. Run scripts/setup-host.sh as root, or install linux-headers-$(uname -r) so that /lib/modules/$(uname -r)/build exists, or set BCC_KERNEL_SOURCE to a headers tree",
+                "libbcc found no kernel headers for this kernel: install them from your distribution (Debian and Ubuntu: apt-get install linux-headers-$(uname -r); Fedora: dnf install kernel-devel-$(uname -r)) so that /lib/modules/$(uname -r)/build exists, or set BCC_KERNEL_SOURCE to a headers tree",
                 call: "bpf_module_create_c_from_string", errno: errno, diagnostics: output)
         }
         if errno == EPERM || output.contains("Operation not permitted") {

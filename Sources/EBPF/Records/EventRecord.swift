@@ -202,20 +202,17 @@ final class RecordStorageRecycler: @unchecked Sendable {
     // the buffer's records; a record handed to other threads only ever releases it.
     private var spare: HeapRecordBytes?
 
-    /// A recycler for one buffer; nil under ThreadSanitizer. Reuse is ordered after another
-    /// thread's last read by the reference count (a release decrement, then the uniqueness
-    /// check), as copy-on-write is; ThreadSanitizer does not see the runtime's reference
-    /// counting and would report that order as a race, so there every record gets storage of
-    /// its own.
-    static func forBuffer() -> RecordStorageRecycler? {
-        underThreadSanitizer ? nil : RecordStorageRecycler()
-    }
-
-    private static let underThreadSanitizer = dlsym(nil, "__tsan_init") != nil
+    /// A recycler for one buffer, the same with and without the sanitizers.
+    static func forBuffer() -> RecordStorageRecycler? { RecordStorageRecycler() }
 
     func storage(holding bytes: UnsafeRawBufferPointer) -> HeapRecordBytes {
         if isKnownUniquelyReferenced(&spare), let spare, spare.capacity >= bytes.count {
-            spare.overwrite(with: bytes)
+            // The reference count orders this write after the last read of another thread
+            // (its release decrement, then this uniqueness check), as copy-on-write relies
+            // on. ThreadSanitizer does not see the runtime's reference counting and would
+            // call the order a race, so this one write is kept from it: the same code runs
+            // with and without the sanitizer.
+            ThreadSanitizer.unobserved { spare.overwrite(with: bytes) }
             return spare
         }
         let fresh = HeapRecordBytes(copying: bytes)

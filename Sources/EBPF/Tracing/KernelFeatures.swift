@@ -26,10 +26,16 @@ public enum KernelFeatures {
         return false
     }
 
-    /// Whether the kernel loads tracing programs (fentry, fexit): it needs BTF and BPF
-    /// trampolines (`CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS`), and may still refuse them.
-    /// Found by loading one that does nothing, once per process.
-    public static var supportsFentry: Bool { tracingRefusal == nil }
+    /// Checks that the kernel loads tracing programs (fentry, fexit), which need BTF and BPF
+    /// trampolines (`CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS`) and may still be refused, by
+    /// loading one that does nothing: the first call loads it, later calls give the same
+    /// answer. bcc's `BPF.support_kfunc()`.
+    ///
+    /// - Throws: ``EBPFError/Code/notSupported`` saying what the kernel answered.
+    public static func probeFentry() throws(EBPFError) {
+        guard let reason = tracingRefusal else { return }
+        throw EBPFError(.notSupported, "this kernel refuses tracing programs (fentry, fexit): \(reason)")
+    }
 
     /// Why tracing programs cannot be used here; nil when they can.
     static let tracingRefusal: String? = {
@@ -59,7 +65,7 @@ public enum KernelFeatures {
     }()
 
     /// Throws the exact reason when the kernel refuses tracing programs.
-    static func requireTracingPrograms(for kind: Attachment.Kind, function: String) throws(EBPFError) {
+    static func requireTracingPrograms(for kind: AttachPoint.Kind, function: String) throws(EBPFError) {
         guard let reason = tracingRefusal else { return }
         throw EBPFError(
             .notSupported,

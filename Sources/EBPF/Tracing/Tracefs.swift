@@ -25,7 +25,7 @@ public enum Tracefs {
         }
         throw EBPFError(
             .tracefsUnavailable,
-            "tracefs is not mounted (looked in \(candidates.joined(separator: " and "))). Mount it as root with `mount -t tracefs tracefs /sys/kernel/tracing` (scripts/setup-host.sh does this)"
+            "tracefs is not mounted (looked in \(candidates.joined(separator: " and "))). Mount it as root with `mount -t tracefs tracefs /sys/kernel/tracing` (or add that mount to /etc/fstab)"
         )
     }
 

@@ -144,17 +144,16 @@ extension EBPFWrapper {
     func makeUSDTAttachment(_ probe: USDTProbe, fnName: String, pid: Int32?, module: BPFModule) throws(EBPFError)
         -> Attachment
     {
-        try checkOpen()
         guard let semaphore = UInt32(exactly: probe.semaphoreOffset) else {
             throw EBPFError(
                 .notSupported, "the semaphore of USDT probe \(probe) lies beyond the first 4 GiB of its file")
         }
-        let target = "\(probe.binaryPath):\(probe)"
+        let point = AttachPoint.usdt(probe.description, in: probe.binaryPath, pid: pid)
         var sites: [(eventName: String, offset: UInt64)] = []
         for address in probe.addresses {
             guard let offset = LibBCC.fileOffset(ofAddress: address, in: probe.reachablePath, pid: -1) else {
                 throw EBPFError(
-                    .notFound, "site 0x\(String(address, radix: 16)) of USDT probe \(target) is in no loaded segment")
+                    .notFound, "site 0x\(String(address, radix: 16)) of \(point) is in no loaded segment")
             }
             sites.append((ProbeEventName.make("p", "\(probe.binaryPath)_0x\(String(offset, radix: 16))"), offset))
         }
@@ -163,9 +162,9 @@ extension EBPFWrapper {
                 let hook = try LibBCC.Hook.uprobes(
                     program: program, isReturn: false, sites: sites, binaryPath: probe.reachablePath, pid: pid ?? -1,
                     semaphoreOffset: semaphore)
-                return Attachment(kind: .usdt, target: target, functionName: fnName, hook: hook)
+                return Attachment(point: point, functionName: fnName, hook: hook)
             } catch {
-                throw error.error(.attachFailed, "could not attach '\(fnName)' to USDT probe \(target)")
+                throw error.error(.attachFailed, "could not attach '\(fnName)' at \(point)")
             }
         }
         return attachment

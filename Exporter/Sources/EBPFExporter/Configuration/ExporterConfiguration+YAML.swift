@@ -124,17 +124,21 @@ extension AggregationMetric {
         if let linear = fields["linear"], kind != "histogram" {
             throw reader.error(linear, "'linear' sets a histogram's buckets; metric '\(name)' is a \(kind)")
         }
+        // A latency's syscall may be named alone: `latency: read`.
+        point = try reader.point(kind == "latency" && !event.contains(":") ? "syscall:" + event : event, at: eventNode)
         switch kind {
         case "latency":
+            guard point.kind == .syscall else {
+                throw reader.error(
+                    eventNode, "a latency is a syscall's, from entry to exit: latency: read; '\(event)' is not one")
+            }
             let syscall = event.hasPrefix("syscall:") ? String(event.dropFirst("syscall:".count)) : event
-            target = .syscall(syscall)
             measure = .latency(syscall: syscall)
             if let field {
                 throw reader.error(
                     fields["field"], "a latency has no field (it measures time), so 'field: \(field)' cannot apply")
             }
         default:
-            target = try Self.target(event, at: eventNode, reader)
             if kind == "count" {
                 measure = .count
                 if let field {
@@ -178,27 +182,21 @@ extension AggregationMetric {
         }
         self.options = options
     }
+}
 
-    /// `syscall:NAME`, `syscall_exit:NAME`, `tracepoint:CATEGORY:NAME` or `kprobe:FUNCTION`.
-    static func target(_ text: String, at node: Node, _ reader: YAMLReader) throws(ConfigurationError) -> ProbeTarget {
-        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, !parts[1].isEmpty else {
-            throw reader.error(
-                node,
-                "'\(text)' is not an event; write syscall:NAME, syscall_exit:NAME, tracepoint:CATEGORY:NAME or kprobe:FUNCTION"
-            )
-        }
-        switch parts[0] {
-        case "syscall": return .syscall(parts[1])
-        case "syscall_exit": return .syscallExit(parts[1])
-        case "tracepoint": return .tracepoint(parts[1])
-        case "kprobe": return .kprobe(parts[1])
-        default:
-            throw reader.error(
-                node, "'\(parts[0])' is not a kind of event; expected syscall, syscall_exit, tracepoint or kprobe")
+extension YAMLReader {
+    /// An attach point in the library's text form (`syscall:openat`,
+    /// `tracepoint:sched:sched_switch`, `kprobe:tcp_connect`, `uprobe:/usr/bin/bash:readline`).
+    func point(_ text: String, at node: Node) throws(ConfigurationError) -> AttachPoint {
+        do {
+            return try AttachPoint(parsing: text)
+        } catch {
+            throw self.error(node, error.message)
         }
     }
+}
 
+extension AggregationMetric {
     /// `{ min: 0, max: 1000, step: 100 }`: linear buckets.
     static func linear(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) -> HistogramBuckets {
         let fields = try reader.mapping(node, "linear buckets", allowed: ["min", "max", "step"])
@@ -228,7 +226,8 @@ extension AggregationMetric {
 }
 
 extension NativeProgram {
-    static let points = ["tracepoint", "raw_tracepoint", "kprobe", "kretprobe", "uprobe"]
+    /// `at: POINT`, or the point's kind as the key (`kprobe: tcp_connect`).
+    static let points = ["at", "tracepoint", "raw_tracepoint", "kprobe", "kretprobe", "uprobe"]
 
     init(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) {
         let fields = try reader.mapping(node, "a program", allowed: ["source", "text", "attach", "tables"])
@@ -262,23 +261,9 @@ extension NativeProgram {
                 throw reader.error(
                     item, "an attachment needs 'function' and exactly one of \(YAMLReader.list(Self.points))")
             }
-            let point = try reader.string(pointNode, kind)
-            let resolved: NativeAttachment.Point
-            switch kind {
-            case "tracepoint": resolved = .tracepoint(point)
-            case "raw_tracepoint": resolved = .rawTracepoint(point)
-            case "kprobe": resolved = .kprobe(point)
-            case "kretprobe": resolved = .kretprobe(point)
-            default:
-                guard let colon = point.lastIndex(of: ":"), colon != point.startIndex,
-                    point.index(after: colon) != point.endIndex
-                else {
-                    throw reader.error(
-                        pointNode, "an uprobe is BINARY:SYMBOL, e.g. /usr/bin/bash:readline; '\(point)' is not")
-                }
-                resolved = .uprobe(binary: String(point[..<colon]), symbol: String(point[point.index(after: colon)...]))
-            }
-            attachments.append(NativeAttachment(point: resolved, function: try reader.string(functionNode, "function")))
+            let text = try reader.string(pointNode, kind)
+            let point = try reader.point(kind == "at" ? text : kind + ":" + text, at: pointNode)
+            attachments.append(NativeAttachment(point: point, function: try reader.string(functionNode, "function")))
         }
         guard let tablesNode = fields["tables"] else {
             throw reader.error(node, "a program needs 'tables': which tables become metrics")

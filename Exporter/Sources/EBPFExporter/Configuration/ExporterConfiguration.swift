@@ -40,7 +40,7 @@ public struct AggregationMetric: Sendable {
     public var name: String
     public var help: String
     /// The events (for a latency, the syscall's entry).
-    public var target: ProbeTarget
+    public var point: AttachPoint
     public var measure: Measure
     /// What the events are grouped by: one label named as the key (`comm`, `pid`, a field).
     public var key: AggregationKey?
@@ -48,12 +48,12 @@ public struct AggregationMetric: Sendable {
     public var options: AggregationOptions
 
     public init(
-        name: String, help: String, target: ProbeTarget, measure: Measure, key: AggregationKey? = nil,
+        name: String, help: String, point: AttachPoint, measure: Measure, key: AggregationKey? = nil,
         filter: ProbeFilter = ProbeFilter(), options: AggregationOptions = .default
     ) {
         self.name = name
         self.help = help
-        self.target = target
+        self.point = point
         self.measure = measure
         self.key = key
         self.filter = filter
@@ -81,21 +81,11 @@ public struct NativeProgram: Sendable {
 
 /// Where a function of a native program runs.
 public struct NativeAttachment: Sendable, Hashable {
-    public enum Point: Sendable, Hashable {
-        /// `category:name`.
-        case tracepoint(String)
-        case rawTracepoint(String)
-        case kprobe(String)
-        case kretprobe(String)
-        /// A function of a binary or library, by path and symbol.
-        case uprobe(binary: String, symbol: String)
-    }
-
-    public var point: Point
+    public var point: AttachPoint
     /// The program's function that runs there.
     public var function: String
 
-    public init(point: Point, function: String) {
+    public init(point: AttachPoint, function: String) {
         self.point = point
         self.function = function
     }

@@ -8,7 +8,7 @@ struct AggregationSource: Sendable {
     /// Starts the aggregation in `wrapper`.
     init(_ metric: AggregationMetric, in wrapper: EBPFWrapper) throws(EBPFError) {
         self.metric = metric
-        let (target, key, filter, options) = (metric.target, metric.key, metric.filter, metric.options)
+        let (target, key, filter, options) = (metric.point, metric.key, metric.filter, metric.options)
         switch metric.measure {
         case .count:
             aggregation = try wrapper.count(target, by: key, filter: filter, options: options)

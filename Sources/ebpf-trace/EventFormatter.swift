@@ -1,5 +1,5 @@
 import EBPF
-import ExampleSupport
+import CommandLineSupport
 
 /// Turns events into output lines: JSON Lines for machines, an aligned table for people.
 /// Text from traced processes is escaped in both, so it cannot drive a terminal or forge a
@@ -10,6 +10,9 @@ enum OutputFormat: String, CaseIterable, Sendable {
 
 struct EventFormatter: Sendable {
     let format: OutputFormat
+    /// Fields left out of every line: execve's `envp` unless asked for, as execsnoop does
+    /// (twenty variables of a shell's environment on each line bury the command).
+    let hiddenFields: Set<String>
 
     var header: String? {
         format == .table
@@ -24,7 +27,9 @@ struct EventFormatter: Sendable {
         switch format {
         case .table:
             let seconds = Double(event.timestamp) / 1e9
-            let fields = event.fields.map { "\($0.name)=\($0.value.description.terminalSafe)" }
+            let fields = event.fields.filter { !hiddenFields.contains($0.name) }.map {
+                "\($0.name)=\($0.value.description.terminalSafe)"
+            }
             return [
                 String(format: seconds).padded(14), event.eventName.padded(24),
                 event.processName.terminalSafe.padded(16),
@@ -42,7 +47,7 @@ struct EventFormatter: Sendable {
                 ("cpu", String(event.cpu)),
                 ("comm", JSON.string(event.processName)),
             ]
-            let fields = event.fields.map { ($0.name, JSON.value($0.value)) }
+            let fields = event.fields.filter { !hiddenFields.contains($0.name) }.map { ($0.name, JSON.value($0.value)) }
             object.append(("fields", JSON.object(fields)))
             return JSON.object(object)
         }

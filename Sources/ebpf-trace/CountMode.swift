@@ -1,5 +1,5 @@
 import EBPF
-import ExampleSupport
+import CommandLineSupport
 
 /// `--count-by`, `--sum`, `--histogram`, `--latency`: the events are aggregated in the
 /// kernel (by a key) and the results printed per interval or at exit, instead of one line
@@ -37,7 +37,7 @@ struct CountMode {
     /// Attaches one aggregation per event, aggregates until `stop` says so, printing every
     /// interval (or once at exit), then a summary.
     func run(
-        _ events: [(name: String, target: ProbeTarget)], filter: ProbeFilter, options: AggregationOptions,
+        _ events: [(name: String, point: AttachPoint)], filter: ProbeFilter, options: AggregationOptions,
         wrapper: EBPFWrapper, writer: LineWriter, stop: (_ seconds: Double) -> Bool
     ) throws {
         var aggregations: [Aggregation] = []
@@ -86,17 +86,17 @@ struct CountMode {
     }
 
     private func attach(
-        _ event: (name: String, target: ProbeTarget), filter: ProbeFilter, options: AggregationOptions,
+        _ event: (name: String, point: AttachPoint), filter: ProbeFilter, options: AggregationOptions,
         to wrapper: EBPFWrapper
     ) throws -> Aggregation {
         switch measure {
         case .count:
-            return try wrapper.count(event.target, by: key, filter: filter, options: options)
+            return try wrapper.count(event.point, by: key, filter: filter, options: options)
         case .sum(let field):
-            return try wrapper.aggregate(event.target, field: field, by: key, filter: filter, options: options)
+            return try wrapper.aggregate(event.point, field: field, by: key, filter: filter, options: options)
         case .histogram(let field, let buckets):
             return try wrapper.histogram(
-                event.target, of: field, by: key, buckets: buckets, filter: filter, options: options)
+                event.point, of: field, by: key, buckets: buckets, filter: filter, options: options)
         case .latency:
             return try wrapper.latency(ofSyscall: event.name, by: key, filter: filter, options: options)
         }

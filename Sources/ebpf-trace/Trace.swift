@@ -1,6 +1,6 @@
 import ArgumentParser
 import EBPF
-import ExampleSupport
+import CommandLineSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -13,13 +13,14 @@ struct Trace: ParsableCommand {
         commandName: "ebpf-trace",
         abstract: "Trace syscalls and kernel tracepoints, printing every event with its decoded fields.",
         discussion: """
-            EVENTS are syscall names (bind, openat), tracepoints (sched:sched_process_exec) or \
-            kernel functions (kprobe:__x64_sys_bind). Filters run in the kernel. Ctrl-C, SIGTERM \
-            or SIGHUP stop tracing, detach everything and print a summary.
+            EVENTS are attach points in bpftrace's probe syntax: syscall names (bind, openat), \
+            tracepoints (sched:sched_process_exec), kernel functions (kprobe:__x64_sys_bind, \
+            fentry:vfs_read) and USDT probes (usdt:BINARY:provider:name). Filters run in the \
+            kernel. Ctrl-C, SIGTERM or SIGHUP stop tracing, detach everything and print a summary.
             """)
 
     @Argument(
-        help: "Syscalls, category:name tracepoints, kprobe:function, or usdt:BINARY:provider:name (USDT probes).")
+        help: "Syscalls, category:name tracepoints, kprobe:FUNCTION, fentry:FUNCTION, or usdt:BINARY:provider:name.")
     var events: [String] = ["bind", "connect", "openat", "execve"]
 
     @Option(help: "Only this process id.")
@@ -56,6 +57,9 @@ struct Trace: ParsableCommand {
 
     @Option(help: "Bytes copied per string of an argument array.")
     var argSize: Int = 128
+
+    @Flag(help: "Also print execve's environment (envp), which execsnoop leaves out.")
+    var envp = false
 
     @Option(
         help: """
@@ -115,11 +119,15 @@ struct Trace: ParsableCommand {
         if let usdtStrings, Self.argumentNumbers(usdtStrings) == nil {
             throw ValidationError("--usdt-strings takes argument numbers such as 2 or 1,3; got \(usdtStrings)")
         }
-        if let event = events.first(where: { $0.hasPrefix("usdt:") }), Self.usdtParts(event) == nil {
-            throw ValidationError("a USDT event is usdt:BINARY:provider:name; got \(event)")
-        }
-        if latency, let event = events.first(where: { $0.contains(":") }) {
-            throw ValidationError("--latency measures syscalls by name; \(event) is not one")
+        for event in events {
+            do {
+                let point = try AttachPoint(parsing: event, shorthands: true)
+                if latency, point.kind != .syscall || event.contains(":") {
+                    throw ValidationError("--latency measures syscalls by name; \(event) is not one")
+                }
+            } catch let error as EBPFError {
+                throw ValidationError(error.message)
+            }
         }
     }
 
@@ -128,13 +136,6 @@ struct Trace: ParsableCommand {
         let numbers = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
         guard !numbers.isEmpty, numbers.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
         return Set(numbers.compactMap { $0 })
-    }
-
-    /// `usdt:BINARY:provider:name` as its binary and `provider:name` (a path may hold colons).
-    private static func usdtParts(_ event: String) -> (binary: String, probe: String)? {
-        let parts = event.dropFirst("usdt:".count).split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts.allSatisfy({ !$0.isEmpty }) else { return nil }
-        return (parts.dropLast(2).joined(separator: ":"), parts.suffix(2).joined(separator: ":"))
     }
 
     /// `MIN,MAX,STEP` as linear buckets (the library checks their ranges).
@@ -170,7 +171,7 @@ struct Trace: ParsableCommand {
             return
         }
         let stopSignals = StopSignals.block()
-        let output = EventFormatter(format: OutputFormat(rawValue: format)!)
+        let output = EventFormatter(format: OutputFormat(rawValue: format)!, hiddenFields: envp ? [] : ["envp"])
         let filter = ProbeFilter(processID: pid, threadID: tid, userID: uid, processName: comm)
         let wrapper = try EBPFWrapper()
         let writer = LineWriter()
@@ -185,8 +186,8 @@ struct Trace: ParsableCommand {
         }
         if let countMode {
             try countMode.run(
-                events.map { ($0, target(for: $0)) }, filter: filter,
-                options: AggregationOptions(stringSize: min(stringSize, 256)),
+                events.map { ($0, try point(for: $0)) }, filter: filter,
+                options: AggregationOptions(stringSize: min(stringSize, 256), arguments: arguments),
                 wrapper: wrapper, writer: writer, stop: stopped(waiting:))
             return
         }
@@ -204,9 +205,10 @@ struct Trace: ParsableCommand {
         do {
             // One program for every event: one compile, however many events.
             probes = try wrapper.attachAll(
-                events.map(target(for:)), filter: filter,
+                events.map(point(for:)), filter: filter,
                 options: ProbeOptions(
-                    stringSize: stringSize, stringArrayCount: maxArgs, stringArrayElementSize: argSize)
+                    stringSize: stringSize, stringArrayCount: maxArgs, stringArrayElementSize: argSize,
+                    arguments: arguments)
             ) { event in
                 guard event.processID != ownPID else { return }
                 counts.withLock { $0[event.eventName, default: 0] += 1 }
@@ -250,19 +252,16 @@ struct Trace: ParsableCommand {
         }
     }
 
-    private func target(for name: String) -> ProbeTarget {
-        if name.hasPrefix("kprobe:") { return .kprobe(String(name.dropFirst("kprobe:".count))) }
-        if name.hasPrefix("usdt:"), let (binary, probe) = Self.usdtParts(name) {
-            let numbers = usdtStrings.flatMap(Self.argumentNumbers) ?? []
-            // The numbers this probe has (its notes read only when strings are asked for);
-            // when it cannot be read, all of them, and the library says what is wrong.
-            let count =
-                numbers.isEmpty
-                ? nil : (try? EBPFWrapper.usdtProbes(in: binary).first { "\($0)" == probe })?.arguments.count
-            return .usdt(probe, in: binary, pid: pid, strings: numbers.filter { $0 <= count ?? .max })
-        }
-        if name.contains(":") { return .tracepoint(name) }
-        return .syscall(name)
+    /// `event` read as the library reads attach points; a USDT probe or uprobe limited to
+    /// `--pid`, as the filter limits the rest.
+    private func point(for event: String) throws -> AttachPoint {
+        let point = try AttachPoint(parsing: event, shorthands: true)
+        return pid.map(point.inProcess) ?? point
+    }
+
+    /// The USDT arguments `--usdt-strings` reads as strings.
+    private var arguments: ArgumentReading {
+        ArgumentReading(usdtStrings: usdtStrings.flatMap(Self.argumentNumbers) ?? [])
     }
 }
 
@@ -279,7 +278,7 @@ extension Trace {
         for probe in probes {
             let semaphore = probe.hasSemaphore ? "  (semaphore)" : ""
             let arguments = probe.arguments.map(\.description).joined(separator: " ")
-            print("usdt:\(probe.binaryPath):\(probe)  \(arguments)\(semaphore)".terminalSafe)
+            print("\(AttachPoint.usdt(probe.description, in: probe.binaryPath))  \(arguments)\(semaphore)".terminalSafe)
         }
     }
 }

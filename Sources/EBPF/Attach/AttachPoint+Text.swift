@@ -1,0 +1,225 @@
+/// The text form of an attach point: bpftrace's probe syntax, parsed and printed here only.
+///
+/// | kind | text |
+/// |---|---|
+/// | tracepoint | `tracepoint:sched:sched_process_exec` (`t:`) |
+/// | syscall entry, return | `syscall:openat`, `syscall_exit:read` |
+/// | raw tracepoint | `rawtracepoint:sched_switch` (`rt:`) |
+/// | kprobe, kretprobe | `kprobe:tcp_connect`, `kprobe:tcp_connect+16`, `kretprobe:vfs_read`, `kretprobe:vfs_read?maxactive=64` (`k:`, `kr:`) |
+/// | fentry, fexit | `fentry:vfs_read`, `fexit:vfs_read` (`f:`, `fr:`, `kfunc:`, `kretfunc:`) |
+/// | uprobe, uretprobe | `uprobe:/usr/bin/bash:readline`, `uprobe:c:malloc+4`, `uretprobe:/usr/bin/bash:readline` (`u:`, `ur:`) |
+/// | USDT | `usdt:/usr/bin/python3:python:function__entry`, `usdt:*:python:gc__start?pid=42` (`U:`) |
+/// | perf event | `software:cpu-clock:1000000` (a period), `software:cpu-clock:99hz` (a frequency), `hardware:cycles:100000`, `perf:4:26:1000`, `profile:hz:99` |
+///
+/// `?pid=N` limits a uprobe, USDT probe or perf event to one process, `?cpu=N` a perf event to
+/// one CPU; options are separated by commas. The binary of a uprobe or USDT probe ends at
+/// the first `:` after it, so the symbol may hold colons (`handle(request:)`).
+///
+/// With `shorthands`, two more forms are read, as `ebpf-trace` has always read them: a
+/// plain name is a syscall's entry (`openat`), and `category:name` whose category is not a
+/// kind is a tracepoint (`sched:sched_switch`).
+extension AttachPoint: CustomStringConvertible {
+    /// Reads an attach point from its text form.
+    ///
+    /// - Parameters:
+    ///   - text: The attach point's text (`kprobe:tcp_connect`).
+    ///   - shorthands: Also read a plain name as a syscall and `category:name` as a
+    ///     tracepoint.
+    /// - Throws: ``EBPFError/Code/invalidArgument`` saying what the text lacks, with an example.
+    public init(parsing text: String, shorthands: Bool = false) throws(EBPFError) {
+        var body = Substring(text)
+        var options: [String: Substring] = [:]
+        if let question = body.firstIndex(of: "?") {
+            for option in body[body.index(after: question)...].split(separator: ",", omittingEmptySubsequences: false) {
+                let pair = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard pair.count == 2, !pair[0].isEmpty, options.updateValue(pair[1], forKey: String(pair[0])) == nil
+                else {
+                    throw Self.malformed(text, "its option '\(option)' is not name=value, or is given twice")
+                }
+            }
+            body = body[..<question]
+        }
+        let colon = body.firstIndex(of: ":")
+        let prefix = String(body[..<(colon ?? body.endIndex)])
+        guard let colon, let kind = Self.prefixes[prefix] else {
+            guard shorthands else {
+                throw Self.malformed(
+                    text,
+                    "\(colon == nil ? "it names no kind" : "'\(prefix)' is not a kind of attach point"); write KIND:…, the kinds being \(Self.kindNames)"
+                )
+            }
+            self = colon == nil ? .syscall(String(body)) : .tracepoint(String(body))
+            try finish(text, options: options, allowed: [])
+            return
+        }
+        let rest = body[body.index(after: colon)...]
+        let pid = try Self.number(options["pid"], "pid", in: text, as: Int32.self)
+        switch kind {
+        case .tracepoint: self = .tracepoint(String(rest))
+        case .syscall: self = .syscall(String(rest))
+        case .syscallExit: self = .syscallExit(String(rest))
+        case .rawTracepoint: self = .rawTracepoint(String(rest))
+        case .kprobe:
+            let (function, offset) = try Self.offset(rest, in: text)
+            self = .kprobe(function, offset: offset)
+        case .kretprobe:
+            self = .kretprobe(
+                String(rest), maxActive: try Self.number(options["maxactive"], "maxactive", in: text, as: Int.self) ?? 0
+            )
+        case .fentry: self = .fentry(String(rest))
+        case .fexit: self = .fexit(String(rest))
+        case .uprobe, .uretprobe:
+            guard let (binary, symbol) = Self.splitBinary(rest) else {
+                throw Self.malformed(text, "a \(kind) is \(kind):BINARY:SYMBOL, e.g. \(kind):/usr/bin/bash:readline")
+            }
+            if kind == .uretprobe {
+                self = .uretprobe(String(symbol), in: binary, pid: pid)
+            } else {
+                let (function, offset) = try Self.offset(symbol, in: text)
+                self = .uprobe(function, in: binary, offset: offset, pid: pid)
+            }
+        case .usdt:
+            guard let (binary, probe) = Self.splitBinary(rest) else {
+                throw Self.malformed(
+                    text, "a USDT probe is usdt:BINARY:PROVIDER:NAME, e.g. usdt:/usr/bin/python3:python:gc__start")
+            }
+            self = .usdt(String(probe), in: binary == "*" ? nil : binary, pid: pid)
+        default:
+            let cpu = try Self.number(options["cpu"], "cpu", in: text, as: Int32.self)
+            self = try Self.perfEvent(prefix: prefix, rest, in: text, pid: pid, cpu: cpu)
+        }
+        try finish(text, options: options, allowed: Self.options[kind] ?? [])
+    }
+
+    /// The text form, as ``init(parsing:shorthands:)`` reads it.
+    public var description: String { text(withOptions: true) }
+
+    /// The shortest text that reads back (with shorthands) as the same event, without the `?` options: the
+    /// event's name, as ``ProbeEvent/eventName`` gives it (`syscalls:sys_enter_bind`,
+    /// `kprobe:tcp_connect`).
+    var eventName: String { text(withOptions: false) }
+
+    /// The text form; without the options, with a tracepoint in its shorthand.
+    private func text(withOptions: Bool) -> String {
+        var options: [String] = []
+        if let pid = processID { options.append("pid=\(pid)") }
+        let name: String
+        switch location {
+        case .tracepoint(let tp):
+            let isShorthand =
+                !withOptions && tp.firstIndex(of: ":").map { Self.prefixes[String(tp[..<$0])] == nil } == true
+            name = isShorthand ? tp : "tracepoint:\(tp)"
+        case .syscall(let syscall, let exit): name = "\(exit ? Kind.syscallExit : Kind.syscall):\(syscall)"
+        case .rawTracepoint(let tp): name = "rawtracepoint:\(tp)"
+        case .kprobe(let function, let offset): name = "kprobe:\(function)" + Self.offsetText(offset)
+        case .kretprobe(let function, let maxActive):
+            name = "kretprobe:\(function)"
+            if maxActive != 0 { options.append("maxactive=\(maxActive)") }
+        case .kernelFunction(let function, let exit): name = "\(exit ? Kind.fexit : Kind.fentry):\(function)"
+        case .userFunction(let symbol, let binary, let offset, let isReturn, _):
+            name = "\(isReturn ? Kind.uretprobe : Kind.uprobe):\(binary):\(symbol)" + Self.offsetText(offset)
+        case .usdt(let probe, let binary, _): name = "usdt:\(binary ?? "*"):\(probe)"
+        case .perfEvent(let event, let sampling, _, let cpu):
+            switch sampling {
+            case .period(let period): name = "\(event):\(period)"
+            case .frequency(let frequency): name = "\(event):\(frequency)hz"
+            }
+            if let cpu { options.append("cpu=\(cpu)") }
+        }
+        return withOptions && !options.isEmpty ? name + "?" + options.joined(separator: ",") : name
+    }
+
+    /// Each prefix of the text form and the kind it names; bpftrace's short forms too.
+    private static let prefixes: [String: Kind] = [
+        "tracepoint": .tracepoint, "t": .tracepoint, "syscall": .syscall, "syscall_exit": .syscallExit,
+        "rawtracepoint": .rawTracepoint, "rt": .rawTracepoint, "raw_tracepoint": .rawTracepoint,
+        "kprobe": .kprobe, "k": .kprobe, "kretprobe": .kretprobe, "kr": .kretprobe,
+        "fentry": .fentry, "f": .fentry, "kfunc": .fentry, "fexit": .fexit, "fr": .fexit, "kretfunc": .fexit,
+        "uprobe": .uprobe, "u": .uprobe, "uretprobe": .uretprobe, "ur": .uretprobe, "usdt": .usdt, "U": .usdt,
+        "software": .perfEvent, "s": .perfEvent, "hardware": .perfEvent, "h": .perfEvent, "perf": .perfEvent,
+        "profile": .perfEvent,
+    ]
+
+    /// The prefixes as an error message lists them.
+    private static let kindNames =
+        "tracepoint, syscall, syscall_exit, rawtracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt, software, hardware, perf and profile"
+
+    /// The `?` options each kind takes.
+    private static let options: [Kind: Set<String>] = [
+        .kretprobe: ["maxactive"], .uprobe: ["pid"], .uretprobe: ["pid"], .usdt: ["pid"], .perfEvent: ["pid", "cpu"],
+    ]
+
+    /// Refuses options the kind does not take, then checks the names the point holds.
+    private func finish(_ text: String, options: [String: Substring], allowed: Set<String>) throws(EBPFError) {
+        if let unknown = options.keys.sorted().first(where: { !allowed.contains($0) }) {
+            let takes = allowed.isEmpty ? "takes no options" : "takes " + allowed.sorted().joined(separator: ", ")
+            throw Self.malformed(text, "a \(kind) \(takes), not '\(unknown)'")
+        }
+        try validate()
+    }
+
+    /// `software:NAME:COUNT`, `hardware:NAME:COUNT`, `perf:TYPE:CONFIG:COUNT` (a period, or
+    /// a frequency with `hz`), and `profile:hz:N`, bpftrace's CPU-clock sampling.
+    private static func perfEvent(
+        prefix: String, _ rest: Substring, in text: String, pid: Int32?, cpu: Int32?
+    ) throws(EBPFError) -> AttachPoint {
+        let example = "e.g. software:cpu-clock:1000000 (every millisecond of CPU time) or software:cpu-clock:99hz"
+        guard let colon = rest.lastIndex(of: ":") else {
+            throw malformed(text, "a perf event is KIND:NAME:PERIOD or KIND:NAME:FREQUENCYhz, \(example)")
+        }
+        var count = rest[rest.index(after: colon)...]
+        let name = prefix + ":" + rest[..<colon]
+        var isFrequency = name == "profile:hz"
+        if count.hasSuffix("hz") {
+            count = count.dropLast(2)
+            isFrequency = true
+        }
+        let event = name == "profile:hz" ? PerfEvent.software(.cpuClock) : PerfEvent(named: expand(name))
+        guard let event, let value = UInt64(count) else {
+            throw malformed(
+                text,
+                "'\(name)' is not a perf event or '\(count)' not a count; \(example); the names are \(PerfEvent.names.map(\.name).joined(separator: ", "))"
+            )
+        }
+        return .perfEvent(event, sampling: isFrequency ? .frequency(value) : .period(value), pid: pid, cpu: cpu)
+    }
+
+    /// `s:` and `h:` as `software:` and `hardware:`.
+    private static func expand(_ name: String) -> String {
+        if name.hasPrefix("s:") { return "software:" + name.dropFirst(2) }
+        if name.hasPrefix("h:") { return "hardware:" + name.dropFirst(2) }
+        return name
+    }
+
+    /// `BINARY:REST` split at the first colon: a path holds none, a symbol may.
+    private static func splitBinary(_ text: Substring) -> (binary: String, rest: Substring)? {
+        guard let colon = text.firstIndex(of: ":"), colon != text.startIndex, text.index(after: colon) != text.endIndex
+        else { return nil }
+        return (String(text[..<colon]), text[text.index(after: colon)...])
+    }
+
+    /// `function+offset` (decimal or `0x` hex) as the function and the offset.
+    private static func offset(_ text: Substring, in whole: String) throws(EBPFError) -> (String, UInt64) {
+        guard let plus = text.lastIndex(of: "+") else { return (String(text), 0) }
+        let digits = text[text.index(after: plus)...]
+        let value = digits.hasPrefix("0x") ? UInt64(digits.dropFirst(2), radix: 16) : UInt64(digits)
+        guard let value else {
+            throw malformed(whole, "'\(digits)' is not an offset; write function+16 or function+0x10")
+        }
+        return (String(text[..<plus]), value)
+    }
+
+    private static func offsetText(_ offset: UInt64) -> String { offset == 0 ? "" : "+\(offset)" }
+
+    private static func number<Value: FixedWidthInteger>(
+        _ text: Substring?, _ name: String, in whole: String, as: Value.Type
+    ) throws(EBPFError) -> Value? {
+        guard let text else { return nil }
+        guard let value = Value(text) else { throw malformed(whole, "its \(name) '\(text)' is not a number") }
+        return value
+    }
+
+    private static func malformed(_ text: String, _ reason: String) -> EBPFError {
+        EBPFError(.invalidArgument, "\(NameValidation.quoted(text)) is not an attach point: \(reason)")
+    }
+}

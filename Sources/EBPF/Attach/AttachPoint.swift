@@ -1,0 +1,229 @@
+/// Where a BPF program runs: one kernel or user-space event, described the same way for
+/// closure probes, aggregations, your own C (``EBPFWrapper/attach(function:to:)``),
+/// `ebpf-trace` and the exporter's configuration.
+///
+/// Build one in Swift (`.syscall("openat")`, `.kprobe("tcp_connect")`,
+/// `.uprobe("readline", in: "/usr/bin/bash")`) or from its text, bpftrace's probe syntax:
+///
+/// ```swift
+/// let point = try AttachPoint(parsing: "tracepoint:syscalls:sys_enter_openat")
+/// print(point)  // tracepoint:syscalls:sys_enter_openat
+/// ```
+///
+/// A value only: nothing is checked against the kernel until it is attached.
+public struct AttachPoint: Sendable, Hashable {
+    /// What kind of event a point is, named as in its text form (`kprobe`, `rawtracepoint`).
+    public struct Kind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// A kernel tracepoint by `category:name`.
+        public static let tracepoint = Kind(rawValue: "tracepoint")
+        /// A syscall's entry by name: its `syscalls:sys_enter_<name>` tracepoint.
+        public static let syscall = Kind(rawValue: "syscall")
+        /// A syscall's return by name: its `syscalls:sys_exit_<name>` tracepoint.
+        public static let syscallExit = Kind(rawValue: "syscall_exit")
+        /// A raw tracepoint (kernel 4.17): the tracepoint's raw arguments, no format.
+        public static let rawTracepoint = Kind(rawValue: "rawtracepoint")
+        /// A kernel function's entry, or an instruction at an offset into it.
+        public static let kprobe = Kind(rawValue: "kprobe")
+        /// A kernel function's return.
+        public static let kretprobe = Kind(rawValue: "kretprobe")
+        /// A kernel function's entry through a BPF trampoline (kernel 5.5, BTF).
+        public static let fentry = Kind(rawValue: "fentry")
+        /// A kernel function's return through a BPF trampoline, with its arguments.
+        public static let fexit = Kind(rawValue: "fexit")
+        /// A function of an executable or library, at entry or an offset into it.
+        public static let uprobe = Kind(rawValue: "uprobe")
+        /// A function of an executable or library, at its return.
+        public static let uretprobe = Kind(rawValue: "uretprobe")
+        /// A USDT probe: a uprobe at each of its sites, its semaphore raised while attached.
+        public static let usdt = Kind(rawValue: "usdt")
+        /// A hardware or software perf event, sampled by period or frequency.
+        public static let perfEvent = Kind(rawValue: "perf_event")
+    }
+
+    /// The one description of each kind: every property and dispatch switches over it.
+    enum Location: Sendable, Hashable {
+        case tracepoint(String)
+        case syscall(String, exit: Bool)
+        case rawTracepoint(String)
+        case kprobe(String, offset: UInt64)
+        case kretprobe(String, maxActive: Int)
+        case kernelFunction(String, exit: Bool)
+        case userFunction(symbol: String, binary: String, offset: UInt64, isReturn: Bool, pid: Int32?)
+        case usdt(probe: String, binary: String?, pid: Int32?)
+        case perfEvent(PerfEvent, sampling: PerfEventSampling, pid: Int32?, cpu: Int32?)
+    }
+
+    let location: Location
+
+    init(_ location: Location) { self.location = location }
+
+    /// A kernel tracepoint, `"category:name"` (`"sched:sched_process_exec"`); the kernel's
+    /// list is in `<tracefs>/available_events`.
+    public static func tracepoint(_ tp: String) -> AttachPoint { AttachPoint(.tracepoint(tp)) }
+
+    /// A syscall's entry by its plain name (`"bind"`): its `syscalls:sys_enter_<name>`
+    /// tracepoint, which carries the syscall's named arguments.
+    public static func syscall(_ name: String) -> AttachPoint { AttachPoint(.syscall(name, exit: false)) }
+
+    /// A syscall's return by its plain name (`"read"`): its `syscalls:sys_exit_<name>`
+    /// tracepoint, whose `ret` field is the return value (a negative errno on failure).
+    public static func syscallExit(_ name: String) -> AttachPoint { AttachPoint(.syscall(name, exit: true)) }
+
+    /// A raw tracepoint by name without its category (`"sys_enter"`, `"sched_switch"`).
+    /// Needs kernel 4.17.
+    public static func rawTracepoint(_ name: String) -> AttachPoint { AttachPoint(.rawTracepoint(name)) }
+
+    /// The entry of a kernel function, or the instruction `offset` bytes into it. A
+    /// syscall's entry function (`__x64_sys_bind`) carries the syscall's named arguments and,
+    /// on a kernel without kprobes, falls back to the syscall's entry tracepoint. Needs a
+    /// kernel built with `CONFIG_KPROBES`.
+    public static func kprobe(_ function: String, offset: UInt64 = 0) -> AttachPoint {
+        AttachPoint(.kprobe(function, offset: offset))
+    }
+
+    /// The return of a kernel function. `maxActive`: how many calls may be in flight at
+    /// once and still be caught (0: the kernel's default, twice the CPUs).
+    public static func kretprobe(_ function: String, maxActive: Int = 0) -> AttachPoint {
+        AttachPoint(.kretprobe(function, maxActive: maxActive))
+    }
+
+    /// The entry of a kernel function through fentry: a BPF trampoline, cheaper than a
+    /// kprobe. Needs kernel 5.5 with BTF, and a kernel that allows tracing programs.
+    public static func fentry(_ function: String) -> AttachPoint { AttachPoint(.kernelFunction(function, exit: false)) }
+
+    /// The return of a kernel function through fexit: its arguments as at entry and its
+    /// return value. Needs what ``fentry(_:)`` needs.
+    public static func fexit(_ function: String) -> AttachPoint { AttachPoint(.kernelFunction(function, exit: true)) }
+
+    /// The entry of `symbol` in an executable or library (a path, or a library name such as
+    /// `"c"`), or the instruction `offset` bytes into it. With a `pid`, only that process's
+    /// calls.
+    public static func uprobe(_ symbol: String, in binary: String, offset: UInt64 = 0, pid: Int32? = nil)
+        -> AttachPoint
+    {
+        AttachPoint(.userFunction(symbol: symbol, binary: binary, offset: offset, isReturn: false, pid: pid))
+    }
+
+    /// The return of `symbol` in an executable or library. With a `pid`, only that process's.
+    public static func uretprobe(_ symbol: String, in binary: String, pid: Int32? = nil) -> AttachPoint {
+        AttachPoint(.userFunction(symbol: symbol, binary: binary, offset: 0, isReturn: true, pid: pid))
+    }
+
+    /// A USDT probe (`provider:name`, or a name alone) of an executable or library, or of
+    /// the binaries process `pid` maps; with a `pid`, only that process's events.
+    public static func usdt(_ probe: String, in binary: String? = nil, pid: Int32? = nil) -> AttachPoint {
+        AttachPoint(.usdt(probe: probe, binary: binary, pid: pid))
+    }
+
+    /// A hardware or software perf event, sampled every `period` events or at a frequency:
+    /// on every CPU, or on `cpu`, or following process `pid`.
+    public static func perfEvent(
+        _ event: PerfEvent, sampling: PerfEventSampling, pid: Int32? = nil, cpu: Int32? = nil
+    ) -> AttachPoint {
+        AttachPoint(.perfEvent(event, sampling: sampling, pid: pid, cpu: cpu))
+    }
+
+    /// The kind of event.
+    public var kind: Kind {
+        switch location {
+        case .tracepoint: return .tracepoint
+        case .syscall(_, let exit): return exit ? .syscallExit : .syscall
+        case .rawTracepoint: return .rawTracepoint
+        case .kprobe: return .kprobe
+        case .kretprobe: return .kretprobe
+        case .kernelFunction(_, let exit): return exit ? .fexit : .fentry
+        case .userFunction(_, _, _, let isReturn, _): return isReturn ? .uretprobe : .uprobe
+        case .usdt: return .usdt
+        case .perfEvent: return .perfEvent
+        }
+    }
+
+    /// The type a program must be loaded as to run here.
+    public var programType: ProgramType {
+        switch location {
+        case .tracepoint, .syscall: return .tracepoint
+        case .rawTracepoint: return .rawTracepoint
+        case .kprobe, .kretprobe, .userFunction, .usdt: return .kprobe
+        case .kernelFunction: return .tracing
+        case .perfEvent: return .perfEvent
+        }
+    }
+
+    /// The process the point is limited to, for the kinds that take one.
+    public var processID: Int32? {
+        switch location {
+        case .userFunction(_, _, _, _, let pid), .usdt(_, _, let pid), .perfEvent(_, _, let pid, _): return pid
+        case .tracepoint, .syscall, .rawTracepoint, .kprobe, .kretprobe, .kernelFunction: return nil
+        }
+    }
+
+    /// The same point limited to process `pid`, for the kinds that take one (uprobes,
+    /// uretprobes, USDT probes, perf events); other kinds are the same everywhere, and come
+    /// back unchanged (a ``ProbeFilter`` limits their events).
+    public func inProcess(_ pid: Int32) -> AttachPoint {
+        switch location {
+        case .userFunction(let symbol, let binary, let offset, let isReturn, _):
+            return AttachPoint(
+                .userFunction(symbol: symbol, binary: binary, offset: offset, isReturn: isReturn, pid: pid))
+        case .usdt(let probe, let binary, _): return AttachPoint(.usdt(probe: probe, binary: binary, pid: pid))
+        case .perfEvent(let event, let sampling, _, let cpu):
+            return AttachPoint(.perfEvent(event, sampling: sampling, pid: pid, cpu: cpu))
+        case .tracepoint, .syscall, .rawTracepoint, .kprobe, .kretprobe, .kernelFunction: return self
+        }
+    }
+
+    /// Checks every name the point holds before it reaches C text, a tracefs path or a
+    /// system call, and the numbers it holds.
+    ///
+    /// - Throws: ``EBPFError/Code/invalidArgument`` naming what is wrong.
+    public func validate() throws(EBPFError) {
+        switch location {
+        case .tracepoint(let tp):
+            let (category, name) = try Tracefs.splitTracepoint(tp)
+            try NameValidation.tracepointComponent(category, what: "tracepoint category")
+            try NameValidation.tracepointComponent(name, what: "tracepoint name")
+        case .syscall(let name, _):
+            try NameValidation.identifier(name, what: "syscall name")
+        case .rawTracepoint(let name):
+            try NameValidation.tracepointComponent(name, what: "raw tracepoint name")
+        case .kprobe(let function, _), .kernelFunction(let function, _):
+            try NameValidation.symbol(function, what: "kernel function name")
+        case .kretprobe(let function, let maxActive):
+            try NameValidation.symbol(function, what: "kernel function name")
+            guard maxActive >= 0 else {
+                throw EBPFError(.invalidArgument, "maxactive is \(maxActive); pass 0 for the kernel's default or more")
+            }
+        case .userFunction(let symbol, let binary, _, _, let pid):
+            try NameValidation.binaryPath(binary)
+            try NameValidation.symbol(symbol, what: "symbol name")
+            try Self.validate(pid)
+        case .usdt(let probe, let binary, let pid):
+            if let binary { try NameValidation.binaryPath(binary) }
+            guard !probe.isEmpty else {
+                throw EBPFError(.invalidArgument, "the USDT probe's name is empty; pass provider:name")
+            }
+            guard binary != nil || pid != nil else {
+                throw EBPFError(
+                    .invalidArgument, "USDT probe \(probe) needs a binary, a pid, or both, to be found in")
+            }
+            try Self.validate(pid)
+        case .perfEvent(_, let sampling, let pid, _):
+            switch sampling {
+            case .period(0), .frequency(0):
+                throw EBPFError(.invalidArgument, "the sampling period or frequency must be greater than zero")
+            case .period, .frequency: break
+            }
+            try Self.validate(pid)
+        }
+    }
+
+    private static func validate(_ pid: Int32?) throws(EBPFError) {
+        if let pid, pid <= 0 {
+            throw EBPFError(.invalidArgument, "pid \(pid) is not a process id; pass nil for every process")
+        }
+    }
+}

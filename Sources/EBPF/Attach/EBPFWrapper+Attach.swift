@@ -1,0 +1,66 @@
+extension EBPFWrapper {
+    /// Attaches the program's function `function` at `point`: one call for every kind of
+    /// event, as bcc's `attach_*(…, fn_name=…)` family.
+    ///
+    /// ```swift
+    /// try b.attach(function: "on_open", to: .tracepoint("syscalls:sys_enter_openat"))
+    /// try b.attach(function: "on_read", to: AttachPoint(parsing: "uretprobe:c:read"))
+    /// ```
+    ///
+    /// The function is loaded as the type the point needs (``AttachPoint/programType``); an
+    /// fentry or fexit function must be named as bcc's `KFUNC_PROBE` names it
+    /// (`kfunc__<function>`).
+    ///
+    /// - Returns: A handle that detaches the program; the wrapper detaches it too when closed.
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for a malformed point,
+    ///   ``EBPFError/Code/notFound`` for an event, function, symbol or binary that does not
+    ///   exist, ``EBPFError/Code/notSupported`` for a kind this kernel lacks (saying what it
+    ///   lacks), ``EBPFError/Code/attachFailed``, and the errors of ``loadFunction(_:type:)``.
+    @discardableResult
+    public func attach(function: String, to point: AttachPoint) throws(EBPFError) -> Attachment {
+        try checkOpen()
+        return try track(attachment(function, at: point, module: nativeModule()))
+    }
+
+    /// `function` of `module` attached at `point`, untracked: the one dispatch over the kinds
+    /// of attach point, for native programs, closure probes and aggregations alike.
+    ///
+    /// - Parameters:
+    ///   - tracepointID: A tracepoint's perf id when its format was just read (which checked
+    ///     that the kernel has it).
+    ///   - usdtProbe: The USDT probe `point` names, when it was just found.
+    func attachment(
+        _ function: String, at point: AttachPoint, module: BPFModule, tracepointID: Int? = nil,
+        usdtProbe: USDTProbe? = nil
+    ) throws(EBPFError) -> Attachment {
+        try point.validate()
+        switch point.location {
+        case .tracepoint(let tp):
+            let (category, name) = try Tracefs.splitTracepoint(tp)
+            return try makeTracepointAttachment(
+                module: module, category: category, name: name, fnName: function, id: tracepointID)
+        case .syscall(let name, let exit):
+            return try makeTracepointAttachment(
+                module: module, category: "syscalls", name: (exit ? "sys_exit_" : "sys_enter_") + name,
+                fnName: function, id: tracepointID)
+        case .rawTracepoint(let name):
+            return try makeRawTracepointAttachment(module: module, tp: name, fnName: function)
+        case .kprobe(let kernelFunction, let offset):
+            return try makeKprobeAttachment(
+                module: module, point: point, function: kernelFunction, fnName: function, offset: offset)
+        case .kretprobe(let kernelFunction, let maxActive):
+            return try makeKprobeAttachment(
+                module: module, point: point, function: kernelFunction, fnName: function, maxActive: maxActive)
+        case .kernelFunction:
+            return try makeKernelFunctionAttachment(module: module, point: point, fnName: function)
+        case .userFunction:
+            return try makeUserProbeAttachment(module: module, point: point, fnName: function)
+        case .usdt(let spec, let binary, let pid):
+            var probe: USDTProbe
+            if let usdtProbe { probe = usdtProbe } else { probe = try Self.findProbe(spec, in: binary, pid: pid) }
+            return try makeUSDTAttachment(probe, fnName: function, pid: pid, module: module)
+        case .perfEvent:
+            return try makePerfEventAttachment(module: module, point: point, fnName: function)
+        }
+    }
+}

@@ -1,0 +1,115 @@
+@testable import EBPF
+import XCTest
+
+/// The attach-point grammar: every kind through text and back, bpftrace's short forms, and
+/// each malformed text refused with what it lacks. No kernel needed.
+final class AttachPointTests: XCTestCase {
+    /// One point of every kind, with each option it takes, and its text.
+    static let everyKind: [(AttachPoint, String)] = [
+        (.tracepoint("sched:sched_switch"), "tracepoint:sched:sched_switch"),
+        (.syscall("openat"), "syscall:openat"),
+        (.syscallExit("read"), "syscall_exit:read"),
+        (.rawTracepoint("sys_enter"), "rawtracepoint:sys_enter"),
+        (.kprobe("tcp_connect"), "kprobe:tcp_connect"),
+        (.kprobe("tcp_connect", offset: 16), "kprobe:tcp_connect+16"),
+        (.kretprobe("vfs_read"), "kretprobe:vfs_read"),
+        (.kretprobe("vfs_read", maxActive: 64), "kretprobe:vfs_read?maxactive=64"),
+        (.fentry("do_sys_openat2"), "fentry:do_sys_openat2"),
+        (.fexit("do_sys_openat2"), "fexit:do_sys_openat2"),
+        (.uprobe("readline", in: "/usr/bin/bash"), "uprobe:/usr/bin/bash:readline"),
+        (.uprobe("malloc", in: "c", offset: 4, pid: 42), "uprobe:c:malloc+4?pid=42"),
+        (.uretprobe("readline", in: "/usr/bin/bash", pid: 7), "uretprobe:/usr/bin/bash:readline?pid=7"),
+        (.usdt("python:function__entry", in: "/usr/bin/python3"), "usdt:/usr/bin/python3:python:function__entry"),
+        (.usdt("gc__start", pid: 42), "usdt:*:gc__start?pid=42"),
+        (.perfEvent(.software(.cpuClock), sampling: .period(1_000_000)), "software:cpu-clock:1000000"),
+        (.perfEvent(.software(.cpuClock), sampling: .frequency(99), cpu: 1), "software:cpu-clock:99hz?cpu=1"),
+        (.perfEvent(.hardware(.cacheMisses), sampling: .period(1000), pid: 3), "hardware:cache-misses:1000?pid=3"),
+        (.perfEvent(PerfEvent(type: 4, config: 26), sampling: .period(100)), "perf:4:26:100"),
+    ]
+
+    func testEveryKindRoundTripsThroughText() throws {
+        let kinds = Set(Self.everyKind.map { $0.0.kind.rawValue })
+        XCTAssertEqual(kinds.count, 12, "every kind is in the table: \(kinds.sorted())")
+        for (point, text) in Self.everyKind {
+            XCTAssertEqual(point.description, text)
+            XCTAssertEqual(try AttachPoint(parsing: text), point, text)
+            XCTAssertEqual(try AttachPoint(parsing: point.description).description, text)
+        }
+    }
+
+    func testBpftraceShortFormsReadAsTheirKinds() throws {
+        let forms: [(String, AttachPoint)] = [
+            ("t:sched:sched_switch", .tracepoint("sched:sched_switch")),
+            ("rt:sys_enter", .rawTracepoint("sys_enter")),
+            ("raw_tracepoint:sys_enter", .rawTracepoint("sys_enter")),
+            ("k:vfs_read", .kprobe("vfs_read")), ("kr:vfs_read", .kretprobe("vfs_read")),
+            ("kprobe:vfs_read+0x10", .kprobe("vfs_read", offset: 16)),
+            ("f:vfs_read", .fentry("vfs_read")), ("kfunc:vfs_read", .fentry("vfs_read")),
+            ("fr:vfs_read", .fexit("vfs_read")), ("kretfunc:vfs_read", .fexit("vfs_read")),
+            ("u:/bin/sh:main", .uprobe("main", in: "/bin/sh")), ("ur:/bin/sh:main", .uretprobe("main", in: "/bin/sh")),
+            ("U:/bin/x:p:n", .usdt("p:n", in: "/bin/x")),
+            ("s:cs:1", .perfEvent(.software(.contextSwitches), sampling: .period(1))),
+            ("h:cycles:100", .perfEvent(.hardware(.cpuCycles), sampling: .period(100))),
+            ("profile:hz:99", .perfEvent(.software(.cpuClock), sampling: .frequency(99))),
+        ]
+        for (text, point) in forms {
+            XCTAssertEqual(try AttachPoint(parsing: text), point, text)
+        }
+    }
+
+    func testShorthandsAreReadOnlyWhenAskedFor() throws {
+        XCTAssertEqual(try AttachPoint(parsing: "openat", shorthands: true), .syscall("openat"))
+        XCTAssertEqual(
+            try AttachPoint(parsing: "sched:sched_switch", shorthands: true), .tracepoint("sched:sched_switch"))
+        XCTAssertEqual(try AttachPoint(parsing: "kprobe:vfs_read", shorthands: true), .kprobe("vfs_read"))
+        XCTAssertEqual(
+            message { () throws(EBPFError) in try AttachPoint(parsing: "openat") },
+            "\"openat\" is not an attach point: it names no kind; write KIND:…, the kinds being tracepoint, syscall, syscall_exit, rawtracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt, software, hardware, perf and profile"
+        )
+    }
+
+    /// What ``ProbeEvent/eventName`` says: no options, a tracepoint by its shorthand unless its
+    /// category is a kind's name.
+    func testEventNamesAreTheShortTextWithoutOptions() throws {
+        XCTAssertEqual(AttachPoint.tracepoint("syscalls:sys_enter_bind").eventName, "syscalls:sys_enter_bind")
+        XCTAssertEqual(AttachPoint.tracepoint("perf:x").eventName, "tracepoint:perf:x")
+        XCTAssertEqual(AttachPoint.usdt("p:n", in: "/bin/x", pid: 4).eventName, "usdt:/bin/x:p:n")
+        XCTAssertEqual(AttachPoint.kprobe("f", offset: 8).eventName, "kprobe:f+8")
+    }
+
+    func testMalformedTextIsRefusedSayingWhat() {
+        let cases: [(String, String)] = [
+            ("probe:openat", "'probe' is not a kind of attach point; write KIND:…"),
+            ("uprobe:/bin/sh", "a uprobe is uprobe:BINARY:SYMBOL, e.g. uprobe:/usr/bin/bash:readline"),
+            ("usdt:/bin/x", "a USDT probe is usdt:BINARY:PROVIDER:NAME"),
+            ("kprobe:vfs_read+ten", "'ten' is not an offset; write function+16 or function+0x10"),
+            ("kprobe:vfs_read?pid=3", "a kprobe takes no options, not 'pid'"),
+            ("kretprobe:vfs_read?maxactive=lots", "its maxactive 'lots' is not a number"),
+            ("uprobe:/bin/sh:main?pid=1,pid=2", "its option 'pid=2' is not name=value, or is given twice"),
+            ("software:cpu-clock", "a perf event is KIND:NAME:PERIOD or KIND:NAME:FREQUENCYhz"),
+            ("software:no-such:10", "'software:no-such' is not a perf event or '10' not a count"),
+            ("software:cpu-clock:0", "the sampling period or frequency must be greater than zero"),
+            ("syscall:bind; }", "the syscall name \"bind; }\" contains ';' at offset 4"),
+            ("tracepoint:syscalls:../x", "the tracepoint name \"../x\" contains '.' at offset 0"),
+            ("tracepoint:nocolon", "is not of the form \"category:name\""),
+            ("kprobe:", "the kernel function name is empty"),
+            ("uprobe:/a/../b:main", "contains a '..' component"),
+            ("usdt:*:p:n", "USDT probe p:n needs a binary, a pid, or both"),
+            ("uprobe:/bin/sh:main?pid=0", "pid 0 is not a process id"),
+        ]
+        for (text, expected) in cases {
+            let refusal = message { () throws(EBPFError) in try AttachPoint(parsing: text) }
+            XCTAssertTrue(refusal?.contains(expected) == true, "\(text): \(refusal ?? "parsed")")
+        }
+    }
+
+    private func message(_ body: () throws(EBPFError) -> AttachPoint) -> String? {
+        do {
+            _ = try body()
+            return nil
+        } catch {
+            XCTAssertEqual(error.code, .invalidArgument, error.message)
+            return error.message
+        }
+    }
+}
