@@ -89,6 +89,9 @@ struct CountMode {
         _ event: (name: String, point: AttachPoint), filter: ProbeFilter, options: AggregationOptions,
         to wrapper: EBPFWrapper
     ) throws -> Aggregation {
+        // Each event is aggregated alone: --usdt-strings is for its USDT events.
+        var options = options
+        if event.point.kind != .usdt { options.arguments.usdtStrings = [] }
         switch measure {
         case .count:
             return try wrapper.count(event.point, by: key, filter: filter, options: options)
@@ -98,7 +101,9 @@ struct CountMode {
             return try wrapper.histogram(
                 event.point, of: field, by: key, buckets: buckets, filter: filter, options: options)
         case .latency:
-            return try wrapper.latency(ofSyscall: event.name, by: key, filter: filter, options: options)
+            // `read` or `syscall:read`: checked to be a syscall's entry.
+            let syscall = event.name.split(separator: ":").last.map(String.init) ?? event.name
+            return try wrapper.latency(ofSyscall: syscall, by: key, filter: filter, options: options)
         }
     }
 

@@ -122,7 +122,7 @@ struct Trace: ParsableCommand {
         for event in events {
             do {
                 let point = try AttachPoint(parsing: event, shorthands: true)
-                if latency, point.kind != .syscall || event.contains(":") {
+                if latency, point.kind != .syscall {
                     throw ValidationError("--latency measures syscalls by name; \(event) is not one")
                 }
             } catch let error as EBPFError {

@@ -37,6 +37,36 @@ final class AttachPointTests: XCTestCase {
         }
     }
 
+    /// From values whose names hold what the text form uses (colons in paths): printed and
+    /// read back equal; what the text cannot hold is refused up front.
+    func testPathsWithColonsRoundTripAndWhatTextCannotHoldIsRefused() throws {
+        let points: [(AttachPoint, String)] = [
+            (.uprobe("f", in: "/opt/a:b/lib.so"), "uprobe:/opt/a:b/lib.so:f"),
+            (.uretprobe("f", in: "/a:b", pid: 3), "uretprobe:/a:b:f?pid=3"),
+            (.usdt("p:n", in: "/a:b"), "usdt:/a:b:p:n"),
+            (.usdt("n", in: "/bin/x"), "usdt:/bin/x:n"),
+        ]
+        for (point, text) in points {
+            XCTAssertEqual(point.description, text)
+            XCTAssertEqual(try AttachPoint(parsing: text), point, text)
+        }
+        let refused: [(AttachPoint, String)] = [
+            (.usdt("n", in: "/a:b"), "name USDT probe n's provider (provider:name)"),
+            (.uprobe("f", in: "/tmp/a?b"), "is '*' or holds '?'"),
+            (.usdt("p:n", in: "*"), "is '*' or holds '?'"),
+            (.usdt("a;b", in: "/bin/x"), "the USDT provider or probe name \"a;b\" contains ';'"),
+            (.kretprobe("vfs_read", maxActive: 5000), "or up to 4096"),
+            (.perfEvent(.software(.cpuClock), sampling: .period(1), cpu: -1), "cpu -1 is not a CPU number"),
+        ]
+        for (point, expected) in refused {
+            let refusal = message { () throws(EBPFError) in
+                try point.validate()
+                return point
+            }
+            XCTAssertTrue(refusal?.contains(expected) == true, "\(point): \(refusal ?? "accepted")")
+        }
+    }
+
     func testBpftraceShortFormsReadAsTheirKinds() throws {
         let forms: [(String, AttachPoint)] = [
             ("t:sched:sched_switch", .tracepoint("sched:sched_switch")),
@@ -95,6 +125,8 @@ final class AttachPointTests: XCTestCase {
             ("kprobe:", "the kernel function name is empty"),
             ("uprobe:/a/../b:main", "contains a '..' component"),
             ("usdt:*:p:n", "USDT probe p:n needs a binary, a pid, or both"),
+            ("kretprobe:vfs_read+8", "a kretprobe takes no offset"),
+            ("uretprobe:/bin/sh:main+4", "a uretprobe takes no offset"),
             ("uprobe:/bin/sh:main?pid=0", "pid 0 is not a process id"),
         ]
         for (text, expected) in cases {

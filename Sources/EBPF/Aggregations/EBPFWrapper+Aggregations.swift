@@ -8,7 +8,8 @@ extension EBPFWrapper {
     /// ```
     ///
     /// - Parameters:
-    ///   - point: A tracepoint, a syscall by name, or a kernel function (kprobe).
+    ///   - point: A tracepoint, a syscall, a kernel function (kprobe, fentry, fexit) or a USDT
+    ///     probe: the kinds the library generates programs for.
     ///   - key: What to count by: the process name or id, the thread, user or CPU, or a
     ///     field of the event.
     ///   - filter: Conditions checked in the kernel; failing events are not counted.

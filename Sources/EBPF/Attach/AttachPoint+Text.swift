@@ -12,8 +12,9 @@
 /// | perf event | `software:cpu-clock:1000000` (a period), `software:cpu-clock:99hz` (a frequency), `hardware:cycles:100000`, `perf:4:26:1000`, `profile:hz:99` |
 ///
 /// `?pid=N` limits a uprobe, USDT probe or perf event to one process, `?cpu=N` a perf event to
-/// one CPU; options are separated by commas. The binary of a uprobe or USDT probe ends at
-/// the first `:` after it, so the symbol may hold colons (`handle(request:)`).
+/// one CPU; options are separated by commas. A uprobe's symbol is what follows the last `:`
+/// and a USDT probe's `PROVIDER:NAME` the last two parts, so a binary's path may hold colons
+/// (not `?`, which starts the options).
 ///
 /// With `shorthands`, two more forms are read, as `ebpf-trace` has always read them: a
 /// plain name is a syscall's entry (`openat`), and `category:name` whose category is not a
@@ -63,27 +64,40 @@ extension AttachPoint: CustomStringConvertible {
             let (function, offset) = try Self.offset(rest, in: text)
             self = .kprobe(function, offset: offset)
         case .kretprobe:
+            if rest.contains("+") { throw Self.malformed(text, "a kretprobe takes no offset: it runs at the return") }
             self = .kretprobe(
                 String(rest), maxActive: try Self.number(options["maxactive"], "maxactive", in: text, as: Int.self) ?? 0
             )
         case .fentry: self = .fentry(String(rest))
         case .fexit: self = .fexit(String(rest))
         case .uprobe, .uretprobe:
-            guard let (binary, symbol) = Self.splitBinary(rest) else {
+            // The symbol is after the last colon: a path may hold colons, a symbol holds none.
+            guard let colon = rest.lastIndex(of: ":"), colon != rest.startIndex,
+                rest.index(after: colon) != rest.endIndex
+            else {
                 throw Self.malformed(text, "a \(kind) is \(kind):BINARY:SYMBOL, e.g. \(kind):/usr/bin/bash:readline")
             }
+            let (binary, symbol) = (String(rest[..<colon]), rest[rest.index(after: colon)...])
             if kind == .uretprobe {
+                if symbol.contains("+") {
+                    throw Self.malformed(text, "a uretprobe takes no offset: it runs at the return")
+                }
                 self = .uretprobe(String(symbol), in: binary, pid: pid)
             } else {
                 let (function, offset) = try Self.offset(symbol, in: text)
                 self = .uprobe(function, in: binary, offset: offset, pid: pid)
             }
         case .usdt:
-            guard let (binary, probe) = Self.splitBinary(rest) else {
+            // PROVIDER:NAME are the last two parts (NAME alone when there are only two), so a
+            // path may hold colons; `*` is every binary the process maps.
+            let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count >= 2, parts.allSatisfy({ !$0.isEmpty }) else {
                 throw Self.malformed(
                     text, "a USDT probe is usdt:BINARY:PROVIDER:NAME, e.g. usdt:/usr/bin/python3:python:gc__start")
             }
-            self = .usdt(String(probe), in: binary == "*" ? nil : binary, pid: pid)
+            let probeParts = parts.count == 2 ? 1 : 2
+            let binary = parts.dropLast(probeParts).joined(separator: ":")
+            self = .usdt(parts.suffix(probeParts).joined(separator: ":"), in: binary == "*" ? nil : binary, pid: pid)
         default:
             let cpu = try Self.number(options["cpu"], "cpu", in: text, as: Int32.self)
             self = try Self.perfEvent(prefix: prefix, rest, in: text, pid: pid, cpu: cpu)
@@ -189,13 +203,6 @@ extension AttachPoint: CustomStringConvertible {
         if name.hasPrefix("s:") { return "software:" + name.dropFirst(2) }
         if name.hasPrefix("h:") { return "hardware:" + name.dropFirst(2) }
         return name
-    }
-
-    /// `BINARY:REST` split at the first colon: a path holds none, a symbol may.
-    private static func splitBinary(_ text: Substring) -> (binary: String, rest: Substring)? {
-        guard let colon = text.firstIndex(of: ":"), colon != text.startIndex, text.index(after: colon) != text.endIndex
-        else { return nil }
-        return (String(text[..<colon]), text[text.index(after: colon)...])
     }
 
     /// `function+offset` (decimal or `0x` hex) as the function and the offset.

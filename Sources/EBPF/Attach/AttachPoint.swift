@@ -86,7 +86,8 @@ public struct AttachPoint: Sendable, Hashable {
     }
 
     /// The return of a kernel function. `maxActive`: how many calls may be in flight at
-    /// once and still be caught (0: the kernel's default, twice the CPUs).
+    /// once and still be caught, up to 4096 (0: the kernel's default, the larger of 10 and
+    /// twice the possible CPUs).
     public static func kretprobe(_ function: String, maxActive: Int = 0) -> AttachPoint {
         AttachPoint(.kretprobe(function, maxActive: maxActive))
     }
@@ -177,7 +178,8 @@ public struct AttachPoint: Sendable, Hashable {
     }
 
     /// Checks every name the point holds before it reaches C text, a tracefs path or a
-    /// system call, and the numbers it holds.
+    /// system call, and the numbers it holds: what ``EBPFWrapper/attach(function:to:)`` and
+    /// the closure probes check first.
     ///
     /// - Throws: ``EBPFError/Code/invalidArgument`` naming what is wrong.
     public func validate() throws(EBPFError) {
@@ -194,30 +196,56 @@ public struct AttachPoint: Sendable, Hashable {
             try NameValidation.symbol(function, what: "kernel function name")
         case .kretprobe(let function, let maxActive):
             try NameValidation.symbol(function, what: "kernel function name")
-            guard maxActive >= 0 else {
-                throw EBPFError(.invalidArgument, "maxactive is \(maxActive); pass 0 for the kernel's default or more")
+            // The kernel's KRETPROBE_MAXACTIVE_MAX.
+            guard (0...4096).contains(maxActive) else {
+                throw EBPFError(
+                    .invalidArgument, "maxactive is \(maxActive); pass 0 for the kernel's default, or up to 4096")
             }
         case .userFunction(let symbol, let binary, _, _, let pid):
-            try NameValidation.binaryPath(binary)
+            try Self.validate(binary: binary)
             try NameValidation.symbol(symbol, what: "symbol name")
             try Self.validate(pid)
         case .usdt(let probe, let binary, let pid):
-            if let binary { try NameValidation.binaryPath(binary) }
-            guard !probe.isEmpty else {
-                throw EBPFError(.invalidArgument, "the USDT probe's name is empty; pass provider:name")
+            if let binary { try Self.validate(binary: binary) }
+            let parts = probe.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count <= 2 else {
+                throw EBPFError(
+                    .invalidArgument, "USDT probe \(NameValidation.quoted(probe)) is not provider:name or name")
+            }
+            for part in parts { try NameValidation.identifier(String(part), what: "USDT provider or probe name") }
+            if parts.count == 1, binary?.contains(":") == true {
+                throw EBPFError(
+                    .invalidArgument,
+                    "name USDT probe \(probe)'s provider (provider:name): in its binary's path \(binary ?? "") a colon would read as one"
+                )
             }
             guard binary != nil || pid != nil else {
                 throw EBPFError(
                     .invalidArgument, "USDT probe \(probe) needs a binary, a pid, or both, to be found in")
             }
             try Self.validate(pid)
-        case .perfEvent(_, let sampling, let pid, _):
+        case .perfEvent(_, let sampling, let pid, let cpu):
             switch sampling {
             case .period(0), .frequency(0):
                 throw EBPFError(.invalidArgument, "the sampling period or frequency must be greater than zero")
             case .period, .frequency: break
             }
             try Self.validate(pid)
+            if let cpu, cpu < 0 {
+                throw EBPFError(.invalidArgument, "cpu \(cpu) is not a CPU number; pass nil for every CPU")
+            }
+        }
+    }
+
+    /// A uprobe's or USDT probe's binary: a path the kernel can read (``NameValidation``),
+    /// which the text form can hold.
+    private static func validate(binary: String) throws(EBPFError) {
+        try NameValidation.binaryPath(binary)
+        guard binary != "*", !binary.contains("?") else {
+            throw EBPFError(
+                .invalidArgument,
+                "the binary path \(NameValidation.quoted(binary)) is '*' or holds '?', which an attach point's text uses (every binary of a process; the options); link or copy the binary to another path"
+            )
         }
     }
 

@@ -19,11 +19,13 @@ extension EBPFWrapper {
     @discardableResult
     public func attach(function: String, to point: AttachPoint) throws(EBPFError) -> Attachment {
         try checkOpen()
+        try point.validate()
         return try track(attachment(function, at: point, module: nativeModule()))
     }
 
     /// `function` of `module` attached at `point`, untracked: the one dispatch over the kinds
-    /// of attach point, for native programs, closure probes and aggregations alike.
+    /// of attach point, for native programs, closure probes and aggregations alike. `point`
+    /// was validated (``AttachPoint/validate()``), or resolved from a validated one.
     ///
     /// - Parameters:
     ///   - tracepointID: A tracepoint's perf id when its format was just read (which checked
@@ -33,7 +35,7 @@ extension EBPFWrapper {
         _ function: String, at point: AttachPoint, module: BPFModule, tracepointID: Int? = nil,
         usdtProbe: USDTProbe? = nil
     ) throws(EBPFError) -> Attachment {
-        try point.validate()
+        // `point` was validated by the caller (a resolved one holds what the kernel named).
         switch point.location {
         case .tracepoint(let tp):
             let (category, name) = try Tracefs.splitTracepoint(tp)

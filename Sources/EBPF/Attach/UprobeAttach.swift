@@ -57,7 +57,11 @@ extension EBPFWrapper {
                 "no symbol '\(sym)' in \(binary); list its symbols with `nm -D \(binary)` (or `nm` for static ones)"
             )
         }
-        let offset = address + symbolOffset
+        let (offset, overflow) = address.addingReportingOverflow(symbolOffset)
+        guard !overflow else {
+            throw EBPFError(
+                .invalidArgument, "offset \(symbolOffset) from '\(sym)' in \(binary) lies beyond any address")
+        }
         let resolved = AttachPoint(
             .userFunction(symbol: sym, binary: binary, offset: symbolOffset, isReturn: isReturn, pid: pid))
         let eventName = ProbeEventName.make(isReturn ? "r" : "p", "\(binary)_0x\(String(offset, radix: 16))")
@@ -76,6 +80,9 @@ extension EBPFWrapper {
         return attachment
     }
 
+    /// Opens the binary a uprobe goes into, as seen by `pid` (through `/proc/<pid>/root`,
+    /// as libbcc resolves it) when given. Refuses anything but a regular file: opening a
+    /// FIFO planted at the path would otherwise block.
     private static func openBinary(_ path: String, pid: Int32?) throws(EBPFError) -> FileDescriptor {
         let seen =
             if let pid, path.hasPrefix("/"), !path.hasPrefix("/proc/") { "/proc/\(pid)/root\(path)" } else { path }

@@ -201,22 +201,16 @@ final class BPFModule: Sendable {
         log.clear()
         func attempt(logLevel: Int32) -> (Result<Int32, SystemCallFailure>, OutputCapture.Output) {
             func load() -> Result<Int32, SystemCallFailure> {
-                // A compiled module's load goes through libbcc, under its lock; a kept one's
-                // is bpf(2) alone and waits for no compile.
-                guard module.printsWhileLoading else {
-                    return Result { () throws(SystemCallFailure) in
-                        try module.loadFunction(name, programType: type.rawValue, logLevel: logLevel, log: log)
-                    }
-                }
-                return LibBCC.withLock {
-                    Result { () throws(SystemCallFailure) in
-                        try module.loadFunction(name, programType: type.rawValue, logLevel: logLevel, log: log)
-                    }
+                Result { () throws(SystemCallFailure) in
+                    try module.loadFunction(name, programType: type.rawValue, logLevel: logLevel, log: log)
                 }
             }
-            // Capturing costs two pipes and two reader threads: only where something prints.
+            // A kept program's load is bpf(2) alone: it prints nothing and waits for no compile.
             guard module.printsWhileLoading else { return (load(), OutputCapture.Output()) }
-            let (result, output) = OutputCapture.run { load() }
+            // A compiled module's goes through libbcc, which prints: under its lock, which a
+            // redirect of the process's output needs (``OutputCapture``). Capturing costs two
+            // pipes and two reader threads: only here.
+            let (result, output) = LibBCC.withLock { OutputCapture.run { load() } }
             // Written back out either way: what other threads wrote in the window is delayed, not lost.
             output.forward()
             return (result, output)

@@ -203,7 +203,7 @@ final class RecordStorageRecycler: @unchecked Sendable {
     private var spare: HeapRecordBytes?
 
     /// A recycler for one buffer, the same with and without the sanitizers.
-    static func forBuffer() -> RecordStorageRecycler? { RecordStorageRecycler() }
+    static func forBuffer() -> RecordStorageRecycler { RecordStorageRecycler() }
 
     func storage(holding bytes: UnsafeRawBufferPointer) -> HeapRecordBytes {
         if isKnownUniquelyReferenced(&spare), let spare, spare.capacity >= bytes.count {
