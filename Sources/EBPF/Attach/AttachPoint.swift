@@ -73,6 +73,12 @@ public struct AttachPoint: Sendable, Hashable {
     /// tracepoint, whose `ret` field is the return value (a negative errno on failure).
     public static func syscallExit(_ name: String) -> AttachPoint { AttachPoint(.syscall(name, exit: true)) }
 
+    /// The tracepoint a syscall's entry (or with `exit`, its return) is:
+    /// `syscalls:sys_enter_<name>`, `syscalls:sys_exit_<name>`.
+    static func syscallTracepoint(_ name: String, exit: Bool) -> AttachPoint {
+        .tracepoint("syscalls:" + (exit ? "sys_exit_" : "sys_enter_") + name)
+    }
+
     /// A raw tracepoint by name without its category (`"sys_enter"`, `"sched_switch"`).
     /// Needs kernel 4.17.
     public static func rawTracepoint(_ name: String) -> AttachPoint { AttachPoint(.rawTracepoint(name)) }

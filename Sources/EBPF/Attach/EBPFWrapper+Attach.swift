@@ -42,9 +42,8 @@ extension EBPFWrapper {
             return try makeTracepointAttachment(
                 module: module, category: category, name: name, fnName: function, id: tracepointID)
         case .syscall(let name, let exit):
-            return try makeTracepointAttachment(
-                module: module, category: "syscalls", name: (exit ? "sys_exit_" : "sys_enter_") + name,
-                fnName: function, id: tracepointID)
+            return try attachment(
+                function, at: .syscallTracepoint(name, exit: exit), module: module, tracepointID: tracepointID)
         case .rawTracepoint(let name):
             return try makeRawTracepointAttachment(module: module, tp: name, fnName: function)
         case .kprobe(let kernelFunction, let offset):

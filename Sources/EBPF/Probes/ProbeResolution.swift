@@ -15,8 +15,9 @@ extension EBPFWrapper {
 
         case .syscall(let name, let exit):
             let format = try syscallFormat(name, exit: exit)
-            let tracepoint = AttachPoint.tracepoint("syscalls:" + (exit ? "sys_exit_" : "sys_enter_") + name)
-            return (ResolvedPoint(point: tracepoint, arguments: .tracepointRecord), format)
+            return (
+                ResolvedPoint(point: .syscallTracepoint(name, exit: exit), arguments: .tracepointRecord), format
+            )
 
         case .kprobe(let function, 0):
             // With this kernel's prefix known, only its functions are syscalls (on x86-64,
@@ -30,7 +31,7 @@ extension EBPFWrapper {
                     "this kernel has no kprobe support; probing \(function) through the tracepoint syscalls:sys_enter_\(syscall), which carries the same arguments"
                 )
                 return (
-                    ResolvedPoint(point: .tracepoint("syscalls:sys_enter_" + syscall), arguments: .tracepointRecord),
+                    ResolvedPoint(point: .syscallTracepoint(syscall, exit: false), arguments: .tracepointRecord),
                     format
                 )
             }
