@@ -23,16 +23,27 @@ let package = Package(
         .systemLibrary(name: "CBCC"),
         // The kernel's perf ring and BPF ring buffer ABI, read without libbcc: see its header.
         .systemLibrary(name: "CKernelABI"),
+        // The layers, each using only those before it (README "Contributing: the layers";
+        // scripts/check-layers.sh checks the map against this file and the imports).
+        // The kernel boundary: every libbcc call and system call, package access only but for
+        // the values users see (EBPFError, ProgramType, TableType, USDTProbe), which EBPF
+        // re-exports.
+        .target(name: "EBPFKernel", dependencies: ["CBCC", "CKernelABI"]),
+        // Programs, compiled or built, and the bytes they exchange: the compile cache, the
+        // instruction encoder, record and table layouts, BTF.
+        .target(name: "EBPFProgram", dependencies: ["EBPFKernel"]),
+        // The library users import: attach points, buffers, tables, closure probes,
+        // aggregations, symbols, and the EBPFWrapper façade.
         .target(
             name: "EBPF",
             dependencies: [
-                "CBCC", "CKernelABI", .product(name: "Logging", package: "swift-log"),
+                "EBPFKernel", "EBPFProgram", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         .testTarget(
             name: "EBPFTests",
             dependencies: [
-                "EBPF", .product(name: "Logging", package: "swift-log"),
+                "EBPF", "EBPFKernel", "EBPFProgram", .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             resources: [.copy("Fixtures")]),

@@ -16,7 +16,7 @@ modules="$(swift build --show-bin-path)/Modules"
 mkdir "$work/symbols"
 swift symbolgraph-extract -module-name EBPF -I "$modules" -target "$(uname -m)-unknown-linux-gnu" \
     -I Sources/CBCC -I Sources/CKernelABI $(pkg-config --cflags-only-I libbcc | sed 's/-I/-Xcc -I/g') \
-    -minimum-access-level public -output-dir "$work/symbols"
+    -experimental-allowed-reexported-modules=EBPFKernel,EBPFProgram -minimum-access-level public -output-dir "$work/symbols"
 if ! docc convert Sources/EBPF/EBPF.docc --additional-symbol-graph-dir "$work/symbols" \
     --output-path "$work/site" --warnings-as-errors >"$work/docc.log" 2>&1; then
     cat "$work/docc.log" >&2

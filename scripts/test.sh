@@ -82,6 +82,7 @@ fi
 part "the DocC catalog against the code, and what library users resolve"
 ./scripts/check-docs.sh
 ./scripts/check-dependencies.sh
+./scripts/check-layers.sh
 
 part "the test suite on this host's kernel, $(uname -r)"
 EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-400} logged swift test --skip-build --disable-swift-testing "$@"

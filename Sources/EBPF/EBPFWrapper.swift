@@ -1,4 +1,6 @@
 import Logging
+import EBPFKernel
+import EBPFProgram
 
 /// A BPF program compiled by libbcc, the probes attached from it, and the buffers that
 /// deliver its records: the Swift counterpart of bcc's Python `BPF` class.

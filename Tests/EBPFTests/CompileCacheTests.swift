@@ -1,6 +1,7 @@
 @testable import EBPF
 import Foundation
 import XCTest
+@testable import EBPFKernel
 
 /// The compile cache: a second start compiles nothing and delivers the same events; what it
 /// loads is what libbcc compiled; an entry never serves another kernel, text or owner.

@@ -1,5 +1,6 @@
 @testable import EBPF
 import XCTest
+@testable import EBPFKernel
 
 /// What a compile leaves resident, and what ``CompilerMemory/release()`` gives back.
 final class CompilerMemoryTests: XCTestCase {

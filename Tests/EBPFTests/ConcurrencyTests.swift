@@ -5,6 +5,7 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
+@testable import EBPFKernel
 
 /// Only libbcc's compiler is serialized: what one wrapper does with its maps, its emitted
 /// probes and its aggregations never waits for a compile in another.

@@ -1,6 +1,7 @@
 @testable import EBPF
 import Foundation
 import XCTest
+@testable import EBPFKernel
 
 /// What a traced process or a planted file can do to a tracer running as root.
 final class HostileInputTests: XCTestCase {

@@ -1,6 +1,7 @@
 @testable import EBPF
 import Foundation
 import XCTest
+@testable import EBPFKernel
 
 /// fentry and fexit (bcc's `KFUNC_PROBE`/`KRETFUNC_PROBE`) on whichever kernel runs the
 /// suite: the 6.1 guest loads tracing programs, and there a thread's opens are counted at

@@ -2,6 +2,7 @@
 import Foundation
 import Logging
 import XCTest
+@testable import EBPFKernel
 
 /// Kprobes and kretprobes, closure and native, on whichever kernel runs the suite: the host
 /// (which may lack CONFIG_KPROBES) and the Debian 6.1 guest of `scripts/kernel-vm.sh` (which

@@ -1,6 +1,7 @@
 @testable import EBPF
 import Foundation
 import XCTest
+@testable import EBPFKernel
 
 /// LeakSanitizer's negative control. scripts/test.sh runs this test alone under
 /// AddressSanitizer with EBPF_LEAK_CONTROL=1 and the suppressions of the real run, and

@@ -1,6 +1,7 @@
 @testable import EBPF
 import Foundation
 import XCTest
+@testable import EBPFKernel
 
 /// Which libbcc release is loaded, and the refusal of one older than the library supports.
 final class LibBCCReleaseTests: XCTestCase {

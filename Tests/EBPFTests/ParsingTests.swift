@@ -1,5 +1,6 @@
 @testable import EBPF
 import XCTest
+@testable import EBPFKernel
 
 /// Pure parts: names, trace_pipe lines, CPU lists, syscall names.
 final class ParsingTests: XCTestCase {

@@ -1,6 +1,7 @@
 @testable import EBPF
 import Foundation
 import XCTest
+@testable import EBPFKernel
 
 /// Probes built by ``ProbeEmitter`` against the same probes compiled from their C by clang:
 /// the same maps, and for every event the same record, field by field.

@@ -1,6 +1,7 @@
 import XCTest
 
 @testable import EBPF
+@testable import EBPFProgram
 
 /// How a delivered record keeps its bytes and finds its fields: the per-event path every
 /// closure probe and by-name buffer runs.

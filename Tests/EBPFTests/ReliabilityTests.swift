@@ -2,6 +2,7 @@
 import Foundation
 import Synchronization
 import XCTest
+@testable import EBPFKernel
 
 /// Issue #6: nothing leaks, nothing hangs, bad input gets a clear error. Figures are printed
 /// as `RELIABILITY …` lines so a run's log shows what was measured.

@@ -2,6 +2,7 @@
 import Foundation
 import Synchronization
 import XCTest
+@testable import EBPFKernel
 
 /// Tables (BPF maps) on the real kernel, filled by programs the tests drive.
 final class TableTests: XCTestCase {

@@ -1,6 +1,7 @@
 @testable import EBPF
 import Foundation
 import XCTest
+@testable import EBPFKernel
 
 /// The format parser on real format files copied from this kernel (Fixtures/formats).
 final class TracepointFormatTests: XCTestCase {

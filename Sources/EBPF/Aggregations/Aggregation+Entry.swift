@@ -1,3 +1,5 @@
+import EBPFProgram
+
 extension Aggregation {
     /// One key's statistics, or its histogram.
     public struct Entry: Sendable, Hashable {

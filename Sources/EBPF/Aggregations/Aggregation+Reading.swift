@@ -1,3 +1,5 @@
+import EBPFKernel
+
 extension Aggregation {
     /// The statistics as a table: a header, then one line per key, the largest count first
     /// (the `top` largest only, when given).

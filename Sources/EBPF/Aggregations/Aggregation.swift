@@ -1,4 +1,6 @@
 import Synchronization
+import EBPFKernel
+import EBPFProgram
 
 /// An aggregation running in the kernel: a generated program that counts an event's
 /// occurrences by key (with a field's sum, min and max, or a histogram of a field or of a

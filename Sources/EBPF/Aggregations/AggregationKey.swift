@@ -1,3 +1,5 @@
+import EBPFKernel
+
 /// What an aggregation groups its events by: one count (and statistics) per distinct key.
 ///
 /// ```swift

@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 /// The BPF C program generated for an aggregation: on each event that passes the filter it
 /// finds the event's key in a per-CPU hash table and adds one to the key's count and, when
 /// a field is aggregated, the field's value to its sum, min and max; for a histogram, it

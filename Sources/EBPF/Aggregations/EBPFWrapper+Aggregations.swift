@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 extension EBPFWrapper {
     /// Counts `point`'s events in the kernel, by `key` (one total when nil): no event
     /// reaches user space; the counts are read from the handle.

@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 /// An event's fields as a generated program reads them by name: from the tracepoint's
 /// record (at the offsets of its format file), or from a kprobe's argument registers.
 /// Only offsets and registers reach the C text, never a name.

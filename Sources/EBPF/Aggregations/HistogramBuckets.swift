@@ -1,3 +1,5 @@
+import EBPFKernel
+
 /// How a histogram aggregation puts values into buckets.
 ///
 /// ```swift

@@ -1,3 +1,5 @@
+import EBPFKernel
+
 /// The text form of an attach point: bpftrace's probe syntax, parsed and printed here only.
 ///
 /// | kind | text |

@@ -1,3 +1,5 @@
+import EBPFKernel
+
 /// Where a BPF program runs: one kernel or user-space event, described the same way for
 /// closure probes, aggregations, your own C (``EBPFWrapper/attach(function:to:)``),
 /// `ebpf-trace` and the exporter's configuration.

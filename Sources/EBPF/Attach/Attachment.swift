@@ -1,4 +1,5 @@
 import Synchronization
+import EBPFKernel
 
 /// A program attached to a kernel event; detaching it stops the program running there.
 ///

@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 extension EBPFWrapper {
     /// Attaches the program's function `function` at `point`: one call for every kind of
     /// event, as bcc's `attach_*(…, fn_name=…)` family.

@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 extension EBPFWrapper {
     /// Attaches the program's function `fnName` to the entry of the kernel function `event`,
     /// as bcc's `attach_kprobe(event=…, fn_name=…)`.

@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 extension EBPFWrapper {
     /// Runs the program's function `fnName` on a perf event, as bcc's
     /// `attach_perf_event(ev_type=…, ev_config=…, fn_name=…, sample_period=…, sample_freq=…)`.

@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 extension EBPFWrapper {
     /// Attaches the program's function `fnName` to a raw tracepoint, as bcc's
     /// `attach_raw_tracepoint(tp=…, fn_name=…)`. Raw tracepoints receive the tracepoint's

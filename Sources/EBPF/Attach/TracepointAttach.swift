@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 extension EBPFWrapper {
     /// Attaches the program's function `fnName` to a kernel tracepoint, as bcc's
     /// `attach_tracepoint(tp=…, fn_name=…)`.

@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EBPFKernel
+import EBPFProgram
 
 extension EBPFWrapper {
     /// Attaches the program's function `fnName` to the entry of a function in a user-space

@@ -1,3 +1,5 @@
+import EBPFKernel
+
 /// The iterator of ``ProbeEvents`` and ``EventRecords``: the stream's elements; dropping it
 /// ends what delivers them.
 public struct ClosingStreamIterator<Element: Sendable>: AsyncIteratorProtocol {

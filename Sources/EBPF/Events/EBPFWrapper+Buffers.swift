@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 extension EBPFWrapper {
     /// Opens the perf buffer `table` (declared with `BPF_PERF_OUTPUT(table)`) and calls
     /// `handler` with every record, decoded by field name, as bcc's

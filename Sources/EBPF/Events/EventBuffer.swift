@@ -1,4 +1,5 @@
 import Synchronization
+import EBPFKernel
 
 /// An open perf or ring buffer that delivers records to a callback on the wrapper's
 /// polling thread.

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import EBPFKernel
 
 /// Something the poller drains: a perf buffer (one ring per CPU) or a ring buffer.
 protocol EventSource: AnyObject, Sendable {

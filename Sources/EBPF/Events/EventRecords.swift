@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 /// The records of a native perf or ring buffer as an `AsyncSequence`, iterated once.
 /// Iterating ends when the buffer is closed (or its wrapper); leaving the loop (a `break`, a
 /// thrown error, a cancelled task) closes the buffer.

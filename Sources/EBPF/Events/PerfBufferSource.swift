@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 /// A `BPF_PERF_OUTPUT` table's per-CPU perf rings, read by the polling thread.
 final class PerfBufferSource: EventSource, @unchecked Sendable {
     // @unchecked Sendable: `rings` changes only in release(). The poller calls

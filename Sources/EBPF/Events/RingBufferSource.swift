@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 /// A `BPF_RINGBUF_OUTPUT` table (one ring shared by all CPUs), read by the polling thread.
 ///
 /// The map's own fd is pollable: the kernel signals it when records are committed.

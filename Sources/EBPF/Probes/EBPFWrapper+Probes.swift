@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 extension EBPFWrapper {
     /// Attaches a generated probe to a kernel tracepoint and calls `handler` with each
     /// event, decoded from the tracepoint's format file: no C needed.

@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 /// A kernel function's parameter as a kprobe reads it, named and typed from the kernel's BTF.
 struct KernelParameter: Sendable, Hashable {
     enum Value: Sendable, Hashable {

@@ -1,4 +1,6 @@
 import Synchronization
+import EBPFKernel
+import EBPFProgram
 
 /// A closure probe: a generated program attached to a kernel event, whose events reach a
 /// Swift closure or an async sequence.

@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 /// Builds generated tracepoint probes as BPF instructions, without clang.
 ///
 /// A compile costs clang's start (0.4 s on a 2-core machine) and 60–100 ms per probe; a

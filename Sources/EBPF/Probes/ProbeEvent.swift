@@ -1,3 +1,5 @@
+import EBPFProgram
+
 /// One event of a closure probe: who caused it, when, and the event's own fields by name.
 ///
 /// ```swift

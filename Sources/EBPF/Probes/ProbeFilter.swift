@@ -1,3 +1,5 @@
+import EBPFKernel
+
 /// Conditions a generated probe checks in the kernel before recording an event, so events
 /// that fail them never reach user space. All given conditions must hold.
 public struct ProbeFilter: Sendable, Hashable {

@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 /// The BPF C program and record layout generated for one closure probe.
 ///
 /// A plain value, built without a kernel from a ``TracepointFormat`` (or from a kernel

@@ -1,3 +1,5 @@
+import EBPFProgram
+
 /// The fixed header at the start of every closure probe's record, described once.
 ///
 /// The generated C struct's first members, the statements that fill them, the

@@ -1,3 +1,5 @@
+import EBPFKernel
+
 extension EBPFWrapper {
     /// How a generated program reaches `point` here and reads its fields, and the format its
     /// fields come from.

@@ -1,3 +1,5 @@
+import EBPFKernel
+
 /// An attach point resolved against this kernel: where a generated program attaches (a
 /// syscall as its tracepoint, a USDT probe in the binary found to hold it) and how the
 /// program reads the event's fields there.

@@ -1,4 +1,6 @@
 import Synchronization
+import EBPFKernel
+import EBPFProgram
 
 /// The perf buffer that probes attached together share: one ring per CPU for all of them,
 /// whose records carry the index of the probe that made them

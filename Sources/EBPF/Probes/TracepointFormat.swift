@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EBPFKernel
 
 /// A tracepoint's record as the kernel describes it in `<tracefs>/events/<category>/<name>/format`.
 ///

@@ -1,3 +1,5 @@
+import EBPFKernel
+
 /// Kernel symbol look-ups through `/proc/kallsyms`.
 enum KernelSymbols {
     /// The prefixes the kernel's syscall entry functions carry, per architecture and era,

@@ -1,3 +1,5 @@
+import EBPFKernel
+
 /// libbcc's symbol caches: the kernel's (kallsyms) and at most `processCacheLimit` (64)
 /// processes', the least recently used dropped first; all freed by `close()`.
 ///

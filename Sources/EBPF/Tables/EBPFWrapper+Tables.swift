@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 extension EBPFWrapper {
     /// The table (map) `name` of the program, decoded by name, as bcc's `b["name"]`.
     ///

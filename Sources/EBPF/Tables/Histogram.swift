@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 /// A histogram read from a table that a BPF program fills with `dist.increment(bpf_log2l(v))`
 /// (log2) or `dist.increment(v)` (linear): `counts[slot]` events fell into each slot.
 public struct Histogram: Sendable, Hashable {

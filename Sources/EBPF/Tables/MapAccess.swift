@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EBPFKernel
+import EBPFProgram
 
 /// The raw operations on one map, shared by the untyped ``Table`` and the typed views. Keys
 /// and values travel as bytes; for per-CPU maps a value holds every possible CPU's copy,

@@ -1,3 +1,6 @@
+import EBPFKernel
+import EBPFProgram
+
 /// A table (BPF map) of a compiled program, its keys and values decoded by name from
 /// libbcc's descriptions: the counterpart of bcc's `b["counts"]`.
 ///

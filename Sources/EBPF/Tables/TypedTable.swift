@@ -1,3 +1,5 @@
+import EBPFKernel
+
 /// A table read and written as Swift values of the key's and value's C layout:
 /// `try counts[pid]`, `try counts.updateValue(0, forKey: pid)`,
 /// `try counts.removeValue(forKey: pid)`, `try counts.snapshot()`.

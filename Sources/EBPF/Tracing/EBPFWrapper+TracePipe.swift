@@ -1,3 +1,5 @@
+import EBPFKernel
+
 extension EBPFWrapper {
     /// Reads one line from the kernel's trace pipe, where `bpf_trace_printk` writes, as bcc's
     /// `trace_readline()`.

@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EBPFKernel
+import EBPFProgram
 
 /// What the running kernel can attach, detected from sysfs and tracefs.
 public enum KernelFeatures {
@@ -48,7 +50,9 @@ public enum KernelFeatures {
         }
         guard let function = ["do_sys_openat2", "vfs_read", "do_nanosleep"].lazy.compactMap(btf.function(named:)).first
         else { return "the kernel's BTF names none of the functions tried (do_sys_openat2, vfs_read)" }
-        guard let (errno, kprobesLoad) = BPFObjectCalls.probeTracingSupport(on: function) else { return nil }
+        guard let (errno, kprobesLoad) = BPFObjectCalls.probeTracingSupport(onFunctionID: function.id) else {
+            return nil
+        }
         let refusal =
             "loading an fentry program on \(function.name) that does nothing failed with \(errno == EPERM ? "EPERM" : "errno \(errno)") (\(String(cString: strerror(errno))))"
         guard kprobesLoad else {

@@ -3,6 +3,7 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+import EBPFKernel
 
 /// The kernel's trace pipe (`<tracefs>/trace_pipe`), where `bpf_trace_printk` writes.
 ///

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EBPFKernel
 
 /// Where the kernel's tracing file system is mounted.
 ///

@@ -1,4 +1,6 @@
 import Logging
+import EBPFKernel
+import EBPFProgram
 
 /// A function of a native program to run at a USDT probe: what bcc's
 /// `USDT(path=…, pid=…).enable_probe(probe=…, fn_name=…)` records, given to

@@ -1,3 +1,5 @@
+import EBPFKernel
+
 /// The C functions that read a USDT probe's arguments from the registers and memory of the
 /// traced thread when the probe fires (its uprobe's `struct pt_regs`).
 ///

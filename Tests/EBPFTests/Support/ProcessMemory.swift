@@ -1,5 +1,6 @@
 @testable import EBPF
 import Foundation
+@testable import EBPFKernel
 
 /// This process's memory as the kernel counts it (/proc/self/status), in KiB.
 enum ProcessMemory {

@@ -1,0 +1,52 @@
+internal import CKernelABI
+
+/// A `BPF_MAP_TYPE_RINGBUF` map's mapping, read by the polling thread: a consumer page the
+/// reader writes its position to, a producer page the kernel writes its position to, then the
+/// data, mapped twice in a row by the kernel so that no record wraps.
+///
+/// ``read(into:)`` consumes the records committed when it started and no more (libbpf's
+/// reader loops while records keep coming, which let one busy ring starve every other
+/// buffer). The map's fd stays readable while records wait, so the rest is read next time.
+package final class BPFRingBuffer {
+    private let consumerPage: MemoryMapping
+    private let producerPages: MemoryMapping
+    private let consumerPosition: UnsafeMutablePointer<UInt64>
+    private let producerPosition: UnsafePointer<UInt64>
+    private let data: UnsafeRawPointer
+    private let mask: UInt64
+
+    /// Maps the ring buffer map `mapFD`, whose data area is `dataSize` bytes (the map's
+    /// max_entries: a power of two, a multiple of the page size). The mappings keep the map
+    /// alive on their own.
+    package init(mapFD: Int32, dataSize: Int) throws(SystemCallFailure) {
+        let pageSize = MemoryMapping.pageSize
+        consumerPage = try MemoryMapping(rawFD: mapFD, size: pageSize, writable: true)
+        producerPages = try MemoryMapping(
+            rawFD: mapFD, size: pageSize + 2 * dataSize, offset: pageSize, writable: false)
+        consumerPosition = consumerPage.base.assumingMemoryBound(to: UInt64.self)
+        producerPosition = UnsafePointer(producerPages.base.assumingMemoryBound(to: UInt64.self))
+        data = UnsafeRawPointer(producerPages.base + pageSize)
+        mask = UInt64(dataSize - 1)
+    }
+
+    /// Hands every record committed now to `callbacks`, then returns. It stops early at a
+    /// record still being written (its length word has the busy bit); records after it wait.
+    package func read(into callbacks: BufferCallbacks) {
+        let end = cka_load_acquire_u64(producerPosition)
+        var position = consumerPosition.pointee  // Written only by this reader.
+        let header = Int(BPF_RINGBUF_HDR_SZ)
+        let busy = UInt32(BPF_RINGBUF_BUSY_BIT)
+        let discarded = UInt32(BPF_RINGBUF_DISCARD_BIT)
+        while position < end {
+            let record = data + Int(position & mask)
+            let word = cka_load_acquire_u32(record.assumingMemoryBound(to: UInt32.self))
+            if word & busy != 0 { break }
+            let length = Int(word & ~(busy | discarded))
+            if word & discarded == 0 {
+                callbacks.onRecord(UnsafeRawBufferPointer(start: record + header, count: length))
+            }
+            position += UInt64((header + length + 7) & ~7)
+            cka_store_release_u64(consumerPosition, position)
+        }
+    }
+}

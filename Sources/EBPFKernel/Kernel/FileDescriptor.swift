@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An open file descriptor that this value owns: it is closed exactly once, when the value
+/// is consumed by ``close()`` or goes out of scope. The compiler forbids copies, so no two
+/// owners can close the same number (or a number reused by someone else).
+package struct FileDescriptor: ~Copyable {
+    /// The descriptor's number, for calls that take one. Valid only while `self` lives.
+    package let rawValue: Int32
+
+    /// Takes ownership of `rawValue`, an open descriptor nobody else will close.
+    package init(adopting rawValue: Int32) {
+        self.rawValue = rawValue
+    }
+
+    deinit {
+        _ = Glibc.close(rawValue)
+    }
+
+    /// Closes the descriptor now.
+    package consuming func close() {}
+
+    /// `open(2)` with `O_CLOEXEC`.
+    package static func open(_ path: String, _ flags: Int32) throws(SystemCallFailure) -> FileDescriptor {
+        FileDescriptor(adopting: try SystemCall.check("open") { Glibc.open(path, flags | O_CLOEXEC) })
+    }
+
+    /// A second descriptor for the same open file (`dup(2)`, close-on-exec), owned by the
+    /// result: for keeping a file that someone else owns open as long as we need it.
+    package static func duplicate(_ rawValue: Int32) throws(SystemCallFailure) -> FileDescriptor {
+        FileDescriptor(adopting: try SystemCall.check("fcntl") { fcntl(rawValue, F_DUPFD_CLOEXEC, 0) })
+    }
+
+    /// Whether the descriptor is open on a regular file (`fstat(2)`).
+    package var isRegularFile: Bool {
+        var status = stat()
+        return fstat(rawValue, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// `read(2)` into `buffer`; 0 at end of file.
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallFailure) -> Int {
+        try SystemCall.check("read") { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Waits up to `milliseconds` for the descriptor to become readable; false on time-out.
+    package func waitReadable(milliseconds: Int32) throws(SystemCallFailure) -> Bool {
+        var descriptor = pollfd(fd: rawValue, events: Int16(POLLIN), revents: 0)
+        return try SystemCall.check("poll") { Glibc.poll(&descriptor, 1, milliseconds) } > 0
+    }
+
+    /// Reads everything up to end of file (kernel pseudo-files report size 0).
+    package func readToEnd() throws(SystemCallFailure) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = try chunk.withUnsafeMutableBufferPointer { (buffer) throws(SystemCallFailure) in
+                try read(into: UnsafeMutableRawBufferPointer(buffer))
+            }
+            if count == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+    }
+}
+
+/// A shared memory mapping (`mmap(2)`) that this value owns and unmaps when it goes away.
+package struct MemoryMapping: ~Copyable {
+    package let base: UnsafeMutableRawPointer
+    package let size: Int
+
+    /// Maps `size` bytes of `fd` from `offset`.
+    package init(fd: borrowing FileDescriptor, size: Int, offset: Int = 0, writable: Bool) throws(SystemCallFailure) {
+        try self.init(rawFD: fd.rawValue, size: size, offset: offset, writable: writable)
+    }
+
+    /// Maps `size` bytes of a descriptor owned elsewhere (a libbcc map's); the mapping keeps
+    /// the file alive on its own, so it may outlive that descriptor.
+    package init(rawFD: Int32, size: Int, offset: Int = 0, writable: Bool) throws(SystemCallFailure) {
+        let protection = writable ? PROT_READ | PROT_WRITE : PROT_READ
+        Glibc.errno = 0
+        guard let base = mmap(nil, size, protection, MAP_SHARED, rawFD, off_t(offset)), base != MAP_FAILED else {
+            throw SystemCallFailure(call: "mmap", errno: Glibc.errno)
+        }
+        self.base = base
+        self.size = size
+    }
+
+    deinit {
+        munmap(base, size)
+    }
+
+    package static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
+}

@@ -1,0 +1,402 @@
+internal import CBCC
+internal import CKernelABI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every call into libbcc, in one thin layer.
+///
+/// libbcc's C API changes between releases (``LibBCCRelease`` says how), so the rest of the
+/// module calls these Swift functions and never a C symbol.
+/// Calls that fail throw a ``SystemCallFailure`` with the `errno` read right after them.
+package enum LibBCC {
+    /// Every call that touches a libbcc module takes this process-wide lock:
+    /// - libbcc's compiler (clang inside) is not thread-safe (bcc #4500);
+    /// - every module shares one process-global table storage (`SharedTableStorage`, a
+    ///   `std::map`) that creating and destroying modules change and table queries read, with
+    ///   no lock of its own: two modules destroyed at once on two threads is a use-after-free
+    ///   inside `bpf_module_destroy` (found by AddressSanitizer);
+    /// - compiles and loads redirect the process's stdout and stderr (``OutputCapture``).
+    ///
+    /// It guards a count of the calls made rather than `()`: a zero-sized guarded value
+    /// would share its address with the lock's own pointer, which ThreadSanitizer's
+    /// exclusivity checks then report as a race. Not reentrant.
+    package static let lock = Lock(0)
+
+    package static func withLock<T: ~Copyable, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        try lock.withLock { (calls) throws(E) -> T in
+            calls += 1
+            return try body()
+        }
+    }
+
+    /// The `bpf_prog_type` numbers of the program types the library attaches.
+    package enum ProgramTypes {
+        package static let kprobe = Int32(BPF_PROG_TYPE_KPROBE.rawValue)
+        package static let tracepoint = Int32(BPF_PROG_TYPE_TRACEPOINT.rawValue)
+        package static let perfEvent = Int32(BPF_PROG_TYPE_PERF_EVENT.rawValue)
+        package static let rawTracepoint = Int32(BPF_PROG_TYPE_RAW_TRACEPOINT.rawValue)
+        package static let tracing = Int32(BPF_PROG_TYPE_TRACING.rawValue)
+    }
+
+    /// A compiled libbcc module (`ebpf::BPFModule *`), destroyed with this value; destroying
+    /// it closes the descriptors of its maps. Use it only under ``lock``, and let it go
+    /// outside the lock (its `deinit` takes it).
+    package struct Module: ~Copyable, @unchecked Sendable {
+        // @unchecked Sendable: `raw` is used only under `LibBCC.lock`.
+        private let raw: UnsafeMutableRawPointer
+        /// The compiler library's functions (the library is never closed).
+        private let bcc: cbcc_compiler
+
+        /// Compiles BPF C text; throws with the `errno` libbcc left (0 when it set none)
+        /// when it fails, its diagnostics having gone to stdout and stderr.
+        /// Call ``LibBCC/requireCompiler()`` first.
+        package static func compile(text: String, cflags: [String]) throws(SystemCallFailure) -> Module {
+            let bcc = LibBCC.compiler
+            let release = try? LibBCC.compilerLibrary.get().release
+            var cStrings = (cflags + (release?.compilerFlags ?? [])).map { strdup($0) }
+            defer { cStrings.forEach { free($0) } }
+            let (raw, errno) = cStrings.withUnsafeMutableBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buffer.count, 1)) {
+                    flags in
+                    Glibc.errno = 0
+                    let module = bcc.bpf_module_create_c_from_string!(
+                        text, 0, buffer.isEmpty ? nil : flags, Int32(buffer.count), true, nil)
+                    return (module, Glibc.errno)
+                }
+            }
+            guard let raw else { throw SystemCallFailure(call: "bpf_module_create_c_from_string", errno: errno) }
+            return Module(raw: raw, bcc: bcc)
+        }
+
+        private init(raw: UnsafeMutableRawPointer, bcc: cbcc_compiler) {
+            self.raw = raw
+            self.bcc = bcc
+        }
+
+        deinit {
+            // No CompilerMemory.release() here: freeing a program must stay prompt (a wrapper's
+            // close() waits for it), and under emulation release took hundreds of milliseconds.
+            LibBCC.withLock { bcc.bpf_module_destroy!(raw) }
+        }
+
+        /// Gives the module up without freeing it: LeakSanitizer's negative control
+        /// (scripts/test.sh) leaks one this way and must see it reported.
+        package consuming func leakForLeakSanitizerControl() {
+            discard self
+        }
+
+        package var functionNames: [String] {
+            (0..<bcc.bpf_num_functions!(raw)).compactMap { bcc.bpf_function_name!(raw, $0).map { String(cString: $0) } }
+        }
+
+        package func hasFunction(_ name: String) -> Bool {
+            bcc.bpf_function_start!(raw, name) != nil
+        }
+
+        /// Loads one function into the kernel. With `logLevel` 0, libbcc retries a failed load
+        /// with logging into `log` for most errors, but not E2BIG; with `logLevel` 1 the kernel
+        /// writes its verifier log into `log` on the first attempt. The caller owns the
+        /// returned descriptor (``FileDescriptor/init(adopting:)``).
+        ///
+        /// fentry and fexit programs (`kfunc__`/`kretfunc__` names) are loaded with bpf(2) by
+        /// their function's BTF id, as kept programs are, never by libbcc: from 0.28 its
+        /// `bcc_func_load` splits such a name at `__` into a module and a function and
+        /// overflows a 64-byte buffer (aborting the process) where the function has no `__`.
+        /// `tracing` is the function's target, which the caller finds in BTF (nil where BTF
+        /// has no such function).
+        package func loadFunction(
+            _ name: String, programType: Int32, logLevel: Int32, log: VerifierLogBuffer,
+            tracing: BPFObjectCalls.TracingTarget?
+        ) throws(SystemCallFailure) -> Int32 {
+            let license = bcc.bpf_module_license!(raw)
+            let version = bcc.bpf_module_kern_version!(raw)
+            if programType == LibBCC.ProgramTypes.tracing, KernelFunctionProbe.target(ofFunctionNamed: name) != nil {
+                // ENOENT where BTF has no such function (or the module no license).
+                guard let license, let target = tracing else {
+                    throw SystemCallFailure(call: "bpf(BPF_PROG_LOAD)", errno: ENOENT)
+                }
+                return try BPFObjectCalls.loadProgram(
+                    name, instructions: instructionWords(name), programType: programType,
+                    license: String(cString: license), kernelVersion: version, logLevel: logLevel, log: log,
+                    tracing: target)
+            }
+            let start = bcc.bpf_function_start!(raw, name)?.assumingMemoryBound(to: bpf_insn.self)
+            let size = Int32(bcc.bpf_function_size!(raw, name))
+            return try SystemCall.check("bcc_func_load") {
+                if let load = bcc.bcc_func_load_12 {
+                    load(
+                        raw, programType, name, start, size, license, version, logLevel, log.start,
+                        UInt32(log.capacity), nil, -1)
+                } else {
+                    bcc.bcc_func_load_11!(
+                        raw, programType, name, start, size, license, version, logLevel, log.start,
+                        UInt32(log.capacity), nil)
+                }
+            }
+        }
+
+        package var tableNames: [String] {
+            (0..<bcc.bpf_num_tables!(raw)).compactMap { bcc.bpf_table_name!(raw, $0).map { String(cString: $0) } }
+        }
+
+        /// What libbcc recorded about table `name`, or nil when the module has no such table.
+        package func table(_ name: String) -> TableInfo? {
+            guard bcc.bpf_table_fd!(raw, name) >= 0 else { return nil }
+            return TableInfo(
+                name: name, type: TableType(rawValue: bcc.bpf_table_type!(raw, name)),
+                keySize: bcc.bpf_table_key_size!(raw, name), leafSize: bcc.bpf_table_leaf_size!(raw, name),
+                maxEntries: bcc.bpf_table_max_entries!(raw, name),
+                keyDescription: bcc.bpf_table_key_desc!(raw, name).map { String(cString: $0) },
+                leafDescription: bcc.bpf_table_leaf_desc!(raw, name).map { String(cString: $0) },
+                submittedFields: (0..<bcc.bpf_perf_event_fields!(raw, name)).compactMap {
+                    bcc.bpf_perf_event_field!(raw, name, $0).map { String(cString: $0) }
+                })
+        }
+
+        /// The compiled program in a form that loads without libbcc (``CompiledObject``); nil
+        /// when libbcc reports no license (the kernel needs one to load it).
+        package func compiledObject() throws(CompiledObject.NotRelocatable) -> CompiledObject? {
+            guard let license = bcc.bpf_module_license!(raw).map({ String(cString: $0) }) else { return nil }
+            let maps = tableNames.compactMap { name in
+                table(name).map {
+                    CompiledObject.Map(table: $0, flags: UInt32(bitPattern: bcc.bpf_table_flags!(raw, name)))
+                }
+            }
+            let functions = functionNames.map { (name: $0, instructions: instructionWords($0)) }
+            return try CompiledObject(
+                functions: functions, maps: maps, mapDescriptors: maps.map { tableFD($0.table.name) ?? -1 },
+                license: license,
+                kernelVersion: bcc.bpf_module_kern_version!(raw))
+        }
+
+        /// Function `name`'s instructions as compiled (map references already hold the
+        /// module's descriptors), one 64-bit word each.
+        private func instructionWords(_ name: String) -> [UInt64] {
+            let size = bcc.bpf_function_size!(raw, name)
+            var words = [UInt64](repeating: 0, count: size / 8)
+            if let start = bcc.bpf_function_start!(raw, name) {
+                words.withUnsafeMutableBytes {
+                    $0.copyMemory(from: UnsafeRawBufferPointer(start: start, count: size / 8 * 8))
+                }
+            }
+            return words.map { UInt64(littleEndian: $0) }
+        }
+
+        /// The descriptor of table `name`, owned by the module: valid while it lives.
+        package func tableFD(_ name: String) -> Int32? {
+            let fd = bcc.bpf_table_fd!(raw, name)
+            return fd < 0 ? nil : fd
+        }
+
+        /// Everything the module's users ask of it but loads: read once, under the lock,
+        /// so that table operations need neither libbcc nor its lock afterwards.
+        package func catalog() -> Catalog {
+            Catalog(
+                functionNames: functionNames,
+                tables: tableNames.compactMap { name in
+                    guard let info = table(name), let fd = tableFD(name) else { return nil }
+                    return (info, fd)
+                })
+        }
+    }
+
+    /// A program's functions and tables, as they stay for its lifetime; the table
+    /// descriptors are the program's (valid while it lives).
+    package struct Catalog: Sendable {
+        package let functionNames: [String]
+        package let tables: [(info: TableInfo, descriptor: Int32)]
+    }
+
+    // MARK: Attaching
+
+    /// What an attach call created in the kernel; letting it go detaches it.
+    package struct Hook: ~Copyable, Sendable {
+        private enum Cleanup: ~Copyable, Sendable {
+            /// Perf event descriptors (tracepoints, perf events): disable and close.
+            case perfEvents([Int32])
+            /// A kprobe's or uprobe's perf event, and the tracefs event libbcc made for it
+            /// where the kernel has no probe PMU.
+            case kprobe(Int32, eventName: String)
+            case uprobes([(Int32, eventName: String)])
+            /// A BPF link (raw tracepoints): closing it detaches.
+            case link(FileDescriptor)
+        }
+
+        private let cleanup: Cleanup
+
+        deinit {
+            switch consume cleanup {
+            case .perfEvents(let fds):
+                for fd in fds { _ = LibBCC.runtime.bpf_close_perf_event_fd!(fd) }
+            case .kprobe(let fd, let eventName):
+                _ = LibBCC.runtime.bpf_close_perf_event_fd!(fd)
+                _ = LibBCC.runtime.bpf_detach_kprobe!(eventName)
+            case .uprobes(let sites):
+                for (fd, eventName) in sites {
+                    _ = LibBCC.runtime.bpf_close_perf_event_fd!(fd)
+                    _ = LibBCC.runtime.bpf_detach_uprobe!(eventName)
+                }
+            case .link(let fd):
+                fd.close()
+            }
+        }
+
+        /// Detaches now.
+        package consuming func detach() {}
+
+        package static func tracepoint(program: Int32, category: String, name: String) throws(SystemCallFailure) -> Hook
+        {
+            let fd = try SystemCall.check("bpf_attach_tracepoint") {
+                LibBCC.runtime.bpf_attach_tracepoint!(program, category, name)
+            }
+            return Hook(cleanup: .perfEvents([fd]))
+        }
+
+        /// The tracepoint with perf id `id`, attached without libbcc, which would read the id
+        /// from tracefs again and open the event on CPU 0 (an inter-processor call per attach
+        /// from any other CPU).
+        package static func tracepoint(program: Int32, id: Int) throws(SystemCallFailure) -> Hook {
+            let fd = try SystemCall.check("perf_event_open") { cka_attach_tracepoint(UInt64(id), program) }
+            return Hook(cleanup: .perfEvents([fd]))
+        }
+
+        /// An fentry or fexit program (loaded with its function's BTF id) attached through a
+        /// BPF link; closing the link detaches it.
+        package static func kernelFunction(program: Int32) throws(SystemCallFailure) -> Hook {
+            let fd = try SystemCall.check("bpf_attach_kfunc") { LibBCC.runtime.bpf_attach_kfunc!(program) }
+            return Hook(cleanup: .link(FileDescriptor(adopting: fd)))
+        }
+
+        package static func rawTracepoint(program: Int32, name: String) throws(SystemCallFailure) -> Hook {
+            let fd = try SystemCall.check("bpf_attach_raw_tracepoint") {
+                LibBCC.runtime.bpf_attach_raw_tracepoint!(program, name)
+            }
+            return Hook(cleanup: .link(FileDescriptor(adopting: fd)))
+        }
+
+        package static func kprobe(
+            program: Int32, isReturn: Bool, eventName: String, function: String, offset: UInt64, maxActive: Int32
+        ) throws(SystemCallFailure) -> Hook {
+            let fd = try SystemCall.check("bpf_attach_kprobe") {
+                LibBCC.runtime.bpf_attach_kprobe!(
+                    program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, function, offset, maxActive)
+            }
+            return Hook(cleanup: .kprobe(fd, eventName: eventName))
+        }
+
+        package static func uprobe(
+            program: Int32, isReturn: Bool, eventName: String, binaryPath: String, offset: UInt64, pid: Int32
+        ) throws(SystemCallFailure) -> Hook {
+            try uprobes(
+                program: program, isReturn: isReturn, sites: [(eventName, offset)], binaryPath: binaryPath, pid: pid)
+        }
+
+        /// A uprobe at each of `sites` (the event name to create, the file offset), all or
+        /// nothing. A semaphore offset makes the kernel raise the 16-bit counter there in
+        /// every process the probes go into, and lower it on detach: a USDT semaphore.
+        package static func uprobes(
+            program: Int32, isReturn: Bool, sites: [(eventName: String, offset: UInt64)], binaryPath: String,
+            pid: Int32, semaphoreOffset: UInt32 = 0
+        ) throws(SystemCallFailure) -> Hook {
+            var attached: [(Int32, String)] = []
+            for site in sites {
+                do {
+                    let fd = try SystemCall.check("bpf_attach_uprobe") {
+                        LibBCC.runtime.bpf_attach_uprobe!(
+                            program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, site.eventName, binaryPath,
+                            site.offset, pid, semaphoreOffset)
+                    }
+                    attached.append((fd, site.eventName))
+                } catch {
+                    _ = Hook(cleanup: .uprobes(attached))  // Detaches the ones attached so far.
+                    throw error
+                }
+            }
+            return Hook(cleanup: .uprobes(attached))
+        }
+
+        /// One perf event per entry of `cpus` (-1: follow `pid` on any CPU); all or nothing.
+        package static func perfEvents(
+            program: Int32, type: UInt32, config: UInt32, samplePeriod: UInt64, sampleFrequency: UInt64, pid: Int32,
+            cpus: [Int32]
+        ) throws(SystemCallFailure) -> Hook {
+            var fds: [Int32] = []
+            for cpu in cpus {
+                do {
+                    fds.append(
+                        try SystemCall.check("bpf_attach_perf_event") {
+                            LibBCC.runtime.bpf_attach_perf_event!(
+                                program, type, config, samplePeriod, sampleFrequency, pid, cpu, -1)
+                        })
+                } catch {
+                    _ = Hook(cleanup: .perfEvents(fds))  // Closes the ones opened so far.
+                    throw error
+                }
+            }
+            return Hook(cleanup: .perfEvents(fds))
+        }
+    }
+
+    // MARK: Symbols
+
+    /// Resolves `symbol` in `module` (a path or a library name such as "c") to the file that
+    /// holds it and the symbol's offset in that file.
+    package static func resolveSymbol(module: String, symbol: String, pid: Int32) -> (path: String, offset: UInt64)? {
+        guard let bcc = LibBCC.symbols else { return nil }
+        var resolved = bcc_symbol()
+        defer { if let path = resolved.module { bcc.bcc_procutils_free!(path) } }
+        guard bcc.bcc_resolve_symname!(module, symbol, 0, pid, nil, &resolved) == 0,
+            let path = resolved.module
+        else {
+            return nil
+        }
+        return (String(cString: path), resolved.offset)
+    }
+
+    /// The file offset of the virtual address `address` of the binary at `path` (what a
+    /// uprobe takes), as process `pid` (-1: any) sees the file.
+    package static func fileOffset(ofAddress address: UInt64, in path: String, pid: Int32) -> UInt64? {
+        guard let bcc = LibBCC.symbols else { return nil }
+        var resolved = bcc_symbol()
+        defer { if let path = resolved.module { bcc.bcc_procutils_free!(path) } }
+        guard bcc.bcc_resolve_symname!(path, nil, address, pid, nil, &resolved) == 0 else { return nil }
+        return resolved.offset
+    }
+
+    /// The path of a shared library by name ("c" finds libc.so.6), as the dynamic loader would.
+    package static func whichLibrary(_ name: String, pid: Int32) -> String? {
+        guard let path = LibBCC.symbols?.bcc_procutils_which_so!(name, pid) else { return nil }
+        defer { free(path) }
+        return String(cString: path)
+    }
+}
+
+/// What libbcc recorded about one table (map) of a compiled program.
+package struct TableInfo: Sendable, Equatable {
+    package var name: String
+    package var type: TableType
+    package var keySize: Int
+    package var leafSize: Int
+    package var maxEntries: Int
+    package var keyDescription: String?
+    package var leafDescription: String?
+    /// `name#type` of the struct the program submits to this table, if it is a perf or ring
+    /// buffer that libbcc saw `perf_submit`/`ringbuf_output`/`ringbuf_submit` called on.
+    package var submittedFields: [String]
+
+    package init(
+        name: String, type: TableType, keySize: Int, leafSize: Int, maxEntries: Int, keyDescription: String?,
+        leafDescription: String?, submittedFields: [String]
+    ) {
+        self.name = name
+        self.type = type
+        self.keySize = keySize
+        self.leafSize = leafSize
+        self.maxEntries = maxEntries
+        self.keyDescription = keyDescription
+        self.leafDescription = leafDescription
+        self.submittedFields = submittedFields
+    }
+}

@@ -1,0 +1,114 @@
+/// Checks on names that the library puts into C text, tracefs paths or kernel event names.
+///
+/// Every name from a caller passes one of these before it is used, so a name can never
+/// smuggle C code (`"bind; }"`), a path (`"../../x"`) or a second tracefs command into
+/// what the library builds.
+package enum NameValidation {
+    /// The longest name accepted; kernel symbols and tracepoint names are far shorter.
+    package static let maximumLength = 128
+
+    /// A C identifier: `[A-Za-z_][A-Za-z0-9_]*`. For function and table names, syscall names
+    /// and field names.
+    package static func identifier(_ name: String, what: String) throws(EBPFError) {
+        try check(name, what: what, example: "sys_enter_bind") { index, byte in
+            isLetter(byte) || byte == UInt8(ascii: "_") || (index > 0 && isDigit(byte))
+        }
+    }
+
+    /// Whether `name` is a C identifier of at most ``maximumLength`` bytes.
+    package static func isIdentifier(_ name: String) -> Bool {
+        (try? identifier(name, what: "name")) != nil
+    }
+
+    /// A tracepoint category or event name as tracefs lists them: `[A-Za-z0-9_]+`
+    /// (categories such as `9p` start with a digit).
+    package static func tracepointComponent(_ name: String, what: String) throws(EBPFError) {
+        try check(name, what: what, example: "syscalls") { _, byte in
+            isLetter(byte) || isDigit(byte) || byte == UInt8(ascii: "_")
+        }
+    }
+
+    /// A kernel or ELF symbol: an identifier that may also hold `.` (`foo.isra.0`), and for
+    /// C++ and versioned symbols `$` and `@`.
+    package static func symbol(_ name: String, what: String) throws(EBPFError) {
+        try check(name, what: what, example: "__x64_sys_bind") { index, byte in
+            if isLetter(byte) || byte == UInt8(ascii: "_") { return true }
+            guard index > 0 else { return false }
+            return isDigit(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "$")
+                || byte == UInt8(ascii: "@")
+        }
+    }
+
+    /// A file path or library name for uprobes: no control characters, no space, no `..`
+    /// component.
+    package static func binaryPath(_ path: String) throws(EBPFError) {
+        guard !path.isEmpty, path.utf8.count <= 4096 else {
+            throw EBPFError(.invalidArgument, "the binary path is empty or longer than 4096 bytes")
+        }
+        if path.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            throw EBPFError(
+                .invalidArgument,
+                "the binary path \(quoted(path)) contains control characters; pass a plain path such as /usr/bin/bash or a library name such as \"c\""
+            )
+        }
+        if path.utf8.contains(UInt8(ascii: " ")) {
+            throw EBPFError(
+                .invalidArgument,
+                "the binary path \(quoted(path)) contains a space, which kernels without the uprobe PMU read as the end of the path; link or copy the binary to a path without one"
+            )
+        }
+        if path.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
+            throw EBPFError(
+                .invalidArgument,
+                "the binary path \(quoted(path)) contains a '..' component; pass the resolved absolute path"
+            )
+        }
+    }
+
+    private static func check(
+        _ name: String, what: String, example: String,
+        allowed: (Int, UInt8) -> Bool
+    ) throws(EBPFError) {
+        let bytes = Array(name.utf8)
+        guard !bytes.isEmpty else {
+            throw EBPFError(.invalidArgument, "the \(what) is empty; pass a name such as \(example)")
+        }
+        guard bytes.count <= maximumLength else {
+            throw EBPFError(
+                .invalidArgument,
+                "the \(what) is \(bytes.count) bytes long; at most \(maximumLength) are accepted")
+        }
+        for (index, byte) in bytes.enumerated() where !allowed(index, byte) {
+            throw EBPFError(
+                .invalidArgument,
+                "the \(what) \(quoted(name)) contains \(describe(byte)) at offset \(index); it must be a plain name such as \(example) (letters, digits and underscores)"
+            )
+        }
+    }
+
+    /// An ASCII letter.
+    package static func isLetter(_ byte: UInt8) -> Bool {
+        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+    }
+
+    /// An ASCII digit.
+    package static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+    private static func describe(_ byte: UInt8) -> String {
+        switch byte {
+        case 0x20: return "a space"
+        case 0..<0x20, 0x7F: return "a control character (0x\(String(byte, radix: 16)))"
+        case 0x80...: return "a non-ASCII byte"
+        default: return "'\(Character(Unicode.Scalar(byte)))'"
+        }
+    }
+
+    /// The name as a Swift string literal, so control characters show as escapes.
+    package static func quoted(_ name: String) -> String {
+        var out = "\""
+        for scalar in name.unicodeScalars {
+            out += scalar.escaped(asASCII: true)
+        }
+        return out + "\""
+    }
+}
