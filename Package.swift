@@ -47,6 +47,12 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             resources: [.copy("Fixtures")]),
+        // The fast tier: parsers, generators, layouts and the attach-point grammar, with no
+        // kernel, root or libbcc compile (`swift test --filter EBPFUnitTests`; test.sh runs it
+        // as an unprivileged user).
+        .testTarget(
+            name: "EBPFUnitTests", dependencies: ["EBPF", "EBPFKernel", "EBPFProgram"],
+            resources: [.copy("Fixtures")]),
 
         // What ebpf-trace and the examples share: status lines and text safe for a terminal.
         .target(name: "CommandLineSupport"),

@@ -22,7 +22,8 @@
 #   6. the seven parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer, each
 #      from a fixed seed for a fixed number of inputs (about a minute each), so the part's
 #      result never depends on luck; `Fuzz/run.sh --explore` is the open-ended search.
-# Kernel tests skip without root/BPF unless EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run),
+# The fast tier (Tests/EBPFUnitTests: parsers, generators, layouts, the attach-point grammar)
+# runs first, without privileges. Kernel tests skip without root/BPF unless EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run),
 # which turns every skip into a failure. For a quick local run: `swift test`.
 # EBPF_SKIP_KERNEL_VM=1 leaves out part 3 and the other environments' builds (for a host
 # that cannot run qemu).
@@ -83,6 +84,20 @@ part "the DocC catalog against the code, and what library users resolve"
 ./scripts/check-docs.sh
 ./scripts/check-dependencies.sh
 ./scripts/check-layers.sh
+
+part "the fast tier (EBPFUnitTests) without privileges"
+# A contributor without root runs it with `swift test --filter EBPFUnitTests`. Here it runs
+# as nobody where the checkout is readable to others, else as uid 0 with every capability
+# dropped (so no BPF, perf or tracefs access either way).
+binary="$(swift build --show-bin-path)/swift-ebpfPackageTests.xctest"
+suites=$("$binary" --list-tests | sed -n 's#^\(EBPFUnitTests\.[^/]*\)/.*#\1#p' | sort -u | paste -sd, -)
+if runuser -u nobody -- test -r "$binary" -a -r README.md -a -x "$(dirname "$binary")"; then
+    echo "as nobody"
+    logged runuser -u nobody -- "$binary" "$suites"
+else
+    echo "as uid 0 with no capabilities (the checkout is not readable to nobody)"
+    logged setpriv --inh-caps=-all --ambient-caps=-all --bounding-set=-all -- "$binary" "$suites"
+fi
 
 part "the test suite on this host's kernel, $(uname -r)"
 EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-400} logged swift test --skip-build --disable-swift-testing "$@"

@@ -115,11 +115,25 @@ public final class EBPFWrapper: Sendable {
         close()
     }
 
-    /// The names of the functions in the compiled program.
-    public var functionNames: [String] { module?.functionNames ?? [] }
+    /// The names of the functions in the compiled program (none without a program).
+    ///
+    /// - Throws: ``EBPFError/Code/closed`` once ``close()`` was called.
+    public var functionNames: [String] {
+        get throws(EBPFError) {
+            try checkOpen()
+            return try module?.functionNames ?? []
+        }
+    }
 
-    /// The names of the tables (maps) in the compiled program.
-    public var tableNames: [String] { module?.tableNames ?? [] }
+    /// The names of the tables (maps) in the compiled program (none without a program).
+    ///
+    /// - Throws: ``EBPFError/Code/closed`` once ``close()`` was called.
+    public var tableNames: [String] {
+        get throws(EBPFError) {
+            try checkOpen()
+            return try module?.tableNames ?? []
+        }
+    }
 
     /// Loads a function of the program into the kernel as `type` and returns its file
     /// descriptor, owned by the wrapper (as bcc's `load_func`). Attach calls do this

@@ -71,10 +71,10 @@ struct CountMode {
 
         var summary = ["", "EVENT                            COUNT   DROPPED"]
         for (index, aggregation) in aggregations.enumerated() {
-            let dropped = (try? aggregation.droppedCount()) ?? 0
+            // Unreadable (the table gone) shows as such, never as no drops.
+            let dropped = (try? aggregation.droppedCount()).map { String($0) } ?? "unknown"
             summary.append(
-                aggregation.program.eventName.padded(32) + " " + String(totals[index]).padded(7) + " " + String(dropped)
-            )
+                aggregation.program.eventName.padded(32) + " " + String(totals[index]).padded(7) + " " + dropped)
         }
         wrapper.close()
         if format == .table {

@@ -100,9 +100,9 @@ final class CompileCacheTests: XCTestCase {
         let kept = try BPFModule(text: program.text, cflags: [], cache: cache)
         defer { kept.close() }
         XCTAssertTrue(kept.isFromCache)
-        XCTAssertEqual(kept.functionNames, compiled.functionNames)
-        XCTAssertEqual(kept.tableNames, compiled.tableNames)
-        for table in compiled.tableNames {
+        XCTAssertEqual(try kept.functionNames, try compiled.functionNames)
+        XCTAssertEqual(try kept.tableNames, try compiled.tableNames)
+        for table in try compiled.tableNames {
             let (a, b) = (try compiled.table(table), try kept.table(table))
             XCTAssertEqual(
                 [a.keySize, a.leafSize, a.maxEntries, Int(a.type.rawValue)],

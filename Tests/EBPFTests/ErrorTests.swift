@@ -44,8 +44,9 @@ final class ErrorTests: XCTestCase {
         try requireKernel()
         let b = try EBPFWrapper(text: "BPF_PERF_OUTPUT(events);\nint real_fn(void *ctx) { return 0; }")
         defer { b.close() }
-        XCTAssertEqual(b.functionNames, ["real_fn"])
-        XCTAssertEqual(b.tableNames, ["events"])
+        XCTAssertEqual(try b.functionNames, ["real_fn"])
+        XCTAssertEqual(try b.tableNames, ["events"])
+        XCTAssertEqual(try EBPFWrapper().functionNames, [], "no program, no functions")
         XCTAssertThrowsError(try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "missing_fn")) { error in
             let error = error as! EBPFError
             XCTAssertEqual(error.code, .functionNotFound)
@@ -56,6 +57,10 @@ final class ErrorTests: XCTestCase {
             XCTAssertEqual(error.code, .tableNotFound)
             XCTAssertTrue(error.message.contains("events"), error.message)
         }
+        // After close(), the lists throw as every other call does, rather than read as empty.
+        b.close()
+        XCTAssertThrowsError(try b.functionNames) { XCTAssertEqual(($0 as? EBPFError)?.code, .closed) }
+        XCTAssertThrowsError(try b.tableNames) { XCTAssertEqual(($0 as? EBPFError)?.code, .closed) }
     }
 
     func testTracepointNamesAreValidatedAndCheckedBeforeAttaching() throws {

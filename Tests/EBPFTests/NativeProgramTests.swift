@@ -1,5 +1,6 @@
 import EBPF
 import Foundation
+import Synchronization
 import XCTest
 
 /// A struct with the same layout as `struct bind_event` in ``NativeProgramTests/bindProgram``.
@@ -290,6 +291,62 @@ final class NativeProgramTests: XCTestCase {
         XCTAssertThrowsError(try makeBindWrapper().records("no_such_table")) { error in
             XCTAssertEqual((error as? EBPFError)?.code, .tableNotFound)
         }
+    }
+
+    /// Leaving a `for await` loop drops its iterator on the cooperative pool; what that ends
+    /// (here a buffer) must not wait there for the polling thread. The thread is held inside
+    /// another buffer's callback, so a drop that waited for it could not return until the
+    /// test lets the callback go.
+    func testLeavingTheLoopDoesNotWaitForThePollingThread() async throws {
+        try requireKernel()
+        let b = try EBPFWrapper(
+            text: """
+                struct hit { u32 pid; };
+                BPF_PERF_OUTPUT(streamed);
+                BPF_PERF_OUTPUT(blocking);
+                TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+                    struct hit h = {.pid = bpf_get_current_pid_tgid() >> 32};
+                    if (h.pid == TARGET_PID) streamed.perf_submit(args, &h, sizeof(h));
+                    return 0;
+                }
+                TRACEPOINT_PROBE(syscalls, sys_enter_getpgid) {
+                    struct hit h = {.pid = bpf_get_current_pid_tgid() >> 32};
+                    if (h.pid == TARGET_PID) blocking.perf_submit(args, &h, sizeof(h));
+                    return 0;
+                }
+                """, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
+        let entered = Atomic<Bool>(false)
+        let gate = DispatchSemaphore(value: 0)
+        defer {
+            gate.signal()
+            b.close()
+        }
+        try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
+        try b.attachTracepoint(tp: "syscalls:sys_enter_getpgid", fnName: "tracepoint__syscalls__sys_enter_getpgid")
+        try b.openPerfBuffer("blocking") { _ in
+            entered.store(true, ordering: .releasing)
+            gate.wait()
+        }
+        let records = try b.records("streamed")
+        let loopLeft = Atomic<Bool>(false)
+        let consumer = Task {
+            for await record in records {
+                XCTAssertEqual(record.pid?.intValue, Int(ThisProcess.pid))
+                // Hold the polling thread in the other buffer's callback, then leave.
+                _ = getpgid(0)
+                while !entered.load(ordering: .acquiring) { await Task.yield() }
+                break
+            }
+            loopLeft.store(true, ordering: .releasing)
+        }
+        _ = getppid()
+        let left = waitUntil(timeout: .seconds(30)) { loopLeft.load(ordering: .acquiring) }
+        XCTAssertTrue(left, "the task that left the loop is still waiting for the polling thread")
+        gate.signal()
+        // A failure must not hang the test: closing the buffer ends the loop.
+        if !left { records.buffer.close() }
+        await consumer.value
+        XCTAssertTrue(waitUntil { !records.buffer.isOpen }, "leaving the loop closes the buffer")
     }
 
     func testClosingABufferStopsDeliveryAndFreesTheTable() throws {

@@ -48,6 +48,12 @@ public final class EventBuffer: Sendable, CustomStringConvertible {
         onClose.run()
     }
 
+    /// Runs `end` on a thread of its own, which the wrapper's `close()` waits for: what a
+    /// dropped iterator does instead of blocking the cooperative pool.
+    func endOffPool(_ end: @escaping @Sendable () -> Void) {
+        poller.endOffPool(end)
+    }
+
     /// Returns once a delivery of this buffer's records that is running now has ended (at
     /// once on the polling thread, or when none runs); later deliveries see what the caller
     /// wrote before.

@@ -64,6 +64,8 @@ final class EventPoller: Sendable {
     let drainInterval: Duration
     private let state: Lock<State>
     private let pollerThreadID = Atomic<UInt>(0)
+    /// Ends running off the cooperative pool (``endOffPool(_:)``).
+    private let pendingEnds = DispatchGroup()
     private let fullPassWatermark = Atomic<UInt64>(0)
 
     /// How long before a pass began its watermark is put: a program stamps its record
@@ -132,6 +134,17 @@ final class EventPoller: Sendable {
         }
     }
 
+    /// Runs `end` (a probe's detach, a buffer's close) on a GCD thread, not the caller's: a
+    /// `for await` loop that is left drops its iterator on the cooperative pool, whose threads
+    /// must not wait for this one. ``stop()`` waits for every such end.
+    func endOffPool(_ end: @escaping @Sendable () -> Void) {
+        pendingEnds.enter()
+        DispatchQueue.global().async { [pendingEnds] in
+            end()
+            pendingEnds.leave()
+        }
+    }
+
     /// Returns once a drain of `source` that is running now has ended: at once on the poller
     /// thread (the drain is the caller's) or when `source` is not registered (no drain of it
     /// can run). What the caller wrote before is seen by every later drain: the thread takes
@@ -186,6 +199,10 @@ final class EventPoller: Sendable {
     /// closes the poller's descriptors. Waits for the thread unless called from one of its
     /// callbacks (the thread then finishes the job itself); idempotent.
     func stop() {
+        // An end started off the pool may be waiting for this thread to release its source:
+        // the thread keeps running until it has (called on the thread itself, from a
+        // callback, nothing waits; the thread finishes the job).
+        if !isCurrentThread { pendingEnds.wait() }
         enum Action {
             case nothing
             case join(NativeThread)

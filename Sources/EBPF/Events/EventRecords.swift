@@ -3,7 +3,8 @@ import EBPFProgram
 
 /// The records of a native perf or ring buffer as an `AsyncSequence`, iterated once.
 /// Iterating ends when the buffer is closed (or its wrapper); leaving the loop (a `break`, a
-/// thrown error, a cancelled task) closes the buffer.
+/// thrown error, a cancelled task) closes the buffer, on a thread of its own so that the
+/// task never waits for the polling thread; the wrapper's `close()` waits for that close.
 ///
 /// ```swift
 /// for await record in try b.records("events") {
@@ -23,7 +24,8 @@ public struct EventRecords: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> ClosingStreamIterator<EventRecord> {
         let buffer = buffer
-        return ClosingStreamIterator(base: stream.makeAsyncIterator(), closer: OnDeinit { buffer.close() })
+        return ClosingStreamIterator(
+            base: stream.makeAsyncIterator(), closer: OnDeinit { buffer.endOffPool { buffer.close() } })
     }
 }
 

@@ -71,6 +71,12 @@ public final class Probe: Sendable, CustomStringConvertible {
         onDetach.run()
     }
 
+    /// Detaches on a thread of its own (the iterator of ``events`` was dropped on the
+    /// cooperative pool); the wrapper's `close()` waits for it.
+    func detachOffPool() {
+        buffer.endOffPool { [self] in detach() }
+    }
+
     func setOnDetach(_ action: @escaping @Sendable () -> Void) {
         onDetach.set(action)
     }
@@ -88,7 +94,8 @@ final class ConsumerDrops: Sendable {
 
 /// The events of one probe as an `AsyncSequence`, iterated once. Iterating ends when the
 /// probe is detached (or its wrapper closed); leaving the loop (a `break`, a thrown error, a
-/// cancelled task) detaches the probe.
+/// cancelled task) detaches the probe, on a thread of its own so that the task never waits
+/// for the polling thread; the wrapper's `close()` waits for that detach.
 public struct ProbeEvents: AsyncSequence, Sendable {
     public typealias Element = ProbeEvent
     /// The probe delivering the events.
@@ -97,6 +104,6 @@ public struct ProbeEvents: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> ClosingStreamIterator<ProbeEvent> {
         let probe = probe
-        return ClosingStreamIterator(base: stream.makeAsyncIterator(), closer: OnDeinit { probe.detach() })
+        return ClosingStreamIterator(base: stream.makeAsyncIterator(), closer: OnDeinit { probe.detachOffPool() })
     }
 }

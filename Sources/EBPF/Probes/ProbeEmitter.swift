@@ -14,8 +14,10 @@ import EBPFProgram
 /// being filled. Stack: the thread's name at `r10-24`, the scratch array's key at `r10-4`.
 enum ProbeEmitter {
     /// The programs as one object (the perf buffer they share, then each program's scratch
-    /// array and function), or nil when one of them needs clang.
+    /// array and function), or nil when one of them needs clang. Also nil, so that clang
+    /// and libbcc build and size the buffer instead, when the possible CPUs cannot be read.
     static func object(for programs: [ProbeProgram]) -> CompiledObject? {
+        guard let possibleCPUs = try? SystemFiles.possibleCPUCount() else { return nil }
         let events = 0
         var maps = [
             CompiledObject.Map(
@@ -43,9 +45,6 @@ enum ProbeEmitter {
         // The kernel checks the version only of kprobe programs (before 5.0), never emitted.
         return CompiledObject(license: "GPL", kernelVersion: 0, maps: maps, functions: functions)
     }
-
-    /// A perf buffer has one entry per possible CPU, as libbcc sizes `BPF_PERF_OUTPUT`.
-    static let possibleCPUs: Int = (try? SystemFiles.possibleCPUs().count) ?? 1
 
     private static let commAt = -24
     private static let keyAt = -4

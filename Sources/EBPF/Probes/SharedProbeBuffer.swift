@@ -92,6 +92,11 @@ final class SharedProbeBuffer: Sendable {
         }
     }
 
+    /// As ``EventBuffer/endOffPool(_:)``.
+    func endOffPool(_ end: @escaping @Sendable () -> Void) {
+        buffer.endOffPool(end)
+    }
+
     /// Closes the buffer whatever its probes' state: when attaching the group failed.
     func close() {
         buffer.close()

@@ -26,8 +26,7 @@ struct MapAccess: Sendable {
         keySize = info.keySize
         valueSize = info.leafSize
         maxEntries = info.maxEntries
-        let possible = try SystemFiles.possibleCPUs()
-        possibleCPUs = Int(possible.max() ?? 0) + 1
+        possibleCPUs = try SystemFiles.possibleCPUCount()
         self.module = module
     }
 

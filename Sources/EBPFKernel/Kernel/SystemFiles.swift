@@ -57,6 +57,12 @@ package enum SystemFiles {
         parseCPUList(try readText("/sys/devices/system/cpu/possible"))
     }
 
+    /// How many entries a per-CPU map or perf event array has: the highest possible CPU
+    /// plus one, as the kernel and libbcc count them.
+    package static func possibleCPUCount() throws(EBPFError) -> Int {
+        Int(try possibleCPUs().max() ?? 0) + 1
+    }
+
     /// The CPUs that are online now; perf buffers and per-CPU perf events open one per CPU.
     package static func onlineCPUs() throws(EBPFError) -> [Int32] {
         let cpus = parseCPUList(try readText("/sys/devices/system/cpu/online"))

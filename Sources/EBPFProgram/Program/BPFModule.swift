@@ -165,8 +165,14 @@ package final class BPFModule: Sendable {
         }
     }
 
-    package var functionNames: [String] { (try? withContents { $0.catalog.functionNames }) ?? [] }
-    package var tableNames: [String] { (try? withContents { $0.catalog.tables.map(\.info.name) }) ?? [] }
+    /// - Throws: ``EBPFError/Code/closed`` once freed.
+    package var functionNames: [String] {
+        get throws(EBPFError) { try withContents { $0.catalog.functionNames } }
+    }
+    /// - Throws: ``EBPFError/Code/closed`` once freed.
+    package var tableNames: [String] {
+        get throws(EBPFError) { try withContents { $0.catalog.tables.map(\.info.name) } }
+    }
 
     /// Loads `name` as a program of `type` (once per module and type, like bcc's
     /// `load_func`) and runs `body` with its descriptor, which stays open during the call.
