@@ -43,10 +43,12 @@ let package = Package(
         .testTarget(
             name: "EBPFTests",
             dependencies: [
-                "EBPF", "EBPFKernel", "EBPFProgram", .product(name: "Logging", package: "swift-log"),
+                "EBPF", "EBPFKernel", "EBPFProgram", "CTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             resources: [.copy("Fixtures")]),
+        // What the kernel tests need in C: a child started with a chosen pid (clone3).
+        .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         // The fast tier: parsers, generators, layouts and the attach-point grammar, with no
         // kernel, root or libbcc compile (`swift test --filter EBPFUnitTests`; test.sh runs it
         // as an unprivileged user).

@@ -135,18 +135,27 @@ public final class EBPFWrapper: Sendable {
         }
     }
 
-    /// Loads a function of the program into the kernel as `type` and returns its file
-    /// descriptor, owned by the wrapper (as bcc's `load_func`). Attach calls do this
-    /// themselves; call it to see a verifier rejection early or to use the fd elsewhere.
+    /// Loads a function of the program into the kernel as `type` (once per type: later calls
+    /// and attaches use the same load) and returns a handle with a descriptor of its own
+    /// (as bcc's `load_func`). Attach calls load for themselves; call it to see a verifier
+    /// rejection early or to hand the program to the kernel elsewhere.
     ///
     /// - Throws: ``EBPFError/Code/functionNotFound``, ``EBPFError/Code/loadFailed`` with the
-    ///   verifier log.
+    ///   verifier log, ``EBPFError/Code/closed``.
     ///
     /// The corresponding libbcc function is `bcc_func_load`.
     @discardableResult
-    public func loadFunction(_ fnName: String, type: ProgramType) throws(EBPFError) -> Int32 {
+    public func loadFunction(_ fnName: String, type: ProgramType) throws(EBPFError) -> LoadedFunction {
         try checkOpen()
-        return try nativeModule().withFunction(fnName, type: type) { $0 }
+        let descriptor = try nativeModule().withFunction(fnName, type: type) {
+            (fd) throws(EBPFError) -> FileDescriptor in
+            do throws(SystemCallFailure) {
+                return try FileDescriptor.duplicate(fd)
+            } catch {
+                throw error.error(.systemCallFailed, "could not keep a descriptor of the loaded function '\(fnName)'")
+            }
+        }
+        return LoadedFunction(name: fnName, type: type, descriptor: descriptor)
     }
 
     /// Every attachment made through this wrapper that is still attached.

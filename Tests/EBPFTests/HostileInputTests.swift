@@ -1,4 +1,5 @@
 @testable import EBPF
+import CTestSupport
 import Foundation
 import XCTest
 @testable import EBPFKernel
@@ -121,11 +122,25 @@ final class HostileInputTests: XCTestCase {
         first.signal(SIGKILL)
         XCTAssertEqual(first.wait(), .signaled(SIGKILL))
 
-        let second = try XCTUnwrap(Self.spawn("/usr/bin/sleep", ["60"], withPid: pid), "pid \(pid) given again")
+        // The same pid on purpose (clone3's set_tid): no race with what else the machine starts.
+        let words: [String] = ["/usr/bin/sleep", "60"]
+        let argv = words.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let second = cts_spawn_with_pid(pid, "/usr/bin/sleep", argv)
+        XCTAssertEqual(second, pid, "clone3 with set_tid \(pid): errno \(errno)")
+        guard second == pid else { return }
         defer {
-            second.signal(SIGKILL)
-            second.wait()
+            kill(second, SIGKILL)
+            var status: Int32 = 0
+            waitpid(second, &status, 0)
         }
+        // Until it has exec'd sleep the child is a copy of this process, with this libc: wait
+        // for sleep's name, then for the libc the loader maps for sleep.
+        XCTAssertTrue(
+            waitUntil {
+                (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) == "sleep\n"
+                    && Self.mapping(of: libc, in: pid, executable: false) != nil
+            }, "sleep and its libc in the second process")
         let secondBase = try XCTUnwrap(Self.mapping(of: libc, in: pid, executable: false), "libc in the second sleep")
         XCTAssertNotEqual(secondBase, firstBase, "address space layout randomization")
         XCTAssertEqual(b.sym(secondBase + offset, pid: pid), expected, "the new process's mappings")
@@ -186,21 +201,4 @@ final class HostileInputTests: XCTestCase {
         return found
     }
 
-    /// Starts `executable` as process `pid`, through /proc/sys/kernel/ns_last_pid (what
-    /// CRIU uses to restore pids); nil when another fork takes the pid first 100 times.
-    static func spawn(_ executable: String, _ arguments: [String], withPid pid: Int32) throws -> ChildProcess? {
-        for _ in 0..<100 {
-            let fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY)
-            guard fd >= 0 else { return nil }
-            let text = String(pid - 1)
-            let written = write(fd, text, text.utf8.count)
-            close(fd)
-            guard written == text.utf8.count else { return nil }
-            let child = try ChildProcess(executable, arguments)
-            if child.pid == pid { return child }
-            child.signal(SIGKILL)
-            child.wait()
-        }
-        return nil
-    }
 }

@@ -293,6 +293,29 @@ final class NativeProgramTests: XCTestCase {
         }
     }
 
+    /// A loaded function's handle owns a descriptor of its own: the program outlives the
+    /// wrapper while the handle is open, and the handle's close() frees exactly that.
+    func testLoadedFunctionOwnsItsDescriptor() throws {
+        try requireKernel()
+        let before = ThisProcess.openFileDescriptors
+        let b = try makeBindWrapper()
+        let loaded = try b.loadFunction("on_bind", type: .tracepoint)
+        XCTAssertEqual(loaded.description, "LoadedFunction(on_bind, tracepoint)")
+        b.close()
+        // The kernel still holds the program, through the handle's descriptor.
+        let info = try loaded.withFileDescriptor { fd in
+            try String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8)
+        }
+        XCTAssertTrue(info.contains("prog_type:\t\(ProgramType.tracepoint.rawValue)\n"), info)
+        loaded.close()
+        loaded.close()
+        XCTAssertEqual(loaded.description, "LoadedFunction(on_bind, tracepoint, closed)")
+        XCTAssertThrowsError(try loaded.withFileDescriptor { $0 }) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .closed)
+        }
+        XCTAssertEqual(ThisProcess.openFileDescriptors, before, "nothing left open")
+    }
+
     /// Leaving a `for await` loop drops its iterator on the cooperative pool; what that ends
     /// (here a buffer) must not wait there for the polling thread. The thread is held inside
     /// another buffer's callback, so a drop that waited for it could not return until the

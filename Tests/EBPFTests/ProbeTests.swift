@@ -241,14 +241,14 @@ final class ProbeTests: XCTestCase {
             resolved: .syscallKprobe(function: "__x64_sys_connect", wrapped: true), format: format,
             filter: ProbeFilter(processID: 1), options: .default)
         XCTAssertTrue(program.text.contains("&ebpf_regs->di"))
-        XCTAssertGreaterThanOrEqual(
-            try EBPFWrapper(text: program.text).loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe), 0)
+        XCTAssertTrue(
+            try EBPFWrapper(text: program.text).loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe).isOpen)
         let generic = try ProbeProgram(
             resolved: .functionKprobe(function: "tcp_v4_connect", parameters: nil), format: nil, filter: ProbeFilter(),
             options: .default)
         XCTAssertEqual(generic.layout.fields.map(\.name), ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"])
-        XCTAssertGreaterThanOrEqual(
-            try EBPFWrapper(text: generic.text).loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe), 0)
+        XCTAssertTrue(
+            try EBPFWrapper(text: generic.text).loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe).isOpen)
     }
 
     func testAsyncSequenceDeliversAndDetachesWhenTheLoopEnds() async throws {

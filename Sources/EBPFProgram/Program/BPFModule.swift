@@ -148,7 +148,9 @@ package final class BPFModule: Sendable {
     }
 
     /// Runs `body` with the open module under its lock, or throws ``EBPFError/Code/closed``.
-    private func withContents<T>(_ body: (inout Contents) throws(EBPFError) -> T) throws(EBPFError) -> T {
+    private func withContents<T: ~Copyable>(
+        _ body: (inout Contents) throws(EBPFError) -> T
+    ) throws(EBPFError) -> T {
         try contents.withLock { (contents) throws(EBPFError) -> T in
             guard var open = contents.take() else {
                 throw EBPFError(
@@ -179,7 +181,7 @@ package final class BPFModule: Sendable {
     ///
     /// - Throws: ``EBPFError/Code/functionNotFound``, or ``EBPFError/Code/loadFailed`` with
     ///   the verifier log; what `body` throws.
-    package func withFunction<T>(
+    package func withFunction<T: ~Copyable>(
         _ name: String, type: ProgramType, _ body: (Int32) throws(EBPFError) -> T
     ) throws(EBPFError) -> T {
         try NameValidation.identifier(name, what: "function name")
