@@ -26,13 +26,54 @@ final class AttachKindTests: XCTestCase {
         try b.openPerfBuffer("hits") { hits.append($0) }
         for _ in 0..<7 { _ = getppid() }
         XCTAssertTrue(waitUntil { hits.count >= 7 })
-        usleep(50_000)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         XCTAssertEqual(hits.count, 7)
         XCTAssertEqual(Set(hits.all.compactMap { $0.nr?.intValue }), [110], "__NR_getppid on x86-64")
         attachment.detach()
         _ = getppid()
-        usleep(50_000)
-        XCTAssertEqual(hits.count, 7)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
+        XCTAssertEqual(hits.count, 7, "nothing after detach")
+    }
+
+    /// A native function attached at a syscall's entry and return by `AttachPoint`, as text
+    /// and as a value: the syscall's tracepoints, with their records' fields.
+    func testNativeFunctionsAtASyscallsEntryAndReturn() throws {
+        try requireKernel()
+        let b = try EBPFWrapper(
+            text: """
+                struct call { u32 tid; u32 is_return; s64 value; };
+                BPF_PERF_OUTPUT(calls);
+                static int submit(void *ctx, u32 is_return, s64 value) {
+                    u64 id = bpf_get_current_pid_tgid();
+                    if ((u32)id != TARGET_TID) return 0;
+                    struct call c = { .tid = (u32)id, .is_return = is_return, .value = value };
+                    calls.perf_submit(ctx, &c, sizeof(c));
+                    return 0;
+                }
+                int on_enter(struct tracepoint__syscalls__sys_enter_getppid *args) {
+                    return submit(args, 0, args->__syscall_nr);
+                }
+                int on_return(struct tracepoint__syscalls__sys_exit_getppid *args) {
+                    return submit(args, 1, args->ret);
+                }
+                """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)"])
+        defer { b.close() }
+        let calls = Collected<EventRecord>()
+        try b.openPerfBuffer("calls") { calls.append($0) }
+        let entry = try b.attach(function: "on_enter", to: AttachPoint(parsing: "syscall:getppid"))
+        let exit = try b.attach(function: "on_return", to: .syscallExit("getppid"))
+        // What runs in the kernel: the syscall's tracepoints.
+        XCTAssertEqual(entry.point, .tracepoint("syscalls:sys_enter_getppid"))
+        XCTAssertEqual(exit.point.description, "tracepoint:syscalls:sys_exit_getppid")
+        let parent = CPUAffinity.onOneCPU {
+            (0..<3).map { _ in getppid() }.last!
+        }
+        XCTAssertTrue(waitUntil { calls.count >= 6 })
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
+        let seen = calls.all.map { ($0.is_return?.intValue ?? -1, $0.value?.intValue ?? -1) }
+        XCTAssertEqual(seen.map(\.0), [0, 1, 0, 1, 0, 1], "entry then return, three times")
+        XCTAssertEqual(seen.filter { $0.0 == 0 }.map(\.1), [110, 110, 110], "__NR_getppid on x86-64")
+        XCTAssertEqual(seen.filter { $0.0 == 1 }.map(\.1), [Int](repeating: Int(parent), count: 3))
     }
 
     func testUprobeAndUretprobeOnLibcGetpid() throws {
@@ -60,7 +101,7 @@ final class AttachKindTests: XCTestCase {
             return pid
         }
         XCTAssertTrue(waitUntil { calls.count >= 4 })
-        usleep(50_000)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         let seen = calls.all.map { ($0.is_return?.intValue ?? -1, $0.value?.intValue ?? -1) }
         XCTAssertEqual(seen.map(\.0), [0, 1, 0, 1], "entry then return, twice")
         XCTAssertEqual(
@@ -70,10 +111,10 @@ final class AttachKindTests: XCTestCase {
         exit.detach()
         // libbcc's detach path may itself call getpid() while the other probe is still
         // attached; what matters is that nothing arrives once both are gone.
-        usleep(50_000)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         let afterDetach = calls.count
         for _ in 0..<3 { _ = getpid() }
-        usleep(50_000)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         XCTAssertEqual(calls.count, afterDetach)
     }
 

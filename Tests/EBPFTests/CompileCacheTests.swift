@@ -42,7 +42,7 @@ final class CompileCacheTests: XCTestCase {
         XCTAssertEqual(fchdir(directory), 0)
         XCTAssertEqual(fchdir(cwd), 0)
         XCTAssertTrue(waitUntil { events.count >= 4 }, "\(events.all)")
-        usleep(50_000)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         events.all.forEach { assertHeader($0) }
         // Descriptor numbers differ between runs; the rest of each event must not.
         let normalized = events.all.map { event in

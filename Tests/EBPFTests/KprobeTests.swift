@@ -285,7 +285,7 @@ final class KprobeTests: XCTestCase {
         XCTAssertEqual(CPUAffinity.onOneCPU { dup2(source, first) }, first)
         close(first)
         XCTAssertTrue(waitUntil { calls.count >= 2 })
-        usleep(50_000)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         XCTAssertEqual(seen(), [[0, Int(first)], [1, Int(first)]], "entry then return")
 
         entry.detach()
@@ -294,7 +294,7 @@ final class KprobeTests: XCTestCase {
         XCTAssertEqual(dup2(source, second), second)
         close(second)
         XCTAssertTrue(waitUntil { calls.count >= 3 })
-        usleep(50_000)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         XCTAssertEqual(seen().dropFirst(2), [[1, Int(second)]], "only the kretprobe after the kprobe's detach")
 
         b.close()

@@ -83,7 +83,7 @@ final class NativeProgramTests: XCTestCase {
         let fds = CPUAffinity.onOneCPU { (0..<3).map { _ in bindLoopbackSocket() } }
         defer { fds.forEach { close($0) } }
         XCTAssertTrue(waitUntil { events.count >= 3 })
-        usleep(50_000)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         XCTAssertEqual(events.all.map { Int32($0.fd) }, fds, "one event per bind(), in order, with its fd")
         for event in events.all {
             XCTAssertEqual(event.pid, UInt32(ThisProcess.pid))

@@ -31,7 +31,7 @@ final class ProbeGroupTests: XCTestCase {
         XCTAssertEqual(fchdir(cwd), 0)
 
         XCTAssertTrue(waitUntil { events.count >= 7 }, "\(events.all)")
-        usleep(50_000)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         let byName = Dictionary(grouping: events.inFiringOrder, by: \.eventName)
         XCTAssertEqual(byName["syscalls:sys_enter_getppid"]?.count, 3)
         XCTAssertEqual(byName["syscalls:sys_enter_getpgid"]?.map { $0.pid?.intValue }, groups.map { Int($0) })
@@ -60,7 +60,7 @@ final class ProbeGroupTests: XCTestCase {
         _ = getppid()
         _ = getsid(0)
         XCTAssertTrue(waitUntil { events.count >= 1 })
-        usleep(50_000)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         XCTAssertEqual(events.all.map(\.eventName), ["syscalls:sys_enter_getsid"], "only the probe still attached")
         XCTAssertGreaterThan(
             ThisProcess.openFileDescriptors, descriptorsBefore, "the program stays while a probe uses it")

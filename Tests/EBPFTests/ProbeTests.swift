@@ -194,7 +194,7 @@ final class ProbeTests: XCTestCase {
 
         for _ in 0..<3 { close(bindLoopbackSocket()) }
         XCTAssertTrue(waitUntil { all.count >= 3 && sameName.count >= 3 })
-        usleep(50_000)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         XCTAssertEqual(all.count, 3)
         XCTAssertEqual(sameName.count, 3)
         XCTAssertEqual(otherName.all.filter { $0.processID == ThisProcess.pid }.count, 0)

@@ -10,7 +10,8 @@ import EBPFKernel
 public final class Attachment: Sendable, CustomStringConvertible {
     /// Where the program runs: `tracepoint:syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`,
     /// `uprobe:/usr/lib/x86_64-linux-gnu/libc.so.6:getpid`, `software:cpu-clock:99hz`; a
-    /// library name or a USDT probe as the binary it was found in.
+    /// library name or a USDT probe as the binary it was found in, a syscall (`syscall:bind`)
+    /// as its tracepoint.
     public let point: AttachPoint
     /// The BPF function that runs on the event.
     public let functionName: String
