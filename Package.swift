@@ -26,8 +26,8 @@ let package = Package(
         // The layers, each using only those before it (README "Contributing: the layers";
         // scripts/check-layers.sh checks the map against this file and the imports).
         // The kernel boundary: every libbcc call and system call, package access only but for
-        // the values users see (EBPFError, ProgramType, TableType, USDTProbe), which EBPF
-        // re-exports.
+        // the values users see (EBPFError, ProgramType, TableType, USDTProbe, USDTArgument),
+        // which EBPF re-exports.
         .target(name: "EBPFKernel", dependencies: ["CBCC", "CKernelABI"]),
         // Programs, compiled or built, and the bytes they exchange: the compile cache, the
         // instruction encoder, record and table layouts, BTF.

@@ -22,8 +22,9 @@
 #   6. the seven parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer, each
 #      from a fixed seed for a fixed number of inputs (about a minute each), so the part's
 #      result never depends on luck; `Fuzz/run.sh --explore` is the open-ended search.
-# The fast tier (Tests/EBPFUnitTests: parsers, generators, layouts, the attach-point grammar)
-# runs first, without privileges. Kernel tests skip without root/BPF unless EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run),
+# Before part 2, after the builds and the documentation and layer checks, the fast tier
+# (Tests/EBPFUnitTests: parsers, generators, layouts, the attach-point grammar) runs without
+# privileges. Kernel tests skip without root/BPF unless EBPF_REQUIRE_KERNEL_TESTS=1 (set by .ci/run),
 # which turns every skip into a failure. For a quick local run: `swift test`.
 # EBPF_SKIP_KERNEL_VM=1 leaves out part 3 and the other environments' builds (for a host
 # that cannot run qemu).
@@ -88,7 +89,7 @@ part "the DocC catalog against the code, and what library users resolve"
 part "the fast tier (EBPFUnitTests) without privileges"
 # A contributor without root runs it with `swift test --filter EBPFUnitTests`. Here it runs
 # as nobody where the checkout is readable to others, else as uid 0 with every capability
-# dropped (so no BPF, perf or tracefs access either way).
+# dropped (no BPF or perf events either way; uid 0 may still read root's files).
 binary="$(swift build --show-bin-path)/swift-ebpfPackageTests.xctest"
 suites=$("$binary" --list-tests | sed -n 's#^\(EBPFUnitTests\.[^/]*\)/.*#\1#p' | sort -u | paste -sd, -)
 if runuser -u nobody -- test -r "$binary" -a -r README.md -a -x "$(dirname "$binary")"; then

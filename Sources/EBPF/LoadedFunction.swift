@@ -13,38 +13,43 @@ public final class LoadedFunction: Sendable, CustomStringConvertible {
     public let name: String
     /// The type it was loaded as.
     public let type: ProgramType
-    private let descriptor: Lock<FileDescriptor?>
+    /// The descriptor, closed when the last reference goes: the handle's until ``close()``,
+    /// and each running ``withFileDescriptor(_:)`` call's.
+    private final class Descriptor: Sendable {
+        let owned: FileDescriptor
+        init(_ owned: consuming FileDescriptor) { self.owned = owned }
+    }
+    private let descriptor: Lock<Descriptor?>
 
     init(name: String, type: ProgramType, descriptor: consuming FileDescriptor) {
         self.name = name
         self.type = type
-        self.descriptor = Lock(Optional(descriptor))
+        self.descriptor = Lock(Descriptor(descriptor))
     }
 
-    /// Whether the handle's descriptor is still open.
+    /// Whether ``close()`` has not been called yet.
     public var isOpen: Bool { descriptor.withLock { $0 != nil } }
 
-    /// Runs `body` with the program's file descriptor, which is valid only during the call
-    /// (``close()`` waits for it to return).
+    /// Runs `body` with the program's file descriptor, which stays open during the call even
+    /// if another thread calls ``close()`` meanwhile.
     ///
     /// - Throws: ``EBPFError/Code/closed`` once ``close()`` was called, and what `body` throws.
     public func withFileDescriptor<Result>(_ body: (Int32) throws -> Result) throws -> Result {
-        try descriptor.withLock { (descriptor) throws -> Result in
-            guard let open = descriptor.take() else {
-                throw EBPFError(.closed, "the loaded function '\(name)' was closed; load it again")
-            }
-            let fd = open.rawValue
-            descriptor = consume open
-            // Still under the lock: close() waits for the call to end.
-            return try body(fd)
+        guard let held = descriptor.withLock({ $0 }) else {
+            throw EBPFError(.closed, "the loaded function '\(name)' was closed; load it again")
         }
+        return try withExtendedLifetime(held) { try body(held.owned.rawValue) }
     }
 
-    /// Closes the handle's descriptor (the program stays loaded while its wrapper or anything
-    /// else holds it). Idempotent.
+    /// Closes the handle's descriptor, at once or when a running ``withFileDescriptor(_:)``
+    /// call returns (the program stays loaded while its wrapper or anything else holds it).
+    /// Idempotent.
     public func close() {
-        let taken = descriptor.withLock { $0.take() }
-        _ = consume taken
+        let taken = descriptor.withLock { descriptor -> Descriptor? in
+            defer { descriptor = nil }
+            return descriptor
+        }
+        _ = taken
     }
 
     public var description: String {

@@ -307,7 +307,13 @@ final class NativeProgramTests: XCTestCase {
             try String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8)
         }
         XCTAssertTrue(info.contains("prog_type:\t\(ProgramType.tracepoint.rawValue)\n"), info)
-        loaded.close()
+        // Closed from inside a call: the descriptor stays open until the call returns.
+        let stillOpen = try loaded.withFileDescriptor { fd in
+            loaded.close()
+            return (loaded.isOpen, fcntl(fd, F_GETFD) != -1)
+        }
+        XCTAssertFalse(stillOpen.0, "closed for new calls")
+        XCTAssertTrue(stillOpen.1, "open for the running call")
         loaded.close()
         XCTAssertEqual(loaded.description, "LoadedFunction(on_bind, tracepoint, closed)")
         XCTAssertThrowsError(try loaded.withFileDescriptor { $0 }) { error in
@@ -316,10 +322,10 @@ final class NativeProgramTests: XCTestCase {
         XCTAssertEqual(ThisProcess.openFileDescriptors, before, "nothing left open")
     }
 
-    /// Leaving a `for await` loop drops its iterator on the cooperative pool; what that ends
-    /// (here a buffer) must not wait there for the polling thread. The thread is held inside
-    /// another buffer's callback, so a drop that waited for it could not return until the
-    /// test lets the callback go.
+    /// Leaving a `for await` loop drops its iterator and stream on the cooperative pool; what
+    /// that ends (here a buffer) must not wait there for the polling thread. The thread is
+    /// held inside another buffer's callback, so an end that waited for it could not return
+    /// until the test lets the callback go.
     func testLeavingTheLoopDoesNotWaitForThePollingThread() async throws {
         try requireKernel()
         let b = try EBPFWrapper(
@@ -350,10 +356,17 @@ final class NativeProgramTests: XCTestCase {
             entered.store(true, ordering: .releasing)
             gate.wait()
         }
-        let records = try b.records("streamed")
+        let descriptorsBefore = ThisProcess.openFileDescriptors
+        let opened = Atomic<Bool>(false)
         let loopLeft = Atomic<Bool>(false)
         let consumer = Task {
-            for await record in records {
+            let records = { () throws -> EventRecords in
+                defer { opened.store(true, ordering: .releasing) }
+                return try b.records("streamed")
+            }
+            // The stream lives only in the loop, as in `for await r in try b.records(…)`:
+            // leaving it drops the iterator and the stream together.
+            for await record in try records() {
                 XCTAssertEqual(record.pid?.intValue, Int(ThisProcess.pid))
                 // Hold the polling thread in the other buffer's callback, then leave.
                 _ = getpgid(0)
@@ -362,14 +375,16 @@ final class NativeProgramTests: XCTestCase {
             }
             loopLeft.store(true, ordering: .releasing)
         }
+        XCTAssertTrue(waitUntil { opened.load(ordering: .acquiring) })
         _ = getppid()
         let left = waitUntil(timeout: .seconds(30)) { loopLeft.load(ordering: .acquiring) }
         XCTAssertTrue(left, "the task that left the loop is still waiting for the polling thread")
         gate.signal()
-        // A failure must not hang the test: closing the buffer ends the loop.
-        if !left { records.buffer.close() }
-        await consumer.value
-        XCTAssertTrue(waitUntil { !records.buffer.isOpen }, "leaving the loop closes the buffer")
+        // A failure must not hang the test: closing the wrapper ends the loop.
+        if !left { b.close() }
+        try await consumer.value
+        XCTAssertTrue(
+            waitUntil { ThisProcess.openFileDescriptors == descriptorsBefore }, "leaving the loop closes the buffer")
     }
 
     func testClosingABufferStopsDeliveryAndFreesTheTable() throws {

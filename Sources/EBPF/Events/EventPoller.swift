@@ -134,14 +134,20 @@ final class EventPoller: Sendable {
         }
     }
 
-    /// Runs `end` (a probe's detach, a buffer's close) on a GCD thread, not the caller's: a
-    /// `for await` loop that is left drops its iterator on the cooperative pool, whose threads
-    /// must not wait for this one. ``stop()`` waits for every such end.
+    /// Runs `end` (a probe's detach, a buffer's close) on a thread of its own, not the
+    /// caller's: a `for await` loop that is left, or its task cancelled, ends its stream on
+    /// the cooperative pool, whose threads must not wait for this one (nor take a GCD
+    /// worker, which on Linux may be one of the pool's). ``stop()`` waits for every such end.
     func endOffPool(_ end: @escaping @Sendable () -> Void) {
         pendingEnds.enter()
-        DispatchQueue.global().async { [pendingEnds] in
+        let run: @Sendable () -> Void = { [pendingEnds] in
             end()
             pendingEnds.leave()
+        }
+        do {
+            try NativeThread.start(run).detach()
+        } catch {
+            run()  // No thread to be had: waiting here beats leaving the probe attached.
         }
     }
 

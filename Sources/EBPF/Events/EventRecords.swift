@@ -60,7 +60,10 @@ extension EBPFWrapper {
             )
         }
         buffer.setOnClose { continuation.finish() }
-        continuation.onTermination = { _ in buffer.close() }
+        // Cancelled: the stream was dropped or its task cancelled, on the cooperative pool.
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { buffer.endOffPool { buffer.close() } }
+        }
         return EventRecords(buffer: buffer, stream: stream, drops: drops)
     }
 }

@@ -137,7 +137,10 @@ extension EBPFWrapper {
             if case .dropped = continuation.yield(event) { drops.count.add(1, ordering: .relaxed) }
         }[0]
         probe.setOnDetach { continuation.finish() }
-        continuation.onTermination = { _ in probe.detach() }
+        // Cancelled: the stream was dropped or its task cancelled, on the cooperative pool.
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { probe.detachOffPool() }
+        }
         if !probe.isAttached { continuation.finish() }
         return ProbeEvents(probe: probe, stream: stream)
     }

@@ -6,7 +6,7 @@
 /// Starts `path` with `argv` (NULL-terminated) and this process's environment as a child
 /// whose pid is exactly `pid`, with clone3's set_tid (Linux 5.5, CAP_SYS_ADMIN): a pid
 /// reused on purpose, whatever else the machine starts meanwhile. Returns the pid, or -1
-/// with errno set (EEXIST: a process has the pid).
+/// with errno set (EEXIST: a process has the pid). Returns once the child has exec'd.
 pid_t cts_spawn_with_pid(pid_t pid, const char *path, char *const argv[]);
 
 #endif

@@ -29,7 +29,9 @@ enum ThreadCPUTime {
 
 /// Waits until `b`'s polling thread has begun a pass over every buffer after this call:
 /// then every record the kernel wrote before the call has been handed to its callback.
-/// False when no such pass began within `timeout` (a wrapper with no buffer runs none).
+/// False when no such pass began within `timeout`: a wrapper with no buffer runs none, nor
+/// does one whose buffers are all ring buffers or perf buffers woken on every record
+/// (`wakeupEvents` 1), which need no timed pass.
 func waitForDeliveryOfEverythingWrittenSoFar(_ b: EBPFWrapper, timeout: Duration = .seconds(30)) -> Bool {
     // A pass's watermark is when it began, less the 1 ms allowed for a record stamped just
     // before it to reach its ring; a watermark past `now` is that of a pass begun after now.
