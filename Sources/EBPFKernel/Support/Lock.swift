@@ -11,8 +11,10 @@ import Glibc
 ///
 /// Sendable only when its value is, as swift-nio's `NIOLockedValueBox`.
 package final class Lock<Value: ~Copyable> {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+    // Inlinable (as its users sit in other targets of the package): an unspecialized
+    // generic call per lock would cost every map and record path.
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var value: Value
 
     package init(_ value: consuming Value) {
         self.value = value
@@ -27,6 +29,7 @@ package final class Lock<Value: ~Copyable> {
         mutex.deallocate()
     }
 
+    @inlinable
     package func withLock<Result: ~Copyable, Failure: Error>(
         _ body: (inout Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {

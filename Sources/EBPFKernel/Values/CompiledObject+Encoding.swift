@@ -173,8 +173,9 @@ package struct ByteReader {
 
 package enum Checksum {
     /// 64-bit FNV-1a: detects a truncated or damaged file, not tampering (the cache directory's
-    /// ownership guards that).
-    package static func fnv1a<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+    /// ownership guards that). Not generic: other targets call it, and an unspecialized
+    /// generic costs a witness call per byte (and an allocation under the sanitizers).
+    package static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes {
             hash ^= UInt64(byte)
@@ -182,4 +183,7 @@ package enum Checksum {
         }
         return hash
     }
+
+    package static func fnv1a(_ bytes: [UInt8]) -> UInt64 { bytes.withUnsafeBytes { fnv1a($0) } }
+    package static func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 { bytes.withUnsafeBytes { fnv1a($0) } }
 }

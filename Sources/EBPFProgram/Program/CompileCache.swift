@@ -114,7 +114,7 @@ public struct CompileCache: Sendable, Hashable {
 
     /// The file an entry for `key` lives in.
     package func path(for key: String) -> String {
-        let hash = String(Checksum.fnv1a(key.utf8), radix: 16)
+        let hash = String(Checksum.fnv1a(Array(key.utf8)), radix: 16)
         return "\(directory)/\(String(repeating: "0", count: 16 - hash.count))\(hash)\(Self.suffix)"
     }
 
