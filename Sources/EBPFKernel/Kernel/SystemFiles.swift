@@ -58,8 +58,13 @@ package enum SystemFiles {
     }
 
     /// How many entries a per-CPU map or perf event array has: the highest possible CPU
-    /// plus one, as the kernel and libbcc count them.
+    /// plus one, as the kernel and libbcc count them. Read once: the possible CPUs are fixed
+    /// at boot, and emitting probes and opening tables ask for them on every start.
     package static func possibleCPUCount() throws(EBPFError) -> Int {
+        try possibleCPUCountRead.get()
+    }
+
+    private static let possibleCPUCountRead = Result { () throws(EBPFError) -> Int in
         Int(try possibleCPUs().max() ?? 0) + 1
     }
 
