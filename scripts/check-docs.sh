@@ -27,7 +27,8 @@ fi
 import json, re, sys
 symbols = json.load(open(sys.argv[1]))["symbols"]
 def curated(path):
-    return set(re.findall(r"^- ``(?:EBPF/)?([^`]+)``", open(path).read(), re.M))
+    # A link's disambiguation (`-(AttachPoint,_)`, `-4x2b`) names one of an overload's symbols.
+    return set(re.findall(r"^- ``(?:EBPF/)?([^`]+?)(?:-\([^`]*\)|-[0-9a-z]{4,})?``", open(path).read(), re.M))
 types = {s["pathComponents"][0] for s in symbols if len(s["pathComponents"]) == 1}
 members = {s["pathComponents"][1] for s in symbols
            if len(s["pathComponents"]) == 2 and s["pathComponents"][0] == "EBPFWrapper"}

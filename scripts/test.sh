@@ -85,6 +85,7 @@ part "the DocC catalog against the code, and what library users resolve"
 ./scripts/check-docs.sh
 ./scripts/check-dependencies.sh
 ./scripts/check-layers.sh
+./scripts/check-wrapper-kinds.sh
 
 part "the fast tier (EBPFUnitTests) without privileges"
 # A contributor without root runs it with `swift test --filter EBPFUnitTests`. Here it runs

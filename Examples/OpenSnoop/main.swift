@@ -41,7 +41,7 @@ Example.run {
     try b.attachTracepoint(tp: "syscalls:sys_enter_openat", fnName: "tracepoint__syscalls__sys_enter_openat")
     print("Tracing openat() for \(seconds) s...")
     print("PID     UID    COMM             FLAGS    PATH")
-    let buffer = try b.openPerfBuffer("opens", lost: { print("lost \($0) events") }) { event in
+    let buffer = try b.table("opens").openPerfBuffer(lost: { print("lost \($0) events") }) { event in
         let pid = event.pid?.description ?? "?"
         let uid = event.uid?.description ?? "?"
         let comm = event.comm?.stringValue?.terminalSafe ?? "?"

@@ -39,7 +39,7 @@ Example.run {
             }
             """)
     defer { b.close() }
-    try b.attachPerfEvent(.software(.cpuClock), sampling: .frequency(49), fnName: "on_sample")
+    try b.attach(function: "on_sample", to: .perfEvent(.software(.cpuClock), sampling: .frequency(49)))
     Example.status("Sampling on-CPU stacks at 49 Hz for \(seconds) s...")
     sleep(UInt32(seconds))
 
@@ -52,10 +52,10 @@ Example.run {
         let user = key.user_stack?.intValue ?? -1
         let kernel = key.kernel_stack?.intValue ?? -1
         if user >= 0 {
-            frames += try stacks.stack(id: user).reversed().map { b.sym($0, pid: Int32(pid)) }
+            frames += try stacks.stack(id: user).reversed().map { b.symbols.sym($0, pid: Int32(pid)) }
         }
         if kernel >= 0 {
-            frames += try stacks.stack(id: kernel).reversed().map { b.ksym($0) + "_[k]" }
+            frames += try stacks.stack(id: kernel).reversed().map { b.symbols.ksym($0) + "_[k]" }
         }
         lines.append((frames.joined(separator: ";"), count))
     }

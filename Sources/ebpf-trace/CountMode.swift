@@ -5,17 +5,9 @@ import CommandLineSupport
 /// kernel (by a key) and the results printed per interval or at exit, instead of one line
 /// per event.
 struct CountMode {
-    /// What is kept per key.
-    enum Measure {
-        case count
-        case sum(field: String)
-        case histogram(field: String, buckets: HistogramBuckets)
-        /// From each syscall's entry to its exit: the events must be syscall names.
-        case latency
-    }
-
     let key: AggregationKey?
-    let measure: Measure
+    /// What is kept per key; a latency's events are syscall names.
+    let measure: AggregationMeasure
     let interval: Double?
     let top: Int?
     let format: OutputFormat
@@ -38,7 +30,7 @@ struct CountMode {
     /// interval (or once at exit), then a summary.
     func run(
         _ events: [(name: String, point: AttachPoint)], filter: ProbeFilter, options: AggregationOptions,
-        wrapper: EBPFWrapper, writer: LineWriter, stop: (_ seconds: Double) -> Bool
+        wrapper: EBPFWrapper<NoProgram>, writer: LineWriter, stop: (_ seconds: Double) -> Bool
     ) throws {
         var aggregations: [Aggregation] = []
         do {
@@ -50,7 +42,7 @@ struct CountMode {
             throw error
         }
         let start = ContinuousClock.now
-        Example.status("tracing \(aggregations.map(\.program.eventName).joined(separator: ", ")) (\(description))")
+        Example.status("tracing \(aggregations.map(\.eventName).joined(separator: ", ")) (\(description))")
         var totals = [UInt64](repeating: 0, count: aggregations.count)
         func printAll(final: Bool) throws {
             let elapsed = Double((ContinuousClock.now - start) / .milliseconds(1)) / 1000
@@ -74,7 +66,7 @@ struct CountMode {
             // Unreadable (the table gone) shows as such, never as no drops.
             let dropped = (try? aggregation.droppedCount()).map { String($0) } ?? "unknown"
             summary.append(
-                aggregation.program.eventName.padded(32) + " " + String(totals[index]).padded(7) + " " + dropped)
+                aggregation.eventName.padded(32) + " " + String(totals[index]).padded(7) + " " + dropped)
         }
         wrapper.close()
         if format == .table {
@@ -87,24 +79,12 @@ struct CountMode {
 
     private func attach(
         _ event: (name: String, point: AttachPoint), filter: ProbeFilter, options: AggregationOptions,
-        to wrapper: EBPFWrapper
+        to wrapper: EBPFWrapper<NoProgram>
     ) throws -> Aggregation {
         // Each event is aggregated alone: --usdt-strings is for its USDT events.
         var options = options
         if event.point.kind != .usdt { options.arguments.usdtStrings = [] }
-        switch measure {
-        case .count:
-            return try wrapper.count(event.point, by: key, filter: filter, options: options)
-        case .sum(let field):
-            return try wrapper.aggregate(event.point, field: field, by: key, filter: filter, options: options)
-        case .histogram(let field, let buckets):
-            return try wrapper.histogram(
-                event.point, of: field, by: key, buckets: buckets, filter: filter, options: options)
-        case .latency:
-            // `read` or `syscall:read`: checked to be a syscall's entry.
-            let syscall = event.name.split(separator: ":").last.map(String.init) ?? event.name
-            return try wrapper.latency(ofSyscall: syscall, by: key, filter: filter, options: options)
-        }
+        return try wrapper.aggregate(event.point, measure, by: key, filter: filter, options: options)
     }
 
     /// What the status line says is kept.
@@ -112,7 +92,7 @@ struct CountMode {
         let by = "by \(key?.description ?? "all")"
         switch measure {
         case .count: return "counting " + by
-        case .sum(let field): return "counting \(by), with \(field)"
+        case .statistics(let field): return "counting \(by), with \(field)"
         case .histogram(let field, _): return "a histogram of \(field) \(by)"
         case .latency: return "a histogram of latency \(by)"
         }
@@ -122,7 +102,7 @@ struct CountMode {
     private var field: String? {
         switch measure {
         case .count: return nil
-        case .sum(let field), .histogram(let field, _): return field
+        case .statistics(let field), .histogram(let field, _): return field
         case .latency: return "nsecs"
         }
     }
@@ -140,7 +120,7 @@ struct CountMode {
                 return entry
             }
             let table = Aggregation.text(of: safe, keyName: keyName, field: field)
-            return "[\(String(format: elapsed).dropLast(3)) s] \(aggregation.program.eventName)\n\(table)\n"
+            return "[\(String(format: elapsed).dropLast(3)) s] \(aggregation.eventName)\n\(table)\n"
         case .json:
             let objects = shown.map { entry -> String in
                 var members: [(String, String)] = []
@@ -161,7 +141,7 @@ struct CountMode {
                 return JSON.object(members)
             }
             return JSON.object([
-                ("event", JSON.string(aggregation.program.eventName)), ("elapsed_s", String(format: elapsed)),
+                ("event", JSON.string(aggregation.eventName)), ("elapsed_s", String(format: elapsed)),
                 ("entries", "[" + objects.joined(separator: ",") + "]"),
             ])
         }

@@ -7,7 +7,7 @@ import EBPF
 /// Each CPU's ring is in time order, but the polling thread hands over one ring after the
 /// other, so events of different CPUs (and probes) come interleaved out of order. Lines are
 /// released after each pass of the library over every ring (every 10 ms) up to
-/// `EBPFWrapper.deliveredThrough`, before which every event has been delivered; and, should
+/// `EBPFWrapper.delivery.deliveredThrough`, before which every event has been delivered; and, should
 /// passes stall, once they are `delay` old. An event that still comes after later ones were
 /// written (its program was preempted between stamping and writing it) is written at once
 /// and counted as ``lateCount``.
@@ -48,7 +48,7 @@ final class TimeOrderedLines: Sendable {
 
     /// The lines of events at least the delay old, in time order.
     func releaseDue() -> [String] {
-        let now = EBPFWrapper.monotonicTime()
+        let now = KernelClock.now()
         return release(upTo: now > delay ? now - delay : 0)
     }
 

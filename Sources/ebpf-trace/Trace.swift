@@ -148,11 +148,11 @@ struct Trace: ParsableCommand {
     /// The counting mode's settings, when --count-by, --sum, --histogram or --latency asks
     /// for it.
     private var countMode: CountMode? {
-        let measure: CountMode.Measure
+        let measure: AggregationMeasure
         if let sum {
-            measure = .sum(field: sum)
+            measure = .statistics(of: sum)
         } else if let histogram {
-            measure = .histogram(field: histogram, buckets: linear.flatMap(Self.linearBuckets) ?? .log2)
+            measure = .histogram(of: histogram, buckets: linear.flatMap(Self.linearBuckets) ?? .log2)
         } else if latency {
             measure = .latency
         } else if countBy != nil {
@@ -197,14 +197,14 @@ struct Trace: ParsableCommand {
         let ownPID = getpid()
         // After each pass over every ring, what can no longer be preceded is written.
         if orderDelay > 0 {
-            wrapper.onDrainPass { deliveredThrough in
+            wrapper.delivery.onDrainPass { deliveredThrough in
                 ordered.release(upTo: deliveredThrough).forEach(writer.write)
             }
         }
         let probes: [Probe]
         do {
             // One program for every event: one compile, however many events.
-            probes = try wrapper.attachAll(
+            probes = try wrapper.attach(
                 events.map(point(for:)), filter: filter,
                 options: ProbeOptions(
                     stringSize: stringSize, stringArrayCount: maxArgs, stringArrayElementSize: argSize,
@@ -271,9 +271,9 @@ extension Trace {
     static func list(usdtProbesOf target: String) throws {
         let probes =
             if let pid = Int32(target) {
-                try EBPFWrapper.usdtProbes(pid: pid)
+                try USDTProbe.all(pid: pid)
             } else {
-                try EBPFWrapper.usdtProbes(in: target)
+                try USDTProbe.all(in: target)
             }
         for probe in probes {
             let semaphore = probe.hasSemaphore ? "  (semaphore)" : ""

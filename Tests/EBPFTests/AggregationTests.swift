@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 
@@ -15,7 +15,7 @@ final class AggregationTests: XCTestCase {
         try requireKernel()
         let b = try EBPFWrapper()
         defer { b.close() }
-        let byDescriptor = try b.count(.syscall("fchdir"), by: .field("fd"), filter: ourThread)
+        let byDescriptor = try b.aggregate(.syscall("fchdir"), by: .field("fd"), filter: ourThread)
         XCTAssertEqual(byDescriptor.program.eventName, "syscalls:sys_enter_fchdir")
         fchdirs(900_001, times: 3)
         fchdirs(900_002, times: 5)
@@ -37,7 +37,7 @@ final class AggregationTests: XCTestCase {
         try requireKernel()
         let b = try EBPFWrapper()
         defer { b.close() }
-        let seeks = try b.aggregate(.syscall("lseek"), field: "offset", by: .field("fd"), filter: ourThread)
+        let seeks = try b.aggregate(.syscall("lseek"), .statistics(of: "offset"), by: .field("fd"), filter: ourThread)
         for offset: off_t in [10, -20, 30, 7] { XCTAssertEqual(lseek(900_003, offset, SEEK_SET), -1) }
         XCTAssertEqual(lseek(900_004, -5, SEEK_CUR), -1)
 
@@ -62,10 +62,10 @@ final class AggregationTests: XCTestCase {
         let b = try EBPFWrapper()
         defer { b.close() }
         let comm = ThisProcess.comm  // read from /proc before the openat count starts
-        let byName = try b.count(.syscall("getppid"), by: .processName, filter: ourThread)
-        let total = try b.count(.syscall("getppid"), filter: ourThread)
+        let byName = try b.aggregate(.syscall("getppid"), by: .processName, filter: ourThread)
+        let total = try b.aggregate(.syscall("getppid"), filter: ourThread)
         // Last: compiling a program opens files on this thread.
-        let byPath = try b.count(.syscall("openat"), by: .field("filename"), filter: ourThread)
+        let byPath = try b.aggregate(.syscall("openat"), by: .field("filename"), filter: ourThread)
         for _ in 0..<7 { _ = getppid() }
         let path = "/nonexistent/ebpf-aggregation-\(getpid())"
         for _ in 0..<4 { XCTAssertEqual(open(path, O_RDONLY), -1) }
@@ -84,7 +84,7 @@ final class AggregationTests: XCTestCase {
         let b = try EBPFWrapper()
         defer { b.close() }
         let function = try b.syscallFunctionName("fchdir")
-        let counts = try b.aggregate(.kprobe(function), field: "fd", by: .field("fd"), filter: ourThread)
+        let counts = try b.aggregate(.kprobe(function), .statistics(of: "fd"), by: .field("fd"), filter: ourThread)
         XCTAssertEqual(
             counts.program.eventName,
             KernelFeatures.supportsKprobes ? "kprobe:\(function)" : "syscalls:sys_enter_fchdir")
@@ -102,7 +102,7 @@ final class AggregationTests: XCTestCase {
         try requireKernel()
         let b = try EBPFWrapper()
         defer { b.close() }
-        let offsets = try b.histogram(.syscall("lseek"), of: "offset", filter: ourThread)
+        let offsets = try b.aggregate(.syscall("lseek"), .histogram(of: "offset"), filter: ourThread)
         for offset: off_t in [0, 1, 5, 6, 1000, -3] { XCTAssertEqual(lseek(900_081, offset, SEEK_SET), -1) }
 
         let entry = try XCTUnwrap(try offsets.snapshot().first)
@@ -128,8 +128,9 @@ final class AggregationTests: XCTestCase {
         try requireKernel()
         let b = try EBPFWrapper()
         defer { b.close() }
-        let offsets = try b.histogram(
-            .syscall("lseek"), of: "offset", buckets: .linear(min: 100, max: 400, step: 100), filter: ourThread)
+        let offsets = try b.aggregate(
+            .syscall("lseek"), .histogram(of: "offset", buckets: .linear(min: 100, max: 400, step: 100)),
+            filter: ourThread)
         XCTAssertEqual(offsets.program.buckets, .linear(min: 100, max: 400, step: 100))
         for offset: off_t in [5, 100, 150, 199, 250, 399, 400, 5000, -3] {
             XCTAssertEqual(lseek(900_081, offset, SEEK_SET), -1)
@@ -158,7 +159,8 @@ final class AggregationTests: XCTestCase {
             (.linear(min: 0, max: 10, step: 3), "a multiple of step"),
             (.linear(min: 0, max: 1_001, step: 1), "at most 1000 fit"),
         ] {
-            XCTAssertThrowsError(try b.histogram(.syscall("lseek"), of: "offset", buckets: buckets)) { error in
+            XCTAssertThrowsError(try b.aggregate(.syscall("lseek"), .histogram(of: "offset", buckets: buckets))) {
+                error in
                 XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
                 XCTAssertTrue("\(error)".contains(expected), "\(error)")
             }
@@ -172,7 +174,7 @@ final class AggregationTests: XCTestCase {
         let zero = open("/dev/zero", O_RDONLY)
         defer { close(zero) }
         let comm = ThisProcess.comm
-        let returns = try b.histogram(.syscallExit("read"), of: "ret", by: .processName, filter: ourThread)
+        let returns = try b.aggregate(.syscallExit("read"), .histogram(of: "ret"), by: .processName, filter: ourThread)
         XCTAssertEqual(returns.program.eventName, "syscalls:sys_exit_read")
         var buffer = [UInt8](repeating: 0, count: 100)
         for _ in 0..<2 { XCTAssertEqual(read(zero, &buffer, 100), 100) }
@@ -193,7 +195,7 @@ final class AggregationTests: XCTestCase {
         try requireKernel()
         let b = try EBPFWrapper()
         defer { b.close() }
-        let sleeps = try b.latency(ofSyscall: "clock_nanosleep", filter: ourThread)
+        let sleeps = try b.aggregate(.syscall("clock_nanosleep"), .latency, filter: ourThread)
         XCTAssertEqual(sleeps.program.histogramValueName, "nsecs")
         func slot(_ nanoseconds: UInt64) -> Int { 64 - nanoseconds.leadingZeroBitCount }
         // Each sleep on its own, taken after it: a late wake-up can put the 3 ms sleep in
@@ -217,11 +219,11 @@ final class AggregationTests: XCTestCase {
             XCTAssertEqual(filled.count, 1, "\(milliseconds) ms: \(filled)")
             for slot in filled { XCTAssertTrue(expected.contains(slot), "\(milliseconds) ms: \(slot) in \(expected)") }
         }
-        XCTAssertThrowsError(try b.latency(ofSyscall: "read", by: .field("fd"))) { error in
+        XCTAssertThrowsError(try b.aggregate(.syscall("read"), .latency, by: .field("fd"))) { error in
             XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
             XCTAssertTrue("\(error)".contains("field 'fd' cannot be its key"), "\(error)")
         }
-        XCTAssertThrowsError(try b.latency(ofSyscall: "no_such_syscall")) { error in
+        XCTAssertThrowsError(try b.aggregate(.syscall("no_such_syscall"), .latency)) { error in
             XCTAssertEqual((error as? EBPFError)?.code, .notFound)
         }
     }
@@ -230,7 +232,7 @@ final class AggregationTests: XCTestCase {
         try requireKernel()
         let b = try EBPFWrapper()
         defer { b.close() }
-        let small = try b.count(
+        let small = try b.aggregate(
             .syscall("fchdir"), by: .field("fd"), filter: ourThread, options: AggregationOptions(maxKeys: 2))
         fchdirs(900_011, times: 2)
         fchdirs(900_012, times: 1)
@@ -251,7 +253,7 @@ final class AggregationTests: XCTestCase {
         let b = try EBPFWrapper()
         defer { b.close() }
         let filter = ProbeFilter(processID: ThisProcess.pid, threadID: ThisProcess.tid)
-        let counts = try b.count(.syscall("fchdir"), by: .field("fd"), filter: filter)
+        let counts = try b.aggregate(.syscall("fchdir"), by: .field("fd"), filter: filter)
         let intervals = counts.intervals(every: .milliseconds(20))
         for round in 0..<50 {
             XCTAssertEqual(fchdir(900_021), -1)
@@ -292,7 +294,7 @@ final class AggregationTests: XCTestCase {
         }
         worker.start()
         XCTAssertTrue(waitUntil { tid.withLock { $0 } != 0 })
-        let counts = try b.count(
+        let counts = try b.aggregate(
             .syscall("fchdir"), filter: ProbeFilter(processID: ThisProcess.pid, threadID: tid.withLock { $0 }))
         go.signal()
         var total: UInt64 = 0
@@ -313,7 +315,7 @@ final class AggregationTests: XCTestCase {
     func testDetachStopsCountingAndCloseFreesTheTable() throws {
         try requireKernel()
         let b = try EBPFWrapper()
-        let counts = try b.count(.syscall("fchdir"), filter: ourThread)
+        let counts = try b.aggregate(.syscall("fchdir"), filter: ourThread)
         fchdirs(900_031, times: 2)
         counts.detach()
         fchdirs(900_031, times: 3)
@@ -329,24 +331,25 @@ final class AggregationTests: XCTestCase {
         let b = try EBPFWrapper()
         defer { b.close() }
         let compiles = BPFModule.compileCount.load(ordering: .relaxed)
-        XCTAssertThrowsError(try b.count(.syscall("openat"), by: .field("nosuch"))) { error in
+        XCTAssertThrowsError(try b.aggregate(.syscall("openat"), by: .field("nosuch"))) { error in
             XCTAssertEqual((error as? EBPFError)?.code, .notFound)
             XCTAssertTrue(
                 "\(error)".contains(
                     "\"nosuch\" is not a field of syscalls:sys_enter_openat, so it cannot be the key; its fields: dfd, filename, flags, mode"
                 ), "\(error)")
         }
-        XCTAssertThrowsError(try b.aggregate(.syscall("openat"), field: "filename")) { error in
+        XCTAssertThrowsError(try b.aggregate(.syscall("openat"), .statistics(of: "filename"))) { error in
             XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
             XCTAssertTrue("\(error)".contains("only an integer field has a sum, min and max"), "\(error)")
         }
-        XCTAssertThrowsError(try b.count(.syscall("openat"), options: AggregationOptions(stringSize: 1000))) { error in
+        XCTAssertThrowsError(try b.aggregate(.syscall("openat"), options: AggregationOptions(stringSize: 1000))) {
+            error in
             XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
         }
-        XCTAssertThrowsError(try b.count(.syscall("no_such_syscall"))) { error in
+        XCTAssertThrowsError(try b.aggregate(.syscall("no_such_syscall"))) { error in
             XCTAssertEqual((error as? EBPFError)?.code, .notFound)
         }
         XCTAssertEqual(BPFModule.compileCount.load(ordering: .relaxed), compiles, "nothing compiled")
-        XCTAssertTrue(b.probes.isEmpty)
+        XCTAssertTrue(b.session.probes.isEmpty)
     }
 }

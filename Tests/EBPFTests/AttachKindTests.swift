@@ -1,4 +1,4 @@
-import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 
@@ -21,9 +21,9 @@ final class AttachKindTests: XCTestCase {
                 """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)"])
         defer { b.close() }
         let hits = Collected<EventRecord>()
-        let attachment = try b.attachRawTracepoint(tp: "sys_enter", fnName: "on_sys_enter")
+        let attachment = try b.attach(function: "on_sys_enter", to: .rawTracepoint("sys_enter"))
         XCTAssertEqual(attachment.point, .rawTracepoint("sys_enter"))
-        try b.openPerfBuffer("hits") { hits.append($0) }
+        try b.table("hits").openPerfBuffer { hits.append($0) }
         for _ in 0..<7 { _ = getppid() }
         XCTAssertTrue(waitUntil { hits.count >= 7 })
         XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
@@ -59,7 +59,7 @@ final class AttachKindTests: XCTestCase {
                 """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)"])
         defer { b.close() }
         let calls = Collected<EventRecord>()
-        try b.openPerfBuffer("calls") { calls.append($0) }
+        try b.table("calls").openPerfBuffer { calls.append($0) }
         let entry = try b.attach(function: "on_enter", to: AttachPoint(parsing: "syscall:getppid"))
         let exit = try b.attach(function: "on_return", to: .syscallExit("getppid"))
         // What runs in the kernel: the syscall's tracepoints.
@@ -85,15 +85,15 @@ final class AttachKindTests: XCTestCase {
                 """, cflags: ["-DTARGET_TID=\(ThisProcess.tid)"])
         defer { b.close() }
         let calls = Collected<EventRecord>()
-        let entry = try b.attachUprobe(name: "c", sym: "getpid", fnName: "on_entry", pid: ThisProcess.pid)
-        let exit = try b.attachUretprobe(name: "c", sym: "getpid", fnName: "on_return", pid: ThisProcess.pid)
+        let entry = try b.attach(function: "on_entry", to: .uprobe("getpid", in: "c", pid: ThisProcess.pid))
+        let exit = try b.attach(function: "on_return", to: .uretprobe("getpid", in: "c", pid: ThisProcess.pid))
         // The library name resolved to the file the loader maps.
         let entryText = entry.point.description
         XCTAssertTrue(entryText.hasPrefix("uprobe:/"), entryText)
         XCTAssertTrue(entryText.hasSuffix("/libc.so.6:getpid?pid=\(ThisProcess.pid)"), entryText)
         XCTAssertEqual(exit.point.kind, .uretprobe)
         XCTAssertEqual(exit.point.description, "uretprobe:" + entryText.dropFirst("uprobe:".count))
-        try b.openPerfBuffer("calls") { calls.append($0) }
+        try b.table("calls").openPerfBuffer { calls.append($0) }
 
         let pid = CPUAffinity.onOneCPU {
             let pid = getpid()
@@ -122,18 +122,18 @@ final class AttachKindTests: XCTestCase {
         try requireKernel()
         let b = try EBPFWrapper(text: "int f(struct pt_regs *ctx) { return 0; }")
         defer { b.close() }
-        XCTAssertThrowsError(try b.attachUprobe(name: "/no/such/binary", sym: "main", fnName: "f")) { error in
+        XCTAssertThrowsError(try b.attach(function: "f", to: .uprobe("main", in: "/no/such/binary"))) { error in
             XCTAssertEqual((error as! EBPFError).code, .notFound)
         }
-        XCTAssertThrowsError(try b.attachUprobe(name: "c", sym: "no_such_symbol_xyz", fnName: "f")) { error in
+        XCTAssertThrowsError(try b.attach(function: "f", to: .uprobe("no_such_symbol_xyz", in: "c"))) { error in
             let error = error as! EBPFError
             XCTAssertEqual(error.code, .notFound)
             XCTAssertTrue(error.message.contains("no_such_symbol_xyz"), error.message)
         }
-        XCTAssertThrowsError(try b.attachUprobe(name: "no_such_library_xyz", sym: "f", fnName: "f")) { error in
+        XCTAssertThrowsError(try b.attach(function: "f", to: .uprobe("f", in: "no_such_library_xyz"))) { error in
             XCTAssertEqual((error as! EBPFError).code, .notFound)
         }
-        XCTAssertTrue(b.attachments.isEmpty)
+        XCTAssertTrue(b.session.attachments.isEmpty)
     }
 
     func testSoftwarePerfEventSamplesOurProcess() throws {
@@ -152,12 +152,13 @@ final class AttachKindTests: XCTestCase {
                 """)
         defer { b.close() }
         let samples = Collected<EventRecord>()
-        try b.openPerfBuffer("samples") { samples.append($0) }
+        try b.table("samples").openPerfBuffer { samples.append($0) }
         // Every millisecond of CPU time of the thread whose id is the process id: the main
         // thread, which runs the tests (a perf event given a pid follows that one thread).
         XCTAssertEqual(ThisProcess.tid, ThisProcess.pid, "the test runs on the main thread")
-        let attachment = try b.attachPerfEvent(
-            .software(.cpuClock), sampling: .period(1_000_000), fnName: "on_sample", pid: ThisProcess.pid)
+        let attachment = try b.attach(
+            function: "on_sample",
+            to: .perfEvent(.software(.cpuClock), sampling: .period(1_000_000), pid: ThisProcess.pid))
         XCTAssertEqual(attachment.point.description, "software:cpu-clock:1000000?pid=\(ThisProcess.pid)")
         // 300 ms of this thread's CPU time, however long a busy machine takes to give it.
         var spin = ThreadCPUTime.spin(for: .milliseconds(300))
@@ -193,7 +194,7 @@ final class AttachKindTests: XCTestCase {
         // first open never arrived (cause not found; it did not recur).
         var seen: [String] = []
         let drainEnd = ContinuousClock.now + .seconds(2)
-        while ContinuousClock.now < drainEnd, let old = try b.traceReadline(timeout: .milliseconds(100)) {
+        while ContinuousClock.now < drainEnd, let old = try b.session.tracePipe.readLine(timeout: .milliseconds(100)) {
             seen.append(old)
         }
         _ = getppid()
@@ -217,9 +218,11 @@ final class AttachKindTests: XCTestCase {
         defer { b.close() }
         // Drain whatever is there, then expect silence from a program-less wrapper's view.
         let start = ContinuousClock.now
-        while try b.traceReadline(timeout: .milliseconds(50)) != nil, ContinuousClock.now - start < .seconds(2) {}
+        while try b.session.tracePipe.readLine(timeout: .milliseconds(50)) != nil,
+            ContinuousClock.now - start < .seconds(2)
+        {}
         let waitStart = ContinuousClock.now
-        _ = try b.traceReadline(timeout: .milliseconds(100))
+        _ = try b.session.tracePipe.readLine(timeout: .milliseconds(100))
         XCTAssertLessThan(ContinuousClock.now - waitStart, .seconds(1))
     }
 }

@@ -1,4 +1,4 @@
-import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 

@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import Synchronization
 import XCTest
@@ -67,14 +67,15 @@ final class BufferFairnessTests: XCTestCase {
         let flood: @Sendable (UInt64) -> Void = { _ in usleep(200) }
         switch flooded {
         case .perf:
-            try b.openPerfBuffer("flood", as: UInt64.self, options: PerfBufferOptions(pageCount: 4), handler: flood)
-        case .ring: try b.openRingBuffer("flood", as: UInt64.self, handler: flood)
+            try b.table("flood").openPerfBuffer(
+                as: UInt64.self, options: PerfBufferOptions(pageCount: 4), handler: flood)
+        case .ring: try b.table("flood").openRingBuffer(as: UInt64.self, handler: flood)
         }
         // The quiet buffer keeps the default options: batched wake-ups for a perf buffer.
         let received = Collected<UInt64>()
         switch quiet {
-        case .perf: try b.openPerfBuffer("quiet", as: UInt64.self) { received.append($0) }
-        case .ring: try b.openRingBuffer("quiet", as: UInt64.self) { received.append($0) }
+        case .perf: try b.table("quiet").openPerfBuffer(as: UInt64.self) { received.append($0) }
+        case .ring: try b.table("quiet").openRingBuffer(as: UInt64.self) { received.append($0) }
         }
         let refused = try b.table("refused", key: UInt32.self, value: UInt64.self)
         func refusedCount() -> UInt64 { ((try? refused.value(forKey: 0)) ?? nil) ?? 0 }

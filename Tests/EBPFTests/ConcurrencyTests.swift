@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 
@@ -20,7 +20,7 @@ final class ConcurrencyTests: XCTestCase {
         let values = try native.table("values", key: UInt32.self, value: UInt64.self)
         let tracer = try EBPFWrapper(cache: nil, probeBuilder: .emitter)
         defer { tracer.close() }
-        let counts = try tracer.count(
+        let counts = try tracer.aggregate(
             .syscall("getpgid"), by: .processID, filter: ProbeFilter(processID: ThisProcess.pid))
 
         let finished = DispatchSemaphore(value: 0)

@@ -1,4 +1,4 @@
-import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 
@@ -23,10 +23,10 @@ final class DeliveryOrderTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 2, "the test needs two CPUs")
         let b = try EBPFWrapper(cache: nil)
         defer { b.close() }
-        XCTAssertNil(b.deliveredThrough, "no pass before the first buffer")
+        XCTAssertNil(b.delivery.deliveredThrough, "no pass before the first buffer")
 
         let seen = Locked(Seen())
-        b.onDrainPass { through in
+        b.delivery.onDrainPass { through in
             seen.withLock {
                 if through < $0.watermark { $0.passesWentBack = true }
                 $0.watermark = through
@@ -60,7 +60,7 @@ final class DeliveryOrderTests: XCTestCase {
         for round in 1...rounds {
             go.forEach { $0.signal() }
             for _ in 0..<2 { XCTAssertEqual(roundDone.wait(timeout: .now() + 60), .success) }
-            let afterCalls = EBPFWrapper.monotonicTime()
+            let afterCalls = KernelClock.now()
             XCTAssertTrue(
                 waitUntil(timeout: .seconds(60)) { seen.withLock { $0.watermark } > afterCalls },
                 "a pass announced past the calls (passes every 10 ms)")
@@ -68,7 +68,7 @@ final class DeliveryOrderTests: XCTestCase {
             XCTAssertEqual(state.events.count, round * 2 * callsPerRound, "every call so far delivered")
             let latest = try XCTUnwrap(state.events.map(\.timestamp).max())
             XCTAssertGreaterThan(state.watermark, latest, "the watermark is past every call so far")
-            XCTAssertGreaterThanOrEqual(try XCTUnwrap(b.deliveredThrough), state.watermark)
+            XCTAssertGreaterThanOrEqual(try XCTUnwrap(b.delivery.deliveredThrough), state.watermark)
         }
 
         let state = seen.withLock { $0 }
@@ -79,6 +79,6 @@ final class DeliveryOrderTests: XCTestCase {
             [
                 firstFD: rounds * callsPerRound, firstFD + 1: rounds * callsPerRound,
             ])
-        XCTAssertLessThanOrEqual(state.watermark, EBPFWrapper.monotonicTime())
+        XCTAssertLessThanOrEqual(state.watermark, KernelClock.now())
     }
 }

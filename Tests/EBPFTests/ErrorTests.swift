@@ -1,4 +1,4 @@
-import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 
@@ -37,7 +37,7 @@ final class ErrorTests: XCTestCase {
             // ('scalar' on 6.x kernels, 'inv' before 5.19).
             XCTAssertTrue(log.contains("R1 invalid mem access '"), "verifier log: \(log)")
         }
-        XCTAssertTrue(b.attachments.isEmpty)
+        XCTAssertTrue(b.session.attachments.isEmpty)
     }
 
     func testUnknownFunctionAndTableNameTheOnesThatExist() throws {
@@ -46,13 +46,12 @@ final class ErrorTests: XCTestCase {
         defer { b.close() }
         XCTAssertEqual(try b.functionNames, ["real_fn"])
         XCTAssertEqual(try b.tableNames, ["events"])
-        XCTAssertEqual(try EBPFWrapper().functionNames, [], "no program, no functions")
         XCTAssertThrowsError(try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "missing_fn")) { error in
             let error = error as! EBPFError
             XCTAssertEqual(error.code, .functionNotFound)
             XCTAssertTrue(error.message.contains("real_fn"), error.message)
         }
-        XCTAssertThrowsError(try b.openPerfBuffer("missing_table") { _ in }) { error in
+        XCTAssertThrowsError(try b.table("missing_table").openPerfBuffer { _ in }) { error in
             let error = error as! EBPFError
             XCTAssertEqual(error.code, .tableNotFound)
             XCTAssertTrue(error.message.contains("events"), error.message)
@@ -82,19 +81,11 @@ final class ErrorTests: XCTestCase {
         XCTAssertThrowsError(try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "f; drop")) { error in
             XCTAssertEqual((error as! EBPFError).code, .invalidArgument)
         }
-        XCTAssertThrowsError(try b.attachRawTracepoint(tp: "no_such_raw_tp", fnName: "f")) { error in
+        XCTAssertThrowsError(try b.attach(function: "f", to: .rawTracepoint("no_such_raw_tp"))) { error in
             XCTAssertEqual((error as! EBPFError).code, .notFound)
         }
         XCTAssertThrowsError(try b.syscallFunctionName("bind; }"))
-        XCTAssertTrue(b.attachments.isEmpty)
-    }
-
-    func testProgramlessWrapperExplainsFnNameNeedsText() throws {
-        let b = try EBPFWrapper()
-        defer { b.close() }
-        XCTAssertThrowsError(try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "f")) { error in
-            XCTAssertTrue((error as! EBPFError).message.contains("EBPFWrapper(text:)"))
-        }
+        XCTAssertTrue(b.session.attachments.isEmpty)
     }
 
     /// Flags that make clang read a file or load code are refused before anything is

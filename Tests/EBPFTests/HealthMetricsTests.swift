@@ -1,5 +1,5 @@
 import CoreMetrics
-import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import MetricsTestKit
 import XCTest
@@ -58,7 +58,7 @@ final class HealthMetricsTests: XCTestCase {
         defer { b.close() }
         try b.attachTracepoint(
             tp: "syscalls:sys_enter_getpriority", fnName: "tracepoint__syscalls__sys_enter_getpriority")
-        let buffer = try b.openPerfBuffer("health_events", as: UInt64.self) { _ in }
+        let buffer = try b.table("health_events").openPerfBuffer(as: UInt64.self) { _ in }
         for _ in 0..<40 { _ = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
 
         XCTAssertEqual(total("ebpf_events_received_total", [("buffer", "health_events")], reaching: 40), 40)

@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import CTestSupport
 import Foundation
 import XCTest
@@ -29,8 +29,8 @@ final class HostileInputTests: XCTestCase {
                 }
                 """, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
         defer { b.close() }
-        let attachment = try b.makeUserProbeAttachment(
-            module: b.nativeModule(), point: .uprobe("getppid", in: link), fnName: "on_call",
+        let attachment = try b.session.makeUserProbeAttachment(
+            module: b.session.nativeModule(), point: .uprobe("getppid", in: link), fnName: "on_call",
             beforeAttach: {
                 XCTAssertEqual(unlink(link), 0)
                 XCTAssertEqual(symlink(decoy, link), 0)
@@ -50,13 +50,13 @@ final class HostileInputTests: XCTestCase {
         let b = try EBPFWrapper(text: "int f(struct pt_regs *ctx) { return 0; }")
         defer { b.close() }
         for path in ["/tmp/a b/libc.so.6", "/tmp/libc.so.6 arg=1"] {
-            XCTAssertThrowsError(try b.attachUprobe(name: path, sym: "getpid", fnName: "f")) { error in
+            XCTAssertThrowsError(try b.attach(function: "f", to: .uprobe("getpid", in: path))) { error in
                 let error = error as! EBPFError
                 XCTAssertEqual(error.code, .invalidArgument, "\(path): \(error)")
                 XCTAssertTrue(error.message.contains("a space"), error.message)
             }
         }
-        XCTAssertTrue(b.attachments.isEmpty)
+        XCTAssertTrue(b.session.attachments.isEmpty)
     }
 
     /// A traced binary whose `.gnu_debuglink` names a FIFO planted beside it: resolving its
@@ -90,7 +90,7 @@ final class HostileInputTests: XCTestCase {
         defer { b.close() }
         let done = DispatchSemaphore(value: 0)
         Thread {
-            _ = b.sym(text + 0x10, pid: child.pid)
+            _ = b.symbols.sym(text + 0x10, pid: child.pid)
             done.signal()
         }.start()
         let returned = done.wait(timeout: .now() + 30) == .success
@@ -112,13 +112,13 @@ final class HostileInputTests: XCTestCase {
         let getpidAddress = UInt64(
             UInt(bitPattern: try XCTUnwrap(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "getpid"))))
         let offset = getpidAddress - (try XCTUnwrap(Self.mapping(of: libc, in: getpid(), executable: false)))
-        let expected = b.sym(getpidAddress, pid: getpid())
+        let expected = b.symbols.sym(getpidAddress, pid: getpid())
         XCTAssertNotEqual(expected, "[unknown]")
 
         let first = try ChildProcess("/usr/bin/sleep", ["60"])
         let pid = first.pid
         let firstBase = try XCTUnwrap(Self.mapping(of: libc, in: pid, executable: false), "libc in the first sleep")
-        XCTAssertEqual(b.sym(firstBase + offset, pid: pid), expected)
+        XCTAssertEqual(b.symbols.sym(firstBase + offset, pid: pid), expected)
         first.signal(SIGKILL)
         XCTAssertEqual(first.wait(), .signaled(SIGKILL))
 
@@ -143,7 +143,7 @@ final class HostileInputTests: XCTestCase {
             }, "sleep and its libc in the second process")
         let secondBase = try XCTUnwrap(Self.mapping(of: libc, in: pid, executable: false), "libc in the second sleep")
         XCTAssertNotEqual(secondBase, firstBase, "address space layout randomization")
-        XCTAssertEqual(b.sym(secondBase + offset, pid: pid), expected, "the new process's mappings")
+        XCTAssertEqual(b.symbols.sym(secondBase + offset, pid: pid), expected, "the new process's mappings")
     }
 
     /// Symbol caches are bounded: the least recently used process's goes first, and an

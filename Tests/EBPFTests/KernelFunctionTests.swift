@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 @testable import EBPFKernel
@@ -47,15 +47,15 @@ final class KernelFunctionTests: XCTestCase {
 
     func testEntryCountsAndExitReturnValuesOfOpens() throws {
         try requireKernel()
-        var wrapper: EBPFWrapper?
+        var wrapper: EBPFWrapper<CProgram>?
         var thread: Int32 = 0
         try onOwnThread { tid in
             thread = tid
             let b = try EBPFWrapper(text: Self.program, cflags: ["-DTID=\(tid)"])
             wrapper = b
             guard fentryLoads else { return }
-            let entry = try b.attachKfunc(function: "do_sys_openat2")
-            let exit = try b.attachKretfunc(function: "do_sys_openat2")
+            let entry = try b.attachKernelFunction("do_sys_openat2")
+            let exit = try b.attachKernelFunctionExit("do_sys_openat2")
             XCTAssertEqual([entry.point, exit.point], [.fentry("do_sys_openat2"), .fexit("do_sys_openat2")])
             // From libbcc 0.28 the macros put the module into the name.
             let module = Self.macrosNameTheModule ? "vmlinux__" : ""
@@ -79,7 +79,7 @@ final class KernelFunctionTests: XCTestCase {
                         "this kernel refuses tracing programs (fentry, fexit): loading an fentry program on do_sys_openat2 that does nothing failed with EPERM"
                     ), error.message)
             }
-            XCTAssertThrowsError(try b.attachKfunc(function: "do_sys_openat2")) { error in
+            XCTAssertThrowsError(try b.attachKernelFunction("do_sys_openat2")) { error in
                 let error = error as! EBPFError
                 XCTAssertEqual(error.code, .notSupported)
                 XCTAssertTrue(
@@ -89,10 +89,10 @@ final class KernelFunctionTests: XCTestCase {
                 XCTAssertTrue(
                     error.message.hasSuffix("attach a kprobe (attachKprobe) or a tracepoint instead"), error.message)
             }
-            XCTAssertThrowsError(try b.attachKretfunc(function: "do_sys_openat2")) { error in
+            XCTAssertThrowsError(try b.attachKernelFunctionExit("do_sys_openat2")) { error in
                 XCTAssertEqual((error as? EBPFError)?.code, .notSupported)
             }
-            XCTAssertTrue(b.attachments.isEmpty, "nothing half attached")
+            XCTAssertTrue(b.session.attachments.isEmpty, "nothing half attached")
             return
         }
         XCTAssertEqual(
@@ -101,8 +101,8 @@ final class KernelFunctionTests: XCTestCase {
         XCTAssertEqual(
             try b.table("returns", key: UInt32.self, value: Int64.self)[UInt32(thread)], -Int64(ENOENT),
             "the last, failed open's negative errno")
-        b.detachAll()
-        XCTAssertTrue(b.attachments.allSatisfy { !$0.isAttached })
+        b.session.detachAll()
+        XCTAssertTrue(b.session.attachments.allSatisfy { !$0.isAttached })
     }
 
     /// Whether this libbcc's `KFUNC_PROBE(f)` defines `kfunc__vmlinux__f` (0.28 on) rather
@@ -131,15 +131,15 @@ final class KernelFunctionTests: XCTestCase {
                 return 0;
             }
             """
-        var wrapper: EBPFWrapper?
+        var wrapper: EBPFWrapper<CProgram>?
         var thread: Int32 = 0
         try onOwnThread { tid in
             thread = tid
             let b = try EBPFWrapper(text: text, cflags: ["-DTID=\(tid)"])
             wrapper = b
             guard fentryLoads else { return }
-            let entry = try b.attachKfunc(function: "do_sys_openat2")
-            let exit = try b.attachKretfunc(function: "do_sys_openat2")
+            let entry = try b.attachKernelFunction("do_sys_openat2")
+            let exit = try b.attachKernelFunctionExit("do_sys_openat2")
             XCTAssertEqual(
                 [entry.functionName, exit.functionName],
                 ["kfunc__vmlinux__do_sys_openat2", "kretfunc__do_sys_openat2"])
@@ -150,10 +150,10 @@ final class KernelFunctionTests: XCTestCase {
         let b = try XCTUnwrap(wrapper)
         defer { b.close() }
         guard fentryLoads else {
-            XCTAssertThrowsError(try b.attachKfunc(function: "do_sys_openat2")) { error in
+            XCTAssertThrowsError(try b.attachKernelFunction("do_sys_openat2")) { error in
                 XCTAssertEqual((error as? EBPFError)?.code, .notSupported)
             }
-            XCTAssertTrue(b.attachments.isEmpty, "nothing half attached")
+            XCTAssertTrue(b.session.attachments.isEmpty, "nothing half attached")
             return
         }
         XCTAssertEqual(try b.table("entries", key: UInt32.self, value: UInt64.self)[UInt32(thread)], 4)
@@ -174,7 +174,7 @@ final class KernelFunctionTests: XCTestCase {
                 XCTAssertEqual(error.code, .notSupported)
                 XCTAssertTrue(error.message.contains("this kernel refuses tracing programs"), error.message)
             }
-            XCTAssertTrue(b.probes.isEmpty && b.attachments.isEmpty, "nothing half attached")
+            XCTAssertTrue(b.session.probes.isEmpty && b.session.attachments.isEmpty, "nothing half attached")
             return
         }
         let path = "/tmp/ebpf-fentry-\(UUID().uuidString)"
@@ -182,11 +182,11 @@ final class KernelFunctionTests: XCTestCase {
         var results: Aggregation?
         try onOwnThread { tid in
             let thread = ProbeFilter(processID: ThisProcess.pid, threadID: tid)
-            let probes = try b.attachAll([.fentry("do_sys_openat2"), .fexit("do_sys_openat2")], filter: thread) {
+            let probes = try b.attach([.fentry("do_sys_openat2"), .fexit("do_sys_openat2")], filter: thread) {
                 ($0.eventName.hasPrefix("fexit") ? exits : entries).append($0)
             }
             XCTAssertEqual(probes.map(\.eventName), ["fentry:do_sys_openat2", "fexit:do_sys_openat2"])
-            results = try b.aggregate(.fexit("do_sys_openat2"), field: "ret", filter: thread)
+            results = try b.aggregate(.fexit("do_sys_openat2"), .statistics(of: "ret"), filter: thread)
         } work: {
             let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
             created.withLock { $0 = fd }
@@ -211,12 +211,29 @@ final class KernelFunctionTests: XCTestCase {
         let b = try EBPFWrapper(
             text: "KFUNC_PROBE(no_such_kernel_function_here, int unused) { return 0; }", cflags: ["-DTID=0"])
         defer { b.close() }
-        XCTAssertThrowsError(try b.attachKfunc(function: "no_such_kernel_function_here")) { error in
+        XCTAssertThrowsError(try b.attachKernelFunction("no_such_kernel_function_here")) { error in
             let error = error as! EBPFError
             XCTAssertEqual(error.code, fentryLoads ? .notFound : .notSupported, error.message)
         }
-        XCTAssertThrowsError(try b.attachKfunc(function: "bad name")) { error in
+        XCTAssertThrowsError(try b.attachKernelFunction("bad name")) { error in
             XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
         }
+    }
+}
+
+extension EBPFWrapper where Program == CProgram {
+    /// The program's `KFUNC_PROBE(function)` attached at the function's entry, by the name
+    /// this libbcc gave it (`kfunc__function`, or `kfunc__vmlinux__function` from 0.28).
+    fileprivate func attachKernelFunction(_ function: String) throws -> Attachment {
+        try attach(function: try kernelFunctionProgram(function, exit: false), to: .fentry(function))
+    }
+
+    fileprivate func attachKernelFunctionExit(_ function: String) throws -> Attachment {
+        try attach(function: try kernelFunctionProgram(function, exit: true), to: .fexit(function))
+    }
+
+    private func kernelFunctionProgram(_ function: String, exit: Bool) throws -> String {
+        let prefix = exit ? "kretfunc__" : "kfunc__"
+        return try functionNames.first { $0.hasPrefix(prefix) && $0.hasSuffix("__" + function) } ?? prefix + function
     }
 }

@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import Synchronization
 import XCTest
@@ -36,11 +36,11 @@ extension XCTestCase {
     /// together through `b`, their events collected in `events`; and how many compiles that
     /// took. Syscalls the library itself does not make while attaching (it dup2s stdout and
     /// stderr to capture libbcc's output), so each count is the test's alone.
-    func attachThreeSyscallProbes(_ b: EBPFWrapper, into events: Collected<ProbeEvent>) throws -> (
+    func attachThreeSyscallProbes<Program>(_ b: EBPFWrapper<Program>, into events: Collected<ProbeEvent>) throws -> (
         probes: [Probe], compiles: Int
     ) {
         let compilesBefore = BPFModule.compileCount.load(ordering: .relaxed)
-        let probes = try b.attachAll(
+        let probes = try b.attach(
             [.syscall("getppid"), .syscall("getpgid"), .tracepoint("syscalls:sys_enter_fchdir")], filter: ourThread
         ) { events.append($0) }
         return (probes, BPFModule.compileCount.load(ordering: .relaxed) - compilesBefore)
@@ -55,7 +55,7 @@ extension XCTestCase {
         XCTAssertEqual(event.groupID, getgid(), file: file, line: line)
         XCTAssertEqual(event.processName, ThisProcess.comm, file: file, line: line)
         XCTAssertLessThan(event.cpu, ProcessInfo.processInfo.processorCount, file: file, line: line)
-        let nanoseconds = EBPFWrapper.monotonicTime()
+        let nanoseconds = KernelClock.now()
         XCTAssertLessThanOrEqual(event.timestamp, nanoseconds, file: file, line: line)
         XCTAssertGreaterThan(
             event.timestamp, nanoseconds - 10_000_000_000, "within the last 10 s", file: file, line: line)

@@ -1,4 +1,4 @@
-import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 
@@ -75,16 +75,17 @@ final class KilledTracerTests: XCTestCase {
                 """, cflags: ["-DTARGET_PID=\(getpid())"])
         let kinds = Collected<Int>()
         try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "on_tracepoint")
-        try b.attachRawTracepoint(tp: "sys_enter", fnName: "on_raw_tracepoint")
-        try b.attachUprobe(name: "c", sym: "getpid", fnName: "on_uprobe")
+        try b.attach(function: "on_raw_tracepoint", to: .rawTracepoint("sys_enter"))
+        try b.attach(function: "on_uprobe", to: .uprobe("getpid", in: "c"))
         var expected: Set<Int> = [1, 2, 3, 5]
         if KernelFeatures.supportsKprobes {
             try b.attachKprobe(event: b.syscallFunctionName("getppid"), fnName: "on_kprobe")
             expected.insert(4)
         }
-        try b.attachPerfEvent(.software(.cpuClock), sampling: .frequency(49), fnName: "on_sample", pid: getpid())
-        try b.openPerfBuffer("hits") { kinds.append($0.kind?.intValue ?? 0) }
-        try b.attachSyscall("getppid", filter: ProbeFilter(processID: getpid())) { _ in kinds.append(5) }
+        try b.attach(
+            function: "on_sample", to: .perfEvent(.software(.cpuClock), sampling: .frequency(49), pid: getpid()))
+        try b.table("hits").openPerfBuffer { kinds.append($0.kind?.intValue ?? 0) }
+        try b.attach(.syscall("getppid"), filter: ProbeFilter(processID: getpid())) { _ in kinds.append(5) }
         let deadline = ContinuousClock.now + .seconds(120)
         var announced = false
         while ContinuousClock.now < deadline {

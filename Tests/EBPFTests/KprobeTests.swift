@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import Logging
 import XCTest
@@ -39,7 +39,7 @@ final class KprobeTests: XCTestCase {
     }
 
     /// A wrapper whose log the test reads, for the fallback message.
-    func makeWrapper() throws -> (EBPFWrapper, LogCapture) {
+    func makeWrapper() throws -> (EBPFWrapper<NoProgram>, LogCapture) {
         let messages = LogCapture()
         return (try EBPFWrapper(logger: Logger(label: "test") { _ in messages }), messages)
     }
@@ -48,7 +48,8 @@ final class KprobeTests: XCTestCase {
     /// kernel: a real kprobe and no fallback message where kprobes exist, the syscall's
     /// tracepoint and a message saying so where not.
     func attachSyscallKprobe(
-        _ syscall: String, on b: EBPFWrapper, messages: LogCapture, file: StaticString = #filePath, line: UInt = #line
+        _ syscall: String, on b: EBPFWrapper<some WrapperProgram>, messages: LogCapture, file: StaticString = #filePath,
+        line: UInt = #line
     ) throws -> Collected<ProbeEvent> {
         let function = try b.syscallFunctionName(syscall)
         XCTAssertEqual(
@@ -168,7 +169,7 @@ final class KprobeTests: XCTestCase {
                     error.message.contains("attach to a tracepoint instead (tracepoint:CATEGORY:NAME"),
                     "says what to use instead: \(error.message)")
             }
-            XCTAssertTrue(b.probes.isEmpty, "nothing half attached")
+            XCTAssertTrue(b.session.probes.isEmpty, "nothing half attached")
             return
         }
         let probe = try b.attachKprobe(event: "ksys_dup3", filter: ourProcess) { events.append($0) }
@@ -265,18 +266,18 @@ final class KprobeTests: XCTestCase {
                 XCTAssertTrue(
                     error.message.contains("attach to tracepoint:syscalls:sys_enter_dup2 instead"), error.message)
             }
-            XCTAssertThrowsError(try b.attachKretprobe(event: function, fnName: "on_return")) { error in
+            XCTAssertThrowsError(try b.attach(function: "on_return", to: .kretprobe(function))) { error in
                 XCTAssertEqual((error as! EBPFError).code, .notSupported)
                 XCTAssertTrue((error as! EBPFError).message.contains("syscalls:sys_exit_dup2"))
             }
-            XCTAssertTrue(b.attachments.isEmpty, "nothing half attached")
+            XCTAssertTrue(b.session.attachments.isEmpty, "nothing half attached")
             return
         }
         let entry = try b.attachKprobe(event: function, fnName: "on_entry")
-        let exit = try b.attachKretprobe(event: function, fnName: "on_return")
+        let exit = try b.attach(function: "on_return", to: .kretprobe(function))
         XCTAssertEqual([entry.point, exit.point], [.kprobe(function), .kretprobe(function)])
         let calls = Collected<EventRecord>()
-        try b.openPerfBuffer("calls") { calls.append($0) }
+        try b.table("calls").openPerfBuffer { calls.append($0) }
         func seen() -> [[Int]] { calls.all.map { [$0.is_return?.intValue ?? -1, $0.value?.intValue ?? -1] } }
 
         let source = open("/dev/null", O_RDONLY)
@@ -298,7 +299,7 @@ final class KprobeTests: XCTestCase {
         XCTAssertEqual(seen().dropFirst(2), [[1, Int(second)]], "only the kretprobe after the kprobe's detach")
 
         b.close()
-        XCTAssertTrue(b.attachments.isEmpty)
+        XCTAssertTrue(b.session.attachments.isEmpty)
         XCTAssertEqual(dup2(source, second), second)
         close(second)
         usleep(50_000)

@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 @testable import EBPFKernel
@@ -49,7 +49,7 @@ final class LibBCCReleaseTests: XCTestCase {
     func testTheLoadedReleaseIsTheInstalledOne() throws {
         try requireKernel()
         let expected = try ProcessInfo.processInfo.environment["EBPF_EXPECTED_LIBBCC"] ?? installedPackageVersion()
-        XCTAssertEqual(EBPFWrapper.libbccVersion, expected)
+        XCTAssertEqual(KernelFeatures.libbccVersion, expected)
         // For the run's figures: what this environment is and what its kernel attaches.
         print(
             "RELIABILITY environment \(ProcessInfo.processInfo.environment["EBPF_ENVIRONMENT"] ?? "host"): kernel \(ThisKernel.release), libbcc \(expected), kprobes \(KernelFeatures.supportsKprobes ? "yes" : "no"), uprobes \(KernelFeatures.supportsUprobes ? "yes" : "no"), fentry \(fentryLoads ? "yes" : "no")"

@@ -1,4 +1,4 @@
-import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import Synchronization
 import XCTest
@@ -44,7 +44,7 @@ final class NativeProgramTests: XCTestCase {
         }
         """
 
-    func makeBindWrapper() throws -> EBPFWrapper {
+    func makeBindWrapper() throws -> EBPFWrapper<CProgram> {
         try EBPFWrapper(text: Self.bindProgram, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
     }
 
@@ -56,7 +56,7 @@ final class NativeProgramTests: XCTestCase {
         let attachment = try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")
         XCTAssertEqual(attachment.point, .tracepoint("syscalls:sys_enter_bind"))
         XCTAssertEqual(attachment.description, "Attachment(tracepoint:syscalls:sys_enter_bind -> on_bind)")
-        let buffer = try b.openPerfBuffer("events") { records.append($0) }
+        let buffer = try b.table("events").openPerfBuffer { records.append($0) }
 
         let fd = bindLoopbackSocket()
         defer { close(fd) }
@@ -78,7 +78,7 @@ final class NativeProgramTests: XCTestCase {
         defer { b.close() }
         let events = Collected<BindEvent>()
         try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")
-        try b.openPerfBuffer("events", as: BindEvent.self) { events.append($0) }
+        try b.table("events").openPerfBuffer(as: BindEvent.self) { events.append($0) }
 
         let fds = CPUAffinity.onOneCPU { (0..<3).map { _ in bindLoopbackSocket() } }
         defer { fds.forEach { close($0) } }
@@ -113,7 +113,7 @@ final class NativeProgramTests: XCTestCase {
                 """, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
         defer { b.close() }
         let values = Collected<Padded>()
-        try b.openPerfBuffer("events", as: Padded.self) { values.append($0) }
+        try b.table("events").openPerfBuffer(as: Padded.self) { values.append($0) }
         try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
         _ = getppid()
         XCTAssertTrue(waitUntil { values.count == 1 })
@@ -125,7 +125,7 @@ final class NativeProgramTests: XCTestCase {
         try requireKernel()
         let b = try makeBindWrapper()
         defer { b.close() }
-        XCTAssertThrowsError(try b.openPerfBuffer("events", as: UInt64.self) { _ in }) { error in
+        XCTAssertThrowsError(try b.table("events").openPerfBuffer(as: UInt64.self) { _ in }) { error in
             let error = error as! EBPFError
             XCTAssertEqual(error.code, .decodingFailed)
             XCTAssertTrue(error.message.contains("8 bytes"), error.message)
@@ -139,13 +139,13 @@ final class NativeProgramTests: XCTestCase {
         defer { b.close() }
         let records = Collected<EventRecord>()
         let attachment = try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")
-        try b.openPerfBuffer("events") { records.append($0) }
+        try b.table("events").openPerfBuffer { records.append($0) }
         close(bindLoopbackSocket())
         XCTAssertTrue(waitUntil { records.count == 1 })
 
         attachment.detach()
         XCTAssertFalse(attachment.isAttached)
-        XCTAssertTrue(b.attachments.isEmpty)
+        XCTAssertTrue(b.session.attachments.isEmpty)
         for _ in 0..<3 { close(bindLoopbackSocket()) }
         usleep(100_000)
         XCTAssertEqual(records.count, 1, "no record after detach")
@@ -163,7 +163,7 @@ final class NativeProgramTests: XCTestCase {
             let b = try makeBindWrapper()
             let records = Collected<EventRecord>()
             let attachment = try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")
-            let buffer = try b.openPerfBuffer("events") { records.append($0) }
+            let buffer = try b.table("events").openPerfBuffer { records.append($0) }
             close(bindLoopbackSocket())
             XCTAssertTrue(waitUntil { records.count == 1 })
             b.close()
@@ -201,16 +201,16 @@ final class NativeProgramTests: XCTestCase {
         try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
         let perfRecords = Collected<UInt32>()
         let ringRecords = Collected<UInt32>()
-        let perf = try b.openPerfBuffer("events", as: UInt32.self) { perfRecords.append($0) }
-        let ring = try b.openRingBuffer("ring", as: UInt32.self) { ringRecords.append($0) }
+        let perf = try b.table("events").openPerfBuffer(as: UInt32.self) { perfRecords.append($0) }
+        let ring = try b.table("ring").openRingBuffer(as: UInt32.self) { ringRecords.append($0) }
         let probeEvents = Collected<Int32>()
-        let probe = try b.attachSyscall("getppid", filter: ProbeFilter(processID: ThisProcess.pid)) {
+        let probe = try b.attach(.syscall("getppid"), filter: ProbeFilter(processID: ThisProcess.pid)) {
             probeEvents.append($0.processID)
         }
         let untyped = try b.table("counts")
         let typed = try b.table("counts", key: UInt32.self, value: UInt64.self)
         let perCPU = try b.perCPUTable("hits", key: UInt32.self, value: UInt64.self)
-        XCTAssertNil(try b.traceReadline(timeout: .milliseconds(1)), "opens the trace pipe; nothing printed")
+        XCTAssertNil(try b.traceFields(timeout: .milliseconds(1)), "opens the trace pipe; nothing printed")
 
         _ = getppid()
         XCTAssertTrue(waitUntil { perfRecords.count == 1 && ringRecords.count == 1 && probeEvents.count == 1 })
@@ -239,7 +239,7 @@ final class NativeProgramTests: XCTestCase {
         assertClosed(try perCPU.snapshot(), "PerCPUTable.snapshot")
         assertClosed(try b.table("counts"), "a new view")
         assertClosed(try b.loadFunction("tracepoint__syscalls__sys_enter_getppid", type: .tracepoint), "loadFunction")
-        assertClosed(try b.traceReadline(timeout: .milliseconds(1)), "traceReadline")
+        assertClosed(try b.traceFields(timeout: .milliseconds(1)), "traceFields")
         XCTAssertEqual(ThisProcess.openFileDescriptors, before, "reading after close() reopens nothing")
         _ = getppid()
         usleep(50_000)
@@ -253,7 +253,7 @@ final class NativeProgramTests: XCTestCase {
         let b = try makeBindWrapper()
         defer { b.close() }
         try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")
-        let records = try b.records("events")
+        let records = try b.table("events").records()
         // A missing record must fail the test, not hang it: the buffer closes after 10 s.
         let watchdog = Task { [buffer = records.buffer] in
             try await Task.sleep(for: .seconds(10))
@@ -273,7 +273,7 @@ final class NativeProgramTests: XCTestCase {
 
         let ring = try EBPFWrapper(text: Self.ringProgram, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
         try ring.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
-        let calls = try ring.records("calls")
+        let calls = try ring.table("calls").records()
         XCTAssertEqual(calls.buffer.tableType, .ringBuffer)
         for _ in 0..<3 { _ = getppid() }
         let closer = Task {
@@ -288,21 +288,19 @@ final class NativeProgramTests: XCTestCase {
         XCTAssertEqual(sequences, [0, 1, 2], "the loop ends when the wrapper closes, after every record")
         XCTAssertEqual(calls.droppedCount, 0)
 
-        XCTAssertThrowsError(try makeBindWrapper().records("no_such_table")) { error in
+        XCTAssertThrowsError(try makeBindWrapper().table("no_such_table").records()) { error in
             XCTAssertEqual((error as? EBPFError)?.code, .tableNotFound)
         }
     }
 
-    /// A loaded function's handle owns a descriptor of its own: the program outlives the
-    /// wrapper while the handle is open, and the handle's close() frees exactly that.
+    /// A loaded function's handle owns a descriptor of its own, which its close() frees,
+    /// and which the wrapper's close() frees as it frees everything else the wrapper made.
     func testLoadedFunctionOwnsItsDescriptor() throws {
         try requireKernel()
         let before = ThisProcess.openFileDescriptors
         let b = try makeBindWrapper()
         let loaded = try b.loadFunction("on_bind", type: .tracepoint)
         XCTAssertEqual(loaded.description, "LoadedFunction(on_bind, tracepoint)")
-        b.close()
-        // The kernel still holds the program, through the handle's descriptor.
         let info = try loaded.withFileDescriptor { fd in
             try String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8)
         }
@@ -314,11 +312,15 @@ final class NativeProgramTests: XCTestCase {
         }
         XCTAssertFalse(stillOpen.0, "closed for new calls")
         XCTAssertTrue(stillOpen.1, "open for the running call")
-        loaded.close()
         XCTAssertEqual(loaded.description, "LoadedFunction(on_bind, tracepoint, closed)")
         XCTAssertThrowsError(try loaded.withFileDescriptor { $0 }) { error in
             XCTAssertEqual((error as? EBPFError)?.code, .closed)
         }
+
+        let again = try b.loadFunction("on_bind", type: .tracepoint)
+        XCTAssertTrue(again.isOpen, "a new handle for the same load")
+        b.close()
+        XCTAssertFalse(again.isOpen, "the wrapper's close() closes it")
         XCTAssertEqual(ThisProcess.openFileDescriptors, before, "nothing left open")
     }
 
@@ -352,7 +354,7 @@ final class NativeProgramTests: XCTestCase {
         }
         try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
         try b.attachTracepoint(tp: "syscalls:sys_enter_getpgid", fnName: "tracepoint__syscalls__sys_enter_getpgid")
-        try b.openPerfBuffer("blocking") { _ in
+        try b.table("blocking").openPerfBuffer { _ in
             entered.store(true, ordering: .releasing)
             gate.wait()
         }
@@ -362,9 +364,9 @@ final class NativeProgramTests: XCTestCase {
         let consumer = Task {
             let records = { () throws -> EventRecords in
                 defer { opened.store(true, ordering: .releasing) }
-                return try b.records("streamed")
+                return try b.table("streamed").records()
             }
-            // The stream lives only in the loop, as in `for await r in try b.records(…)`:
+            // The stream lives only in the loop, as in `for await r in try b.table(…).records()`:
             // leaving it drops the iterator and the stream together.
             for await record in try records() {
                 XCTAssertEqual(record.pid?.intValue, Int(ThisProcess.pid))
@@ -393,8 +395,8 @@ final class NativeProgramTests: XCTestCase {
         defer { b.close() }
         try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")
         let first = Collected<EventRecord>()
-        let buffer = try b.openPerfBuffer("events") { first.append($0) }
-        XCTAssertThrowsError(try b.openPerfBuffer("events") { _ in }) { error in
+        let buffer = try b.table("events").openPerfBuffer { first.append($0) }
+        XCTAssertThrowsError(try b.table("events").openPerfBuffer { _ in }) { error in
             let error = error as! EBPFError
             XCTAssertEqual(error.code, .invalidArgument)
             XCTAssertTrue(error.message.contains("already has an open buffer"), error.message)
@@ -410,7 +412,7 @@ final class NativeProgramTests: XCTestCase {
 
         // The table can be opened again, and the new buffer gets the next record.
         let second = Collected<EventRecord>()
-        try b.openPerfBuffer("events") { second.append($0) }
+        try b.table("events").openPerfBuffer { second.append($0) }
         let fd = bindLoopbackSocket()
         defer { close(fd) }
         XCTAssertTrue(waitUntil { second.count == 1 })
@@ -424,7 +426,7 @@ final class NativeProgramTests: XCTestCase {
         do {
             let b = try makeBindWrapper()
             try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")
-            try b.openPerfBuffer("events") { records.append($0) }
+            try b.table("events").openPerfBuffer { records.append($0) }
         }
         close(bindLoopbackSocket())
         usleep(50_000)
@@ -437,14 +439,14 @@ final class NativeProgramTests: XCTestCase {
         let b = try makeBindWrapper()
         let closedInCallback = Collected<Bool>()
         try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")
-        try b.openPerfBuffer("events") { _ in
+        try b.table("events").openPerfBuffer { _ in
             b.close()
             closedInCallback.append(b.isClosed)
         }
         close(bindLoopbackSocket())
         XCTAssertTrue(waitUntil { closedInCallback.count == 1 })
         XCTAssertEqual(closedInCallback.all, [true])
-        XCTAssertTrue(b.attachments.isEmpty)
+        XCTAssertTrue(b.session.attachments.isEmpty)
         b.close()
     }
 
@@ -455,7 +457,7 @@ final class NativeProgramTests: XCTestCase {
         XCTAssertThrowsError(try b.attachTracepoint(tp: "syscalls:sys_enter_bind", fnName: "on_bind")) { error in
             XCTAssertEqual((error as! EBPFError).code, .closed)
         }
-        XCTAssertThrowsError(try b.openPerfBuffer("events") { _ in }) { error in
+        XCTAssertThrowsError(try b.table("events").openPerfBuffer { _ in }) { error in
             XCTAssertEqual((error as! EBPFError).code, .closed)
         }
     }
@@ -484,7 +486,7 @@ final class NativeProgramTests: XCTestCase {
         }
         """
 
-    func makeRingWrapper() throws -> EBPFWrapper {
+    func makeRingWrapper() throws -> EBPFWrapper<CProgram> {
         let b = try EBPFWrapper(text: Self.ringProgram, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
         // bcc Python attaches TRACEPOINT_PROBE functions by their generated name on its own;
         // here the name is passed explicitly.
@@ -497,7 +499,7 @@ final class NativeProgramTests: XCTestCase {
         let b = try makeRingWrapper()
         defer { b.close() }
         let records = Collected<EventRecord>()
-        let buffer = try b.openRingBuffer("calls") { records.append($0) }
+        let buffer = try b.table("calls").openRingBuffer { records.append($0) }
         XCTAssertEqual(buffer.tableType, .ringBuffer)
         for _ in 0..<5 { _ = getppid() }
         XCTAssertTrue(waitUntil { records.count >= 5 })
@@ -507,7 +509,7 @@ final class NativeProgramTests: XCTestCase {
         XCTAssertEqual(Set(records.all.compactMap { $0.tid?.intValue }), [Int(ThisProcess.tid)])
         XCTAssertEqual(records.all.first?.comm?.stringValue, ThisProcess.comm)
         XCTAssertEqual(buffer.receivedCount, 5)
-        XCTAssertThrowsError(try b.openPerfBuffer("calls") { _ in }) { error in
+        XCTAssertThrowsError(try b.table("calls").openPerfBuffer { _ in }) { error in
             let error = error as! EBPFError
             XCTAssertEqual(error.code, .invalidArgument)
             XCTAssertTrue(error.message.contains("ring buffer"), error.message)
@@ -525,7 +527,7 @@ final class NativeProgramTests: XCTestCase {
         let b = try makeRingWrapper()
         defer { b.close() }
         let calls = Collected<Call>()
-        try b.openRingBuffer("calls", as: Call.self) { calls.append($0) }
+        try b.table("calls").openRingBuffer(as: Call.self) { calls.append($0) }
         for _ in 0..<4 { _ = getppid() }
         XCTAssertTrue(waitUntil { calls.count >= 4 })
         usleep(50_000)

@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 @testable import EBPFKernel
@@ -29,7 +29,7 @@ final class ProbeEmitterTests: XCTestCase {
         for b in [emitted, compiled] {
             let events = Collected<ProbeEvent>()
             let compilesBefore = BPFModule.compileCount.load(ordering: .relaxed)
-            try b.attachAll(targets, filter: ourThread) { events.append($0) }
+            try b.attach(targets, filter: ourThread) { events.append($0) }
             try b.attach(.tracepoint("sched:sched_process_exec"), filter: ProbeFilter(processName: program)) {
                 events.append($0)
             }
@@ -40,7 +40,7 @@ final class ProbeEmitterTests: XCTestCase {
 
         // Attaching opens files (format files, and clang its headers) on this thread: only
         // what follows counts.
-        let start = EBPFWrapper.monotonicTime()
+        let start = KernelClock.now()
         let socket = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
         var address = sockaddr_in()

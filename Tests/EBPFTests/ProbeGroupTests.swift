@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 
@@ -18,7 +18,7 @@ final class ProbeGroupTests: XCTestCase {
         XCTAssertEqual(probes.map(\.program.functionName), ["ebpf_probe_0", "ebpf_probe_1", "ebpf_probe_2"])
         XCTAssertEqual(probes.map(\.program.tableName), ["ebpf_events", "ebpf_events", "ebpf_events"])
         XCTAssertEqual(probes.map(\.program.probeIndex), [0, 1, 2])
-        XCTAssertEqual(Set(b.probes.map(ObjectIdentifier.init)), Set(probes.map(ObjectIdentifier.init)))
+        XCTAssertEqual(Set(b.session.probes.map(ObjectIdentifier.init)), Set(probes.map(ObjectIdentifier.init)))
 
         let directory = open("/", O_RDONLY | O_DIRECTORY)
         defer { close(directory) }
@@ -48,7 +48,7 @@ final class ProbeGroupTests: XCTestCase {
         defer { b.close() }
         let descriptorsBefore = ThisProcess.openFileDescriptors
         let events = Collected<ProbeEvent>()
-        let probes = try b.attachAll([.syscall("getppid"), .syscall("getsid")], filter: ourThread) {
+        let probes = try b.attach([.syscall("getppid"), .syscall("getsid")], filter: ourThread) {
             events.append($0)
         }
         let descriptorsAttached = ThisProcess.openFileDescriptors
@@ -81,11 +81,11 @@ final class ProbeGroupTests: XCTestCase {
         let b = try EBPFWrapper(cache: nil)
         defer { b.close() }
         let before = ThisProcess.openFileDescriptors
-        let one = try b.attachAll([.syscall("getppid")], filter: ourThread) { _ in }
+        let one = try b.attach([.syscall("getppid")], filter: ourThread) { _ in }
         let withOne = ThisProcess.openFileDescriptors
         one.forEach { $0.detach() }
         XCTAssertEqual(ThisProcess.openFileDescriptors, before)
-        let three = try b.attachAll([.syscall("getppid"), .syscall("getsid"), .syscall("getpgid")], filter: ourThread) {
+        let three = try b.attach([.syscall("getppid"), .syscall("getsid"), .syscall("getpgid")], filter: ourThread) {
             _ in
         }
         XCTAssertEqual(ThisProcess.openFileDescriptors - withOne, 2 * 3)
@@ -112,7 +112,7 @@ final class ProbeGroupTests: XCTestCase {
             let thisThread = ProbeFilter(processID: ThisProcess.pid, threadID: ThisProcess.tid)
             let options = ProbeOptions(perfBuffer: PerfBufferOptions(wakeupEvents: 4))
             do {
-                let attached = try b.attachAll(
+                let attached = try b.attach(
                     [.syscall("getppid"), .syscall("getsid")], filter: thisThread, options: options,
                     handler: events.append)
                 probes.withLock { $0 = attached }
@@ -142,7 +142,7 @@ final class ProbeGroupTests: XCTestCase {
         let compilesBefore = BPFModule.compileCount.load(ordering: .relaxed)
         let events = Collected<ProbeEvent>()
         XCTAssertThrowsError(
-            try b.attachAll([.syscall("getppid"), .kprobe("ebpf_no_such_function")], filter: ourThread) {
+            try b.attach([.syscall("getppid"), .kprobe("ebpf_no_such_function")], filter: ourThread) {
                 events.append($0)
             }
         ) { error in
@@ -158,12 +158,12 @@ final class ProbeGroupTests: XCTestCase {
                 XCTAssertEqual(BPFModule.compileCount.load(ordering: .relaxed) - compilesBefore, 0)
             }
         }
-        XCTAssertTrue(b.probes.isEmpty, "nothing half attached")
+        XCTAssertTrue(b.session.probes.isEmpty, "nothing half attached")
         XCTAssertEqual(ThisProcess.openFileDescriptors, descriptorsBefore, "the program and buffers are freed")
         _ = getppid()
         usleep(50_000)
         XCTAssertEqual(events.count, 0)
-        XCTAssertEqual(try b.attachAll([], filter: ourThread) { events.append($0) }.count, 0)
+        XCTAssertEqual(try b.attach([], filter: ourThread) { events.append($0) }.count, 0)
     }
 
     /// Many probes' text: each header included once, every name the members declare suffixed.

@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import Logging
 import Synchronization
@@ -12,7 +12,7 @@ final class ProbeTests: XCTestCase {
         let b = try EBPFWrapper()
         defer { b.close() }
         let events = Collected<ProbeEvent>()
-        let probe = try b.attachSyscall("bind", filter: ourProcess) { events.append($0) }
+        let probe = try b.attach(.syscall("bind"), filter: ourProcess) { events.append($0) }
         XCTAssertEqual(probe.eventName, "syscalls:sys_enter_bind")
 
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -51,8 +51,8 @@ final class ProbeTests: XCTestCase {
         defer { b.close() }
         let binds = Collected<ProbeEvent>()
         let connects = Collected<ProbeEvent>()
-        try b.attachSyscall("bind", filter: ourProcess) { binds.append($0) }
-        try b.attachSyscall("connect", filter: ourProcess) { connects.append($0) }
+        try b.attach(.syscall("bind"), filter: ourProcess) { binds.append($0) }
+        try b.attach(.syscall("connect"), filter: ourProcess) { connects.append($0) }
 
         // IPv6 bind on ::1, port chosen by the kernel.
         let v6 = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
@@ -90,7 +90,7 @@ final class ProbeTests: XCTestCase {
         let b = try EBPFWrapper()
         defer { b.close() }
         let events = Collected<ProbeEvent>()
-        try b.attachTracepoint(tp: "syscalls:sys_enter_openat", filter: ourProcess) { events.append($0) }
+        try b.attach(.tracepoint("syscalls:sys_enter_openat"), filter: ourProcess) { events.append($0) }
         let path = "/tmp/ebpf-openat-\(UUID().uuidString)"
         let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o640)
         XCTAssertGreaterThanOrEqual(fd, 0)
@@ -110,9 +110,9 @@ final class ProbeTests: XCTestCase {
         defer { b.close() }
         let execs = Collected<ProbeEvent>()
         let scheduled = Collected<ProbeEvent>()
-        try b.attachSyscall("execve") { execs.append($0) }
+        try b.attach(.syscall("execve")) { execs.append($0) }
         // A non-syscall tracepoint whose filename is a __data_loc string.
-        try b.attachTracepoint(tp: "sched:sched_process_exec") { scheduled.append($0) }
+        try b.attach(.tracepoint("sched:sched_process_exec")) { scheduled.append($0) }
 
         let child = spawnAndWait(["/bin/true", "ebpf-argv", "two words", ""], environment: ["EBPF_ARGV=1", "B=2"])
         XCTAssertTrue(
@@ -135,7 +135,7 @@ final class ProbeTests: XCTestCase {
         let b = try EBPFWrapper()
         defer { b.close() }
         let events = Collected<ProbeEvent>()
-        try b.attachSyscall("clone", filter: ProbeFilter(threadID: ThisProcess.tid)) { events.append($0) }
+        try b.attach(.syscall("clone"), filter: ProbeFilter(threadID: ThisProcess.tid)) { events.append($0) }
         let child = fork()
         if child == 0 { _exit(0) }
         XCTAssertGreaterThan(child, 0)
@@ -157,7 +157,7 @@ final class ProbeTests: XCTestCase {
         let b = try EBPFWrapper()
         defer { b.close() }
         let events = Collected<ProbeEvent>()
-        try b.attachTracepoint(tp: "signal:signal_generate", filter: ourProcess) { events.append($0) }
+        try b.attach(.tracepoint("signal:signal_generate"), filter: ourProcess) { events.append($0) }
         let previous = signal(SIGUSR2, SIG_IGN)
         defer { signal(SIGUSR2, previous) }
         kill(getpid(), SIGUSR2)
@@ -179,18 +179,18 @@ final class ProbeTests: XCTestCase {
         let sameName = Collected<ProbeEvent>()
         let otherUser = Collected<ProbeEvent>()
         let otherThread = Collected<ProbeEvent>()
-        try b.attachSyscall("bind", filter: ourProcess) { all.append($0) }
-        try b.attachSyscall("bind", filter: ProbeFilter(processName: "no-such-comm")) { otherName.append($0) }
-        try b.attachSyscall("bind", filter: ProbeFilter(processID: ThisProcess.pid, processName: ThisProcess.comm)) {
+        try b.attach(.syscall("bind"), filter: ourProcess) { all.append($0) }
+        try b.attach(.syscall("bind"), filter: ProbeFilter(processName: "no-such-comm")) { otherName.append($0) }
+        try b.attach(.syscall("bind"), filter: ProbeFilter(processID: ThisProcess.pid, processName: ThisProcess.comm)) {
             sameName.append($0)
         }
-        try b.attachSyscall("bind", filter: ProbeFilter(processID: ThisProcess.pid, userID: getuid() + 12345)) {
+        try b.attach(.syscall("bind"), filter: ProbeFilter(processID: ThisProcess.pid, userID: getuid() + 12345)) {
             otherUser.append($0)
         }
-        try b.attachSyscall("bind", filter: ProbeFilter(processID: ThisProcess.pid, threadID: ThisProcess.tid + 1)) {
+        try b.attach(.syscall("bind"), filter: ProbeFilter(processID: ThisProcess.pid, threadID: ThisProcess.tid + 1)) {
             otherThread.append($0)
         }
-        XCTAssertEqual(b.probes.count, 5, "five probes on one wrapper")
+        XCTAssertEqual(b.session.probes.count, 5, "five probes on one wrapper")
 
         for _ in 0..<3 { close(bindLoopbackSocket()) }
         XCTAssertTrue(waitUntil { all.count >= 3 && sameName.count >= 3 })
@@ -208,8 +208,8 @@ final class ProbeTests: XCTestCase {
         let b = try EBPFWrapper()
         let binds = Collected<ProbeEvent>()
         let opens = Collected<ProbeEvent>()
-        let bindProbe = try b.attachSyscall("bind", filter: ourProcess) { binds.append($0) }
-        try b.attachSyscall("openat", filter: ourProcess) { opens.append($0) }
+        let bindProbe = try b.attach(.syscall("bind"), filter: ourProcess) { binds.append($0) }
+        try b.attach(.syscall("openat"), filter: ourProcess) { opens.append($0) }
         close(bindLoopbackSocket())
         close(open("/dev/null", O_RDONLY))
         XCTAssertTrue(waitUntil { binds.count == 1 && opens.all.contains { $0.filename?.stringValue == "/dev/null" } })
@@ -228,7 +228,7 @@ final class ProbeTests: XCTestCase {
         close(open("/dev/null", O_RDONLY))
         usleep(50_000)
         XCTAssertEqual(opens.count, afterClose, "nothing after close")
-        XCTAssertTrue(b.probes.isEmpty)
+        XCTAssertTrue(b.session.probes.isEmpty)
         XCTAssertEqual(ThisProcess.openFileDescriptors, before, "close() releases every probe's fds")
     }
 
@@ -241,14 +241,16 @@ final class ProbeTests: XCTestCase {
             resolved: .syscallKprobe(function: "__x64_sys_connect", wrapped: true), format: format,
             filter: ProbeFilter(processID: 1), options: .default)
         XCTAssertTrue(program.text.contains("&ebpf_regs->di"))
-        XCTAssertTrue(
-            try EBPFWrapper(text: program.text).loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe).isOpen)
+        let compiled = try EBPFWrapper(text: program.text)
+        defer { compiled.close() }
+        XCTAssertTrue(try compiled.loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe).isOpen)
         let generic = try ProbeProgram(
             resolved: .functionKprobe(function: "tcp_v4_connect", parameters: nil), format: nil, filter: ProbeFilter(),
             options: .default)
         XCTAssertEqual(generic.layout.fields.map(\.name), ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"])
-        XCTAssertTrue(
-            try EBPFWrapper(text: generic.text).loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe).isOpen)
+        let compiledGeneric = try EBPFWrapper(text: generic.text)
+        defer { compiledGeneric.close() }
+        XCTAssertTrue(try compiledGeneric.loadFunction(ProbeProgram.standaloneFunctionName, type: .kprobe).isOpen)
     }
 
     func testAsyncSequenceDeliversAndDetachesWhenTheLoopEnds() async throws {
@@ -280,27 +282,27 @@ final class ProbeTests: XCTestCase {
         let b = try EBPFWrapper()
         defer { b.close() }
         for bad in ["bind; }", "../../x", " bind", "bind\n", "bi\"nd", ""] {
-            XCTAssertThrowsError(try b.attachSyscall(bad) { _ in }, bad) { error in
+            XCTAssertThrowsError(try b.attach(.syscall(bad)) { _ in }, bad) { error in
                 XCTAssertEqual((error as! EBPFError).code, .invalidArgument, bad)
             }
         }
         for bad in ["../../x:y", "syscalls:sys_enter_bind; }", "syscalls:sys enter", "syscalls"] {
-            XCTAssertThrowsError(try b.attachTracepoint(tp: bad) { _ in }, bad) { error in
+            XCTAssertThrowsError(try b.attach(.tracepoint(bad)) { _ in }, bad) { error in
                 XCTAssertEqual((error as! EBPFError).code, .invalidArgument, bad)
             }
         }
         XCTAssertThrowsError(try b.attachKprobe(event: "__x64_sys_bind; rm") { _ in }) { error in
             XCTAssertEqual((error as! EBPFError).code, .invalidArgument)
         }
-        XCTAssertThrowsError(try b.attachSyscall("no_such_syscall") { _ in }) { error in
+        XCTAssertThrowsError(try b.attach(.syscall("no_such_syscall")) { _ in }) { error in
             let error = error as! EBPFError
             XCTAssertEqual(error.code, .notFound)
             XCTAssertTrue(error.message.contains("no_such_syscall"), error.message)
         }
-        XCTAssertThrowsError(try b.attachTracepoint(tp: "sched:no_such_event") { _ in }) { error in
+        XCTAssertThrowsError(try b.attach(.tracepoint("sched:no_such_event")) { _ in }) { error in
             XCTAssertEqual((error as! EBPFError).code, .notFound)
         }
-        XCTAssertTrue(b.probes.isEmpty)
+        XCTAssertTrue(b.session.probes.isEmpty)
     }
 }
 
@@ -336,16 +338,16 @@ extension ProbeTests {
             let b = try EBPFWrapper(cache: nil, probeBuilder: builder)
             defer { b.close() }
             let execs = Collected<ProbeEvent>()
-            try b.attachSyscall("execve", options: options) { execs.append($0) }
+            try b.attach(.syscall("execve"), options: options) { execs.append($0) }
             let child = spawnAndWait(["/bin/true", "12345678", "a", "b", "c"], environment: [])
             XCTAssertTrue(waitUntil { execs.all.contains { $0.processID == child } })
             seen.append(execs.all.first { $0.processID == child }?.argv?.stringsValue)
         }
         XCTAssertEqual(seen, [["/bin/", "12345", "a"], ["/bin/", "12345", "a"]], "3 strings of 5 bytes and a NUL")
         XCTAssertThrowsError(
-            try EBPFWrapper().program(for: .syscall("execve"), options: ProbeOptions(stringArrayCount: 65)))
+            try EBPFWrapper().session.program(for: .syscall("execve"), options: ProbeOptions(stringArrayCount: 65)))
         XCTAssertThrowsError(
-            try EBPFWrapper().program(
+            try EBPFWrapper().session.program(
                 for: .syscall("execve"), options: ProbeOptions(stringArrayCount: 64, stringArrayElementSize: 1024)))
     }
 }

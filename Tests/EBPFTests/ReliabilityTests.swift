@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import Synchronization
 import XCTest
@@ -75,13 +75,13 @@ final class ReliabilityTests: XCTestCase {
                 text: Self.nativeProgram,
                 cflags: ["-DTARGET_PID=\(ThisProcess.pid)", "-DTARGET_TID=\(ThisProcess.tid)"])
             try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "on_tracepoint")
-            try b.attachUprobe(name: "c", sym: "getpid", fnName: "on_uprobe", pid: ThisProcess.pid)
+            try b.attach(function: "on_uprobe", to: .uprobe("getpid", in: "c", pid: ThisProcess.pid))
             if kprobes { try b.attachKprobe(event: "__x64_sys_getppid", fnName: "on_kprobe") }
-            let probe = try b.attachSyscall("getppid", filter: ProbeFilter(threadID: ThisProcess.tid)) { _ in
+            let probe = try b.attach(.syscall("getppid"), filter: ProbeFilter(threadID: ThisProcess.tid)) { _ in
                 counts.withLock { $0[3] += 1 }
             }
             // Opened last: what attaching did on this thread is not counted.
-            try b.openPerfBuffer("hits", as: Hit.self) { hit in counts.withLock { $0[Int(hit.path)] += 1 } }
+            try b.table("hits").openPerfBuffer(as: Hit.self) { hit in counts.withLock { $0[Int(hit.path)] += 1 } }
             _ = getppid()
             _ = getpid()
             let arrived = waitUntil { counts.withLock { zip($0, expected).allSatisfy { $0 >= $1 } } }
@@ -160,12 +160,13 @@ final class ReliabilityTests: XCTestCase {
         let generated = Atomic<Int>(0)
         /// A wrapper with a native tracepoint and a closure probe on getppid, each with its
         /// ring, counting what they deliver.
-        func tracingWrapper() throws -> (EBPFWrapper, EventBuffer, Probe) {
+        func tracingWrapper() throws -> (EBPFWrapper<CProgram>, EventBuffer, Probe) {
             let b = try EBPFWrapper(text: Self.nativeProgram, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
             try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "on_tracepoint")
-            let buffer = try b.openPerfBuffer("hits", options: rings) { _ in native.add(1, ordering: .relaxed) }
-            let probe = try b.attachSyscall(
-                "getppid", filter: ProbeFilter(processID: ThisProcess.pid), options: ProbeOptions(perfBuffer: rings)
+            let buffer = try b.table("hits").openPerfBuffer(options: rings) { _ in native.add(1, ordering: .relaxed) }
+            let probe = try b.attach(
+                .syscall("getppid"), filter: ProbeFilter(processID: ThisProcess.pid),
+                options: ProbeOptions(perfBuffer: rings)
             ) { _ in
                 generated.add(1, ordering: .relaxed)
             }
@@ -233,7 +234,7 @@ final class ReliabilityTests: XCTestCase {
                         let b = try EBPFWrapper()
                         let seen = Atomic<Int>(0)
                         let tid = ThisProcess.tid
-                        try b.attachSyscall("getppid", filter: ProbeFilter(threadID: tid)) { _ in
+                        try b.attach(.syscall("getppid"), filter: ProbeFilter(threadID: tid)) { _ in
                             seen.add(1, ordering: .relaxed)
                         }
                         for _ in 0..<50 { _ = getppid() }
@@ -276,7 +277,7 @@ final class ReliabilityTests: XCTestCase {
         defer { b.close() }
         let cpus = try SystemFiles.onlineCPUs().count
         let before = Self.perfRingMappings()
-        var buffers = try tables.map { try b.openPerfBuffer($0) { _ in } }
+        var buffers = try tables.map { try b.table($0).openPerfBuffer { _ in } }
         let rings = Self.perfRingMappings().subtracting(before)
         let dataPages = rings.map { $0.pages - 1 }  // Each mapping has a metadata page first.
         XCTAssertEqual(rings.count, 6 * cpus, "one ring per CPU per buffer")
@@ -288,7 +289,7 @@ final class ReliabilityTests: XCTestCase {
         }
         buffers[0].close()
         let afterClose = Self.perfRingMappings()
-        buffers[0] = try b.openPerfBuffer(tables[0]) { _ in }
+        buffers[0] = try b.table(tables[0]).openPerfBuffer { _ in }
         let reopened = Self.perfRingMappings().subtracting(afterClose)
         XCTAssertEqual(reopened.count, cpus)
         if cpus == 2 {

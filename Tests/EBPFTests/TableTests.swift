@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import Synchronization
 import XCTest
@@ -6,7 +6,7 @@ import XCTest
 
 /// Tables (BPF maps) on the real kernel, filled by programs the tests drive.
 final class TableTests: XCTestCase {
-    func program(_ text: String) throws -> EBPFWrapper {
+    func program(_ text: String) throws -> EBPFWrapper<CProgram> {
         try EBPFWrapper(text: text, cflags: ["-DTARGET_PID=\(ThisProcess.pid)", "-DTARGET_TID=\(ThisProcess.tid)"])
     }
 
@@ -20,11 +20,11 @@ final class TableTests: XCTestCase {
         }
         """
 
-    func attachGetppid(_ b: EBPFWrapper) throws {
+    func attachGetppid(_ b: EBPFWrapper<CProgram>) throws {
         try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
     }
 
-    func attachDup2(_ b: EBPFWrapper) throws {
+    func attachDup2(_ b: EBPFWrapper<CProgram>) throws {
         try b.attachTracepoint(tp: "syscalls:sys_enter_dup2", fnName: "tracepoint__syscalls__sys_enter_dup2")
     }
 
@@ -47,7 +47,7 @@ final class TableTests: XCTestCase {
         XCTAssertEqual(try counts.count(), 1)
         XCTAssertEqual(try counts.snapshot().map(\.key), [pid])
 
-        let untyped = try b["counts"]
+        let untyped = try b.table("counts")
         XCTAssertEqual(untyped.type, .hash)
         let items = try untyped.items()
         XCTAssertEqual(items.count, 1)
@@ -252,17 +252,17 @@ final class TableTests: XCTestCase {
         let stacks = try b.table("stacks")
         let kernelStack = try stacks.stack(id: Int(try XCTUnwrap(ids[0])))
         XCTAssertFalse(kernelStack.isEmpty)
-        let kernelSymbols = kernelStack.map { b.ksym($0) }
+        let kernelSymbols = kernelStack.map { b.symbols.ksym($0) }
         XCTAssertTrue(kernelSymbols.contains("do_syscall_64"), "\(kernelSymbols)")
-        let entry = try XCTUnwrap(b.ksymname("do_syscall_64"))
-        XCTAssertEqual(b.ksym(entry), "do_syscall_64")
-        XCTAssertEqual(b.ksym(entry, showOffset: true), "do_syscall_64+0x0")
-        XCTAssertNil(b.ksymname("no_such_kernel_symbol_xyz"))
+        let entry = try XCTUnwrap(b.symbols.ksymname("do_syscall_64"))
+        XCTAssertEqual(b.symbols.ksym(entry), "do_syscall_64")
+        XCTAssertEqual(b.symbols.ksym(entry, showOffset: true), "do_syscall_64+0x0")
+        XCTAssertNil(b.symbols.ksymname("no_such_kernel_symbol_xyz"))
 
         let userID = try XCTUnwrap(ids[1])
         let userStack = try b.table("user_stacks").stack(id: Int(userID))
         let innermost = try XCTUnwrap(userStack.first, "user stack id \(userID)")
-        let symbol = b.sym(innermost, pid: ThisProcess.pid, showModule: true)
+        let symbol = b.symbols.sym(innermost, pid: ThisProcess.pid, showModule: true)
         XCTAssertTrue(symbol.hasPrefix("getppid"), symbol)
         XCTAssertTrue(symbol.contains("libc"), symbol)
         XCTAssertEqual(try stacks.stack(id: -14), [], "a failed get_stackid (-EFAULT) has no frames")
@@ -274,15 +274,15 @@ final class TableTests: XCTestCase {
         defer { b.close() }
         let marker = UInt64(
             UInt(bitPattern: unsafeBitCast(ebpfTestMarker as @convention(c) () -> Int32, to: UnsafeRawPointer.self)))
-        XCTAssertEqual(b.sym(marker, pid: ThisProcess.pid), "ebpf_test_marker")
-        XCTAssertEqual(b.sym(marker + 1, pid: ThisProcess.pid, showOffset: true), "ebpf_test_marker+0x1")
-        XCTAssertTrue(b.sym(marker, pid: ThisProcess.pid, showModule: true).hasSuffix(".xctest]"))
+        XCTAssertEqual(b.symbols.sym(marker, pid: ThisProcess.pid), "ebpf_test_marker")
+        XCTAssertEqual(b.symbols.sym(marker + 1, pid: ThisProcess.pid, showOffset: true), "ebpf_test_marker+0x1")
+        XCTAssertTrue(b.symbols.sym(marker, pid: ThisProcess.pid, showModule: true).hasSuffix(".xctest]"))
         // libc exports getpid under two names at one address; either is right.
         let handle = dlopen(nil, RTLD_NOW)
         defer { if let handle { dlclose(handle) } }
         let getpidAddress = UInt64(UInt(bitPattern: try XCTUnwrap(dlsym(handle, "getpid"))))
-        XCTAssertTrue(["getpid", "__getpid"].contains(b.sym(getpidAddress, pid: ThisProcess.pid)))
-        XCTAssertEqual(b.sym(1, pid: ThisProcess.pid), "[unknown]")
+        XCTAssertTrue(["getpid", "__getpid"].contains(b.symbols.sym(getpidAddress, pid: ThisProcess.pid)))
+        XCTAssertEqual(b.symbols.sym(1, pid: ThisProcess.pid), "[unknown]")
     }
 
     func testStructKeysDecodeByNameQueuesAndTries() throws {
@@ -382,7 +382,10 @@ final class TableTests: XCTestCase {
             ({ _ = try b.table("counts", key: UInt32.self, value: Flagged.self) }, "Flagged's field seen, is a Bool"),
             ({ _ = try b.table("counts", key: UInt32.self, value: Level.self) }, "Level, is a Level"),
             ({ _ = try b.table("counts", key: UInt32.self, value: Int32?.self) }, "is a Optional<Int32>"),
-            ({ _ = try b.openPerfBuffer("flags", as: Flagged.self) { _ in } }, "buffer 'flags', Flagged's field seen"),
+            (
+                { _ = try b.table("flags").openPerfBuffer(as: Flagged.self) { _ in } },
+                "buffer 'flags', Flagged's field seen"
+            ),
         ] as [(() throws -> Void, String)] {
             XCTAssertThrowsError(try open()) { error in
                 let error = error as! EBPFError
@@ -392,7 +395,7 @@ final class TableTests: XCTestCase {
             }
         }
         struct Plain { var seen: UInt8 }
-        let opened = try b.openPerfBuffer("flags", as: Plain.self) { _ in }
+        let opened = try b.table("flags").openPerfBuffer(as: Plain.self) { _ in }
         XCTAssertEqual(opened.table, "flags", "the refused open left nothing behind to block this one")
         _ = try b.table("counts", key: UInt32.self, value: InlineArray<2, UInt32>.self)
         _ = try b.table("counts", key: (UInt16, UInt16).self, value: SIMD2<Float>.self)

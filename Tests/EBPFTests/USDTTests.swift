@@ -1,4 +1,4 @@
-import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 
@@ -10,7 +10,7 @@ final class USDTTests: XCTestCase {
     func testProbesOfABinaryAndOfAProcess() throws {
         try requireKernel()
         let path = try USDTFixture.path.get()
-        let probes = try EBPFWrapper.usdtProbes(in: path).sorted { $0.name < $1.name }
+        let probes = try USDTProbe.all(in: path).sorted { $0.name < $1.name }
         XCTAssertEqual(probes.map(\.description), ["ebpftest:gated", "ebpftest:kinds", "ebpftest:plain"])
         XCTAssertEqual(probes.map(\.binaryPath), [path, path, path])
         let gated = probes[0]
@@ -30,7 +30,7 @@ final class USDTTests: XCTestCase {
 
         let fixture = try USDTFixture()
         defer { fixture.stop() }
-        let ofProcess = try EBPFWrapper.usdtProbes(pid: fixture.pid).filter { $0.provider == "ebpftest" }
+        let ofProcess = try USDTProbe.all(pid: fixture.pid).filter { $0.provider == "ebpftest" }
         XCTAssertEqual(Set(ofProcess.map(\.description)), ["ebpftest:gated", "ebpftest:kinds", "ebpftest:plain"])
         XCTAssertEqual(Set(ofProcess.map(\.addresses)), Set(probes.map(\.addresses)))
         XCTAssertEqual(Set(ofProcess.map(\.binaryPath)), [path], "the path the process knows it by")
@@ -48,12 +48,13 @@ final class USDTTests: XCTestCase {
         let b = try EBPFWrapper(
             text: Self.program,
             usdt: [
-                USDTFunction(probe: "ebpftest:plain", in: path, fnName: "on_plain"),
-                USDTFunction(probe: "gated", in: path, fnName: "on_gated"),
+                "on_plain": .usdt("ebpftest:plain", in: path),
+                "on_gated": .usdt("gated", in: path),
             ])
-        XCTAssertEqual(b.attachments.map(\.point.kind), [.usdt, .usdt])
+        XCTAssertEqual(b.session.attachments.map(\.point.kind), [.usdt, .usdt])
         XCTAssertEqual(
-            b.attachments.map(\.point.description), ["usdt:\(path):ebpftest:plain", "usdt:\(path):ebpftest:gated"])
+            b.session.attachments.map(\.point.description),
+            ["usdt:\(path):ebpftest:gated", "usdt:\(path):ebpftest:plain"], "by function name")
         for _ in 2...4 { XCTAssertEqual(fixture.fire(), 1, "the kernel raised the semaphore") }
         try assertRounds(2...4, of: b)
         b.close()
@@ -71,8 +72,8 @@ final class USDTTests: XCTestCase {
         let b = try EBPFWrapper(
             text: Self.program,
             usdt: [
-                USDTFunction(probe: "ebpftest:plain", fnName: "on_plain", pid: fixture.pid),
-                USDTFunction(probe: "ebpftest:gated", fnName: "on_gated", pid: fixture.pid),
+                "on_plain": .usdt("ebpftest:plain", pid: fixture.pid),
+                "on_gated": .usdt("ebpftest:gated", pid: fixture.pid),
             ])
         defer { b.close() }
         XCTAssertEqual(other.fire(), 0, "only the traced process's semaphore is raised")
@@ -92,7 +93,7 @@ final class USDTTests: XCTestCase {
         defer { b.close() }
         let events = Collected<ProbeEvent>()
         // Argument 3 of plain is a string; gated has two arguments, so the choice is not its.
-        let probes = try b.attachAll(
+        let probes = try b.attach(
             [.usdt("ebpftest:plain", in: path), .usdt("gated", in: path)],
             options: ProbeOptions(arguments: ArgumentReading(usdtStrings: [3]))
         ) {
@@ -123,7 +124,7 @@ final class USDTTests: XCTestCase {
     func testArgumentsInRegistersMemoryAndConstantsDecodeExactly() throws {
         try requireKernel()
         let path = try USDTFixture.path.get()
-        let kinds = try XCTUnwrap(try EBPFWrapper.usdtProbes(in: path).first { $0.name == "kinds" })
+        let kinds = try XCTUnwrap(try USDTProbe.all(in: path).first { $0.name == "kinds" })
         let notes = try XCTUnwrap(try USDTFixture.notes(path)["kinds"])
         XCTAssertEqual(kinds.arguments.map(\.description), notes.arguments.map(USDTFixture.registerNamed))
         XCTAssertEqual(kinds.arguments.map(\.size), [4, 4, 4, 4])
@@ -169,7 +170,7 @@ final class USDTTests: XCTestCase {
         defer { b.close() }
         let events = Collected<ProbeEvent>()
         try b.attach(.usdt("ebpftest:gated", pid: fixture.pid)) { events.append($0) }
-        let scaled = try b.aggregate(.usdt("ebpftest:plain", pid: fixture.pid), field: "arg2")
+        let scaled = try b.aggregate(.usdt("ebpftest:plain", pid: fixture.pid), .statistics(of: "arg2"))
         XCTAssertEqual(other.fire(), 0)
         for _ in 1...3 { XCTAssertEqual(fixture.fire(), 1) }
         XCTAssertTrue(waitUntil { events.count >= 3 })
@@ -212,7 +213,7 @@ final class USDTTests: XCTestCase {
         let b = try EBPFWrapper(cache: nil)
         defer { b.close() }
         let events = Collected<ProbeEvent>()
-        try b.attachAll([.usdt("python:gc__start", pid: process.pid), .usdt("python:gc__done", pid: process.pid)]) {
+        try b.attach([.usdt("python:gc__start", pid: process.pid), .usdt("python:gc__done", pid: process.pid)]) {
             events.append($0)
         }
         XCTAssertTrue(FileManager.default.createFile(atPath: go, contents: nil))
@@ -229,25 +230,29 @@ final class USDTTests: XCTestCase {
     func testMistakesAreReportedWithWhatThereIs() throws {
         try requireKernel()
         let path = try USDTFixture.path.get()
-        func error(_ function: USDTFunction) -> EBPFError? {
+        func error(_ functions: [String: AttachPoint]) -> EBPFError? {
             do {
-                _ = try EBPFWrapper(text: Self.program, usdt: [function])
+                _ = try EBPFWrapper(text: Self.program, usdt: functions)
                 return nil
             } catch {
                 return error
             }
         }
-        let missing = error(USDTFunction(probe: "ebpftest:absent", in: path, fnName: "on_plain"))
+        let missing = error(["on_plain": .usdt("ebpftest:absent", in: path)])
         XCTAssertEqual(missing?.code, .notFound)
         XCTAssertEqual(
             missing?.message,
             "no USDT probe ebpftest:absent in \(path); it has ebpftest:gated, ebpftest:kinds, ebpftest:plain")
-        XCTAssertEqual(error(USDTFunction(probe: "a:b:c", in: path, fnName: "on_plain"))?.code, .invalidArgument)
-        XCTAssertEqual(error(USDTFunction(probe: "ebpftest:plain", fnName: "on_plain"))?.code, .invalidArgument)
-        XCTAssertEqual(error(USDTFunction(probe: "plain;", in: path, fnName: "on_plain"))?.code, .invalidArgument)
-        XCTAssertEqual(error(USDTFunction(probe: "plain", in: path, fnName: "on plain"))?.code, .invalidArgument)
-        XCTAssertEqual(error(USDTFunction(probe: "plain", in: "/nonexistent/x", fnName: "on_plain"))?.code, .notFound)
-        XCTAssertEqual(error(USDTFunction(probe: "plain", fnName: "on_plain", pid: -4))?.code, .invalidArgument)
+        XCTAssertEqual(error(["on_plain": .usdt("a:b:c", in: path)])?.code, .invalidArgument)
+        XCTAssertEqual(error(["on_plain": .usdt("ebpftest:plain")])?.code, .invalidArgument)
+        XCTAssertEqual(error(["on_plain": .usdt("plain;", in: path)])?.code, .invalidArgument)
+        XCTAssertEqual(error(["on plain": .usdt("plain", in: path)])?.code, .invalidArgument)
+        XCTAssertEqual(error(["on_plain": .usdt("plain", in: "/nonexistent/x")])?.code, .notFound)
+        XCTAssertEqual(error(["on_plain": .usdt("plain", pid: -4)])?.code, .invalidArgument)
+        XCTAssertEqual(
+            error(["on_plain": .tracepoint("syscalls:sys_enter_getppid")])?.message,
+            "usdt: 'on_plain' is given tracepoint:syscalls:sys_enter_getppid, not a USDT probe (.usdt(\"provider:name\", in: binary) or usdt:BINARY:PROVIDER:NAME); attach other kinds with attach(function:to:)"
+        )
 
         let b = try EBPFWrapper(cache: nil)
         defer { b.close() }
@@ -266,7 +271,7 @@ final class USDTTests: XCTestCase {
             attachError(.usdt("ebpftest:plain", in: path), strings: [1])?.message,
             "argument 1 of USDT probe ebpftest:plain is \(try USDTFixture.registerNamed(XCTUnwrap(USDTFixture.notes(path)["plain"]).arguments[0])), too narrow for a pointer to a string"
         )
-        XCTAssertEqual(b.attachments.count, 0, "nothing left attached")
+        XCTAssertEqual(b.session.attachments.count, 0, "nothing left attached")
     }
 
     /// Keeps each probe's arguments by round: `plain` round → arg 2, the first 8 bytes of
@@ -295,7 +300,7 @@ final class USDTTests: XCTestCase {
         }
         """
 
-    private func assertRounds(_ rounds: ClosedRange<Int>, of b: EBPFWrapper, line: UInt = #line) throws {
+    private func assertRounds(_ rounds: ClosedRange<Int>, of b: EBPFWrapper<CProgram>, line: UInt = #line) throws {
         let plain = try b.table("plain", key: Int32.self, value: Int64.self)
         let words = try b.table("words", key: Int32.self, value: UInt64.self)
         let gated = try b.table("gated", key: Int32.self, value: Int32.self)

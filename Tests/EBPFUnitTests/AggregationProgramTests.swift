@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import XCTest
 
 /// The C an aggregation generates, from real format files (Fixtures/formats): keys and

@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import XCTest
 
 /// The attach-point grammar: every kind through text and back, bpftrace's short forms, and

@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import XCTest
 
 /// The by-name decoder: C layout from libbcc's `name#type` strings, and value decoding.

@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import XCTest
 
 /// The program generator, without a kernel: layout, text and filters.

@@ -1,6 +1,6 @@
 import XCTest
 
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 @testable import EBPFProgram
 
 /// How a delivered record keeps its bytes and finds its fields: the per-event path every

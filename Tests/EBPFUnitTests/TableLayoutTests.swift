@@ -1,4 +1,4 @@
-@testable import EBPF
+@_spi(Generator) @testable import EBPF
 import XCTest
 
 /// libbcc's table type descriptions, laid out without a kernel.

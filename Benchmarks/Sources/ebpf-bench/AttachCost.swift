@@ -36,20 +36,26 @@ enum AttachCost {
 
     /// Nanoseconds per getppid over `calls` calls.
     static func measure(calls: Int) -> Double {
-        let start = EBPFWrapper.monotonicTime()
+        let start = KernelClock.now()
         for _ in 0..<calls { _ = getppid() }
-        return Double(EBPFWrapper.monotonicTime() - start) / Double(calls)
+        return Double(KernelClock.now() - start) / Double(calls)
     }
 
     /// Attaches `mechanism`'s function of `b`; the attachment, or why it cannot be.
-    static func attach(_ mechanism: Mechanism, _ b: EBPFWrapper) -> Result<Attachment?, EBPFError> {
+    static func attach(_ mechanism: Mechanism, _ b: EBPFWrapper<CProgram>) -> Result<Attachment?, EBPFError> {
         Result { () throws(EBPFError) -> Attachment? in
             switch mechanism {
             case .none: return nil
-            case .tracepoint: return try b.attachTracepoint(tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
-            case .rawTracepoint: return try b.attachRawTracepoint(tp: "sys_enter", fnName: "raw_tracepoint__sys_enter")
+            case .tracepoint:
+                return try b.attachTracepoint(
+                    tp: "syscalls:sys_enter_getppid", fnName: "tracepoint__syscalls__sys_enter_getppid")
+            case .rawTracepoint:
+                return try b.attach(function: "raw_tracepoint__sys_enter", to: .rawTracepoint("sys_enter"))
             case .kprobe: return try b.attachKprobe(event: "__task_pid_nr_ns", fnName: "on_kprobe")
-            case .fentry: return try b.attachKfunc(function: "__task_pid_nr_ns")
+            case .fentry:
+                // KFUNC_PROBE's name: kfunc__f, or kfunc__vmlinux__f from libbcc 0.28.
+                let name = try b.functionNames.first { $0.hasPrefix("kfunc__") } ?? "kfunc____task_pid_nr_ns"
+                return try b.attach(function: name, to: .fentry("__task_pid_nr_ns"))
             }
         }
     }
@@ -90,7 +96,9 @@ enum AttachCost {
             guard let ns = median[mechanism] else { continue }
             let added = ns - base
             let ratio = mechanism == .none ? "–" : Report.ratio(added, tracepoint - base)
-            emit("| \(mechanism.rawValue) | \(Report.number(ns, 0)) | \(mechanism == .none ? "–" : Report.number(added, 0)) | \(ratio) |")
+            emit(
+                "| \(mechanism.rawValue) | \(Report.number(ns, 0)) | \(mechanism == .none ? "–" : Report.number(added, 0)) | \(ratio) |"
+            )
         }
     }
 }

@@ -1,4 +1,4 @@
-import EBPF
+@_spi(Generator) import EBPF
 import Synchronization
 
 #if canImport(Glibc)
@@ -68,7 +68,7 @@ enum SwiftConsumer {
         func record(_ value: Int) {
             state.pointee.delivered += 1
             progress.store(state.pointee.delivered, ordering: .relaxed)
-            state.pointee.lastNanoseconds = EBPFWrapper.monotonicTime()
+            state.pointee.lastNanoseconds = KernelClock.now()
             let sequence = value - base
             if sequence >= 0, sequence < seen.count {
                 if seen[sequence] != 0 { state.pointee.duplicates += 1 }
@@ -87,20 +87,22 @@ enum SwiftConsumer {
         let tally = Tally(count: count, base: base)
         let lost = Atomic<UInt64>(0)
 
-        let start = EBPFWrapper.monotonicTime()
-        let wrapper: EBPFWrapper
+        let start = KernelClock.now()
+        // The wrapper's close: a generated probe's wrapper and a C program's differ in type.
+        let closeWrapper: () -> Void
         switch mode {
         case "closure", "latency":
             // As users run it: the program emitted from the generated C's description (the
             // other consumers load clang's compile of that C).
-            wrapper = try EBPFWrapper()
+            let wrapper = try EBPFWrapper()
+            closeWrapper = wrapper.close
             let measuresLatency = mode == "latency"
             let probe = try wrapper.attach(
                 .syscall(syscall), filter: ProbeFilter(processID: pid), options: ProbeOptions(stringSize: stringSize),
                 lost: { lost.add($0, ordering: .relaxed) }
             ) { event in
                 if measuresLatency {
-                    tally.latencies.append(EBPFWrapper.monotonicTime() - event.timestamp)
+                    tally.latencies.append(KernelClock.now() - event.timestamp)
                 }
                 tally.record(event[field]?.intValue ?? -1)
             }
@@ -108,23 +110,28 @@ enum SwiftConsumer {
                 throw BenchError("the closure probe generated a different program than the other consumers run")
             }
         case "by-name":
-            wrapper = try EBPFWrapper(text: text)
+            let wrapper = try EBPFWrapper(text: text)
+            closeWrapper = wrapper.close
             let member = "f_" + field
-            try wrapper.openPerfBuffer(ProbeProgram.standaloneTableName, lost: { lost.add($0, ordering: .relaxed) }) {
+            try wrapper.table(ProbeProgram.standaloneTableName).openPerfBuffer(lost: {
+                lost.add($0, ordering: .relaxed)
+            }) {
                 record in
                 tally.record(record[member]?.intValue ?? -1)
             }
             try wrapper.attachTracepoint(
                 tp: "syscalls:sys_enter_\(syscall)", fnName: ProbeProgram.standaloneFunctionName)
         case "typed":
-            wrapper = try EBPFWrapper(text: text)
+            let wrapper = try EBPFWrapper(text: text)
+            closeWrapper = wrapper.close
             let onLost: @Sendable (UInt64) -> Void = { lost.add($0, ordering: .relaxed) }
             if syscall == "dup2" {
-                try wrapper.openPerfBuffer(ProbeProgram.standaloneTableName, as: Dup2Record.self, lost: onLost) {
+                try wrapper.table(ProbeProgram.standaloneTableName).openPerfBuffer(as: Dup2Record.self, lost: onLost) {
                     tally.record(Int($0.oldfd))
                 }
             } else {
-                try wrapper.openPerfBuffer(ProbeProgram.standaloneTableName, as: AccessRecord.self, lost: onLost) {
+                try wrapper.table(ProbeProgram.standaloneTableName).openPerfBuffer(as: AccessRecord.self, lost: onLost)
+                {
                     tally.record(Int($0.mode))
                 }
             }
@@ -133,13 +140,13 @@ enum SwiftConsumer {
         default:
             throw BenchError("unknown mode \(mode)")
         }
-        emit("READY startup_ns=\(EBPFWrapper.monotonicTime() - start)")
+        emit("READY startup_ns=\(KernelClock.now() - start)")
 
         let cpuStart = cpuNanoseconds()
         let allocationsAtStart = allocationCount()
         var byte: UInt8 = 0
         while read(0, &byte, 1) > 0 {}  // the harness closes stdin when the load is done
-        var quietSince = EBPFWrapper.monotonicTime()
+        var quietSince = KernelClock.now()
         var seenAtQuiet = tally.progress.load(ordering: .relaxed)
         while true {
             usleep(10_000)
@@ -147,8 +154,8 @@ enum SwiftConsumer {
             if now >= count { break }
             if now != seenAtQuiet {
                 seenAtQuiet = now
-                quietSince = EBPFWrapper.monotonicTime()
-            } else if EBPFWrapper.monotonicTime() - quietSince > 200_000_000 {
+                quietSince = KernelClock.now()
+            } else if KernelClock.now() - quietSince > 200_000_000 {
                 break
             }
         }
@@ -157,7 +164,7 @@ enum SwiftConsumer {
         // (all of them, or 200 ms of quiet), and freeing a compiled module (libbcc's clang and
         // symbol tables) is start-up's counterpart, not delivery's.
         let cpu = cpuNanoseconds() - cpuStart
-        wrapper.close()
+        closeWrapper()
         let gaps = count - tally.seen.reduce(0) { $0 + Int($1) }
         var result =
             "RESULT delivered=\(tally.delivered) lost=\(lost.load(ordering: .relaxed)) gaps=\(gaps) duplicates=\(tally.duplicates) last_ns=\(tally.lastNanoseconds) cpu_ns=\(cpu)"
@@ -176,16 +183,16 @@ enum SwiftConsumer {
     /// with nothing sent to user space; the count is read once the load is done. Delivered
     /// is the count, gaps the calls it missed.
     static func runCount(syscall: String, count: Int, pid: Int32) throws {
-        let start = EBPFWrapper.monotonicTime()
+        let start = KernelClock.now()
         let wrapper = try EBPFWrapper()
-        let counter = try wrapper.count(.syscall(syscall), filter: ProbeFilter(processID: pid))
-        emit("READY startup_ns=\(EBPFWrapper.monotonicTime() - start)")
+        let counter = try wrapper.aggregate(.syscall(syscall), filter: ProbeFilter(processID: pid))
+        emit("READY startup_ns=\(KernelClock.now() - start)")
         let cpuStart = cpuNanoseconds()
         let allocationsAtStart = allocationCount()
         var byte: UInt8 = 0
         while read(0, &byte, 1) > 0 {}  // the harness closes stdin when the load is done
         let counted = Int(try counter.snapshot().first?.count ?? 0)
-        let read = EBPFWrapper.monotonicTime()
+        let read = KernelClock.now()
         let dropped = try counter.droppedCount()
         let cpu = cpuNanoseconds() - cpuStart
         let allocations = allocationCount().map { $0 - (allocationsAtStart ?? 0) }

@@ -1,4 +1,4 @@
-import EBPF
+@_spi(Generator) import EBPF
 
 #if canImport(Glibc)
 import Glibc
@@ -9,7 +9,7 @@ import Glibc
 struct Harness {
     let baselines: String
     let executable: String
-    let generator: EBPFWrapper
+    let generator: EBPFWrapper<NoProgram>
 
     init(baselines: String) throws {
         self.baselines = baselines
@@ -86,7 +86,7 @@ struct Harness {
             _ = child.wait()
             throw BenchError("\(consumer.label) did not start")
         }
-        let go = EBPFWrapper.monotonicTime()
+        let go = KernelClock.now()
         load.write("g")
         let loadResult = values(load.line(startingWith: "ns_per_call") ?? "")
         _ = load.wait()

@@ -100,12 +100,12 @@ enum Startup {
     /// memory, then stops it with SIGTERM (bcc Python ignores a SIGINT that lands in its
     /// callback).
     static func measure(_ tracer: Tracer, syscalls: [String], pid: pid_t) throws -> StartupMeasurement {
-        let start = EBPFWrapper.monotonicTime()
+        let start = KernelClock.now()
         let child = try Child(tracer.command(syscalls, pid), environment: tracer.environment, quiet: true)
         var first: UInt64?
         while let line = child.readLine() {
             if tracer.isEvent(line) {
-                first = EBPFWrapper.monotonicTime() - start
+                first = KernelClock.now() - start
                 break
             }
         }

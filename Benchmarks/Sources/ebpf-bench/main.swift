@@ -7,7 +7,7 @@
 //   ebpf-bench attach-cost [--calls 200000] [--rounds 5]   (tracepoint, raw tracepoint, kprobe, fentry)
 //   ebpf-bench consume ...   (internal: one Swift consumer, run by the harness)
 //   ebpf-bench program SYSCALL PID [STRING_SIZE]   (prints the generated program, for profiling by hand)
-import EBPF
+@_spi(Generator) import EBPF
 
 #if canImport(Glibc)
 import Glibc

@@ -11,7 +11,8 @@ import Prometheus
 /// print(try exporter.metricsText())
 /// ```
 public final class Exporter: Sendable {
-    private let wrappers: [EBPFWrapper]
+    /// The wrapper of the aggregations, if any, and one per program.
+    private let closers: [@Sendable () -> Void]
     private let aggregations: [AggregationSource]
     private let tables: [TableSource]
     /// What swift-metrics reported (the library's health, through
@@ -28,7 +29,7 @@ public final class Exporter: Sendable {
         logger: Logger = Logger(label: "ebpf-exporter")
     ) throws(ExporterError) {
         self.registry = registry
-        var wrappers: [EBPFWrapper] = []
+        var closers: [@Sendable () -> Void] = []
         var aggregations: [AggregationSource] = []
         var tables: [TableSource] = []
         do throws(ExporterError) {
@@ -36,7 +37,7 @@ public final class Exporter: Sendable {
                 let wrapper = try Self.attempt("starting the library") { () throws(EBPFError) in
                     try EBPFWrapper(logger: logger)
                 }
-                wrappers.append(wrapper)
+                closers.append(wrapper.close)
                 for metric in configuration.aggregations {
                     aggregations.append(
                         try Self.attempt("metric '\(metric.name)' (\(metric.point))") { () throws(EBPFError) in
@@ -48,7 +49,7 @@ public final class Exporter: Sendable {
                 let wrapper = try Self.attempt("program \(program.origin)") { () throws(EBPFError) in
                     try EBPFWrapper(text: program.text, logger: logger)
                 }
-                wrappers.append(wrapper)
+                closers.append(wrapper.close)
                 for attachment in program.attachments {
                     _ = try Self.attempt("program \(program.origin), function '\(attachment.function)'") {
                         () throws(EBPFError) in try wrapper.attach(function: attachment.function, to: attachment.point)
@@ -64,10 +65,10 @@ public final class Exporter: Sendable {
                 }
             }
         } catch {
-            wrappers.forEach { $0.close() }
+            closers.forEach { $0() }
             throw error
         }
-        self.wrappers = wrappers
+        self.closers = closers
         self.aggregations = aggregations
         self.tables = tables
         logger.info(
@@ -106,7 +107,7 @@ public final class Exporter: Sendable {
 
     /// Detaches and frees every program. Idempotent.
     public func close() {
-        wrappers.forEach { $0.close() }
+        closers.forEach { $0() }
     }
 
     private static func attempt<T>(_ context: String, _ body: () throws(EBPFError) -> T) throws(ExporterError) -> T {

@@ -12,16 +12,15 @@ import EBPFProgram
 /// print(try opens.text(top: 10))
 /// ```
 ///
-/// Returned by ``EBPFWrapper/count(_:by:filter:options:)``,
-/// ``EBPFWrapper/aggregate(_:field:by:filter:options:)``,
-/// ``EBPFWrapper/histogram(_:of:by:buckets:filter:options:)`` and
-/// ``EBPFWrapper/latency(ofSyscall:by:filter:options:)``. ``detach()`` stops counting and
+/// Returned by ``EBPFWrapper/aggregate(_:_:by:filter:options:)``. ``detach()`` stops counting and
 /// keeps the table readable; ``close()`` frees it, as the wrapper's `close()` does.
 public final class Aggregation: Sendable, CustomStringConvertible {
-    /// Where it was asked to attach (``ProbeProgram/attachPoint`` is where it did).
+    /// Where it was asked to attach (``eventName`` names where it did).
     public let point: AttachPoint
     /// The program that runs in the kernel.
-    public let program: AggregationProgram
+    @_spi(Generator) public let program: AggregationProgram
+    /// What the aggregated events are called: `syscalls:sys_enter_openat`.
+    public var eventName: String { program.eventName }
     private let module: BPFModule
     /// One attachment, or for a latency the syscall's entry and exit.
     private let attachments: [Attachment]
@@ -112,7 +111,7 @@ public final class Aggregation: Sendable, CustomStringConvertible {
     }
 
     /// Whether ``close()`` (or the wrapper's) has freed the table.
-    var isClosed: Bool { closed.load(ordering: .acquiring) }
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     public var description: String {
         "Aggregation(\(program.eventName) by \(program.key?.description ?? "nothing")\(program.field.map { ", of \($0)" } ?? "")\(isAttached ? "" : ", detached"))"

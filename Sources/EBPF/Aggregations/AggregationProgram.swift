@@ -13,7 +13,7 @@ import EBPFProgram
 /// A plain value, built without a kernel from a ``TracepointFormat``, so it can be read and
 /// unit-tested. Field values are taken as signed 64-bit integers, as bpftrace's `sum`,
 /// `min` and `max` take them.
-public struct AggregationProgram: Sendable {
+@_spi(Generator) public struct AggregationProgram: Sendable {
     /// The C text handed to libbcc.
     public let text: String
     /// What the events are called: `syscalls:sys_enter_openat`.

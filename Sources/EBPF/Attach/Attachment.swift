@@ -3,8 +3,8 @@ import EBPFKernel
 
 /// A program attached to a kernel event; detaching it stops the program running there.
 ///
-/// Returned by every `attach…` call. The wrapper also keeps track of it, so
-/// ``EBPFWrapper/detachAll()`` and ``EBPFWrapper/close()`` detach it too. Dropping the handle
+/// Returned by ``EBPFWrapper/attach(function:to:)`` and its siblings. The wrapper also keeps
+/// track of it, so ``EBPFWrapper/close()`` detaches it too. Dropping the handle
 /// does not detach: probes are kernel-global state and live until detached or until the
 /// wrapper is closed or deinitialized.
 public final class Attachment: Sendable, CustomStringConvertible {

@@ -1,7 +1,7 @@
 import EBPFKernel
 import EBPFProgram
 
-extension EBPFWrapper {
+extension EBPFWrapper where Program == CProgram {
     /// Attaches the program's function `function` at `point`: one call for every kind of
     /// event, as bcc's `attach_*(…, fn_name=…)` family.
     ///
@@ -21,6 +21,47 @@ extension EBPFWrapper {
     ///   lacks), ``EBPFError/Code/attachFailed``, and the errors of ``loadFunction(_:type:)``.
     @discardableResult
     public func attach(function: String, to point: AttachPoint) throws(EBPFError) -> Attachment {
+        try session.attach(function: function, to: point)
+    }
+
+    /// Attaches the program's function `fnName` to the entry of the kernel function `event`,
+    /// as bcc's `attach_kprobe(event=…, fn_name=…)`.
+    ///
+    /// For syscalls, pass ``syscallFunctionName(_:)`` (`__x64_sys_bind` on x86-64).
+    ///
+    /// - Throws: ``EBPFError/Code/notSupported`` on a kernel built without `CONFIG_KPROBES`
+    ///   (the message names the tracepoint to use instead), ``EBPFError/Code/notFound`` for a
+    ///   function the kernel does not have (not in /proc/kallsyms),
+    ///   ``EBPFError/Code/attachFailed`` when the function cannot be probed, and the errors of
+    ///   ``loadFunction(_:type:)``.
+    ///
+    /// The corresponding libbcc function is `bpf_attach_kprobe`.
+    @discardableResult
+    public func attachKprobe(event: String, fnName: String) throws(EBPFError) -> Attachment {
+        try attach(function: fnName, to: .kprobe(event))
+    }
+
+    /// Attaches the program's function `fnName` to a kernel tracepoint, as bcc's
+    /// `attach_tracepoint(tp=…, fn_name=…)`.
+    ///
+    /// - Parameters:
+    ///   - tp: `"category:name"`, e.g. `"syscalls:sys_enter_bind"`; the kernel's list is in
+    ///     `<tracefs>/available_events`.
+    ///   - fnName: A function of the program, loaded as a tracepoint program.
+    /// - Returns: A handle that detaches the probe.
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for a malformed name,
+    ///   ``EBPFError/Code/notFound`` for a tracepoint the kernel lacks,
+    ///   ``EBPFError/Code/tracefsUnavailable``, and the errors of ``loadFunction(_:type:)``.
+    ///
+    /// Needs tracefs mounted. The corresponding libbcc function is `bpf_attach_tracepoint`.
+    @discardableResult
+    public func attachTracepoint(tp: String, fnName: String) throws(EBPFError) -> Attachment {
+        try attach(function: fnName, to: .tracepoint(tp))
+    }
+}
+
+extension Session {
+    func attach(function: String, to point: AttachPoint) throws(EBPFError) -> Attachment {
         try checkOpen()
         try point.validate()
         return try track(attachment(function, at: point, module: nativeModule()))

@@ -1,38 +1,7 @@
 import EBPFKernel
 import EBPFProgram
 
-extension EBPFWrapper {
-    /// Attaches the program's `KFUNC_PROBE(function, …)` to the entry of a kernel function
-    /// (fentry, through a BPF trampoline: cheaper than a kprobe), as bcc's
-    /// `attach_kfunc(fn_name=…)`.
-    ///
-    /// - Parameter function: The kernel function, as named in `KFUNC_PROBE`; the program's
-    ///   function is `kfunc__<function>` (`kfunc__vmlinux__<function>` from libbcc 0.28).
-    /// - Throws: ``EBPFError/Code/notSupported`` where the kernel refuses tracing programs
-    ///   (saying what it answered), ``EBPFError/Code/notFound`` for a function the kernel's
-    ///   BTF lacks, and the errors of loading and attaching.
-    @discardableResult
-    public func attachKfunc(function: String) throws(EBPFError) -> Attachment {
-        try attach(function: try kernelFunctionProgram(function, exit: false), to: .fentry(function))
-    }
-
-    /// Attaches the program's `KRETFUNC_PROBE(function, …, ret)` to the return of a kernel
-    /// function (fexit), as bcc's `attach_kretfunc(fn_name=…)`: it sees the arguments and
-    /// the return value.
-    ///
-    /// - Throws: as ``attachKfunc(function:)``.
-    @discardableResult
-    public func attachKretfunc(function: String) throws(EBPFError) -> Attachment {
-        try attach(function: try kernelFunctionProgram(function, exit: true), to: .fexit(function))
-    }
-
-    /// The name the program's `KFUNC_PROBE(function)` (or `KRETFUNC_PROBE`) has, in either
-    /// naming scheme.
-    private func kernelFunctionProgram(_ function: String, exit: Bool) throws(EBPFError) -> String {
-        let names = KernelFunctionProbe.functionNames(function, exit: exit)
-        return names.first(where: try nativeModule().functionNames.contains) ?? names[0]
-    }
-
+extension Session {
     /// The error for a function the kernel's BTF does not describe.
     static func functionNotInBTF(_ function: String) -> EBPFError {
         EBPFError(

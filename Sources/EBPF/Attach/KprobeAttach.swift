@@ -1,34 +1,7 @@
 import EBPFKernel
 import EBPFProgram
 
-extension EBPFWrapper {
-    /// Attaches the program's function `fnName` to the entry of the kernel function `event`,
-    /// as bcc's `attach_kprobe(event=…, fn_name=…)`.
-    ///
-    /// For syscalls, pass ``syscallFunctionName(_:)`` (`__x64_sys_bind` on x86-64).
-    ///
-    /// - Throws: ``EBPFError/Code/notSupported`` on a kernel built without `CONFIG_KPROBES`
-    ///   (the message names the tracepoint to use instead), ``EBPFError/Code/notFound`` for a
-    ///   function the kernel does not have (not in /proc/kallsyms),
-    ///   ``EBPFError/Code/attachFailed`` when the function cannot be probed, and the errors of
-    ///   ``loadFunction(_:type:)``.
-    ///
-    /// The corresponding libbcc function is `bpf_attach_kprobe`.
-    @discardableResult
-    public func attachKprobe(event: String, fnName: String) throws(EBPFError) -> Attachment {
-        try attach(function: fnName, to: .kprobe(event))
-    }
-
-    /// Attaches the program's function `fnName` to the return of the kernel function
-    /// `event`, as bcc's `attach_kretprobe(event=…, fn_name=…)`.
-    ///
-    /// - Throws: as ``attachKprobe(event:fnName:)``.
-    ///
-    /// The corresponding libbcc function is `bpf_attach_kprobe`.
-    @discardableResult
-    public func attachKretprobe(event: String, fnName: String) throws(EBPFError) -> Attachment {
-        try attach(function: fnName, to: .kretprobe(event))
-    }
+extension Session {
 
     /// Loads `fnName` from `module` and attaches it at the kprobe or kretprobe `point`
     /// (on `function`); the caller tracks it.
@@ -50,7 +23,7 @@ extension EBPFWrapper {
                 return Attachment(point: point, functionName: fnName, hook: hook)
             } catch {
                 // Kernels differ in the errno for a symbol they lack (6.1: ENOENT, 6.12: EINVAL).
-                if KernelSymbols.syscallPrefix != nil, ksymname(function) == nil {
+                if KernelSymbols.syscallPrefix != nil, symbols.ksymname(function) == nil {
                     throw EBPFError(
                         .notFound,
                         "could not attach '\(fnName)' at \(point): the kernel has no function '\(function)' (it is not in /proc/kallsyms)",

@@ -1,30 +1,7 @@
 import EBPFKernel
 import EBPFProgram
 
-extension EBPFWrapper {
-    /// Runs the program's function `fnName` on a perf event, as bcc's
-    /// `attach_perf_event(ev_type=…, ev_config=…, fn_name=…, sample_period=…, sample_freq=…)`.
-    ///
-    /// - Parameters:
-    ///   - event: The counter, e.g. `.software(.cpuClock)`.
-    ///   - sampling: A period or a frequency; both must be positive.
-    ///   - fnName: A function of the program, loaded as a perf event program.
-    ///   - pid: Count only this process; nil counts every process.
-    ///   - cpu: Count only this CPU; nil opens one event per online CPU (with `pid` nil) or
-    ///     one that follows the process (with a `pid`).
-    /// - Returns: One handle for all the per-CPU events.
-    /// - Throws: ``EBPFError/Code/invalidArgument``, ``EBPFError/Code/attachFailed`` (a
-    ///   hardware counter the machine lacks gives `ENOENT`), and the errors of
-    ///   ``loadFunction(_:type:)``.
-    ///
-    /// The corresponding libbcc function is `bpf_attach_perf_event`.
-    @discardableResult
-    public func attachPerfEvent(
-        _ event: PerfEvent, sampling: PerfEventSampling, fnName: String, pid: Int32? = nil,
-        cpu: Int32? = nil
-    ) throws(EBPFError) -> Attachment {
-        try attach(function: fnName, to: .perfEvent(event, sampling: sampling, pid: pid, cpu: cpu))
-    }
+extension Session {
 
     /// Loads `fnName` from `module` and opens the perf event `point` on each CPU it covers,
     /// running the function; the caller tracks it.

@@ -1,24 +1,7 @@
 import EBPFKernel
 import EBPFProgram
 
-extension EBPFWrapper {
-    /// Attaches the program's function `fnName` to a kernel tracepoint, as bcc's
-    /// `attach_tracepoint(tp=…, fn_name=…)`.
-    ///
-    /// - Parameters:
-    ///   - tp: `"category:name"`, e.g. `"syscalls:sys_enter_bind"`; the kernel's list is in
-    ///     `<tracefs>/available_events`.
-    ///   - fnName: A function of the program, loaded as a tracepoint program.
-    /// - Returns: A handle that detaches the probe.
-    /// - Throws: ``EBPFError/Code/invalidArgument`` for a malformed name,
-    ///   ``EBPFError/Code/notFound`` for a tracepoint the kernel lacks,
-    ///   ``EBPFError/Code/tracefsUnavailable``, and the errors of ``loadFunction(_:type:)``.
-    ///
-    /// Needs tracefs mounted. The corresponding libbcc function is `bpf_attach_tracepoint`.
-    @discardableResult
-    public func attachTracepoint(tp: String, fnName: String) throws(EBPFError) -> Attachment {
-        try attach(function: fnName, to: .tracepoint(tp))
-    }
+extension Session {
 
     /// Loads `fnName` from `module` and attaches it to `category:name`; the caller tracks it.
     /// `id`: the tracepoint's perf id, when its format was just read (which checked that the

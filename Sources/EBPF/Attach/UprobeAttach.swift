@@ -4,40 +4,7 @@ import Glibc
 import EBPFKernel
 import EBPFProgram
 
-extension EBPFWrapper {
-    /// Attaches the program's function `fnName` to the entry of a function in a user-space
-    /// binary or library, as bcc's `attach_uprobe(name=…, sym=…, fn_name=…, pid=…)`.
-    ///
-    /// - Parameters:
-    ///   - name: A path (`/usr/bin/bash`) or a library name as the linker would find it
-    ///     (`"c"` for libc).
-    ///   - sym: The symbol to probe, e.g. `"malloc"`.
-    ///   - fnName: A function of the program, loaded as a kprobe-type program.
-    ///   - pid: Only fire in this process; nil fires in every process that maps the binary.
-    /// - Throws: ``EBPFError/Code/notFound`` for a missing binary or symbol,
-    ///   ``EBPFError/Code/attachFailed``, and the errors of ``loadFunction(_:type:)``.
-    ///
-    /// The corresponding libbcc function is `bpf_attach_uprobe`.
-    @discardableResult
-    public func attachUprobe(name: String, sym: String, fnName: String, pid: Int32? = nil) throws(EBPFError)
-        -> Attachment
-    {
-        try attach(function: fnName, to: .uprobe(sym, in: name, pid: pid))
-    }
-
-    /// Attaches the program's function `fnName` to the return of a function in a user-space
-    /// binary or library, as bcc's `attach_uretprobe(name=…, sym=…, fn_name=…, pid=…)`.
-    /// `PT_REGS_RC(ctx)` holds the return value.
-    ///
-    /// - Throws: as ``attachUprobe(name:sym:fnName:pid:)``.
-    ///
-    /// The corresponding libbcc function is `bpf_attach_uprobe`.
-    @discardableResult
-    public func attachUretprobe(name: String, sym: String, fnName: String, pid: Int32? = nil) throws(EBPFError)
-        -> Attachment
-    {
-        try attach(function: fnName, to: .uretprobe(sym, in: name, pid: pid))
-    }
+extension Session {
 
     /// Loads `fnName` from `module` and attaches it at the uprobe or uretprobe `point`;
     /// the caller tracks it. `beforeAttach` runs once the binary is open and its symbol

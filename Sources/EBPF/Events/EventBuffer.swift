@@ -4,8 +4,8 @@ import EBPFKernel
 /// An open perf or ring buffer that delivers records to a callback on the wrapper's
 /// polling thread.
 ///
-/// Returned by ``EBPFWrapper/openPerfBuffer(_:options:lost:handler:)`` and
-/// ``EBPFWrapper/openRingBuffer(_:handler:)``. The buffer stays open until ``close()`` or the
+/// Returned by ``Table/openPerfBuffer(options:lost:handler:)`` and
+/// ``Table/openRingBuffer(handler:)``. The buffer stays open until ``close()`` or the
 /// wrapper's `close()`; dropping the handle does not close it.
 public final class EventBuffer: Sendable, CustomStringConvertible {
     /// The table (map) the buffer reads.

@@ -29,19 +29,18 @@ public struct EventRecords: AsyncSequence, Sendable {
     }
 }
 
-extension EBPFWrapper {
-    /// Opens the perf buffer (`BPF_PERF_OUTPUT`) or ring buffer (`BPF_RINGBUF_OUTPUT`)
-    /// `table` and returns its records, decoded by field name, as an async sequence.
+extension Table {
+    /// Opens this perf buffer (`BPF_PERF_OUTPUT`) or ring buffer (`BPF_RINGBUF_OUTPUT`)
+    /// table and returns its records, decoded by field name, as an async sequence.
     ///
     /// - Parameters:
-    ///   - table: The buffer table's name; its kind decides how it is read.
     ///   - options: For a perf buffer, ring size and wake-up batching.
     ///   - bufferingLimit: Records kept for a slow consumer; beyond it the newest are dropped
     ///     and counted in ``EventRecords/droppedCount``.
-    /// - Throws: as ``openPerfBuffer(_:options:lost:handler:)``, and
+    /// - Throws: as ``openPerfBuffer(options:lost:handler:)``, and
     ///   ``EBPFError/Code/invalidArgument`` for a table that is neither kind of buffer.
     public func records(
-        _ table: String, options: PerfBufferOptions = .default, bufferingLimit: Int = 65_536
+        options: PerfBufferOptions = .default, bufferingLimit: Int = 65_536
     ) throws(EBPFError) -> EventRecords {
         let (stream, continuation) = AsyncStream.makeStream(
             of: EventRecord.self, bufferingPolicy: .bufferingOldest(max(1, bufferingLimit)))
@@ -50,13 +49,13 @@ extension EBPFWrapper {
             if case .dropped = continuation.yield(record) { drops.count.add(1, ordering: .relaxed) }
         }
         let buffer: EventBuffer
-        switch try nativeModule().table(table).type {
-        case .ringBuffer: buffer = try openRingBuffer(table, handler: deliver)
-        case .perfEventArray: buffer = try openPerfBuffer(table, options: options, handler: deliver)
+        switch type {
+        case .ringBuffer: buffer = try openRingBuffer(handler: deliver)
+        case .perfEventArray: buffer = try openPerfBuffer(options: options, handler: deliver)
         case let other:
             throw EBPFError(
                 .invalidArgument,
-                "table '\(table)' is a \(other), not a perf or ring buffer; declare it with BPF_PERF_OUTPUT(\(table)) or BPF_RINGBUF_OUTPUT(\(table), 8)"
+                "table '\(name)' is a \(other), not a perf or ring buffer; declare it with BPF_PERF_OUTPUT(\(name)) or BPF_RINGBUF_OUTPUT(\(name), 8)"
             )
         }
         buffer.setOnClose { continuation.finish() }

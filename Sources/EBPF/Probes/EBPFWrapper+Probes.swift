@@ -2,46 +2,6 @@ import EBPFKernel
 import EBPFProgram
 
 extension EBPFWrapper {
-    /// Attaches a generated probe to a kernel tracepoint and calls `handler` with each
-    /// event, decoded from the tracepoint's format file: no C needed.
-    ///
-    /// ```swift
-    /// try b.attachTracepoint(tp: "syscalls:sys_enter_openat") { event in
-    ///     print(event.processName, event.filename?.stringValue ?? "?")
-    /// }
-    /// ```
-    ///
-    /// `char *` arguments arrive as strings, `struct sockaddr *` arguments with a length
-    /// argument as socket addresses, other pointers as addresses.
-    ///
-    /// - Parameters:
-    ///   - tp: `"category:name"`; any tracepoint with a format file.
-    ///   - filter: Conditions checked in the kernel; failing events never reach user space.
-    ///   - options: String sizes and the perf buffer's configuration.
-    ///   - handler: Called on the wrapper's polling thread with each event.
-    /// - Returns: The probe, which detaches itself.
-    /// - Throws: ``EBPFError/Code/notFound`` for a tracepoint the kernel lacks or one with no
-    ///   format file, ``EBPFError/Code/invalidArgument``, and compile, load and attach errors.
-    @discardableResult
-    public func attachTracepoint(
-        tp: String, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
-        handler: @escaping @Sendable (ProbeEvent) -> Void
-    ) throws(EBPFError) -> Probe {
-        try attach(.tracepoint(tp), filter: filter, options: options, handler: handler)
-    }
-
-    /// Attaches a generated probe to a syscall's entry, by the syscall's plain name
-    /// (`"bind"`), through its `syscalls:sys_enter_<name>` tracepoint.
-    ///
-    /// - Throws: as ``attachTracepoint(tp:filter:options:handler:)``.
-    @discardableResult
-    public func attachSyscall(
-        _ name: String, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
-        handler: @escaping @Sendable (ProbeEvent) -> Void
-    ) throws(EBPFError) -> Probe {
-        try attach(.syscall(name), filter: filter, options: options, handler: handler)
-    }
-
     /// Attaches a generated probe to the entry of a kernel function, as pyebpf's
     /// `attach_kprobe(event, callback)`.
     ///
@@ -74,7 +34,7 @@ extension EBPFWrapper {
         lost: (@Sendable (UInt64) -> Void)? = nil,
         handler: @escaping @Sendable (ProbeEvent) -> Void
     ) throws(EBPFError) -> Probe {
-        try attachProbes(
+        try session.attachProbes(
             [point], filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)[0]
     }
 
@@ -84,7 +44,7 @@ extension EBPFWrapper {
     /// ``ProbeEvent/eventName`` tells them apart.
     ///
     /// ```swift
-    /// let probes = try b.attachAll([.syscall("openat"), .syscall("connect"), .syscall("bind")]) { event in
+    /// let probes = try b.attach([.syscall("openat"), .syscall("connect"), .syscall("bind")]) { event in
     ///     print(event.eventName, event.processName)
     /// }
     /// ```
@@ -102,12 +62,12 @@ extension EBPFWrapper {
     ///   - handler: Called on the wrapper's polling thread with each event.
     /// - Returns: The probes, in the order of `points`.
     @discardableResult
-    public func attachAll(
+    public func attach(
         _ points: [AttachPoint], filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
         lost: (@Sendable (UInt64) -> Void)? = nil,
         handler: @escaping @Sendable (ProbeEvent) -> Void
     ) throws(EBPFError) -> [Probe] {
-        try attachProbes(
+        try session.attachProbes(
             points, filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)
     }
 
@@ -130,6 +90,25 @@ extension EBPFWrapper {
         _ point: AttachPoint, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
         bufferingLimit: Int = 65_536
     ) throws(EBPFError) -> ProbeEvents {
+        try session.events(point, filter: filter, options: options, bufferingLimit: bufferingLimit)
+    }
+
+    /// The program ``attach(_:filter:options:lost:handler:)`` would generate for `point` on
+    /// this kernel, without compiling or attaching it: for the benchmarks, which run it in
+    /// other consumers. Its perf table is `ebpf_events` and its function `ebpf_probe`.
+    @_spi(Generator)
+    public func program(
+        for point: AttachPoint, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default
+    ) throws(EBPFError) -> ProbeProgram {
+        try session.program(for: point, filter: filter, options: options)
+    }
+}
+
+extension Session {
+    func events(
+        _ point: AttachPoint, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default,
+        bufferingLimit: Int = 65_536
+    ) throws(EBPFError) -> ProbeEvents {
         let (stream, continuation) = AsyncStream.makeStream(
             of: ProbeEvent.self, bufferingPolicy: .bufferingOldest(max(1, bufferingLimit)))
         let drops = ConsumerDrops()
@@ -145,10 +124,7 @@ extension EBPFWrapper {
         return ProbeEvents(probe: probe, stream: stream)
     }
 
-    /// The program ``attach(_:filter:options:lost:handler:)`` would generate for `point` on
-    /// this kernel, without compiling or attaching it: to read the C, or to run it elsewhere.
-    /// Its perf table is `ebpf_events` and its function `ebpf_probe`.
-    public func program(
+    func program(
         for point: AttachPoint, filter: ProbeFilter = ProbeFilter(), options: ProbeOptions = .default
     ) throws(EBPFError) -> ProbeProgram {
         let (resolved, format) = try resolve(point, reading: options.arguments)
@@ -158,7 +134,7 @@ extension EBPFWrapper {
 
     /// Resolves every point, builds their programs as one, and attaches each: all of
     /// them, or none (what was attached before a failure is detached again).
-    private func attachProbes(
+    func attachProbes(
         _ points: [AttachPoint], filter: ProbeFilter, options: ProbeOptions,
         lost: (@Sendable (UInt64) -> Void)?, drops: ConsumerDrops,
         deliver: @escaping @Sendable (ProbeEvent) -> Void

@@ -5,14 +5,14 @@ import EBPFProgram
 /// A closure probe: a generated program attached to a kernel event, whose events reach a
 /// Swift closure or an async sequence.
 ///
-/// Returned by ``EBPFWrapper/attachTracepoint(tp:filter:options:handler:)`` and its
-/// siblings. ``detach()`` stops it and frees its program and buffer; the wrapper's
+/// Returned by ``EBPFWrapper/attach(_:filter:options:lost:handler:)-(AttachPoint,_,_,_,_)``
+/// and its siblings. ``detach()`` stops it and frees its program and buffer; the wrapper's
 /// `close()` detaches it too. Dropping the handle does not.
 public final class Probe: Sendable, CustomStringConvertible {
-    /// Where it was asked to attach (``ProbeProgram/attachPoint`` is where it did).
+    /// Where it was asked to attach (``eventName`` names where it did).
     public let point: AttachPoint
     /// The program that runs in the kernel, generated for this probe.
-    public let program: ProbeProgram
+    @_spi(Generator) public let program: ProbeProgram
     /// The tracepoint format the fields come from; nil for a kprobe on a function that is not
     /// a syscall.
     public let format: TracepointFormat?

@@ -9,7 +9,7 @@ import EBPFProgram
 /// one member per event field, each sized from the format file. The C asserts every
 /// member's offset at compile time, so the layout Swift decodes is the one clang built; for
 /// tracepoints, the library writes the same program's instructions itself, without clang.
-public struct ProbeProgram: Sendable {
+@_spi(Generator) public struct ProbeProgram: Sendable {
     /// The C text handed to libbcc: a whole program, compilable alone. Written when read:
     /// the library emits tracepoint probes' instructions itself, without C.
     public var text: String { (includes + [Self.tableDeclaration, body]).joined(separator: "\n") }

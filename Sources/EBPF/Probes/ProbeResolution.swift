@@ -1,6 +1,6 @@
 import EBPFKernel
 
-extension EBPFWrapper {
+extension Session {
     /// How a generated program reaches `point` here and reads its fields, and the format its
     /// fields come from.
     func resolve(_ point: AttachPoint, reading: ArgumentReading) throws(EBPFError) -> (

@@ -32,7 +32,7 @@ final class SharedProbeBuffer: Sendable {
     /// (their events named by `events`), and hands each active probe's records to `deliver`.
     init(
         table: TableInfo, module: BPFModule, layouts: [RecordLayout], events: [String], options: PerfBufferOptions,
-        wrapper: EBPFWrapper, lost: (@Sendable (UInt64) -> Void)?,
+        wrapper: Session, lost: (@Sendable (UInt64) -> Void)?,
         deliver: @escaping @Sendable (ProbeEvent) -> Void
     ) throws(EBPFError) {
         let members = layouts.map(Member.init)

@@ -1,13 +1,15 @@
 import EBPFKernel
 
-/// libbcc's symbol caches: the kernel's (kallsyms) and at most `processCacheLimit` (64)
-/// processes', the least recently used dropped first; all freed by `close()`.
+/// Addresses to symbol names and back, as bcc's `ksym()`, `ksymname()` and `sym()`: a
+/// wrapper's ``EBPFWrapper/symbols``. It keeps libbcc's symbol caches: the kernel's
+/// (kallsyms) and at most 64 processes', the least recently used dropped first; the
+/// wrapper's `close()` frees them all.
 ///
-/// A process's cache is bound to the process, not its pid (``ProcessHandle``): once the
+/// A process's cache is bound to the process, not its pid: once the
 /// process has exited, its cache is dropped, so a pid the kernel reuses gets the new
 /// process's mappings. Each cache is built and used under a lock of its own (libbcc's caches
 /// are not thread-safe): one slow process does not hold up another's lookups.
-final class SymbolResolver: Sendable {
+public final class SymbolResolver: Sendable {
     /// How many process caches are kept; each holds a process's mappings and symbol tables.
     let processCacheLimit: Int
 
@@ -100,12 +102,12 @@ final class SymbolResolver: Sendable {
     }
 }
 
-extension EBPFWrapper {
+extension SymbolResolver {
     /// The kernel symbol holding `address`, as bcc's `ksym()`: `do_syscall_64`, with
     /// `showOffset` `do_syscall_64+0x5d`, with `showModule` `do_syscall_64 [kernel]`;
     /// `[unknown]` when no symbol holds it. Reads /proc/kallsyms once per wrapper.
     public func ksym(_ address: UInt64, showModule: Bool = false, showOffset: Bool = false) -> String {
-        guard let symbol = symbols.withCache(pid: -1, { $0.resolve(address, demangle: false) }) else {
+        guard let symbol = withCache(pid: -1, { $0.resolve(address, demangle: false) }) else {
             return "[unknown]"
         }
         return Self.format(symbol, showModule: showModule, showOffset: showOffset)
@@ -114,7 +116,7 @@ extension EBPFWrapper {
     /// The address of a kernel symbol, as bcc's `ksymname()`; nil when there is none.
     public func ksymname(_ name: String) -> UInt64? {
         guard (try? NameValidation.symbol(name, what: "kernel symbol")) != nil else { return nil }
-        return symbols.withCache(pid: -1) { $0.address(of: name, module: nil) }
+        return withCache(pid: -1) { $0.address(of: name, module: nil) }
     }
 
     /// The symbol holding `address` in process `pid`, as bcc's `sym()`: `main`, with
@@ -127,7 +129,7 @@ extension EBPFWrapper {
     public func sym(
         _ address: UInt64, pid: Int32, showModule: Bool = false, showOffset: Bool = false, demangle: Bool = true
     ) -> String {
-        guard pid > 0, var symbol = symbols.withCache(pid: pid, { $0.resolve(address, demangle: demangle) }) else {
+        guard pid > 0, var symbol = withCache(pid: pid, { $0.resolve(address, demangle: demangle) }) else {
             return "[unknown]"
         }
         if demangle, let swiftName = SwiftDemangler.demangle(symbol.name) {

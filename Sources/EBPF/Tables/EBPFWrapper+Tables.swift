@@ -1,19 +1,15 @@
 import EBPFKernel
 import EBPFProgram
 
-extension EBPFWrapper {
-    /// The table (map) `name` of the program, decoded by name, as bcc's `b["name"]`.
+extension EBPFWrapper where Program == CProgram {
+    /// The table (map) `name` of the program, decoded by name, as bcc's `b["name"]`:
+    /// `try b.table("counts").items()`, `try b.table("events").openPerfBuffer { … }`.
     ///
     /// - Throws: ``EBPFError/Code/tableNotFound``, ``EBPFError/Code/decodingFailed`` when
     ///   libbcc's description of its key or value cannot be laid out (use a typed view).
     public func table(_ name: String) throws(EBPFError) -> Table {
         let (module, info) = try tableInfo(name)
-        return try Table(access: MapAccess(info: info, module: module), info: info)
-    }
-
-    /// The table `name` as bcc's `b["name"]` reads: `try b["counts"].items()`.
-    public subscript(_ name: String) -> Table {
-        get throws(EBPFError) { try table(name) }
+        return try Table(access: MapAccess(info: info, module: module), info: info, session: session)
     }
 
     /// A typed view of the table `name`, read and written as `Key` and `Value`, Swift types
@@ -59,7 +55,7 @@ extension EBPFWrapper {
     }
 
     private func tableInfo(_ name: String) throws(EBPFError) -> (BPFModule, TableInfo) {
-        let module = try nativeModule()
+        let module = try session.nativeModule()
         return (module, try module.table(name))
     }
 

@@ -11,16 +11,22 @@ public final class Table: Sendable, CustomStringConvertible {
     let access: MapAccess
     let keyLayout: TableTypeLayout?
     let valueLayout: TableTypeLayout
+    /// The wrapper's state: a buffer opened on the table is the wrapper's to close.
+    let session: Session
 
-    init(access: MapAccess, info: TableInfo) throws(EBPFError) {
+    init(access: MapAccess, info: TableInfo, session: Session) throws(EBPFError) {
         self.access = access
+        self.session = session
+        // A ring buffer map has neither keys nor values (sizes 0); libbcc still describes
+        // the types its declaration named.
+        let described = access.type != .ringBuffer
         keyLayout =
             access.isQueueOrStack
             ? nil
             : try TableTypeLayout.make(
-                description: info.keyDescription, size: info.keySize, table: info.name, what: "key")
+                description: described ? info.keyDescription : nil, size: info.keySize, table: info.name, what: "key")
         valueLayout = try TableTypeLayout.make(
-            description: info.leafDescription, size: info.leafSize, table: info.name, what: "value")
+            description: described ? info.leafDescription : nil, size: info.leafSize, table: info.name, what: "value")
     }
 
     public var name: String { access.name }
@@ -158,8 +164,8 @@ public final class Table: Sendable, CustomStringConvertible {
 
     /// The instruction addresses of stack `id` in a `BPF_STACK_TRACE` table, innermost first,
     /// as bcc's `walk(id)`; empty for a negative id (the program's `get_stackid` failed) or an
-    /// id no longer stored. Resolve them with ``EBPFWrapper/ksym(_:showModule:showOffset:)``
-    /// or ``EBPFWrapper/sym(_:pid:showModule:showOffset:demangle:)``.
+    /// id no longer stored. Resolve them with ``SymbolResolver/ksym(_:showModule:showOffset:)``
+    /// or ``SymbolResolver/sym(_:pid:showModule:showOffset:demangle:)``.
     public func stack(id: Int) throws(EBPFError) -> [UInt64] {
         guard type == .stackTrace else {
             throw EBPFError(.invalidArgument, "table '\(name)' is a \(type), not a stack trace table (BPF_STACK_TRACE)")

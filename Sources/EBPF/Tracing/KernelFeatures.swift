@@ -4,8 +4,14 @@ import Glibc
 import EBPFKernel
 import EBPFProgram
 
-/// What the running kernel can attach, detected from sysfs and tracefs.
+/// What the running kernel can attach, detected from sysfs and tracefs, and which libbcc
+/// this process uses.
 public enum KernelFeatures {
+    /// The release of the libbcc this process loads (`"0.26.0"`), from its library file's
+    /// name; nil when libbcc cannot be opened or its file names no release. Releases from
+    /// 0.18 on are supported; an older one makes every wrapper's initializer throw.
+    public static var libbccVersion: String? { LibBCC.release?.description }
+
     /// Whether the kernel can attach kprobes and kretprobes.
     ///
     /// A kernel built without `CONFIG_KPROBES` has neither the `kprobe` perf PMU

@@ -1,4 +1,4 @@
-import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 
 /// The CPU time the calling thread has used (`CLOCK_THREAD_CPUTIME_ID`).
@@ -32,9 +32,11 @@ enum ThreadCPUTime {
 /// False when no such pass began within `timeout`: a wrapper with no buffer runs none, nor
 /// does one whose buffers are all ring buffers or perf buffers woken on every record
 /// (`wakeupEvents` 1), which need no timed pass.
-func waitForDeliveryOfEverythingWrittenSoFar(_ b: EBPFWrapper, timeout: Duration = .seconds(30)) -> Bool {
+func waitForDeliveryOfEverythingWrittenSoFar(_ b: EBPFWrapper<some WrapperProgram>, timeout: Duration = .seconds(30))
+    -> Bool
+{
     // A pass's watermark is when it began, less the 1 ms allowed for a record stamped just
     // before it to reach its ring; a watermark past `now` is that of a pass begun after now.
-    let now = EBPFWrapper.monotonicTime()
-    return pollUntil(timeout: timeout) { (b.deliveredThrough ?? 0) > now }
+    let now = KernelClock.now()
+    return pollUntil(timeout: timeout) { (b.delivery.deliveredThrough ?? 0) > now }
 }

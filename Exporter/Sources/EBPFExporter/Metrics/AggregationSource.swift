@@ -6,20 +6,20 @@ struct AggregationSource: Sendable {
     let aggregation: Aggregation
 
     /// Starts the aggregation in `wrapper`.
-    init(_ metric: AggregationMetric, in wrapper: EBPFWrapper) throws(EBPFError) {
+    init(_ metric: AggregationMetric, in wrapper: EBPFWrapper<NoProgram>) throws(EBPFError) {
         self.metric = metric
-        let (target, key, filter, options) = (metric.point, metric.key, metric.filter, metric.options)
+        var point = metric.point
+        let measure: AggregationMeasure
         switch metric.measure {
-        case .count:
-            aggregation = try wrapper.count(target, by: key, filter: filter, options: options)
-        case .sum(let field):
-            aggregation = try wrapper.aggregate(target, field: field, by: key, filter: filter, options: options)
-        case .histogram(let field, let buckets):
-            aggregation = try wrapper.histogram(
-                target, of: field, by: key, buckets: buckets, filter: filter, options: options)
+        case .count: measure = .count
+        case .sum(let field): measure = .statistics(of: field)
+        case .histogram(let field, let buckets): measure = .histogram(of: field, buckets: buckets)
         case .latency(let name):
-            aggregation = try wrapper.latency(ofSyscall: name, by: key, filter: filter, options: options)
+            measure = .latency
+            point = .syscall(name)
         }
+        aggregation = try wrapper.aggregate(
+            point, measure, by: metric.key, filter: metric.filter, options: metric.options)
     }
 
     /// The metric's family and one sample (or histogram) per key, from the kernel's table now.

@@ -1,8 +1,8 @@
 import EBPFKernel
 import EBPFProgram
 
-extension EBPFWrapper {
-    /// Opens the perf buffer `table` (declared with `BPF_PERF_OUTPUT(table)`) and calls
+extension Table {
+    /// Opens this perf buffer table (declared with `BPF_PERF_OUTPUT(name)`) and calls
     /// `handler` with every record, decoded by field name, as bcc's
     /// `b["table"].open_perf_buffer(callback)` with `event()` decoding.
     ///
@@ -10,7 +10,6 @@ extension EBPFWrapper {
     /// libbcc recorded them at compile time.
     ///
     /// - Parameters:
-    ///   - table: The `BPF_PERF_OUTPUT` table's name.
     ///   - options: Ring size and wake-up batching; the defaults are fast and lossless (the
     ///     ring is sized from the submitted struct's size).
     ///   - lost: Called with the number of records the kernel dropped because a ring was full,
@@ -25,43 +24,43 @@ extension EBPFWrapper {
     /// pass at a time, so a flooded buffer cannot starve the wrapper's other buffers.
     @discardableResult
     public func openPerfBuffer(
-        _ table: String, options: PerfBufferOptions = .default,
+        options: PerfBufferOptions = .default,
         lost: (@Sendable (UInt64) -> Void)? = nil,
         handler: @escaping @Sendable (EventRecord) -> Void
     ) throws(EBPFError) -> EventBuffer {
-        try openNativeBuffer(table, expecting: .perfEventArray, lost: lost, decoder: byName(handler)) {
+        try session.openNativeBuffer(name, expecting: .perfEventArray, lost: lost, decoder: byName(handler)) {
             (info, module, callbacks) throws(EBPFError) in
             let size =
                 (try? SubmittedStructLayout.make(table: info.name, descriptions: info.submittedFields))?.size ?? 0
             return try PerfBufferSource(
-                table: info, module: module, options: options, recordSize: size, budget: perfRingBudget,
+                table: info, module: module, options: options, recordSize: size, budget: session.perfRingBudget,
                 callbacks: callbacks)
         }
     }
 
-    /// Opens the perf buffer `table` and calls `handler` with every record loaded as `T`, a
+    /// Opens this perf buffer table and calls `handler` with every record loaded as `T`, a
     /// Swift struct with the same layout as the submitted C struct. No allocation per record.
     ///
-    /// - Throws: as ``openPerfBuffer(_:options:lost:handler:)``, and
+    /// - Throws: as ``openPerfBuffer(options:lost:handler:)``, and
     ///   ``EBPFError/Code/decodingFailed`` when `T`'s size differs from the C struct's or a
     ///   field of `T` cannot hold every byte pattern (a `Bool`, an enum, an `Optional`:
     ///   declare an integer of the C field's size instead).
     @discardableResult
     public func openPerfBuffer<T: BitwiseCopyable>(
-        _ table: String, as type: T.Type, options: PerfBufferOptions = .default,
+        as type: T.Type, options: PerfBufferOptions = .default,
         lost: (@Sendable (UInt64) -> Void)? = nil,
         handler: @escaping @Sendable (T) -> Void
     ) throws(EBPFError) -> EventBuffer {
-        try openNativeBuffer(table, expecting: .perfEventArray, lost: lost, decoder: typed(type, handler)) {
+        try session.openNativeBuffer(name, expecting: .perfEventArray, lost: lost, decoder: typed(type, handler)) {
             (info, module, callbacks) throws(EBPFError) in
             try PerfBufferSource(
                 table: info, module: module, options: options, recordSize: MemoryLayout<T>.stride,
-                budget: perfRingBudget,
+                budget: session.perfRingBudget,
                 callbacks: callbacks)
         }
     }
 
-    /// Opens the ring buffer `table` (declared with `BPF_RINGBUF_OUTPUT(table, pages)`) and
+    /// Opens this ring buffer table (declared with `BPF_RINGBUF_OUTPUT(name, pages)`) and
     /// calls `handler` with every record decoded by field name, as bcc's
     /// `b["table"].open_ring_buffer(callback)`.
     ///
@@ -69,20 +68,20 @@ extension EBPFWrapper {
     /// flooded ring buffer cannot starve the wrapper's other buffers.
     @discardableResult
     public func openRingBuffer(
-        _ table: String, handler: @escaping @Sendable (EventRecord) -> Void
+        handler: @escaping @Sendable (EventRecord) -> Void
     ) throws(EBPFError) -> EventBuffer {
-        try openNativeBuffer(table, expecting: .ringBuffer, lost: nil, decoder: byName(handler)) {
+        try session.openNativeBuffer(name, expecting: .ringBuffer, lost: nil, decoder: byName(handler)) {
             (info, module, callbacks) throws(EBPFError) in
             try RingBufferSource(table: info, module: module, callbacks: callbacks)
         }
     }
 
-    /// Opens the ring buffer `table` and calls `handler` with every record loaded as `T`.
+    /// Opens this ring buffer table and calls `handler` with every record loaded as `T`.
     @discardableResult
     public func openRingBuffer<T: BitwiseCopyable>(
-        _ table: String, as type: T.Type, handler: @escaping @Sendable (T) -> Void
+        as type: T.Type, handler: @escaping @Sendable (T) -> Void
     ) throws(EBPFError) -> EventBuffer {
-        try openNativeBuffer(table, expecting: .ringBuffer, lost: nil, decoder: typed(type, handler)) {
+        try session.openNativeBuffer(name, expecting: .ringBuffer, lost: nil, decoder: typed(type, handler)) {
             (info, module, callbacks) throws(EBPFError) in
             try RingBufferSource(table: info, module: module, callbacks: callbacks)
         }
@@ -126,9 +125,9 @@ private func typed<T: BitwiseCopyable>(_: T.Type, _ handler: @escaping @Sendable
     }
 }
 
-extension EBPFWrapper {
+extension Session {
     /// Opens a buffer of the wrapper's own program and tracks it.
-    fileprivate func openNativeBuffer(
+    func openNativeBuffer(
         _ name: String, expecting kind: TableType, lost: (@Sendable (UInt64) -> Void)?,
         decoder: RecordDecoder,
         makeSource: (TableInfo, BPFModule, BufferCallbacks) throws(EBPFError) -> any EventSource

@@ -2,90 +2,35 @@ import Logging
 import EBPFKernel
 import EBPFProgram
 
-/// A function of a native program to run at a USDT probe: what bcc's
-/// `USDT(path=…, pid=…).enable_probe(probe=…, fn_name=…)` records, given to
-/// ``EBPFWrapper/init(text:cflags:usdt:cache:logger:)``.
-public struct USDTFunction: Sendable, Hashable {
-    /// `provider:name`, or a name alone where one provider of the binary has it.
-    public let probe: String
-    /// The executable or library the probe is in; nil with a `pid`: any binary the process maps.
-    public let binary: String?
-    /// The program's function (a kprobe-type function taking `struct pt_regs *ctx`), which
-    /// reads the arguments with `bpf_usdt_readarg(n, ctx, &value)` (n from 1).
-    public let fnName: String
-    /// Only fire in this process; nil fires in every process that runs the binary.
-    public let pid: Int32?
-
-    public init(probe: String, in binary: String? = nil, fnName: String, pid: Int32? = nil) {
-        self.probe = probe
-        self.binary = binary
-        self.fnName = fnName
-        self.pid = pid
-    }
-}
-
-extension EBPFWrapper {
-    /// The USDT probes of an executable or library, as bcc's `tplist -l PATH` lists them.
-    ///
-    /// - Parameter binary: A path, or a library name as the linker would find it (`"c"`).
-    /// - Throws: ``EBPFError/Code/notFound`` for a missing binary, ``EBPFError/Code/invalidArgument``
-    ///   for a path the kernel would misread.
-    public static func usdtProbes(in binary: String) throws(EBPFError) -> [USDTProbe] {
-        try LibBCC.requireRuntime()
-        try NameValidation.binaryPath(binary)
-        return try LibBCC.usdtProbes(path: try locateBinary(binary, pid: -1), pid: nil)
-    }
-
-    /// The USDT probes of every binary a running process maps (its executable and its
-    /// libraries), as bcc's `tplist -p PID`.
-    ///
-    /// - Throws: ``EBPFError/Code/notFound`` when there is no such process.
-    public static func usdtProbes(pid: Int32) throws(EBPFError) -> [USDTProbe] {
-        try LibBCC.requireRuntime()
-        try checkPID(pid)
-        return try LibBCC.usdtProbes(path: nil, pid: pid)
-    }
-
-    /// Compiles BPF C text whose functions run at USDT probes, and attaches them, as bcc's
-    /// `BPF(text=…, usdt_contexts=[…])`: each function reads its probe's arguments with
-    /// `bpf_usdt_readarg(n, ctx, &value)`. A probe with a semaphore is enabled by the kernel
-    /// (the uprobe's reference counter) in every process it fires in, and disabled again
-    /// when the wrapper detaches it, even if this process is killed.
-    ///
-    /// ```swift
-    /// let b = try EBPFWrapper(text: """
-    ///     int on_query(struct pt_regs *ctx) {
-    ///         u64 length = 0;
-    ///         bpf_usdt_readarg(2, ctx, &length);
-    ///         bpf_trace_printk("query of %llu bytes\\n", length);
-    ///         return 0;
-    ///     }
-    ///     """, usdt: [USDTFunction(probe: "postgresql:query__start", in: "/usr/lib/postgresql/15/bin/postgres", fnName: "on_query")])
-    /// ```
-    ///
-    /// - Throws: ``EBPFError/Code/notFound`` for a missing binary, process or probe (with
-    ///   the probes there are), ``EBPFError/Code/notSupported`` for an argument BPF cannot
-    ///   read, and the errors of ``init(text:cflags:cache:logger:)`` and of attaching.
-    public convenience init(
-        text: String, cflags: [String] = [], usdt: [USDTFunction], cache: CompileCache? = nil,
-        logger: Logger = Logger(label: "EBPF")
+extension Session {
+    /// Compiles `text` after the argument readers of `usdt`'s probes and attaches them
+    /// (see ``EBPFWrapper/init(text:cflags:usdt:cache:logger:)``).
+    convenience init(
+        text: String, cflags: [String], usdt: [String: AttachPoint], cache: CompileCache?, logger: Logger
     ) throws(EBPFError) {
         try LibBCC.requireRuntime()
         var readers = ["#include <uapi/linux/ptrace.h>"]
-        var resolved: [(function: USDTFunction, probe: USDTProbe)] = []
-        for function in usdt {
-            try NameValidation.identifier(function.fnName, what: "function name")
-            let probe = try Self.findProbe(function.probe, in: function.binary, pid: function.pid)
-            readers.append(try USDTArgumentReader.readers(for: probe, prefix: "_bpf_readarg_" + function.fnName))
-            resolved.append((function, probe))
+        var resolved: [(function: String, probe: USDTProbe, pid: Int32?)] = []
+        // By name: the same text, and so the same compile-cache key, on every run.
+        for (function, point) in usdt.sorted(by: { $0.key < $1.key }) {
+            try NameValidation.identifier(function, what: "function name")
+            try point.validate()
+            guard case .usdt(let spec, let binary, let pid) = point.location else {
+                throw EBPFError(
+                    .invalidArgument,
+                    "usdt: '\(function)' is given \(point), not a USDT probe (.usdt(\"provider:name\", in: binary) or usdt:BINARY:PROVIDER:NAME); attach other kinds with attach(function:to:)"
+                )
+            }
+            let probe = try Self.findProbe(spec, in: binary, pid: pid)
+            readers.append(try USDTArgumentReader.readers(for: probe, prefix: "_bpf_readarg_" + function))
+            resolved.append((function, probe, pid))
         }
         // `#line` keeps clang's diagnostics at the lines of the caller's text.
         try self.init(
             text: readers.joined(separator: "\n") + "\n#line 1\n" + text, cflags: cflags, cache: cache, logger: logger)
         do throws(EBPFError) {
-            for (function, probe) in resolved {
-                _ = try track(
-                    makeUSDTAttachment(probe, fnName: function.fnName, pid: function.pid, module: try nativeModule()))
+            for (function, probe, pid) in resolved {
+                _ = try track(makeUSDTAttachment(probe, fnName: function, pid: pid, module: try nativeModule()))
             }
         } catch {
             close()
@@ -137,7 +82,7 @@ extension EBPFWrapper {
         return probe
     }
 
-    private static func checkPID(_ pid: Int32) throws(EBPFError) {
+    static func checkPID(_ pid: Int32) throws(EBPFError) {
         if pid <= 0 { throw EBPFError(.invalidArgument, "pid \(pid) is not a process id") }
     }
 
@@ -171,4 +116,28 @@ extension EBPFWrapper {
         }
         return attachment
     }
+}
+
+extension USDTProbe {
+    /// The USDT probes of an executable or library, as bcc's `tplist -l PATH` lists them.
+    ///
+    /// - Parameter binary: A path, or a library name as the linker would find it (`"c"`).
+    /// - Throws: ``EBPFError/Code/notFound`` for a missing binary, ``EBPFError/Code/invalidArgument``
+    ///   for a path the kernel would misread.
+    public static func all(in binary: String) throws(EBPFError) -> [USDTProbe] {
+        try LibBCC.requireRuntime()
+        try NameValidation.binaryPath(binary)
+        return try LibBCC.usdtProbes(path: try Session.locateBinary(binary, pid: -1), pid: nil)
+    }
+
+    /// The USDT probes of every binary a running process maps (its executable and its
+    /// libraries), as bcc's `tplist -p PID`.
+    ///
+    /// - Throws: ``EBPFError/Code/notFound`` when there is no such process.
+    public static func all(pid: Int32) throws(EBPFError) -> [USDTProbe] {
+        try LibBCC.requireRuntime()
+        try Session.checkPID(pid)
+        return try LibBCC.usdtProbes(path: nil, pid: pid)
+    }
+
 }

@@ -2,32 +2,18 @@ import Logging
 import EBPFKernel
 import EBPFProgram
 
-/// A BPF program compiled by libbcc, the probes attached from it, and the buffers that
-/// deliver its records: the Swift counterpart of bcc's Python `BPF` class.
-///
-/// ```swift
-/// let b = try EBPFWrapper(text: """
-///     int hello(void *ctx) { bpf_trace_printk("Hello, World!\\n"); return 0; }
-///     """)
-/// try b.attachTracepoint(tp: "syscalls:sys_enter_clone", fnName: "hello")
-/// print(try b.traceFields())
-/// b.close()
-/// ```
-///
-/// Probes are kernel-global state: they keep running after the last reference to their
-/// handle is gone. ``close()`` detaches everything, stops the polling thread and frees the
-/// program; call it when done. `deinit` does the same as a safety net, but a wrapper kept
-/// alive by a forgotten reference keeps its probes attached.
-///
-/// All methods are thread-safe. Callbacks run on the wrapper's one polling thread, never on
-/// the Swift concurrency pool.
-public final class EBPFWrapper: Sendable {
+/// What an ``EBPFWrapper`` owns: the program compiled from its C text (if any), the
+/// polling thread, the trace pipe, the symbol caches, and every attachment, probe,
+/// aggregation and buffer made through it, so that `close()` can end them all. The
+/// wrapper is a typed front over it; tables and buffers keep it to report `.closed`.
+final class Session: Sendable {
     private struct State {
         var closed = false
         var attachments: [Attachment] = []
         var buffers: [EventBuffer] = []
         var probes: [Probe] = []
         var aggregations: [Aggregation] = []
+        var loadedFunctions: [LoadedFunction] = []
     }
 
     /// The program compiled from the `text:` given at init; nil for `EBPFWrapper()`.
@@ -40,33 +26,17 @@ public final class EBPFWrapper: Sendable {
     private let state = Lock(State())
     /// Where the wrapper reports what it decided on the caller's behalf (such as a kprobe
     /// falling back to a tracepoint).
-    public let logger: Logger
+    let logger: Logger
 
     /// How often the polling thread drains buffers whose wake-ups are batched: the longest a
     /// lone record waits before its callback runs.
     static let drainInterval = Duration.milliseconds(10)
 
     /// Where compiled programs are kept between runs; nil compiles every time.
-    public let compileCache: CompileCache?
+    let compileCache: CompileCache?
 
     /// How generated probes become programs.
     let probeBuilder: ProbeBuilder
-
-    /// A wrapper with no program of its own, for the probes the library generates.
-    ///
-    /// - Parameters:
-    ///   - cache: Where the probes' compiled programs are kept between runs, so that a second
-    ///     start compiles nothing; nil compiles every time.
-    ///   - logger: Where the wrapper reports what it decided on the caller's behalf.
-    public convenience init(cache: CompileCache? = .standard, logger: Logger = Logger(label: "EBPF")) throws(EBPFError)
-    {
-        try self.init(cache: cache, probeBuilder: .standard, logger: logger)
-    }
-
-    /// The release of the libbcc this process loads (`"0.26.0"`), from its library file's
-    /// name; nil when libbcc cannot be opened or its file names no release. Releases from
-    /// 0.18 on are supported; an older one makes every initializer throw.
-    public static var libbccVersion: String? { LibBCC.release?.description }
 
     /// A wrapper with no program of its own whose probes are built by `probeBuilder`, its
     /// batched buffers drained every `drainInterval`.
@@ -82,25 +52,8 @@ public final class EBPFWrapper: Sendable {
         poller = try EventPoller(drainInterval: drainInterval)
     }
 
-    /// Compiles BPF C text with libbcc, as bcc's `BPF(text=…, cflags=[…])`.
-    ///
-    /// Functions are loaded into the kernel when first attached (or by ``loadFunction(_:type:)``).
-    ///
-    /// - Parameters:
-    ///   - text: BPF C in bcc's dialect (`BPF_PERF_OUTPUT`, `TRACEPOINT_PROBE`, helpers).
-    ///   - cflags: Extra compiler flags, each one string: `-D<macro>[=value]`, `-U<macro>`,
-    ///     `-I<directory>`, `-W<warning>` or `-w`, e.g. `["-DMAX=16"]`. Others (`-include`,
-    ///     `-fplugin=`, `-Xclang`) are refused: clang would read or load files as root.
-    ///   - cache: Where the compiled program (and the wrapper's closure probes') is kept
-    ///     between runs, so that a second start compiles nothing; off unless given, since a
-    ///     program of your own may read files the cache key does not know of (its `#include`s).
-    ///   - logger: Where the wrapper reports what it decided on the caller's behalf.
-    /// - Throws: ``EBPFError/Code/invalidArgument`` for a refused flag,
-    ///   ``EBPFError/Code/compilationFailed`` with clang's diagnostics,
-    ///   ``EBPFError/Code/kernelHeadersMissing``, ``EBPFError/Code/permissionDenied``.
-    ///
-    /// The corresponding libbcc function is `bpf_module_create_c_from_string`.
-    public init(
+    /// Compiles `text` (see ``EBPFWrapper/init(text:cflags:usdt:cache:logger:)``).
+    init(
         text: String, cflags: [String] = [], cache: CompileCache? = nil, logger: Logger = Logger(label: "EBPF")
     ) throws(EBPFError) {
         try LibBCC.requireRuntime()
@@ -115,37 +68,25 @@ public final class EBPFWrapper: Sendable {
         close()
     }
 
-    /// The names of the functions in the compiled program (none without a program).
-    ///
-    /// - Throws: ``EBPFError/Code/closed`` once ``close()`` was called.
-    public var functionNames: [String] {
+    /// Throws `.closed` once closed; empty without a program.
+    var functionNames: [String] {
         get throws(EBPFError) {
             try checkOpen()
             return try module?.functionNames ?? []
         }
     }
 
-    /// The names of the tables (maps) in the compiled program (none without a program).
-    ///
-    /// - Throws: ``EBPFError/Code/closed`` once ``close()`` was called.
-    public var tableNames: [String] {
+    /// Throws `.closed` once closed; empty without a program.
+    var tableNames: [String] {
         get throws(EBPFError) {
             try checkOpen()
             return try module?.tableNames ?? []
         }
     }
 
-    /// Loads a function of the program into the kernel as `type` (once per type: later calls
-    /// and attaches use the same load) and returns a handle with a descriptor of its own
-    /// (as bcc's `load_func`). Attach calls load for themselves; call it to see a verifier
-    /// rejection early or to hand the program to the kernel elsewhere.
-    ///
-    /// - Throws: ``EBPFError/Code/functionNotFound``, ``EBPFError/Code/loadFailed`` with the
-    ///   verifier log, ``EBPFError/Code/closed``.
-    ///
-    /// The corresponding libbcc function is `bcc_func_load`.
+    /// See ``EBPFWrapper/loadFunction(_:type:)``.
     @discardableResult
-    public func loadFunction(_ fnName: String, type: ProgramType) throws(EBPFError) -> LoadedFunction {
+    func loadFunction(_ fnName: String, type: ProgramType) throws(EBPFError) -> LoadedFunction {
         try checkOpen()
         let descriptor = try nativeModule().withFunction(fnName, type: type) {
             (fd) throws(EBPFError) -> FileDescriptor in
@@ -155,23 +96,23 @@ public final class EBPFWrapper: Sendable {
                 throw error.error(.systemCallFailed, "could not keep a descriptor of the loaded function '\(fnName)'")
             }
         }
-        return LoadedFunction(name: fnName, type: type, descriptor: descriptor)
+        return try track(LoadedFunction(name: fnName, type: type, descriptor: descriptor))
     }
 
     /// Every attachment made through this wrapper that is still attached.
-    public var attachments: [Attachment] {
+    var attachments: [Attachment] {
         state.withLock { $0.attachments.filter(\.isAttached) }
     }
 
     /// The closure probes attached through this wrapper that are still attached.
-    public var probes: [Probe] {
+    var probes: [Probe] {
         state.withLock { $0.probes.filter(\.isAttached) }
     }
 
     /// Detaches every probe attached through this wrapper: native attachments (their
     /// buffers stay open), closure probes (with their buffers) and aggregations (their
     /// tables stay readable).
-    public func detachAll() {
+    func detachAll() {
         let (attachments, probes, aggregations) = state.withLock { state in
             defer {
                 state.attachments.removeAll()
@@ -184,15 +125,8 @@ public final class EBPFWrapper: Sendable {
         aggregations.forEach { $0.detach() }
     }
 
-    /// Detaches every probe, stops the polling thread after delivering what the buffers
-    /// still hold, and frees the program, its maps and every file descriptor the wrapper
-    /// opened, at once, even while ``Table`` views or ``EventBuffer`` handles are still
-    /// referenced. Idempotent; safe to call from a callback (it then returns at once and the
-    /// polling thread finishes the clean-up when the callback ends).
-    ///
-    /// After `close()`, attach and open calls and table operations throw
-    /// ``EBPFError/Code/closed``.
-    public func close() {
+    /// Ends everything below, at most once (see ``EBPFWrapper/close()``).
+    func close() {
         let alreadyClosed = state.withLock { state in
             defer { state.closed = true }
             return state.closed
@@ -213,11 +147,16 @@ public final class EBPFWrapper: Sendable {
             return state.aggregations
         }
         aggregations.forEach { $0.close() }
+        let loadedFunctions = state.withLock { state in
+            defer { state.loadedFunctions.removeAll() }
+            return state.loadedFunctions
+        }
+        loadedFunctions.forEach { $0.close() }
         module?.close()
     }
 
     /// Whether ``close()`` was called.
-    public var isClosed: Bool { state.withLock { $0.closed } }
+    var isClosed: Bool { state.withLock { $0.closed } }
 
     // MARK: For the attach and buffer extensions
 
@@ -251,6 +190,13 @@ public final class EBPFWrapper: Sendable {
     func track(_ aggregation: Aggregation) throws(EBPFError) -> Aggregation {
         try track(aggregation, in: \.aggregations, isLive: { !$0.isClosed }, while: "attaching", undo: { $0.close() })
     }
+
+    func track(_ function: LoadedFunction) throws(EBPFError) -> LoadedFunction {
+        try track(function, in: \.loadedFunctions, isLive: \.isOpen, while: "loading a function") { $0.close() }
+    }
+
+    /// How many buffers are open (for tests).
+    var openBufferCount: Int { state.withLock { $0.buffers.filter(\.isOpen).count } }
 
     func track(_ buffer: EventBuffer) throws(EBPFError) -> EventBuffer {
         try track(buffer, in: \.buffers, isLive: \.isOpen, while: "opening a buffer") { $0.close() }
