@@ -70,13 +70,17 @@ final class KprobeTests: XCTestCase {
         return events
     }
 
-    /// Waits for the first event, checks that no second one follows within 50 ms and that
-    /// its header is the calling thread's, and returns it.
-    func soleEvent(_ events: Collected<ProbeEvent>, file: StaticString = #filePath, line: UInt = #line) throws
+    /// Waits for the first event, then for a drain pass of `b` begun after it (so that a
+    /// second event, had there been one, was delivered too), checks that it is the only one
+    /// and that its header is the calling thread's, and returns it.
+    func soleEvent(
+        _ events: Collected<ProbeEvent>, of b: EBPFWrapper<some WrapperProgram>, file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws
         -> ProbeEvent
     {
         XCTAssertTrue(waitUntil { events.count >= 1 }, "no event", file: file, line: line)
-        usleep(50_000)
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b), "a drain pass", file: file, line: line)
         XCTAssertEqual(events.count, 1, "\(events.all)", file: file, line: line)
         let event = try XCTUnwrap(events.all.first, file: file, line: line)
         assertHeader(event, file: file, line: line)
@@ -102,7 +106,7 @@ final class KprobeTests: XCTestCase {
             }
         }
 
-        let event = try soleEvent(events)
+        let event = try soleEvent(events, of: b)
         XCTAssertEqual(event.eventName, kprobes ? "kprobe:__x64_sys_bind" : "syscalls:sys_enter_bind")
         XCTAssertEqual(event.fields.map(\.name), ["fd", "umyaddr", "addrlen"])
         XCTAssertEqual(event.fd?.intValue, Int(fd))
@@ -143,7 +147,7 @@ final class KprobeTests: XCTestCase {
             close(listener)
         }
 
-        let event = try soleEvent(events)
+        let event = try soleEvent(events, of: b)
         XCTAssertEqual(event.fd?.intValue, Int(client))
         XCTAssertEqual(event.uservaddr?.description, "127.0.0.1:\(port)")
         XCTAssertEqual(event.addrlen?.intValue, MemoryLayout<sockaddr_in>.size)
@@ -180,7 +184,7 @@ final class KprobeTests: XCTestCase {
         XCTAssertEqual(dup3(source, target, O_CLOEXEC), target)
         close(target)
 
-        let event = try soleEvent(events)
+        let event = try soleEvent(events, of: b)
         // Named and typed from the guest kernel's BTF: ksys_dup3(unsigned int oldfd,
         // unsigned int newfd, int flags).
         XCTAssertEqual(event.fields.map(\.name), ["oldfd", "newfd", "flags"])
@@ -231,7 +235,7 @@ final class KprobeTests: XCTestCase {
         close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600))
         unlink(path)
 
-        let connect = try soleEvent(connects)
+        let connect = try soleEvent(connects, of: b)
         XCTAssertEqual(connect.sk_family?.intValue, Int(AF_INET))
         XCTAssertEqual(connect.sk_destination?.description, "127.0.0.1:\(port)")
         XCTAssertEqual(connect.sk_source?.description, "127.0.0.1:\(UInt16(bigEndian: local.sin_port))")

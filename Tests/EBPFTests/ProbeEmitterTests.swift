@@ -61,7 +61,9 @@ final class ProbeEmitterTests: XCTestCase {
         for events in streams {
             XCTAssertTrue(waitUntil { events.all.filter { $0.timestamp >= start }.count >= 7 }, "\(events.all)")
         }
-        usleep(50_000)
+        // A pass of each begun after the events: anything beyond the seven has arrived too.
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(emitted))
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(compiled))
         // Each probe has its own buffer, so only each event's own order is the same in both.
         let (fromEmitter, fromCompiler) = sorted(
             (streams[0].all.filter { $0.timestamp >= start }, streams[1].all.filter { $0.timestamp >= start }))

@@ -258,7 +258,7 @@ package enum LibBCC {
         /// from tracefs again and open the event on CPU 0 (an inter-processor call per attach
         /// from any other CPU).
         package static func tracepoint(program: Int32, id: Int) throws(SystemCallFailure) -> Hook {
-            let fd = try SystemCall.check("perf_event_open") { cka_attach_tracepoint(UInt64(id), program) }
+            let fd = try SystemCall.check("perf_event_open(tracepoint)") { cka_attach_tracepoint(UInt64(id), program) }
             return Hook(cleanup: .perfEvents([fd]))
         }
 
