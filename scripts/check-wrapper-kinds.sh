@@ -18,23 +18,29 @@ typecheck() { swiftc -typecheck "${flags[@]}" "$1" >"$work/out" 2>&1; }
 
 cat >"$work/accepted.swift" <<'SWIFT'
 import EBPF
-func generated(_ b: EBPFWrapper<NoProgram>) throws {
+func generated<Program>(_ b: EBPFWrapper<Program>) throws {
     try b.attachKprobe(event: b.syscallFunctionName("bind")) { _ in }
     try b.attach(.syscall("bind")) { _ in }
+    try b.attach([.syscall("bind"), .syscall("connect")]) { _ in }
     _ = try b.events(.syscall("bind"))
     _ = try b.aggregate(.syscall("read"), .histogram(of: "count"))
     _ = try b.traceFields()
+    _ = (b.symbols, b.delivery, b.isClosed)
+    b.close()
 }
 func native(_ c: EBPFWrapper<CProgram>) throws {
     try generated(EBPFWrapper())
-    try c.attachKprobe(event: c.syscallFunctionName("bind")) { _ in }
+    try generated(c)
     try c.attachKprobe(event: "f", fnName: "g")
     try c.attachTracepoint(tp: "a:b", fnName: "g")
     try c.attach(function: "g", to: .tracepoint("a:b"))
     _ = try c.table("t").openPerfBuffer { _ in }
+    _ = try c.table("t").openRingBuffer { _ in }
+    _ = try c.table("t").records()
     _ = try c.table("t", key: UInt32.self, value: UInt64.self)
+    _ = try c.perCPUTable("t", key: UInt32.self, value: UInt64.self)
     _ = try c.loadFunction("g", type: .kprobe)
-    _ = try c.functionNames
+    _ = try (c.functionNames, c.tableNames)
 }
 SWIFT
 if ! typecheck "$work/accepted.swift"; then

@@ -109,22 +109,6 @@ final class Session: Sendable {
         state.withLock { $0.probes.filter(\.isAttached) }
     }
 
-    /// Detaches every probe attached through this wrapper: native attachments (their
-    /// buffers stay open), closure probes (with their buffers) and aggregations (their
-    /// tables stay readable).
-    func detachAll() {
-        let (attachments, probes, aggregations) = state.withLock { state in
-            defer {
-                state.attachments.removeAll()
-                state.probes.removeAll()
-            }
-            return (state.attachments, state.probes, state.aggregations)
-        }
-        attachments.forEach { $0.detach() }
-        probes.forEach { $0.detach() }
-        aggregations.forEach { $0.detach() }
-    }
-
     /// Ends everything below, at most once (see ``EBPFWrapper/close()``).
     func close() {
         let alreadyClosed = state.withLock { state in
@@ -132,8 +116,21 @@ final class Session: Sendable {
             return state.closed
         }
         guard !alreadyClosed else { return }
-        detachAll()
+        let (attachments, probes, aggregations) = state.withLock { state in
+            defer {
+                state.attachments.removeAll()
+                state.probes.removeAll()
+                state.aggregations.removeAll()
+            }
+            return (state.attachments, state.probes, state.aggregations)
+        }
+        // No program runs from here on; the probes keep their buffers until the poller has
+        // delivered what every buffer still holds.
+        attachments.forEach { $0.detach() }
+        probes.forEach { $0.detachFromKernel() }
+        aggregations.forEach { $0.detach() }
         poller.stop()
+        probes.forEach { $0.detach() }
         tracePipe.close()
         symbols.close()
         // The poller released their rings; this marks the handles closed.
@@ -142,10 +139,6 @@ final class Session: Sendable {
             return state.buffers
         }
         buffers.forEach { $0.close() }
-        let aggregations = state.withLock { state in
-            defer { state.aggregations.removeAll() }
-            return state.aggregations
-        }
         aggregations.forEach { $0.close() }
         let loadedFunctions = state.withLock { state in
             defer { state.loadedFunctions.removeAll() }
@@ -208,12 +201,16 @@ final class Session: Sendable {
         _ item: Item, in list: WritableKeyPath<State, [Item]>, isLive: (Item) -> Bool, while action: String,
         undo: (Item) -> Void
     ) throws(EBPFError) -> Item {
-        let accepted = state.withLock { state -> Bool in
-            guard !state.closed else { return false }
+        let (accepted, ended) = state.withLock { state -> (Bool, [Item]) in
+            guard !state.closed else { return (false, []) }
+            let ended = state[keyPath: list].filter { !isLive($0) }
             state[keyPath: list].removeAll { !isLive($0) }
             state[keyPath: list].append(item)
-            return true
+            return (true, ended)
         }
+        // Freed here, outside the lock: the last reference to an ended buffer may be what
+        // holds a closure that holds the wrapper, whose deinit closes it.
+        withExtendedLifetime(ended) {}
         guard accepted else {
             undo(item)
             throw EBPFError(.closed, "this EBPFWrapper was closed while \(action); create a new one")
@@ -224,10 +221,12 @@ final class Session: Sendable {
     /// Throws if `table` already has an open buffer: a second perf reader would take over
     /// the table's per-CPU slots and silently starve the first.
     func checkNotOpen(table: String) throws(EBPFError) {
-        let open = state.withLock { state in
+        let (open, closed) = state.withLock { state in
+            let closed = state.buffers.filter { !$0.isOpen }
             state.buffers.removeAll { !$0.isOpen }
-            return state.buffers.contains { $0.table == table }
+            return (state.buffers.contains { $0.table == table }, closed)
         }
+        withExtendedLifetime(closed) {}  // Freed outside the lock, as in track(_:in:…).
         if open {
             throw EBPFError(
                 .invalidArgument,

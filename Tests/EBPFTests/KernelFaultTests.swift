@@ -15,7 +15,9 @@ final class KernelFaultTests: XCTestCase {
         let before = ThisProcess.openFileDescriptors
         let events = Collected<String>()
         let points: [AttachPoint] = [.syscall("getppid"), .syscall("getsid"), .syscall("getpgid")]
-        let (error, failures) = SystemCall.injecting([SystemCall.Fault("perf_event_open(tracepoint)", errno: EBUSY, skip: 1)]) {
+        let (error, failures) = SystemCall.injecting([
+            SystemCall.Fault("perf_event_open(tracepoint)", errno: EBUSY, skip: 1)
+        ]) {
             () -> EBPFError? in
             do {
                 _ = try b.attach(points, filter: ourThread) { events.append($0.eventName) }
@@ -38,7 +40,8 @@ final class KernelFaultTests: XCTestCase {
         XCTAssertTrue(waitUntil { events.count == 3 })
         XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         XCTAssertEqual(
-            events.all.sorted(), ["syscalls:sys_enter_getpgid", "syscalls:sys_enter_getppid", "syscalls:sys_enter_getsid"],
+            events.all.sorted(),
+            ["syscalls:sys_enter_getpgid", "syscalls:sys_enter_getppid", "syscalls:sys_enter_getsid"],
             "attached afterwards, each delivers its one event and nothing of the failed attempt")
         XCTAssertEqual(probes.map(\.receivedCount), [1, 1, 1])
     }

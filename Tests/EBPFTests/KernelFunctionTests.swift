@@ -101,8 +101,11 @@ final class KernelFunctionTests: XCTestCase {
         XCTAssertEqual(
             try b.table("returns", key: UInt32.self, value: Int64.self)[UInt32(thread)], -Int64(ENOENT),
             "the last, failed open's negative errno")
-        b.session.detachAll()
-        XCTAssertTrue(b.session.attachments.allSatisfy { !$0.isAttached })
+        let attached = b.session.attachments
+        XCTAssertEqual(attached.map(\.point), [.fentry("do_sys_openat2"), .fexit("do_sys_openat2")])
+        attached.forEach { $0.detach() }
+        XCTAssertEqual(attached.map(\.isAttached), [false, false])
+        XCTAssertTrue(b.session.attachments.isEmpty)
     }
 
     /// Whether this libbcc's `KFUNC_PROBE(f)` defines `kfunc__vmlinux__f` (0.28 on) rather
@@ -222,18 +225,13 @@ final class KernelFunctionTests: XCTestCase {
 }
 
 extension EBPFWrapper where Program == CProgram {
-    /// The program's `KFUNC_PROBE(function)` attached at the function's entry, by the name
-    /// this libbcc gave it (`kfunc__function`, or `kfunc__vmlinux__function` from 0.28).
+    /// The program's `KFUNC_PROBE(function)` attached at the function's entry by bcc's
+    /// older name, `kfunc__function`, which finds `kfunc__vmlinux__function` from 0.28 too.
     fileprivate func attachKernelFunction(_ function: String) throws -> Attachment {
-        try attach(function: try kernelFunctionProgram(function, exit: false), to: .fentry(function))
+        try attach(function: "kfunc__" + function, to: .fentry(function))
     }
 
     fileprivate func attachKernelFunctionExit(_ function: String) throws -> Attachment {
-        try attach(function: try kernelFunctionProgram(function, exit: true), to: .fexit(function))
-    }
-
-    private func kernelFunctionProgram(_ function: String, exit: Bool) throws -> String {
-        let prefix = exit ? "kretfunc__" : "kfunc__"
-        return try functionNames.first { $0.hasPrefix(prefix) && $0.hasSuffix("__" + function) } ?? prefix + function
+        try attach(function: "kretfunc__" + function, to: .fexit(function))
     }
 }

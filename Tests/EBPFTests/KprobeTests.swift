@@ -340,7 +340,7 @@ final class KprobeTests: XCTestCase {
         let error = KernelSymbols.syscallPrefixUnknown
         XCTAssertEqual(error.code, .notFound)
         XCTAssertTrue(
-            error.message.contains("/proc/kallsyms") && error.message.contains("attachSyscall"), error.message)
+            error.message.contains("/proc/kallsyms") && error.message.contains("attach(.syscall("), error.message)
     }
 }
 

@@ -151,6 +151,24 @@ final class LifetimeTests: XCTestCase {
         }
     }
 
+    /// A handler that keeps its table keeps everything the wrapper owns (the table reports
+    /// `.closed` through it): only the wrapper's own end closes it when the wrapper is dropped.
+    func testDroppingTheWrapperEndsWhatItsHandlersKeep() throws {
+        try requireKernel()
+        let records = Collected<UInt32>()
+        let buffer = try { () throws -> EventBuffer in
+            let b = try makeProgram()
+            try b.attachTracepoint(tp: Self.tracepoint, fnName: Self.function)
+            let table = try b.table("perf_hits")
+            return try table.openPerfBuffer(as: UInt32.self) { pid in
+                if table.name == "perf_hits" { records.append(pid) }
+            }
+        }()
+        XCTAssertFalse(buffer.isOpen, "closed with the dropped wrapper")
+        _ = getppid()
+        XCTAssertEqual(records.count, 0)
+    }
+
     /// Views are not kept: they read the program's maps until the wrapper closes, then throw.
     func testTableViews() throws {
         try requireKernel()

@@ -34,7 +34,9 @@ final class KernelBoundaryTests: XCTestCase {
     /// A refused open of a file the library reads becomes `.permissionDenied`, saying what was
     /// being done and what BPF needs; a missing one `.notFound`.
     func testErrnoChoosesTheDocumentedCode() throws {
-        for (errno, code) in [(EACCES, EBPFError.Code.permissionDenied), (ENOENT, .notFound), (EMFILE, .systemCallFailed)] {
+        for (errno, code) in [
+            (EACCES, EBPFError.Code.permissionDenied), (ENOENT, .notFound), (EMFILE, .systemCallFailed),
+        ] {
             let (error, failures) = SystemCall.injecting([SystemCall.Fault("open", errno: errno)]) { () -> EBPFError? in
                 do throws(SystemCallFailure) {
                     _ = try FileDescriptor.open("/proc/self/stat", O_RDONLY)
@@ -47,7 +49,8 @@ final class KernelBoundaryTests: XCTestCase {
             XCTAssertEqual(error?.code, code, "errno \(errno)")
             XCTAssertEqual(error?.call, "open")
             XCTAssertEqual(error?.errno, errno)
-            XCTAssertTrue(error?.message.hasPrefix("could not read /proc/self/stat") ?? false, "\(String(describing: error))")
+            XCTAssertTrue(
+                error?.message.hasPrefix("could not read /proc/self/stat") ?? false, "\(String(describing: error))")
         }
     }
 }

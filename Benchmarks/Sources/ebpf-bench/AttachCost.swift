@@ -52,10 +52,7 @@ enum AttachCost {
             case .rawTracepoint:
                 return try b.attach(function: "raw_tracepoint__sys_enter", to: .rawTracepoint("sys_enter"))
             case .kprobe: return try b.attachKprobe(event: "__task_pid_nr_ns", fnName: "on_kprobe")
-            case .fentry:
-                // KFUNC_PROBE's name: kfunc__f, or kfunc__vmlinux__f from libbcc 0.28.
-                let name = try b.functionNames.first { $0.hasPrefix("kfunc__") } ?? "kfunc____task_pid_nr_ns"
-                return try b.attach(function: name, to: .fentry("__task_pid_nr_ns"))
+            case .fentry: return try b.attach(function: "kfunc____task_pid_nr_ns", to: .fentry("__task_pid_nr_ns"))
             }
         }
     }

@@ -7,7 +7,7 @@ import EBPFProgram
 /// syscall's latency) in a kernel table, which this handle reads.
 ///
 /// ```swift
-/// let opens = try b.count(.syscall("openat"), by: .processName)
+/// let opens = try b.aggregate(.syscall("openat"), by: .processName)
 /// try await Task.sleep(for: .seconds(1))
 /// print(try opens.text(top: 10))
 /// ```

@@ -3,8 +3,8 @@ import EBPFKernel
 /// What an aggregation groups its events by: one count (and statistics) per distinct key.
 ///
 /// ```swift
-/// let opens = try b.count(.syscall("openat"), by: .processName)
-/// let kills = try b.count(.syscall("kill"), by: .field("sig"))
+/// let opens = try b.aggregate(.syscall("openat"), by: .processName)
+/// let kills = try b.aggregate(.syscall("kill"), by: .field("sig"))
 /// ```
 public struct AggregationKey: Sendable, Hashable, CustomStringConvertible {
     enum Kind: Sendable, Hashable {

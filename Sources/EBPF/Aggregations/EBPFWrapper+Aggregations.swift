@@ -61,20 +61,6 @@ extension Session {
         return try aggregation(point, key: key, measure: kept, filter: filter, options: options)
     }
 
-    /// The program ``count(_:by:filter:options:)`` (`field` nil) or
-    /// ``aggregate(_:field:by:filter:options:)`` would run for `point` on this kernel,
-    /// without compiling it: to read its C.
-    func aggregationProgram(
-        for point: AttachPoint, field: String? = nil, by key: AggregationKey? = nil,
-        filter: ProbeFilter = ProbeFilter(), options: AggregationOptions = .default
-    ) throws(EBPFError) -> AggregationProgram {
-        let (resolved, format) = try resolve(point, reading: options.arguments)
-        try checkStringsRead(options.arguments, by: [resolved])
-        return try AggregationProgram(
-            resolved: resolved, format: format, key: key, measure: field.map { .statistics(field: $0) } ?? .count,
-            filter: filter, options: options)
-    }
-
     private func aggregation(
         _ point: AttachPoint, key: AggregationKey?, measure: AggregationProgram.Measure, filter: ProbeFilter,
         options: AggregationOptions

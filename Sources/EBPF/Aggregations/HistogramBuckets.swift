@@ -3,7 +3,7 @@ import EBPFKernel
 /// How a histogram aggregation puts values into buckets.
 ///
 /// ```swift
-/// let sizes = try b.histogram(.syscall("read"), of: "count", buckets: .linear(min: 0, max: 4096, step: 512))
+/// let sizes = try b.aggregate(.syscall("read"), .histogram(of: "count", buckets: .linear(min: 0, max: 4096, step: 512)))
 /// ```
 public enum HistogramBuckets: Sendable, Hashable {
     /// Powers of two, as bcc's `bpf_log2l` and bpftrace's `hist()`: 0–1, 2–3, 4–7, …;

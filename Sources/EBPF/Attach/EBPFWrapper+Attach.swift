@@ -12,7 +12,8 @@ extension EBPFWrapper where Program == CProgram {
     ///
     /// The function is loaded as the type the point needs (``AttachPoint/programType``); an
     /// fentry or fexit function must be named as bcc's `KFUNC_PROBE` names it
-    /// (`kfunc__<function>`).
+    /// (`kfunc__<function>`, or `kfunc__vmlinux__<function>` from libbcc 0.28: either
+    /// name finds the one this libbcc defined).
     ///
     /// - Returns: A handle that detaches the program; the wrapper detaches it too when closed.
     /// - Throws: ``EBPFError/Code/invalidArgument`` for a malformed point,

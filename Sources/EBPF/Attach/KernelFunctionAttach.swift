@@ -11,8 +11,8 @@ extension Session {
     }
 
     /// Loads `fnName` of `module`, which must be named for the fentry or fexit `point`
-    /// (`kfunc__<function>` or `kretfunc__`, either naming scheme), and attaches it; the
-    /// caller tracks the attachment.
+    /// (`kfunc__<function>` or `kretfunc__`, in either naming scheme, whichever libbcc
+    /// defined), and attaches it; the caller tracks the attachment.
     func makeKernelFunctionAttachment(module: BPFModule, point: AttachPoint, fnName: String) throws(EBPFError)
         -> Attachment
     {
@@ -28,12 +28,18 @@ extension Session {
                 "an \(point.kind) program for \(function) is named \(names.joined(separator: " or ")) (bcc's \(exit ? "KRETFUNC_PROBE" : "KFUNC_PROBE")(\(function), …)), not \(NameValidation.quoted(fnName)): the kernel function is found from the name"
             )
         }
-        return try module.withFunction(fnName, type: .tracing) { (program) throws(EBPFError) -> Attachment in
+        // Either scheme's name is accepted: the program's function is the one this libbcc
+        // defined (`kfunc__f` before 0.28, `kfunc__vmlinux__f` from it).
+        let defined = try module.functionNames
+        let name =
+            names.contains(fnName) && !defined.contains(fnName)
+            ? names.first(where: defined.contains) ?? fnName : fnName
+        return try module.withFunction(name, type: .tracing) { (program) throws(EBPFError) -> Attachment in
             do throws(SystemCallFailure) {
                 let hook = try LibBCC.Hook.kernelFunction(program: program)
-                return Attachment(point: point, functionName: fnName, hook: hook)
+                return Attachment(point: point, functionName: name, hook: hook)
             } catch {
-                throw error.error(.attachFailed, "could not attach '\(fnName)' at \(point)")
+                throw error.error(.attachFailed, "could not attach '\(name)' at \(point)")
             }
         }
     }

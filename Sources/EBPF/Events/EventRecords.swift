@@ -7,7 +7,7 @@ import EBPFProgram
 /// task never waits for the polling thread; the wrapper's `close()` waits for that close.
 ///
 /// ```swift
-/// for await record in try b.records("events") {
+/// for await record in try b.table("events").records() {
 ///     print(record.pid?.intValue ?? -1)
 /// }
 /// ```

@@ -20,11 +20,14 @@ import EBPFProgram
 /// program's functions and tables.
 ///
 /// **Lifetime**: everything made through a wrapper (attachments, probes, aggregations,
-/// tables, buffers, loaded functions) is a handle that ends on its own when asked
-/// (`detach()`, `close()`), and ends with the wrapper: ``close()`` ends them all, after
-/// which they report themselves ended and their calls throw ``EBPFError/Code/closed``.
-/// Dropping a handle ends nothing, since probes are kernel-global state; dropping the
-/// wrapper closes it, as a safety net. Call `close()` when done.
+/// buffers, loaded functions, table views) is a handle that ends when asked (`detach()`,
+/// `close()`) and ends with the wrapper: ``close()`` ends them all, after which their state
+/// says so (`isAttached`, `isOpen`, `isClosed`), their calls throw
+/// ``EBPFError/Code/closed`` and ``symbols`` finds nothing. Dropping a handle ends nothing,
+/// since probes are kernel-global state, except an async sequence (``events(_:filter:options:bufferingLimit:)``,
+/// ``Table/records(options:bufferingLimit:)``), which ends with its loop as `AsyncStream`
+/// does. Dropping the wrapper closes it, unless something else keeps it (a closure that
+/// captures it). Call `close()` when done.
 ///
 /// All methods are thread-safe. Callbacks run on the wrapper's one polling thread, never on
 /// the Swift concurrency pool.

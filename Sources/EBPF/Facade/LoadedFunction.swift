@@ -4,8 +4,8 @@ import EBPFProgram
 /// A function of a program loaded into the kernel, from ``EBPFWrapper/loadFunction(_:type:)``
 /// (bcc's `load_func`).
 ///
-/// The handle owns a descriptor of its own for the loaded program, closed by ``close()``,
-/// by the wrapper's `close()`, or when the handle is freed. Use it where the kernel takes a
+/// The handle owns a descriptor of its own for the loaded program, closed by ``close()`` or
+/// by the wrapper's `close()` (the wrapper keeps the handle until then). Use it where the kernel takes a
 /// program's descriptor (a program array, a socket, a cgroup) through
 /// ``withFileDescriptor(_:)``; to keep the program past the wrapper, duplicate the
 /// descriptor there (`dup(fd)`), which is then yours to close.

@@ -71,6 +71,12 @@ public final class Probe: Sendable, CustomStringConvertible {
         onDetach.run()
     }
 
+    /// Detaches the program only: no event follows, and those waiting in the buffer are
+    /// still delivered (the wrapper's `close()` then drains every buffer before `detach()`).
+    func detachFromKernel() {
+        attachment.detach()
+    }
+
     /// Detaches on a thread of its own (the iterator of ``events`` was dropped on the
     /// cooperative pool); the wrapper's `close()` waits for it.
     func detachOffPool() {

@@ -3,7 +3,7 @@ import EBPFProgram
 /// One event of a closure probe: who caused it, when, and the event's own fields by name.
 ///
 /// ```swift
-/// try b.attachSyscall("bind") { event in
+/// try b.attach(.syscall("bind")) { event in
 ///     print(event.processName, event.processID, event.fd?.intValue ?? -1, event.umyaddr?.description ?? "-")
 /// }
 /// ```

@@ -52,7 +52,7 @@ import EBPFProgram
     public var recordSize: Int { layout.size }
 
     /// Where each field lies in a record, header first: what a Swift struct decoding the
-    /// record with `openPerfBuffer(_:as:)` must mirror. Members are named as in the C struct
+    /// record with `openPerfBuffer(as:)` must mirror. Members are named as in the C struct
     /// (`timestamp`, `pid`, …, `comm`, then `f_<field>`).
     public var recordFields: [RecordMember] {
         Self.headerFields.map { RecordMember(name: $0.name, offset: $0.offset, size: $0.size) }

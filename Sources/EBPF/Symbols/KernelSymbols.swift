@@ -25,7 +25,7 @@ enum KernelSymbols {
     /// The error for a kernel whose syscall prefix cannot be found.
     static let syscallPrefixUnknown = EBPFError(
         .notFound,
-        "cannot tell this kernel's syscall function names: /proc/kallsyms is unreadable or lists no bpf syscall under any known prefix (\(syscallPrefixes.joined(separator: ", "))); mount procfs at /proc and run as root, or trace the syscall through its tracepoint with attachSyscall(_:) or attachTracepoint(tp: \"syscalls:sys_enter_<name>\")"
+        "cannot tell this kernel's syscall function names: /proc/kallsyms is unreadable or lists no bpf syscall under any known prefix (\(syscallPrefixes.joined(separator: ", "))); mount procfs at /proc and run as root, or trace the syscall through its tracepoint: attach(.syscall(\"<name>\")) or tracepoint:syscalls:sys_enter_<name>"
     )
 }
 

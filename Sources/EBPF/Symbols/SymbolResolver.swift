@@ -1,9 +1,10 @@
 import EBPFKernel
+import Synchronization
 
 /// Addresses to symbol names and back, as bcc's `ksym()`, `ksymname()` and `sym()`: a
 /// wrapper's ``EBPFWrapper/symbols``. It keeps libbcc's symbol caches: the kernel's
 /// (kallsyms) and at most 64 processes', the least recently used dropped first; the
-/// wrapper's `close()` frees them all.
+/// wrapper's `close()` frees them all, after which lookups find nothing (`[unknown]`, nil).
 ///
 /// A process's cache is bound to the process, not its pid: once the
 /// process has exited, its cache is dropped, so a pid the kernel reuses gets the new
@@ -12,6 +13,8 @@ import EBPFKernel
 public final class SymbolResolver: Sendable {
     /// How many process caches are kept; each holds a process's mappings and symbol tables.
     let processCacheLimit: Int
+
+    private let closed = Atomic<Bool>(false)
 
     init(processCacheLimit: Int = 64) {
         self.processCacheLimit = processCacheLimit
@@ -44,6 +47,8 @@ public final class SymbolResolver: Sendable {
     /// Runs `body` with the cache for `pid` (-1: the kernel); nil when libbcc cannot make
     /// one or no process has `pid`.
     func withCache<T: Sendable>(pid: Int32, _ body: (LibBCC.SymbolCache) -> T?) -> T? {
+        // Once the wrapper is closed nothing is read or cached again.
+        if closed.load(ordering: .acquiring) { return nil }
         if pid < 0 { return kernel.use(body) }
         return entry(for: pid)?.use(body)
     }
@@ -70,6 +75,7 @@ public final class SymbolResolver: Sendable {
 
     /// Frees every cache (each as its last user finishes).
     func close() {
+        closed.store(true, ordering: .releasing)
         kernel.drop()
         let all = caches.withLock { caches in
             defer { caches = Caches() }

@@ -55,6 +55,7 @@ extension EBPFWrapper where Program == CProgram {
     }
 
     private func tableInfo(_ name: String) throws(EBPFError) -> (BPFModule, TableInfo) {
+        try session.checkOpen()
         let module = try session.nativeModule()
         return (module, try module.table(name))
     }

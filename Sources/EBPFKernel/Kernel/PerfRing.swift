@@ -22,7 +22,9 @@ package final class PerfRing {
     /// rule); the kernel wakes the poller after every `wakeupEvents` records.
     package init(cpu: Int32, pageCount: Int, wakeupEvents: Int) throws(SystemCallFailure) {
         event = FileDescriptor(
-            adopting: try SystemCall.check("perf_event_open(bpf-output)") { cka_open_bpf_output_event(cpu, UInt32(wakeupEvents)) })
+            adopting: try SystemCall.check("perf_event_open(bpf-output)") {
+                cka_open_bpf_output_event(cpu, UInt32(wakeupEvents))
+            })
         let pageSize = MemoryMapping.pageSize
         mapping = try MemoryMapping(fd: event, size: pageSize * (pageCount + 1), writable: true)
         let page = MemoryLayout<perf_event_mmap_page>.self

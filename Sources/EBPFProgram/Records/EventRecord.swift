@@ -9,7 +9,7 @@ import EBPFKernel
 /// libbcc recorded them when it compiled the program; nothing is declared in Swift.
 ///
 /// ```swift
-/// try b.openPerfBuffer("events") { record in
+/// try b.table("events").openPerfBuffer { record in
 ///     print(record.comm?.stringValue ?? "?", record.pid?.intValue ?? -1)
 /// }
 /// ```
