@@ -15,16 +15,8 @@ final class KernelFaultTests: XCTestCase {
         let before = ThisProcess.openFileDescriptors
         let events = Collected<String>()
         let points: [AttachPoint] = [.syscall("getppid"), .syscall("getsid"), .syscall("getpgid")]
-        let (error, failures) = SystemCall.injecting([
-            SystemCall.Fault("perf_event_open(tracepoint)", errno: EBUSY, skip: 1)
-        ]) {
-            () -> EBPFError? in
-            do {
-                _ = try b.attach(points, filter: ourThread) { events.append($0.eventName) }
-                return nil
-            } catch {
-                return error as? EBPFError
-            }
+        let (error, failures) = thrown(by: [SystemCall.Fault("perf_event_open(tracepoint)", errno: EBUSY, skip: 1)]) {
+            _ = try b.attach(points, filter: ourThread) { events.append($0.eventName) }
         }
         XCTAssertEqual(failures, 1, "the second point's attach failed")
         XCTAssertEqual(error?.call, "perf_event_open(tracepoint)")
@@ -64,13 +56,8 @@ final class KernelFaultTests: XCTestCase {
         let records = Collected<UInt32>()
         // The rings of every CPU but the last open; the last one's perf_event_open fails.
         let fault = SystemCall.Fault("perf_event_open(bpf-output)", errno: EMFILE, skip: table.possibleCPUs - 1)
-        let (error, failures) = SystemCall.injecting([fault]) { () -> EBPFError? in
-            do {
-                _ = try table.openPerfBuffer(as: UInt32.self) { records.append($0) }
-                return nil
-            } catch {
-                return error as? EBPFError
-            }
+        let (error, failures) = thrown(by: [fault]) {
+            _ = try table.openPerfBuffer(as: UInt32.self) { records.append($0) }
         }
         XCTAssertEqual(failures, 1)
         XCTAssertEqual(error?.call, "perf_event_open(bpf-output)")
@@ -92,18 +79,26 @@ final class KernelFaultTests: XCTestCase {
         defer { b.close() }
         let values = try b.table("values", key: UInt32.self, value: UInt64.self)
         try values.updateValue(7, forKey: 2)
-        let (error, failures) = SystemCall.injecting([SystemCall.Fault("bpf_lookup_elem", errno: EPERM)]) {
-            () -> EBPFError? in
-            do {
-                _ = try values[2]
-                return nil
-            } catch {
-                return error as? EBPFError
-            }
+        let (error, failures) = thrown(by: [SystemCall.Fault("bpf_lookup_elem", errno: EPERM)]) {
+            _ = try values[2]
         }
         XCTAssertEqual(failures, 1)
         XCTAssertEqual(error?.code, .permissionDenied)
         XCTAssertEqual(error?.errno, EPERM)
         XCTAssertEqual(try values[2], 7, "read again once the kernel allows it")
+    }
+
+    /// What `body` threw (nil when nothing) with `faults` injected, and how many of them
+    /// happened.
+    func thrown(by faults: [SystemCall.Fault], _ body: () throws -> Void) -> (error: EBPFError?, failures: Int) {
+        let (error, failures) = SystemCall.injecting(faults) { () -> EBPFError? in
+            do {
+                try body()
+                return nil
+            } catch {
+                return error as? EBPFError
+            }
+        }
+        return (error, failures)
     }
 }
