@@ -5,7 +5,11 @@
 #   - each target's Swift files import only what the map lists, plus the platform's own
 #     modules (Glibc, Dispatch, Synchronization, FoundationEssentials);
 #   - no library target but EBPFKernel makes a descriptor-level system call or opens a
-#     library (close(fd…), Glibc.open/close/read/write, ioctl, mmap, syscall, dlopen, epoll…).
+#     library (close(fd…), Glibc.open/close/read/write, ioctl, mmap, syscall, dlopen, epoll…);
+#   - no descriptor's number leaves EBPFKernel: the compiler keeps FileDescriptor's and
+#     BorrowedDescriptor's numbers internal to it, and the one package call that hands a
+#     number out (withNumberForUser, for a public API such as bcc's fn.fd) is called only
+#     from LoadedFunction.swift.
 # Runs without building anything.
 #
 #   scripts/check-layers.sh
@@ -68,6 +72,9 @@ for target in package["targets"]:
                     problems.append(f"{full}:{number}: {name} imports {imported.group(1)}, which the map does not allow")
                 if name in library_targets and name != "EBPFKernel" and syscall.search(code):
                     problems.append(f"{full}:{number}: a system call outside EBPFKernel: {line.strip()}")
+                if (name != "EBPFKernel" and file != "LoadedFunction.swift"
+                        and re.search(r"\bwithNumberForUser\b", code)):
+                    problems.append(f"{full}:{number}: a descriptor's number outside EBPFKernel: {line.strip()}")
 for name in set(order) - seen:
     problems.append(f"the layer map lists {name}, which Package.swift does not have")
 if problems:

@@ -89,9 +89,9 @@ final class Session: Sendable {
     func loadFunction(_ fnName: String, type: ProgramType) throws(EBPFError) -> LoadedFunction {
         try checkOpen()
         let descriptor = try nativeModule().withFunction(fnName, type: type) {
-            (fd) throws(EBPFError) -> FileDescriptor in
+            (program) throws(EBPFError) -> FileDescriptor in
             do throws(SystemCallFailure) {
-                return try FileDescriptor.duplicate(fd)
+                return try FileDescriptor.duplicate(program)
             } catch {
                 throw error.error(.systemCallFailed, "could not keep a descriptor of the loaded function '\(fnName)'")
             }

@@ -1,4 +1,5 @@
 @_spi(Generator) @testable import EBPF
+@testable import EBPFKernel
 import Foundation
 import XCTest
 
@@ -8,7 +9,8 @@ final class EventPollerTests: XCTestCase {
     final class ScriptedSource: EventSource, @unchecked Sendable {
         // @unchecked Sendable: the pipe ends are immutable; `onDrain` runs on the poller
         // thread only; `released` is behind a lock.
-        let pipe: (read: Int32, write: Int32)
+        let readEnd: FileDescriptor
+        let writeEnd: FileDescriptor
         let onDrain: @Sendable (Int) -> Void
         private let drains = Locked<Int>(0)
         let releases = Locked<Int>(0)
@@ -16,25 +18,22 @@ final class EventPollerTests: XCTestCase {
         init(onDrain: @escaping @Sendable (Int) -> Void) {
             var fds: [Int32] = [-1, -1]
             precondition(Glibc.pipe(&fds) == 0)
-            pipe = (fds[0], fds[1])
+            readEnd = FileDescriptor(adopting: fds[0])
+            writeEnd = FileDescriptor(adopting: fds[1])
             _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)  // A drain with nothing waiting returns.
             self.onDrain = onDrain
         }
 
-        deinit {
-            close(pipe.read)
-            close(pipe.write)
-        }
-
-        var pollDescriptors: [Int32] { [pipe.read] }
+        func watch(in pollSet: PollSet, id: UInt64) throws(SystemCallFailure) { try pollSet.add(readEnd, id: id) }
+        func unwatch(from pollSet: PollSet) { pollSet.remove(readEnd) }
         var needsTimedDrain: Bool { false }
 
         /// Makes the poller drain this source once.
-        func signal() { XCTAssertEqual(write(pipe.write, "x", 1), 1) }
+        func signal() { XCTAssertEqual(write(writeEnd.rawValue, "x", 1), 1) }
 
         func drain() {
             var byte: UInt8 = 0
-            _ = read(pipe.read, &byte, 1)
+            _ = read(readEnd.rawValue, &byte, 1)
             let number = drains.withLock { count -> Int in
                 count += 1
                 return count

@@ -73,6 +73,32 @@ final class KernelFaultTests: XCTestCase {
         XCTAssertEqual(buffer.receivedCount, 1)
     }
 
+    /// An emitted probe's program has two maps (the shared perf buffer, the probe's scratch
+    /// array): the second's creation refused, the first is closed with the group that owns it.
+    func testAProgramWhoseSecondMapIsRefusedLeavesNoMapOpen() throws {
+        try requireKernel()
+        let b = try EBPFWrapper(cache: nil)
+        defer { b.close() }
+        let before = ThisProcess.openFileDescriptors
+        let events = Collected<Int32>()
+        let (error, failures) = thrown(by: [SystemCall.Fault("bpf(BPF_MAP_CREATE)", errno: ENOMEM, skip: 1)]) {
+            _ = try b.attach(.syscall("getppid"), filter: ourThread) { events.append($0.processID) }
+        }
+        XCTAssertEqual(failures, 1, "the second map's creation failed")
+        XCTAssertEqual(error?.call, "bpf(BPF_MAP_CREATE)")
+        XCTAssertEqual(error?.errno, ENOMEM)
+        XCTAssertEqual(error?.code, .systemCallFailed)
+        XCTAssertTrue(b.session.probes.isEmpty)
+        XCTAssertEqual(ThisProcess.openFileDescriptors, before, "the first map was closed")
+
+        let probe = try b.attach(.syscall("getppid"), filter: ourThread) { events.append($0.processID) }
+        _ = getppid()
+        XCTAssertTrue(waitUntil { events.count == 1 })
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
+        XCTAssertEqual(events.all, [ThisProcess.pid])
+        XCTAssertEqual(probe.receivedCount, 1)
+    }
+
     func testAMapReadTheKernelRefusesThrowsItsDocumentedCode() throws {
         try requireKernel()
         let b = try EBPFWrapper(text: "BPF_ARRAY(values, u64, 4);")

@@ -19,7 +19,7 @@ extension Session {
         // Opened once: the symbol is read from this file and the kernel attaches to it,
         // both through /proc/self/fd/N, whatever the path names by then.
         let opened = try Self.openBinary(binary, pid: pid)
-        let handle = "/proc/self/fd/\(opened.rawValue)"
+        let handle = opened.procPath
         guard let (_, address) = LibBCC.resolveSymbol(module: handle, symbol: sym, pid: pid ?? -1) else {
             throw EBPFError(
                 .notFound,

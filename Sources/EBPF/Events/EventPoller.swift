@@ -4,8 +4,11 @@ import EBPFKernel
 
 /// Something the poller drains: a perf buffer (one ring per CPU) or a ring buffer.
 protocol EventSource: AnyObject, Sendable {
-    /// File descriptors that become readable when records are waiting.
-    var pollDescriptors: [Int32] { get }
+    /// Registers what becomes readable when records are waiting (its rings) in `pollSet`,
+    /// with `id`; on a failure, the caller unwatches what was registered.
+    func watch(in pollSet: PollSet, id: UInt64) throws(SystemCallFailure)
+    /// Removes what ``watch(in:id:)`` registered (all of it, or what was before it failed).
+    func unwatch(from pollSet: PollSet)
     /// Whether records may wait without a wake-up (batched perf-buffer wake-ups), so the
     /// poller must also drain on a timer.
     var needsTimedDrain: Bool { get }
@@ -116,17 +119,13 @@ final class EventPoller: Sendable {
             }
             let id = state.nextID
             state.nextID += 1
-            var watched: [Int32] = []
             do throws(SystemCallFailure) {
-                for fd in source.pollDescriptors {
-                    try pollSet.add(fd, id: id)
-                    watched.append(fd)
-                }
+                try source.watch(in: pollSet, id: id)
                 if case .idle = state.phase {
                     state.phase = .running(try NativeThread.start { [self] in run(pollSet) })
                 }
             } catch {
-                watched.forEach(pollSet.remove)
+                source.unwatch(from: pollSet)
                 throw error.error(.systemCallFailed, "could not watch a buffer")
             }
             state.sources[id] = source
@@ -184,7 +183,7 @@ final class EventPoller: Sendable {
                 return .alreadyGone
             }
             state.sources[id] = nil
-            source.pollDescriptors.forEach { state.pollSet?.remove($0) }
+            if let pollSet = state.pollSet { source.unwatch(from: pollSet) }
             switch state.phase {
             case .idle, .closed:
                 return .releaseHere

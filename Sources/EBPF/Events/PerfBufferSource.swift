@@ -4,10 +4,9 @@ import EBPFProgram
 /// A `BPF_PERF_OUTPUT` table's per-CPU perf rings, read by the polling thread.
 final class PerfBufferSource: EventSource, @unchecked Sendable {
     // @unchecked Sendable: `rings` changes only in release(). The poller calls
-    // drain() on its thread only and release() exactly once when no drain runs (EventPoller's
-    // contract).
+    // drain() on its thread only, watch() and unwatch() before release(), and release()
+    // exactly once when no drain runs (EventPoller's contract).
 
-    let pollDescriptors: [Int32]
     let needsTimedDrain: Bool
     private var rings: [PerfRing]
     private let callbacks: BufferCallbacks
@@ -39,7 +38,6 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
             if options.pageCount == nil { budget.release(pagesPerCPU: pageCount, cpus: cpus.count) }
             throw error
         }
-        self.pollDescriptors = rings.map(\.fd)
         self.needsTimedDrain = options.wakeupEvents > 1
         self.callbacks = callbacks
     }
@@ -64,10 +62,8 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
         }
         try module.withTable(table.name) { (map) throws(EBPFError) in
             for (cpu, ring) in zip(cpus, rings) {
-                var key = cpu
-                var fd = ring.fd
                 do throws(SystemCallFailure) {
-                    try LibBCC.MapCalls.update(fd: map, key: &key, value: &fd, flags: 0)
+                    try ring.register(in: map, cpu: cpu)
                 } catch {
                     throw error.error(
                         .systemCallFailed, "could not register CPU \(cpu)'s perf ring in table '\(table.name)'")
@@ -75,6 +71,14 @@ final class PerfBufferSource: EventSource, @unchecked Sendable {
             }
         }
         return rings
+    }
+
+    func watch(in pollSet: PollSet, id: UInt64) throws(SystemCallFailure) {
+        for ring in rings { try pollSet.add(ring, id: id) }
+    }
+
+    func unwatch(from pollSet: PollSet) {
+        rings.forEach(pollSet.remove)
     }
 
     /// Reads each CPU's ring once, up to where it was when that ring's read began: a ring

@@ -39,7 +39,7 @@ public final class LoadedFunction: Sendable, CustomStringConvertible {
         guard let held = descriptor.withLock({ $0 }) else {
             throw EBPFError(.closed, "the loaded function '\(name)' was closed; load it again")
         }
-        return try withExtendedLifetime(held) { try body(held.owned.rawValue) }
+        return try withExtendedLifetime(held) { try held.owned.withNumberForUser(body) }
     }
 
     /// Closes the handle's descriptor, at once or when a running ``withFileDescriptor(_:)``

@@ -41,11 +41,11 @@ struct MapAccess: Sendable {
     /// Runs `body` with the map's descriptor; a failed call becomes an error that says
     /// `action` (`"look up a key in"`), unless `absent` turns ENOENT into a value.
     private func withMap<T>(
-        _ action: String, absent: T? = nil, _ body: (Int32) throws(SystemCallFailure) -> T
+        _ action: String, absent: T? = nil, _ body: (borrowing BorrowedDescriptor) throws(SystemCallFailure) -> T
     ) throws(EBPFError) -> T {
-        try module.withTable(name) { (fd) throws(EBPFError) -> T in
+        try module.withTable(name) { (map) throws(EBPFError) -> T in
             do throws(SystemCallFailure) {
-                return try body(fd)
+                return try body(map)
             } catch {
                 if error.errno == ENOENT, let absent { return absent }
                 throw error.error(.systemCallFailed, "could not \(action) table '\(name)'")
@@ -71,11 +71,11 @@ struct MapAccess: Sendable {
         if let key { try checkKey(key) }
         var key = key
         var value = [UInt8](repeating: 0, count: valueBufferSize)
-        let found = try withMap("look up a key in", absent: false) { (fd) throws(SystemCallFailure) -> Bool in
+        let found = try withMap("look up a key in", absent: false) { (map) throws(SystemCallFailure) -> Bool in
             if key == nil {
-                try LibBCC.MapCalls.lookup(fd: fd, key: nil, value: &value)
+                try LibBCC.MapCalls.lookup(map: map, key: nil, value: &value)
             } else {
-                try LibBCC.MapCalls.lookup(fd: fd, key: &key!, value: &value)
+                try LibBCC.MapCalls.lookup(map: map, key: &key!, value: &value)
             }
             return true
         }
@@ -90,11 +90,11 @@ struct MapAccess: Sendable {
         var key = key
         var value = value
         do throws(EBPFError) {
-            try withMap("update") { (fd) throws(SystemCallFailure) in
+            try withMap("update") { (map) throws(SystemCallFailure) in
                 if key == nil {
-                    try LibBCC.MapCalls.update(fd: fd, key: nil, value: &value, flags: flags)
+                    try LibBCC.MapCalls.update(map: map, key: nil, value: &value, flags: flags)
                 } else {
-                    try LibBCC.MapCalls.update(fd: fd, key: &key!, value: &value, flags: flags)
+                    try LibBCC.MapCalls.update(map: map, key: &key!, value: &value, flags: flags)
                 }
             }
         } catch  where error.errno == E2BIG {
@@ -109,8 +109,8 @@ struct MapAccess: Sendable {
     func delete(_ key: [UInt8]) throws(EBPFError) -> Bool {
         try checkKey(key)
         var key = key
-        return try withMap("delete a key from", absent: false) { (fd) throws(SystemCallFailure) -> Bool in
-            try LibBCC.MapCalls.delete(fd: fd, key: &key)
+        return try withMap("delete a key from", absent: false) { (map) throws(SystemCallFailure) -> Bool in
+            try LibBCC.MapCalls.delete(map: map, key: &key)
             return true
         }
     }
@@ -132,8 +132,8 @@ struct MapAccess: Sendable {
     /// Removes and returns the head of a queue or stack; nil when it is empty.
     func pop() throws(EBPFError) -> [UInt8]? {
         var value = [UInt8](repeating: 0, count: valueBufferSize)
-        let found = try withMap("pop from", absent: false) { (fd) throws(SystemCallFailure) -> Bool in
-            try LibBCC.MapCalls.lookupAndDelete(fd: fd, key: nil, value: &value)
+        let found = try withMap("pop from", absent: false) { (map) throws(SystemCallFailure) -> Bool in
+            try LibBCC.MapCalls.lookupAndDelete(map: map, key: nil, value: &value)
             return true
         }
         return found ? value : nil
@@ -142,7 +142,7 @@ struct MapAccess: Sendable {
     /// Every key present now. Tolerates the kernel adding and deleting keys meanwhile: a
     /// walk that a deletion restarts skips the keys it has seen, and the walk is bounded.
     func keys() throws(EBPFError) -> [[UInt8]] {
-        try withMap("walk") { (fd) throws(SystemCallFailure) -> [[UInt8]] in
+        try withMap("walk") { (map) throws(SystemCallFailure) -> [[UInt8]] in
             var keys: [[UInt8]] = []
             var seen = Set<[UInt8]>()
             var current: [UInt8]?
@@ -150,9 +150,9 @@ struct MapAccess: Sendable {
             for _ in 0..<(2 * maxEntries + 16) {
                 do throws(SystemCallFailure) {
                     if current == nil {
-                        try LibBCC.MapCalls.nextKey(fd: fd, key: nil, next: &next, keySize: keySize)
+                        try LibBCC.MapCalls.nextKey(map: map, key: nil, next: &next, keySize: keySize)
                     } else {
-                        try LibBCC.MapCalls.nextKey(fd: fd, key: &current!, next: &next, keySize: keySize)
+                        try LibBCC.MapCalls.nextKey(map: map, key: &current!, next: &next, keySize: keySize)
                     }
                 } catch  where error.errno == ENOENT {
                     break
@@ -169,8 +169,8 @@ struct MapAccess: Sendable {
     /// looked up key by key (keys deleted meanwhile are skipped).
     func items() throws(EBPFError) -> [(key: [UInt8], value: [UInt8])] {
         let batched = try withMap("batch-read", absent: nil) {
-            (fd) throws(SystemCallFailure) -> [(key: [UInt8], value: [UInt8])]? in
-            try inBatches(fd, deleting: false)
+            (map) throws(SystemCallFailure) -> [(key: [UInt8], value: [UInt8])]? in
+            try inBatches(map, deleting: false)
         }
         if let batched { return batched }
         var items: [(key: [UInt8], value: [UInt8])] = []
@@ -190,8 +190,8 @@ struct MapAccess: Sendable {
             )
         }
         let batched = try withMap("batch-read", absent: nil) {
-            (fd) throws(SystemCallFailure) -> [(key: [UInt8], value: [UInt8])]? in
-            try inBatches(fd, deleting: true)
+            (map) throws(SystemCallFailure) -> [(key: [UInt8], value: [UInt8])]? in
+            try inBatches(map, deleting: true)
         }
         if let batched { return batched }
         return try takeKeyByKey()
@@ -203,7 +203,7 @@ struct MapAccess: Sendable {
 
     /// Every entry, read (and deleted, when `deleting`) in batch calls; nil when the kernel
     /// has no batch operations for this map.
-    private func inBatches(_ fd: Int32, deleting: Bool) throws(SystemCallFailure) -> [(
+    private func inBatches(_ map: borrowing BorrowedDescriptor, deleting: Bool) throws(SystemCallFailure) -> [(
         key: [UInt8], value: [UInt8]
     )]? {
         var capacity = min(max(1, maxEntries), max(16, Self.batchBytes / (keySize + valueBufferSize)))
@@ -221,7 +221,7 @@ struct MapAccess: Sendable {
                     try values.withUnsafeMutableBufferPointer { (v) throws(SystemCallFailure) in
                         try withUnsafeMutablePointer(to: &cursor) { (position) throws(SystemCallFailure) in
                             try LibBCC.MapCalls.lookupBatch(
-                                fd: fd, deleting: deleting, inBatch: first ? nil : position, outBatch: &out,
+                                map: map, deleting: deleting, inBatch: first ? nil : position, outBatch: &out,
                                 keys: k.baseAddress!, values: v.baseAddress!, count: &count)
                         }
                     }

@@ -3,28 +3,27 @@ internal import CKernelABI
 /// The two bpf(2) commands that load a kept program without libbcc: create its maps, load
 /// its functions.
 package enum BPFObjectCalls {
-    /// `BPF_MAP_CREATE` for `map`, named as libbcc names it (its first 15 characters). The
-    /// caller owns the returned descriptor.
-    package static func createMap(_ map: CompiledObject.Map) throws(SystemCallFailure) -> Int32 {
-        try MemoryLockLimit.raisedOnRefusal { () throws(SystemCallFailure) in
+    /// `BPF_MAP_CREATE` for `map`, named as libbcc names it (its first 15 characters).
+    package static func createMap(_ map: CompiledObject.Map) throws(SystemCallFailure) -> FileDescriptor {
+        let number = try MemoryLockLimit.raisedOnRefusal { () throws(SystemCallFailure) in
             try SystemCall.check("bpf(BPF_MAP_CREATE)") {
                 cka_bpf_map_create(
                     UInt32(bitPattern: map.table.type.rawValue), UInt32(map.table.keySize), UInt32(map.table.leafSize),
                     UInt32(map.table.maxEntries), map.flags, map.table.name)
             }
         }
+        return FileDescriptor(adopting: number)
     }
 
     /// `BPF_PROG_LOAD` of `instructions` (map references already relocated) as `programType`.
     /// With `logLevel` 1 the verifier writes its log into `log`. A tracing program names the
     /// kernel function it attaches to by its BTF id, and whether at entry or exit
-    /// (`expected_attach_type`). The caller owns the returned descriptor
-    /// (``FileDescriptor/init(adopting:)``).
+    /// (`expected_attach_type`).
     package static func loadProgram(
         _ name: String, instructions: [UInt64], programType: Int32, license: String, kernelVersion: UInt32,
         logLevel: Int32, log: VerifierLogBuffer, tracing: TracingTarget? = nil
-    ) throws(SystemCallFailure) -> Int32 {
-        try instructions.withUnsafeBufferPointer { (code) throws(SystemCallFailure) in
+    ) throws(SystemCallFailure) -> FileDescriptor {
+        let number = try instructions.withUnsafeBufferPointer { (code) throws(SystemCallFailure) in
             try MemoryLockLimit.raisedOnRefusal { () throws(SystemCallFailure) in
                 try SystemCall.check("bpf(BPF_PROG_LOAD)") {
                     cka_bpf_prog_load(
@@ -34,6 +33,7 @@ package enum BPFObjectCalls {
                 }
             }
         }
+        return FileDescriptor(adopting: number)
     }
 
     /// Where a tracing program attaches: a kernel function's BTF id, at entry or exit.
@@ -56,10 +56,10 @@ package enum BPFObjectCalls {
         let log = VerifierLogBuffer(capacity: 0)
         func load(_ type: Int32, _ tracing: TracingTarget?) -> Int32? {
             do {
-                let fd = try loadProgram(
+                try loadProgram(
                     "ebpf_probe_load", instructions: instructions, programType: type, license: "GPL",
-                    kernelVersion: 0, logLevel: 0, log: log, tracing: tracing)
-                FileDescriptor(adopting: fd).close()
+                    kernelVersion: 0, logLevel: 0, log: log, tracing: tracing
+                ).close()
                 return nil
             } catch {
                 return error.errno

@@ -8,6 +8,8 @@ internal import CKernelABI
 /// reader loops while records keep coming, which let one busy ring starve every other
 /// buffer). The map's fd stays readable while records wait, so the rest is read next time.
 package final class BPFRingBuffer {
+    /// The ring's own descriptor of the map, readable when records are committed.
+    let pollable: FileDescriptor
     private let consumerPage: MemoryMapping
     private let producerPages: MemoryMapping
     private let consumerPosition: UnsafeMutablePointer<UInt64>
@@ -15,14 +17,16 @@ package final class BPFRingBuffer {
     private let data: UnsafeRawPointer
     private let mask: UInt64
 
-    /// Maps the ring buffer map `mapFD`, whose data area is `dataSize` bytes (the map's
+    /// Maps the ring buffer map `map`, whose data area is `dataSize` bytes (the map's
     /// max_entries: a power of two, a multiple of the page size). The mappings keep the map
-    /// alive on their own.
-    package init(mapFD: Int32, dataSize: Int) throws(SystemCallFailure) {
+    /// alive on their own; the ring keeps a descriptor of its own to poll
+    /// (``PollSet/add(_:id:)``).
+    package init(map: borrowing BorrowedDescriptor, dataSize: Int) throws(SystemCallFailure) {
         let pageSize = MemoryMapping.pageSize
-        consumerPage = try MemoryMapping(rawFD: mapFD, size: pageSize, writable: true)
+        pollable = try FileDescriptor.duplicate(map)
+        consumerPage = try MemoryMapping(fd: map, size: pageSize, writable: true)
         producerPages = try MemoryMapping(
-            rawFD: mapFD, size: pageSize + 2 * dataSize, offset: pageSize, writable: false)
+            fd: map, size: pageSize + 2 * dataSize, offset: pageSize, writable: false)
         consumerPosition = consumerPage.base.assumingMemoryBound(to: UInt64.self)
         producerPosition = UnsafePointer(producerPages.base.assumingMemoryBound(to: UInt64.self))
         data = UnsafeRawPointer(producerPages.base + pageSize)

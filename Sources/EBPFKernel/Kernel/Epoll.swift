@@ -18,20 +18,46 @@ package final class PollSet: Sendable {
         epoll = FileDescriptor(adopting: try SystemCall.check("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) })
         wakeUp = FileDescriptor(
             adopting: try SystemCall.check("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) })
-        try add(wakeUp.rawValue, id: Self.wakeID)
+        try add(wakeUp, id: Self.wakeID)
     }
 
-    /// Watches `fd` for readability; its events carry `id`.
-    package func add(_ fd: Int32, id: UInt64) throws(SystemCallFailure) {
+    /// Watches `descriptor` for readability; its events carry `id`.
+    package func add(_ descriptor: borrowing FileDescriptor, id: UInt64) throws(SystemCallFailure) {
+        try add(number: descriptor.rawValue, id: id)
+    }
+
+    /// Watches a perf ring: readable after its wake-up count of records.
+    package func add(_ ring: PerfRing, id: UInt64) throws(SystemCallFailure) {
+        try add(number: ring.fd, id: id)
+    }
+
+    /// Watches a ring buffer: readable when records are committed.
+    package func add(_ ring: BPFRingBuffer, id: UInt64) throws(SystemCallFailure) {
+        try add(ring.pollable, id: id)
+    }
+
+    /// Stops watching `descriptor`.
+    package func remove(_ descriptor: borrowing FileDescriptor) {
+        remove(number: descriptor.rawValue)
+    }
+
+    package func remove(_ ring: PerfRing) {
+        remove(number: ring.fd)
+    }
+
+    package func remove(_ ring: BPFRingBuffer) {
+        remove(ring.pollable)
+    }
+
+    private func add(number: Int32, id: UInt64) throws(SystemCallFailure) {
         var event = epoll_event()
         event.events = EPOLLIN.rawValue
         event.data.u64 = id
-        try SystemCall.check("epoll_ctl") { epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, fd, &event) }
+        try SystemCall.check("epoll_ctl") { epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, number, &event) }
     }
 
-    /// Stops watching `fd`.
-    package func remove(_ fd: Int32) {
-        _ = epoll_ctl(epoll.rawValue, EPOLL_CTL_DEL, fd, nil)
+    private func remove(number: Int32) {
+        _ = epoll_ctl(epoll.rawValue, EPOLL_CTL_DEL, number, nil)
     }
 
     /// Makes a ``wait(timeoutMilliseconds:)`` in progress (or the next one) return.

@@ -5,12 +5,15 @@ import Glibc
 /// An open file descriptor that this value owns: it is closed exactly once, when the value
 /// is consumed by ``close()`` or goes out of scope. The compiler forbids copies, so no two
 /// owners can close the same number (or a number reused by someone else).
+///
+/// Its number never leaves this target: other targets pass the descriptor itself, or lend
+/// it as a ``BorrowedDescriptor`` for the length of a call.
 package struct FileDescriptor: ~Copyable {
-    /// The descriptor's number, for calls that take one. Valid only while `self` lives.
-    package let rawValue: Int32
+    /// The descriptor's number, for the system calls of this target. Valid while `self` lives.
+    let rawValue: Int32
 
     /// Takes ownership of `rawValue`, an open descriptor nobody else will close.
-    package init(adopting rawValue: Int32) {
+    init(adopting rawValue: Int32) {
         self.rawValue = rawValue
     }
 
@@ -21,6 +24,32 @@ package struct FileDescriptor: ~Copyable {
     /// Closes the descriptor now.
     package consuming func close() {}
 
+    /// Gives the number to an owner that will close it (a ``DescriptorGroup``), unclosed.
+    consuming func release() -> Int32 {
+        let number = rawValue
+        discard self
+        return number
+    }
+
+    /// Runs `body` with the descriptor lent as a ``BorrowedDescriptor``: what the map, attach
+    /// and mapping calls take, whoever owns the descriptor.
+    package func lend<Result: ~Copyable, Failure: Error>(
+        _ body: (borrowing BorrowedDescriptor) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(BorrowedDescriptor(lending: rawValue))
+    }
+
+    /// Runs `body` with the number, for a public call that hands it to the library's user
+    /// (``LoadedFunction``'s `withFileDescriptor`, as bcc's `fn.fd`). The library's own calls
+    /// take the descriptor (`scripts/check-layers.sh` holds other targets to that).
+    package func withNumberForUser<Result>(_ body: (Int32) throws -> Result) rethrows -> Result {
+        try body(rawValue)
+    }
+
+    /// A path that opens the same file, whatever its own path names by now
+    /// (`/proc/self/fd/N`): for calls that take a path, such as libbcc's uprobe attach.
+    package var procPath: String { "/proc/self/fd/\(rawValue)" }
+
     /// `open(2)` with `O_CLOEXEC`.
     package static func open(_ path: String, _ flags: Int32) throws(SystemCallFailure) -> FileDescriptor {
         FileDescriptor(adopting: try SystemCall.check("open") { Glibc.open(path, flags | O_CLOEXEC) })
@@ -28,8 +57,8 @@ package struct FileDescriptor: ~Copyable {
 
     /// A second descriptor for the same open file (`dup(2)`, close-on-exec), owned by the
     /// result: for keeping a file that someone else owns open as long as we need it.
-    package static func duplicate(_ rawValue: Int32) throws(SystemCallFailure) -> FileDescriptor {
-        FileDescriptor(adopting: try SystemCall.check("fcntl") { fcntl(rawValue, F_DUPFD_CLOEXEC, 0) })
+    package static func duplicate(_ other: borrowing BorrowedDescriptor) throws(SystemCallFailure) -> FileDescriptor {
+        FileDescriptor(adopting: try SystemCall.check("fcntl") { fcntl(other.rawValue, F_DUPFD_CLOEXEC, 0) })
     }
 
     /// Whether the descriptor is open on a regular file (`fstat(2)`).
@@ -69,13 +98,17 @@ package struct MemoryMapping: ~Copyable {
     package let size: Int
 
     /// Maps `size` bytes of `fd` from `offset`.
-    package init(fd: borrowing FileDescriptor, size: Int, offset: Int = 0, writable: Bool) throws(SystemCallFailure) {
+    init(fd: borrowing FileDescriptor, size: Int, offset: Int = 0, writable: Bool) throws(SystemCallFailure) {
         try self.init(rawFD: fd.rawValue, size: size, offset: offset, writable: writable)
     }
 
     /// Maps `size` bytes of a descriptor owned elsewhere (a libbcc map's); the mapping keeps
     /// the file alive on its own, so it may outlive that descriptor.
-    package init(rawFD: Int32, size: Int, offset: Int = 0, writable: Bool) throws(SystemCallFailure) {
+    init(fd: borrowing BorrowedDescriptor, size: Int, offset: Int = 0, writable: Bool) throws(SystemCallFailure) {
+        try self.init(rawFD: fd.rawValue, size: size, offset: offset, writable: writable)
+    }
+
+    private init(rawFD: Int32, size: Int, offset: Int, writable: Bool) throws(SystemCallFailure) {
         let protection = writable ? PROT_READ | PROT_WRITE : PROT_READ
         Glibc.errno = 0
         guard let base = mmap(nil, size, protection, MAP_SHARED, rawFD, off_t(offset)), base != MAP_FAILED else {

@@ -8,40 +8,31 @@ import Glibc
 package final class KeptProgram: Sendable {
     package let object: CompiledObject
     /// One per map of `object`, in its order; closed with this value.
-    private let mapDescriptors: [Int32]
+    private let maps: DescriptorGroup
 
-    /// Creates the object's maps; on a failure, closes those already created.
+    /// Creates the object's maps; on a failure, those already created close with `maps`.
     package init(_ object: CompiledObject) throws(SystemCallFailure) {
-        var descriptors: [Int32] = []
+        var maps = DescriptorGroup(.file)
         for map in object.maps {
-            do throws(SystemCallFailure) {
-                descriptors.append(try BPFObjectCalls.createMap(map))
-            } catch {
-                descriptors.forEach { _ = Glibc.close($0) }
-                throw error
-            }
+            maps.append(try BPFObjectCalls.createMap(map))
         }
         self.object = object
-        mapDescriptors = descriptors
-    }
-
-    deinit {
-        mapDescriptors.forEach { _ = Glibc.close($0) }
+        self.maps = maps
     }
 
     /// Its functions, and its maps with their descriptors (valid while it lives).
     package var catalog: LibBCC.Catalog {
         LibBCC.Catalog(
             functionNames: object.functions.map(\.name),
-            tables: zip(object.maps, mapDescriptors).map { ($0.table, $1) })
+            tables: zip(object.maps, maps.numbers).map { LibBCC.Catalog.Table(info: $0.table, descriptor: $1) })
     }
 
     /// As ``LibBCC/Module/loadFunction(_:programType:logLevel:log:tracing:)``.
     package func loadFunction(
         _ name: String, programType: Int32, logLevel: Int32, log: VerifierLogBuffer,
         tracing: BPFObjectCalls.TracingTarget?
-    ) throws(SystemCallFailure) -> Int32 {
-        guard let instructions = object.instructions(of: name, mapDescriptors: mapDescriptors) else {
+    ) throws(SystemCallFailure) -> FileDescriptor {
+        guard let instructions = object.instructions(of: name, mapDescriptors: maps.numbers) else {
             throw SystemCallFailure(call: "bpf(BPF_PROG_LOAD)", errno: ENOENT)
         }
         return try BPFObjectCalls.loadProgram(

@@ -8,36 +8,44 @@ extension LibBCC {
     /// The element operations on one map, by its descriptor. A nil `key` addresses queues and
     /// stacks (push, pop, peek). Failures throw, ENOENT included: callers decide what absence means.
     package enum MapCalls {
-        package static func lookup(fd: Int32, key: UnsafeMutableRawPointer?, value: UnsafeMutableRawPointer)
+        package static func lookup(
+            map: borrowing BorrowedDescriptor, key: UnsafeMutableRawPointer?, value: UnsafeMutableRawPointer
+        )
             throws(SystemCallFailure)
         {
-            try SystemCall.check("bpf_lookup_elem") { LibBCC.runtime.bpf_lookup_elem!(fd, key, value) }
+            try SystemCall.check("bpf_lookup_elem") { LibBCC.runtime.bpf_lookup_elem!(map.rawValue, key, value) }
         }
 
         /// `flags`: 0 any, 1 only if absent, 2 only if present.
         package static func update(
-            fd: Int32, key: UnsafeMutableRawPointer?, value: UnsafeMutableRawPointer, flags: UInt64
+            map: borrowing BorrowedDescriptor, key: UnsafeMutableRawPointer?, value: UnsafeMutableRawPointer,
+            flags: UInt64
         ) throws(SystemCallFailure) {
-            try SystemCall.check("bpf_update_elem") { LibBCC.runtime.bpf_update_elem!(fd, key, value, flags) }
+            try SystemCall.check("bpf_update_elem") { LibBCC.runtime.bpf_update_elem!(map.rawValue, key, value, flags) }
         }
 
-        package static func delete(fd: Int32, key: UnsafeMutableRawPointer) throws(SystemCallFailure) {
-            try SystemCall.check("bpf_delete_elem") { LibBCC.runtime.bpf_delete_elem!(fd, key) }
+        package static func delete(map: borrowing BorrowedDescriptor, key: UnsafeMutableRawPointer)
+            throws(SystemCallFailure)
+        {
+            try SystemCall.check("bpf_delete_elem") { LibBCC.runtime.bpf_delete_elem!(map.rawValue, key) }
         }
 
         package static func lookupAndDelete(
-            fd: Int32, key: UnsafeMutableRawPointer?, value: UnsafeMutableRawPointer
+            map: borrowing BorrowedDescriptor, key: UnsafeMutableRawPointer?, value: UnsafeMutableRawPointer
         ) throws(SystemCallFailure) {
-            try SystemCall.check("bpf_lookup_and_delete") { LibBCC.runtime.bpf_lookup_and_delete!(fd, key, value) }
+            try SystemCall.check("bpf_lookup_and_delete") {
+                LibBCC.runtime.bpf_lookup_and_delete!(map.rawValue, key, value)
+            }
         }
 
         /// The key after `key`, or the first key when `key` is nil; ENOENT past the last.
         package static func nextKey(
-            fd: Int32, key: UnsafeMutableRawPointer?, next: UnsafeMutableRawPointer, keySize: Int
+            map: borrowing BorrowedDescriptor, key: UnsafeMutableRawPointer?, next: UnsafeMutableRawPointer,
+            keySize: Int
         ) throws(SystemCallFailure) {
             try SystemCall.check("bpf_get_next_key") {
-                key.map { LibBCC.runtime.bpf_get_next_key!(fd, $0, next) }
-                    ?? LibBCC.runtime.bpf_get_first_key!(fd, next, keySize)
+                key.map { LibBCC.runtime.bpf_get_next_key!(map.rawValue, $0, next) }
+                    ?? LibBCC.runtime.bpf_get_first_key!(map.rawValue, next, keySize)
             }
         }
 
@@ -46,7 +54,8 @@ extension LibBCC {
         /// many came (also when it throws ENOENT at the end). Throws ENOSYS where libbcc has
         /// no batch calls.
         package static func lookupBatch(
-            fd: Int32, deleting: Bool, inBatch: UnsafeMutablePointer<UInt32>?, outBatch: UnsafeMutablePointer<UInt32>,
+            map: borrowing BorrowedDescriptor, deleting: Bool, inBatch: UnsafeMutablePointer<UInt32>?,
+            outBatch: UnsafeMutablePointer<UInt32>,
             keys: UnsafeMutableRawPointer, values: UnsafeMutableRawPointer, count: inout UInt32
         ) throws(SystemCallFailure) {
             let call = deleting ? "bpf_lookup_and_delete_batch" : "bpf_lookup_batch"
@@ -54,7 +63,7 @@ extension LibBCC {
             // the caller read key by key.
             guard let batch = deleting ? LibBCC.runtime.bpf_lookup_and_delete_batch : LibBCC.runtime.bpf_lookup_batch
             else { throw SystemCallFailure(call: call, errno: ENOSYS) }
-            try SystemCall.check(call) { batch(fd, inBatch, outBatch, keys, values, &count) }
+            try SystemCall.check(call) { batch(map.rawValue, inBatch, outBatch, keys, values, &count) }
         }
     }
 

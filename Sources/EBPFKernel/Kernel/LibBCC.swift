@@ -97,8 +97,7 @@ package enum LibBCC {
 
         /// Loads one function into the kernel. With `logLevel` 0, libbcc retries a failed load
         /// with logging into `log` for most errors, but not E2BIG; with `logLevel` 1 the kernel
-        /// writes its verifier log into `log` on the first attempt. The caller owns the
-        /// returned descriptor (``FileDescriptor/init(adopting:)``).
+        /// writes its verifier log into `log` on the first attempt.
         ///
         /// fentry and fexit programs (`kfunc__`/`kretfunc__` names) are loaded with bpf(2) by
         /// their function's BTF id, as kept programs are, never by libbcc: from 0.28 its
@@ -109,7 +108,7 @@ package enum LibBCC {
         package func loadFunction(
             _ name: String, programType: Int32, logLevel: Int32, log: VerifierLogBuffer,
             tracing: BPFObjectCalls.TracingTarget?
-        ) throws(SystemCallFailure) -> Int32 {
+        ) throws(SystemCallFailure) -> FileDescriptor {
             let license = bcc.bpf_module_license!(raw)
             let version = bcc.bpf_module_kern_version!(raw)
             if programType == LibBCC.ProgramTypes.tracing, KernelFunctionProbe.target(ofFunctionNamed: name) != nil {
@@ -124,7 +123,7 @@ package enum LibBCC {
             }
             let start = bcc.bpf_function_start!(raw, name)?.assumingMemoryBound(to: bpf_insn.self)
             let size = Int32(bcc.bpf_function_size!(raw, name))
-            return try SystemCall.check("bcc_func_load") {
+            let number = try SystemCall.check("bcc_func_load") {
                 if let load = bcc.bcc_func_load_12 {
                     load(
                         raw, programType, name, start, size, license, version, logLevel, log.start,
@@ -135,6 +134,7 @@ package enum LibBCC {
                         UInt32(log.capacity), nil)
                 }
             }
+            return FileDescriptor(adopting: number)
         }
 
         package var tableNames: [String] {
@@ -185,7 +185,7 @@ package enum LibBCC {
         }
 
         /// The descriptor of table `name`, owned by the module: valid while it lives.
-        package func tableFD(_ name: String) -> Int32? {
+        private func tableFD(_ name: String) -> Int32? {
             let fd = bcc.bpf_table_fd!(raw, name)
             return fd < 0 ? nil : fd
         }
@@ -197,7 +197,7 @@ package enum LibBCC {
                 functionNames: functionNames,
                 tables: tableNames.compactMap { name in
                     guard let info = table(name), let fd = tableFD(name) else { return nil }
-                    return (info, fd)
+                    return Catalog.Table(info: info, descriptor: fd)
                 })
         }
     }
@@ -205,8 +205,22 @@ package enum LibBCC {
     /// A program's functions and tables, as they stay for its lifetime; the table
     /// descriptors are the program's (valid while it lives).
     package struct Catalog: Sendable {
+        /// A table, and its descriptor, which the program owns.
+        package struct Table: Sendable {
+            package let info: TableInfo
+            let descriptor: Int32
+
+            /// Runs `body` with the table's descriptor lent; the caller keeps the program
+            /// alive meanwhile.
+            package func lend<Result: ~Copyable, Failure: Error>(
+                _ body: (borrowing BorrowedDescriptor) throws(Failure) -> Result
+            ) throws(Failure) -> Result {
+                try body(BorrowedDescriptor(lending: descriptor))
+            }
+        }
+
         package let functionNames: [String]
-        package let tables: [(info: TableInfo, descriptor: Int32)]
+        package let tables: [Table]
     }
 
     // MARK: Attaching
@@ -214,80 +228,95 @@ package enum LibBCC {
     /// What an attach call created in the kernel; letting it go detaches it.
     package struct Hook: ~Copyable, Sendable {
         private enum Cleanup: ~Copyable, Sendable {
-            /// Perf event descriptors (tracepoints, perf events): disable and close.
-            case perfEvents([Int32])
-            /// A kprobe's or uprobe's perf event, and the tracefs event libbcc made for it
-            /// where the kernel has no probe PMU.
-            case kprobe(Int32, eventName: String)
-            case uprobes([(Int32, eventName: String)])
-            /// A BPF link (raw tracepoints): closing it detaches.
+            /// Perf events (tracepoints, perf events, kprobes, uprobes): disabled and closed,
+            /// then the tracefs events libbcc made for kprobes or uprobes where the kernel
+            /// has no probe PMU.
+            case perfEvents(DescriptorGroup, kprobeEvents: [String], uprobeEvents: [String])
+            /// A BPF link (raw tracepoints, fentry, fexit): closing it detaches.
             case link(FileDescriptor)
         }
 
         private let cleanup: Cleanup
 
+        private init(perfEvents: consuming DescriptorGroup, kprobeEvents: [String] = [], uprobeEvents: [String] = []) {
+            cleanup = .perfEvents(perfEvents, kprobeEvents: kprobeEvents, uprobeEvents: uprobeEvents)
+        }
+
+        private init(link: consuming FileDescriptor) {
+            cleanup = .link(link)
+        }
+
         deinit {
             switch consume cleanup {
-            case .perfEvents(let fds):
-                for fd in fds { _ = LibBCC.runtime.bpf_close_perf_event_fd!(fd) }
-            case .kprobe(let fd, let eventName):
-                _ = LibBCC.runtime.bpf_close_perf_event_fd!(fd)
-                _ = LibBCC.runtime.bpf_detach_kprobe!(eventName)
-            case .uprobes(let sites):
-                for (fd, eventName) in sites {
-                    _ = LibBCC.runtime.bpf_close_perf_event_fd!(fd)
-                    _ = LibBCC.runtime.bpf_detach_uprobe!(eventName)
-                }
-            case .link(let fd):
-                fd.close()
+            case .perfEvents(let events, let kprobeEvents, let uprobeEvents):
+                events.close()
+                for name in kprobeEvents { _ = LibBCC.runtime.bpf_detach_kprobe!(name) }
+                for name in uprobeEvents { _ = LibBCC.runtime.bpf_detach_uprobe!(name) }
+            case .link(let link):
+                link.close()
             }
         }
 
         /// Detaches now.
         package consuming func detach() {}
 
-        package static func tracepoint(program: Int32, category: String, name: String) throws(SystemCallFailure) -> Hook
-        {
-            let fd = try SystemCall.check("bpf_attach_tracepoint") {
-                LibBCC.runtime.bpf_attach_tracepoint!(program, category, name)
-            }
-            return Hook(cleanup: .perfEvents([fd]))
+        package static func tracepoint(
+            program: borrowing BorrowedDescriptor, category: String, name: String
+        ) throws(SystemCallFailure) -> Hook {
+            var events = DescriptorGroup(.perfEvent)
+            events.adopt(
+                try SystemCall.check("bpf_attach_tracepoint") {
+                    LibBCC.runtime.bpf_attach_tracepoint!(program.rawValue, category, name)
+                })
+            return Hook(perfEvents: events)
         }
 
         /// The tracepoint with perf id `id`, attached without libbcc, which would read the id
         /// from tracefs again and open the event on CPU 0 (an inter-processor call per attach
         /// from any other CPU).
-        package static func tracepoint(program: Int32, id: Int) throws(SystemCallFailure) -> Hook {
-            let fd = try SystemCall.check("perf_event_open(tracepoint)") { cka_attach_tracepoint(UInt64(id), program) }
-            return Hook(cleanup: .perfEvents([fd]))
+        package static func tracepoint(program: borrowing BorrowedDescriptor, id: Int) throws(SystemCallFailure) -> Hook
+        {
+            var events = DescriptorGroup(.perfEvent)
+            events.adopt(
+                try SystemCall.check("perf_event_open(tracepoint)") {
+                    cka_attach_tracepoint(UInt64(id), program.rawValue)
+                })
+            return Hook(perfEvents: events)
         }
 
         /// An fentry or fexit program (loaded with its function's BTF id) attached through a
         /// BPF link; closing the link detaches it.
-        package static func kernelFunction(program: Int32) throws(SystemCallFailure) -> Hook {
-            let fd = try SystemCall.check("bpf_attach_kfunc") { LibBCC.runtime.bpf_attach_kfunc!(program) }
-            return Hook(cleanup: .link(FileDescriptor(adopting: fd)))
+        package static func kernelFunction(program: borrowing BorrowedDescriptor) throws(SystemCallFailure) -> Hook {
+            let number = try SystemCall.check("bpf_attach_kfunc") { LibBCC.runtime.bpf_attach_kfunc!(program.rawValue) }
+            return Hook(link: FileDescriptor(adopting: number))
         }
 
-        package static func rawTracepoint(program: Int32, name: String) throws(SystemCallFailure) -> Hook {
-            let fd = try SystemCall.check("bpf_attach_raw_tracepoint") {
-                LibBCC.runtime.bpf_attach_raw_tracepoint!(program, name)
+        package static func rawTracepoint(
+            program: borrowing BorrowedDescriptor, name: String
+        ) throws(SystemCallFailure) -> Hook {
+            let number = try SystemCall.check("bpf_attach_raw_tracepoint") {
+                LibBCC.runtime.bpf_attach_raw_tracepoint!(program.rawValue, name)
             }
-            return Hook(cleanup: .link(FileDescriptor(adopting: fd)))
+            return Hook(link: FileDescriptor(adopting: number))
         }
 
         package static func kprobe(
-            program: Int32, isReturn: Bool, eventName: String, function: String, offset: UInt64, maxActive: Int32
+            program: borrowing BorrowedDescriptor, isReturn: Bool, eventName: String, function: String,
+            offset: UInt64, maxActive: Int32
         ) throws(SystemCallFailure) -> Hook {
-            let fd = try SystemCall.check("bpf_attach_kprobe") {
-                LibBCC.runtime.bpf_attach_kprobe!(
-                    program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, function, offset, maxActive)
-            }
-            return Hook(cleanup: .kprobe(fd, eventName: eventName))
+            var events = DescriptorGroup(.perfEvent)
+            events.adopt(
+                try SystemCall.check("bpf_attach_kprobe") {
+                    LibBCC.runtime.bpf_attach_kprobe!(
+                        program.rawValue, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, eventName, function, offset,
+                        maxActive)
+                })
+            return Hook(perfEvents: events, kprobeEvents: [eventName])
         }
 
         package static func uprobe(
-            program: Int32, isReturn: Bool, eventName: String, binaryPath: String, offset: UInt64, pid: Int32
+            program: borrowing BorrowedDescriptor, isReturn: Bool, eventName: String, binaryPath: String,
+            offset: UInt64, pid: Int32
         ) throws(SystemCallFailure) -> Hook {
             try uprobes(
                 program: program, isReturn: isReturn, sites: [(eventName, offset)], binaryPath: binaryPath, pid: pid)
@@ -297,45 +326,43 @@ package enum LibBCC {
         /// nothing. A semaphore offset makes the kernel raise the 16-bit counter there in
         /// every process the probes go into, and lower it on detach: a USDT semaphore.
         package static func uprobes(
-            program: Int32, isReturn: Bool, sites: [(eventName: String, offset: UInt64)], binaryPath: String,
-            pid: Int32, semaphoreOffset: UInt32 = 0
+            program: borrowing BorrowedDescriptor, isReturn: Bool, sites: [(eventName: String, offset: UInt64)],
+            binaryPath: String, pid: Int32, semaphoreOffset: UInt32 = 0
         ) throws(SystemCallFailure) -> Hook {
-            var attached: [(Int32, String)] = []
+            var events = DescriptorGroup(.perfEvent)
+            var names: [String] = []
             for site in sites {
                 do {
-                    let fd = try SystemCall.check("bpf_attach_uprobe") {
-                        LibBCC.runtime.bpf_attach_uprobe!(
-                            program, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, site.eventName, binaryPath,
-                            site.offset, pid, semaphoreOffset)
-                    }
-                    attached.append((fd, site.eventName))
+                    events.adopt(
+                        try SystemCall.check("bpf_attach_uprobe") {
+                            LibBCC.runtime.bpf_attach_uprobe!(
+                                program.rawValue, isReturn ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, site.eventName,
+                                binaryPath, site.offset, pid, semaphoreOffset)
+                        })
+                    names.append(site.eventName)
                 } catch {
-                    _ = Hook(cleanup: .uprobes(attached))  // Detaches the ones attached so far.
+                    _ = Hook(perfEvents: events, uprobeEvents: names)  // Detaches the ones attached so far.
                     throw error
                 }
             }
-            return Hook(cleanup: .uprobes(attached))
+            return Hook(perfEvents: events, uprobeEvents: names)
         }
 
         /// One perf event per entry of `cpus` (-1: follow `pid` on any CPU); all or nothing.
         package static func perfEvents(
-            program: Int32, type: UInt32, config: UInt32, samplePeriod: UInt64, sampleFrequency: UInt64, pid: Int32,
-            cpus: [Int32]
+            program: borrowing BorrowedDescriptor, type: UInt32, config: UInt32, samplePeriod: UInt64,
+            sampleFrequency: UInt64, pid: Int32, cpus: [Int32]
         ) throws(SystemCallFailure) -> Hook {
-            var fds: [Int32] = []
+            var events = DescriptorGroup(.perfEvent)
             for cpu in cpus {
-                do {
-                    fds.append(
-                        try SystemCall.check("bpf_attach_perf_event") {
-                            LibBCC.runtime.bpf_attach_perf_event!(
-                                program, type, config, samplePeriod, sampleFrequency, pid, cpu, -1)
-                        })
-                } catch {
-                    _ = Hook(cleanup: .perfEvents(fds))  // Closes the ones opened so far.
-                    throw error
-                }
+                // The ones opened so far close with `events` if one fails.
+                events.adopt(
+                    try SystemCall.check("bpf_attach_perf_event") {
+                        LibBCC.runtime.bpf_attach_perf_event!(
+                            program.rawValue, type, config, samplePeriod, sampleFrequency, pid, cpu, -1)
+                    })
             }
-            return Hook(cleanup: .perfEvents(fds))
+            return Hook(perfEvents: events)
         }
     }
 

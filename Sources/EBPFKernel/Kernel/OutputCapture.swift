@@ -39,12 +39,6 @@ package enum OutputCapture {
         }
     }
 
-    package static func run<T>(_ body: () -> T) -> (result: T, output: Output) {
-        var result: T?
-        let output = capture { result = body() }
-        return (result!, output)
-    }
-
     /// Runs `body` with stdout and stderr captured and returns what it wrote.
     package static func capture(_ body: () -> Void) -> Output {
         fflush(nil)

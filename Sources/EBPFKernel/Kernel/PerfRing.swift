@@ -35,8 +35,16 @@ package final class PerfRing {
     }
 
     /// The perf event's descriptor: what the table's slot for this CPU holds, and what the
-    /// poller waits on.
-    package var fd: Int32 { event.rawValue }
+    /// poller waits on (``PollSet/add(_:id:)``).
+    var fd: Int32 { event.rawValue }
+
+    /// Stores the ring in slot `cpu` of `map` (a `BPF_PERF_OUTPUT` table), which is where
+    /// `perf_submit` on that CPU writes.
+    package func register(in map: borrowing BorrowedDescriptor, cpu: Int32) throws(SystemCallFailure) {
+        var key = cpu
+        var value = event.rawValue
+        try LibBCC.MapCalls.update(map: map, key: &key, value: &value, flags: 0)
+    }
 
     /// Hands every record that is in the ring now to `callbacks`, then returns. Records the
     /// kernel writes meanwhile wait for the next read; each read frees the space of every

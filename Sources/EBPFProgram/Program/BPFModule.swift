@@ -40,7 +40,7 @@ package final class BPFModule: Sendable {
         /// its name gives, found in the kernel's BTF.
         package func loadFunction(
             _ name: String, type: ProgramType, logLevel: Int32, log: VerifierLogBuffer
-        ) throws(SystemCallFailure) -> Int32 {
+        ) throws(SystemCallFailure) -> FileDescriptor {
             let tracing = type == .tracing ? BPFObjectCalls.TracingTarget.named(name) : nil
             switch self {
             case .compiled(let module):
@@ -177,17 +177,17 @@ package final class BPFModule: Sendable {
     }
 
     /// Loads `name` as a program of `type` (once per module and type, like bcc's
-    /// `load_func`) and runs `body` with its descriptor, which stays open during the call.
+    /// `load_func`) and runs `body` with its descriptor, lent for the call.
     ///
     /// - Throws: ``EBPFError/Code/functionNotFound``, or ``EBPFError/Code/loadFailed`` with
     ///   the verifier log; what `body` throws.
     package func withFunction<T: ~Copyable>(
-        _ name: String, type: ProgramType, _ body: (Int32) throws(EBPFError) -> T
+        _ name: String, type: ProgramType, _ body: (borrowing BorrowedDescriptor) throws(EBPFError) -> T
     ) throws(EBPFError) -> T {
         try NameValidation.identifier(name, what: "function name")
         let key = "\(type.rawValue):\(name)"
         return try withContents { (contents) throws(EBPFError) -> T in
-            if let loaded = contents.loaded[key] { return try body(loaded.descriptor.rawValue) }
+            if let loaded = contents.loaded[key] { return try loaded.descriptor.lend(body) }
             guard contents.catalog.functionNames.contains(name) else {
                 let known = contents.catalog.functionNames.joined(separator: ", ")
                 throw EBPFError(
@@ -198,7 +198,7 @@ package final class BPFModule: Sendable {
             let log = contents.verifierLog()
             let loaded = LoadedProgram(try Self.load(contents.module, name, type: type, log: log))
             contents.loaded[key] = loaded
-            return try body(loaded.descriptor.rawValue)
+            return try loaded.descriptor.lend(body)
         }
     }
 
@@ -213,33 +213,36 @@ package final class BPFModule: Sendable {
         _ module: borrowing Source, _ name: String, type: ProgramType, log: VerifierLogBuffer
     ) throws(EBPFError) -> FileDescriptor {
         log.clear()
-        func attempt(logLevel: Int32) -> (Result<Int32, SystemCallFailure>, OutputCapture.Output) {
-            func load() -> Result<Int32, SystemCallFailure> {
+        /// One load; what libbcc printed meanwhile goes into `hints`.
+        func attempt(logLevel: Int32, hints: inout OutputCapture.Output) -> Result<FileDescriptor, SystemCallFailure> {
+            func load() -> Result<FileDescriptor, SystemCallFailure> {
                 Result { () throws(SystemCallFailure) in
                     try module.loadFunction(name, type: type, logLevel: logLevel, log: log)
                 }
             }
             // A kept program's load is bpf(2) alone: it prints nothing and waits for no compile.
-            guard module.printsWhileLoading else { return (load(), OutputCapture.Output()) }
+            guard module.printsWhileLoading else { return load() }
             // A compiled module's goes through libbcc, which prints: under its lock, which a
             // redirect of the process's output needs (``OutputCapture``). Capturing costs two
             // pipes and two reader threads: only here.
-            let (result, output) = LibBCC.withLock { OutputCapture.run { load() } }
+            var result: Result<FileDescriptor, SystemCallFailure>?
+            hints = LibBCC.withLock { OutputCapture.capture { result = load() } }
             // Written back out either way: what other threads wrote in the window is delayed, not lost.
-            output.forward()
-            return (result, output)
+            hints.forward()
+            return result.take()!
         }
-        var (result, hints) = attempt(logLevel: 0)
+        var hints = OutputCapture.Output()
+        var result = attempt(logLevel: 0, hints: &hints)
         var verifierLog = log.text
-        if case .failure(let failure) = result, verifierLog.isEmpty, failure.errno != EPERM {
+        if let failure = result.failure, verifierLog.isEmpty, failure.errno != EPERM {
             // libbcc gives up on some errors (E2BIG) without asking the kernel for its log.
-            (result, hints) = attempt(logLevel: 1)
+            result = attempt(logLevel: 1, hints: &hints)
             verifierLog = log.text
-            if case .failure = result { result = .failure(failure) }
+            if result.failure != nil { result = .failure(failure) }
         }
-        switch result {
-        case .success(let fd):
-            return FileDescriptor(adopting: fd)
+        switch consume result {
+        case .success(let descriptor):
+            return descriptor
         case .failure(let failure):
             let diagnostics = [verifierLog, hints.combined].filter { !$0.isEmpty }.joined(separator: "\n")
             // EPERM is missing privileges; EACCES with a log is the verifier saying no.
@@ -269,13 +272,15 @@ package final class BPFModule: Sendable {
         }
     }
 
-    /// Runs `body` with table `name`'s descriptor, which stays open during the call.
-    package func withTable<T>(_ name: String, _ body: (Int32) throws(EBPFError) -> T) throws(EBPFError) -> T {
+    /// Runs `body` with table `name`'s descriptor, lent for the call.
+    package func withTable<T>(
+        _ name: String, _ body: (borrowing BorrowedDescriptor) throws(EBPFError) -> T
+    ) throws(EBPFError) -> T {
         try withContents { (contents) throws(EBPFError) -> T in
-            guard let fd = contents.catalog.tables.first(where: { $0.info.name == name })?.descriptor else {
+            guard let table = contents.catalog.tables.first(where: { $0.info.name == name }) else {
                 throw EBPFError(.tableNotFound, "the program has no table named '\(name)'")
             }
-            return try body(fd)
+            return try table.lend(body)
         }
     }
 
@@ -301,5 +306,15 @@ package final class BPFModule: Sendable {
             "the BPF C text did not compile\(summary)",
             call: "bpf_module_create_c_from_string", errno: errno,
             diagnostics: output.isEmpty ? nil : output)
+    }
+}
+
+extension Result where Success: ~Copyable {
+    /// The failure, if it is one (without consuming a noncopyable success).
+    fileprivate var failure: Failure? {
+        switch self {
+        case .success: return nil
+        case .failure(let failure): return failure
+        }
     }
 }
