@@ -17,10 +17,9 @@ extension Session {
         }
         let binary = try Self.locateBinary(name, pid: pid ?? -1)
         // Opened once: the symbol is read from this file and the kernel attaches to it,
-        // both through /proc/self/fd/N, whatever the path names by then.
+        // whatever the path names by then.
         let opened = try Self.openBinary(binary, pid: pid)
-        let handle = opened.procPath
-        guard let (_, address) = LibBCC.resolveSymbol(module: handle, symbol: sym, pid: pid ?? -1) else {
+        guard let (_, address) = LibBCC.resolveSymbol(in: opened, symbol: sym, pid: pid ?? -1) else {
             throw EBPFError(
                 .notFound,
                 "no symbol '\(sym)' in \(binary); list its symbols with `nm -D \(binary)` (or `nm` for static ones)"
@@ -38,7 +37,7 @@ extension Session {
         let attachment = try module.withFunction(fnName, type: .kprobe) { (program) throws(EBPFError) -> Attachment in
             do throws(SystemCallFailure) {
                 let hook = try LibBCC.Hook.uprobe(
-                    program: program, isReturn: isReturn, eventName: eventName, binaryPath: handle, offset: offset,
+                    program: program, isReturn: isReturn, eventName: eventName, binary: opened, offset: offset,
                     pid: pid ?? -1)
                 return Attachment(point: resolved, functionName: fnName, hook: hook)
             } catch {

@@ -7,7 +7,8 @@ protocol EventSource: AnyObject, Sendable {
     /// Registers what becomes readable when records are waiting (its rings) in `pollSet`,
     /// with `id`; on a failure, the caller unwatches what was registered.
     func watch(in pollSet: PollSet, id: UInt64) throws(SystemCallFailure)
-    /// Removes what ``watch(in:id:)`` registered (all of it, or what was before it failed).
+    /// Removes everything ``watch(in:id:)`` registers (what it did not register, too, after
+    /// it failed: the poll set ignores those).
     func unwatch(from pollSet: PollSet)
     /// Whether records may wait without a wake-up (batched perf-buffer wake-ups), so the
     /// poller must also drain on a timer.

@@ -8,19 +8,19 @@ internal import CKernelABI
 /// reader loops while records keep coming, which let one busy ring starve every other
 /// buffer). The map's fd stays readable while records wait, so the rest is read next time.
 package final class BPFRingBuffer {
-    /// The ring's own descriptor of the map, readable when records are committed.
-    let pollable: FileDescriptor
     private let consumerPage: MemoryMapping
     private let producerPages: MemoryMapping
     private let consumerPosition: UnsafeMutablePointer<UInt64>
     private let producerPosition: UnsafePointer<UInt64>
     private let data: UnsafeRawPointer
     private let mask: UInt64
+    /// The ring's own descriptor of the map, readable when records are committed (closed
+    /// after the mappings are gone).
+    let pollable: FileDescriptor
 
     /// Maps the ring buffer map `map`, whose data area is `dataSize` bytes (the map's
     /// max_entries: a power of two, a multiple of the page size). The mappings keep the map
-    /// alive on their own; the ring keeps a descriptor of its own to poll
-    /// (``PollSet/add(_:id:)``).
+    /// alive on their own; the ring keeps a descriptor of its own to poll (`PollSet.add`).
     package init(map: borrowing BorrowedDescriptor, dataSize: Int) throws(SystemCallFailure) {
         let pageSize = MemoryMapping.pageSize
         pollable = try FileDescriptor.duplicate(map)

@@ -25,8 +25,6 @@ struct DescriptorGroup: ~Copyable, Sendable {
         self.kind = kind
     }
 
-    var isEmpty: Bool { numbers.isEmpty }
-
     /// Takes ownership of `descriptor`.
     mutating func append(_ descriptor: consuming FileDescriptor) {
         numbers.append(descriptor.release())
@@ -35,13 +33,6 @@ struct DescriptorGroup: ~Copyable, Sendable {
     /// Takes ownership of `number`, a descriptor a libbcc call just returned.
     mutating func adopt(_ number: Int32) {
         numbers.append(number)
-    }
-
-    /// Lends member `index`.
-    func lend<Result: ~Copyable, Failure: Error>(
-        _ index: Int, _ body: (borrowing BorrowedDescriptor) throws(Failure) -> Result
-    ) throws(Failure) -> Result {
-        try body(BorrowedDescriptor(lending: numbers[index]))
     }
 
     /// Closes every member now.

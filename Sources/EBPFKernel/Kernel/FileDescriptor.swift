@@ -48,7 +48,7 @@ package struct FileDescriptor: ~Copyable {
 
     /// A path that opens the same file, whatever its own path names by now
     /// (`/proc/self/fd/N`): for calls that take a path, such as libbcc's uprobe attach.
-    package var procPath: String { "/proc/self/fd/\(rawValue)" }
+    var procPath: String { "/proc/self/fd/\(rawValue)" }
 
     /// `open(2)` with `O_CLOEXEC`.
     package static func open(_ path: String, _ flags: Int32) throws(SystemCallFailure) -> FileDescriptor {

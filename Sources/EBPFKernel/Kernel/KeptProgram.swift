@@ -27,6 +27,13 @@ package final class KeptProgram: Sendable {
             tables: zip(object.maps, maps.numbers).map { LibBCC.Catalog.Table(info: $0.table, descriptor: $1) })
     }
 
+    /// Runs `body` with the descriptor of `table`, one of this program's ``catalog``.
+    package func lend<Result: ~Copyable, Failure: Error>(
+        _ table: LibBCC.Catalog.Table, _ body: (borrowing BorrowedDescriptor) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(BorrowedDescriptor(lending: table.descriptor))
+    }
+
     /// As ``LibBCC/Module/loadFunction(_:programType:logLevel:log:tracing:)``.
     package func loadFunction(
         _ name: String, programType: Int32, logLevel: Int32, log: VerifierLogBuffer,

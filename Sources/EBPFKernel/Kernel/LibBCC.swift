@@ -190,6 +190,13 @@ package enum LibBCC {
             return fd < 0 ? nil : fd
         }
 
+        /// Runs `body` with the descriptor of `table`, one of this module's ``catalog()``.
+        package func lend<Result: ~Copyable, Failure: Error>(
+            _ table: Catalog.Table, _ body: (borrowing BorrowedDescriptor) throws(Failure) -> Result
+        ) throws(Failure) -> Result {
+            try body(BorrowedDescriptor(lending: table.descriptor))
+        }
+
         /// Everything the module's users ask of it but loads: read once, under the lock,
         /// so that table operations need neither libbcc nor its lock afterwards.
         package func catalog() -> Catalog {
@@ -205,18 +212,11 @@ package enum LibBCC {
     /// A program's functions and tables, as they stay for its lifetime; the table
     /// descriptors are the program's (valid while it lives).
     package struct Catalog: Sendable {
-        /// A table, and its descriptor, which the program owns.
+        /// A table, and its descriptor, which the program owns: lent only by the program
+        /// (``Module/lend(_:_:)``, ``KeptProgram/lend(_:_:)``), which is borrowed meanwhile.
         package struct Table: Sendable {
             package let info: TableInfo
             let descriptor: Int32
-
-            /// Runs `body` with the table's descriptor lent; the caller keeps the program
-            /// alive meanwhile.
-            package func lend<Result: ~Copyable, Failure: Error>(
-                _ body: (borrowing BorrowedDescriptor) throws(Failure) -> Result
-            ) throws(Failure) -> Result {
-                try body(BorrowedDescriptor(lending: descriptor))
-            }
         }
 
         package let functionNames: [String]
@@ -314,12 +314,15 @@ package enum LibBCC {
             return Hook(perfEvents: events, kprobeEvents: [eventName])
         }
 
+        /// A uprobe in the open file `binary` (through its `/proc/self/fd` path, so the
+        /// kernel attaches to this file whatever its path names by now).
         package static func uprobe(
-            program: borrowing BorrowedDescriptor, isReturn: Bool, eventName: String, binaryPath: String,
-            offset: UInt64, pid: Int32
+            program: borrowing BorrowedDescriptor, isReturn: Bool, eventName: String,
+            binary: borrowing FileDescriptor, offset: UInt64, pid: Int32
         ) throws(SystemCallFailure) -> Hook {
             try uprobes(
-                program: program, isReturn: isReturn, sites: [(eventName, offset)], binaryPath: binaryPath, pid: pid)
+                program: program, isReturn: isReturn, sites: [(eventName, offset)], binaryPath: binary.procPath,
+                pid: pid)
         }
 
         /// A uprobe at each of `sites` (the event name to create, the file offset), all or
@@ -380,6 +383,13 @@ package enum LibBCC {
             return nil
         }
         return (String(cString: path), resolved.offset)
+    }
+
+    /// Resolves `symbol` in the open file `file`, whatever its path names by now.
+    package static func resolveSymbol(
+        in file: borrowing FileDescriptor, symbol: String, pid: Int32
+    ) -> (path: String, offset: UInt64)? {
+        resolveSymbol(module: file.procPath, symbol: symbol, pid: pid)
     }
 
     /// The file offset of the virtual address `address` of the binary at `path` (what a

@@ -35,7 +35,7 @@ package final class PerfRing {
     }
 
     /// The perf event's descriptor: what the table's slot for this CPU holds, and what the
-    /// poller waits on (``PollSet/add(_:id:)``).
+    /// poller waits on (`PollSet.add`).
     var fd: Int32 { event.rawValue }
 
     /// Stores the ring in slot `cpu` of `map` (a `BPF_PERF_OUTPUT` table), which is where

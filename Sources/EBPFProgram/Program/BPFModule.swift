@@ -36,6 +36,16 @@ package final class BPFModule: Sendable {
             }
         }
 
+        /// Runs `body` with the descriptor of `table`, one of the program's.
+        package func lend<T>(
+            _ table: LibBCC.Catalog.Table, _ body: (borrowing BorrowedDescriptor) throws(EBPFError) -> T
+        ) throws(EBPFError) -> T {
+            switch self {
+            case .compiled(let module): return try module.lend(table, body)
+            case .kept(let program): return try program.lend(table, body)
+            }
+        }
+
         /// Loads `name` as `type`; a tracing program (fentry, fexit) for the kernel function
         /// its name gives, found in the kernel's BTF.
         package func loadFunction(
@@ -280,7 +290,7 @@ package final class BPFModule: Sendable {
             guard let table = contents.catalog.tables.first(where: { $0.info.name == name }) else {
                 throw EBPFError(.tableNotFound, "the program has no table named '\(name)'")
             }
-            return try table.lend(body)
+            return try contents.module.lend(table, body)
         }
     }
 
