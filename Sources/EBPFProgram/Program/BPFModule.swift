@@ -92,7 +92,8 @@ package final class BPFModule: Sendable {
     package static let compileCount = Atomic<Int>(0)
 
     /// Loads the program from `cache` when it holds an entry for exactly this text, these
-    /// flags, this kernel and its headers, and this libbcc; otherwise compiles it with libbcc,
+    /// flags, this kernel and its headers, and this libbcc, and its maps can be created;
+    /// otherwise (deliberately, so that the compile reports what is wrong) compiles it with libbcc,
     /// gives the compiler's memory back (``CompilerMemory/release()``) and stores it in `cache`.
     ///
     /// - Throws: ``EBPFError/Code/invalidArgument`` for a flag ``CompilerFlags`` refuses,
