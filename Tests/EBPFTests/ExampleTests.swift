@@ -71,7 +71,7 @@ final class ExampleTests: XCTestCase {
     func testProfileFoldsTheStackOfASpinningThread() throws {
         try requireKernel()
         let profiler = try ChildProcess(try builtExample("profile").path, ["2"], mergeOutput: true)
-        XCTAssertTrue(profiler.waitForOutput("Sampling", timeout: .seconds(120)), profiler.standardOutput)
+        XCTAssertTrue(profiler.waitForOutput("Sampling", timeout: childReadyTimeout), profiler.standardOutput)
         // The profiler samples from before it says so until its 2 s sleep ends; the spinner
         // counts only CPU time it had while it saw that sleep still going on. The samples
         // follow that CPU time, which a busy machine gives the spinner only a share of.

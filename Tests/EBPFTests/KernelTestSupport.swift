@@ -274,9 +274,14 @@ extension XCTestCase {
     func runExample(_ name: String, _ arguments: [String], ready: String, workload: () throws -> Void) throws -> String
     {
         let child = try ChildProcess(try builtExample(name).path, arguments, mergeOutput: true)
-        XCTAssertTrue(child.waitForOutput(ready, timeout: .seconds(120)), child.standardOutput)
+        XCTAssertTrue(child.waitForOutput(ready, timeout: childReadyTimeout), child.standardOutput)
         try workload()
         XCTAssertEqual(child.wait(), .exited(0), child.standardOutput)
         return child.standardOutput
     }
 }
+
+/// The longest a child process (an example, ebpf-trace) may take to say it is ready: it may
+/// compile with clang first, in a guest under qemu's emulation on a loaded host. Only a hang
+/// takes this long; the guest itself is ended after 2400 s.
+let childReadyTimeout: Duration = .seconds(600)

@@ -22,7 +22,7 @@ final class KilledTracerTests: XCTestCase {
         let tracer = try ChildProcess(
             try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), [Self.testName],
             environment: [Self.childRole: "1"], mergeOutput: true)
-        guard tracer.waitForOutput("TRACER READY", timeout: .seconds(180)) else {
+        guard tracer.waitForOutput("TRACER READY", timeout: childReadyTimeout) else {
             tracer.signal(SIGKILL)
             tracer.wait()
             return XCTFail("the tracer did not get ready: \(tracer.standardOutput)")

@@ -438,7 +438,7 @@ final class ReliabilityTests: XCTestCase {
             "/usr/bin/setpriv",
             Self.unprivileged(caps: caps) + [tracer, "bind", "--pid", String(getpid()), "--format", "json"])
         XCTAssertTrue(
-            child.waitForOutput("tracing ", onStandardError: true, timeout: .seconds(120)), child.standardError)
+            child.waitForOutput("tracing ", onStandardError: true, timeout: childReadyTimeout), child.standardError)
         let fd = bindLoopbackSocket()
         close(fd)
         child.signal(SIGINT)

@@ -10,7 +10,8 @@ final class TraceCommandTests: XCTestCase {
     /// Starts the tracer and returns once it reports that its probes are attached.
     func start(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess {
         let run = try ChildProcess(try tracer.path, arguments, environment: environment)
-        XCTAssertTrue(run.waitForOutput("tracing ", onStandardError: true, timeout: .seconds(120)), run.standardError)
+        XCTAssertTrue(
+            run.waitForOutput("tracing ", onStandardError: true, timeout: childReadyTimeout), run.standardError)
         return run
     }
 
@@ -62,7 +63,7 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertTrue(run.standardOutput.isEmpty, run.standardOutput)
         _ = getsid(0)
         XCTAssertTrue(
-            run.waitForOutput("syscalls:sys_enter_getsid", timeout: .seconds(10)),
+            run.waitForOutput("syscalls:sys_enter_getsid", timeout: .seconds(60)),
             "the line is out before the tracer stops: \(run.standardOutput)")
         let (termination, lines, stderr) = finish(run, signal: SIGINT)
         XCTAssertEqual(termination, .exited(0), stderr)
@@ -335,7 +336,7 @@ final class TraceCommandTests: XCTestCase {
             String(fixture.pid), "--format", "json",
         ])
         for _ in 1...2 { XCTAssertEqual(fixture.fire(), 1) }
-        XCTAssertTrue(run.waitForOutput("\"arg3\":\"even\"", timeout: .seconds(10)), run.standardOutput)
+        XCTAssertTrue(run.waitForOutput("\"arg3\":\"even\"", timeout: .seconds(60)), run.standardOutput)
         let (termination, lines, stderr) = finish(run, signal: SIGINT)
         XCTAssertEqual(termination, .exited(0), stderr)
         let events = try lines.map { line in
@@ -359,7 +360,7 @@ final class TraceCommandTests: XCTestCase {
                 ["execve", "--format", "json", "--max-args", "3", "--arg-size", "8"]
                     + (printsEnvironment ? ["--envp"] : []))
             let child = spawnAndWait(["/bin/true", "first", "second arg", "third"], environment: ["EBPF_ENV=1"])
-            XCTAssertTrue(run.waitForOutput("\"pid\":\(child),", timeout: .seconds(10)), run.standardOutput)
+            XCTAssertTrue(run.waitForOutput("\"pid\":\(child),", timeout: .seconds(60)), run.standardOutput)
             let (termination, lines, stderr) = finish(run, signal: SIGINT)
             XCTAssertEqual(termination, .exited(0), stderr)
             let event = try XCTUnwrap(

@@ -208,7 +208,7 @@ final class USDTTests: XCTestCase {
         gc.collect(1)
         """.write(toFile: script, atomically: true, encoding: .utf8)
         let process = try ChildProcess(python, [script, go])
-        XCTAssertTrue(process.waitForOutput("ready", timeout: .seconds(30)), process.standardError)
+        XCTAssertTrue(process.waitForOutput("ready", timeout: childReadyTimeout), process.standardError)
 
         let b = try EBPFWrapper(cache: nil)
         defer { b.close() }
