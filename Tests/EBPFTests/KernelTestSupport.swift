@@ -75,9 +75,11 @@ extension XCTestCase {
         throw XCTSkip("kernel test skipped: \(reason)")
     }
 
-    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+    /// Polls `condition` until it holds or `timeout` passes; returns whether it held. The
+    /// default, 60 s, is a bound only a failure reaches: a condition that holds returns at
+    /// once, and a loaded qemu guest may take seconds to deliver an event.
     @discardableResult
-    func waitUntil(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
+    func waitUntil(timeout: Duration = .seconds(60), _ condition: () -> Bool) -> Bool {
         pollUntil(timeout: timeout, condition)
     }
 }
