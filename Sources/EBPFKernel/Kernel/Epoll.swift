@@ -23,12 +23,15 @@ package final class PollSet: Sendable {
 
     /// Watches `descriptor` for readability; its events carry `id`.
     package func add(_ descriptor: borrowing FileDescriptor, id: UInt64) throws(SystemCallFailure) {
-        try add(number: descriptor.rawValue, id: id)
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.u64 = id
+        try SystemCall.check("epoll_ctl") { epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, descriptor.rawValue, &event) }
     }
 
     /// Watches a perf ring: readable after its wake-up count of records.
     package func add(_ ring: PerfRing, id: UInt64) throws(SystemCallFailure) {
-        try add(number: ring.fd, id: id)
+        try add(ring.event, id: id)
     }
 
     /// Watches a ring buffer: readable when records are committed.
@@ -38,26 +41,15 @@ package final class PollSet: Sendable {
 
     /// Stops watching `descriptor`.
     package func remove(_ descriptor: borrowing FileDescriptor) {
-        remove(number: descriptor.rawValue)
+        _ = epoll_ctl(epoll.rawValue, EPOLL_CTL_DEL, descriptor.rawValue, nil)
     }
 
     package func remove(_ ring: PerfRing) {
-        remove(number: ring.fd)
+        remove(ring.event)
     }
 
     package func remove(_ ring: BPFRingBuffer) {
         remove(ring.pollable)
-    }
-
-    private func add(number: Int32, id: UInt64) throws(SystemCallFailure) {
-        var event = epoll_event()
-        event.events = EPOLLIN.rawValue
-        event.data.u64 = id
-        try SystemCall.check("epoll_ctl") { epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, number, &event) }
-    }
-
-    private func remove(number: Int32) {
-        _ = epoll_ctl(epoll.rawValue, EPOLL_CTL_DEL, number, nil)
     }
 
     /// Makes a ``wait(timeoutMilliseconds:)`` in progress (or the next one) return.

@@ -8,7 +8,9 @@ internal import CKernelABI
 /// libbcc's reader loops until the ring is empty, so a producer faster than the callbacks kept
 /// the one polling thread in one ring while every other ring filled and dropped its records.
 package final class PerfRing {
-    private let event: FileDescriptor
+    /// The perf event: what the table's slot for this CPU holds, and what the poller waits
+    /// on (`PollSet.add`).
+    let event: FileDescriptor
     private let mapping: MemoryMapping
     /// The metadata page's data_head (the kernel's write position) and data_tail (ours).
     private let head: UnsafePointer<UInt64>
@@ -33,10 +35,6 @@ package final class PerfRing {
         data = UnsafeRawPointer(mapping.base + pageSize)
         dataSize = UInt64(pageSize * pageCount)
     }
-
-    /// The perf event's descriptor: what the table's slot for this CPU holds, and what the
-    /// poller waits on (`PollSet.add`).
-    var fd: Int32 { event.rawValue }
 
     /// Stores the ring in slot `cpu` of `map` (a `BPF_PERF_OUTPUT` table), which is where
     /// `perf_submit` on that CPU writes.
