@@ -40,7 +40,8 @@
 # -enable-kvm hangs at early boot, so the guest runs under software emulation (TCG): it
 # boots in about 7 s, and everything in it runs some 10-30 times slower than on the host.
 #
-# Environment: EBPF_KERNEL_VM_TIMEOUT (seconds, default 2400) ends a guest that hangs;
+# Environment: EBPF_KERNEL_VM_TIMEOUT (seconds, default 4800) ends a guest that hangs (a whole suite under
+# emulation takes 10-25 min alone, and twice that and more beside two other guests and a build);
 # EBPF_KERNEL_VM_MEMORY (MiB, default 6144); EBPF_KERNEL_VM_TCG_THREAD (single, the default, or
 # multi: see the soft lockup below).
 set -euo pipefail
@@ -247,7 +248,7 @@ say "booting Debian's $release ($environment) under qemu (software emulation) to
 # In the background with `wait`, so that a signal to this script runs its traps at once.
 (
     set +e  # qemu's own status (124: the time-out) is recorded, not fatal here
-    timeout --kill-after=10 "${EBPF_KERNEL_VM_TIMEOUT:-2400}" qemu-system-x86_64 \
+    timeout --kill-after=10 "${EBPF_KERNEL_VM_TIMEOUT:-4800}" qemu-system-x86_64 \
         -accel "tcg,thread=${EBPF_KERNEL_VM_TCG_THREAD:-single}" -cpu max -smp 2 -m "${EBPF_KERNEL_VM_MEMORY:-6144}" \
         -kernel "$KERNEL_IMAGE" -initrd "$cache/initramfs.cpio.gz" \
         -append "console=ttyS0 quiet loglevel=3 panic=-1 softlockup_panic=1 kernel_vm.job=$jobdir/job.sh kernel_vm.token=$token" \
@@ -260,7 +261,7 @@ wait $!
 qemu_status=$(cat "$jobdir/qemu.status" 2>/dev/null || echo "?")
 status=$(grep -a "^KERNEL_VM_STATUS_$token=" "$log" | tail -n 1 | cut -d= -f2)
 if [ -z "$status" ]; then
-    [ "$qemu_status" = 124 ] && die "the guest did not finish within ${EBPF_KERNEL_VM_TIMEOUT:-2400} s"
+    [ "$qemu_status" = 124 ] && die "the guest did not finish within ${EBPF_KERNEL_VM_TIMEOUT:-4800} s"
     die "the guest stopped without reporting the command's exit status (qemu exited $qemu_status); its console is above"
 fi
 exit "$status"

@@ -285,5 +285,5 @@ extension XCTestCase {
 
 /// The longest a child process (an example, ebpf-trace) may take to say it is ready: it may
 /// compile with clang first, in a guest under qemu's emulation on a loaded host. Only a hang
-/// takes this long; the guest itself is ended after 2400 s.
+/// takes this long; the guest itself is ended after 4800 s.
 let childReadyTimeout: Duration = .seconds(600)
