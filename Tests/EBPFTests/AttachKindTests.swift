@@ -156,13 +156,14 @@ final class AttachKindTests: XCTestCase {
         // Every millisecond of CPU time of the thread whose id is the process id: the main
         // thread, which runs the tests (a perf event given a pid follows that one thread).
         XCTAssertEqual(ThisProcess.tid, ThisProcess.pid, "the test runs on the main thread")
+        let attached = ContinuousClock.now
         let attachment = try b.attach(
             function: "on_sample",
             to: .perfEvent(.software(.cpuClock), sampling: .period(1_000_000), pid: ThisProcess.pid))
         XCTAssertEqual(attachment.point.description, "software:cpu-clock:1000000?pid=\(ThisProcess.pid)")
         // This thread's CPU time until 100 samples have come, however long a busy machine
-        // takes to give it. The kernel samples at most once per period of CPU time; a guest
-        // whose timer fires late (qemu on a loaded host) samples less often, never more.
+        // takes to give it. The kernel samples at most once per period of the thread's running
+        // time; a guest whose timer fires late (qemu on a loaded host) samples less often.
         let start = ThreadCPUTime.now
         var spin: UInt64 = 0
         while samples.count < 100 && ThreadCPUTime.now - start < .seconds(120) {
@@ -171,10 +172,13 @@ final class AttachKindTests: XCTestCase {
         }
         let cpu = ThreadCPUTime.now - start
         attachment.detach()
+        let wall = ContinuousClock.now - attached
         XCTAssertGreaterThanOrEqual(samples.count, 100, "sampled while \(cpu) of CPU went by")
-        // One more each for a sample at the start and one between the last clock read and
-        // the detach.
-        XCTAssertGreaterThanOrEqual(cpu, .milliseconds(samples.count - 2), "at most one sample per ms of CPU")
+        // The event's clock runs while the thread runs, by the kernel's clock: that includes
+        // time the hypervisor stole from this VM, which the thread's CPU time leaves out (106
+        // samples came in 100 ms of CPU time under load). So the ceiling that holds is wall
+        // time: at most one sample per ms of it, one more at each edge.
+        XCTAssertGreaterThanOrEqual(wall, .milliseconds(samples.count - 2), "at most one sample per ms")
         XCTAssertEqual(Set(samples.all.compactMap { $0.pid?.intValue }), [Int(ThisProcess.pid)])
         XCTAssertGreaterThan(spin, 0)
 
