@@ -302,7 +302,7 @@ final class AggregationTests: XCTestCase {
         for _ in 0..<takes {
             // Each take follows calls made since the one before.
             let before = made.withLock { $0 }
-            XCTAssertTrue(waitUntil(timeout: .seconds(60)) { made.withLock { $0 } > before })
+            XCTAssertTrue(waitUntil(timeout: eventTimeout) { made.withLock { $0 } > before })
             total += try counts.take().reduce(0) { $0 + $1.count }
         }
         stop.withLock { $0 = true }

@@ -62,7 +62,7 @@ final class DeliveryOrderTests: XCTestCase {
             for _ in 0..<2 { XCTAssertEqual(roundDone.wait(timeout: .now() + 60), .success) }
             let afterCalls = KernelClock.now()
             XCTAssertTrue(
-                waitUntil(timeout: .seconds(60)) { seen.withLock { $0.watermark } > afterCalls },
+                waitUntil(timeout: eventTimeout) { seen.withLock { $0.watermark } > afterCalls },
                 "a pass announced past the calls (passes every 10 ms)")
             let state = seen.withLock { $0 }
             XCTAssertEqual(state.events.count, round * 2 * callsPerRound, "every call so far delivered")

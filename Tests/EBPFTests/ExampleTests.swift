@@ -27,7 +27,7 @@ final class ExampleTests: XCTestCase {
             // however late a busy machine runs either thread.
             let writer = Thread {
                 XCTAssertTrue(
-                    pollUntil(timeout: .seconds(60)) { Self.isBlockedInRead(thread: reader, fd: readEnd) },
+                    pollUntil(timeout: eventTimeout) { Self.isBlockedInRead(thread: reader, fd: readEnd) },
                     "the reader never blocked in read()")
                 usleep(50_000)
                 var byte: UInt8 = 1
@@ -80,7 +80,7 @@ final class ExampleTests: XCTestCase {
         Thread { [pid = profiler.pid] in
             defer { spinnerDone.signal() }
             try? "ebpf-spinner".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
-            guard pollUntil(timeout: .seconds(60), { isInClockNanosleep(process: pid) }) else { return }
+            guard pollUntil(timeout: eventTimeout, { isInClockNanosleep(process: pid) }) else { return }
             let nanoseconds = ebpfTestSpinner(1_500, whileSleeping: pid)
             inWindow.withLock { $0 = .nanoseconds(nanoseconds) }
         }.start()

@@ -75,11 +75,9 @@ extension XCTestCase {
         throw XCTSkip("kernel test skipped: \(reason)")
     }
 
-    /// Polls `condition` until it holds or `timeout` passes; returns whether it held. The
-    /// default, 60 s, is a bound only a failure reaches: a condition that holds returns at
-    /// once, and a loaded qemu guest may take seconds to deliver an event.
+    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
     @discardableResult
-    func waitUntil(timeout: Duration = .seconds(60), _ condition: () -> Bool) -> Bool {
+    func waitUntil(timeout: Duration = eventTimeout, _ condition: () -> Bool) -> Bool {
         pollUntil(timeout: timeout, condition)
     }
 }
@@ -287,3 +285,8 @@ extension XCTestCase {
 /// compile with clang first, in a guest under qemu's emulation on a loaded host. Only a hang
 /// takes this long; the guest itself is ended after 4800 s.
 let childReadyTimeout: Duration = .seconds(600)
+
+/// The longest a test waits for an event it caused, or a condition it drove, to show: a
+/// bound only a failure reaches (a condition that holds returns at once), set for a loaded
+/// qemu guest, which may take seconds to deliver an event.
+let eventTimeout: Duration = .seconds(60)

@@ -63,7 +63,7 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertTrue(run.standardOutput.isEmpty, run.standardOutput)
         _ = getsid(0)
         XCTAssertTrue(
-            run.waitForOutput("syscalls:sys_enter_getsid", timeout: .seconds(60)),
+            run.waitForOutput("syscalls:sys_enter_getsid", timeout: eventTimeout),
             "the line is out before the tracer stops: \(run.standardOutput)")
         let (termination, lines, stderr) = finish(run, signal: SIGINT)
         XCTAssertEqual(termination, .exited(0), stderr)
@@ -214,7 +214,7 @@ final class TraceCommandTests: XCTestCase {
         // Half the calls, then once an interval with some of them is out, the other half:
         // those are in a later interval.
         for _ in 0..<20 { XCTAssertEqual(fchdir(900_061), -1) }
-        XCTAssertTrue(run.waitForOutput("\"count\":", timeout: .seconds(60)), run.standardOutput)
+        XCTAssertTrue(run.waitForOutput("\"count\":", timeout: eventTimeout), run.standardOutput)
         for _ in 0..<20 { XCTAssertEqual(fchdir(900_061), -1) }
         let (termination, lines, stderr) = finish(run, signal: SIGTERM)
         XCTAssertEqual(termination, .exited(0), stderr)
@@ -336,7 +336,7 @@ final class TraceCommandTests: XCTestCase {
             String(fixture.pid), "--format", "json",
         ])
         for _ in 1...2 { XCTAssertEqual(fixture.fire(), 1) }
-        XCTAssertTrue(run.waitForOutput("\"arg3\":\"even\"", timeout: .seconds(60)), run.standardOutput)
+        XCTAssertTrue(run.waitForOutput("\"arg3\":\"even\"", timeout: eventTimeout), run.standardOutput)
         let (termination, lines, stderr) = finish(run, signal: SIGINT)
         XCTAssertEqual(termination, .exited(0), stderr)
         let events = try lines.map { line in
@@ -360,7 +360,7 @@ final class TraceCommandTests: XCTestCase {
                 ["execve", "--format", "json", "--max-args", "3", "--arg-size", "8"]
                     + (printsEnvironment ? ["--envp"] : []))
             let child = spawnAndWait(["/bin/true", "first", "second arg", "third"], environment: ["EBPF_ENV=1"])
-            XCTAssertTrue(run.waitForOutput("\"pid\":\(child),", timeout: .seconds(60)), run.standardOutput)
+            XCTAssertTrue(run.waitForOutput("\"pid\":\(child),", timeout: eventTimeout), run.standardOutput)
             let (termination, lines, stderr) = finish(run, signal: SIGINT)
             XCTAssertEqual(termination, .exited(0), stderr)
             let event = try XCTUnwrap(
