@@ -16,8 +16,9 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     let pid: pid_t
-    private let standardOutputText = Locked<String>("")
-    private let standardErrorText = Locked<String>("")
+    // Bytes, decoded when read: a read can end inside a multi-byte character.
+    private let standardOutputBytes = Locked<[UInt8]>([])
+    private let standardErrorBytes = Locked<[UInt8]>([])
     private let readersDone = DispatchSemaphore(value: 0)
     private let pipesAtEnd = Locked<Int>(0)
     private let statusLock = Locked<Termination?>(nil)
@@ -58,13 +59,13 @@ final class ChildProcess: @unchecked Sendable {
             throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO)
         }
         pid = child
-        readToEnd(out[0], into: standardOutputText)
-        if mergeOutput { pipeReachedEnd() } else { readToEnd(err[0], into: standardErrorText) }
+        readToEnd(out[0], into: standardOutputBytes)
+        if mergeOutput { pipeReachedEnd() } else { readToEnd(err[0], into: standardErrorBytes) }
     }
 
     /// What the child wrote to stdout so far (and stderr, with `mergeOutput`).
-    var standardOutput: String { standardOutputText.withLock { $0 } }
-    var standardError: String { standardErrorText.withLock { $0 } }
+    var standardOutput: String { standardOutputBytes.withLock { String(decoding: $0, as: UTF8.self) } }
+    var standardError: String { standardErrorBytes.withLock { String(decoding: $0, as: UTF8.self) } }
 
     func signal(_ number: Int32) {
         kill(pid, number)
@@ -134,14 +135,14 @@ final class ChildProcess: @unchecked Sendable {
         readersDone.signal()
     }
 
-    private func readToEnd(_ fd: Int32, into text: Locked<String>) {
+    private func readToEnd(_ fd: Int32, into bytes: Locked<[UInt8]>) {
         Thread { [self] in
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if count < 0 && errno == EINTR { continue }
                 guard count > 0 else { break }
-                text.withLock { $0 += String(decoding: buffer[0..<count], as: UTF8.self) }
+                bytes.withLock { $0 += buffer[0..<count] }
             }
             close(fd)
             pipeReachedEnd()

@@ -7,7 +7,8 @@ final class Subprocess: @unchecked Sendable {
     // own; the output is behind a lock.
     private let process = Process()
     private let output = NSLock()
-    private var text = ""
+    // Bytes, decoded when read: a read can end inside a multi-byte character.
+    private var bytes = Data()
 
     init(_ executable: String, _ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -19,14 +20,14 @@ final class Subprocess: @unchecked Sendable {
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
             guard let self, !data.isEmpty else { return }
-            self.output.withLock { self.text += String(decoding: data, as: UTF8.self) }
+            self.output.withLock { self.bytes += data }
         }
         try process.run()
     }
 
     var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
-    var collectedOutput: String { output.withLock { text } }
+    var collectedOutput: String { output.withLock { String(decoding: bytes, as: UTF8.self) } }
 
     /// Waits until the output contains `marker`, or the program exits, or `timeout` passes.
     func waitForOutput(_ marker: String, timeout: Duration) -> Bool {
