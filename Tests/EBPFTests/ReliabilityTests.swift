@@ -213,12 +213,12 @@ final class ReliabilityTests: XCTestCase {
         )
         // What close() takes is mostly the kernel's detaching of the probes (RCU grace
         // periods: about 100 ms on a 2-CPU VM), which the idle close measures under the
-        // machine's load of the moment; the flood may add its bounded final delivery and the
-        // contention of the flooding thread: 200 ms. Sanitizers slow everything 2-3 times and
-        // qemu's software emulation of the second kernel 10-30 times, so those runs
-        // (EBPF_SANITIZER and EBPF_KERNEL_VM, set by the scripts) allow 1 s.
-        let slowed = Self.underSanitizer || ProcessInfo.processInfo.environment["EBPF_KERNEL_VM"] != nil
-        XCTAssertLessThan(slowest, slowestIdle * 2 + (slowed ? .seconds(1) : .milliseconds(200)))
+        // machine's load of its own moment. The flood's close adds its bounded final delivery,
+        // the flooding thread's contention and whatever else runs then: beside two emulated
+        // guests and a build it took 860 ms where the idle close had taken 100 ms. 1 s of
+        // slack holds that, as under sanitizers and qemu; a close that waited for the flood
+        // to end would never return, since the load outlives it.
+        XCTAssertLessThan(slowest, slowestIdle * 2 + .seconds(1))
     }
 
     func testWrappersOnManyThreadsAtOnce() throws {
