@@ -21,6 +21,8 @@ struct CountMode {
         case "tid": return .threadID
         case "uid": return .userID
         case "cpu": return .cpu
+        case "ustack": return .userStack
+        case "kstack": return .kernelStack
         case "all": return nil
         default: return .field(name)
         }
@@ -81,9 +83,9 @@ struct CountMode {
         _ event: (name: String, point: AttachPoint), filter: ProbeFilter, options: AggregationOptions,
         to wrapper: EBPFWrapper<NoProgram>
     ) throws -> Aggregation {
-        // Each event is aggregated alone: --usdt-strings is for its USDT events.
+        // Each event is aggregated alone: --strings is for its USDT and uprobe events.
         var options = options
-        if event.point.kind != .usdt { options.arguments.usdtStrings = [] }
+        if ![.usdt, .uprobe].contains(event.point.kind) { options.arguments.strings = [] }
         return try wrapper.aggregate(event.point, measure, by: key, filter: filter, options: options)
     }
 
@@ -117,6 +119,7 @@ struct CountMode {
             let safe = shown.map { entry in
                 var entry = entry
                 if case .string(let text)? = entry.key { entry.key = .string(text.terminalSafe) }
+                if let frames = entry.key?.stringsValue { entry.key = .array(frames.map { .string($0.terminalSafe) }) }
                 return entry
             }
             let table = Aggregation.text(of: safe, keyName: keyName, field: field)

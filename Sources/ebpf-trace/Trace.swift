@@ -15,12 +15,19 @@ struct Trace: ParsableCommand {
         discussion: """
             EVENTS are attach points in bpftrace's probe syntax: syscall names (bind, openat), \
             tracepoints (sched:sched_process_exec), kernel functions (kprobe:__x64_sys_bind, \
-            fentry:vfs_read) and USDT probes (usdt:BINARY:provider:name). Filters run in the \
-            kernel. Ctrl-C, SIGTERM or SIGHUP stop tracing, detach everything and print a summary.
+            kretprobe:vfs_read, fentry:vfs_read), functions of programs by name \
+            (uprobe:/srv/app:Server.handle(request:), uretprobe:c:malloc) and USDT probes \
+            (usdt:BINARY:provider:name). `ebpf-trace profile` (or profile:hz:N) samples on-CPU \
+            stacks instead, printed folded or drawn as a flame graph (--flame-graph). Filters run \
+            in the kernel. Ctrl-C, SIGTERM or SIGHUP stop tracing, detach everything and print a \
+            summary.
             """)
 
     @Argument(
-        help: "Syscalls, category:name tracepoints, kprobe:FUNCTION, fentry:FUNCTION, or usdt:BINARY:provider:name.")
+        help: """
+            Syscalls, category:name tracepoints, kprobe:FUNCTION, fentry:FUNCTION, uprobe:BINARY:FUNCTION, \
+            usdt:BINARY:provider:name; or profile.
+            """)
     var events: [String] = ["bind", "connect", "openat", "execve"]
 
     @Option(help: "Only this process id.")
@@ -63,18 +70,26 @@ struct Trace: ParsableCommand {
 
     @Option(
         help: """
-            USDT argument numbers (from 1, comma-separated) to print as the strings they point to, \
-            in each USDT event that has them.
+            Argument numbers (from 1, comma-separated) to print as the strings they point to, \
+            in each USDT or uprobe event that has them.
             """)
-    var usdtStrings: String?
+    var strings: String?
 
     @Option(help: "List the USDT probes of a binary (path or library name) or of a process (pid), and exit.")
     var listUSDT: String?
 
     @Option(
         help: """
+            List the functions of a binary (path or library name) that a uprobe can name, Swift \
+            names demangled, and exit: BINARY, or BINARY:PATTERN (a shell pattern or /regex/).
+            """)
+    var listFunctions: String?
+
+    @Option(
+        help: """
             Count events in the kernel instead of printing each: by comm, pid, tid, uid, cpu, \
-            a field of the event (fd, filename), or all (one total).
+            a field of the event (fd, filename), ustack or kstack (the user or kernel stack), or \
+            all (one total).
             """)
     var countBy: String?
 
@@ -87,8 +102,18 @@ struct Trace: ParsableCommand {
     @Option(help: "With --histogram: linear buckets MIN,MAX,STEP (bpftrace's lhist) instead of powers of two.")
     var linear: String?
 
-    @Flag(help: "Keep a log2 histogram of each syscall's latency (entry to exit, in ns) instead of counts.")
+    @Flag(
+        help: """
+            Keep a log2 histogram of each call's latency (entry to return, in ns) instead of counts: \
+            of a syscall, kprobe, fentry or uprobe.
+            """)
     var latency = false
+
+    @Option(help: "With profile: samples per second on each CPU (bcc's profile -F).")
+    var frequency: Int?
+
+    @Option(help: "With profile: also draw the stacks as an SVG flame graph into this file.")
+    var flameGraph: String?
 
     @Option(help: "With --count-by: print the counts every this many seconds, each interval afresh.")
     var interval: Double?
@@ -116,14 +141,26 @@ struct Trace: ParsableCommand {
         if let linear, Self.linearBuckets(linear) == nil {
             throw ValidationError("--linear takes MIN,MAX,STEP, three integers (e.g. 0,1024,128); got \(linear)")
         }
-        if let usdtStrings, Self.argumentNumbers(usdtStrings) == nil {
-            throw ValidationError("--usdt-strings takes argument numbers such as 2 or 1,3; got \(usdtStrings)")
+        if let strings, Self.argumentNumbers(strings) == nil {
+            throw ValidationError("--strings takes argument numbers such as 2 or 1,3; got \(strings)")
+        }
+        if let sampling = profileFrequency {
+            guard sampling > 0 else { throw ValidationError("--frequency must be positive") }
+            if countMode != nil || latency {
+                throw ValidationError("profile counts stacks itself: leave out --count-by, --sum, --histogram and --latency")
+            }
+            return
+        }
+        if frequency != nil || flameGraph != nil {
+            throw ValidationError("--frequency and --flame-graph go with profile")
         }
         for event in events {
             do {
                 let point = try AttachPoint(parsing: event, shorthands: true)
-                if latency, point.kind != .syscall {
-                    throw ValidationError("--latency measures syscalls by name; \(event) is not one")
+                if latency, point.returnPoint == nil {
+                    throw ValidationError(
+                        "--latency measures from an entry to its return (a syscall, kprobe, fentry or uprobe); \(event) has none"
+                    )
                 }
             } catch let error as EBPFError {
                 throw ValidationError(error.message)
@@ -168,6 +205,14 @@ struct Trace: ParsableCommand {
     func run() throws {
         if let listUSDT {
             try Self.list(usdtProbesOf: listUSDT)
+            return
+        }
+        if let listFunctions {
+            try Self.list(functionsOf: listFunctions)
+            return
+        }
+        if let sampling = profileFrequency {
+            try ProfileMode(frequency: sampling, pid: pid, duration: duration, flameGraph: flameGraph).run()
             return
         }
         let stopSignals = StopSignals.block()
@@ -259,13 +304,35 @@ struct Trace: ParsableCommand {
         return pid.map(point.inProcess) ?? point
     }
 
-    /// The USDT arguments `--usdt-strings` reads as strings.
+    /// The sampling frequency when the events ask for a profile: `profile` (with
+    /// `--frequency`, 99 Hz by default) or `profile:hz:N`.
+    private var profileFrequency: Int? {
+        guard events.count == 1, let event = events.first else { return nil }
+        if event == "profile" { return frequency ?? 99 }
+        guard event.hasPrefix("profile:hz:"), let hertz = Int(event.dropFirst("profile:hz:".count)) else { return nil }
+        return frequency ?? hertz
+    }
+
+    /// The arguments `--strings` reads as strings.
     private var arguments: ArgumentReading {
-        ArgumentReading(usdtStrings: usdtStrings.flatMap(Self.argumentNumbers) ?? [])
+        ArgumentReading(strings: strings.flatMap(Self.argumentNumbers) ?? [])
     }
 }
 
 extension Trace {
+    /// Prints one line per function of `target` (`BINARY` or `BINARY:PATTERN`), as
+    /// `bpftrace -l 'uprobe:BINARY:PATTERN'` does: the uprobe that names it, and its symbol
+    /// when that differs.
+    static func list(functionsOf target: String) throws {
+        let (binary, pattern) =
+            AttachPoint.splitUserFunction(Substring(target)).map { (String($0.binary), String($0.function)) }
+            ?? (target, "*")
+        for function in try UserFunction.all(in: binary, matching: pattern) {
+            let symbol = function.symbol == function.name ? "" : "  \(function.symbol)"
+            print("\(AttachPoint.uprobe(function.name, in: binary))\(symbol)".terminalSafe)
+        }
+    }
+
     /// Prints one line per USDT probe of `target` (a pid, or a binary): bpftrace's
     /// `usdt:BINARY:provider:name` and its arguments as the notes give them.
     static func list(usdtProbesOf target: String) throws {

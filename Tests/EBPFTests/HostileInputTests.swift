@@ -30,7 +30,8 @@ final class HostileInputTests: XCTestCase {
                 """, cflags: ["-DTARGET_PID=\(ThisProcess.pid)"])
         defer { b.close() }
         let attachment = try b.session.makeUserProbeAttachment(
-            module: b.session.nativeModule(), point: .uprobe("getppid", in: link), fnName: "on_call",
+            module: b.session.nativeModule(), sites: b.session.userFunctionSites(.uprobe("getppid", in: link)),
+            fnName: "on_call",
             beforeAttach: {
                 XCTAssertEqual(unlink(link), 0)
                 XCTAssertEqual(symlink(decoy, link), 0)

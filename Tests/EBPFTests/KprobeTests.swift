@@ -193,6 +193,45 @@ final class KprobeTests: XCTestCase {
         XCTAssertEqual(event.flags?.intValue, Int(O_CLOEXEC))
     }
 
+    /// A closure kretprobe's `ret`, typed from BTF as the function's `int`: ksys_dup3's new
+    /// descriptor, then -EINVAL for a descriptor duplicated onto itself. And the latency of
+    /// a kernel function, kprobe to kretprobe: one per call. Where kprobes are missing, both
+    /// throw the documented error and leave nothing attached.
+    func testClosureKretprobeReturnValuesAndKernelFunctionLatency() throws {
+        try requireKernel()
+        let (b, _) = try makeWrapper()
+        defer { b.close() }
+        let events = Collected<ProbeEvent>()
+        guard kprobes else {
+            XCTAssertThrowsError(try b.attach(.kretprobe("ksys_dup3"), filter: ourProcess) { events.append($0) }) {
+                error in
+                let error = error as! EBPFError
+                XCTAssertEqual(error.code, .notSupported)
+                XCTAssertTrue(error.message.contains("CONFIG_KPROBES"), error.message)
+            }
+            XCTAssertThrowsError(try b.aggregate(.kprobe("ksys_dup3"), .latency, filter: ourProcess)) { error in
+                let error = error as! EBPFError
+                XCTAssertEqual(error.code, .notSupported)
+                XCTAssertTrue(error.message.contains("CONFIG_KPROBES"), error.message)
+            }
+            XCTAssertTrue(b.session.probes.isEmpty && b.session.attachments.isEmpty, "nothing half attached")
+            return
+        }
+        let probe = try b.attach(.kretprobe("ksys_dup3"), filter: ourProcess) { events.append($0) }
+        XCTAssertEqual(probe.eventName, "kretprobe:ksys_dup3")
+        let latency = try b.aggregate(.kprobe("ksys_dup3"), .latency, filter: ourProcess)
+        let source = open("/dev/null", O_RDONLY)
+        defer { close(source) }
+        let target = unusedDescriptor()
+        XCTAssertEqual(dup3(source, target, O_CLOEXEC), target)
+        close(target)
+        XCTAssertEqual(dup3(source, source, 0), -1)
+        XCTAssertTrue(waitUntil { events.count >= 2 }, "\(events.all)")
+        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
+        XCTAssertEqual(events.inFiringOrder.map { $0.ret?.intValue }, [Int(target), -Int(EINVAL)])
+        XCTAssertEqual(try latency.snapshot().map(\.count), [2])
+    }
+
     /// Parameters from BTF, one level into `struct sock`: `tcp_connect(struct sock *sk)`
     /// gives the connection's family and both ends, `do_sys_openat2(int dfd, const char
     /// *filename, struct open_how *how)` the file's name. Where kprobes are missing the

@@ -332,7 +332,7 @@ final class TraceCommandTests: XCTestCase {
         let fixture = try USDTFixture()
         defer { fixture.stop() }
         let run = try start([
-            "usdt:\(path):ebpftest:plain", "usdt:\(path):ebpftest:gated", "--usdt-strings", "3", "--pid",
+            "usdt:\(path):ebpftest:plain", "usdt:\(path):ebpftest:gated", "--strings", "3", "--pid",
             String(fixture.pid), "--format", "json",
         ])
         for _ in 1...2 { XCTAssertEqual(fixture.fire(), 1) }
@@ -402,20 +402,77 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertEqual(entry["above_range"] as? Int, 1)
     }
 
+    /// `--list-functions BINARY:PATTERN`: the test binary's fixture functions, each as the
+    /// uprobe that names it and its mangled symbol, which `nm` lists.
+    func testFunctionsListedByPattern() throws {
+        try requireKernel()
+        let binary = SwiftFunctionFixture.binary
+        let (termination, text) = try runToCompletion(
+            try tracer.path, ["--list-functions", "\(binary):SwiftFunctionFixture.Calculator.*"])
+        XCTAssertEqual(termination, .exited(0), text)
+        let lines = text.split(separator: "\n").map { $0.split(separator: "  ").map(String.init) }
+        let (_, symbols) = try runToCompletion("/usr/bin/nm", ["--defined-only", binary])
+        let defined = Set(symbols.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
+        for line in lines {
+            XCTAssertEqual(line.count, 2, "a name and its symbol: \(line)")
+            XCTAssertTrue(defined.contains(line.last ?? ""), "nm lists \(line.last ?? "")")
+        }
+        for method in ["add(_:to:)", "add(_:)", "make(base:)", "scaled(by:)"] {
+            XCTAssertTrue(
+                lines.contains { $0[0] == "uprobe:\(binary):EBPFTests.SwiftFunctionFixture.Calculator.\(method)" },
+                "\(method) listed: \(text)")
+        }
+    }
+
+    /// `profile --pid P --duration D --flame-graph F` on a shell spinning in a loop: every
+    /// folded line is that process's (its name first) with a positive count, and the flame
+    /// graph is written.
+    func testProfileOfASpinningProcessPrintsFoldedStacksAndDrawsThem() throws {
+        try requireKernel()
+        let spinner = try ChildProcess("/bin/sh", ["-c", "while :; do :; done"])
+        defer {
+            spinner.signal(SIGKILL)
+            _ = spinner.wait()
+        }
+        let svg = FileManager.default.temporaryDirectory.appendingPathComponent("ebpf-trace-\(getpid()).svg").path
+        defer { unlink(svg) }
+        let run = try ChildProcess(
+            try tracer.path,
+            ["profile", "--frequency", "199", "--pid", "\(spinner.pid)", "--duration", "1", "--flame-graph", svg])
+        XCTAssertEqual(run.wait(), .exited(0), run.standardError)
+        let lines = run.standardOutput.split(separator: "\n")
+        XCTAssertFalse(lines.isEmpty, run.standardError)
+        var total = 0
+        for line in lines {
+            let parts = line.split(separator: " ")
+            let count = try XCTUnwrap(Int(try XCTUnwrap(parts.last)), String(line))
+            XCTAssertGreaterThan(count, 0)
+            total += count
+            XCTAssertEqual(line.split(separator: ";").first, "sh", "only the spinner's samples: \(line)")
+        }
+        XCTAssertGreaterThanOrEqual(total, 20, run.standardOutput)
+        XCTAssertTrue(run.standardError.contains("wrote a flame graph of \(total) samples to \(svg)"), run.standardError)
+        let drawn = try String(contentsOfFile: svg, encoding: .utf8)
+        XCTAssertTrue(drawn.contains("<svg"), String(drawn.prefix(200)))
+        XCTAssertTrue(drawn.contains("sh (\(total) samples, 100.00%)"), "the process's frame spans them all")
+    }
+
     func testBadArgumentsFailWithAMessage() throws {
         try requireKernel()
         // ArgumentParser: 1 for an error the command throws, 64 (EX_USAGE) for bad options.
         for (arguments, expected, status) in [
             (["bind; }"], "the syscall name \"bind; }\" contains ';'", 64),
             (["no_such_syscall"], "no syscall named", 1),
-            (["uprobe:/bin/sh"], "a uprobe is uprobe:BINARY:SYMBOL", 64),
+            (["uprobe:/bin/sh"], "a uprobe is uprobe:BINARY:FUNCTION", 64),
             (["bind", "--format", "xml"], "--format", 64),
             (["openat", "--count-by", "nosuch"], "\"nosuch\" is not a field of syscalls:sys_enter_openat", 1),
             (["openat", "--sum", "filename"], "only an integer field has a sum", 1),
             (["openat", "--top", "3"], "--interval and --top go with --count-by", 64),
             (["read", "--sum", "count", "--latency"], "choose one of --sum, --histogram and --latency", 64),
-            (["sched:sched_switch", "--latency"], "--latency measures syscalls by name", 64),
+            (["sched:sched_switch", "--latency"], "--latency measures from an entry to its return", 64),
             (["lseek", "--linear", "0,10,1"], "--linear goes with --histogram FIELD", 64),
+            (["openat", "--flame-graph", "x.svg"], "--frequency and --flame-graph go with profile", 64),
+            (["profile", "--frequency", "0"], "--frequency must be positive", 64),
             (["lseek", "--order-delay=-1"], "--order-delay must be between 0 and 60000 ms", 64),
             (["lseek", "--histogram", "offset", "--linear", "0,10"], "--linear takes MIN,MAX,STEP", 64),
             (["lseek", "--histogram", "offset", "--linear", "0,10,3"], "max - min must be a multiple of step", 1),

@@ -95,7 +95,7 @@ final class USDTTests: XCTestCase {
         // Argument 3 of plain is a string; gated has two arguments, so the choice is not its.
         let probes = try b.attach(
             [.usdt("ebpftest:plain", in: path), .usdt("gated", in: path)],
-            options: ProbeOptions(arguments: ArgumentReading(usdtStrings: [3]))
+            options: ProbeOptions(arguments: ArgumentReading(strings: [3]))
         ) {
             events.append($0)
         }
@@ -258,7 +258,7 @@ final class USDTTests: XCTestCase {
         defer { b.close() }
         func attachError(_ point: AttachPoint, strings: Set<Int>) -> EBPFError? {
             do {
-                try b.attach(point, options: ProbeOptions(arguments: ArgumentReading(usdtStrings: strings))) { _ in }
+                try b.attach(point, options: ProbeOptions(arguments: ArgumentReading(strings: strings))) { _ in }
                 return nil
             } catch {
                 return error

@@ -84,10 +84,16 @@ final class AggregationProgramTests: XCTestCase {
         let exit = try XCTUnwrap(latency.text.components(separatedBy: "int ebpf_aggregate_probe(").last)
         XCTAssertTrue(entry.contains("int ebpf_latency_entry(void *ctx) {"), latency.text)
         XCTAssertTrue(entry.contains("if ((ebpf_id >> 32) != 42) return 0;"), "the filter runs at the entry")
-        XCTAssertTrue(entry.contains("    ebpf_latency_start.update(&ebpf_tid, &ebpf_now);"))
+        // Each thread's calls in progress by depth: the entry stores its start at (tid, depth)
+        // and goes one deeper; the return comes back up one and reads its own entry's start.
+        XCTAssertTrue(entry.contains("    u64 ebpf_call = ((u64)ebpf_tid << 32) | *ebpf_depth;"), latency.text)
+        XCTAssertTrue(
+            entry.contains("    if (ebpf_latency_start.update(&ebpf_call, &ebpf_now) == 0) *ebpf_depth += 1;"))
         XCTAssertFalse(exit.contains("!= 42"), "and only there")
+        XCTAssertTrue(exit.contains("    if (!ebpf_depth || *ebpf_depth == 0) return 0;"), latency.text)
+        XCTAssertTrue(exit.contains("    *ebpf_depth -= 1;"))
         XCTAssertTrue(exit.contains("    s64 ebpf_value = bpf_ktime_get_ns() - *ebpf_start;"))
-        XCTAssertTrue(exit.contains("    ebpf_latency_start.delete(&ebpf_tid);"))
+        XCTAssertTrue(exit.contains("    ebpf_latency_start.delete(&ebpf_call);"))
     }
 
     func testFieldsThatCannotServeAreRefused() throws {

@@ -67,6 +67,49 @@ final class AttachPointTests: XCTestCase {
         }
     }
 
+    /// Swift names hold colons and parentheses, patterns `*` and `?`, regular expressions
+    /// slashes: each is read whole as the function, after the binary's path.
+    func testFunctionsNamedAsPeopleWriteThemRoundTrip() throws {
+        let points: [(AttachPoint, String)] = [
+            (.uprobe("Server.handle(request:)", in: "/srv/app"), "uprobe:/srv/app:Server.handle(request:)"),
+            (
+                .uretprobe("MyService.Server.handle(_:with:)", in: "/a:b/app", pid: 9),
+                "uretprobe:/a:b/app:MyService.Server.handle(_:with:)?pid=9"
+            ),
+            (.uprobe("static Server.make()", in: "/srv/app"), "uprobe:/srv/app:static Server.make()"),
+            (.uprobe("Server.handle*", in: "/srv/app"), "uprobe:/srv/app:Server.handle*"),
+            (.uprobe("handle?", in: "/srv/app", pid: 4), "uprobe:/srv/app:handle??pid=4"),
+            (.uprobe("/^Server\\.(get|put)/", in: "/srv/app"), "uprobe:/srv/app:/^Server\\.(get|put)/"),
+            (.uprobe("$s3App6ServerV6handleyyF", in: "/srv/app", offset: 4), "uprobe:/srv/app:$s3App6ServerV6handleyyF+4"),
+        ]
+        for (point, text) in points {
+            XCTAssertEqual(point.description, text)
+            XCTAssertEqual(try AttachPoint(parsing: text), point, text)
+            XCTAssertNoThrow(try point.validate(), text)
+        }
+        XCTAssertEqual(AttachPoint.uprobe("f", in: "/bin/x").returnPoint, .uretprobe("f", in: "/bin/x"))
+        XCTAssertEqual(AttachPoint.syscall("read").returnPoint, .syscallExit("read"))
+        XCTAssertEqual(AttachPoint.kprobe("vfs_read").returnPoint, .kretprobe("vfs_read"))
+        XCTAssertEqual(AttachPoint.fentry("vfs_read").returnPoint, .fexit("vfs_read"))
+        XCTAssertNil(AttachPoint.kprobe("vfs_read", offset: 4).returnPoint)
+        XCTAssertNil(AttachPoint.tracepoint("sched:sched_switch").returnPoint)
+    }
+
+    /// Names that could carry C, a path or a second command are refused before any lookup.
+    func testHostileFunctionNamesAreRefused() {
+        for hostile in [
+            "f\"); system(\"x", "f'", "f\nmain", "../../etc/passwd", "a/b", "f\\", "f`x`", "",
+            String(repeating: "a", count: 10_000), "f\u{7f}",
+        ] {
+            let refusal = message { () throws(EBPFError) in
+                let point = AttachPoint.uprobe(hostile, in: "/bin/sh")
+                try point.validate()
+                return point
+            }
+            XCTAssertNotNil(refusal, "accepted \(hostile.prefix(40))")
+        }
+    }
+
     func testBpftraceShortFormsReadAsTheirKinds() throws {
         let forms: [(String, AttachPoint)] = [
             ("t:sched:sched_switch", .tracepoint("sched:sched_switch")),
@@ -110,7 +153,9 @@ final class AttachPointTests: XCTestCase {
     func testMalformedTextIsRefusedSayingWhat() {
         let cases: [(String, String)] = [
             ("probe:openat", "'probe' is not a kind of attach point; write KIND:…"),
-            ("uprobe:/bin/sh", "a uprobe is uprobe:BINARY:SYMBOL, e.g. uprobe:/usr/bin/bash:readline"),
+            ("uprobe:/bin/sh", "a uprobe is uprobe:BINARY:FUNCTION, e.g. uprobe:/usr/bin/bash:readline"),
+            ("uprobe:/bin/sh:", "a uprobe is uprobe:BINARY:FUNCTION"),
+            ("uprobe:/srv/app:f\"x", "contains '\"'"),
             ("usdt:/bin/x", "a USDT probe is usdt:BINARY:PROVIDER:NAME"),
             ("kprobe:vfs_read+ten", "'ten' is not an offset; write function+16 or function+0x10"),
             ("kprobe:vfs_read?pid=3", "a kprobe takes no options, not 'pid'"),

@@ -5,6 +5,7 @@
 //              [--ebpf-trace PATH [--startup-repeats 7]]   (PATH adds the start-up comparison)
 //   ebpf-bench startup --ebpf-trace PATH [--startup-repeats 7] [--baselines DIR]   (start-up only)
 //   ebpf-bench attach-cost [--calls 200000] [--rounds 5]   (tracepoint, raw tracepoint, kprobe, fentry)
+//   ebpf-bench uprobe-cost [--calls 1000000] [--rounds 5]   (a Swift function's uprobes, against bpftrace's)
 //   ebpf-bench consume ...   (internal: one Swift consumer, run by the harness)
 //   ebpf-bench program SYSCALL PID [STRING_SIZE]   (prints the generated program, for profiling by hand)
 @_spi(Generator) import EBPF
@@ -19,6 +20,8 @@ do {
         try SwiftConsumer.run(Array(arguments.dropFirst()))
     } else if arguments.first == "attach-cost" {
         try AttachCost.run(arguments)
+    } else if arguments.first == "uprobe-cost" {
+        try UprobeCost.run(arguments)
     } else if arguments.first == "startup" {
         emit(Report.targets(try startupTargets(arguments)))
     } else if arguments.first == "program", arguments.count >= 3, let pid = Int32(arguments[2]) {

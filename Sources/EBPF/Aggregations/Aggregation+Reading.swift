@@ -24,6 +24,9 @@ extension Aggregation {
         if shown.contains(where: { $0.histogram != nil }) {
             return histogramText(of: shown, keyName: keyName, valueName: field ?? "value")
         }
+        if shown.contains(where: { $0.key?.stringsValue != nil }) {
+            return stackText(of: shown, field: field)
+        }
         var header = ["count"]
         if let field { header += ["sum(\(field))", "min", "max", "avg"] }
         let rows = shown.map { entry -> [String] in
@@ -45,6 +48,20 @@ extension Aggregation {
                 .joined(separator: "  ")
         }
         return ([line(keyName, header)] + zip(keys, rows).map { line($0, $1) }).joined(separator: "\n")
+    }
+
+    /// Stack keys as bpftrace prints `@[ustack] = count()`: each stack's frames on lines of
+    /// their own, innermost first, then its count (and statistics).
+    private static func stackText(of entries: [Entry], field: String?) -> String {
+        entries.map { entry in
+            var lines = (entry.key?.stringsValue ?? []).map { "    " + $0 }
+            var total = "count \(entry.count)"
+            if field != nil, let sum = entry.sum, let low = entry.min, let high = entry.max {
+                total += ", sum \(sum), min \(low), max \(high)"
+            }
+            lines.append(total)
+            return lines.joined(separator: "\n")
+        }.joined(separator: "\n\n")
     }
 
     /// Each entry's histogram, under a `key = value` line when there is a key, and how many

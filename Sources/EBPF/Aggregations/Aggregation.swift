@@ -28,6 +28,8 @@ public final class Aggregation: Sendable, CustomStringConvertible {
     private let statistics: [MapAccess]
     private let generation: MapAccess
     private let dropped: MapAccess
+    /// Where a stack key's stacks are read, when the key is one.
+    private let stacks: StackReader?
     /// The index that `generation` holds; the lock also serializes ``take()``.
     private let filling = Lock<Int>(0)
     private let closed = Atomic<Bool>(false)
@@ -37,7 +39,7 @@ public final class Aggregation: Sendable, CustomStringConvertible {
     /// Finds the tables in `module`, then attaches with `attach`: nothing the handle does
     /// after attaching makes a syscall of the traced kind on the caller's thread.
     init(
-        point: AttachPoint, program: AggregationProgram, module: BPFModule,
+        point: AttachPoint, program: AggregationProgram, module: BPFModule, symbols: SymbolResolver,
         attach: () throws(EBPFError) -> [Attachment]
     ) throws(EBPFError) {
         self.point = point
@@ -50,6 +52,8 @@ public final class Aggregation: Sendable, CustomStringConvertible {
         statistics = tables
         generation = try MapAccess(info: module.table(AggregationProgram.generationTableName), module: module)
         dropped = try MapAccess(info: module.table(AggregationProgram.droppedTableName), module: module)
+        stacks =
+            program.keyShape.recordsStacks ? try StackReader(module: module, symbols: symbols, maxDepth: 127) : nil
         attachments = try attach()
     }
 
@@ -98,6 +102,14 @@ public final class Aggregation: Sendable, CustomStringConvertible {
         return dropped.perCPUValues(value).reduce(0) { $0 &+ Self.word($1, at: 0) }
     }
 
+    /// The stacks a stack key (``AggregationKey/userStack``, ``AggregationKey/kernelStack``)
+    /// could not keep, counted in the kernel; all zero for other keys.
+    ///
+    /// - Throws: ``EBPFError/Code/closed`` after ``close()``.
+    public func stackFailures() throws(EBPFError) -> StackFailures {
+        try stacks?.failureCounts() ?? StackFailures()
+    }
+
     /// Stops counting; the table stays readable until ``close()``. Idempotent.
     public func detach() {
         attachments.forEach { $0.detach() }
@@ -123,7 +135,7 @@ public final class Aggregation: Sendable, CustomStringConvertible {
         guard let buckets = program.buckets else {
             return items.map { item in
                 Entry(
-                    statistics: table.perCPUValues(item.value), key: program.keyShape.decode(item.key),
+                    statistics: table.perCPUValues(item.value), key: program.keyShape.decode(item.key, stacks: stacks),
                     hasField: program.field != nil)
             }
         }
@@ -141,7 +153,9 @@ public final class Aggregation: Sendable, CustomStringConvertible {
             slots[key] = gathered
         }
         return slots.map { key, gathered in
-            Entry(slots: gathered.counts, buckets: buckets, sum: gathered.sum, key: program.keyShape.decode(key))
+            Entry(
+                slots: gathered.counts, buckets: buckets, sum: gathered.sum,
+                key: program.keyShape.decode(key, stacks: stacks))
         }
     }
 

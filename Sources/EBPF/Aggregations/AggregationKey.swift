@@ -10,6 +10,10 @@ public struct AggregationKey: Sendable, Hashable, CustomStringConvertible {
     enum Kind: Sendable, Hashable {
         case processName, processID, threadID, userID, cpu
         case field(String)
+        /// The kernel's or the thread's user stack, innermost frame first.
+        case stack(user: Bool)
+        /// Both stacks and the thread's name: a profile's folded stack.
+        case foldedStack
     }
 
     let kind: Kind
@@ -31,8 +35,19 @@ public struct AggregationKey: Sendable, Hashable, CustomStringConvertible {
         AggregationKey(kind: .field(name))
     }
 
+    /// The thread's user-space stack, as bpftrace's `@[ustack] = count()` and bcc's
+    /// `stackcount -U`: an entry's key is the stack's frames as strings, innermost first
+    /// (`key?.stringsValue`), Swift functions by their names. Up to 127 frames, in a stack
+    /// table of 16,384 distinct stacks (``Aggregation/stackFailures()`` counts those it
+    /// could not keep).
+    public static let userStack = AggregationKey(kind: .stack(user: true))
+    /// The kernel's stack, as bpftrace's `@[kstack] = count()` and bcc's `stackcount`.
+    public static let kernelStack = AggregationKey(kind: .stack(user: false))
+
     public var description: String {
         switch kind {
+        case .stack(let user): return user ? "ustack" : "kstack"
+        case .foldedStack: return "stack"
         case .processName: return "comm"
         case .processID: return "pid"
         case .threadID: return "tid"

@@ -10,8 +10,10 @@ public enum AggregationMeasure: Sendable, Hashable {
     /// `dist.increment(bpf_log2l(value))` and bpftrace's `hist()`, or into each of
     /// `.linear` buckets, as bpftrace's `lhist()`.
     case histogram(of: String, buckets: HistogramBuckets = .log2)
-    /// A log2 histogram of nanoseconds from a syscall's entry to its exit on the same thread
-    /// (`sys_enter_<name>` to `sys_exit_<name>`), as bcc's `funclatency` and bpftrace's
-    /// `hist(nsecs - @start[tid])`.
+    /// A log2 histogram of nanoseconds from each call's entry to its return on the same
+    /// thread, as bcc's `funclatency` and bpftrace's `hist(nsecs - @start[tid])`: a
+    /// syscall's entry to its exit, a kprobe to its kretprobe, a uprobe to its uretprobe,
+    /// fentry to fexit (the point's ``AttachPoint/returnPoint``). A thread's calls in
+    /// progress are kept by depth, so under recursion each call is timed from its own entry.
     case latency
 }

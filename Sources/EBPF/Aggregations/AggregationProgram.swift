@@ -33,6 +33,8 @@ import EBPFProgram
     public static let entryFunctionName = "ebpf_latency_entry"
     /// For a latency, the hash of entry times by thread id.
     public static let startTableName = "ebpf_latency_start"
+    /// For a latency, each thread's calls in progress, by thread id.
+    static let depthTableName = "ebpf_latency_depth"
     /// The two per-CPU hash tables of statistics by key (``generationTableName`` says which
     /// one programs fill): one fills while the other is read and emptied.
     public static let tableNames = ["ebpf_aggregate_0", "ebpf_aggregate_1"]
@@ -52,10 +54,37 @@ import EBPFProgram
         case signed, unsigned, pointer
         /// A NUL-terminated string in `capacity` bytes.
         case text(capacity: Int)
+        /// The process id, its user and kernel stack ids and the thread's name
+        /// (``stackMembers``): read back as the frames of one stack, innermost first, or as
+        /// a folded stack (the name, then the user and the kernel frames, outermost first).
+        case stack(user: Bool, kernel: Bool, folded: Bool)
 
-        func decode(_ bytes: [UInt8]) -> FieldValue? {
+        /// The members of a stack key, after a histogram's slot.
+        static let stackMembers = "u32 pid; s32 ustack; s32 kstack; char comm[16];"
+
+        var recordsStacks: Bool {
+            if case .stack = self { return true }
+            return false
+        }
+
+        func decode(_ bytes: [UInt8], stacks: StackReader? = nil) -> FieldValue? {
             let word = Aggregation.word(bytes, at: 0)
             switch self {
+            case .stack(let user, let kernel, let folded):
+                guard let stacks, bytes.count >= 28 else { return .array([]) }
+                let (pid, ustack, kstack) = bytes.withUnsafeBytes {
+                    (
+                        $0.loadUnaligned(fromByteOffset: 0, as: Int32.self),
+                        $0.loadUnaligned(fromByteOffset: 4, as: Int32.self),
+                        $0.loadUnaligned(fromByteOffset: 8, as: Int32.self)
+                    )
+                }
+                let userFrames = user ? stacks.frames(id: ustack, pid: pid).map(\.function) : []
+                let kernelFrames = kernel ? stacks.frames(id: kstack, pid: nil).map(\.function) : []
+                guard folded else { return .array((user ? userFrames : kernelFrames).map(FieldValue.string)) }
+                let name = bytes[12..<28].withUnsafeBytes { FieldLayout.cString($0) }
+                // bcc's profile -f: kernel frames marked `_[k]`, so the two halves read apart.
+                return .array(([name] + userFrames.reversed() + kernelFrames.reversed().map { $0 + "_[k]" }).map(FieldValue.string))
             case .total: return nil
             case .signed: return .signed(Int64(bitPattern: word))
             case .unsigned: return .unsigned(word)
@@ -127,10 +156,11 @@ import EBPFProgram
         if case .latency = measure, case .field(let name) = key?.kind {
             throw EBPFError(
                 .invalidArgument,
-                "a latency is measured at the syscall's exit, where its arguments are gone, so field '\(name)' cannot be its key; use processName, processID, threadID, userID or cpu"
+                "a latency is measured at the return, where the arguments are gone, so field '\(name)' cannot be its key; use processName, processID, threadID, userID or cpu"
             )
         }
 
+        let exitPoint: ResolvedPoint? = if case .latency(let exit) = measure { exit } else { nil }
         let isHistogram = measure.isHistogram
         let (keyShape, keyFill) = try Self.key(key, of: event, options: options)
         self.keyShape = keyShape
@@ -149,11 +179,17 @@ import EBPFProgram
             }
             valueLines = ["s64 ebpf_value = (s64)\(integer.expression);"]
         case .latency:
+            // Each thread's calls in progress are kept by depth, so under recursion every
+            // return is timed from its own entry; a return whose entry was not seen (a call
+            // in progress at the attach) finds depth 0 and counts nothing.
             field = nil
             valueLines = [
-                "u32 ebpf_tid = ebpf_id;", "u64 *ebpf_start = \(Self.startTableName).lookup(&ebpf_tid);",
-                "if (!ebpf_start) return 0;", "s64 ebpf_value = bpf_ktime_get_ns() - *ebpf_start;",
-                "\(Self.startTableName).delete(&ebpf_tid);",
+                "u32 ebpf_tid = ebpf_id;", "u32 *ebpf_depth = \(Self.depthTableName).lookup(&ebpf_tid);",
+                "if (!ebpf_depth || *ebpf_depth == 0) return 0;", "*ebpf_depth -= 1;",
+                "u64 ebpf_call = ((u64)ebpf_tid << 32) | *ebpf_depth;",
+                "u64 *ebpf_start = \(Self.startTableName).lookup(&ebpf_call);", "if (!ebpf_start) return 0;",
+                "s64 ebpf_value = bpf_ktime_get_ns() - *ebpf_start;", "\(Self.startTableName).delete(&ebpf_call);",
+                "if (*ebpf_depth == 0) \(Self.depthTableName).delete(&ebpf_tid);",
             ]
         }
 
@@ -161,6 +197,7 @@ import EBPFProgram
         let slot = isHistogram ? "u64 slot; " : ""
         switch keyShape {
         case .text(let capacity): lines.append("struct ebpf_key { \(slot)char text[\(capacity)]; };")
+        case .stack: lines.append("struct ebpf_key { \(slot)\(KeyShape.stackMembers) };")
         default: lines.append("struct ebpf_key { \(slot)u64 value; };")
         }
         let valueType = isHistogram ? "struct ebpf_slot" : "struct ebpf_statistics"
@@ -172,6 +209,7 @@ import EBPFProgram
             lines.append(
                 "_Static_assert(sizeof(struct ebpf_statistics) == \(Self.statisticsSize), \"statistics size\");")
         }
+        if keyShape.recordsStacks { lines += StackTable.declarations(depth: 127) }
         for table in Self.tableNames {
             // BPF_TABLE rather than BPF_PERCPU_HASH, which libbcc has only from 0.19.
             lines.append("BPF_TABLE(\"percpu_hash\", struct ebpf_key, \(valueType), \(table), \(options.maxKeys));")
@@ -179,22 +217,30 @@ import EBPFProgram
         lines.append("BPF_ARRAY(\(Self.generationTableName), u32, 1);")
         lines.append("BPF_PERCPU_ARRAY(\(Self.droppedTableName), u64, 1);")
         if case .latency = measure {
-            lines.append("BPF_HASH(\(Self.startTableName), u32, u64, \(options.maxKeys));")
+            lines.append("BPF_HASH(\(Self.startTableName), u64, u64, \(options.maxKeys));")
+            lines.append("BPF_HASH(\(Self.depthTableName), u32, u32, \(options.maxKeys));")
             lines.append("")
-            lines.append("int \(Self.entryFunctionName)(\(resolved.contextDeclaration)) {")
+            lines.append(
+                "int \(resolved.requiredFunctionName ?? Self.entryFunctionName)(\(resolved.contextDeclaration)) {")
             lines += ProbeProgram.prologue(filter: filter, resolved: resolved, readsName: false)
             lines.append("    u32 ebpf_tid = ebpf_id;")
+            lines.append("    u32 ebpf_none = 0;")
+            lines.append("    u32 *ebpf_depth = \(Self.depthTableName).lookup_or_try_init(&ebpf_tid, &ebpf_none);")
+            lines.append("    if (!ebpf_depth) return 0;")
+            lines.append("    u64 ebpf_call = ((u64)ebpf_tid << 32) | *ebpf_depth;")
             lines.append("    u64 ebpf_now = bpf_ktime_get_ns();")
-            lines.append("    \(Self.startTableName).update(&ebpf_tid, &ebpf_now);")
+            lines.append("    if (\(Self.startTableName).update(&ebpf_call, &ebpf_now) == 0) *ebpf_depth += 1;")
             lines.append("    return 0;")
             lines.append("}")
         }
         lines.append("")
-        lines.append("int \(resolved.requiredFunctionName ?? Self.functionName)(\(resolved.contextDeclaration)) {")
-        let readsName = key?.kind == .processName
+        let function = exitPoint?.requiredFunctionName ?? resolved.requiredFunctionName ?? Self.functionName
+        let context = (exitPoint ?? resolved).contextDeclaration
+        lines.append("int \(function)(\(context)) {")
+        let readsName = key?.kind == .processName || key?.kind == .foldedStack
         if case .latency = measure {
             // The entry's filter chose the threads; the exit needs only the ids.
-            lines += ProbeProgram.prologue(filter: ProbeFilter(), resolved: resolved, readsName: readsName)
+            lines += ProbeProgram.prologue(filter: ProbeFilter(), resolved: exitPoint ?? resolved, readsName: readsName)
         } else {
             lines += ProbeProgram.prologue(filter: filter, resolved: resolved, readsName: readsName)
         }
@@ -253,6 +299,23 @@ import EBPFProgram
         case nil: return (.total, [])
         case .processName: return (.text(capacity: 16), ["__builtin_memcpy(&ebpf_key.text, ebpf_comm, 16);"])
         case .processID: return (.signed, ["ebpf_key.value = ebpf_id >> 32;"])
+        case .stack(let user):
+            return (
+                .stack(user: user, kernel: !user, folded: false),
+                ["ebpf_key.pid = ebpf_id >> 32;", "ebpf_key.ustack = -1;", "ebpf_key.kstack = -1;"]
+                    + StackTable.record(into: user ? "ebpf_key.ustack" : "ebpf_key.kstack", user: user)
+            )
+        case .foldedStack:
+            return (
+                .stack(user: true, kernel: true, folded: true),
+                // The idle task (pid 0) is left out, as bcc's profile leaves it out.
+                [
+                    "if ((ebpf_id >> 32) == 0) return 0;", "ebpf_key.pid = ebpf_id >> 32;",
+                    "__builtin_memcpy(&ebpf_key.comm, ebpf_comm, 16);",
+                ]
+                    + StackTable.record(into: "ebpf_key.ustack", user: true)
+                    + StackTable.record(into: "ebpf_key.kstack", user: false)
+            )
         case .threadID: return (.signed, ["ebpf_key.value = (u32)ebpf_id;"])
         case .userID: return (.unsigned, ["ebpf_key.value = (u32)ebpf_ugid;"])
         case .cpu: return (.unsigned, ["ebpf_key.value = bpf_get_smp_processor_id();"])

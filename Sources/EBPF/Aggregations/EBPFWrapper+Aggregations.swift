@@ -18,9 +18,10 @@ extension EBPFWrapper {
     /// ```
     ///
     /// - Parameters:
-    ///   - point: A tracepoint, a syscall, a kernel function (kprobe, fentry, fexit) or a USDT
-    ///     probe: the kinds the library generates programs for. For ``AggregationMeasure/latency``,
-    ///     a syscall's entry (`.syscall(name)`).
+    ///   - point: A tracepoint, a syscall, a kernel function (kprobe, kretprobe, fentry,
+    ///     fexit), a user function (uprobe, uretprobe) or a USDT probe: the kinds the library
+    ///     generates programs for. For ``AggregationMeasure/latency``, an entry with a
+    ///     ``AttachPoint/returnPoint``: a syscall, kprobe, fentry or uprobe.
     ///   - measure: What to keep of each key's events; by default how many there were.
     ///   - key: What to aggregate by: the process name or id, the thread, user or CPU, or a
     ///     field of the event (not for a latency: the arguments are gone at the exit).
@@ -30,7 +31,7 @@ extension EBPFWrapper {
     /// - Throws: ``EBPFError/Code/notFound`` for an unknown event or field,
     ///   ``EBPFError/Code/invalidArgument`` for a field that cannot be a key, a measured
     ///   field that is not an integer, linear buckets out of range, or a latency at a point
-    ///   other than a syscall's entry, and the errors of compiling and attaching a program.
+    ///   without a return, and the errors of compiling and attaching a program.
     public func aggregate(
         _ point: AttachPoint, _ measure: AggregationMeasure = .count, by key: AggregationKey? = nil,
         filter: ProbeFilter = ProbeFilter(), options: AggregationOptions = .default
@@ -50,13 +51,13 @@ extension Session {
         case .statistics(let field): kept = .statistics(field: field)
         case .histogram(let field, let buckets): kept = .histogram(field: field, buckets: buckets)
         case .latency:
-            guard case .syscall(let name, exit: false) = point.location else {
+            guard let exit = point.returnPoint else {
                 throw EBPFError(
                     .invalidArgument,
-                    "a latency is measured from a syscall's entry to its exit: aggregate .syscall(\"NAME\"), not \(point)"
+                    "a latency is measured from an entry to its return: aggregate a syscall, kprobe, fentry or uprobe (at no offset), not \(point)"
                 )
             }
-            kept = .latency(exit: try resolve(.syscallExit(name), reading: options.arguments).0)
+            kept = .latency(exit: try resolve(exit, reading: ArgumentReading()).0)
         }
         return try aggregation(point, key: key, measure: kept, filter: filter, options: options)
     }
@@ -72,7 +73,7 @@ extension Session {
             resolved: resolved, format: format, key: key, measure: measure, filter: filter, options: options)
         let module = try BPFModule(text: program.text, cflags: [], cache: compileCache)
         do throws(EBPFError) {
-            let aggregation = try Aggregation(point: point, program: program, module: module) {
+            let aggregation = try Aggregation(point: point, program: program, module: module, symbols: symbols) {
                 () throws(EBPFError) -> [Attachment] in
                 guard case .latency(let exit) = measure else {
                     return [
@@ -83,10 +84,12 @@ extension Session {
                 }
                 // The exit first: an entry seen without its exit would only leave a start time.
                 let exitAttachment = try attachment(
-                    AggregationProgram.functionName, at: exit, tracepointID: nil, module: module)
+                    exit.requiredFunctionName ?? AggregationProgram.functionName, at: exit, tracepointID: nil,
+                    module: module)
                 do throws(EBPFError) {
                     let entry = try attachment(
-                        AggregationProgram.entryFunctionName, at: resolved, tracepointID: format?.id, module: module)
+                        resolved.requiredFunctionName ?? AggregationProgram.entryFunctionName, at: resolved,
+                        tracepointID: format?.id, module: module)
                     return [entry, exitAttachment]
                 } catch {
                     exitAttachment.detach()

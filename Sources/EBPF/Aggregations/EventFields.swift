@@ -113,6 +113,9 @@ struct EventFields {
         case .functionRegisters(let parameters?): return parameters.map(\.name)
         case .functionRegisters(nil): return (0..<6).map { "arg\($0)" }
         case .usdt(let probe, _): return probe.arguments.indices.map { "arg\($0 + 1)" }
+        case .userRegisters(let sites, _): return sites.isReturn ? ["ret"] : (1...6).map { "arg\($0)" }
+        case .kernelReturn(let returnValue): return [returnValue?.name ?? "ret"]
+        case .sample: return []
         case .trampoline(let parameters, _, let returnValue):
             return parameters.map(\.name) + (returnValue.map { [$0.name] } ?? [])
         }
@@ -136,7 +139,21 @@ struct EventFields {
                 throw missing
             }
             return Operand(field: format.fields[index], source: .argument(index), pointersAreUser: true)
-        case .functionRegisters, .usdt:
+        case .usdt(_, let strings), .userRegisters(_, let strings):
+            guard let index = names.firstIndex(of: name) else { throw missing }
+            // An argument read as a string is a `char *`; the others are 64-bit integers
+            // (a user function's signed, as Swift's Int).
+            let declared: (type: String, isSigned: Bool)? =
+                if strings.contains(index + 1) { ("const char *", false) } else if case .userRegisters = resolved.arguments {
+                    ("long", true)
+                } else { nil }
+            return Operand(
+                field: declared.map {
+                    TracepointFormat.Field(
+                        name: name, type: $0.type, offset: 0, size: 8, isSigned: $0.isSigned, arrayLength: nil,
+                        isDynamic: false)
+                }, source: .argument(index), pointersAreUser: true)
+        case .functionRegisters, .kernelReturn, .sample:
             guard let index = names.firstIndex(of: name) else { throw missing }
             return Operand(field: nil, source: .argument(index), pointersAreUser: true)
         case .trampoline(let parameters, _, _):

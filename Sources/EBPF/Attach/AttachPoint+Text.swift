@@ -9,14 +9,16 @@ import EBPFKernel
 /// | raw tracepoint | `rawtracepoint:sched_switch` (`rt:`) |
 /// | kprobe, kretprobe | `kprobe:tcp_connect`, `kprobe:tcp_connect+16`, `kretprobe:vfs_read`, `kretprobe:vfs_read?maxactive=64` (`k:`, `kr:`) |
 /// | fentry, fexit | `fentry:vfs_read`, `fexit:vfs_read` (`f:`, `fr:`, `kfunc:`, `kretfunc:`) |
-/// | uprobe, uretprobe | `uprobe:/usr/bin/bash:readline`, `uprobe:c:malloc+4`, `uretprobe:/usr/bin/bash:readline` (`u:`, `ur:`) |
+/// | uprobe, uretprobe | `uprobe:/usr/bin/bash:readline`, `uprobe:c:malloc+4`, `uretprobe:/srv/app:Server.handle(request:)`, `uprobe:/srv/app:Server.*` (`u:`, `ur:`) |
 /// | USDT | `usdt:/usr/bin/python3:python:function__entry`, `usdt:*:python:gc__start?pid=42` (`U:`) |
 /// | perf event | `software:cpu-clock:1000000` (a period), `software:cpu-clock:99hz` (a frequency), `hardware:cycles:100000`, `perf:4:26:1000`, `profile:hz:99` |
 ///
 /// `?pid=N` limits a uprobe, USDT probe or perf event to one process, `?cpu=N` a perf event to
-/// one CPU; options are separated by commas. A uprobe's symbol is what follows the last `:`
-/// and a USDT probe's `PROVIDER:NAME` the last two parts, so a binary's path may hold colons
-/// (not `?`, which starts the options).
+/// one CPU; options are separated by commas, and begin at the first `?` followed by
+/// `name=`. A uprobe's function is what follows the last `:` before its parameter list
+/// (`uprobe:/srv/app:Server.handle(request:)`), or a regular expression after `:/`
+/// (`uprobe:/srv/app:/^Server\./`); a USDT probe's `PROVIDER:NAME` is the last two parts.
+/// So a binary's path may hold colons (not `?` or `*`).
 ///
 /// With `shorthands`, two more forms are read, as `ebpf-trace` has always read them: a
 /// plain name is a syscall's entry (`openat`), and `category:name` whose category is not a
@@ -32,7 +34,7 @@ extension AttachPoint: CustomStringConvertible {
     public init(parsing text: String, shorthands: Bool = false) throws(EBPFError) {
         var body = Substring(text)
         var options: [String: Substring] = [:]
-        if let question = body.firstIndex(of: "?") {
+        if let question = Self.optionsStart(in: body) {
             for option in body[body.index(after: question)...].split(separator: ",", omittingEmptySubsequences: false) {
                 let pair = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 guard pair.count == 2, !pair[0].isEmpty, options.updateValue(pair[1], forKey: String(pair[0])) == nil
@@ -73,21 +75,22 @@ extension AttachPoint: CustomStringConvertible {
         case .fentry: self = .fentry(String(rest))
         case .fexit: self = .fexit(String(rest))
         case .uprobe, .uretprobe:
-            // The symbol is after the last colon: a path may hold colons, a symbol holds none.
-            guard let colon = rest.lastIndex(of: ":"), colon != rest.startIndex,
-                rest.index(after: colon) != rest.endIndex
-            else {
-                throw Self.malformed(text, "a \(kind) is \(kind):BINARY:SYMBOL, e.g. \(kind):/usr/bin/bash:readline")
+            guard let (binary, function) = Self.splitUserFunction(rest) else {
+                throw Self.malformed(
+                    text,
+                    "a \(kind) is \(kind):BINARY:FUNCTION, e.g. \(kind):/usr/bin/bash:readline or \(kind):/srv/app:Server.handle(request:)"
+                )
             }
-            let (binary, symbol) = (String(rest[..<colon]), rest[rest.index(after: colon)...])
             if kind == .uretprobe {
-                if symbol.contains("+") {
+                if Self.hasOffset(function) {
                     throw Self.malformed(text, "a uretprobe takes no offset: it runs at the return")
                 }
-                self = .uretprobe(String(symbol), in: binary, pid: pid)
+                self = .uretprobe(String(function), in: String(binary), pid: pid)
+            } else if Self.hasOffset(function) {
+                let (name, offset) = try Self.offset(function, in: text)
+                self = .uprobe(name, in: String(binary), offset: offset, pid: pid)
             } else {
-                let (function, offset) = try Self.offset(symbol, in: text)
-                self = .uprobe(function, in: binary, offset: offset, pid: pid)
+                self = .uprobe(String(function), in: String(binary), pid: pid)
             }
         case .usdt:
             // PROVIDER:NAME are the last two parts (NAME alone when there are only two), so a
@@ -132,8 +135,8 @@ extension AttachPoint: CustomStringConvertible {
             name = "kretprobe:\(function)"
             if maxActive != 0 { options.append("maxactive=\(maxActive)") }
         case .kernelFunction(let function, let exit): name = "\(exit ? Kind.fexit : Kind.fentry):\(function)"
-        case .userFunction(let symbol, let binary, let offset, let isReturn, _):
-            name = "\(isReturn ? Kind.uretprobe : Kind.uprobe):\(binary):\(symbol)" + Self.offsetText(offset)
+        case .userFunction(let function, let binary, let offset, let isReturn, _):
+            name = "\(isReturn ? Kind.uretprobe : Kind.uprobe):\(binary):\(function)" + Self.offsetText(offset)
         case .usdt(let probe, let binary, _): name = "usdt:\(binary ?? "*"):\(probe)"
         case .perfEvent(let event, let sampling, _, let cpu):
             switch sampling {
@@ -216,6 +219,55 @@ extension AttachPoint: CustomStringConvertible {
             throw malformed(whole, "'\(digits)' is not an offset; write function+16 or function+0x10")
         }
         return (String(text[..<plus]), value)
+    }
+
+    /// Where the options begin: at the first `?` followed by `name=`, so that a shell
+    /// pattern's `?` (`uprobe:/srv/app:handle?`) stays in the function.
+    private static func optionsStart(in body: Substring) -> Substring.Index? {
+        var search = body[...]
+        while let question = search.firstIndex(of: "?") {
+            let after = body[body.index(after: question)...]
+            let name = after.prefix { ($0.isASCII && $0.isLetter) || $0 == "_" }
+            if !name.isEmpty, after.dropFirst(name.count).first == "=" { return question }
+            search = after
+        }
+        return nil
+    }
+
+    /// A uprobe's `BINARY:FUNCTION`, split where the function begins: at a regular
+    /// expression's `:/` when the text ends with `/`, else after the last `:` before a
+    /// parameter list (a Swift name's labels hold colons: `Server.handle(request:)`). So a
+    /// binary's path may hold colons, and a regular expression may not hold `:/`.
+    package static func splitUserFunction(_ rest: Substring) -> (binary: Substring, function: Substring)? {
+        var split: Substring.Index?
+        if rest.hasSuffix("/") {
+            var index = rest.endIndex
+            while index > rest.startIndex {
+                index = rest.index(before: index)
+                if rest[index] == ":", rest.index(after: index) < rest.endIndex, rest[rest.index(after: index)] == "/",
+                    rest.index(after: index) < rest.index(before: rest.endIndex)
+                {
+                    split = index
+                    break
+                }
+            }
+        }
+        if split == nil {
+            let head = rest[..<(rest.firstIndex(of: "(") ?? rest.endIndex)]
+            split = head.lastIndex(of: ":")
+        }
+        guard let colon = split, colon != rest.startIndex, rest.index(after: colon) != rest.endIndex else {
+            return nil
+        }
+        return (rest[..<colon], rest[rest.index(after: colon)...])
+    }
+
+    /// Whether a function ends in `+N` or `+0xN`: an offset, not an operator's name.
+    private static func hasOffset(_ function: Substring) -> Bool {
+        guard let plus = function.lastIndex(of: "+"), plus != function.startIndex else { return false }
+        let digits = function[function.index(after: plus)...]
+        return !digits.isEmpty && digits.allSatisfy { $0.isASCII && ($0.isHexDigit || $0 == "x") }
+            && digits.first?.isNumber == true
     }
 
     private static func offsetText(_ offset: UInt64) -> String { offset == 0 ? "" : "+\(offset)" }

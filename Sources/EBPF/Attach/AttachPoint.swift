@@ -54,7 +54,7 @@ public struct AttachPoint: Sendable, Hashable {
         case kprobe(String, offset: UInt64)
         case kretprobe(String, maxActive: Int)
         case kernelFunction(String, exit: Bool)
-        case userFunction(symbol: String, binary: String, offset: UInt64, isReturn: Bool, pid: Int32?)
+        case userFunction(function: String, binary: String, offset: UInt64, isReturn: Bool, pid: Int32?)
         case usdt(probe: String, binary: String?, pid: Int32?)
         case perfEvent(PerfEvent, sampling: PerfEventSampling, pid: Int32?, cpu: Int32?)
     }
@@ -108,18 +108,34 @@ public struct AttachPoint: Sendable, Hashable {
     /// return value. Needs what ``fentry(_:)`` needs.
     public static func fexit(_ function: String) -> AttachPoint { AttachPoint(.kernelFunction(function, exit: true)) }
 
-    /// The entry of `symbol` in an executable or library (a path, or a library name such as
-    /// `"c"`), or the instruction `offset` bytes into it. With a `pid`, only that process's
-    /// calls.
-    public static func uprobe(_ symbol: String, in binary: String, offset: UInt64 = 0, pid: Int32? = nil)
+    /// The entry of a function of an executable or library (a path, or a library name such
+    /// as `"c"`), or the instruction `offset` bytes into it. With a `pid`, only that
+    /// process's calls.
+    ///
+    /// `function` is written as people write it, and probes every function it names, all or
+    /// none:
+    /// - a Swift function by its name, with or without its module, enclosing types and
+    ///   argument labels (`"MyService.Server.handle(request:)"`, `"Server.handle"`: without
+    ///   labels, every overload), `"static Server.make()"` for a static one;
+    /// - a symbol as the file spells it: a C function (`"malloc"`), a mangled Swift or C++ name;
+    /// - a shell pattern of either (`"Server.handle*"`), or a POSIX extended regular
+    ///   expression between slashes (`"/^Server\\.(get|put)/"`), as bcc's `sym_re`: at most
+    ///   512 functions.
+    ///
+    /// Functions are found in the binary's own symbol tables (`.symtab`, `.dynsym`); an
+    /// offset needs a name that selects one function. ``UserFunction/all(in:matching:)``
+    /// lists them.
+    public static func uprobe(_ function: String, in binary: String, offset: UInt64 = 0, pid: Int32? = nil)
         -> AttachPoint
     {
-        AttachPoint(.userFunction(symbol: symbol, binary: binary, offset: offset, isReturn: false, pid: pid))
+        AttachPoint(.userFunction(function: function, binary: binary, offset: offset, isReturn: false, pid: pid))
     }
 
-    /// The return of `symbol` in an executable or library. With a `pid`, only that process's.
-    public static func uretprobe(_ symbol: String, in binary: String, pid: Int32? = nil) -> AttachPoint {
-        AttachPoint(.userFunction(symbol: symbol, binary: binary, offset: 0, isReturn: true, pid: pid))
+    /// The return of a function of an executable or library, named as ``uprobe(_:in:offset:pid:)``
+    /// names it. With a `pid`, only that process's returns. A closure probe's `ret` is the
+    /// return register, whole (a C `int` is its low 32 bits).
+    public static func uretprobe(_ function: String, in binary: String, pid: Int32? = nil) -> AttachPoint {
+        AttachPoint(.userFunction(function: function, binary: binary, offset: 0, isReturn: true, pid: pid))
     }
 
     /// A USDT probe (`provider:name`, or a name alone) of an executable or library, or of
@@ -175,13 +191,29 @@ public struct AttachPoint: Sendable, Hashable {
     /// back unchanged (a ``ProbeFilter`` limits their events).
     public func inProcess(_ pid: Int32) -> AttachPoint {
         switch location {
-        case .userFunction(let symbol, let binary, let offset, let isReturn, _):
+        case .userFunction(let function, let binary, let offset, let isReturn, _):
             return AttachPoint(
-                .userFunction(symbol: symbol, binary: binary, offset: offset, isReturn: isReturn, pid: pid))
+                .userFunction(function: function, binary: binary, offset: offset, isReturn: isReturn, pid: pid))
         case .usdt(let probe, let binary, _): return AttachPoint(.usdt(probe: probe, binary: binary, pid: pid))
         case .perfEvent(let event, let sampling, _, let cpu):
             return AttachPoint(.perfEvent(event, sampling: sampling, pid: pid, cpu: cpu))
         case .tracepoint, .syscall, .rawTracepoint, .kprobe, .kretprobe, .kernelFunction: return self
+        }
+    }
+
+    /// Where a call that enters at this point returns: a syscall's exit, a kprobe's
+    /// kretprobe, a uprobe's uretprobe, fentry's fexit; nil for a point with no return, or
+    /// one at an offset into a function. What ``AggregationMeasure/latency`` pairs.
+    public var returnPoint: AttachPoint? {
+        switch location {
+        case .syscall(let name, exit: false): return .syscallExit(name)
+        case .kprobe(let function, offset: 0): return .kretprobe(function)
+        case .kernelFunction(let function, exit: false): return .fexit(function)
+        case .userFunction(let function, let binary, 0, isReturn: false, let pid):
+            return .uretprobe(function, in: binary, pid: pid)
+        case .syscall, .kprobe, .kernelFunction, .userFunction, .tracepoint, .rawTracepoint, .kretprobe, .usdt,
+            .perfEvent:
+            return nil
         }
     }
 
@@ -209,9 +241,9 @@ public struct AttachPoint: Sendable, Hashable {
                 throw EBPFError(
                     .invalidArgument, "maxactive is \(maxActive); pass 0 for the kernel's default, or up to 4096")
             }
-        case .userFunction(let symbol, let binary, _, _, let pid):
+        case .userFunction(let function, let binary, _, _, let pid):
             try Self.validate(binary: binary)
-            try NameValidation.symbol(symbol, what: "symbol name")
+            try NameValidation.userFunction(function)
             try Self.validate(pid)
         case .usdt(let probe, let binary, let pid):
             if let binary { try Self.validate(binary: binary) }

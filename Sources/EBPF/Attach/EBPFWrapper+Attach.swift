@@ -76,9 +76,10 @@ extension Session {
     ///   - tracepointID: A tracepoint's perf id when its format was just read (which checked
     ///     that the kernel has it).
     ///   - usdtProbe: The USDT probe `point` names, when it was just found.
+    ///   - userSites: The functions a uprobe `point` names, when they were just found.
     func attachment(
         _ function: String, at point: AttachPoint, module: BPFModule, tracepointID: Int? = nil,
-        usdtProbe: USDTProbe? = nil
+        usdtProbe: USDTProbe? = nil, userSites: UserFunctionSites? = nil
     ) throws(EBPFError) -> Attachment {
         // `point` was validated by the caller (a resolved one holds what the kernel named).
         switch point.location {
@@ -100,7 +101,9 @@ extension Session {
         case .kernelFunction:
             return try makeKernelFunctionAttachment(module: module, point: point, fnName: function)
         case .userFunction:
-            return try makeUserProbeAttachment(module: module, point: point, fnName: function)
+            let sites: UserFunctionSites
+            if let userSites { sites = userSites } else { sites = try userFunctionSites(point) }
+            return try makeUserProbeAttachment(module: module, sites: sites, fnName: function)
         case .usdt(let spec, let binary, let pid):
             var probe: USDTProbe
             if let usdtProbe { probe = usdtProbe } else { probe = try Self.findProbe(spec, in: binary, pid: pid) }

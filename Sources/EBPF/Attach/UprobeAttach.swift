@@ -4,54 +4,118 @@ import Glibc
 import EBPFKernel
 import EBPFProgram
 
-extension Session {
+/// The functions a uprobe point names, found in its binary: where each of its uprobes goes.
+/// Holds the binary open, so the functions are read from and attached to the same file.
+struct UserFunctionSites: Sendable, Hashable {
+    /// The point, its binary located (a library name replaced by its path).
+    let point: AttachPoint
+    /// The functions selected, one per address, by address.
+    let functions: [NamedFunction]
+    let offset: UInt64
+    let isReturn: Bool
+    let pid: Int32?
+    let binary: OpenedBinary
 
-    /// Loads `fnName` from `module` and attaches it at the uprobe or uretprobe `point`;
-    /// the caller tracks it. `beforeAttach` runs once the binary is open and its symbol
-    /// found (a test swaps the path there).
-    func makeUserProbeAttachment(
-        module: BPFModule, point: AttachPoint, fnName: String, beforeAttach: () -> Void = {}
-    ) throws(EBPFError) -> Attachment {
-        guard case .userFunction(let sym, let name, let symbolOffset, let isReturn, let pid) = point.location else {
+    static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.point == rhs.point && lhs.functions == rhs.functions && lhs.binary === rhs.binary
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(point)
+        hasher.combine(functions)
+    }
+
+    /// The file offsets the uprobes go at.
+    var fileOffsets: [UInt64] { functions.map { $0.function.fileOffset + offset } }
+}
+
+/// A binary opened once for its uprobes: its functions are read through this descriptor and
+/// the kernel attaches through `/proc/self/fd/N`, so a path swapped meanwhile cannot move a
+/// probe into another file.
+final class OpenedBinary: Sendable {
+    let path: String
+    let file: FileDescriptor
+
+    init(path: String, file: consuming FileDescriptor) {
+        self.path = path
+        self.file = file
+    }
+}
+
+extension Session {
+    /// The functions `point` (a uprobe or uretprobe) names in its binary.
+    ///
+    /// - Throws: ``EBPFError/Code/notFound`` for a missing binary or function,
+    ///   ``EBPFError/Code/invalidArgument`` for an offset into more than one function or a
+    ///   pattern matching too many, ``EBPFError/Code/invalidFormat`` for a file that is not ELF.
+    func userFunctionSites(_ point: AttachPoint) throws(EBPFError) -> UserFunctionSites {
+        guard case .userFunction(let function, let name, let offset, let isReturn, let pid) = point.location else {
             preconditionFailure("\(point) is not a uprobe")
         }
-        let binary = try Self.locateBinary(name, pid: pid ?? -1)
-        // Opened once: the symbol is read from this file and the kernel attaches to it,
-        // whatever the path names by then.
-        let opened = try Self.openBinary(binary, pid: pid)
-        guard let (_, address) = LibBCC.resolveSymbol(in: opened, symbol: sym, pid: pid ?? -1) else {
+        let path = try Self.locateBinary(name, pid: pid ?? -1)
+        let binary = OpenedBinary(path: path, file: try Self.openBinary(path, pid: pid))
+        var functions: [NamedFunction]
+        do throws(EBPFError) {
+            let all: [ELFFunction]
+            do throws(EBPFError) {
+                all = try ELFFunctions.read(binary.file)
+            } catch {
+                throw EBPFError(error.code, "\(path): \(error.message)")
+            }
+            functions = try FunctionSelection.select(function, from: all, in: path)
+        } catch where error.code == .notFound {
+            // A symbol only libbcc finds (in a separate debug file, say) still works.
+            guard NameValidation.isSymbol(function),
+                let (_, address) = LibBCC.resolveSymbol(in: binary.file, symbol: function, pid: pid ?? -1)
+            else { throw error }
+            functions = [
+                NamedFunction(
+                    function: ELFFunction(symbol: function, address: address, size: 0, fileOffset: address, isGlobal: true),
+                    name: function)
+            ]
+        }
+        if offset != 0, functions.count > 1 {
             throw EBPFError(
-                .notFound,
-                "no symbol '\(sym)' in \(binary); list its symbols with `nm -D \(binary)` (or `nm` for static ones)"
+                .invalidArgument,
+                "an offset needs one function, and '\(function)' names \(functions.count) in \(path) (\(functions.prefix(5).map(\.name).joined(separator: ", "))\(functions.count > 5 ? ", …" : "")); name one"
             )
         }
-        let (offset, overflow) = address.addingReportingOverflow(symbolOffset)
-        guard !overflow else {
-            throw EBPFError(
-                .invalidArgument, "offset \(symbolOffset) from '\(sym)' in \(binary) lies beyond any address")
+        for found in functions where found.function.fileOffset.addingReportingOverflow(offset).overflow {
+            throw EBPFError(.invalidArgument, "offset \(offset) from '\(found.name)' in \(path) lies beyond any address")
         }
-        let resolved = AttachPoint(
-            .userFunction(symbol: sym, binary: binary, offset: symbolOffset, isReturn: isReturn, pid: pid))
-        let eventName = ProbeEventName.make(isReturn ? "r" : "p", "\(binary)_0x\(String(offset, radix: 16))")
+        let located = AttachPoint(
+            .userFunction(function: function, binary: path, offset: offset, isReturn: isReturn, pid: pid))
+        return UserFunctionSites(
+            point: located, functions: functions, offset: offset, isReturn: isReturn, pid: pid, binary: binary)
+    }
+
+    /// Loads `fnName` from `module` and attaches it at every function of `sites`, all or
+    /// none; the caller tracks it. `beforeAttach` runs once the binary is open and its
+    /// functions found (a test swaps the path there).
+    func makeUserProbeAttachment(
+        module: BPFModule, sites: UserFunctionSites, fnName: String, beforeAttach: () -> Void = {}
+    ) throws(EBPFError) -> Attachment {
+        let prefix = sites.isReturn ? "r" : "p"
+        let events = sites.fileOffsets.map { offset in
+            (eventName: ProbeEventName.make(prefix, "\(sites.binary.path)_0x\(String(offset, radix: 16))"), offset: offset)
+        }
         beforeAttach()
-        let attachment = try module.withFunction(fnName, type: .kprobe) { (program) throws(EBPFError) -> Attachment in
+        return try module.withFunction(fnName, type: .kprobe) { (program) throws(EBPFError) -> Attachment in
             do throws(SystemCallFailure) {
-                let hook = try LibBCC.Hook.uprobe(
-                    program: program, isReturn: isReturn, eventName: eventName, binary: opened, offset: offset,
-                    pid: pid ?? -1)
-                return Attachment(point: resolved, functionName: fnName, hook: hook)
+                let hook = try LibBCC.Hook.uprobes(
+                    program: program, isReturn: sites.isReturn, sites: events, binary: sites.binary.file,
+                    pid: sites.pid ?? -1)
+                return Attachment(point: sites.point, functionName: fnName, hook: hook)
             } catch {
-                throw error.error(.attachFailed, "could not attach '\(fnName)' at \(resolved)")
+                throw error.error(.attachFailed, "could not attach '\(fnName)' at \(sites.point)")
             }
         }
-        withExtendedLifetime(opened) {}  // Open until the kernel holds the file itself.
-        return attachment
     }
 
     /// Opens the binary a uprobe goes into, as seen by `pid` (through `/proc/<pid>/root`,
     /// as libbcc resolves it) when given. Refuses anything but a regular file: opening a
     /// FIFO planted at the path would otherwise block.
-    private static func openBinary(_ path: String, pid: Int32?) throws(EBPFError) -> FileDescriptor {
+    static func openBinary(_ path: String, pid: Int32?) throws(EBPFError) -> FileDescriptor {
         let seen =
             if let pid, path.hasPrefix("/"), !path.hasPrefix("/proc/") { "/proc/\(pid)/root\(path)" } else { path }
         let file: FileDescriptor

@@ -6,19 +6,20 @@ public struct ArgumentReading: Sendable, Hashable {
     /// `sk_source` and `sk_destination` (`127.0.0.1:8080`), what bcc's `tcpconnect` reads
     /// from `tcp_v4_connect`. For kprobes, fentry and fexit.
     public var socketAddresses: Bool
-    /// The arguments of a USDT probe, numbered from 1 as in `bpf_usdt_readarg`, that point
-    /// to strings: they arrive as the strings (bpftrace's `str(arg1)`). Each must be a
-    /// 64-bit argument of the probe.
-    public var usdtStrings: Set<Int>
+    /// The arguments of a USDT probe or a uprobe, numbered from 1 (`arg1`, as in
+    /// `bpf_usdt_readarg`), that point to strings: they arrive as the strings (bpftrace's
+    /// `str(arg1)`). Each applies to the probes that have the argument; a USDT probe's must
+    /// be 64 bits wide.
+    public var strings: Set<Int>
 
-    public init(socketAddresses: Bool = false, usdtStrings: Set<Int> = []) {
+    public init(socketAddresses: Bool = false, strings: Set<Int> = []) {
         self.socketAddresses = socketAddresses
-        self.usdtStrings = usdtStrings
+        self.strings = strings
     }
 
     /// Each `struct sock *` parameter read one level down: `ProbeOptions(arguments: .socketAddresses)`.
     public static let socketAddresses = ArgumentReading(socketAddresses: true)
 
-    /// The USDT arguments `numbers` read as strings: `ProbeOptions(arguments: .usdtStrings([1]))`.
-    public static func usdtStrings(_ numbers: Set<Int>) -> ArgumentReading { ArgumentReading(usdtStrings: numbers) }
+    /// The arguments `numbers` read as strings: `ProbeOptions(arguments: .strings([1]))`.
+    public static func strings(_ numbers: Set<Int>) -> ArgumentReading { ArgumentReading(strings: numbers) }
 }

@@ -158,11 +158,16 @@ extension Session {
         let table = try shared.module.table(ProbeProgram.standaloneTableName)
         let layouts = resolved.map(\.program.layout)
         let events = resolved.map(\.program.eventName)
+        let stackReader =
+            options.stacks.isEmpty
+            ? nil
+            : try StackReader(module: shared.module, symbols: symbols, maxDepth: options.stacks.maxDepth)
+        let delivery = Self.naming(stacks: stackReader, at: resolved.map(\.program.stackOffsets), deliver)
         let openBuffer = { @Sendable [self] () throws(EBPFError) -> SharedProbeBuffer in
             try SharedProbeBuffer(
                 table: table, module: shared.module, layouts: layouts, events: events, options: options.perfBuffer,
                 wrapper: self,
-                lost: lost, deliver: deliver)
+                lost: lost, deliver: delivery)
         }
         let buffer: SharedProbeBuffer
         if points.count == 1 {
@@ -195,7 +200,7 @@ extension Session {
                     try track(
                         Probe(
                             point: point, program: program, format: format, module: shared,
-                            attachment: attachment, buffer: buffer, drops: drops)))
+                            attachment: attachment, buffer: buffer, drops: drops, stacks: stackReader)))
             }
         } catch {
             probes.forEach { $0.detach() }
@@ -203,6 +208,22 @@ extension Session {
             throw error
         }
         return probes
+    }
+
+    /// `deliver`, handed each event with the stacks its record holds the ids of (at the
+    /// offsets of its probe's record) named; `deliver` itself when no stack is recorded.
+    private static func naming(
+        stacks reader: StackReader?, at offsets: [(kernel: Int?, user: Int?)],
+        _ deliver: @escaping @Sendable (ProbeEvent) -> Void
+    ) -> @Sendable (ProbeEvent) -> Void {
+        guard let reader else { return deliver }
+        return { event in
+            var event = event
+            if offsets.indices.contains(event.probeIndex) {
+                event.recordedStacks = reader.stacks(of: event, at: offsets[event.probeIndex])
+            }
+            deliver(event)
+        }
     }
 
     /// The programs as one: emitted when they all can be, compiled from their C otherwise.
@@ -227,8 +248,14 @@ extension Session {
         _ function: String, at resolved: ResolvedPoint, tracepointID: Int?, module: BPFModule
     ) throws(EBPFError) -> Attachment {
         var usdtProbe: USDTProbe? = nil
-        if case .usdt(let probe, _) = resolved.arguments { usdtProbe = probe }
+        var userSites: UserFunctionSites? = nil
+        switch resolved.arguments {
+        case .usdt(let probe, _): usdtProbe = probe
+        case .userRegisters(let sites, _): userSites = sites
+        case .tracepointRecord, .syscallRegisters, .functionRegisters, .trampoline, .kernelReturn, .sample: break
+        }
         return try attachment(
-            function, at: resolved.point, module: module, tracepointID: tracepointID, usdtProbe: usdtProbe)
+            function, at: resolved.point, module: module, tracepointID: tracepointID, usdtProbe: usdtProbe,
+            userSites: userSites)
     }
 }

@@ -22,6 +22,8 @@ public final class Probe: Sendable, CustomStringConvertible {
     private let buffer: SharedProbeBuffer
     private let index: Int
     private let drops: ConsumerDrops
+    /// Where the probe's stacks are read, when it records them.
+    private let stacks: StackReader?
     /// The compiled program, shared with the probes attached in the same call; this
     /// probe's hold on it is given back by ``detach()``.
     let module: SharedModule
@@ -30,7 +32,7 @@ public final class Probe: Sendable, CustomStringConvertible {
 
     init(
         point: AttachPoint, program: ProbeProgram, format: TracepointFormat?, module: SharedModule,
-        attachment: Attachment, buffer: SharedProbeBuffer, drops: ConsumerDrops
+        attachment: Attachment, buffer: SharedProbeBuffer, drops: ConsumerDrops, stacks: StackReader? = nil
     ) {
         module.hold()
         self.point = point
@@ -40,6 +42,7 @@ public final class Probe: Sendable, CustomStringConvertible {
         self.buffer = buffer
         self.index = program.probeIndex
         self.drops = drops
+        self.stacks = stacks
         self.module = module
         releaseModule.set { module.release() }
     }
@@ -60,6 +63,15 @@ public final class Probe: Sendable, CustomStringConvertible {
     /// behind. Probes attached together share one buffer, so the kernel's count is theirs
     /// together.
     public var lostCount: UInt64 { buffer.lostCount + drops.count.load(ordering: .relaxed) }
+
+    /// The stacks the probe could not record (``ProbeOptions/stacks``), counted in the
+    /// kernel; probes attached together share one stack table, so the counts are theirs
+    /// together. All zero for a probe that records no stack.
+    ///
+    /// - Throws: ``EBPFError/Code/closed`` once every probe attached with this one is detached.
+    public func stackFailures() throws(EBPFError) -> StackFailures {
+        try stacks?.failureCounts() ?? StackFailures()
+    }
 
     /// Detaches the program, stops delivery and frees the buffer, and the program once every
     /// probe compiled with it is detached. Idempotent; safe to call from the probe's own

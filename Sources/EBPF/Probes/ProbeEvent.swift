@@ -1,5 +1,11 @@
 import EBPFProgram
 
+/// The stacks recorded with one event.
+struct RecordedStacks: Sendable {
+    var kernel: [StackFrame]?
+    var user: [StackFrame]?
+}
+
 /// One event of a closure probe: who caused it, when, and the event's own fields by name.
 ///
 /// ```swift
@@ -17,6 +23,8 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
     // it on demand, so receiving an event costs one copy of its bytes (kept inline up to 64
     // bytes; larger ones reuse the last event's storage when the handler kept no copy).
     let record: EventRecord
+    /// The stacks the probe recorded with the event, named; nil when it records none.
+    var recordedStacks: RecordedStacks?
 
     @inline(__always)
     init(layout: RecordLayout, bytes: UnsafeRawBufferPointer, recycler: borrowing RecordStorageRecycler? = nil) {
@@ -50,6 +58,18 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
             return FieldLayout.cString(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
         }
     }
+
+    /// Which of the probes attached together made the event (its position in the list).
+    var probeIndex: Int { Int(header(UInt32.self, at: ProbeRecordHeader.Offset.probeIndex)) }
+
+    /// The thread's user-space stack when the event happened, innermost frame first, when
+    /// the probe records it (``ProbeOptions/stacks``); nil when it does not. Empty when the
+    /// stack could not be recorded (``Probe/stackFailures()`` counts why).
+    public var userStack: [StackFrame]? { recordedStacks?.user }
+
+    /// The kernel's stack when the event happened, innermost frame first, when the probe
+    /// records it; nil when it does not.
+    public var kernelStack: [StackFrame]? { recordedStacks?.kernel }
 
     /// The field called `name`, or nil when the event has no such field.
     public subscript(name: String) -> FieldValue? { record.decodedField(named: name) }

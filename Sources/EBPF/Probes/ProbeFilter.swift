@@ -52,18 +52,23 @@ public struct ProbeOptions: Sendable, Hashable {
     public var stringArrayElementSize: Int
     /// The perf buffer the probe's events travel through.
     public var perfBuffer: PerfBufferOptions
-    /// Sockets and USDT strings read behind the arguments.
+    /// Sockets and strings read behind the arguments.
     public var arguments: ArgumentReading
+    /// The stacks recorded with each event (``ProbeEvent/userStack``,
+    /// ``ProbeEvent/kernelStack``); none by default.
+    public var stacks: StackCapture
 
     public init(
         stringSize: Int = 256, stringArrayCount: Int = 20, stringArrayElementSize: Int = 128,
-        perfBuffer: PerfBufferOptions = .default, arguments: ArgumentReading = ArgumentReading()
+        perfBuffer: PerfBufferOptions = .default, arguments: ArgumentReading = ArgumentReading(),
+        stacks: StackCapture = .none
     ) {
         self.stringSize = stringSize
         self.stringArrayCount = stringArrayCount
         self.stringArrayElementSize = stringArrayElementSize
         self.perfBuffer = perfBuffer
         self.arguments = arguments
+        self.stacks = stacks
     }
 
     public static let `default` = ProbeOptions()
@@ -82,5 +87,6 @@ public struct ProbeOptions: Sendable, Hashable {
             )
         }
         try perfBuffer.validate()
+        try stacks.validate()
     }
 }

@@ -12,7 +12,7 @@ import EBPFProgram
 @_spi(Generator) public struct ProbeProgram: Sendable {
     /// The C text handed to libbcc: a whole program, compilable alone. Written when read:
     /// the library emits tracepoint probes' instructions itself, without C.
-    public var text: String { (includes + [Self.tableDeclaration, body]).joined(separator: "\n") }
+    public var text: String { Self.combinedText(of: [self]) }
     /// The text without its `#include` lines and perf table, to be joined with other probes'
     /// into one program (``combinedText(of:)``).
     var body: String { source.program(filter: filter, probeIndex: probeIndex) }
@@ -36,8 +36,12 @@ import EBPFProgram
     /// The event's own fields (after the header), by name.
     let layout: RecordLayout
     /// What ``ProbeEmitter`` needs to build the program without clang; nil for a program
-    /// only clang builds (kprobes, floating-point fields).
+    /// only clang builds (kprobes, floating-point fields, stacks).
     let emission: Emission?
+    /// The stacks each record carries the ids of.
+    let stacks: StackCapture
+    /// Where a record keeps its kernel and user stack ids (`s32`), when it does.
+    let stackOffsets: (kernel: Int?, user: Int?)
 
     /// The name of the BPF function of a probe's program compiled alone (its ``text``).
     public static let standaloneFunctionName = "ebpf_probe"
@@ -169,7 +173,29 @@ import EBPFProgram
                         value: "ebpf_args[\(index)]", bits: nil)
                 }
             }
+        case .userRegisters(let sites, let strings):
+            if sites.isReturn {
+                builder.addScalar(name: "ret", cType: "s64", size: 8, kind: .signed, value: "ebpf_args[0]", bits: nil)
+            } else {
+                for index in 0..<6 {
+                    let name = "arg\(index + 1)"
+                    if strings.contains(index + 1) {
+                        builder.addUserString(name: name, pointer: "(const void *)ebpf_args[\(index)]")
+                    } else {
+                        builder.addScalar(
+                            name: name, cType: "s64", size: 8, kind: .signed, value: "ebpf_args[\(index)]", bits: nil)
+                    }
+                }
+            }
+        case .kernelReturn(let returnValue?):
+            builder.addKernelParameter(returnValue, value: "ebpf_args[0]")
+        case .kernelReturn(nil):
+            builder.addScalar(name: "ret", cType: "s64", size: 8, kind: .signed, value: "ebpf_args[0]", bits: nil)
+        case .sample:
+            break
         }
+        stacks = options.stacks
+        stackOffsets = builder.addStacks(options.stacks)
         source = builder
         self.filter = filter
         emission = builder.emittable ? Emission(filter: filter, fills: builder.fills) : nil
@@ -184,7 +210,9 @@ extension ProbeProgram {
     static func combinedText(of programs: [ProbeProgram]) -> String {
         var includes: [String] = []
         for line in programs.flatMap(\.includes) where !includes.contains(line) { includes.append(line) }
-        return (includes + [tableDeclaration] + programs.map(\.body)).joined(separator: "\n")
+        // Probes attached together share their options, so one stack table serves them all.
+        let stacks = programs.first { !$0.stacks.isEmpty }.map { StackTable.declarations(depth: $0.stacks.maxDepth) }
+        return (includes + [tableDeclaration] + (stacks ?? []) + programs.map(\.body)).joined(separator: "\n")
     }
 
     /// The perf table every generated program submits its records to.
@@ -228,12 +256,29 @@ extension ProbeProgram {
         /// one it cannot build.
         var fills: [Fill] = []
         var emittable: Bool
+        /// Members outside the event's fields (stack ids), whose offsets the C asserts.
+        var stackMembers: [(name: String, offset: Int)] = []
 
         init(options: ProbeOptions, resolved: ResolvedPoint, suffix: String) {
             self.options = options
             self.resolved = resolved
             self.suffix = suffix
             if case .tracepointRecord = resolved.arguments { emittable = true } else { emittable = false }
+        }
+
+        /// The members that keep the stack ids `stacks` asks for, after the fields, and the
+        /// statements that record them; where they lie.
+        mutating func addStacks(_ stacks: StackCapture) -> (kernel: Int?, user: Int?) {
+            var offsets: (kernel: Int?, user: Int?) = (nil, nil)
+            for (name, user) in [("kstack", false), ("ustack", true)] where user ? stacks.user : stacks.kernel {
+                let at = place(size: 4, alignment: 4)
+                members.append("s32 \(name);")
+                statements += StackTable.record(into: "e->\(name)", user: user)
+                stackMembers.append((name, at))
+                if user { offsets.user = at } else { offsets.kernel = at }
+                emittable = false
+            }
+            return offsets
         }
 
         /// Records the emitter's form of the statement just added, or that it has none.
@@ -600,6 +645,7 @@ extension ProbeProgram {
                     "_Static_assert(__builtin_offsetof(struct \(record), \(member)) == \(offset), \"record layout\");")
             }
             for member in ProbeRecordHeader.members { assertOffset(member.layout.name, member.layout.offset) }
+            for member in stackMembers { assertOffset(member.name, member.offset) }
             for field in fields {
                 assertOffset("f_" + field.name, field.offset)
                 if let lengthOffset = field.lengthOffset { assertOffset("l_" + field.name, lengthOffset) }
@@ -653,7 +699,7 @@ extension ProbeProgram {
             )
         }
         switch resolved.arguments {
-        case .tracepointRecord:
+        case .tracepointRecord, .sample:
             break
         case .syscallRegisters(let wrapped):
             lines.append("    u64 ebpf_args[6] = {};")
@@ -673,6 +719,13 @@ extension ProbeProgram {
             lines.append("    u64 ebpf_args[7] = {};")
             for index in parameters.indices { lines.append("    ebpf_args[\(index)] = ctx[\(index)];") }
             if resolved.point.kind == .fexit { lines.append("    ebpf_args[6] = ctx[\(count)];") }
+        case .userRegisters(let sites, _) where sites.isReturn:
+            lines.append("    u64 ebpf_args[1] = { PT_REGS_RC(ctx) };")
+        case .userRegisters:
+            lines.append("    u64 ebpf_args[6] = {};")
+            for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
+        case .kernelReturn:
+            lines.append("    u64 ebpf_args[1] = { PT_REGS_RC(ctx) };")
         case .usdt(let probe, _):
             // Each argument at its width, then widened with its sign into the u64 slot.
             lines.append("    u64 ebpf_args[\(max(1, probe.arguments.count))] = {};")

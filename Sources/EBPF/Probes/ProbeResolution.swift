@@ -67,7 +67,7 @@ extension Session {
         case .usdt(let spec, let binary, let pid):
             let probe = try Self.findProbe(spec, in: binary, pid: pid)
             // The numbers this probe has; ``checkStringsRead(_:by:)`` refuses one no probe has.
-            let strings = reading.usdtStrings.sorted().filter { probe.arguments.indices.contains($0 - 1) }
+            let strings = reading.strings.sorted().filter { probe.arguments.indices.contains($0 - 1) }
             for number in strings {
                 guard try USDTArgumentReader.valueType(of: probe, argument: number - 1).size == 8 else {
                     throw EBPFError(
@@ -83,7 +83,20 @@ extension Session {
                 nil
             )
 
-        case .kprobe, .kretprobe, .rawTracepoint, .userFunction, .perfEvent:
+        case .userFunction(_, _, _, let isReturn, _):
+            let sites = try userFunctionSites(point)
+            let strings = isReturn ? [] : reading.strings.sorted().filter { (1...6).contains($0) }
+            return (ResolvedPoint(point: sites.point, arguments: .userRegisters(sites, strings: strings)), nil)
+
+        case .kretprobe(let function, _):
+            guard KernelFeatures.supportsKprobes else { throw Self.kprobesUnsupported(at: point) }
+            let returnValue = KernelParameter.signature(of: function, dereferencing: false)?.returnValue
+            return (ResolvedPoint(point: point, arguments: .kernelReturn(returnValue: returnValue)), nil)
+
+        case .perfEvent:
+            return (ResolvedPoint(point: point, arguments: .sample), nil)
+
+        case .kprobe, .rawTracepoint:
             throw EBPFError(
                 .notSupported,
                 "the library does not generate programs for \(point) yet; write the program in C and attach it with attach(function:to:)"
@@ -91,24 +104,32 @@ extension Session {
         }
     }
 
-    /// Throws when an argument number of `reading.usdtStrings` is read by none of the
-    /// USDT probes in `resolved`: each number applies to the probes that have the argument.
+    /// Throws when an argument number of `reading.strings` is read by none of the USDT
+    /// probes and uprobes in `resolved`: each number applies to the probes that have the
+    /// argument.
     func checkStringsRead(_ reading: ArgumentReading, by resolved: [ResolvedPoint]) throws(EBPFError) {
         var probes: [USDTProbe] = []
+        var userFunctions = 0
         var read: Set<Int> = []
         for point in resolved {
-            guard case .usdt(let probe, let strings) = point.arguments else { continue }
-            probes.append(probe)
-            read.formUnion(strings)
+            switch point.arguments {
+            case .usdt(let probe, let strings):
+                probes.append(probe)
+                read.formUnion(strings)
+            case .userRegisters(let sites, let strings) where !sites.isReturn:
+                userFunctions += 1
+                read.formUnion(strings)
+            default: continue
+            }
         }
-        guard let number = reading.usdtStrings.subtracting(read).min() else { return }
-        guard probes.count == 1, let probe = probes.first else {
+        guard let number = reading.strings.subtracting(read).min() else { return }
+        guard probes.count == 1, userFunctions == 0, let probe = probes.first else {
             throw EBPFError(
                 .invalidArgument,
                 "argument \(number) cannot be a string: "
-                    + (probes.isEmpty
-                        ? "usdtStrings applies to USDT probes, and none is attached here"
-                        : "none of the USDT probes \(probes.map(\.description).joined(separator: ", ")) has that many arguments; they are numbered from 1")
+                    + (probes.isEmpty && userFunctions == 0
+                        ? "strings apply to the arguments of USDT probes and of uprobes, and none is attached here"
+                        : "none of the probes here has an argument \(number); a uprobe has arg1…arg6, a USDT probe its own, numbered from 1")
             )
         }
         throw EBPFError(

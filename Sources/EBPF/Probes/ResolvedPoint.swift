@@ -21,6 +21,15 @@ struct ResolvedPoint: Sendable, Hashable {
         /// From each site of a USDT probe: its arguments as `arg1`…`argN`, those numbered in
         /// `strings` read as the strings they point to.
         case usdt(USDTProbe, strings: [Int])
+        /// From a user function's argument registers, as `arg1`…`arg6` (64-bit integers;
+        /// those numbered in `strings` read as the strings they point to), or at its return
+        /// from the return register, as `ret`.
+        case userRegisters(UserFunctionSites, strings: [Int])
+        /// At a kernel function's return, from the return register: `ret`, typed from BTF
+        /// when the kernel describes the function (else a 64-bit integer).
+        case kernelReturn(returnValue: KernelParameter?)
+        /// A perf event's sample: no fields of its own (the header's ids, and stacks).
+        case sample
     }
 
     let point: AttachPoint
@@ -54,7 +63,13 @@ struct ResolvedPoint: Sendable, Hashable {
     }
 
     /// The `#include` lines a generated function needs: kprobes and uprobes read `struct pt_regs`.
-    var includes: [String] { programType == .kprobe ? ["#include <uapi/linux/ptrace.h>"] : [] }
+    var includes: [String] {
+        switch programType {
+        case .kprobe: return ["#include <uapi/linux/ptrace.h>"]
+        case .perfEvent: return ["#include <uapi/linux/bpf_perf_event.h>"]
+        default: return []
+        }
+    }
 
     /// The declaration of a generated function's one parameter: the tracepoint's record,
     /// the trampoline's arguments, or the probe's registers.
@@ -62,6 +77,7 @@ struct ResolvedPoint: Sendable, Hashable {
         switch programType {
         case .tracing: return "unsigned long long *ctx"
         case .kprobe: return "struct pt_regs *ctx"
+        case .perfEvent: return "struct bpf_perf_event_data *ctx"
         default: return "void *ctx"
         }
     }

@@ -314,15 +314,14 @@ package enum LibBCC {
             return Hook(perfEvents: events, kprobeEvents: [eventName])
         }
 
-        /// A uprobe in the open file `binary` (through its `/proc/self/fd` path, so the
-        /// kernel attaches to this file whatever its path names by now).
-        package static func uprobe(
-            program: borrowing BorrowedDescriptor, isReturn: Bool, eventName: String,
-            binary: borrowing FileDescriptor, offset: UInt64, pid: Int32
+        /// A uprobe at each of `sites` in the open file `binary`, all or nothing (through its
+        /// `/proc/self/fd` path, so the kernel attaches to this file whatever its path names
+        /// by now).
+        package static func uprobes(
+            program: borrowing BorrowedDescriptor, isReturn: Bool, sites: [(eventName: String, offset: UInt64)],
+            binary: borrowing FileDescriptor, pid: Int32
         ) throws(SystemCallFailure) -> Hook {
-            try uprobes(
-                program: program, isReturn: isReturn, sites: [(eventName, offset)], binaryPath: binary.procPath,
-                pid: pid)
+            try uprobes(program: program, isReturn: isReturn, sites: sites, binaryPath: binary.procPath, pid: pid)
         }
 
         /// A uprobe at each of `sites` (the event name to create, the file offset), all or

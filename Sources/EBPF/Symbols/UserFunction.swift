@@ -1,0 +1,41 @@
+import EBPFKernel
+import EBPFProgram
+
+/// A function of an executable or library, as a uprobe names it: what
+/// `bpftrace -l 'uprobe:BINARY:*'` lists, with Swift names demangled.
+public struct UserFunction: Sendable, Hashable, CustomStringConvertible {
+    /// Its name as people write it: a Swift function's qualified name with its argument
+    /// labels (`MyService.Server.handle(request:)`), else its symbol.
+    public let name: String
+    /// Its symbol as the file spells it (`$s9MyService6ServerV6handle7requestS2i_tF`, `malloc`).
+    public let symbol: String
+    /// Its address in the file (the symbol's value).
+    public let address: UInt64
+
+    public var description: String { name }
+
+    /// The functions of `binary` that `pattern` names, by address, one per address: a
+    /// shell pattern (`"Server.*"`), a `/regular expression/`, a Swift name or a symbol, as
+    /// ``AttachPoint/uprobe(_:in:offset:pid:)`` reads it, without its bound of 512.
+    ///
+    /// - Parameter binary: A path, or a library name as the linker would find it (`"c"`).
+    /// - Throws: ``EBPFError/Code/notFound`` for a missing binary,
+    ///   ``EBPFError/Code/invalidArgument`` for a name that cannot be one or a regular
+    ///   expression that does not compile, ``EBPFError/Code/invalidFormat`` for a file that
+    ///   is not a 64-bit ELF file. No function matching is an empty list.
+    public static func all(in binary: String, matching pattern: String = "*") throws(EBPFError) -> [UserFunction] {
+        try NameValidation.binaryPath(binary)
+        try NameValidation.userFunction(pattern)
+        let path = try Session.locateBinary(binary, pid: -1)
+        let file = try Session.openBinary(path, pid: nil)
+        let functions: [ELFFunction]
+        do throws(EBPFError) {
+            functions = try ELFFunctions.read(file)
+        } catch {
+            throw EBPFError(error.code, "\(path): \(error.message)")
+        }
+        return try FunctionSelection.matches(pattern, in: functions).map {
+            UserFunction(name: $0.name, symbol: $0.function.symbol, address: $0.function.address)
+        }
+    }
+}

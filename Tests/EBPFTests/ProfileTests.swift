@@ -1,0 +1,41 @@
+@_spi(Generator) @testable import EBPF
+import CTestSupport
+import Foundation
+import XCTest
+
+/// `profile(frequency:pid:)` on this process while one of its threads burns CPU: that
+/// thread's function is the hottest frame, by the thread's name, and nothing of another
+/// process is counted.
+final class ProfileTests: XCTestCase {
+    func testTheFunctionThatBurnsCPUIsTheHottestFrame() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let profile = try b.profile(frequency: 199, pid: ThisProcess.pid)
+        let done = DispatchSemaphore(value: 0)
+        let burner = Thread {
+            XCTAssertEqual(cts_set_thread_name("ebpf-burner"), 0)
+            _ = StackFixture.burn(cpuSeconds: 0.5)
+            done.signal()
+        }
+        burner.start()
+        XCTAssertEqual(done.wait(timeout: .now() + 600), .success)
+        profile.detach()
+        let stacks = try profile.foldedStacks()
+        // 0.5 s of CPU at 199 Hz is about 100 samples; a loaded machine samples less often.
+        let burning = stacks.filter { $0.frames.first == "ebpf-burner" }
+        let total = burning.reduce(0) { $0 + $1.count }
+        XCTAssertGreaterThanOrEqual(total, 20, "\(FoldedStack.foldedText(stacks))")
+        var selfCounts: [String: UInt64] = [:]
+        for stack in burning {
+            guard let leaf = stack.frames.dropFirst().last(where: { !StackFixture.isSanitizerRuntime($0) }) else {
+                continue
+            }
+            selfCounts[leaf, default: 0] += stack.count
+        }
+        let hottest = selfCounts.max { $0.value < $1.value }
+        XCTAssertEqual(hottest?.key, "EBPFTests.StackFixture.burn(cpuSeconds:)", "\(selfCounts)")
+        XCTAssertEqual(try profile.stackFailures().collisions, 0)
+        XCTAssertThrowsError(try b.profile(frequency: 0)) { XCTAssertEqual(($0 as! EBPFError).code, .invalidArgument) }
+    }
+}
