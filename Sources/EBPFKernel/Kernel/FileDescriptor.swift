@@ -72,6 +72,35 @@ package struct FileDescriptor: ~Copyable {
         try SystemCall.check("read") { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
     }
 
+    /// The file's size in bytes (`fstat(2)`'s `st_size`).
+    package func size() throws(SystemCallFailure) -> UInt64 {
+        var status = stat()
+        try SystemCall.check("fstat") { fstat(rawValue, &status) }
+        return UInt64(clamping: status.st_size)
+    }
+
+    /// `count` bytes from `offset` (`pread(2)`, repeated until all are read); fewer when the
+    /// file ends first, none at or past its end. The file position is left as it was.
+    package func read(at offset: UInt64, count: Int) throws(SystemCallFailure) -> [UInt8] {
+        guard count > 0 else { return [] }
+        // pread takes a signed offset: a range past Int64.max is refused, as the kernel would.
+        let (end, overflow) = offset.addingReportingOverflow(UInt64(count))
+        guard !overflow, end <= UInt64(Int64.max) else { throw SystemCallFailure(call: "pread", errno: EINVAL) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let read = try bytes.withUnsafeMutableBufferPointer { (buffer) throws(SystemCallFailure) in
+                try SystemCall.check("pread") {
+                    Glibc.pread(rawValue, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                }
+            }
+            if read == 0 { break }
+            done += read
+        }
+        bytes.removeSubrange(done...)
+        return bytes
+    }
+
     /// Waits up to `milliseconds` for the descriptor to become readable; false on time-out.
     package func waitReadable(milliseconds: Int32) throws(SystemCallFailure) -> Bool {
         var descriptor = pollfd(fd: rawValue, events: Int16(POLLIN), revents: 0)

@@ -65,6 +65,44 @@ package enum NameValidation {
         }
     }
 
+    /// A user-space function as a caller chooses it (`FunctionSelection`): a symbol
+    /// (`$s4main3fooyyF`, `_ZN3foo3barEv`), a Swift name (`MyService.Server.handle(request:)`,
+    /// `static Server.make()`), a shell pattern (`handle*`) or a `/regex/`
+    /// (`/^Server\.(a|b)/`). At most 4096 bytes, and no control characters, quotes or
+    /// backticks; a backslash only inside a `/regex/`, and a `/` only around one.
+    package static func userFunction(_ text: String) throws(EBPFError) {
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty, bytes.count <= 4096 else {
+            throw EBPFError(
+                .invalidArgument,
+                "the function name is empty or longer than 4096 bytes; pass a symbol, a Swift name such as Server.handle(request:), a pattern such as handle* or a /regex/"
+            )
+        }
+        let slash = UInt8(ascii: "/")
+        let isRegex = bytes.count >= 2 && bytes.first == slash && bytes.last == slash
+        if isRegex && bytes.count == 2 {
+            throw EBPFError(.invalidArgument, "the function regex // is empty; write one such as /^Server\\./")
+        }
+        for (offset, byte) in bytes.enumerated() {
+            let isDelimiter = isRegex && (offset == 0 || offset == bytes.count - 1)
+            let problem: String
+            switch byte {
+            case 0..<0x20, 0x7F, UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "`"):
+                problem = describe(byte)
+            case UInt8(ascii: "\\") where !isRegex:
+                problem = "a backslash, which only a /regex/ may hold"
+            case slash where !isDelimiter:
+                problem = isRegex ? "'/' inside the /regex/" : "'/', which may only enclose a /regex/"
+            default:
+                continue
+            }
+            throw EBPFError(
+                .invalidArgument,
+                "the function name \(quoted(text)) contains \(problem) at offset \(offset); pass a symbol, a Swift name such as Server.handle(request:), a pattern such as handle* or a /regex/"
+            )
+        }
+    }
+
     private static func check(
         _ name: String, what: String, example: String,
         allowed: (Int, UInt8) -> Bool

@@ -1,0 +1,153 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EBPFKernel
+import EBPFProgram
+
+/// A function chosen in a binary, with the name to show for it.
+struct NamedFunction: Sendable, Hashable {
+    let function: ELFFunction
+    /// Its Swift name (``SwiftFunctionName/description``), or else its symbol.
+    let name: String
+}
+
+/// Chooses a binary's functions by what a person writes: a symbol, a Swift name, a shell
+/// pattern or a `/regex/`.
+enum FunctionSelection {
+    /// The most functions one query may choose, as bpftrace bounds a wildcard.
+    static let limit = 512
+
+    /// The functions `query` names among `functions`, one per address (of aliases, the one
+    /// with a Swift name, else a global one, else the first in `functions`), sorted by
+    /// address:
+    ///
+    /// - `/regex/`: a POSIX extended regular expression, searched for in each function's
+    ///   name (with and without module and `static `) and its symbol;
+    /// - text with `*` or `?`: a shell pattern (`fnmatch`), matching a whole name (with and
+    ///   without module and `static `) or symbol;
+    /// - other text: the functions whose symbol it is; if there are none, those whose Swift
+    ///   name it names (``SwiftFunctionQuery``: `handle`, `Server.handle(request:)`,
+    ///   `static Server.make()`), every overload when it gives no parameter list.
+    ///
+    /// Each Swift symbol is demangled at most once per call.
+    ///
+    /// - Parameter binaryDescription: The binary as errors name it (its path).
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for a query ``NameValidation/userFunction(_:)``
+    ///   refuses, a regular expression that does not compile, or more than ``limit``
+    ///   matches; ``EBPFError/Code/notFound`` when nothing matches.
+    static func select(_ query: String, from functions: [ELFFunction], in binaryDescription: String) throws(EBPFError)
+        -> [NamedFunction]
+    {
+        try NameValidation.userFunction(query)
+        var names = SwiftNames(functions)
+        var matched: [Int]
+        if query.utf8.count >= 2, query.hasPrefix("/"), query.hasSuffix("/") {
+            let pattern = try Pattern(regex: String(query.dropFirst().dropLast()))
+            defer { pattern.free() }
+            matched = functions.indices.filter { index in
+                names.candidates(index).contains(where: pattern.search)
+            }
+        } else if query.contains("*") || query.contains("?") {
+            matched = functions.indices.filter { index in
+                names.candidates(index).contains { fnmatch(query, $0, 0) == 0 }
+            }
+        } else {
+            matched = functions.indices.filter { functions[$0].symbol == query }
+            if matched.isEmpty, let swiftQuery = SwiftFunctionQuery(query) {
+                matched = functions.indices.filter { names.name(of: $0)?.matches(swiftQuery) ?? false }
+            }
+        }
+
+        // One per address: sorted by address, aliases are neighbours. (ELFFunctions gives
+        // them sorted by address and symbol already; the order of ties is kept.)
+        matched.sort { (functions[$0].address, $0) < (functions[$1].address, $1) }
+        func rank(_ index: Int) -> Int {
+            (names.name(of: index) != nil ? 2 : 0) + (functions[index].isGlobal ? 1 : 0)
+        }
+        var chosen: [Int] = []
+        for index in matched {
+            guard let last = chosen.last, functions[last].address == functions[index].address else {
+                chosen.append(index)
+                continue
+            }
+            if rank(index) > rank(last) { chosen[chosen.count - 1] = index }
+        }
+        guard chosen.count <= limit else {
+            throw EBPFError(
+                .invalidArgument,
+                "\(NameValidation.quoted(query)) matches \(chosen.count) functions in \(binaryDescription); at most \(limit) can be probed at once: narrow the pattern"
+            )
+        }
+        guard !chosen.isEmpty else {
+            throw EBPFError(
+                .notFound,
+                "no function in \(binaryDescription) matches \(NameValidation.quoted(query)); list its functions with UserFunction.all(in:matching:) or `ebpf-trace --list-functions`"
+            )
+        }
+        return chosen.map { index in
+            NamedFunction(
+                function: functions[index], name: names.name(of: index)?.description ?? functions[index].symbol)
+        }
+    }
+
+    /// The Swift names of `functions`, each demangled when first asked for.
+    private struct SwiftNames {
+        let functions: [ELFFunction]
+        private var cache: [SwiftFunctionName??]
+
+        init(_ functions: [ELFFunction]) {
+            self.functions = functions
+            cache = Array(repeating: nil, count: functions.count)
+        }
+
+        mutating func name(of index: Int) -> SwiftFunctionName? {
+            if let cached = cache[index] { return cached }
+            let symbol = functions[index].symbol
+            let name =
+                symbol.hasPrefix("$s") || symbol.hasPrefix("_$s")
+                ? SwiftDemangler.demangle(symbol).flatMap(SwiftFunctionName.init(demangled:)) : nil
+            cache[index] = .some(name)
+            return name
+        }
+
+        /// What a pattern is matched against: the symbol, and the Swift name with and
+        /// without module and `static `.
+        mutating func candidates(_ index: Int) -> [String] {
+            guard let name = name(of: index) else { return [functions[index].symbol] }
+            var candidates = [functions[index].symbol, name.qualifiedName, name.nameWithoutModule]
+            if name.isStatic {
+                candidates += ["static " + name.qualifiedName, "static " + name.nameWithoutModule]
+            }
+            return candidates
+        }
+    }
+
+    /// A compiled POSIX extended regular expression (`regcomp`), freed by ``free()``.
+    private struct Pattern {
+        private let compiled: UnsafeMutablePointer<regex_t>
+
+        init(regex: String) throws(EBPFError) {
+            compiled = .allocate(capacity: 1)
+            let status = regcomp(compiled, regex, REG_EXTENDED | REG_NOSUB)
+            guard status == 0 else {
+                var message = [CChar](repeating: 0, count: max(1, regerror(status, compiled, nil, 0)))
+                regerror(status, compiled, &message, message.count)
+                compiled.deallocate()
+                let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                throw EBPFError(
+                    .invalidArgument,
+                    "the regular expression \(NameValidation.quoted(regex)) does not compile: \(reason)")
+            }
+        }
+
+        /// Whether the expression matches somewhere in `text`.
+        func search(_ text: String) -> Bool {
+            regexec(compiled, text, 0, nil, 0) == 0
+        }
+
+        func free() {
+            regfree(compiled)
+            compiled.deallocate()
+        }
+    }
+}
