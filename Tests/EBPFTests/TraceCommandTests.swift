@@ -417,11 +417,14 @@ final class TraceCommandTests: XCTestCase {
             XCTAssertEqual(line.count, 2, "a name and its symbol: \(line)")
             XCTAssertTrue(defined.contains(line.last ?? ""), "nm lists \(line.last ?? "")")
         }
-        for method in ["add(_:to:)", "add(_:)", "make(base:)", "scaled(by:)"] {
+        for method in ["add(_:to:)", "add(_:)", "scaled(by:)"] {
             XCTAssertTrue(
                 lines.contains { $0[0] == "uprobe:\(binary):EBPFTests.SwiftFunctionFixture.Calculator.\(method)" },
                 "\(method) listed: \(text)")
         }
+        XCTAssertTrue(
+            lines.contains { $0[0] == "uprobe:\(binary):static EBPFTests.SwiftFunctionFixture.Calculator.make(base:)" },
+            "a static method is named as such: \(text)")
     }
 
     /// `profile --pid P --duration D --flame-graph F` on a shell spinning in a loop: every

@@ -51,7 +51,7 @@ final class ConfigurationTests: XCTestCase {
             metrics.map(\.measure),
             [
                 .count, .histogram(field: "count", buckets: .linear(min: 0, max: 4096, step: 512)),
-                .latency(syscall: "read"), .sum(field: "count"),
+                .latency, .sum(field: "count"),
             ])
         XCTAssertEqual(
             metrics.map(\.point.description),

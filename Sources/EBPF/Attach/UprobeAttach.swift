@@ -65,7 +65,7 @@ extension Session {
             functions = try FunctionSelection.select(function, from: all, in: path)
         } catch where error.code == .notFound {
             // A symbol only libbcc finds (in a separate debug file, say) still works.
-            guard NameValidation.isSymbol(function),
+            guard (try? NameValidation.symbol(function, what: "symbol")) != nil,
                 let (_, address) = LibBCC.resolveSymbol(in: binary.file, symbol: function, pid: pid ?? -1)
             else { throw error }
             functions = [

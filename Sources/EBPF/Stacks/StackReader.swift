@@ -64,7 +64,7 @@ extension SymbolResolver {
         }
         var name = symbol.name
         if let demangled = SwiftDemangler.demangle(symbol.name) {
-            name = SwiftFunctionName(demangled: demangled)?.description ?? demangled
+            name = SwiftFunctionName(demangled: demangled)?.qualifiedName ?? demangled
         }
         return StackFrame(address: address, function: name, module: symbol.module.isEmpty ? nil : symbol.module)
     }

@@ -38,6 +38,28 @@ enum FunctionSelection {
     static func select(_ query: String, from functions: [ELFFunction], in binaryDescription: String) throws(EBPFError)
         -> [NamedFunction]
     {
+        let chosen = try matches(query, in: functions)
+        guard chosen.count <= limit else {
+            throw EBPFError(
+                .invalidArgument,
+                "\(NameValidation.quoted(query)) matches \(chosen.count) functions in \(binaryDescription); at most \(limit) can be probed at once: narrow the pattern"
+            )
+        }
+        guard !chosen.isEmpty else {
+            throw EBPFError(
+                .notFound,
+                "no function in \(binaryDescription) matches \(NameValidation.quoted(query)); list its functions with UserFunction.all(in:matching:) or `ebpf-trace --list-functions`"
+            )
+        }
+        return chosen
+    }
+
+    /// Every function `query` names among `functions`, as ``select(_:from:in:)`` finds them
+    /// but without its bound: none is an empty list.
+    ///
+    /// - Throws: ``EBPFError/Code/invalidArgument`` for a query ``NameValidation/userFunction(_:)``
+    ///   refuses or a regular expression that does not compile.
+    static func matches(_ query: String, in functions: [ELFFunction]) throws(EBPFError) -> [NamedFunction] {
         try NameValidation.userFunction(query)
         var names = SwiftNames(functions)
         var matched: [Int]
@@ -71,18 +93,6 @@ enum FunctionSelection {
                 continue
             }
             if rank(index) > rank(last) { chosen[chosen.count - 1] = index }
-        }
-        guard chosen.count <= limit else {
-            throw EBPFError(
-                .invalidArgument,
-                "\(NameValidation.quoted(query)) matches \(chosen.count) functions in \(binaryDescription); at most \(limit) can be probed at once: narrow the pattern"
-            )
-        }
-        guard !chosen.isEmpty else {
-            throw EBPFError(
-                .notFound,
-                "no function in \(binaryDescription) matches \(NameValidation.quoted(query)); list its functions with UserFunction.all(in:matching:) or `ebpf-trace --list-functions`"
-            )
         }
         return chosen.map { index in
             NamedFunction(

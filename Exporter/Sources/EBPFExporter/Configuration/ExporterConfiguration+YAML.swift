@@ -128,12 +128,13 @@ extension AggregationMetric {
         point = try reader.point(kind == "latency" && !event.contains(":") ? "syscall:" + event : event, at: eventNode)
         switch kind {
         case "latency":
-            guard point.kind == .syscall else {
+            guard point.returnPoint != nil else {
                 throw reader.error(
-                    eventNode, "a latency is a syscall's, from entry to exit: latency: read; '\(event)' is not one")
+                    eventNode,
+                    "a latency runs from an entry to its return (latency: read, kprobe:vfs_read, uprobe:/srv/app:Server.handle); '\(event)' has none"
+                )
             }
-            let syscall = event.hasPrefix("syscall:") ? String(event.dropFirst("syscall:".count)) : event
-            measure = .latency(syscall: syscall)
+            measure = .latency
             if let field {
                 throw reader.error(
                     fields["field"], "a latency has no field (it measures time), so 'field: \(field)' cannot apply")
@@ -169,6 +170,8 @@ extension AggregationMetric {
             case "tid": return .threadID
             case "uid": return .userID
             case "cpu": return .cpu
+            case "ustack": return .userStack
+            case "kstack": return .kernelStack
             default: return .field(by)
             }
         }

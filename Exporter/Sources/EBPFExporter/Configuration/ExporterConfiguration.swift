@@ -31,9 +31,10 @@ public struct AggregationMetric: Sendable {
         /// bucket (log2: 1, 3, 7, 15, …; linear: `min + step - 1`, …), with a bound below
         /// the buckets (`-1`, or `min - 1`) for the values under them.
         case histogram(field: String, buckets: HistogramBuckets)
-        /// A log2 histogram of a syscall's latency (entry to exit), in seconds (Prometheus's
-        /// base unit).
-        case latency(syscall: String)
+        /// A log2 histogram of the latency from the point to its return (a syscall's entry to
+        /// its exit, a kprobe to its kretprobe, a uprobe to its uretprobe), in seconds
+        /// (Prometheus's base unit).
+        case latency
     }
 
     /// The metric's name, as Prometheus requires: `[a-zA-Z_:][a-zA-Z0-9_:]*`.

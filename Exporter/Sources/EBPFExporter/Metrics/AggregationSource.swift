@@ -8,18 +8,15 @@ struct AggregationSource: Sendable {
     /// Starts the aggregation in `wrapper`.
     init(_ metric: AggregationMetric, in wrapper: EBPFWrapper<NoProgram>) throws(EBPFError) {
         self.metric = metric
-        var point = metric.point
         let measure: AggregationMeasure
         switch metric.measure {
         case .count: measure = .count
         case .sum(let field): measure = .statistics(of: field)
         case .histogram(let field, let buckets): measure = .histogram(of: field, buckets: buckets)
-        case .latency(let name):
-            measure = .latency
-            point = .syscall(name)
+        case .latency: measure = .latency
         }
         aggregation = try wrapper.aggregate(
-            point, measure, by: metric.key, filter: metric.filter, options: metric.options)
+            metric.point, measure, by: metric.key, filter: metric.filter, options: metric.options)
     }
 
     /// The metric's family and one sample (or histogram) per key, from the kernel's table now.
@@ -28,6 +25,8 @@ struct AggregationSource: Sendable {
         let labelName = metric.key?.description
         func labels(_ entry: Aggregation.Entry) -> [(name: String, value: String)] {
             guard let labelName else { return [] }
+            // A stack is one label value, its frames folded outermost first (`a;b;c`).
+            if let frames = entry.key?.stringsValue { return [(labelName, frames.reversed().joined(separator: ";"))] }
             return [(labelName, entry.key?.description ?? "")]
         }
         switch metric.measure {
