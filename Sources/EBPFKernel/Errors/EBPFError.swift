@@ -45,7 +45,7 @@ public struct EBPFError: Error, Sendable, CustomStringConvertible {
         public static let kernelHeadersMissing = Code(rawValue: "kernel headers missing")
         /// A record or value could not be decoded with the layout libbcc described.
         public static let decodingFailed = Code(rawValue: "decoding failed")
-        /// A tracepoint format file could not be parsed.
+        /// A tracepoint format file or folded stack text could not be parsed.
         public static let invalidFormat = Code(rawValue: "invalid format")
         /// The wrapper was closed; it cannot attach or open anything any more.
         public static let closed = Code(rawValue: "closed")
