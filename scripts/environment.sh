@@ -261,7 +261,7 @@ prepare_debian12() {
 # its binaries, then a build).
 debian13_packages=(
     libbpfcc-dev kmod bpftool
-    libc6-dev gcc systemtap-sdt-dev binutils util-linux iproute2 coreutils python3
+    libc6-dev gcc systemtap-sdt-dev binutils libxml2-utils util-linux iproute2 coreutils python3
     libncurses6 libcurl4t64 libxml2 libsqlite3-0 libstdc++-14-dev libgcc-14-dev git ca-certificates
 )
 prepare_debian13() {

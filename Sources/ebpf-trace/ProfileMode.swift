@@ -25,7 +25,8 @@ struct ProfileMode {
         _ = stopSignals.wait(seconds: duration)
         profile.detach()
         let stacks = try profile.foldedStacks()
-        print(FoldedStack.foldedText(stacks).terminalSafe, terminator: "")
+        // Frame names come from traced binaries: each line is escaped before it is printed.
+        for line in FoldedStack.foldedText(stacks).split(separator: "\n") { print(String(line).terminalSafe) }
         let failures = try profile.stackFailures()
         if failures.collisions + failures.other > 0 {
             Example.status("stacks not kept: \(failures.collisions) collisions, \(failures.other) other failures")

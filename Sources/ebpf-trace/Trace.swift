@@ -147,7 +147,8 @@ struct Trace: ParsableCommand {
         if let sampling = profileFrequency {
             guard sampling > 0 else { throw ValidationError("--frequency must be positive") }
             if countMode != nil || latency {
-                throw ValidationError("profile counts stacks itself: leave out --count-by, --sum, --histogram and --latency")
+                throw ValidationError(
+                    "profile counts stacks itself: leave out --count-by, --sum, --histogram and --latency")
             }
             return
         }

@@ -10,7 +10,9 @@ final class StackTests: XCTestCase {
     var insideInner: AttachPoint {
         .uprobe("StackFixture.inner(_:)", in: binary, offset: StackFixture.framePrologueSize, pid: ThisProcess.pid)
     }
-    let chain = ["EBPFTests.StackFixture.inner(_:)", "EBPFTests.StackFixture.middle(_:)", "EBPFTests.StackFixture.outer(_:)"]
+    let chain = [
+        "EBPFTests.StackFixture.inner(_:)", "EBPFTests.StackFixture.middle(_:)", "EBPFTests.StackFixture.outer(_:)",
+    ]
 
     /// The probe's user stack is the chain, innermost first, by Swift names, with the
     /// binary as each frame's module; the kernel stack is asked for too and recorded; a
@@ -96,7 +98,9 @@ final class StackTests: XCTestCase {
         XCTAssertEqual(StackFixture.outer(1), 5)
         XCTAssertTrue(waitUntil { events.count >= 1 })
         XCTAssertEqual(events.all.first?.userStack?.map(\.function), Array(chain.prefix(2)))
-        XCTAssertThrowsError(try b.attach(insideInner, options: ProbeOptions(stacks: StackCapture(user: true, maxDepth: 128))) { _ in }) {
+        XCTAssertThrowsError(
+            try b.attach(insideInner, options: ProbeOptions(stacks: StackCapture(user: true, maxDepth: 128))) { _ in }
+        ) {
             XCTAssertEqual(($0 as! EBPFError).code, .invalidArgument)
         }
     }

@@ -454,7 +454,8 @@ final class TraceCommandTests: XCTestCase {
             XCTAssertEqual(line.split(separator: ";").first, "sh", "only the spinner's samples: \(line)")
         }
         XCTAssertGreaterThanOrEqual(total, 20, run.standardOutput)
-        XCTAssertTrue(run.standardError.contains("wrote a flame graph of \(total) samples to \(svg)"), run.standardError)
+        XCTAssertTrue(
+            run.standardError.contains("wrote a flame graph of \(total) samples to \(svg)"), run.standardError)
         let drawn = try String(contentsOfFile: svg, encoding: .utf8)
         XCTAssertTrue(drawn.contains("<svg"), String(drawn.prefix(200)))
         XCTAssertTrue(drawn.contains("sh (\(total) samples, 100.00%)"), "the process's frame spans them all")

@@ -80,7 +80,10 @@ final class AttachPointTests: XCTestCase {
             (.uprobe("Server.handle*", in: "/srv/app"), "uprobe:/srv/app:Server.handle*"),
             (.uprobe("handle?", in: "/srv/app", pid: 4), "uprobe:/srv/app:handle??pid=4"),
             (.uprobe("/^Server\\.(get|put)/", in: "/srv/app"), "uprobe:/srv/app:/^Server\\.(get|put)/"),
-            (.uprobe("$s3App6ServerV6handleyyF", in: "/srv/app", offset: 4), "uprobe:/srv/app:$s3App6ServerV6handleyyF+4"),
+            (
+                .uprobe("$s3App6ServerV6handleyyF", in: "/srv/app", offset: 4),
+                "uprobe:/srv/app:$s3App6ServerV6handleyyF+4"
+            ),
         ]
         for (point, text) in points {
             XCTAssertEqual(point.description, text)

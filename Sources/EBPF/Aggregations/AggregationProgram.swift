@@ -84,7 +84,9 @@ import EBPFProgram
                 guard folded else { return .array((user ? userFrames : kernelFrames).map(FieldValue.string)) }
                 let name = bytes[12..<28].withUnsafeBytes { FieldLayout.cString($0) }
                 // bcc's profile -f: kernel frames marked `_[k]`, so the two halves read apart.
-                return .array(([name] + userFrames.reversed() + kernelFrames.reversed().map { $0 + "_[k]" }).map(FieldValue.string))
+                return .array(
+                    ([name] + userFrames.reversed() + kernelFrames.reversed().map { $0 + "_[k]" }).map(
+                        FieldValue.string))
             case .total: return nil
             case .signed: return .signed(Int64(bitPattern: word))
             case .unsigned: return .unsigned(word)

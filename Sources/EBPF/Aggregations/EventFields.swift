@@ -144,7 +144,9 @@ struct EventFields {
             // An argument read as a string is a `char *`; the others are 64-bit integers
             // (a user function's signed, as Swift's Int).
             let declared: (type: String, isSigned: Bool)? =
-                if strings.contains(index + 1) { ("const char *", false) } else if case .userRegisters = resolved.arguments {
+                if strings.contains(index + 1) {
+                    ("const char *", false)
+                } else if case .userRegisters = resolved.arguments {
                     ("long", true)
                 } else { nil }
             return Operand(

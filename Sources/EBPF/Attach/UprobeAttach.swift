@@ -63,14 +63,15 @@ extension Session {
                 throw EBPFError(error.code, "\(path): \(error.message)")
             }
             functions = try FunctionSelection.select(function, from: all, in: path)
-        } catch where error.code == .notFound {
+        } catch  where error.code == .notFound {
             // A symbol only libbcc finds (in a separate debug file, say) still works.
             guard (try? NameValidation.symbol(function, what: "symbol")) != nil,
                 let (_, address) = LibBCC.resolveSymbol(in: binary.file, symbol: function, pid: pid ?? -1)
             else { throw error }
             functions = [
                 NamedFunction(
-                    function: ELFFunction(symbol: function, address: address, size: 0, fileOffset: address, isGlobal: true),
+                    function: ELFFunction(
+                        symbol: function, address: address, size: 0, fileOffset: address, isGlobal: true),
                     name: function)
             ]
         }
@@ -81,7 +82,8 @@ extension Session {
             )
         }
         for found in functions where found.function.fileOffset.addingReportingOverflow(offset).overflow {
-            throw EBPFError(.invalidArgument, "offset \(offset) from '\(found.name)' in \(path) lies beyond any address")
+            throw EBPFError(
+                .invalidArgument, "offset \(offset) from '\(found.name)' in \(path) lies beyond any address")
         }
         let located = AttachPoint(
             .userFunction(function: function, binary: path, offset: offset, isReturn: isReturn, pid: pid))
@@ -97,7 +99,10 @@ extension Session {
     ) throws(EBPFError) -> Attachment {
         let prefix = sites.isReturn ? "r" : "p"
         let events = sites.fileOffsets.map { offset in
-            (eventName: ProbeEventName.make(prefix, "\(sites.binary.path)_0x\(String(offset, radix: 16))"), offset: offset)
+            (
+                eventName: ProbeEventName.make(prefix, "\(sites.binary.path)_0x\(String(offset, radix: 16))"),
+                offset: offset
+            )
         }
         beforeAttach()
         return try module.withFunction(fnName, type: .kprobe) { (program) throws(EBPFError) -> Attachment in
