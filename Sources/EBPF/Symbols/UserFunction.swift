@@ -18,7 +18,9 @@ public struct UserFunction: Sendable, Hashable, CustomStringConvertible {
     /// shell pattern (`"Server.*"`), a `/regular expression/`, a Swift name or a symbol, as
     /// ``AttachPoint/uprobe(_:in:offset:pid:)`` reads it, without its bound of 512.
     ///
-    /// - Parameter binary: A path, or a library name as the linker would find it (`"c"`).
+    /// - Parameters:
+    ///   - binary: A path, or a library name as the linker would find it (`"c"`).
+    ///   - pattern: What the functions' names or symbols match; every function by default.
     /// - Throws: ``EBPFError/Code/notFound`` for a missing binary,
     ///   ``EBPFError/Code/invalidArgument`` for a name that cannot be one or a regular
     ///   expression that does not compile, ``EBPFError/Code/invalidFormat`` for a file that
