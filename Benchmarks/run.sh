@@ -38,10 +38,4 @@ Benchmarks/.build/release/ebpf-bench --baselines Benchmarks/baselines \
 # Each attach mechanism's cost per traced syscall, in the 6.1 guest: Figures/attach-cost.md.
 ./Benchmarks/attach-cost.sh
 # A Swift function's uprobe, uretprobe and latency pair against bpftrace's: Figures/uprobe-cost.md.
-{
-    echo "# Uprobe cost, from the last run of Benchmarks/run.sh"
-    echo
-    echo "Written by \`Benchmarks/run.sh\`: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit, $(nproc) CPUs."
-    echo
-    Benchmarks/.build/release/ebpf-bench uprobe-cost
-} | tee Figures/uprobe-cost.md
+./Benchmarks/uprobe-cost.sh
