@@ -260,7 +260,7 @@ prepare_debian12() {
 # and what the host's Swift toolchain needs to run and build there (found by trying: ldd of
 # its binaries, then a build).
 debian13_packages=(
-    libbpfcc-dev kmod bpftool
+    libbpfcc-dev kmod bpftool bpftrace
     libc6-dev gcc systemtap-sdt-dev binutils libxml2-utils util-linux iproute2 coreutils python3
     libncurses6 libcurl4t64 libxml2 libsqlite3-0 libstdc++-14-dev libgcc-14-dev git ca-certificates
 )

@@ -19,7 +19,7 @@ die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root (it installs packages with apt, links kernel headers and mounts tracefs). Try: sudo $0"
 
 export DEBIAN_FRONTEND=noninteractive
-packages=(libbpfcc-dev libclang-dev llvm-dev kmod python3-bpfcc bpfcc-tools bpftool pkg-config binutils prometheus systemtap-sdt-dev gcc libc6-dev chromium libxml2-utils)
+packages=(libbpfcc-dev libclang-dev llvm-dev kmod python3-bpfcc bpfcc-tools bpftool bpftrace pkg-config binutils prometheus systemtap-sdt-dev gcc libc6-dev chromium libxml2-utils)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

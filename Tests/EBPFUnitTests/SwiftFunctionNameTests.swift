@@ -79,6 +79,20 @@ final class SwiftFunctionNameTests: XCTestCase {
             ), "static Swift.Task.sleep(nanoseconds:)")
     }
 
+    /// The copies an optimized build makes of a function, which its calls reach instead of
+    /// it, are named as the function.
+    func testSpecializationsAreNamedAsTheirFunction() {
+        XCTAssertEqual(
+            name("generic specialization <Swift.Int> of Mod.gen<A where A: Swift.Equatable>(A) -> A"), "Mod.gen(_:)")
+        XCTAssertEqual(
+            name("function signature specialization <Arg[1] = Dead> of static Mod.Lang.known(withName: Swift.String) -> Mod.Lang?"),
+            "static Mod.Lang.known(withName:)")
+        XCTAssertEqual(
+            name(
+                "function signature specialization <Arg[0] = [Closure Propagated : closure #1 (Swift.Int) -> Swift.Int in Mod.run() -> (), Argument Types : []]> of generic specialization <Swift.Int> of Mod.Box<A>.map(_: (A) -> A) -> Mod.Box<A>"
+            ), "Mod.Box.map(_:)")
+    }
+
     func testExtensionsTakeTheModuleOfTheType() throws {
         XCTAssertEqual(name("(extension in Other):Mod.Type.f() throws -> Swift.Int"), "Mod.Type.f()")
         XCTAssertEqual(name("(extension in Mod):Swift.Array.extra() -> ()"), "Swift.Array.extra()")
@@ -161,8 +175,9 @@ final class SwiftFunctionNameTests: XCTestCase {
             "outlined copy of Mod.Task?",
             "outlined init with take of Mod.Server",
             "specialized Mod.gen<A>(A) -> A",
-            "generic specialization <Swift.Int> of Mod.gen<A where A: Swift.Equatable>(A) -> A",
-            "function signature specialization <Arg[1] = Dead> of static Mod.Lang.known(withName: Swift.String) -> Mod.Lang?",
+            "generic specialization <Swift.Int> of closure #1 () -> () in Mod.gen<A>(A) -> ()",
+            "function signature specialization <Arg[1] = Dead> of Mod.gen(Swift.Int) -> Swift.Int with unmangled suffix \".cold.1\"",
+            "generic specialization <Swift.Int of Mod.gen<A>(A) -> A",
             "(2) await resume partial function for Mod.Channel.read<A where A: Swift.Sendable>(as: A.Type) async throws -> A?",
             "(1) suspend resume partial function for Mod.Server.fetch() async -> Swift.Int",
             "async function pointer to Mod.Server.g() async throws -> Swift.Int",
@@ -275,6 +290,8 @@ final class SwiftFunctionNameTests: XCTestCase {
             if let range = expected.range(of: ".__allocating_init(") {
                 expected.replaceSubrange(range, with: ".init(")
             }
+            // A specialization is named as the function it was made of.
+            if expected.hasPrefix("specialized ") { expected.removeFirst("specialized ".count) }
             if expected.hasSuffix(".__deallocating_deinit") {
                 expected = String(expected.dropLast("__deallocating_deinit".count)) + "deinit"
             }

@@ -50,7 +50,8 @@ enum UprobeCost {
 
     /// bpftrace's program for `kind` on `symbol`.
     static func bpftraceProgram(_ kind: Probe, binary: String, symbol: String) -> String {
-        let point = "\(binary):\(symbol)"
+        // Quoted: bpftrace would read a `$s…` symbol as one of its variables.
+        let point = "\(binary):\"\(symbol)\""
         switch kind {
         case .uprobe: return "uprobe:\(point) { @calls = count(); }"
         case .uretprobe: return "uretprobe:\(point) { @calls = count(); }"
@@ -60,10 +61,12 @@ enum UprobeCost {
         }
     }
 
-    /// bpftrace running `program`, once it says its probes are attached.
+    /// bpftrace running `program`, once its probes are attached: its `BEGIN` runs after
+    /// them (its "Attaching" line comes before, on stderr).
     static func startBpftrace(_ program: String) throws -> Child {
-        let child = try Child(["/usr/bin/bpftrace", "-e", program], quiet: true)
-        guard child.line(startingWith: "Attaching") != nil else {
+        let child = try Child(
+            ["/usr/bin/bpftrace", "-B", "line", "-e", "BEGIN { printf(\"ready\\n\"); } " + program], quiet: true)
+        guard child.line(startingWith: "ready") != nil else {
             throw BenchError("bpftrace did not attach: \(program)")
         }
         return child

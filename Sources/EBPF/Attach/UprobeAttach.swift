@@ -62,7 +62,9 @@ extension Session {
             } catch {
                 throw EBPFError(error.code, "\(path): \(error.message)")
             }
-            functions = try FunctionSelection.select(function, from: all, in: path)
+            functions = JumpThunk.removing(from: try FunctionSelection.select(function, from: all, in: path)) {
+                try? binary.file.read(at: $0.function.fileOffset, count: JumpThunk.length)
+            }
         } catch  where error.code == .notFound {
             // A symbol only libbcc finds (in a separate debug file, say) still works.
             guard (try? NameValidation.symbol(function, what: "symbol")) != nil,

@@ -2,9 +2,11 @@
 /// from the Swift runtime's full demangling of its symbol
 /// (`MyModule.Server.handle(request: Swift.Int) -> Swift.Int`).
 ///
-/// Only plain functions, methods, initializers, deinitializers and accessors have one:
-/// closures, thunks, specializations, local functions, async and coroutine parts, operators,
-/// metadata and the like do not, nor does anything this reader is not sure of.
+/// Only plain functions, methods, initializers, deinitializers and accessors have one, and
+/// the copies an optimized build specializes of them (`generic specialization <Swift.Int>
+/// of …`, `function signature specialization <Arg[1] = Dead> of …`), which calls reach
+/// instead of the function: closures, thunks, local functions, async and coroutine parts,
+/// operators, metadata and the like do not, nor does anything this reader is not sure of.
 struct SwiftFunctionName: Sendable, Hashable, CustomStringConvertible {
     /// The module: the one of the type an extension extends, for a method of an extension.
     let module: String
@@ -29,8 +31,33 @@ struct SwiftFunctionName: Sendable, Hashable, CustomStringConvertible {
     /// The name `demangled` (the Swift runtime's full demangling of a symbol) gives, or nil
     /// when it is not a plain function, method, initializer, deinitializer or accessor.
     init?(demangled: String) {
-        guard let name = DemangledReader.read(demangled) else { return nil }
+        guard let function = Self.unspecialized(demangled), let name = DemangledReader.read(String(function)) else {
+            return nil
+        }
         self = name
+    }
+
+    /// The function a specialization was made of (`F` of `generic specialization
+    /// <Swift.Int> of F`, of `function signature specialization <Arg[1] = Dead> of F`, of
+    /// both in turn), `demangled` itself when it is none; nil when its brackets do not close.
+    static func unspecialized(_ demangled: String) -> Substring? {
+        var rest = Substring(demangled)
+        while let kind = ["generic specialization <", "function signature specialization <"].first(where: {
+            rest.hasPrefix($0)
+        }) {
+            rest = rest.dropFirst(kind.count)
+            var depth = 1
+            var previous: Character = "<"
+            while depth > 0, let character = rest.first {
+                if character == "<" { depth += 1 }
+                if character == ">", previous != "-" { depth -= 1 }
+                previous = character
+                rest = rest.dropFirst()
+            }
+            guard depth == 0, rest.hasPrefix(" of ") else { return nil }
+            rest = rest.dropFirst(" of ".count)
+        }
+        return rest
     }
 
     /// `MyModule.Server.handle(request:)`, `static MyModule.Server.make()`,
