@@ -1,6 +1,7 @@
-/// A function whose code only jumps to another: what an optimized Swift build leaves in
-/// front of a specialized copy of a function (`push %rbp; mov %rsp,%rbp; pop %rbp; jmp COPY`),
-/// so that a name selecting both would count a call through it twice.
+/// A function whose code only jumps to another: the thunks an optimized Swift build leaves
+/// in front of the code it calls (`push %rbp; mov %rsp,%rbp; pop %rbp; jmp TARGET`), as in
+/// front of a specialized copy of a function, so that a name selecting both would count a
+/// call through the thunk twice.
 enum JumpThunk {
     /// The bytes to read at a function's start to recognize one.
     static let length = 16
