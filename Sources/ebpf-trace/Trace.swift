@@ -69,9 +69,10 @@ struct Trace: ParsableCommand {
     var envp = false
 
     @Option(
+        name: [.long, .customLong("usdt-strings")],
         help: """
             Argument numbers (from 1, comma-separated) to print as the strings they point to, \
-            in each USDT or uprobe event that has them.
+            in each USDT or uprobe event that has them. (--usdt-strings is its former name.)
             """)
     var strings: String?
 
@@ -149,6 +150,10 @@ struct Trace: ParsableCommand {
             if countMode != nil || latency {
                 throw ValidationError(
                     "profile counts stacks itself: leave out --count-by, --sum, --histogram and --latency")
+            }
+            if tid != nil || uid != nil || comm != nil || format != "table" || strings != nil {
+                throw ValidationError(
+                    "profile takes --frequency, --pid, --duration and --flame-graph; it prints folded stacks")
             }
             return
         }

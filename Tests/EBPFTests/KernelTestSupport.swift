@@ -290,3 +290,47 @@ let childReadyTimeout: Duration = .seconds(600)
 /// bound only a failure reaches (a condition that holds returns at once), set for a loaded
 /// qemu guest, which may take seconds to deliver an event.
 let eventTimeout: Duration = .seconds(60)
+
+/// A thread of the test's own that makes the calls a probe filters by thread, so that what
+/// the test's thread does meanwhile (a compile, which redirects its output with dup2) is not
+/// among them. ``run(_:)`` runs a closure there and returns when it has.
+final class CallingThread: @unchecked Sendable {
+    // @unchecked Sendable: `work` is handed over under the semaphores' happens-before.
+    private var work: (() -> Void)?
+    private let ready = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+    private let threadID = Locked<Int32>(0)
+
+    init() {
+        Thread { [self] in
+            threadID.withLock { $0 = ThisProcess.tid }
+            done.signal()
+            while true {
+                ready.wait()
+                guard let work else { return }
+                work()
+                self.work = nil
+                done.signal()
+            }
+        }.start()
+        done.wait()
+    }
+
+    /// The thread's id.
+    var tid: Int32 { threadID.withLock { $0 } }
+
+    /// Runs `body` on the thread; returns its result once it has run.
+    func run<Result>(_ body: @escaping () -> Result) -> Result {
+        var result: Result?
+        work = { result = body() }
+        ready.signal()
+        done.wait()
+        return result!
+    }
+
+    /// Ends the thread.
+    func stop() {
+        work = nil
+        ready.signal()
+    }
+}

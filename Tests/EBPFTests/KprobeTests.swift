@@ -217,19 +217,30 @@ final class KprobeTests: XCTestCase {
             XCTAssertTrue(b.session.probes.isEmpty && b.session.attachments.isEmpty, "nothing half attached")
             return
         }
-        let probe = try b.attach(.kretprobe("ksys_dup3"), filter: ourProcess) { events.append($0) }
+        // The calls come from a thread of their own: a compile on this thread redirects its
+        // output with dup2, which is ksys_dup3 too.
+        let caller = CallingThread()
+        defer { caller.stop() }
+        let onCaller = ProbeFilter(threadID: caller.tid)
+        let probe = try b.attach(.kretprobe("ksys_dup3"), filter: onCaller) { events.append($0) }
         XCTAssertEqual(probe.eventName, "kretprobe:ksys_dup3")
-        let latency = try b.aggregate(.kprobe("ksys_dup3"), .latency, filter: ourProcess)
+        let latency = try b.aggregate(.kprobe("ksys_dup3"), .latency, filter: onCaller)
+        let returned = try b.aggregate(.kretprobe("ksys_dup3"), .histogram(of: "ret"), filter: onCaller)
         let source = open("/dev/null", O_RDONLY)
         defer { close(source) }
         let target = unusedDescriptor()
-        XCTAssertEqual(dup3(source, target, O_CLOEXEC), target)
+        XCTAssertEqual(caller.run { self.dup3(source, target, O_CLOEXEC) }, target)
         close(target)
-        XCTAssertEqual(dup3(source, source, 0), -1)
+        XCTAssertEqual(caller.run { self.dup3(source, source, 0) }, -1)
         XCTAssertTrue(waitUntil { events.count >= 2 }, "\(events.all)")
         XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
         XCTAssertEqual(events.inFiringOrder.map { $0.ret?.intValue }, [Int(target), -Int(EINVAL)])
         XCTAssertEqual(try latency.snapshot().map(\.count), [2])
+        // `ret` typed from BTF (int) in an aggregation too: -22 falls below the buckets.
+        let histogram = try XCTUnwrap(try returned.snapshot().first)
+        XCTAssertEqual(histogram.count, 2)
+        XCTAssertEqual(histogram.belowRangeCount, 1)
+        XCTAssertEqual(histogram.sum, Int64(target) - Int64(EINVAL))
     }
 
     /// Parameters from BTF, one level into `struct sock`: `tcp_connect(struct sock *sk)`

@@ -1,6 +1,9 @@
 @_spi(Generator) @testable import EBPF
+import CTestSupport
 import Foundation
 import XCTest
+@testable import EBPFKernel
+@testable import EBPFProgram
 
 /// Stacks recorded with closure events and as aggregation keys, on the test binary's own
 /// call chain `outer → middle → inner` (``StackFixture``) and on a syscall's kernel path.
@@ -13,6 +16,17 @@ final class StackTests: XCTestCase {
     let chain = [
         "EBPFTests.StackFixture.inner(_:)", "EBPFTests.StackFixture.middle(_:)", "EBPFTests.StackFixture.outer(_:)",
     ]
+
+    /// `inner` starts with the frame set-up the probe's offset skips: `push %rbp; mov
+    /// %rsp,%rbp`, read from the binary (a build adding `endbr64` would move it).
+    func testInnerStartsWithTheFrameSetUpItsProbeSkips() throws {
+        let file = try FileDescriptor.open(binary, O_RDONLY)
+        let inner = try XCTUnwrap(
+            FunctionSelection.select("StackFixture.inner(_:)", from: try ELFFunctions.read(file), in: binary).first)
+        XCTAssertEqual(
+            try file.read(at: inner.function.fileOffset, count: Int(StackFixture.framePrologueSize)),
+            [0x55, 0x48, 0x89, 0xE5])
+    }
 
     /// The probe's user stack is the chain, innermost first, by Swift names, with the
     /// binary as each frame's module; the kernel stack is asked for too and recorded; a
@@ -43,21 +57,26 @@ final class StackTests: XCTestCase {
         XCTAssertEqual(try probe.stackFailures(), StackFailures())
     }
 
-    /// A syscall's kernel stack holds the kernel's syscall entry.
+    /// At a tracepoint inside the kernel, the kernel's stack holds the path from the
+    /// syscall that led there: renaming the thread (a raw prctl) reaches `task:task_rename`
+    /// from `do_syscall_64`. (At a syscall's own tracepoint the kernel passes the caller's
+    /// user registers on some kernels, 6.1's among them, so its kernel stack is empty there.)
     func testAKernelStackHoldsTheSyscallPath() throws {
         try requireKernel()
         let b = try EBPFWrapper()
         defer { b.close() }
         let events = Collected<ProbeEvent>()
-        try b.attach(.syscall("getppid"), filter: ourThread, options: ProbeOptions(stacks: .both)) {
+        try b.attach(.tracepoint("task:task_rename"), filter: ourThread, options: ProbeOptions(stacks: .both)) {
             events.append($0)
         }
-        XCTAssertEqual(getppid(), getppid())
+        let name = ThisProcess.comm
+        XCTAssertEqual(cts_set_thread_name("ebpf-renamed"), 0)
+        XCTAssertEqual(cts_set_thread_name(name), 0)
         XCTAssertTrue(waitUntil { events.count >= 2 })
         for event in events.all {
-            let kernel = try XCTUnwrap(event.kernelStack).map(\.function)
-            XCTAssertTrue(kernel.contains("do_syscall_64"), "\(kernel)")
-            XCTAssertEqual(Set(try XCTUnwrap(event.kernelStack).compactMap(\.module)), ["[kernel]"])
+            let kernel = try XCTUnwrap(event.kernelStack)
+            XCTAssertTrue(kernel.map(\.function).contains("do_syscall_64"), "\(kernel.map(\.function))")
+            XCTAssertEqual(Set(kernel.compactMap(\.module)), ["[kernel]"])
             XCTAssertNotNil(event.userStack)
         }
     }
@@ -85,6 +104,25 @@ final class StackTests: XCTestCase {
         XCTAssertThrowsError(try b.aggregate(.syscall("getppid")).foldedStacks()) { error in
             XCTAssertEqual((error as! EBPFError).code, .invalidArgument)
         }
+    }
+
+    /// Kernel stacks as keys (bpftrace's `@[kstack] = count()`): the same path twice is one
+    /// key counted 2, the same in every process; `take()` hands it over and starts afresh.
+    func testKernelStacksAsKeysAreTakenWhole() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let stacks = try b.aggregate(.tracepoint("task:task_rename"), by: .kernelStack, filter: ourThread)
+        let name = ThisProcess.comm
+        for _ in 0..<2 { XCTAssertEqual(cts_set_thread_name(name), 0) }
+        let taken = try stacks.take()
+        XCTAssertEqual(taken.map(\.count), [2], "\(taken)")
+        XCTAssertTrue(taken.first?.key?.stringsValue?.contains("do_syscall_64") == true, "\(taken)")
+        XCTAssertEqual(try stacks.take().count, 0)
+        XCTAssertEqual(cts_set_thread_name(name), 0)
+        // As bpftrace prints a stack key: its frames on lines of their own, then the count.
+        let text = try stacks.text()
+        XCTAssertTrue(text.contains("\n    do_syscall_64\n") && text.hasSuffix("\ncount 1"), text)
     }
 
     func testStackDepthIsBounded() throws {

@@ -26,7 +26,8 @@ final class JumpThunkTests: XCTestCase {
     func testOnlyThunksToAnotherSelectedFunctionAreLeftOut() {
         func named(_ address: UInt64) -> NamedFunction {
             NamedFunction(
-                function: ELFFunction(symbol: "f\(address)", address: address, size: 16, fileOffset: address, isGlobal: true),
+                function: ELFFunction(
+                    symbol: "f\(address)", address: address, size: 16, fileOffset: address, isGlobal: true),
                 name: "M.f(_:)")
         }
         let code: [UInt64: [UInt8]] = [

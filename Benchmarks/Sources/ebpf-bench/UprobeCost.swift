@@ -110,7 +110,9 @@ enum UprobeCost {
         for kind in Probe.allCases {
             let ours = median(library[kind] ?? [base]) - base
             let theirs = median(bpftrace[kind] ?? [base]) - base
-            emit("| \(kind.rawValue) | \(Report.number(ours, 0)) | \(Report.number(theirs, 0)) | \(Report.ratio(ours, theirs)) |")
+            emit(
+                "| \(kind.rawValue) | \(Report.number(ours, 0)) | \(Report.number(theirs, 0)) | \(Report.ratio(ours, theirs)) |"
+            )
         }
     }
 }

@@ -87,6 +87,14 @@ final class ConfigurationTests: XCTestCase {
                 "c.yaml:5:5: unknown key 'colour' in a metric; expected name, help, count, sum, histogram, latency, field, linear, by, filter, max_keys or string_size"
             ),
             (
+                "metrics:\n  - name: a\n    latency: tracepoint:sched:sched_switch\n",
+                "c.yaml:3:14: a latency runs from an entry to its return (latency: read, kprobe:vfs_read, uprobe:/srv/app:Server.handle); 'tracepoint:sched:sched_switch' has none"
+            ),
+            (
+                "metrics:\n  - name: a\n    count: syscall:openat\n    by: ustack\n",
+                "c.yaml:4:9: 'by: ustack' cannot label a metric: a user stack's names go when its process exits, so its series would not last; use 'kstack', or ebpf-trace --count-by ustack"
+            ),
+            (
                 "metrics:\n  - name: a\n    help: no event\n",
                 "c.yaml:2:5: metric 'a' needs exactly one of count, sum, histogram or latency, naming its event"
             ),
@@ -134,7 +142,7 @@ final class ConfigurationTests: XCTestCase {
             ("", "c.yaml: is empty; it needs 'metrics' or 'programs'"),
             (
                 "programs:\n  - text: x\n    attach:\n      - uprobe: readline\n        function: f\n    tables: []\n",
-                "c.yaml:4:17: \"uprobe:readline\" is not an attach point: a uprobe is uprobe:BINARY:SYMBOL, e.g. uprobe:/usr/bin/bash:readline"
+                "c.yaml:4:17: \"uprobe:readline\" is not an attach point: a uprobe is uprobe:BINARY:FUNCTION, e.g. uprobe:/usr/bin/bash:readline or uprobe:/srv/app:Server.handle(request:)"
             ),
             (
                 "programs:\n  - text: x\n    attach: []\n    tables:\n      - table: t\n        name: m\n        type: summary\n",

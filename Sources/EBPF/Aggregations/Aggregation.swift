@@ -83,7 +83,8 @@ public final class Aggregation: Sendable, CustomStringConvertible {
             filling = 1 - old
             ProgramQuiescence.waitForRunningPrograms()
             let table = statistics[old]
-            return Self.sorted(entries(try table.takeAll(), of: table).filter { $0.count > 0 })
+            // Merged: distinct stack ids may name the same frames.
+            return Self.sorted(Self.merging(entries(try table.takeAll(), of: table)).filter { $0.count > 0 })
         }
     }
 

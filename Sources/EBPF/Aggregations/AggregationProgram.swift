@@ -83,7 +83,7 @@ import EBPFProgram
                 let kernelFrames = kernel ? stacks.frames(id: kstack, pid: nil).map(\.function) : []
                 guard folded else { return .array((user ? userFrames : kernelFrames).map(FieldValue.string)) }
                 let name = bytes[12..<28].withUnsafeBytes { FieldLayout.cString($0) }
-                // bcc's profile -f: kernel frames marked `_[k]`, so the two halves read apart.
+                // bcc's profile -f -a: kernel frames marked `_[k]`, so the two halves read apart.
                 return .array(
                     ([name] + userFrames.reversed() + kernelFrames.reversed().map { $0 + "_[k]" }).map(
                         FieldValue.string))
@@ -185,6 +185,9 @@ import EBPFProgram
             // return is timed from its own entry; a return whose entry was not seen (a call
             // in progress at the attach) finds depth 0 and counts nothing.
             field = nil
+            // (A return the kernel does not report, past 64 nested uprobe returns or when a
+            // kretprobe's instances run out, leaves the thread's calls one deeper, and its
+            // later returns timed from deeper entries: raise `maxActive` for kretprobes.)
             valueLines = [
                 "u32 ebpf_tid = ebpf_id;", "u32 *ebpf_depth = \(Self.depthTableName).lookup(&ebpf_tid);",
                 "if (!ebpf_depth || *ebpf_depth == 0) return 0;", "*ebpf_depth -= 1;",
@@ -231,7 +234,10 @@ import EBPFProgram
             lines.append("    if (!ebpf_depth) return 0;")
             lines.append("    u64 ebpf_call = ((u64)ebpf_tid << 32) | *ebpf_depth;")
             lines.append("    u64 ebpf_now = bpf_ktime_get_ns();")
-            lines.append("    if (\(Self.startTableName).update(&ebpf_call, &ebpf_now) == 0) *ebpf_depth += 1;")
+            // One deeper even when the start cannot be kept (a full table): that call's return
+            // then finds no start and counts nothing, and the calls around it keep theirs.
+            lines.append("    \(Self.startTableName).update(&ebpf_call, &ebpf_now);")
+            lines.append("    *ebpf_depth += 1;")
             lines.append("    return 0;")
             lines.append("}")
         }
@@ -304,7 +310,11 @@ import EBPFProgram
         case .stack(let user):
             return (
                 .stack(user: user, kernel: !user, folded: false),
-                ["ebpf_key.pid = ebpf_id >> 32;", "ebpf_key.ustack = -1;", "ebpf_key.kstack = -1;"]
+                // A user stack is named in its process; a kernel stack is the same in every one.
+                [
+                    user ? "ebpf_key.pid = ebpf_id >> 32;" : "ebpf_key.pid = 0;", "ebpf_key.ustack = -1;",
+                    "ebpf_key.kstack = -1;",
+                ]
                     + StackTable.record(into: user ? "ebpf_key.ustack" : "ebpf_key.kstack", user: user)
             )
         case .foldedStack:

@@ -121,6 +121,17 @@ struct EventFields {
         }
     }
 
+    /// A kernel function's integer value as a field of its C type (`int`: a signed 32-bit
+    /// value in its 64-bit register); nil for other kinds.
+    static func integerField(_ parameter: KernelParameter) -> TracepointFormat.Field? {
+        guard case .integer(let size, let signed) = parameter.value else { return nil }
+        let names = [1: "char", 2: "short", 4: "int", 8: "long"]
+        guard let name = names[size] else { return nil }
+        return TracepointFormat.Field(
+            name: parameter.name, type: (signed ? "" : "unsigned ") + name, offset: 0, size: 8, isSigned: signed,
+            arrayLength: nil, isDynamic: false)
+    }
+
     /// The field called `name`, which serves as `role` (named in the error).
     ///
     /// - Throws: ``EBPFError/Code/notFound`` when the event has no such field.
@@ -155,13 +166,21 @@ struct EventFields {
                         name: name, type: $0.type, offset: 0, size: 8, isSigned: $0.isSigned, arrayLength: nil,
                         isDynamic: false)
                 }, source: .argument(index), pointersAreUser: true)
-        case .functionRegisters, .kernelReturn, .sample:
+        case .kernelReturn(let returnValue):
+            guard let index = names.firstIndex(of: name) else { throw missing }
+            return Operand(
+                field: returnValue.flatMap(Self.integerField), source: .argument(index), pointersAreUser: false)
+        case .functionRegisters, .sample:
             guard let index = names.firstIndex(of: name) else { throw missing }
             return Operand(field: nil, source: .argument(index), pointersAreUser: true)
-        case .trampoline(let parameters, _, _):
+        case .trampoline(let parameters, _, let returnValue):
             guard let index = names.firstIndex(of: name) else { throw missing }
-            // The return value is kept after the six parameters.
-            return Operand(field: nil, source: .argument(index < parameters.count ? index : 6), pointersAreUser: true)
+            // The return value is kept after the six parameters, typed as BTF declares it.
+            guard index < parameters.count else {
+                return Operand(
+                    field: returnValue.flatMap(Self.integerField), source: .argument(6), pointersAreUser: false)
+            }
+            return Operand(field: nil, source: .argument(index), pointersAreUser: true)
         }
     }
 }

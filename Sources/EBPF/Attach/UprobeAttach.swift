@@ -31,14 +31,41 @@ struct UserFunctionSites: Sendable, Hashable {
 
 /// A binary opened once for its uprobes: its functions are read through this descriptor and
 /// the kernel attaches through `/proc/self/fd/N`, so a path swapped meanwhile cannot move a
-/// probe into another file.
+/// probe into another file. Closed once the uprobes are attached (the kernel holds the file
+/// itself then).
 final class OpenedBinary: Sendable {
     let path: String
-    let file: FileDescriptor
+    private let file: Lock<FileDescriptor?>
 
     init(path: String, file: consuming FileDescriptor) {
         self.path = path
-        self.file = file
+        self.file = Lock(file)
+    }
+
+    /// `body`'s result with the open file; `closed` when it was closed.
+    func withFile<Result>(
+        _ body: (borrowing FileDescriptor) throws(EBPFError) -> Result
+    ) throws(EBPFError) -> Result {
+        try file.withLock { (file) throws(EBPFError) -> Result in
+            switch file {
+            case .some(let open): return try body(open)
+            case .none: throw EBPFError(.closed, "the binary \(path) was closed once its uprobes were attached")
+            }
+        }
+    }
+
+    /// The functions the file defines, errors naming the file.
+    func functions() throws(EBPFError) -> [ELFFunction] {
+        do throws(EBPFError) {
+            return try withFile { (file) throws(EBPFError) in try ELFFunctions.read(file) }
+        } catch {
+            throw EBPFError(error.code, "\(path): \(error.message)")
+        }
+    }
+
+    func close() {
+        let taken = file.withLock { $0.take() }
+        _ = taken  // Closed here, outside the lock.
     }
 }
 
@@ -56,19 +83,22 @@ extension Session {
         let binary = OpenedBinary(path: path, file: try Self.openBinary(path, pid: pid))
         var functions: [NamedFunction]
         do throws(EBPFError) {
-            let all: [ELFFunction]
-            do throws(EBPFError) {
-                all = try ELFFunctions.read(binary.file)
-            } catch {
-                throw EBPFError(error.code, "\(path): \(error.message)")
-            }
-            functions = JumpThunk.removing(from: try FunctionSelection.select(function, from: all, in: path)) {
-                try? binary.file.read(at: $0.function.fileOffset, count: JumpThunk.length)
+            let selected = try FunctionSelection.select(function, from: try binary.functions(), in: path)
+            functions = JumpThunk.removing(from: selected) { found in
+                try? binary.withFile { (file) throws(EBPFError) in
+                    do throws(SystemCallFailure) {
+                        return try file.read(at: found.function.fileOffset, count: JumpThunk.length)
+                    } catch {
+                        throw error.error(.systemCallFailed, "could not read \(path)")
+                    }
+                }
             }
         } catch  where error.code == .notFound {
             // A symbol only libbcc finds (in a separate debug file, say) still works.
             guard (try? NameValidation.symbol(function, what: "symbol")) != nil,
-                let (_, address) = LibBCC.resolveSymbol(in: binary.file, symbol: function, pid: pid ?? -1)
+                let address = try? binary.withFile({ (file) throws(EBPFError) in
+                    LibBCC.resolveSymbol(in: file, symbol: function, pid: pid ?? -1)?.offset
+                })
             else { throw error }
             functions = [
                 NamedFunction(
@@ -80,12 +110,17 @@ extension Session {
         if offset != 0, functions.count > 1 {
             throw EBPFError(
                 .invalidArgument,
-                "an offset needs one function, and '\(function)' names \(functions.count) in \(path) (\(functions.prefix(5).map(\.name).joined(separator: ", "))\(functions.count > 5 ? ", …" : "")); name one"
+                "an offset needs one function, and \(NameValidation.quoted(function)) names \(functions.count) in \(path) (\(functions.prefix(5).map { NameValidation.quoted($0.name) }.joined(separator: ", "))\(functions.count > 5 ? ", …" : "")); name one"
             )
         }
-        for found in functions where found.function.fileOffset.addingReportingOverflow(offset).overflow {
+        for found in functions
+        where found.function.fileOffset.addingReportingOverflow(offset).overflow
+            || (found.function.size > 0 && offset >= found.function.size)
+        {
             throw EBPFError(
-                .invalidArgument, "offset \(offset) from '\(found.name)' in \(path) lies beyond any address")
+                .invalidArgument,
+                "offset \(offset) lies outside \(NameValidation.quoted(found.name)) in \(path), which is \(found.function.size) bytes long"
+            )
         }
         let located = AttachPoint(
             .userFunction(function: function, binary: path, offset: offset, isReturn: isReturn, pid: pid))
@@ -107,14 +142,17 @@ extension Session {
             )
         }
         beforeAttach()
+        // The kernel holds the file once the uprobes are attached: the descriptor closes.
+        defer { sites.binary.close() }
         return try module.withFunction(fnName, type: .kprobe) { (program) throws(EBPFError) -> Attachment in
-            do throws(SystemCallFailure) {
-                let hook = try LibBCC.Hook.uprobes(
-                    program: program, isReturn: sites.isReturn, sites: events, binary: sites.binary.file,
-                    pid: sites.pid ?? -1)
-                return Attachment(point: sites.point, functionName: fnName, hook: hook)
-            } catch {
-                throw error.error(.attachFailed, "could not attach '\(fnName)' at \(sites.point)")
+            try sites.binary.withFile { (file) throws(EBPFError) -> Attachment in
+                do throws(SystemCallFailure) {
+                    let hook = try LibBCC.Hook.uprobes(
+                        program: program, isReturn: sites.isReturn, sites: events, binary: file, pid: sites.pid ?? -1)
+                    return Attachment(point: sites.point, functionName: fnName, hook: hook)
+                } catch {
+                    throw error.error(.attachFailed, "could not attach '\(fnName)' at \(sites.point)")
+                }
             }
         }
     }

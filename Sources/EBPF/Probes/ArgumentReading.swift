@@ -20,6 +20,20 @@ public struct ArgumentReading: Sendable, Hashable {
     /// Each `struct sock *` parameter read one level down: `ProbeOptions(arguments: .socketAddresses)`.
     public static let socketAddresses = ArgumentReading(socketAddresses: true)
 
+    @available(*, deprecated, renamed: "strings", message: "strings applies to uprobes' arguments too")
+    public var usdtStrings: Set<Int> {
+        get { strings }
+        set { strings = newValue }
+    }
+
+    @available(*, deprecated, renamed: "init(socketAddresses:strings:)")
+    public init(socketAddresses: Bool = false, usdtStrings: Set<Int>) {
+        self.init(socketAddresses: socketAddresses, strings: usdtStrings)
+    }
+
+    @available(*, deprecated, renamed: "strings(_:)")
+    public static func usdtStrings(_ numbers: Set<Int>) -> ArgumentReading { ArgumentReading(strings: numbers) }
+
     /// The arguments `numbers` read as strings: `ProbeOptions(arguments: .strings([1]))`.
     public static func strings(_ numbers: Set<Int>) -> ArgumentReading { ArgumentReading(strings: numbers) }
 }

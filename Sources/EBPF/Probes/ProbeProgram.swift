@@ -173,24 +173,22 @@ import EBPFProgram
                         value: "ebpf_args[\(index)]", bits: nil)
                 }
             }
-        case .userRegisters(let sites, let strings):
-            if sites.isReturn {
-                builder.addScalar(name: "ret", cType: "s64", size: 8, kind: .signed, value: "ebpf_args[0]", bits: nil)
-            } else {
-                for index in 0..<6 {
-                    let name = "arg\(index + 1)"
-                    if strings.contains(index + 1) {
-                        builder.addUserString(name: name, pointer: "(const void *)ebpf_args[\(index)]")
-                    } else {
-                        builder.addScalar(
-                            name: name, cType: "s64", size: 8, kind: .signed, value: "ebpf_args[\(index)]", bits: nil)
-                    }
+        case .kernelReturn(nil):
+            builder.addReturnRegister()
+        case .userRegisters(let sites, _) where sites.isReturn:
+            builder.addReturnRegister()
+        case .userRegisters(_, let strings):
+            for index in 0..<6 {
+                let name = "arg\(index + 1)"
+                if strings.contains(index + 1) {
+                    builder.addUserString(name: name, pointer: "(const void *)ebpf_args[\(index)]")
+                } else {
+                    builder.addScalar(
+                        name: name, cType: "s64", size: 8, kind: .signed, value: "ebpf_args[\(index)]", bits: nil)
                 }
             }
         case .kernelReturn(let returnValue?):
             builder.addKernelParameter(returnValue, value: "ebpf_args[0]")
-        case .kernelReturn(nil):
-            builder.addScalar(name: "ret", cType: "s64", size: 8, kind: .signed, value: "ebpf_args[0]", bits: nil)
         case .sample:
             break
         }
@@ -335,6 +333,11 @@ extension ProbeProgram {
             statements.append("e->f_\(name) = (\(cType))\(value);")
             emit(bits.map { .scalar(at: at, size: size, value: $0) })
             fields.append(FieldLayout(name: name, offset: at, elementSize: size, kind: kind))
+        }
+
+        /// `ret`: the return register, whole, as a signed 64-bit value.
+        mutating func addReturnRegister() {
+            addScalar(name: "ret", cType: "s64", size: 8, kind: .signed, value: "ebpf_args[0]", bits: nil)
         }
 
         /// A kernel function's parameter, of value `value` (a u64 of its register).

@@ -20,7 +20,9 @@ extension EBPFWrapper {
     ///   - pid: Only this process's samples (all of its threads); every process's when nil.
     /// - Returns: An aggregation keyed by folded stack: read it with
     ///   ``Aggregation/foldedStacks()``; ``Aggregation/stackFailures()`` counts the stacks
-    ///   the kernel could not keep. Symbols are read from each process while it runs.
+    ///   the kernel could not keep. Symbols are read from each process while it runs. At
+    ///   most 10,240 distinct stacks are counted (``Aggregation/droppedCount()`` counts the
+    ///   samples of others), in a stack table of 16,384 that is kept for the profile's life.
     /// - Throws: ``EBPFError/Code/invalidArgument`` for a frequency that is not positive or
     ///   a bad pid, and the errors of compiling and attaching a perf event program.
     public func profile(frequency: Int = 99, pid: Int32? = nil) throws(EBPFError) -> Aggregation {
@@ -30,8 +32,7 @@ extension EBPFWrapper {
         if let pid { try Session.checkPID(pid) }
         return try session.aggregate(
             .perfEvent(.software(.cpuClock), sampling: .frequency(UInt64(frequency))), .count,
-            by: AggregationKey(kind: .foldedStack), filter: ProbeFilter(processID: pid),
-            options: AggregationOptions(maxKeys: 40_960))
+            by: AggregationKey(kind: .foldedStack), filter: ProbeFilter(processID: pid), options: .default)
     }
 }
 

@@ -38,7 +38,15 @@ enum FunctionSelection {
     static func select(_ query: String, from functions: [ELFFunction], in binaryDescription: String) throws(EBPFError)
         -> [NamedFunction]
     {
-        let chosen = try matches(query, in: functions)
+        let matched = try matches(query, in: functions)
+        // An indirect function's symbol is its resolver, which calls never reach.
+        let chosen = matched.filter { !$0.function.isIndirect }
+        if chosen.isEmpty, let indirect = matched.first {
+            throw EBPFError(
+                .notSupported,
+                "\(NameValidation.quoted(indirect.name)) in \(binaryDescription) is an indirect function (IFUNC): its symbol is the resolver that picks an implementation when the program is loaded, and calls reach that implementation; probe it by its own name (list them with UserFunction.all(in:matching:), e.g. '\(indirect.name)*')"
+            )
+        }
         guard chosen.count <= limit else {
             throw EBPFError(
                 .invalidArgument,

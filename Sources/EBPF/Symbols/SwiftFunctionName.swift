@@ -12,9 +12,9 @@ struct SwiftFunctionName: Sendable, Hashable, CustomStringConvertible {
     let module: String
     /// The enclosing types and the function's base name (`["Server", "handle"]`); for an
     /// accessor the property or `subscript`, then the accessor as the demangler spells it
-    /// (`["Server", "count", "getter"]`, `didset`). An initializer is `init`, also where the
-    /// symbol is the allocating entry point (`__allocating_init`), a deinitializer `deinit`,
-    /// also the deallocating one.
+    /// (`["Server", "count", "getter"]`, `didset`). A class's allocating and deallocating
+    /// entry points keep the runtime's names (`__allocating_init`, `__deallocating_deinit`):
+    /// they call `init` and `deinit`, so naming those alone counts each construction once.
     let path: [String]
     /// The argument labels, `_` for none (`["request"]`, `["_", "b"]`); nil for an accessor.
     let labels: [String]?
@@ -42,9 +42,11 @@ struct SwiftFunctionName: Sendable, Hashable, CustomStringConvertible {
     /// both in turn), `demangled` itself when it is none; nil when its brackets do not close.
     static func unspecialized(_ demangled: String) -> Substring? {
         var rest = Substring(demangled)
-        while let kind = ["generic specialization <", "function signature specialization <"].first(where: {
-            rest.hasPrefix($0)
-        }) {
+        while let kind = [
+            "generic specialization <", "function signature specialization <",
+            "generic not re-abstracted specialization <", "generic pre-specialization <",
+            "inlined generic function <",
+        ].first(where: { rest.hasPrefix($0) }) {
             rest = rest.dropFirst(kind.count)
             var depth = 1
             var previous: Character = "<"
@@ -196,7 +198,6 @@ private struct DemangledReader {
         if index == bytes.count {
             // Only a deinitializer has neither parameters nor type.
             guard last == "deinit" || last == "__deallocating_deinit", path.count >= 2 else { return nil }
-            path[path.count - 1] = "deinit"
             return SwiftFunctionName(module: module, path: path, labels: nil, isStatic: isStatic)
         }
         if skip(" : ") {
@@ -206,7 +207,6 @@ private struct DemangledReader {
         guard last != "deinit", last != "__deallocating_deinit", let labels = parameterLabels(), functionEnding() else {
             return nil
         }
-        if last == "__allocating_init" { path[path.count - 1] = "init" }
         return SwiftFunctionName(module: module, path: path, labels: labels, isStatic: isStatic)
     }
 

@@ -29,14 +29,9 @@ public struct UserFunction: Sendable, Hashable, CustomStringConvertible {
         try NameValidation.binaryPath(binary)
         try NameValidation.userFunction(pattern)
         let path = try Session.locateBinary(binary, pid: -1)
-        let file = try Session.openBinary(path, pid: nil)
-        let functions: [ELFFunction]
-        do throws(EBPFError) {
-            functions = try ELFFunctions.read(file)
-        } catch {
-            throw EBPFError(error.code, "\(path): \(error.message)")
-        }
-        return try FunctionSelection.matches(pattern, in: functions).map {
+        let opened = OpenedBinary(path: path, file: try Session.openBinary(path, pid: nil))
+        defer { opened.close() }
+        return try FunctionSelection.matches(pattern, in: try opened.functions()).map {
             UserFunction(name: $0.name, symbol: $0.function.symbol, address: $0.function.address)
         }
     }

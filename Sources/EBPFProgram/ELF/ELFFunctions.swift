@@ -17,13 +17,20 @@ package struct ELFFunction: Sendable, Hashable {
     package let fileOffset: UInt64
     /// Whether the symbol is `STB_GLOBAL` or `STB_WEAK` (seen from outside the file).
     package let isGlobal: Bool
+    /// Whether it is an indirect function (`STT_GNU_IFUNC`): its code is a resolver, run
+    /// once when the program is loaded to choose the implementation calls then reach
+    /// (glibc's `strlen`, `memcpy`).
+    package let isIndirect: Bool
 
-    package init(symbol: String, address: UInt64, size: UInt64, fileOffset: UInt64, isGlobal: Bool) {
+    package init(
+        symbol: String, address: UInt64, size: UInt64, fileOffset: UInt64, isGlobal: Bool, isIndirect: Bool = false
+    ) {
         self.symbol = symbol
         self.address = address
         self.size = size
         self.fileOffset = fileOffset
         self.isGlobal = isGlobal
+        self.isIndirect = isIndirect
     }
 }
 
@@ -264,7 +271,7 @@ package enum ELFFunctions {
         let binding = info >> 4
         return ELFFunction(
             symbol: name, address: address, size: symbols.load(UInt64.self, at: entry + 16), fileOffset: fileOffset,
-            isGlobal: binding == 1 || binding == 2)
+            isGlobal: binding == 1 || binding == 2, isIndirect: info & 0xF == 10)
     }
 
     /// Sorts `functions` by address, then symbol, and keeps each (symbol, address) once: of

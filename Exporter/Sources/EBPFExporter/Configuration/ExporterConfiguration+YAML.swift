@@ -170,8 +170,14 @@ extension AggregationMetric {
             case "tid": return .threadID
             case "uid": return .userID
             case "cpu": return .cpu
-            case "ustack": return .userStack
             case "kstack": return .kernelStack
+            case "ustack":
+                // A user stack is named from its process's files while it runs: once it exits
+                // its frames read `[unknown]`, and its series would move to another label.
+                throw reader.error(
+                    node,
+                    "'by: ustack' cannot label a metric: a user stack's names go when its process exits, so its series would not last; use 'kstack', or ebpf-trace --count-by ustack"
+                )
             default: return .field(by)
             }
         }
