@@ -63,12 +63,18 @@ final class LibcUprobeTests: XCTestCase {
         XCTAssertTrue(
             waitUntil { entryLines().contains("entry \(end) 0") && returnLines().count >= entryLines().count },
             oracle.standardOutput)
+        // libbcc 0.31 checks the binary's path with access() while it attaches the second
+        // probe, on this thread: the first probe sees that call, and no return probe yet.
+        func isLibrarys(_ path: String?) -> Bool { path?.hasPrefix("/proc/self/fd/") == true }
         XCTAssertTrue(
-            waitUntil { entries.all.contains { $0.arg1?.stringValue == end } && returns.count >= entries.count })
+            waitUntil {
+                entries.all.contains { $0.arg1?.stringValue == end }
+                    && returns.count >= entries.all.filter { !isLibrarys($0.arg1?.stringValue) }.count
+            })
         XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
 
         func isMarker(_ path: String?) -> Bool { path == marker || path == end }
-        let ours = entries.all.filter { !isMarker($0.arg1?.stringValue) }
+        let ours = entries.all.filter { !isMarker($0.arg1?.stringValue) && !isLibrarys($0.arg1?.stringValue) }
         XCTAssertEqual(
             ours.map { "\($0.arg1?.stringValue ?? "") \($0.arg2?.intValue ?? -1)" }.sorted(),
             calls.map { "\($0.path) \($0.mode)" }.sorted())
