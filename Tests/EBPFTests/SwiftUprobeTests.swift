@@ -94,8 +94,11 @@ final class SwiftUprobeTests: XCTestCase {
         try requireKernel()
         let (termination, listing) = try runToCompletion("/usr/bin/nm", ["--defined-only", binary])
         XCTAssertEqual(termination, .exited(0))
-        let mangled = listing.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
-            .filter { $0.contains("20SwiftFunctionFixtureO10CalculatorV6scaled2by") }
+        // nm's lines are `ADDRESS TYPE NAME`: the function (text, `t` or `T`) whose mangled
+        // name says Calculator.scaled(by:) (a sanitizer's build adds string data named alike).
+        let mangled = listing.split(separator: "\n").map { $0.split(separator: " ") }
+            .filter { $0.count == 3 && ["t", "T"].contains($0[1]) && $0[2].hasPrefix("$s") }
+            .map { String($0[2]) }.filter { $0.contains("20SwiftFunctionFixtureO10CalculatorV6scaled2by") }
         XCTAssertEqual(mangled.count, 1, "\(mangled)")
         let b = try EBPFWrapper()
         defer { b.close() }
