@@ -96,9 +96,12 @@ final class SwiftUprobeTests: XCTestCase {
         XCTAssertEqual(termination, .exited(0))
         // nm's lines are `ADDRESS TYPE NAME`: the function (text, `t` or `T`) whose mangled
         // name says Calculator.scaled(by:) (a sanitizer's build adds string data named alike).
-        let mangled = listing.split(separator: "\n").map { $0.split(separator: " ") }
-            .filter { $0.count == 3 && ["t", "T"].contains($0[1]) && $0[2].hasPrefix("$s") }
-            .map { String($0[2]) }.filter { $0.contains("20SwiftFunctionFixtureO10CalculatorV6scaled2by") }
+        var mangled: [String] = []
+        for line in listing.split(separator: "\n") {
+            let parts = line.split(separator: " ").map(String.init)
+            guard parts.count == 3, parts[1] == "t" || parts[1] == "T", parts[2].hasPrefix("$s") else { continue }
+            if parts[2].contains("20SwiftFunctionFixtureO10CalculatorV6scaled2by") { mangled.append(parts[2]) }
+        }
         XCTAssertEqual(mangled.count, 1, "\(mangled)")
         let b = try EBPFWrapper()
         defer { b.close() }
