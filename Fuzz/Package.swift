@@ -36,6 +36,9 @@ let package = Package(
             dependencies: ["FuzzSupport", .product(name: "EBPF", package: "swift-ebpf")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(
+            name: "ebpf-fuzz-elf", dependencies: ["FuzzSupport", .product(name: "EBPF", package: "swift-ebpf")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(
             name: "ebpf-fuzz-cache-entry",
             dependencies: ["FuzzSupport", .product(name: "EBPF", package: "swift-ebpf")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),

@@ -24,9 +24,9 @@ cd "$(dirname "$0")"
 # Inputs per target in the check: each about a minute here (targets differ a hundredfold in speed).
 declare -A runs=(
     [format]=1000000 [record]=1200000 [table]=1200000 [trace-line]=80000
-    [socket-address]=7000000 [cache-entry]=400000 [btf]=20000 [attach-point]=1000000
+    [socket-address]=7000000 [cache-entry]=400000 [btf]=20000 [attach-point]=1000000 [elf]=120000
 )
-targets=(format record table trace-line socket-address cache-entry btf attach-point)
+targets=(format record table trace-line socket-address cache-entry btf attach-point elf)
 explore=0
 if [ "${1:-}" = "--explore" ]; then
     explore=1

@@ -19,7 +19,7 @@
 #   5. the exporter's suite (Exporter/, a package of its own): its configuration, and the
 #      built ebpf-exporter scraped by a real Prometheus server on loopback (exact counts and
 #      histogram buckets of what a child process did; a minute of scrapes every 100 ms);
-#   6. the seven parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer, each
+#   6. the nine parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer, each
 #      from a fixed seed for a fixed number of inputs (about a minute each), so the part's
 #      result never depends on luck; `Fuzz/run.sh --explore` is the open-ended search.
 # Before part 2, after the builds and the documentation and layer checks, the fast tier
