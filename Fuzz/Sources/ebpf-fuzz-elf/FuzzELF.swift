@@ -7,7 +7,7 @@ import Glibc
 
 /// This process's scratch file: `UserFunction.all(in:matching:)` reads a binary by path,
 /// through the descriptor a uprobe would attach through.
-nonisolated(unsafe) let scratch = "/tmp/ebpf-fuzz-elf-\(getpid())"
+let scratch = "/tmp/ebpf-fuzz-elf-\(getpid())"
 
 /// libFuzzer entry: any bytes as an executable's file. Listing its functions (the ELF
 /// reader's tables, then every Swift symbol demangled and named) must throw or succeed,
