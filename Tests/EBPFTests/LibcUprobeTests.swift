@@ -96,4 +96,21 @@ final class LibcUprobeTests: XCTestCase {
             XCTAssertEqual(values.count, values.filter { $0 == failed || $0 == 0 }.count, tool)
         }
     }
+
+    /// glibc's `strlen` is an indirect function: its symbol is the resolver run once at
+    /// load time, so a probe there would count nothing. It is refused, saying why.
+    func testAnIndirectFunctionIsRefusedWithWhatToProbe() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        XCTAssertThrowsError(try b.attach(.uprobe("strlen", in: "c")) { _ in }) { error in
+            let error = error as! EBPFError
+            XCTAssertEqual(error.code, .notSupported)
+            XCTAssertTrue(
+                error.message.contains("\"strlen\"") && error.message.contains("indirect function (IFUNC)"),
+                error.message
+            )
+        }
+        XCTAssertTrue(b.session.probes.isEmpty, "nothing attached")
+    }
 }

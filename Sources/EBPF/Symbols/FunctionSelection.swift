@@ -44,7 +44,7 @@ enum FunctionSelection {
         if chosen.isEmpty, let indirect = matched.first {
             throw EBPFError(
                 .notSupported,
-                "\(NameValidation.quoted(indirect.name)) in \(binaryDescription) is an indirect function (IFUNC): its symbol is the resolver that picks an implementation when the program is loaded, and calls reach that implementation; probe it by its own name (list them with UserFunction.all(in:matching:), e.g. '\(indirect.name)*')"
+                "\(NameValidation.quoted(indirect.name)) in \(binaryDescription) is an indirect function (IFUNC): its symbol is the resolver that picks an implementation when the program is loaded, and calls reach that implementation, not the symbol; probe the implementation by its name where the binary lists it (UserFunction.all(in:matching:); a stripped library does not), or the callers"
             )
         }
         guard chosen.count <= limit else {
