@@ -84,6 +84,10 @@ final class AttachPointTests: XCTestCase {
                 .uprobe("$s3App6ServerV6handleyyF", in: "/srv/app", offset: 4),
                 "uprobe:/srv/app:$s3App6ServerV6handleyyF+4"
             ),
+            // Not a number an offset reads: part of the name (found by the attach-point fuzzer).
+            (.uprobe("malloc+0x", in: "c", pid: 42), "uprobe:c:malloc+0x?pid=42"),
+            // A name ending like an offset keeps an explicit `+0` (also found by the fuzzer).
+            (.uprobe("llAr+0x4", in: "p"), "uprobe:p:llAr+0x4+0"),
         ]
         for (point, text) in points {
             XCTAssertEqual(point.description, text)

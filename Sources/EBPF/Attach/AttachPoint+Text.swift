@@ -136,7 +136,11 @@ extension AttachPoint: CustomStringConvertible {
             if maxActive != 0 { options.append("maxactive=\(maxActive)") }
         case .kernelFunction(let function, let exit): name = "\(exit ? Kind.fexit : Kind.fentry):\(function)"
         case .userFunction(let function, let binary, let offset, let isReturn, _):
-            name = "\(isReturn ? Kind.uretprobe : Kind.uprobe):\(binary):\(function)" + Self.offsetText(offset)
+            // A name that itself ends like an offset (`f+4`) keeps an explicit `+0`, so that
+            // it reads back as the name.
+            let offsetText =
+                offset == 0 && !isReturn && Self.hasOffset(Substring(function)) ? "+0" : Self.offsetText(offset)
+            name = "\(isReturn ? Kind.uretprobe : Kind.uprobe):\(binary):\(function)" + offsetText
         case .usdt(let probe, let binary, _): name = "usdt:\(binary ?? "*"):\(probe)"
         case .perfEvent(let event, let sampling, _, let cpu):
             switch sampling {
@@ -262,12 +266,16 @@ extension AttachPoint: CustomStringConvertible {
         return (rest[..<colon], rest[rest.index(after: colon)...])
     }
 
-    /// Whether a function ends in `+N` or `+0xN`: an offset, not an operator's name.
+    /// Whether a function ends in `+N` or `+0xN`, a number an offset reads: an offset, not
+    /// part of a name (`operator+`, a pattern's `f+0x`).
     private static func hasOffset(_ function: Substring) -> Bool {
         guard let plus = function.lastIndex(of: "+"), plus != function.startIndex else { return false }
         let digits = function[function.index(after: plus)...]
-        return !digits.isEmpty && digits.allSatisfy { $0.isASCII && ($0.isHexDigit || $0 == "x") }
-            && digits.first?.isNumber == true
+        if digits.hasPrefix("0x") {
+            let hex = digits.dropFirst(2)
+            return !hex.isEmpty && hex.allSatisfy { $0.isASCII && $0.isHexDigit }
+        }
+        return !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     private static func offsetText(_ offset: UInt64) -> String { offset == 0 ? "" : "+\(offset)" }
