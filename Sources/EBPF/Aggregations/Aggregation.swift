@@ -53,7 +53,8 @@ public final class Aggregation: Sendable, CustomStringConvertible {
         generation = try MapAccess(info: module.table(AggregationProgram.generationTableName), module: module)
         dropped = try MapAccess(info: module.table(AggregationProgram.droppedTableName), module: module)
         stacks =
-            program.keyShape.recordsStacks ? try StackReader(module: module, symbols: symbols, maxDepth: 127) : nil
+            program.keyShape.recordsStacks
+            ? try StackReader(module: module, symbols: symbols, maxDepth: StackCapture.maximumDepth) : nil
         attachments = try attach()
     }
 

@@ -214,7 +214,7 @@ import EBPFProgram
             lines.append(
                 "_Static_assert(sizeof(struct ebpf_statistics) == \(Self.statisticsSize), \"statistics size\");")
         }
-        if keyShape.recordsStacks { lines += StackTable.declarations(depth: 127) }
+        if keyShape.recordsStacks { lines += StackTable.declarations(depth: StackCapture.maximumDepth) }
         for table in Self.tableNames {
             // BPF_TABLE rather than BPF_PERCPU_HASH, which libbcc has only from 0.19.
             lines.append("BPF_TABLE(\"percpu_hash\", struct ebpf_key, \(valueType), \(table), \(options.maxKeys));")

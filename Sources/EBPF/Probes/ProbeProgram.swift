@@ -714,7 +714,9 @@ extension ProbeProgram {
             } else {
                 for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
             }
-        case .functionRegisters:
+        case .userRegisters(let sites, _) where sites.isReturn:
+            lines.append("    u64 ebpf_args[1] = { PT_REGS_RC(ctx) };")
+        case .functionRegisters, .userRegisters:
             lines.append("    u64 ebpf_args[6] = {};")
             for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
         case .trampoline(let parameters, let count, _):
@@ -722,11 +724,6 @@ extension ProbeProgram {
             lines.append("    u64 ebpf_args[7] = {};")
             for index in parameters.indices { lines.append("    ebpf_args[\(index)] = ctx[\(index)];") }
             if resolved.point.kind == .fexit { lines.append("    ebpf_args[6] = ctx[\(count)];") }
-        case .userRegisters(let sites, _) where sites.isReturn:
-            lines.append("    u64 ebpf_args[1] = { PT_REGS_RC(ctx) };")
-        case .userRegisters:
-            lines.append("    u64 ebpf_args[6] = {};")
-            for index in 0..<6 { lines.append("    ebpf_args[\(index)] = PT_REGS_PARM\(index + 1)(ctx);") }
         case .kernelReturn:
             lines.append("    u64 ebpf_args[1] = { PT_REGS_RC(ctx) };")
         case .usdt(let probe, _):

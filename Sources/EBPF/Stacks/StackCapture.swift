@@ -11,10 +11,13 @@ public struct StackCapture: Sendable, Hashable {
     /// The thread's user-space stack.
     public var user: Bool
     /// The most frames kept of each stack, innermost first, 1 to 127 (the kernel's
-    /// `PERF_MAX_STACK_DEPTH`).
+    /// `PERF_MAX_STACK_DEPTH`, ``maximumDepth``).
     public var maxDepth: Int
 
-    public init(kernel: Bool = false, user: Bool = false, maxDepth: Int = 127) {
+    /// The most frames a stack keeps: the kernel's `PERF_MAX_STACK_DEPTH`, 127.
+    public static let maximumDepth = 127
+
+    public init(kernel: Bool = false, user: Bool = false, maxDepth: Int = maximumDepth) {
         self.kernel = kernel
         self.user = user
         self.maxDepth = maxDepth
@@ -32,8 +35,9 @@ public struct StackCapture: Sendable, Hashable {
     var isEmpty: Bool { !kernel && !user }
 
     func validate() throws(EBPFError) {
-        guard (1...127).contains(maxDepth) else {
-            throw EBPFError(.invalidArgument, "maxDepth \(maxDepth) must be between 1 and 127 frames")
+        guard (1...Self.maximumDepth).contains(maxDepth) else {
+            throw EBPFError(
+                .invalidArgument, "maxDepth \(maxDepth) must be between 1 and \(Self.maximumDepth) frames")
         }
     }
 }

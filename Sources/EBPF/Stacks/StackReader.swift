@@ -19,15 +19,7 @@ struct StackReader: Sendable {
     /// kernel's (`pid` nil). Empty for a negative id (not recorded) or one no longer stored.
     func frames(id: Int32, pid: Int32?) -> [StackFrame] {
         guard id >= 0, let bytes = try? stacks.lookup(MapAccess.bytes(of: UInt32(id), size: 4)) else { return [] }
-        var addresses: [UInt64] = []
-        bytes.withUnsafeBytes { raw in
-            for index in 0..<min(raw.count / 8, maxDepth) {
-                let address = raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
-                if address == 0 { break }
-                addresses.append(address)
-            }
-        }
-        return addresses.map { address in
+        return StackTable.addresses(in: bytes, depth: maxDepth).map { address in
             if let pid { return symbols.userFrame(address, pid: pid) }
             return symbols.kernelFrame(address)
         }
@@ -59,13 +51,10 @@ extension SymbolResolver {
     /// The frame at `address` of process `pid`: a Swift function by its name where it has
     /// one (`Server.handle(request:)`), else the symbol demangled.
     func userFrame(_ address: UInt64, pid: Int32) -> StackFrame {
-        guard pid > 0, let symbol = withCache(pid: pid, { $0.resolve(address, demangle: true) }) else {
+        guard let (symbol, isSwift) = userSymbol(address, pid: pid, demangle: true) else {
             return StackFrame(address: address, function: "[unknown]", module: nil)
         }
-        var name = symbol.name
-        if let demangled = SwiftDemangler.demangle(symbol.name) {
-            name = SwiftFunctionName(demangled: demangled)?.qualifiedName ?? demangled
-        }
+        let name = isSwift ? SwiftFunctionName(demangled: symbol.name)?.qualifiedName ?? symbol.name : symbol.name
         return StackFrame(address: address, function: name, module: symbol.module.isEmpty ? nil : symbol.module)
     }
 

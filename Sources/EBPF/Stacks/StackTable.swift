@@ -18,6 +18,20 @@ enum StackTable {
         ]
     }
 
+    /// The instruction addresses a stack table's value holds, innermost first, at most
+    /// `depth` of them (the kernel ends a shorter stack with zeros).
+    static func addresses(in value: [UInt8], depth: Int = StackCapture.maximumDepth) -> [UInt64] {
+        var addresses: [UInt64] = []
+        value.withUnsafeBytes { raw in
+            for index in 0..<min(raw.count / 8, depth) {
+                let address = raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
+                if address == 0 { break }
+                addresses.append(address)
+            }
+        }
+        return addresses
+    }
+
     /// Statements that store the id of the current kernel or `user` stack in `destination`
     /// (negative when it could not be recorded, the failure counted).
     static func record(into destination: String, user: Bool) -> [String] {

@@ -135,13 +135,19 @@ extension SymbolResolver {
     public func sym(
         _ address: UInt64, pid: Int32, showModule: Bool = false, showOffset: Bool = false, demangle: Bool = true
     ) -> String {
-        guard pid > 0, var symbol = withCache(pid: pid, { $0.resolve(address, demangle: demangle) }) else {
-            return "[unknown]"
-        }
-        if demangle, let swiftName = SwiftDemangler.demangle(symbol.name) {
-            symbol.name = swiftName
-        }
+        guard let (symbol, _) = userSymbol(address, pid: pid, demangle: demangle) else { return "[unknown]" }
         return Self.format(symbol, showModule: showModule, showOffset: showOffset)
+    }
+
+    /// The symbol holding `address` in process `pid`, C++ and Swift names demangled (Swift's
+    /// fully, by the runtime) when `demangle`, and whether it is a Swift symbol so demangled.
+    func userSymbol(_ address: UInt64, pid: Int32, demangle: Bool) -> (symbol: ResolvedSymbol, isSwift: Bool)? {
+        guard pid > 0, var symbol = withCache(pid: pid, { $0.resolve(address, demangle: demangle) }) else {
+            return nil
+        }
+        guard demangle, let swiftName = SwiftDemangler.demangle(symbol.name) else { return (symbol, false) }
+        symbol.name = swiftName
+        return (symbol, true)
     }
 
     private static func format(_ symbol: ResolvedSymbol, showModule: Bool, showOffset: Bool) -> String {

@@ -171,15 +171,7 @@ public final class Table: Sendable, CustomStringConvertible {
             throw EBPFError(.invalidArgument, "table '\(name)' is a \(type), not a stack trace table (BPF_STACK_TRACE)")
         }
         guard id >= 0, let bytes = try access.lookup(MapAccess.bytes(of: UInt32(id), size: keySize)) else { return [] }
-        var addresses: [UInt64] = []
-        bytes.withUnsafeBytes { raw in
-            for index in 0..<(raw.count / 8) {
-                let address = raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
-                if address == 0 { break }
-                addresses.append(address)
-            }
-        }
-        return addresses
+        return StackTable.addresses(in: bytes, depth: .max)
     }
 
     public var description: String {
