@@ -1,4 +1,4 @@
-import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 
@@ -129,6 +129,37 @@ final class FlameGraphBrowserTests: XCTestCase {
                 "unzoomed.button": "hide", "searched.matched": "Matched: 5.00%", "searched.cold": "rgb(230,0,230)",
                 "reset.matched": " ", "reset.cold": coldFill, "reset.button": "Search",
             ])
+    }
+
+    /// A real profile's flame graph: this process profiled while a thread burns CPU in
+    /// `StackFixture.burn`. Chromium draws the burner's frame with the samples the profile
+    /// counted under it, as wide as its share of the samples.
+    func testAProfilesHottestFunctionIsDrawnWithItsSampleCount() throws {
+        try requireKernel()
+        let b = try EBPFWrapper()
+        defer { b.close() }
+        let profile = try b.profile(frequency: 199, pid: ThisProcess.pid)
+        StackFixture.burnOnThread(named: "ebpf-flame", cpuSeconds: 0.5)
+        profile.detach()
+        let stacks = try profile.foldedStacks().filter { $0.frames.first == "ebpf-flame" }
+        let burn = "EBPFTests.StackFixture.burn(cpuSeconds:)"
+        // The samples under the burner's frame, by the path that leads to it: the flame
+        // graph draws one frame per path.
+        var underPath: [[String]: UInt64] = [:]
+        for stack in stacks {
+            guard let index = stack.frames.firstIndex(of: burn) else { continue }
+            underPath[Array(stack.frames[...index]), default: 0] += stack.count
+        }
+        let (path, count) = try XCTUnwrap(underPath.max { $0.value < $1.value }, FoldedStack.foldedText(stacks))
+        XCTAssertGreaterThanOrEqual(count, 20, FoldedStack.foldedText(stacks))
+        let total = stacks.reduce(0) { $0 + $1.count }
+
+        let frames = Self.frames(inDOM: try Self.openInChromium(FlameGraph(stacks: stacks).svg))
+        let percent = String(format: "%.2f", Double(count) * 100 / Double(total))
+        let drawn = frames.filter { $0.title == "\(burn) (\(count) samples, \(percent)%)" }
+        XCTAssertEqual(drawn.count, 1, "one frame for the path \(path): \(frames.map(\.title))")
+        let full = try Self.frame("all", frames).width
+        XCTAssertEqual(try XCTUnwrap(drawn.first).width / full, Double(count) / Double(total), accuracy: 1e-9)
     }
 
     // MARK: Chromium

@@ -121,6 +121,16 @@ extension Collected where Value == ProbeEvent {
     var inFiringOrder: [ProbeEvent] { all.sorted { $0.timestamp < $1.timestamp } }
 }
 
+extension Aggregation {
+    /// Each key's count, by the key's integer value (`Int.min` for the one key of an
+    /// aggregation without keys).
+    func countsByIntegerKey() throws -> [Int: UInt64] {
+        var counts: [Int: UInt64] = [:]
+        for entry in try snapshot() { counts[entry.key?.intValue ?? Int.min] = entry.count }
+        return counts
+    }
+}
+
 /// Affinity of the calling thread (sched_getaffinity(2)/sched_setaffinity(2); Glibc declares
 /// them only under _GNU_SOURCE, so they are looked up by name).
 enum CPUAffinity {

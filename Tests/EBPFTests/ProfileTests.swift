@@ -12,14 +12,7 @@ final class ProfileTests: XCTestCase {
         let b = try EBPFWrapper()
         defer { b.close() }
         let profile = try b.profile(frequency: 199, pid: ThisProcess.pid)
-        let done = DispatchSemaphore(value: 0)
-        let burner = Thread {
-            XCTAssertEqual(cts_set_thread_name("ebpf-burner"), 0)
-            _ = StackFixture.burn(cpuSeconds: 0.5)
-            done.signal()
-        }
-        burner.start()
-        XCTAssertEqual(done.wait(timeout: .now() + 600), .success)
+        StackFixture.burnOnThread(named: "ebpf-burner", cpuSeconds: 0.5)
         profile.detach()
         let stacks = try profile.foldedStacks()
         // 0.5 s of CPU at 199 Hz is about 100 samples; a loaded machine samples less often.

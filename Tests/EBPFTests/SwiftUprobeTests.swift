@@ -11,13 +11,6 @@ final class SwiftUprobeTests: XCTestCase {
 
     func returnOf(_ function: String) -> AttachPoint { .uretprobe(function, in: binary, pid: ThisProcess.pid) }
 
-    /// Each key's count, by the key's integer value.
-    func counts(_ aggregation: Aggregation) throws -> [Int: UInt64] {
-        var counts: [Int: UInt64] = [:]
-        for entry in try aggregation.snapshot() { counts[entry.key?.intValue ?? Int.min] = entry.count }
-        return counts
-    }
-
     /// By its full Swift name: each call's two arguments (the struct's `self` is not in an
     /// argument register), signed; the overload without `to:` is not probed.
     func testArgumentsOfAMethodByItsSwiftName() throws {
@@ -69,9 +62,9 @@ final class SwiftUprobeTests: XCTestCase {
         _ = SwiftFunctionFixture.Calculator.make(base: 3)
         XCTAssertEqual(calculator.add(5, to: 1) + calculator.add(5) + calculator.add(6), 2 + 5 + 1 + 2 + 5 + 2 + 6)
         XCTAssertEqual(calculator.scaled(by: 21), 42)
-        XCTAssertEqual(try counts(adds), [5: 2, 6: 1])
-        XCTAssertEqual(try counts(makes), [Int.min: 2])
-        XCTAssertEqual(try counts(scaled), [21: 1])
+        XCTAssertEqual(try adds.countsByIntegerKey(), [5: 2, 6: 1])
+        XCTAssertEqual(try makes.countsByIntegerKey(), [Int.min: 2])
+        XCTAssertEqual(try scaled.countsByIntegerKey(), [21: 1])
     }
 
     /// A shell pattern and a regular expression probe every function they match: each
@@ -84,8 +77,8 @@ final class SwiftUprobeTests: XCTestCase {
         let byExpression = try b.aggregate(here("/Calculator\\.(add|scaled)\\(/"), filter: ourThread)
         let calculator = SwiftFunctionFixture.Calculator.make(base: 0)
         XCTAssertEqual(calculator.add(1, to: 2) + calculator.add(3) + calculator.scaled(by: 4), 6)
-        XCTAssertEqual(try counts(byPattern), [Int.min: 2])
-        XCTAssertEqual(try counts(byExpression), [Int.min: 3])
+        XCTAssertEqual(try byPattern.countsByIntegerKey(), [Int.min: 2])
+        XCTAssertEqual(try byExpression.countsByIntegerKey(), [Int.min: 3])
     }
 
     /// The mangled symbol as binutils' `nm` lists it works too, and a generic and a
@@ -114,9 +107,9 @@ final class SwiftUprobeTests: XCTestCase {
         XCTAssertEqual(SwiftFunctionFixture.identity(5.5), 5.5)
         XCTAssertEqual(try SwiftFunctionFixture.doubled(21), 42)
         XCTAssertThrowsError(try SwiftFunctionFixture.doubled(-4))
-        XCTAssertEqual(try counts(scaled), [7: 1])
-        XCTAssertEqual(try counts(identities), [Int.min: 3])
-        XCTAssertEqual(try counts(doubles), [-4: 1, 21: 1])
+        XCTAssertEqual(try scaled.countsByIntegerKey(), [7: 1])
+        XCTAssertEqual(try identities.countsByIntegerKey(), [Int.min: 3])
+        XCTAssertEqual(try doubles.countsByIntegerKey(), [-4: 1, 21: 1])
     }
 
     /// A uprobe to uretprobe latency: each nap lies between what it asked and what the

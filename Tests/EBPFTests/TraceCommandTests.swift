@@ -402,8 +402,8 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertEqual(entry["above_range"] as? Int, 1)
     }
 
-    /// `--list-functions BINARY:PATTERN`: the test binary's fixture functions, each as the
-    /// uprobe that names it and its mangled symbol, which `nm` lists.
+    /// `--list-functions BINARY:PATTERN`: the test binary's Swift and C++ fixture functions,
+    /// each as the uprobe that names it and its mangled symbol, which `nm` lists.
     func testFunctionsListedByPattern() throws {
         try requireKernel()
         let binary = SwiftFunctionFixture.binary
@@ -425,6 +425,19 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertTrue(
             lines.contains { $0[0] == "uprobe:\(binary):static EBPFTests.SwiftFunctionFixture.Calculator.make(base:)" },
             "a static method is named as such: \(text)")
+
+        // C++ functions by their demangled names, each with its symbol; `::` does not end
+        // the binary.
+        let (cxxTermination, cxxText) = try runToCompletion(
+            try tracer.path, ["--list-functions", "\(binary):ebpf_fixture::Counter::*"])
+        XCTAssertEqual(cxxTermination, .exited(0), cxxText)
+        XCTAssertEqual(
+            cxxText.split(separator: "\n").sorted(),
+            [
+                "uprobe:\(binary):ebpf_fixture::Counter::add(long) const  _ZNK12ebpf_fixture7Counter3addEl",
+                "uprobe:\(binary):ebpf_fixture::Counter::add(long, long) const  _ZNK12ebpf_fixture7Counter3addEll",
+                "uprobe:\(binary):ebpf_fixture::Counter::make(long)  _ZN12ebpf_fixture7Counter4makeEl",
+            ])
     }
 
     /// `profile --pid P --duration D --flame-graph F` on a shell spinning in a loop: every

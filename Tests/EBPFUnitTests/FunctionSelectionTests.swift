@@ -75,7 +75,11 @@ final class FunctionSelectionTests: XCTestCase {
     func testSymbolsFirst() throws {
         XCTAssertEqual(try select("main"), ["main"])
         XCTAssertEqual(try select("$s9MyService6ServerV4makeACyFZ"), ["static MyService.Server.make()"])
-        XCTAssertEqual(try select("_ZN3foo3barEv"), ["_ZN3foo3barEv"])
+        XCTAssertEqual(try select("_ZN3foo3barEv"), ["foo::bar()"])
+        // A C++ function by its demangled name, whole or its last scopes.
+        XCTAssertEqual(try select("foo::bar"), ["foo::bar()"])
+        XCTAssertEqual(try select("bar()"), ["foo::bar()"])
+        assertError("oo::bar", .notFound)
         // A C function named as a Swift base name wins: an exact symbol comes first.
         let list = Self.service + [("handle", 0x3000)]
         XCTAssertEqual(try select("handle", list), ["handle"])
@@ -102,7 +106,8 @@ final class FunctionSelectionTests: XCTestCase {
                 "MyService.Server.handle(request:)", "MyService.Server.handle(_:urgently:)",
                 "static MyService.Server.make()", "MyService.Server.make()",
             ])
-        XCTAssertEqual(try select("/^_Z/"), ["_ZN3foo3barEv"])
+        XCTAssertEqual(try select("/^_Z/"), ["foo::bar()"])
+        XCTAssertEqual(try select("/^foo::/"), ["foo::bar()"])
         XCTAssertEqual(try select("/count/"), ["MyService.Server.count.getter"])
         XCTAssertEqual(try select("/^static /"), ["static MyService.Server.make()"])
         XCTAssertEqual(try select("/signal$/"), ["handle_signal"])

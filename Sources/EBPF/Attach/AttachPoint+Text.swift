@@ -15,8 +15,8 @@ import EBPFKernel
 ///
 /// `?pid=N` limits a uprobe, USDT probe or perf event to one process, `?cpu=N` a perf event to
 /// one CPU; options are separated by commas, and begin at the first `?` followed by
-/// `name=`. A uprobe's function is what follows the last `:` before its parameter list
-/// (`uprobe:/srv/app:Server.handle(request:)`), or a regular expression after `:/`
+/// `name=`. A uprobe's function is what follows the last lone `:` before its parameter list
+/// (`uprobe:/srv/app:Server.handle(request:)`, `uprobe:stdc++:std::uncaught_exceptions`), or a regular expression after `:/`
 /// (`uprobe:/srv/app:/^Server\./`); a USDT probe's `PROVIDER:NAME` is the last two parts.
 /// So a binary's path may hold colons (not `?` or `*`).
 ///
@@ -239,8 +239,9 @@ extension AttachPoint: CustomStringConvertible {
     }
 
     /// A uprobe's `BINARY:FUNCTION`, split where the function begins: at a regular
-    /// expression's `:/` when the text ends with `/`, else after the last `:` before a
-    /// parameter list (a Swift name's labels hold colons: `Server.handle(request:)`). So a
+    /// expression's `:/` when the text ends with `/`, else after the last lone `:` outside
+    /// brackets before a parameter list (a Swift name's labels hold colons:
+    /// `Server.handle(request:)`; a C++ name's scopes `::`: `ns::Counter::add`). So a
     /// binary's path may hold colons, and a regular expression may not hold `:/`.
     package static func splitUserFunction(_ rest: Substring) -> (binary: Substring, function: Substring)? {
         var split: Substring.Index?
@@ -257,8 +258,25 @@ extension AttachPoint: CustomStringConvertible {
             }
         }
         if split == nil {
+            // The last lone `:` outside brackets: a C++ scope's `::` and an ABI tag's
+            // `[abi:cxx11]` are the function's.
             let head = rest[..<(rest.firstIndex(of: "(") ?? rest.endIndex)]
-            split = head.lastIndex(of: ":")
+            var depth = 0
+            var previous: Character?
+            var index = head.startIndex
+            while index < head.endIndex {
+                let character = head[index]
+                let next = head.index(after: index)
+                switch character {
+                case "<", "[": depth += 1
+                case ">", "]": depth -= 1
+                case ":" where depth == 0 && previous != ":" && (next == head.endIndex || head[next] != ":"):
+                    split = index
+                default: break
+                }
+                previous = character
+                index = next
+            }
         }
         guard let colon = split, colon != rest.startIndex, rest.index(after: colon) != rest.endIndex else {
             return nil

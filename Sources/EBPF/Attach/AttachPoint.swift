@@ -117,6 +117,9 @@ public struct AttachPoint: Sendable, Hashable {
     /// - a Swift function by its name, with or without its module, enclosing types and
     ///   argument labels (`"MyService.Server.handle(request:)"`, `"Server.handle"`: without
     ///   labels, every overload), `"static Server.make()"` for a static one;
+    /// - a C++ function by its demangled name, as `c++filt` prints it, with or without
+    ///   enclosing scopes, template arguments and parameters (`"ns::Counter::add(long, long)
+    ///   const"`, `"Counter::add"`: every overload, `"ns::twice"`: every instantiation);
     /// - a symbol as the file spells it: a C function (`"malloc"`), a mangled Swift or C++ name;
     /// - a shell pattern of either (`"Server.handle*"`), or a POSIX extended regular
     ///   expression between slashes (`"/^Server\\.(get|put)/"`), as bcc's `sym_re`: at most

@@ -7,7 +7,8 @@ import EBPFProgram
 /// A function chosen in a binary, with the name to show for it.
 struct NamedFunction: Sendable, Hashable {
     let function: ELFFunction
-    /// Its Swift name (``SwiftFunctionName/description``), or else its symbol.
+    /// Its Swift or C++ name (``SwiftFunctionName/description``,
+    /// ``CxxFunctionName/description``), or else its symbol.
     let name: String
 }
 
@@ -18,18 +19,21 @@ enum FunctionSelection {
     static let limit = 512
 
     /// The functions `query` names among `functions`, one per address (of aliases, the one
-    /// with a Swift name, else a global one, else the first in `functions`), sorted by
+    /// with a Swift or C++ name, else a global one, else the first in `functions`), sorted by
     /// address:
     ///
     /// - `/regex/`: a POSIX extended regular expression, searched for in each function's
-    ///   name (with and without module and `static `) and its symbol;
-    /// - text with `*` or `?`: a shell pattern (`fnmatch`), matching a whole name (with and
-    ///   without module and `static `) or symbol;
+    ///   name (a Swift one with and without module and `static `, a C++ one with and
+    ///   without parameters) and its symbol;
+    /// - text with `*` or `?`: a shell pattern (`fnmatch`), matching a whole name (as a
+    ///   regular expression searches) or symbol;
     /// - other text: the functions whose symbol it is; if there are none, those whose Swift
     ///   name it names (``SwiftFunctionQuery``: `handle`, `Server.handle(request:)`,
-    ///   `static Server.make()`), every overload when it gives no parameter list.
+    ///   `static Server.make()`) or whose C++ name it names (``CxxFunctionQuery``:
+    ///   `Counter::add`, `ns::Counter::add(long, long) const`), every overload when it gives
+    ///   no parameter list.
     ///
-    /// Each Swift symbol is demangled at most once per call.
+    /// Each Swift and C++ symbol is demangled at most once per call.
     ///
     /// - Parameter binaryDescription: The binary as errors name it (its path).
     /// - Throws: ``EBPFError/Code/invalidArgument`` for a query ``NameValidation/userFunction(_:)``
@@ -69,7 +73,7 @@ enum FunctionSelection {
     ///   refuses or a regular expression that does not compile.
     static func matches(_ query: String, in functions: [ELFFunction]) throws(EBPFError) -> [NamedFunction] {
         try NameValidation.userFunction(query)
-        var names = SwiftNames(functions)
+        var names = SourceNames(functions)
         var matched: [Int]
         if query.utf8.count >= 2, query.hasPrefix("/"), query.hasSuffix("/") {
             let pattern = try Pattern(regex: String(query.dropFirst().dropLast()))
@@ -83,8 +87,10 @@ enum FunctionSelection {
             }
         } else {
             matched = functions.indices.filter { functions[$0].symbol == query }
-            if matched.isEmpty, let swiftQuery = SwiftFunctionQuery(query) {
-                matched = functions.indices.filter { names.name(of: $0)?.matches(swiftQuery) ?? false }
+            let swiftQuery = SwiftFunctionQuery(query)
+            let cxxQuery = CxxFunctionQuery(query)
+            if matched.isEmpty, swiftQuery != nil || cxxQuery != nil {
+                matched = functions.indices.filter { names.name(of: $0)?.matches(swiftQuery, cxxQuery) ?? false }
             }
         }
 
@@ -108,35 +114,63 @@ enum FunctionSelection {
         }
     }
 
-    /// The Swift names of `functions`, each demangled when first asked for.
-    private struct SwiftNames {
+    /// The Swift and C++ names of `functions`, each demangled when first asked for.
+    private struct SourceNames {
         let functions: [ELFFunction]
-        private var cache: [SwiftFunctionName??]
+        private var cache: [SourceName??]
 
         init(_ functions: [ELFFunction]) {
             self.functions = functions
             cache = Array(repeating: nil, count: functions.count)
         }
 
-        mutating func name(of index: Int) -> SwiftFunctionName? {
+        mutating func name(of index: Int) -> SourceName? {
             if let cached = cache[index] { return cached }
             let symbol = functions[index].symbol
-            let name =
-                symbol.hasPrefix("$s") || symbol.hasPrefix("_$s")
-                ? SwiftDemangler.demangle(symbol).flatMap(SwiftFunctionName.init(demangled:)) : nil
+            var name: SourceName?
+            if symbol.hasPrefix("$s") || symbol.hasPrefix("_$s") {
+                name = SwiftDemangler.demangle(symbol).flatMap(SwiftFunctionName.init(demangled:)).map(SourceName.swift)
+            } else if symbol.hasPrefix("_Z") {
+                name = CxxDemangler.demangle(symbol).flatMap(CxxFunctionName.init(demangled:)).map(SourceName.cxx)
+            }
             cache[index] = .some(name)
             return name
         }
 
-        /// What a pattern is matched against: the symbol, and the Swift name with and
-        /// without module and `static `.
+        /// What a pattern is matched against: the symbol, and a Swift name with and without
+        /// module and `static `, or a C++ name with and without its parameters.
         mutating func candidates(_ index: Int) -> [String] {
-            guard let name = name(of: index) else { return [functions[index].symbol] }
-            var candidates = [functions[index].symbol, name.qualifiedName, name.nameWithoutModule]
-            if name.isStatic {
-                candidates += ["static " + name.qualifiedName, "static " + name.nameWithoutModule]
+            let symbol = functions[index].symbol
+            switch name(of: index) {
+            case .swift(let name):
+                var candidates = [symbol, name.qualifiedName, name.nameWithoutModule]
+                if name.isStatic {
+                    candidates += ["static " + name.qualifiedName, "static " + name.nameWithoutModule]
+                }
+                return candidates
+            case .cxx(let name): return [symbol, name.description, name.qualifiedName]
+            case nil: return [symbol]
             }
-            return candidates
+        }
+    }
+
+    /// A function's name in the language it was written in.
+    private enum SourceName {
+        case swift(SwiftFunctionName)
+        case cxx(CxxFunctionName)
+
+        var description: String {
+            switch self {
+            case .swift(let name): name.description
+            case .cxx(let name): name.description
+            }
+        }
+
+        func matches(_ swiftQuery: SwiftFunctionQuery?, _ cxxQuery: CxxFunctionQuery?) -> Bool {
+            switch self {
+            case .swift(let name): swiftQuery.map(name.matches) ?? false
+            case .cxx(let name): cxxQuery.map(name.matches) ?? false
+            }
         }
     }
 

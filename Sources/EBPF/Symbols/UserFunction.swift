@@ -2,10 +2,12 @@ import EBPFKernel
 import EBPFProgram
 
 /// A function of an executable or library, as a uprobe names it: what
-/// `bpftrace -l 'uprobe:BINARY:*'` lists, with Swift names demangled.
+/// `bpftrace -l 'uprobe:BINARY:*'` lists, with Swift and C++ names demangled.
 public struct UserFunction: Sendable, Hashable, CustomStringConvertible {
     /// Its name as people write it: a Swift function's qualified name with its argument
-    /// labels (`MyService.Server.handle(request:)`), else its symbol.
+    /// labels (`MyService.Server.handle(request:)`), a C++ function's demangled name
+    /// without a template's return type (`ns::Counter::add(long, long) const`), else its
+    /// symbol.
     public let name: String
     /// Its symbol as the file spells it (`$s9MyService6ServerV6handle7requestS2i_tF`, `malloc`).
     public let symbol: String
@@ -15,7 +17,8 @@ public struct UserFunction: Sendable, Hashable, CustomStringConvertible {
     public var description: String { name }
 
     /// The functions of `binary` that `pattern` names, by address, one per address: a
-    /// shell pattern (`"Server.*"`), a `/regular expression/`, a Swift name or a symbol, as
+    /// shell pattern (`"Server.*"`, `"ns::Counter::*"`), a `/regular expression/`, a Swift
+    /// or C++ name or a symbol, as
     /// ``AttachPoint/uprobe(_:in:offset:pid:)`` reads it, without its bound of 512.
     ///
     /// - Parameters:

@@ -3,6 +3,10 @@
 
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /// Starts `path` with `argv` (NULL-terminated) and this process's environment as a child
 /// whose pid is exactly `pid`, with clone3's set_tid (Linux 5.5, CAP_SYS_ADMIN): a pid
 /// reused on purpose, whatever else the machine starts meanwhile. Returns the pid, or -1
@@ -12,5 +16,20 @@ pid_t cts_spawn_with_pid(pid_t pid, const char *path, char *const argv[]);
 /// Names the calling thread (its comm, at most 15 bytes) with a raw prctl(PR_SET_NAME).
 /// Returns 0, or -1 with errno set.
 int cts_set_thread_name(const char *name);
+
+/// Calls of C++ functions in namespace ebpf_fixture (CxxFunctions.cpp):
+/// `Counter::make(base).add(value, other)`, `Counter::make(base).add(value)`,
+/// `twice<long>`, `twice<int>`, the anonymous namespace's `hidden` (value - 1), and
+/// `outer → middle → inner` ((value * 3 + 1) + 1).
+long cts_cxx_add(long base, long value, long other);
+long cts_cxx_add_one(long base, long value);
+long cts_cxx_twice_long(long value);
+int cts_cxx_twice_int(int value);
+long cts_cxx_hidden(long value);
+long cts_cxx_outer(long value);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

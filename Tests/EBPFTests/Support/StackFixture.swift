@@ -1,3 +1,7 @@
+import CTestSupport
+import Foundation
+import XCTest
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,6 +36,18 @@ enum StackFixture {
             spins &+= 1
         }
         return state &+ spins
+    }
+
+    /// Burns `seconds` of CPU on a new thread named `name` and returns once it is done.
+    static func burnOnThread(named name: String, cpuSeconds seconds: Double) {
+        let done = DispatchSemaphore(value: 0)
+        let burner = Thread {
+            XCTAssertEqual(cts_set_thread_name(name), 0)
+            _ = burn(cpuSeconds: seconds)
+            done.signal()
+        }
+        burner.start()
+        XCTAssertEqual(done.wait(timeout: .now() + 600), .success)
     }
 
     static func threadCPUSeconds() -> Double {
