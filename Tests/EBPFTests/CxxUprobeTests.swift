@@ -57,7 +57,7 @@ final class CxxUprobeTests: XCTestCase {
 
     /// At the return of one template instantiation, `ret`; a template's name without
     /// arguments probes every instantiation, and a function of an anonymous namespace is
-    /// found by its name.
+    /// found by its name, by its whole name as listed, and in bpftrace's `cpp:` spelling.
     func testTemplateReturnsAndAnonymousNamespaces() throws {
         try requireKernel()
         let b = try EBPFWrapper()
@@ -68,6 +68,11 @@ final class CxxUprobeTests: XCTestCase {
         ) { returns.append($0) }
         let instantiations = try b.aggregate(here("ebpf_fixture::twice"), by: .field("arg1"), filter: ourThread)
         let hidden = try b.aggregate(here("hidden"), by: .field("arg1"), filter: ourThread)
+        // As the listing prints it, and in bpftrace's spelling.
+        let listed = try b.aggregate(here("ebpf_fixture::(anonymous namespace)::hidden(long)"), filter: ourThread)
+        let spelled = try b.aggregate(
+            try AttachPoint(parsing: "uprobe:\(binary):cpp:\"ebpf_fixture::(anonymous namespace)::hidden\""),
+            filter: ourThread)
         XCTAssertEqual([cts_cxx_twice_long(21), cts_cxx_twice_long(-8), Int(cts_cxx_twice_int(5))], [42, -16, 10])
         XCTAssertEqual(cts_cxx_hidden(100), 99)
         XCTAssertTrue(waitUntil { returns.count >= 2 }, "\(returns.all)")
@@ -75,6 +80,8 @@ final class CxxUprobeTests: XCTestCase {
         XCTAssertEqual(returns.inFiringOrder.map { $0.ret?.intValue }, [42, -16])
         XCTAssertEqual(try instantiations.countsByIntegerKey(), [21: 1, -8: 1, 5: 1])
         XCTAssertEqual(try hidden.countsByIntegerKey(), [100: 1])
+        XCTAssertEqual(try listed.countsByIntegerKey(), [Int.min: 1])
+        XCTAssertEqual(try spelled.countsByIntegerKey(), [Int.min: 1])
     }
 
     /// The user stack at a probe inside `inner` (past its frame set-up) holds the C++ call

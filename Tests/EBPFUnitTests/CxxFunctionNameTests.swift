@@ -36,6 +36,8 @@ final class CxxFunctionNameTests: XCTestCase {
             CxxFunctionName(demangled: "std::istream& std::operator>><float, char>(std::istream&, float&)")?.components,
             ["std", "operator>><float, char>"])
         XCTAssertEqual(name("operator new(unsigned long)"), "operator new(unsigned long)")
+        XCTAssertEqual(name("ns::operator\"\" _km(unsigned long long)"), "ns::operator\"\" _km(unsigned long long)")
+        XCTAssertEqual(name("C::operator void (C::*)()() const"), "C::operator void (C::*)()() const")
         XCTAssertEqual(name("ns::(anonymous namespace)::hid(int)"), "ns::(anonymous namespace)::hid(int)")
         XCTAssertEqual(name("ns::ptr(char const*, void (*)(int))"), "ns::ptr(char const*, void (*)(int))")
         XCTAssertEqual(
@@ -58,6 +60,8 @@ final class CxxFunctionNameTests: XCTestCase {
         XCTAssertEqual(name("virtual thunk to ns::D::~D()"), nil)
         XCTAssertEqual(name("ns::callhid(int)::{lambda(int)#1}::operator()(int) const"), nil)
         XCTAssertEqual(name("ns::f()::Local::g()"), nil)
+        XCTAssertEqual(name("ns::C::operator()(int)::Local::get()"), nil)
+        XCTAssertEqual(name("ns::C::operator bool() const::Local::f()"), nil)
         XCTAssertEqual(name("ns::f(int"), nil)
     }
 
@@ -79,6 +83,17 @@ final class CxxFunctionNameTests: XCTestCase {
         XCTAssertTrue(try matches("ns::C::operator()(long)", "C::operator()(long)"))
         XCTAssertTrue(try matches("ns::(anonymous namespace)::hid(int)", "hid"))
         XCTAssertTrue(try matches("ns::C::~C()", "C::~C"))
+        // What the listing prints reads back; template arguments are compared without
+        // spaces and ABI tags; an operator without template arguments names every
+        // instantiation, and `operator()` without parameters every overload.
+        XCTAssertTrue(try matches("ns::(anonymous namespace)::hid(int)", "ns::(anonymous namespace)::hid(int)"))
+        XCTAssertTrue(try matches("ns::pair<long, int>::get() const", "ns::pair<long,int>::get"))
+        XCTAssertTrue(try matches("ns::f<int>[abi:cxx11](int)", "ns::f<int>"))
+        XCTAssertTrue(try matches("bool ns::operator==<int>(ns::C const&, int)", "ns::operator=="))
+        let shift = "std::ostream& std::operator<< <std::char_traits<char> >(std::ostream&, char)"
+        XCTAssertTrue(try matches(shift, "std::operator<<"))
+        XCTAssertFalse(try matches(shift, "std::operator<"))
+        XCTAssertTrue(try matches("ns::C::operator()(long)", "C::operator()"))
         XCTAssertNil(CxxFunctionQuery("ns::(x"))
         XCTAssertNil(CxxFunctionQuery("ns::"))
     }
@@ -111,6 +126,11 @@ final class CxxFunctionNameTests: XCTestCase {
             XCTAssertEqual(point, .uprobe(function, in: "stdc++"))
             XCTAssertEqual(try AttachPoint(parsing: point.description), point)
         }
+        // bpftrace's spelling; a path's brackets are not the function's.
+        XCTAssertEqual(try AttachPoint(parsing: "uprobe:/srv/app:cpp:\"ns::f\""), .uprobe("ns::f", in: "/srv/app"))
+        XCTAssertEqual(try AttachPoint(parsing: "uprobe:/srv/app:cpp:ns::f"), .uprobe("ns::f", in: "/srv/app"))
+        let oddPath = AttachPoint.uprobe("ns::f", in: "/opt/a>b[c/app")
+        XCTAssertEqual(try AttachPoint(parsing: oddPath.description), oddPath)
     }
 
     /// Every C++ function libstdc++ exports: the demangler reads its symbol as `c++filt`

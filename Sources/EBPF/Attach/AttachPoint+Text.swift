@@ -16,8 +16,10 @@ import EBPFKernel
 /// `?pid=N` limits a uprobe, USDT probe or perf event to one process, `?cpu=N` a perf event to
 /// one CPU; options are separated by commas, and begin at the first `?` followed by
 /// `name=`. A uprobe's function is what follows the last lone `:` before its parameter list
-/// (`uprobe:/srv/app:Server.handle(request:)`, `uprobe:stdc++:std::uncaught_exceptions`), or a regular expression after `:/`
-/// (`uprobe:/srv/app:/^Server\./`); a USDT probe's `PROVIDER:NAME` is the last two parts.
+/// (`uprobe:/srv/app:Server.handle(request:)`, `uprobe:stdc++:std::uncaught_exceptions`,
+/// bpftrace's `uprobe:stdc++:cpp:"std::uncaught_exceptions"` too), or a regular expression
+/// after `:/` (`uprobe:/srv/app:/^Server\./`); a USDT probe's `PROVIDER:NAME` is the last two
+/// parts.
 /// So a binary's path may hold colons (not `?` or `*`).
 ///
 /// With `shorthands`, two more forms are read, as `ebpf-trace` has always read them: a
@@ -242,7 +244,8 @@ extension AttachPoint: CustomStringConvertible {
     /// expression's `:/` when the text ends with `/`, else after the last lone `:` outside
     /// brackets before a parameter list (a Swift name's labels hold colons:
     /// `Server.handle(request:)`; a C++ name's scopes `::`: `ns::Counter::add`). So a
-    /// binary's path may hold colons, and a regular expression may not hold `:/`.
+    /// binary's path may hold colons, and a regular expression may not hold `:/`. bpftrace's
+    /// `BINARY:cpp:"ns::f"` is read as `BINARY:ns::f`.
     package static func splitUserFunction(_ rest: Substring) -> (binary: Substring, function: Substring)? {
         var split: Substring.Index?
         if rest.hasSuffix("/") {
@@ -270,6 +273,7 @@ extension AttachPoint: CustomStringConvertible {
                 switch character {
                 case "<", "[": depth += 1
                 case ">", "]": depth -= 1
+                case "/": depth = 0  // Brackets of a path's earlier parts are not the function's.
                 case ":" where depth == 0 && previous != ":" && (next == head.endIndex || head[next] != ":"):
                     split = index
                 default: break
@@ -281,7 +285,17 @@ extension AttachPoint: CustomStringConvertible {
         guard let colon = split, colon != rest.startIndex, rest.index(after: colon) != rest.endIndex else {
             return nil
         }
-        return (rest[..<colon], rest[rest.index(after: colon)...])
+        var binary = rest[..<colon]
+        var function = rest[rest.index(after: colon)...]
+        // bpftrace's spelling of a C++ name, `BINARY:cpp:"ns::f"`: the language and the
+        // quotes say nothing more here.
+        if binary.hasSuffix(":cpp"), binary.count > 4 {
+            binary = binary.dropLast(4)
+            if function.count >= 2, function.first == "\"", function.last == "\"" {
+                function = function.dropFirst().dropLast()
+            }
+        }
+        return (binary, function)
     }
 
     /// Whether a function ends in `+N` or `+0xN`, a number an offset reads: an offset, not

@@ -31,16 +31,25 @@ struct CxxFunctionName: Sendable, Hashable, CustomStringConvertible {
     var qualifiedName: String { components.joined(separator: "::") }
 
     /// Whether `query` names this function: its components end this name's (whole
-    /// components; one without template arguments matches any), and its parameter list, if
-    /// it has one, is this one's, spaces aside.
+    /// components; one without template arguments matches any instantiation, and ABI tags
+    /// need not be written), and its parameter list, if it has one, is this one's; spaces
+    /// aside.
     func matches(_ query: CxxFunctionQuery) -> Bool {
         guard query.components.count <= components.count else { return false }
         for (wanted, component) in zip(query.components, components.suffix(query.components.count)) {
-            let comparable = wanted.contains("<") || wanted.contains("[") ? component : Self.bare(component)
-            guard comparable == wanted else { return false }
+            let comparable = Self.bare(wanted) == wanted ? Self.bare(component) : Self.withoutABITags(component)
+            guard Self.spaceless(comparable) == Self.spaceless(Self.withoutABITags(wanted)) else { return false }
         }
         guard let wanted = query.parameters else { return true }
-        return wanted.filter { $0 != " " } == parameters.filter { $0 != " " }
+        return Self.spaceless(wanted) == Self.spaceless(parameters)
+    }
+
+    private static func spaceless(_ text: String) -> String { text.filter { $0 != " " } }
+
+    /// `text` without its ABI tags (`[abi:cxx11]`).
+    private static func withoutABITags(_ text: String) -> String {
+        guard text.contains("[abi:") else { return text }
+        return text.replacing(#/\[abi:[^\]]*\]/#, with: "")
     }
 
     /// Phrases that start the demangling of a function that is not one people name.
@@ -62,16 +71,34 @@ struct CxxFunctionName: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A component that is a name: not empty, and no parameter list or lambda of a local
-    /// scope (`f()::{lambda(int)#1}`); an operator's own brackets (`operator()`) are its name.
+    /// scope (`f()::{lambda(int)#1}`, `operator()(int)::Local`); an operator's own brackets
+    /// (`operator()`) are its name.
     private static func isPlainComponent(_ component: String) -> Bool {
-        component == "(anonymous namespace)" || isOperator(component)
-            || (!component.isEmpty && !bare(component).contains(where: { "(){}".contains($0) }))
+        if component == "(anonymous namespace)" { return true }
+        let name = bare(component)
+        guard isOperator(component) else {
+            return !component.isEmpty && !name.contains(where: { "(){}".contains($0) })
+        }
+        if name.hasPrefix("operator ") {
+            // A conversion's type may hold brackets (`operator void (C::*)()`), but no scope
+            // after them (`operator bool() const::Local::f`).
+            return !(name.firstIndex(of: ")").map { name[$0...].contains("::") } ?? false)
+        }
+        // After `operator()`, template arguments only.
+        return !component.dropFirst(name.count).contains(where: { "(){}".contains($0) })
     }
 
     /// A component without template arguments and ABI tags: `basic_string` of
-    /// `basic_string<char>`, `to_string` of `to_string[abi:cxx11]`; an operator as it is.
+    /// `basic_string<char>`, `to_string` of `to_string[abi:cxx11]`, `operator<<` of
+    /// `operator<< <char>`.
     static func bare(_ component: String) -> String {
-        isOperator(component) ? component : String(component.prefix { $0 != "<" && $0 != "[" })
+        if isOperator(component) {
+            let characters = Array(component.utf8)
+            let end = CxxNameReader.operatorEnd(
+                characters, from: 0, end: characters.count, withTemplateArguments: false)
+            return String(decoding: characters[..<end], as: UTF8.self)
+        }
+        return String(component.prefix { $0 != "<" && $0 != "[" })
     }
 
     /// Whether a component is an operator (`operator<`, `operator new`), not a name that
@@ -95,7 +122,7 @@ struct CxxFunctionQuery: Sendable, Hashable {
     /// The query `text` writes, or nil when it cannot name a C++ function.
     init?(_ text: String) {
         guard let parts = CxxNameReader.split(Substring(text)), !parts.components.isEmpty,
-            parts.components.allSatisfy({ CxxFunctionName.isOperator($0) || (!$0.isEmpty && !$0.contains(" ")) })
+            parts.components.allSatisfy({ !$0.isEmpty })
         else { return nil }
         components = parts.components
         parameters = parts.parameters.map(String.init)
@@ -111,7 +138,8 @@ enum CxxNameReader {
         let characters = Array(text.utf8)
         var end = characters.count
         var parameters: Substring?
-        if let open = parameterListStart(characters) {
+        // `C::operator()` without parameters: its `()` is its name.
+        if let open = parameterListStart(characters), !endsInOperatorWord(characters[..<open]) {
             end = open
             parameters = text[text.utf8.index(text.startIndex, offsetBy: open)...]
         }
@@ -155,6 +183,14 @@ enum CxxNameReader {
         return (components, parameters)
     }
 
+    /// Whether `text` ends with the component `operator`.
+    private static func endsInOperatorWord(_ text: ArraySlice<UInt8>) -> Bool {
+        let word = "operator".utf8
+        guard text.count >= word.count, text.suffix(word.count).elementsEqual(word) else { return false }
+        let before = text.dropLast(word.count).last
+        return before == nil || before == UInt8(ascii: ":") || before == UInt8(ascii: " ")
+    }
+
     /// Where the parameter list opens: the `(` pairing the last `)`, when only qualifiers
     /// (`const`, `volatile`, `&`, `&&`) follow it; nil when the text has none.
     private static func parameterListStart(_ characters: [UInt8]) -> Int? {
@@ -185,14 +221,19 @@ enum CxxNameReader {
     ].map { Array($0.utf8) }
 
     /// Where an operator's name that starts at `index` ends: after its symbols (and a
-    /// template argument list after them), or at `end` for a named one (`operator new`,
-    /// `operator bool`).
-    private static func operatorEnd(_ characters: [UInt8], from index: Int, end: Int) -> Int {
+    /// template argument list after them, `withTemplateArguments`), or at `end` for a named
+    /// one (`operator new`, `operator bool`, `operator"" _km`).
+    static func operatorEnd(_ characters: [UInt8], from index: Int, end: Int, withTemplateArguments: Bool = true)
+        -> Int
+    {
         var position = index + "operator".utf8.count
-        if characters[position] == UInt8(ascii: " ") { return end }
+        // A named operator (`operator new`, `operator bool`), or a literal operator
+        // (`operator"" _km`).
+        if characters[position] == UInt8(ascii: " ") || characters[position] == UInt8(ascii: "\"") { return end }
         if let symbol = symbolicOperators.first(where: { characters[position..<end].starts(with: $0) }) {
             position += symbol.count
         }
+        guard withTemplateArguments else { return position }
         // Template arguments: `operator>><int>`, and `operator<< <int>`, where the demangler
         // separates them with a space.
         if position + 1 < end, characters[position] == UInt8(ascii: " "), characters[position + 1] == UInt8(ascii: "<")

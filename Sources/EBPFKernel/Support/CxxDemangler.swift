@@ -7,8 +7,8 @@ import Glibc
 /// binutils' `c++filt` print them (c++filt spells out `std::string` and the standard
 /// streams).
 ///
-/// libbcc is C++, so libstdc++, which exports the demangler, is loaded with it; it is looked
-/// up at run time all the same, and without it no name is demangled.
+/// The demangler is libstdc++'s, which the Swift runtime (libswiftCore) links on Linux; it
+/// is looked up at run time all the same, and without it no C++ name is demangled.
 package enum CxxDemangler {
     package static func demangle(_ symbol: String) -> String? {
         guard symbol.hasPrefix("_Z"), let demangle = cxaDemangle else { return nil }
