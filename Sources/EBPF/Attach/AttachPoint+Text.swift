@@ -291,7 +291,7 @@ extension AttachPoint: CustomStringConvertible {
         // quotes say nothing more here.
         if binary.hasSuffix(":cpp"), binary.count > 4 {
             binary = binary.dropLast(4)
-            if function.count >= 2, function.first == "\"", function.last == "\"" {
+            if function.count > 2, function.first == "\"", function.last == "\"" {
                 function = function.dropFirst().dropLast()
             }
         }
