@@ -1,7 +1,5 @@
 import CTestSupport
 @_spi(Generator) @testable import EBPF
-@testable import EBPFKernel
-import EBPFProgram
 import Foundation
 import XCTest
 
@@ -88,15 +86,13 @@ final class CxxUprobeTests: XCTestCase {
     /// chain, innermost first, demangled.
     func testUserStackHoldsTheDemangledCxxChain() throws {
         try requireKernel()
-        let file = try FileDescriptor.open(binary, O_RDONLY)
-        let inner = try XCTUnwrap(
-            FunctionSelection.select("ebpf_fixture::inner", from: try ELFFunctions.read(file), in: binary).first)
-        XCTAssertEqual(try file.read(at: inner.function.fileOffset, count: 4), [0x55, 0x48, 0x89, 0xE5])
+        XCTAssertEqual(try StackFixture.firstBytes(of: "ebpf_fixture::inner"), StackFixture.framePrologue)
         let b = try EBPFWrapper()
         defer { b.close() }
         let events = Collected<ProbeEvent>()
         try b.attach(
-            .uprobe("ebpf_fixture::inner", in: binary, offset: 4, pid: ThisProcess.pid), filter: ourThread,
+            .uprobe("ebpf_fixture::inner", in: binary, offset: StackFixture.framePrologueSize, pid: ThisProcess.pid),
+            filter: ourThread,
             options: ProbeOptions(stacks: .user)
         ) { events.append($0) }
         XCTAssertEqual(cts_cxx_outer(5), 17)

@@ -152,7 +152,9 @@ enum CxxNameReader {
         }
         while index < end {
             let byte = characters[index]
-            if depth == 0, index == start, CxxFunctionName.isOperator(component(index..<end)) {
+            if depth == 0, index == start,
+                CxxFunctionName.isOperator(component(index..<min(end, index + "operator".utf8.count + 1)))
+            {
                 // An operator's symbols are its name, not brackets; a conversion operator's
                 // type (`operator char const*`) runs to the parameter list.
                 index = operatorEnd(characters, from: index, end: end)

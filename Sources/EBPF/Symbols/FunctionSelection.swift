@@ -87,10 +87,12 @@ enum FunctionSelection {
             }
         } else {
             matched = functions.indices.filter { functions[$0].symbol == query }
-            let swiftQuery = SwiftFunctionQuery(query)
-            let cxxQuery = CxxFunctionQuery(query)
-            if matched.isEmpty, swiftQuery != nil || cxxQuery != nil {
-                matched = functions.indices.filter { names.name(of: $0)?.matches(swiftQuery, cxxQuery) ?? false }
+            if matched.isEmpty {
+                let swiftQuery = SwiftFunctionQuery(query)
+                let cxxQuery = CxxFunctionQuery(query)
+                if swiftQuery != nil || cxxQuery != nil {
+                    matched = functions.indices.filter { names.name(of: $0)?.matches(swiftQuery, cxxQuery) ?? false }
+                }
             }
         }
 

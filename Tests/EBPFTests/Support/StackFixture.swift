@@ -1,4 +1,7 @@
 import CTestSupport
+@testable import EBPF
+@testable import EBPFKernel
+import EBPFProgram
 import Foundation
 import XCTest
 
@@ -20,6 +23,19 @@ enum StackFixture {
     /// caller; at the entry the return address into `middle` is not yet a frame, and the
     /// walk would skip `middle`.
     static let framePrologueSize: UInt64 = 4
+
+    /// The frame set-up's bytes: `push %rbp` (55), `mov %rsp,%rbp` (48 89 e5).
+    static let framePrologue: [UInt8] = [0x55, 0x48, 0x89, 0xE5]
+
+    /// The first ``framePrologueSize`` bytes of the function `name` selects in this test
+    /// binary, read from the file.
+    static func firstBytes(of name: String) throws -> [UInt8] {
+        let binary = SwiftFunctionFixture.binary
+        let file = try FileDescriptor.open(binary, O_RDONLY)
+        let function = try XCTUnwrap(
+            FunctionSelection.select(name, from: try ELFFunctions.read(file), in: binary).first)
+        return try file.read(at: function.function.fileOffset, count: Int(framePrologueSize))
+    }
 
     /// Burns CPU on the calling thread until `seconds` of its own CPU time have passed; the
     /// loop's arithmetic is all inlined (transparent operators), so its samples land in
