@@ -28,11 +28,11 @@ struct CountMode {
         }
     }
 
-    /// Attaches one aggregation per event, aggregates until `stop` says so, printing every
+    /// Attaches one aggregation per event, aggregates until the window ends, printing every
     /// interval (or once at exit), then a summary.
     func run(
         _ events: [(name: String, point: AttachPoint)], filter: ProbeFilter, options: AggregationOptions,
-        wrapper: EBPFWrapper<NoProgram>, writer: LineWriter, stop: (_ seconds: Double) -> Bool
+        wrapper: EBPFWrapper<NoProgram>, writer: LineWriter, window: TracingWindow
     ) throws {
         var aggregations: [Aggregation] = []
         do {
@@ -43,11 +43,11 @@ struct CountMode {
             wrapper.close()
             throw error
         }
-        let start = ContinuousClock.now
+        window.begin()
         Example.status("tracing \(aggregations.map(\.eventName).joined(separator: ", ")) (\(description))")
         var totals = [UInt64](repeating: 0, count: aggregations.count)
         func printAll(final: Bool) throws {
-            let elapsed = Double((ContinuousClock.now - start) / .milliseconds(1)) / 1000
+            let elapsed = window.elapsedSeconds
             for (index, aggregation) in aggregations.enumerated() {
                 // Each interval starts afresh; without intervals, the counts since the start.
                 let entries = interval == nil ? try aggregation.snapshot() : try aggregation.take()
@@ -57,7 +57,7 @@ struct CountMode {
             }
             writer.flush()
         }
-        while !stop(interval ?? .infinity) {
+        while !window.stopped(atNextTickOf: interval) {
             try printAll(final: false)
         }
         aggregations.forEach { $0.detach() }

@@ -226,20 +226,12 @@ struct Trace: ParsableCommand {
         let filter = ProbeFilter(processID: pid, threadID: tid, userID: uid, processName: comm)
         let wrapper = try EBPFWrapper()
         let writer = LineWriter()
-        // Until a stop signal or the end of the duration; each wait at most `seconds`.
-        let end = duration.map { ContinuousClock.now + .nanoseconds(Int64($0 * 1e9)) }
-        func stopped(waiting seconds: Double) -> Bool {
-            let left = end.map { ContinuousClock.now.duration(to: $0) / .seconds(1) } ?? .infinity
-            let wait = max(0, min(seconds, left))
-            if stopSignals.wait(seconds: wait.isFinite ? wait : nil) != nil { return true }
-            if let end, ContinuousClock.now >= end { return true }
-            return false
-        }
+        let window = TracingWindow(stopSignals: stopSignals, duration: duration)
         if let countMode {
             try countMode.run(
                 events.map { ($0, try point(for: $0)) }, filter: filter,
                 options: AggregationOptions(stringSize: min(stringSize, 256), arguments: arguments),
-                wrapper: wrapper, writer: writer, stop: stopped(waiting:))
+                wrapper: wrapper, writer: writer, window: window)
             return
         }
         let counts = Locked<[String: Int]>([:])
@@ -269,6 +261,7 @@ struct Trace: ParsableCommand {
             wrapper.close()
             throw error
         }
+        window.begin()
         if let header = output.header { writer.write(header) }
         writer.flush()
         Example.status(
@@ -278,7 +271,7 @@ struct Trace: ParsableCommand {
         // Until a stop signal or the end of the duration, lines reach stdout in the order
         // their events happened, a drain interval (at most the order delay) plus a flush
         // interval after them: one write per interval, however many events came.
-        while !stopped(waiting: LineWriter.flushInterval) {
+        while !window.stopped(waiting: LineWriter.flushInterval) {
             ordered.releaseDue().forEach(writer.write)
             writer.flush()
         }

@@ -235,6 +235,34 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertTrue(stderr.contains("syscalls:sys_enter_fchdir        40      0"), stderr)
     }
 
+    /// `--duration` and `--interval` count from when the probes were attached, not from the
+    /// process start: with the compile cache off, clang's start falls before both, and each
+    /// interval's `elapsed_s` is at least its tick on the schedule asked for.
+    func testTheDurationCountsFromWhenTracingBegan() throws {
+        try requireKernel()
+        func elapsedSeconds(_ options: [String]) throws -> [Double] {
+            let run = try ChildProcess(
+                try tracer.path, ["fchdir", "--count-by", "fd", "--tid", String(ThisProcess.tid), "--format", "json"] + options,
+                environment: ["EBPF_COMPILE_CACHE": "off"])
+            XCTAssertEqual(run.wait(), .exited(0), run.standardError)
+            return try run.standardOutput.split(separator: "\n").map { line in
+                let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                return try XCTUnwrap(object["elapsed_s"] as? Double, "\(line)")
+            }
+        }
+        // Without intervals, one table at the end.
+        let whole = try elapsedSeconds(["--duration", "0.5"])
+        XCTAssertEqual(whole.count, 1, "\(whole)")
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(whole.first), 0.5)
+        // Ticks at 0.2 and 0.4 s (one skipped, never printed, if a stall let it pass); the
+        // end's table is left out when it is empty, as here (no process 1 calls fchdir).
+        let ticks = try elapsedSeconds(["--interval", "0.2", "--duration", "0.5"])
+        XCTAssertTrue((1...2).contains(ticks.count), "\(ticks)")
+        for (tick, seconds) in ticks.enumerated() {
+            XCTAssertGreaterThanOrEqual(seconds, 0.2 * Double(tick + 1), "\(ticks)")
+        }
+    }
+
     /// `--latency`: each syscall's entry-to-exit time in a log2 histogram; a 20 ms sleep
     /// lands in a bucket no lower than 2^24 ns (16.8 ms).
     func testLatencyHistogramInJSON() throws {
