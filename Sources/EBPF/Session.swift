@@ -109,6 +109,14 @@ final class Session: Sendable {
         state.withLock { $0.probes.filter(\.isAttached) }
     }
 
+    /// Detaches every attachment, probe and aggregation together, the wrapper staying open
+    /// (see ``EBPFWrapper/detachAll()``).
+    func detachAll() {
+        let (attachments, probes, aggregations) = state.withLock { ($0.attachments, $0.probes, $0.aggregations) }
+        Attachment.detachTogether(attachments + aggregations.flatMap(\.attachments))
+        Probe.detach(probes)
+    }
+
     /// Ends everything below, at most once (see ``EBPFWrapper/close()``).
     func close() {
         let alreadyClosed = state.withLock { state in
@@ -126,9 +134,7 @@ final class Session: Sendable {
         }
         // No program runs from here on; the probes keep their buffers until the poller has
         // delivered what every buffer still holds.
-        attachments.forEach { $0.detach() }
-        probes.forEach { $0.detachFromKernel() }
-        aggregations.forEach { $0.detach() }
+        Attachment.detachTogether(attachments + probes.map(\.attachment) + aggregations.flatMap(\.attachments))
         poller.stop()
         probes.forEach { $0.detach() }
         tracePipe.close()

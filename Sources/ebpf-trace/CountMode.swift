@@ -60,7 +60,7 @@ struct CountMode {
         while !window.stopped(atNextTickOf: interval) {
             try printAll(final: false)
         }
-        aggregations.forEach { $0.detach() }
+        wrapper.detachAll()
         try printAll(final: true)
 
         var summary = ["", "EVENT                            COUNT   DROPPED"]

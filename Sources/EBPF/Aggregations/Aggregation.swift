@@ -23,7 +23,7 @@ public final class Aggregation: Sendable, CustomStringConvertible {
     public var eventName: String { program.eventName }
     private let module: BPFModule
     /// One attachment, or for a latency the syscall's entry and exit.
-    private let attachments: [Attachment]
+    let attachments: [Attachment]
     /// The two tables of statistics; `generation` holds the index of the one programs fill.
     private let statistics: [MapAccess]
     private let generation: MapAccess
@@ -114,7 +114,7 @@ public final class Aggregation: Sendable, CustomStringConvertible {
 
     /// Stops counting; the table stays readable until ``close()``. Idempotent.
     public func detach() {
-        attachments.forEach { $0.detach() }
+        Attachment.detachTogether(attachments)
     }
 
     /// Stops counting and frees the program and its table. Idempotent.

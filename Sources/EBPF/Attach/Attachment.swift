@@ -36,6 +36,13 @@ public final class Attachment: Sendable, CustomStringConvertible {
         if let taken { taken.detach() }
     }
 
+    /// Detaches every one of `attachments` at once. Closing a tracepoint's perf event waits
+    /// out a kernel grace period (about 70 ms here); closed from threads of their own, the
+    /// waits overlap as far as the kernel lets them. Idempotent.
+    static func detachTogether(_ attachments: [Attachment]) {
+        concurrentlyForEach(attachments.filter(\.isAttached)) { $0.detach() }
+    }
+
     public var description: String {
         "Attachment(\(point) -> \(functionName)\(isAttached ? "" : ", detached"))"
     }

@@ -54,6 +54,15 @@ public final class EBPFWrapper<Program: WrapperProgram>: Sendable {
         session.close()
     }
 
+    /// Detaches every attachment, closure probe and aggregation made through this wrapper,
+    /// together: stopping N probes costs about one kernel wait, not N (closing a
+    /// tracepoint's perf event waits out a grace period). Aggregations stay readable, the
+    /// wrapper stays open, and once this returns no closure is called again (unless it runs
+    /// inside one, which then finishes).
+    public func detachAll() {
+        session.detachAll()
+    }
+
     /// Whether ``close()`` was called.
     public var isClosed: Bool { session.isClosed }
 }

@@ -16,7 +16,7 @@ public final class Probe: Sendable, CustomStringConvertible {
     /// The tracepoint format the fields come from; nil for a kprobe on a function that is not
     /// a syscall.
     public let format: TracepointFormat?
-    private let attachment: Attachment
+    let attachment: Attachment
     /// The perf buffer shared with the probes attached in the same call, and this probe's
     /// index in it.
     private let buffer: SharedProbeBuffer
@@ -83,10 +83,14 @@ public final class Probe: Sendable, CustomStringConvertible {
         onDetach.run()
     }
 
-    /// Detaches the program only: no event follows, and those waiting in the buffer are
-    /// still delivered (the wrapper's `close()` then drains every buffer before `detach()`).
-    func detachFromKernel() {
-        attachment.detach()
+    /// Detaches every one of `probes` together: their programs leave the kernel at once
+    /// (about one grace period for all, where one after another costs one each), then each
+    /// stops delivering and frees what it held. When this returns, no closure of theirs is
+    /// called again (unless this runs inside one, which then finishes). Idempotent.
+    public static func detach(_ probes: some Sequence<Probe>) {
+        let probes = Array(probes)
+        Attachment.detachTogether(probes.map(\.attachment))
+        probes.forEach { $0.detach() }
     }
 
     /// Detaches on a thread of its own (the iterator of ``events`` was dropped on the
