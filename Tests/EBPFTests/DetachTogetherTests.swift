@@ -63,6 +63,7 @@ final class DetachTogetherTests: XCTestCase {
         for _ in 0..<1_000 { _ = getppid() }
         let after = try counts.snapshot().first?.count ?? 0
         XCTAssertEqual(after - before, aggregationDetached ? 0 : 1_000, file: file, line: line)
-        XCTAssertEqual(late.load(ordering: .relaxed), 0, "closures ran after the detach returned", file: file, line: line)
+        XCTAssertEqual(
+            late.load(ordering: .relaxed), 0, "closures ran after the detach returned", file: file, line: line)
     }
 }

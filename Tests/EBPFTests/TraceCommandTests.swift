@@ -242,7 +242,8 @@ final class TraceCommandTests: XCTestCase {
         try requireKernel()
         func elapsedSeconds(_ options: [String]) throws -> [Double] {
             let run = try ChildProcess(
-                try tracer.path, ["fchdir", "--count-by", "fd", "--tid", String(ThisProcess.tid), "--format", "json"] + options,
+                try tracer.path,
+                ["fchdir", "--count-by", "fd", "--tid", String(ThisProcess.tid), "--format", "json"] + options,
                 environment: ["EBPF_COMPILE_CACHE": "off"])
             XCTAssertEqual(run.wait(), .exited(0), run.standardError)
             return try run.standardOutput.split(separator: "\n").map { line in
