@@ -150,7 +150,8 @@ extension Session {
             resolved.append((program, format))
         }
         try checkStringsRead(options.arguments, by: resolved.map(\.program.resolved))
-        let shared = SharedModule(try buildModule(for: resolved.map(\.program)))
+        let (built, routing) = try buildModule(for: resolved.map(\.program))
+        let shared = SharedModule(built)
         // The compile's own hold: given back whatever happens, so the program is freed with
         // the probes if attaching fails halfway.
         defer { shared.release() }
@@ -181,8 +182,10 @@ extension Session {
             let (loaded, opened) = concurrently(
                 {
                     Result { () throws(EBPFError) in
-                        for program in programs {
-                            try shared.module.preload(program.functionName, type: program.programType)
+                        for (index, program) in programs.enumerated() {
+                            let routed = routing?.routes[index] != nil
+                            try shared.module.preload(
+                                program.functionName, type: routed ? .rawTracepoint : program.programType)
                         }
                     }
                 }, alongside: { Result { () throws(EBPFError) in try openBuffer() } })
@@ -194,8 +197,14 @@ extension Session {
         }
         var probes: [Probe] = []
         do throws(EBPFError) {
-            for (point, (program, format)) in zip(points, resolved) {
-                let attachment = try attach(program, format: format, module: shared.module)
+            var dispatchers = SyscallDispatchers(module: shared.module)
+            for (index, (point, (program, format))) in zip(points, resolved).enumerated() {
+                let attachment: Attachment
+                if let route = routing?.routes[index] {
+                    attachment = try dispatchers.attach(program, at: route)
+                } else {
+                    attachment = try attach(program, format: format, module: shared.module)
+                }
                 probes.append(
                     try track(
                         Probe(
@@ -226,13 +235,17 @@ extension Session {
         }
     }
 
-    /// The programs as one: emitted when they all can be, compiled from their C otherwise.
-    private func buildModule(for programs: [ProbeProgram]) throws(EBPFError) -> BPFModule {
-        if probeBuilder == .emitter, let object = ProbeEmitter.object(for: programs) {
-            return try BPFModule(emitted: object)
+    /// The programs as one: emitted when they all can be (the syscall probes among them
+    /// routed, see ``SyscallRouting``), compiled from their C otherwise.
+    private func buildModule(for programs: [ProbeProgram]) throws(EBPFError) -> (BPFModule, SyscallRouting?) {
+        if probeBuilder == .emitter {
+            let routing = SyscallRouting.plan(for: programs)
+            if let object = ProbeEmitter.object(for: programs, routing: routing) {
+                return (try BPFModule(emitted: object), routing)
+            }
         }
         let text = programs.count == 1 ? programs[0].text : ProbeProgram.combinedText(of: programs)
-        return try BPFModule(text: text, cflags: [], cache: compileCache)
+        return (try BPFModule(text: text, cflags: [], cache: compileCache), nil)
     }
 
     /// Attaches `program`'s function to its event; a tracepoint by the id in `format`.

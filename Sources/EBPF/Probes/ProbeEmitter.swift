@@ -14,9 +14,10 @@ import EBPFProgram
 /// being filled. Stack: the thread's name at `r10-24`, the scratch array's key at `r10-4`.
 enum ProbeEmitter {
     /// The programs as one object (the perf buffer they share, then each program's scratch
-    /// array and function), or nil when one of them needs clang. Also nil, so that clang
-    /// and libbcc build and size the buffer instead, when the possible CPUs cannot be read.
-    static func object(for programs: [ProbeProgram]) -> CompiledObject? {
+    /// array and function, then for `routing` each direction's program array and
+    /// dispatcher), or nil when one of them needs clang. Also nil, so that clang and libbcc
+    /// build and size the buffer instead, when the possible CPUs cannot be read.
+    static func object(for programs: [ProbeProgram], routing: SyscallRouting? = nil) -> CompiledObject? {
         guard let possibleCPUs = try? SystemFiles.possibleCPUCount() else { return nil }
         let events = 0
         var maps = [
@@ -27,7 +28,7 @@ enum ProbeEmitter {
                 flags: 0)
         ]
         var functions: [CompiledObject.Function] = []
-        for program in programs {
+        for (index, program) in programs.enumerated() {
             guard let emission = program.emission else { return nil }
             let scratch = maps.count
             maps.append(
@@ -37,10 +38,32 @@ enum ProbeEmitter {
                         maxEntries: 1, keyDescription: nil, leafDescription: nil, submittedFields: []),
                     flags: 0))
             var code = BPFAssembler()
-            emitBody(of: program, emission, scratchMap: scratch, eventsMap: events, into: &code)
+            let route = routing?.routes[index]
+            if let route, let routing {
+                emitRecord(of: route, compatStatusOffset: routing.compatStatusOffset, into: &code)
+            } else {
+                code.move(.r6, .r1)
+            }
+            emitBody(of: program, emission, scratchMap: scratch, eventsMap: events, routed: route != nil, into: &code)
             functions.append(
                 CompiledObject.Function(
                     name: program.functionName, instructions: code.instructions, mapReferences: code.mapReferences))
+        }
+        for exit in routing?.directions ?? [] {
+            let array = maps.count
+            maps.append(
+                CompiledObject.Map(
+                    table: TableInfo(
+                        name: SyscallRouting.arrayName(exit: exit), type: .programArray, keySize: 4, leafSize: 4,
+                        maxEntries: SyscallRouting.programArraySize, keyDescription: nil, leafDescription: nil,
+                        submittedFields: []),
+                    flags: 0))
+            var code = BPFAssembler()
+            emitDispatcher(exit: exit, arrayMap: array, into: &code)
+            functions.append(
+                CompiledObject.Function(
+                    name: SyscallRouting.dispatcherName(exit: exit), instructions: code.instructions,
+                    mapReferences: code.mapReferences))
         }
         // The kernel checks the version only of kprobe programs (before 5.0), never emitted.
         return CompiledObject(license: "GPL", kernelVersion: 0, maps: maps, functions: functions)
@@ -50,12 +73,92 @@ enum ProbeEmitter {
     private static let keyAt = -4
     /// Where a string array's element pointer is read to.
     private static let pointerAt = -32
+    /// A routed probe's context (the raw tracepoint's), its task's status word, the record
+    /// it rebuilds, and the argument registers it reads (`pt_regs` from `r10` to `di`).
+    private static let contextAt = -40
+    private static let statusAt = -48
+    private static let recordAt = -112
+    private static let registersAt = -176
+    /// `offsetof(struct pt_regs, r10)` and `orig_ax` on x86-64, and each syscall argument's
+    /// register: `di`, `si`, `dx`, `r10`, `r8`, `r9`.
+    private static let registersStart = 56
+    private static let originalAX = 120
+    private static let argumentRegisters = [112, 104, 96, 56, 72, 64]
 
-    private static func emitBody(
-        of program: ProbeProgram, _ emission: ProbeProgram.Emission, scratchMap: Int, eventsMap: Int,
-        into code: inout BPFAssembler
+    /// A dispatcher: tail-calls the program in its array's entry for the syscall's number
+    /// (`args[1]` at the entry; `pt_regs->orig_ax` at the exit, where `args[1]` is `ret`).
+    /// An empty entry, or a number past the array (-1), falls through to `return 0`.
+    private static func emitDispatcher(exit: Bool, arrayMap: Int, into code: inout BPFAssembler) {
+        code.move(.r6, .r1)
+        if exit {
+            code.load(.r3, size: 8, from: .r6, offset: 0)
+            code.add(.r3, Int32(originalAX))
+            code.move(.r1, .frame)
+            code.add(.r1, -8)
+            code.move(.r2, 8)
+            code.call(.probeReadKernel)
+            code.exitIfNotEqual(.r0, 0)
+            code.load(.r3, size: 8, from: .frame, offset: -8)
+        } else {
+            code.load(.r3, size: 8, from: .r6, offset: 8)
+        }
+        code.move(.r1, .r6)
+        code.loadMap(.r2, map: arrayMap)
+        code.call(.tailCall)
+        code.finish()
+    }
+
+    /// A routed probe's start: leaves a 32-bit syscall (`TS_COMPAT`), as the syscall
+    /// tracepoints do, then rebuilds the tracepoint's record on the stack and points `r6`
+    /// at it, the raw tracepoint's context kept at ``contextAt`` for the output.
+    private static func emitRecord(
+        of route: SyscallRouting.Route, compatStatusOffset: Int, into code: inout BPFAssembler
     ) {
         code.move(.r6, .r1)
+        code.store(size: 8, to: .frame, offset: contextAt, .r6)
+        code.call(.getCurrentTask)
+        code.move(.r3, .r0)
+        code.add(.r3, Int32(compatStatusOffset))
+        code.move(.r1, .frame)
+        code.add(.r1, Int32(statusAt))
+        code.move(.r2, 4)
+        code.call(.probeReadKernel)
+        code.exitIfNotEqual(.r0, 0)
+        code.load(.r1, size: 4, from: .frame, offset: statusAt)
+        code.and(.r1, SyscallRouting.compatFlag)
+        code.exitIfNotEqual(.r1, 0)
+        let size = SyscallRouting.recordSize(exit: route.exit)
+        for word in stride(from: 0, to: size, by: 8) {
+            code.store(size: 8, to: .frame, offset: recordAt + word, Int32(0))
+        }
+        code.store(size: 4, to: .frame, offset: recordAt + 8, Int32(route.number))
+        if route.exit {
+            code.load(.r1, size: 8, from: .r6, offset: 8)
+            code.store(size: 8, to: .frame, offset: recordAt + 16, .r1)
+        } else {
+            // One read of the registers from r10 to di, then each argument into its place.
+            code.load(.r3, size: 8, from: .r6, offset: 0)
+            code.add(.r3, Int32(registersStart))
+            code.move(.r1, .frame)
+            code.add(.r1, Int32(registersAt))
+            code.move(.r2, Int32(argumentRegisters.max()! + 8 - registersStart))
+            code.call(.probeReadKernel)
+            code.exitIfNotEqual(.r0, 0)
+            for (index, register) in argumentRegisters.enumerated() {
+                code.load(.r1, size: 8, from: .frame, offset: registersAt + register - registersStart)
+                code.store(size: 8, to: .frame, offset: recordAt + 16 + 8 * index, .r1)
+            }
+        }
+        code.move(.r6, .frame)
+        code.add(.r6, Int32(recordAt))
+    }
+
+    /// The probe proper, `r6` pointing at the tracepoint's record (for a `routed` probe,
+    /// the record it rebuilt).
+    private static func emitBody(
+        of program: ProbeProgram, _ emission: ProbeProgram.Emission, scratchMap: Int, eventsMap: Int, routed: Bool,
+        into code: inout BPFAssembler
+    ) {
         code.call(.getCurrentPIDTGID)
         code.move(.r7, .r0)
         code.call(.getCurrentUIDGID)
@@ -95,7 +198,11 @@ enum ProbeEmitter {
         code.move(.r9, .r0)
         emitHeader(probeIndex: program.probeIndex, into: &code)
         for fill in emission.fills { emit(fill, into: &code) }
-        code.move(.r1, .r6)
+        if routed {
+            code.load(.r1, size: 8, from: .frame, offset: contextAt)
+        } else {
+            code.move(.r1, .r6)
+        }
         code.loadMap(.r2, map: eventsMap)
         code.move32(.r3, 0xFFFF_FFFF)  // BPF_F_CURRENT_CPU
         code.move(.r4, .r9)

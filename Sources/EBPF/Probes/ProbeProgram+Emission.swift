@@ -49,6 +49,30 @@ extension ProbeProgram {
         }
     }
 
+    /// The bytes of the tracepoint's record the fills read, or nil when one of them reads
+    /// where a `__data_loc` field says (anywhere in the record).
+    var recordReads: [Range<Int>]? {
+        var reads: [Range<Int>] = []
+        func read(_ value: RecordValue) { reads.append(value.offset..<value.offset + value.size) }
+        func read(_ pointer: Fill.Pointer) -> Bool {
+            guard case .value(let value) = pointer else { return false }
+            read(value)
+            return true
+        }
+        for fill in emission?.fills ?? [] {
+            switch fill {
+            case .scalar(_, _, let value): read(value)
+            case .copy(_, let size, let offset): reads.append(offset..<offset + size)
+            case .string(_, _, let pointer, _): guard read(pointer) else { return nil }
+            case .bytes(_, _, _, let length, let pointer, _):
+                guard case .value(let value) = length, read(pointer) else { return nil }
+                read(value)
+            case .strings(_, _, _, _, let array, _): read(array)
+            }
+        }
+        return reads
+    }
+
     /// The name of the per-CPU array the program fills its record in.
     var scratchName: String {
         "ebpf_scratch" + functionName.dropFirst(Self.standaloneFunctionName.count)

@@ -234,6 +234,8 @@ package enum LibBCC {
             case perfEvents(DescriptorGroup, kprobeEvents: [String], uprobeEvents: [String])
             /// A BPF link (raw tracepoints, fentry, fexit): closing it detaches.
             case link(FileDescriptor)
+            /// An entry of a dispatcher's program array: emptied.
+            case routeEntry(ProgramArrayRoute, key: UInt32)
         }
 
         private let cleanup: Cleanup
@@ -246,6 +248,10 @@ package enum LibBCC {
             cleanup = .link(link)
         }
 
+        init(route: ProgramArrayRoute, key: UInt32) {
+            cleanup = .routeEntry(route, key: key)
+        }
+
         deinit {
             switch consume cleanup {
             case .perfEvents(let events, let kprobeEvents, let uprobeEvents):
@@ -254,6 +260,8 @@ package enum LibBCC {
                 for name in uprobeEvents { _ = LibBCC.runtime.bpf_detach_uprobe!(name) }
             case .link(let link):
                 link.close()
+            case .routeEntry(let route, let key):
+                route.remove(key)
             }
         }
 

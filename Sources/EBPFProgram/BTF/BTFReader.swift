@@ -72,6 +72,17 @@ package struct BTFReader {
             throw failure("unknown kind \((info >> 24) & 0x1F)")
         }
         let count = Int(info & 0xFFFF)
+        let data = index + 3
+        let end = data + dataWords(of: kind, count: count)
+        guard end <= words.count else { throw failure("its \(count) entries run past the type section") }
+        index = end
+        return BTF.Record(
+            kind: kind, nameOffset: nameOffset, count: count, kindFlag: info >> 31 != 0, sizeOrType: sizeOrType,
+            data: data)
+    }
+
+    /// How many words follow a record's three: fixed ones, and `count` entries'.
+    private static func dataWords(of kind: BTF.Kind, count: Int) -> Int {
         let wordsPerEntry: Int
         let fixedWords: Int
         switch kind {
@@ -87,12 +98,46 @@ package struct BTFReader {
         case .pointer, .forward, .typedef, .volatile, .const, .restrict, .function, .float, .typeTag:
             (fixedWords, wordsPerEntry) = (0, 0)
         }
-        let data = index + 3
-        let end = data + fixedWords + wordsPerEntry * count
-        guard end <= words.count else { throw failure("its \(count) entries run past the type section") }
-        index = end
-        return BTF.Record(
-            kind: kind, nameOffset: nameOffset, count: count, kindFlag: info >> 31 != 0, sizeOrType: sizeOrType,
-            data: data)
+        return fixedWords + wordsPerEntry * count
+    }
+
+    /// The byte offset of `member` in the struct named `structure`, found in one pass over
+    /// the type records without building them (the kernel's BTF is about 6 MB, and
+    /// ``BTF/init(parsing:)`` takes longer than a probe's whole start); nil when no such
+    /// struct has such a member, or the BTF is malformed.
+    package static func memberOffset(of member: String, in structure: String, bytes: [UInt8]) -> Int? {
+        var reader = BTFReader(bytes: bytes)
+        guard let header = try? reader.header() else { return nil }
+        let strings = header.stringOffset..<header.stringOffset + header.stringLength
+        return bytes.withUnsafeBytes { raw -> Int? in
+            func word(_ index: Int) -> UInt32 {
+                UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: header.typeOffset + 4 * index, as: UInt32.self))
+            }
+            /// Whether the string at `offset` is `name`.
+            func names(_ offset: UInt32, _ name: String) -> Bool {
+                var at = strings.lowerBound + Int(offset)
+                for byte in name.utf8 {
+                    guard at < strings.upperBound, raw[at] == byte else { return false }
+                    at += 1
+                }
+                return at < strings.upperBound && raw[at] == 0
+            }
+            let count = header.typeLength / 4
+            var index = 0
+            while index + 3 <= count {
+                let info = word(index + 1)
+                guard let kind = BTF.Kind(rawValue: UInt8((info >> 24) & 0x1F)) else { return nil }
+                let entries = Int(info & 0xFFFF)
+                let data = index + 3
+                index = data + dataWords(of: kind, count: entries)
+                guard kind == .structure, index <= count, names(word(data - 3), structure) else { continue }
+                for entry in 0..<entries where names(word(data + 3 * entry), member) {
+                    let offset = word(data + 3 * entry + 2)
+                    // With the kind flag, the low 24 bits are the offset and the high 8 a bitfield's size.
+                    return Int(info >> 31 != 0 ? offset & 0xFF_FFFF : offset) / 8
+                }
+            }
+            return nil
+        }
     }
 }

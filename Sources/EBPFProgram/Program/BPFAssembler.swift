@@ -24,8 +24,10 @@ package struct BPFAssembler {
         case getSMPProcessorID = 8
         case getCurrentPIDTGID = 14
         case getCurrentUIDGID = 15
+        case tailCall = 12
         case getCurrentComm = 16
         case perfEventOutput = 25
+        case getCurrentTask = 35
         case probeReadUser = 112
         case probeReadKernel = 113
         case probeReadUserString = 114

@@ -17,6 +17,10 @@ pid_t cts_spawn_with_pid(pid_t pid, const char *path, char *const argv[]);
 /// Returns 0, or -1 with errno set.
 int cts_set_thread_name(const char *name);
 
+/// getppid as a 32-bit process calls it (`int $0x80`, number 64), from this 64-bit one:
+/// what the syscall tracepoints skip. Returns the parent's pid (-1 off x86-64).
+long cts_ia32_getppid(void);
+
 /// Calls of C++ functions in namespace ebpf_fixture (CxxFunctions.cpp):
 /// `Counter::make(base).add(value, other)`, `Counter::make(base).add(value)`,
 /// `twice<long>`, `twice<int>`, the anonymous namespace's `hidden` (value - 1), and
