@@ -135,6 +135,10 @@ final class Session: Sendable {
         // No program runs from here on; the probes keep their buffers until the poller has
         // delivered what every buffer still holds.
         Attachment.detachTogether(attachments + probes.map(\.attachment) + aggregations.flatMap(\.attachments))
+        // A routed probe (``SyscallRouting``) leaves its program array without waiting for
+        // the programs already running, as closing a perf tracepoint waits: their records
+        // are in the rings once this returns, before the poller's last drain.
+        if !probes.isEmpty { ProgramQuiescence.waitForRunningPrograms() }
         poller.stop()
         probes.forEach { $0.detach() }
         tracePipe.close()

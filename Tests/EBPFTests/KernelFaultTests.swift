@@ -8,34 +8,41 @@ import XCTest
 /// boundary's seam: a fault injected at `SystemCall.check` fails the named call as the kernel
 /// would. Nothing may stay attached or open, and the wrapper must work again afterwards.
 final class KernelFaultTests: XCTestCase {
+    /// On both paths: a routed syscall probe's program array entry (emitted probes), a
+    /// perf tracepoint's `perf_event_open` (compiled ones).
     func testAnAttachRefusedHalfWayLeavesNothingAttached() throws {
         try requireKernel()
-        let b = try EBPFWrapper(cache: nil)
-        defer { b.close() }
-        let before = ThisProcess.openFileDescriptors
-        let events = Collected<String>()
-        let points: [AttachPoint] = [.syscall("getppid"), .syscall("getsid"), .syscall("getpgid")]
-        let (error, failures) = thrown(by: [SystemCall.Fault("perf_event_open(tracepoint)", errno: EBUSY, skip: 1)]) {
-            _ = try b.attach(points, filter: ourThread) { events.append($0.eventName) }
-        }
-        XCTAssertEqual(failures, 1, "the second point's attach failed")
-        XCTAssertEqual(error?.call, "perf_event_open(tracepoint)")
-        XCTAssertEqual(error?.errno, EBUSY)
-        XCTAssertEqual(error?.code, .attachFailed)
-        XCTAssertTrue(b.session.probes.isEmpty, "the first point's probe was detached again")
-        XCTAssertEqual(ThisProcess.openFileDescriptors, before, "its program and buffer were freed")
+        for (builder, call) in [
+            (ProbeBuilder.emitter, "bpf_update_elem(program array)"), (.compiler, "perf_event_open(tracepoint)"),
+        ] {
+            let b = try EBPFWrapper(cache: nil, probeBuilder: builder)
+            defer { b.close() }
+            let before = ThisProcess.openFileDescriptors
+            let events = Collected<String>()
+            let points: [AttachPoint] = [.syscall("getppid"), .syscall("getsid"), .syscall("getpgid")]
+            let (error, failures) = thrown(by: [SystemCall.Fault(call, errno: EBUSY, skip: 1)]) {
+                _ = try b.attach(points, filter: ourThread) { events.append($0.eventName) }
+            }
+            XCTAssertEqual(failures, 1, "the second point's attach failed")
+            XCTAssertEqual(error?.call, call)
+            XCTAssertEqual(error?.errno, EBUSY)
+            XCTAssertEqual(error?.code, .attachFailed)
+            XCTAssertTrue(b.session.probes.isEmpty, "the first point's probe was detached again")
+            XCTAssertEqual(ThisProcess.openFileDescriptors, before, "its program and buffer were freed")
+            XCTAssertEqual(try BPFTool.perfAttachments(pid: getpid()), [], "nothing attached")
 
-        let probes = try b.attach(points, filter: ourThread) { events.append($0.eventName) }
-        _ = getppid()
-        _ = getsid(0)
-        _ = getpgid(0)
-        XCTAssertTrue(waitUntil { events.count == 3 })
-        XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
-        XCTAssertEqual(
-            events.all.sorted(),
-            ["syscalls:sys_enter_getpgid", "syscalls:sys_enter_getppid", "syscalls:sys_enter_getsid"],
-            "attached afterwards, each delivers its one event and nothing of the failed attempt")
-        XCTAssertEqual(probes.map(\.receivedCount), [1, 1, 1])
+            let probes = try b.attach(points, filter: ourThread) { events.append($0.eventName) }
+            _ = getppid()
+            _ = getsid(0)
+            _ = getpgid(0)
+            XCTAssertTrue(waitUntil { events.count == 3 })
+            XCTAssertTrue(waitForDeliveryOfEverythingWrittenSoFar(b))
+            XCTAssertEqual(
+                events.all.sorted(),
+                ["syscalls:sys_enter_getpgid", "syscalls:sys_enter_getppid", "syscalls:sys_enter_getsid"],
+                "attached afterwards, each delivers its one event and nothing of the failed attempt")
+            XCTAssertEqual(probes.map(\.receivedCount), [1, 1, 1])
+        }
     }
 
     func testAPerfBufferRefusedOnItsLastCPULeavesNothingOpen() throws {

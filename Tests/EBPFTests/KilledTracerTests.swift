@@ -32,8 +32,10 @@ final class KilledTracerTests: XCTestCase {
         var expected: Set<String> = ["tracepoint", "raw_tracepoint", "uprobe"]
         if KernelFeatures.supportsKprobes { expected.insert("kprobe") }
         XCTAssertEqual(Set(attached.map(\.type)), expected, "\(attached)")
+        XCTAssertEqual(attached.filter { $0.type == "tracepoint" }.count, 1, "the native program's")
         XCTAssertEqual(
-            attached.filter { $0.type == "tracepoint" }.count, 2, "the native program's and the closure probe's")
+            attached.filter { $0.type == "raw_tracepoint" }.map(\.target), ["sys_enter", "sys_enter"],
+            "the native program's, and the routed closure probe's dispatcher")
         let programs = try BPFTool.ids("prog").subtracting(programsBefore)
         let links = try BPFTool.ids("link").subtracting(linksBefore)
         XCTAssertGreaterThanOrEqual(programs.count, expected.count + 1, "the tracer's programs are loaded")

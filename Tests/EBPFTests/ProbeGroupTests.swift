@@ -74,23 +74,27 @@ final class ProbeGroupTests: XCTestCase {
     }
 
     /// However many probes are attached together, they open one perf ring per CPU: three
-    /// probes hold exactly two probes' worth of descriptors (program, scratch array,
-    /// tracepoint event: three each) more than one probe, and no more rings.
+    /// probes hold exactly two probes' worth of descriptors more than one probe, and no
+    /// more rings. A probe's worth is its program and scratch array, and compiled onto its
+    /// tracepoint, the tracepoint's perf event (routed ones share the raw tracepoint).
     func testProbesAttachedTogetherShareOnePerfBuffer() throws {
         try requireKernel()
-        let b = try EBPFWrapper(cache: nil)
-        defer { b.close() }
-        let before = ThisProcess.openFileDescriptors
-        let one = try b.attach([.syscall("getppid")], filter: ourThread) { _ in }
-        let withOne = ThisProcess.openFileDescriptors
-        one.forEach { $0.detach() }
-        XCTAssertEqual(ThisProcess.openFileDescriptors, before)
-        let three = try b.attach([.syscall("getppid"), .syscall("getsid"), .syscall("getpgid")], filter: ourThread) {
-            _ in
+        for (builder, perProbe) in [(ProbeBuilder.emitter, 2), (.compiler, 3)] {
+            let b = try EBPFWrapper(cache: nil, probeBuilder: builder)
+            defer { b.close() }
+            let before = ThisProcess.openFileDescriptors
+            let one = try b.attach([.syscall("getppid")], filter: ourThread) { _ in }
+            let withOne = ThisProcess.openFileDescriptors
+            one.forEach { $0.detach() }
+            XCTAssertEqual(ThisProcess.openFileDescriptors, before)
+            let three = try b.attach([.syscall("getppid"), .syscall("getsid"), .syscall("getpgid")], filter: ourThread)
+            {
+                _ in
+            }
+            XCTAssertEqual(ThisProcess.openFileDescriptors - withOne, 2 * perProbe, "\(builder)")
+            three.forEach { $0.detach() }
+            XCTAssertEqual(ThisProcess.openFileDescriptors, before)
         }
-        XCTAssertEqual(ThisProcess.openFileDescriptors - withOne, 2 * 3)
-        three.forEach { $0.detach() }
-        XCTAssertEqual(ThisProcess.openFileDescriptors, before)
     }
 
     /// A probe detached while its records still wait in the shared rings never receives them;

@@ -42,7 +42,8 @@ struct SyscallDispatchers {
         try module.withFunction(SyscallRouting.dispatcherName(exit: exit), type: .rawTracepoint) {
             (dispatcher) throws(EBPFError) in
             do throws(SystemCallFailure) { try route.attach(dispatcher: dispatcher, rawTracepoint: tracepoint) } catch {
-                throw error.error(.attachFailed, "could not attach the syscall dispatcher to raw tracepoint \(tracepoint)")
+                throw error.error(
+                    .attachFailed, "could not attach the syscall dispatcher to raw tracepoint \(tracepoint)")
             }
         }
         routes[exit] = route

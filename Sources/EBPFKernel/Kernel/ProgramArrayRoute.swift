@@ -30,8 +30,10 @@ package final class ProgramArrayRoute: Sendable {
     fileprivate func set(_ key: UInt32, to program: borrowing BorrowedDescriptor) throws(SystemCallFailure) {
         var key = key
         var value = UInt32(bitPattern: program.rawValue)
-        try array.lend { (map) throws(SystemCallFailure) in
-            try LibBCC.MapCalls.update(map: map, key: &key, value: &value, flags: 0)
+        _ = try array.lend { (map) throws(SystemCallFailure) in
+            try SystemCall.check("bpf_update_elem(program array)") {
+                LibBCC.runtime.bpf_update_elem!(map.rawValue, &key, &value, 0)
+            }
         }
     }
 
