@@ -1,4 +1,5 @@
 @_spi(Generator) @testable import EBPF
+import EBPFKernel
 import Foundation
 import Synchronization
 import XCTest
@@ -342,5 +343,12 @@ final class CallingThread: @unchecked Sendable {
     func stop() {
         work = nil
         ready.signal()
+    }
+}
+
+extension CompiledObject.Map {
+    /// What a comparison of two programs' maps compares: name, type, sizes, entries, flags.
+    var shape: String {
+        "\(table.name) \(table.type) \(table.keySize) \(table.leafSize) \(table.maxEntries) \(flags)"
     }
 }

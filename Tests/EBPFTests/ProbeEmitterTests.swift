@@ -131,11 +131,7 @@ final class ProbeEmitterTests: XCTestCase {
         let module = try LibBCC.Module.compile(
             text: ProbeProgram.combinedText(of: programs), cflags: [])
         let compiled = try XCTUnwrap(LibBCC.withLock { try module.compiledObject() })
-        func shape(_ map: CompiledObject.Map) -> String {
-            let table = map.table
-            return "\(table.name) \(table.type) \(table.keySize) \(table.leafSize) \(table.maxEntries) \(map.flags)"
-        }
-        XCTAssertEqual(object.maps.map(shape).sorted(), compiled.maps.map(shape).sorted())
+        XCTAssertEqual(object.maps.map(\.shape).sorted(), compiled.maps.map(\.shape).sorted())
         XCTAssertEqual(object.functions.map(\.name), compiled.functions.map(\.name))
         XCTAssertEqual(object.license, compiled.license)
     }

@@ -26,6 +26,9 @@ import EBPFProgram
     let resolved: ResolvedPoint
     let measure: Measure
     let keyShape: KeyShape
+    /// What ``AggregationEmitter`` needs to build the program without clang; nil for one
+    /// that only clang builds (registers, USDT arguments, trampolines, stack keys).
+    let emission: Emission?
 
     /// The function that runs on each event (for a latency, at the syscall's exit).
     public static let functionName = "ebpf_aggregate_probe"
@@ -164,9 +167,13 @@ import EBPFProgram
 
         let exitPoint: ResolvedPoint? = if case .latency(let exit) = measure { exit } else { nil }
         let isHistogram = measure.isHistogram
-        let (keyShape, keyFill) = try Self.key(key, of: event, options: options)
+        let (keyShape, keyFill, keyRead) = try Self.key(key, of: event, options: options)
         self.keyShape = keyShape
         var valueLines: [String] = []
+        // Emitted where every read is of a tracepoint's record (a latency's exit reads none).
+        var emittable =
+            resolved.arguments == .tracepointRecord && exitPoint.map { $0.arguments == .tracepointRecord } ?? true
+        var valueRead: ValueRead? = nil
         switch measure {
         case .count:
             field = nil
@@ -180,6 +187,11 @@ import EBPFProgram
                 )
             }
             valueLines = ["s64 ebpf_value = (s64)\(integer.expression);"]
+            if let value = integer.recordValue {
+                valueRead = ValueRead(value: value, signed: integer.isSigned)
+            } else {
+                emittable = false
+            }
         case .latency:
             // Each thread's calls in progress are kept by depth, so under recursion every
             // return is timed from its own entry; a return whose entry was not seen (a call
@@ -284,6 +296,9 @@ import EBPFProgram
         lines.append("    return 0;")
         lines.append("}")
         text = lines.joined(separator: "\n") + "\n"
+        emission =
+            emittable
+            ? keyRead.map { Emission(filter: filter, key: $0, value: valueRead, maxKeys: options.maxKeys) } : nil
     }
 
     /// Whether each key keeps a histogram (of a field, or of latencies) rather than a count,
@@ -299,14 +314,16 @@ import EBPFProgram
         return field ?? "value"
     }
 
-    /// The key's C: its shape and the statements that fill `ebpf_key`.
+    /// The key's C: its shape and the statements that fill `ebpf_key`, and what the emitter
+    /// reads instead (nil when only clang builds it).
     private static func key(_ key: AggregationKey?, of event: EventFields, options: AggregationOptions)
-        throws(EBPFError) -> (KeyShape, [String])
+        throws(EBPFError) -> (KeyShape, [String], KeyRead?)
     {
         switch key?.kind {
-        case nil: return (.total, [])
-        case .processName: return (.text(capacity: 16), ["__builtin_memcpy(&ebpf_key.text, ebpf_comm, 16);"])
-        case .processID: return (.signed, ["ebpf_key.value = ebpf_id >> 32;"])
+        case nil: return (.total, [], .total)
+        case .processName:
+            return (.text(capacity: 16), ["__builtin_memcpy(&ebpf_key.text, ebpf_comm, 16);"], .processName)
+        case .processID: return (.signed, ["ebpf_key.value = ebpf_id >> 32;"], .processID)
         case .stack(let user):
             return (
                 .stack(user: user, kernel: !user, folded: false),
@@ -315,7 +332,7 @@ import EBPFProgram
                     user ? "ebpf_key.pid = ebpf_id >> 32;" : "ebpf_key.pid = 0;", "ebpf_key.ustack = -1;",
                     "ebpf_key.kstack = -1;",
                 ]
-                    + StackTable.record(into: user ? "ebpf_key.ustack" : "ebpf_key.kstack", user: user)
+                    + StackTable.record(into: user ? "ebpf_key.ustack" : "ebpf_key.kstack", user: user), nil
             )
         case .foldedStack:
             return (
@@ -326,21 +343,25 @@ import EBPFProgram
                     "__builtin_memcpy(&ebpf_key.comm, ebpf_comm, 16);",
                 ]
                     + StackTable.record(into: "ebpf_key.ustack", user: true)
-                    + StackTable.record(into: "ebpf_key.kstack", user: false)
+                    + StackTable.record(into: "ebpf_key.kstack", user: false), nil
             )
-        case .threadID: return (.signed, ["ebpf_key.value = (u32)ebpf_id;"])
-        case .userID: return (.unsigned, ["ebpf_key.value = (u32)ebpf_ugid;"])
-        case .cpu: return (.unsigned, ["ebpf_key.value = bpf_get_smp_processor_id();"])
+        case .threadID: return (.signed, ["ebpf_key.value = (u32)ebpf_id;"], .threadID)
+        case .userID: return (.unsigned, ["ebpf_key.value = (u32)ebpf_ugid;"], .userID)
+        case .cpu: return (.unsigned, ["ebpf_key.value = bpf_get_smp_processor_id();"], .cpu)
         case .field(let name):
             let operand = try event.operand(named: name, for: "key")
             // A `char *` is a string before it is a pointer.
             if let text = operand.text(capacity: options.stringSize) {
-                return (.text(capacity: text.capacity), [text.fill("ebpf_key.text")])
+                return (
+                    .text(capacity: text.capacity), [text.fill("ebpf_key.text")],
+                    text.source.map { .text(capacity: text.capacity, $0) }
+                )
             }
             if let integer = operand.integer {
                 return (
                     integer.isPointer ? .pointer : integer.isSigned ? .signed : .unsigned,
-                    ["ebpf_key.value = (u64)(s64)\(integer.expression);"]
+                    ["ebpf_key.value = (u64)(s64)\(integer.expression);"],
+                    integer.recordValue.map { .integer($0, signed: integer.isSigned) }
                 )
             }
             throw EBPFError(

@@ -71,25 +71,33 @@ extension Session {
         try checkStringsRead(options.arguments, by: [resolved])
         let program = try AggregationProgram(
             resolved: resolved, format: format, key: key, measure: measure, filter: filter, options: options)
-        let module = try BPFModule(text: program.text, cflags: [], cache: compileCache)
+        let (module, routing) = try buildModule(for: program)
         do throws(EBPFError) {
             let aggregation = try Aggregation(point: point, program: program, module: module, symbols: symbols) {
                 () throws(EBPFError) -> [Attachment] in
+                var dispatchers = SyscallDispatchers(module: module)
+                /// Function `name` at the point of `routedPoints[index]`: routed, or attached there.
+                func attach(_ name: String, _ index: Int, tracepointID: Int?) throws(EBPFError) -> Attachment {
+                    let point = program.routedPoints[index].point
+                    if let route = routing?.routes[index] {
+                        return try dispatchers.attach(name, at: point.point, route: route)
+                    }
+                    return try attachment(name, at: point, tracepointID: tracepointID, module: module)
+                }
                 guard case .latency(let exit) = measure else {
                     return [
-                        try attachment(
-                            resolved.requiredFunctionName ?? AggregationProgram.functionName, at: resolved,
-                            tracepointID: format?.id, module: module)
+                        try attach(
+                            resolved.requiredFunctionName ?? AggregationProgram.functionName, 0,
+                            tracepointID: format?.id)
                     ]
                 }
                 // The exit first: an entry seen without its exit would only leave a start time.
-                let exitAttachment = try attachment(
-                    exit.requiredFunctionName ?? AggregationProgram.functionName, at: exit, tracepointID: nil,
-                    module: module)
+                let exitAttachment = try attach(
+                    exit.requiredFunctionName ?? AggregationProgram.functionName, 0, tracepointID: nil)
                 do throws(EBPFError) {
-                    let entry = try attachment(
-                        resolved.requiredFunctionName ?? AggregationProgram.entryFunctionName, at: resolved,
-                        tracepointID: format?.id, module: module)
+                    let entry = try attach(
+                        resolved.requiredFunctionName ?? AggregationProgram.entryFunctionName, 1,
+                        tracepointID: format?.id)
                     return [entry, exitAttachment]
                 } catch {
                     exitAttachment.detach()
@@ -101,5 +109,17 @@ extension Session {
             module.close()
             throw error
         }
+    }
+
+    /// The aggregation's program: emitted when it can be (its syscall tracepoints routed,
+    /// see ``SyscallRouting``), compiled from its C otherwise.
+    private func buildModule(for program: AggregationProgram) throws(EBPFError) -> (BPFModule, SyscallRouting?) {
+        if probeBuilder == .emitter {
+            let routing = SyscallRouting.plan(for: program.routedPoints)
+            if let object = AggregationEmitter.object(for: program, routing: routing) {
+                return (try BPFModule(emitted: object), routing)
+            }
+        }
+        return (try BPFModule(text: program.text, cflags: [], cache: compileCache), nil)
     }
 }

@@ -21,40 +21,47 @@ struct EventFields {
         /// Whether pointers point into the traced process (syscall arguments).
         let pointersAreUser: Bool
 
-        /// An integer read: a C expression and how its bits read back.
+        /// An integer read: a C expression and how its bits read back, and for the emitter,
+        /// the record's bytes it reads (nil for a register).
         struct Integer {
             var expression: String
             var isSigned: Bool
             var isPointer: Bool
+            var recordValue: ProbeProgram.RecordValue?
         }
 
-        /// A string read into a key: its capacity and the statement that fills it.
+        /// A string read into a key: its capacity and the statement that fills it, and for
+        /// the emitter, where it is read from (nil for a register's pointer).
         struct Text {
             var capacity: Int
             var fill: (_ destination: String) -> String
+            var source: AggregationProgram.KeyRead.TextSource?
         }
 
         /// The field as an integer of its declared size, or nil when it is not one.
         var integer: Integer? {
-            guard let field else {
-                return Integer(expression: read(size: 8, signed: false), isSigned: false, isPointer: false)
+            func integer(size: Int, signed: Bool, pointer: Bool = false) -> Integer {
+                var value: ProbeProgram.RecordValue? = nil
+                if case .record(let offset) = source { value = ProbeProgram.RecordValue(offset: offset, size: size) }
+                return Integer(
+                    expression: read(size: size, signed: signed), isSigned: signed, isPointer: pointer,
+                    recordValue: value)
             }
+            guard let field else { return integer(size: 8, signed: false) }
             guard !field.isDynamic, field.arrayLength == nil else { return nil }
             if normalizedType.contains("*") {
                 guard field.size == 8 || !isRecord else { return nil }
-                return Integer(expression: read(size: 8, signed: false), isSigned: false, isPointer: true)
+                return integer(size: 8, signed: false, pointer: true)
             }
             if let declared = CType(parsing: field.type), declared.count == nil,
                 [.signed, .unsigned, .character, .boolean].contains(declared.kind),
                 declared.elementSize <= (isRecord ? field.size : 8)
             {
                 let signed = declared.kind == .signed || (declared.kind == .character && field.isSigned)
-                return Integer(
-                    expression: read(size: declared.elementSize, signed: signed), isSigned: signed, isPointer: false)
+                return integer(size: declared.elementSize, signed: signed)
             }
             guard [1, 2, 4, 8].contains(field.size) else { return nil }
-            return Integer(
-                expression: read(size: field.size, signed: field.isSigned), isSigned: field.isSigned, isPointer: false)
+            return integer(size: field.size, signed: field.isSigned)
         }
 
         /// The field as a string of at most `capacity` bytes, or nil when it is not one.
@@ -64,18 +71,28 @@ struct EventFields {
             if normalizedType == "char*" || normalizedType == "unsignedchar*" {
                 let helper = pointersAreUser ? "bpf_probe_read_user_str" : "bpf_probe_read_kernel_str"
                 let pointer = "(const void *)(long)\(read(size: 8, signed: false))"
-                return Text(capacity: capacity) { "\(helper)(&\($0), sizeof(\($0)), \(pointer));" }
+                var source: AggregationProgram.KeyRead.TextSource? = nil
+                if case .record(let offset) = self.source {
+                    source = .string(
+                        from: .value(ProbeProgram.RecordValue(offset: offset, size: 8)), user: pointersAreUser)
+                }
+                return Text(
+                    capacity: capacity, fill: { "\(helper)(&\($0), sizeof(\($0)), \(pointer));" }, source: source)
             }
             guard case .record(let offset) = source, isCharacter else { return nil }
             if field.isDynamic {
                 let location = "(*(u32 *)((char *)ctx + \(offset)))"
-                return Text(capacity: capacity) {
-                    "bpf_probe_read_kernel_str(&\($0), sizeof(\($0)), (char *)ctx + (\(location) & 0xFFFF));"
-                }
+                return Text(
+                    capacity: capacity,
+                    fill: {
+                        "bpf_probe_read_kernel_str(&\($0), sizeof(\($0)), (char *)ctx + (\(location) & 0xFFFF));"
+                    }, source: .string(from: .dataLocation(offset: offset), user: false))
             }
             guard let length = field.arrayLength, length > 0, field.size == length else { return nil }
             let kept = min(length, capacity)
-            return Text(capacity: kept) { "bpf_probe_read_kernel(&\($0), \(kept), (char *)ctx + \(offset));" }
+            return Text(
+                capacity: kept, fill: { "bpf_probe_read_kernel(&\($0), \(kept), (char *)ctx + \(offset));" },
+                source: .characters(recordOffset: offset))
         }
 
         var typeDescription: String {

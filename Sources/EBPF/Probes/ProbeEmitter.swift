@@ -40,7 +40,7 @@ enum ProbeEmitter {
             var code = BPFAssembler()
             let route = routing?.routes[index]
             if let route, let routing {
-                emitRecord(of: route, compatStatusOffset: routing.compatStatusOffset, into: &code)
+                SyscallRouting.emitRecord(of: route, compatStatusOffset: routing.compatStatusOffset, into: &code)
             } else {
                 code.move(.r6, .r1)
             }
@@ -49,109 +49,17 @@ enum ProbeEmitter {
                 CompiledObject.Function(
                     name: program.functionName, instructions: code.instructions, mapReferences: code.mapReferences))
         }
-        for exit in routing?.directions ?? [] {
-            let array = maps.count
-            maps.append(
-                CompiledObject.Map(
-                    table: TableInfo(
-                        name: SyscallRouting.arrayName(exit: exit), type: .programArray, keySize: 4, leafSize: 4,
-                        maxEntries: SyscallRouting.programArraySize, keyDescription: nil, leafDescription: nil,
-                        submittedFields: []),
-                    flags: 0))
-            var code = BPFAssembler()
-            emitDispatcher(exit: exit, arrayMap: array, into: &code)
-            functions.append(
-                CompiledObject.Function(
-                    name: SyscallRouting.dispatcherName(exit: exit), instructions: code.instructions,
-                    mapReferences: code.mapReferences))
-        }
+        let routes = SyscallRouting.dispatchers(for: routing, firstMap: maps.count)
+        maps += routes.maps
+        functions += routes.functions
         // The kernel checks the version only of kprobe programs (before 5.0), never emitted.
         return CompiledObject(license: "GPL", kernelVersion: 0, maps: maps, functions: functions)
     }
 
-    private static let commAt = -24
-    private static let keyAt = -4
+    static let commAt = -24
+    static let keyAt = -4
     /// Where a string array's element pointer is read to.
     private static let pointerAt = -32
-    /// A routed probe's context (the raw tracepoint's), its task's status word, the record
-    /// it rebuilds, and the argument registers it reads (`pt_regs` from `r10` to `di`).
-    private static let contextAt = -40
-    private static let statusAt = -48
-    private static let recordAt = -112
-    private static let registersAt = -176
-    /// `offsetof(struct pt_regs, r10)` and `orig_ax` on x86-64, and each syscall argument's
-    /// register: `di`, `si`, `dx`, `r10`, `r8`, `r9`.
-    private static let registersStart = 56
-    private static let originalAX = 120
-    private static let argumentRegisters = [112, 104, 96, 56, 72, 64]
-
-    /// A dispatcher: tail-calls the program in its array's entry for the syscall's number
-    /// (`args[1]` at the entry; `pt_regs->orig_ax` at the exit, where `args[1]` is `ret`).
-    /// An empty entry, or a number past the array (-1), falls through to `return 0`.
-    private static func emitDispatcher(exit: Bool, arrayMap: Int, into code: inout BPFAssembler) {
-        code.move(.r6, .r1)
-        if exit {
-            code.load(.r3, size: 8, from: .r6, offset: 0)
-            code.add(.r3, Int32(originalAX))
-            code.move(.r1, .frame)
-            code.add(.r1, -8)
-            code.move(.r2, 8)
-            code.call(.probeReadKernel)
-            code.exitIfNotEqual(.r0, 0)
-            code.load(.r3, size: 8, from: .frame, offset: -8)
-        } else {
-            code.load(.r3, size: 8, from: .r6, offset: 8)
-        }
-        code.move(.r1, .r6)
-        code.loadMap(.r2, map: arrayMap)
-        code.call(.tailCall)
-        code.finish()
-    }
-
-    /// A routed probe's start: leaves a 32-bit syscall (`TS_COMPAT`), as the syscall
-    /// tracepoints do, then rebuilds the tracepoint's record on the stack and points `r6`
-    /// at it, the raw tracepoint's context kept at ``contextAt`` for the output.
-    private static func emitRecord(
-        of route: SyscallRouting.Route, compatStatusOffset: Int, into code: inout BPFAssembler
-    ) {
-        code.move(.r6, .r1)
-        code.store(size: 8, to: .frame, offset: contextAt, .r6)
-        code.call(.getCurrentTask)
-        code.move(.r3, .r0)
-        code.add(.r3, Int32(compatStatusOffset))
-        code.move(.r1, .frame)
-        code.add(.r1, Int32(statusAt))
-        code.move(.r2, 4)
-        code.call(.probeReadKernel)
-        code.exitIfNotEqual(.r0, 0)
-        code.load(.r1, size: 4, from: .frame, offset: statusAt)
-        code.and(.r1, SyscallRouting.compatFlag)
-        code.exitIfNotEqual(.r1, 0)
-        let size = SyscallRouting.recordSize(exit: route.exit)
-        for word in stride(from: 0, to: size, by: 8) {
-            code.store(size: 8, to: .frame, offset: recordAt + word, Int32(0))
-        }
-        code.store(size: 4, to: .frame, offset: recordAt + 8, Int32(route.number))
-        if route.exit {
-            code.load(.r1, size: 8, from: .r6, offset: 8)
-            code.store(size: 8, to: .frame, offset: recordAt + 16, .r1)
-        } else {
-            // One read of the registers from r10 to di, then each argument into its place.
-            code.load(.r3, size: 8, from: .r6, offset: 0)
-            code.add(.r3, Int32(registersStart))
-            code.move(.r1, .frame)
-            code.add(.r1, Int32(registersAt))
-            code.move(.r2, Int32(argumentRegisters.max()! + 8 - registersStart))
-            code.call(.probeReadKernel)
-            code.exitIfNotEqual(.r0, 0)
-            for (index, register) in argumentRegisters.enumerated() {
-                code.load(.r1, size: 8, from: .frame, offset: registersAt + register - registersStart)
-                code.store(size: 8, to: .frame, offset: recordAt + 16 + 8 * index, .r1)
-            }
-        }
-        code.move(.r6, .frame)
-        code.add(.r6, Int32(recordAt))
-    }
 
     /// The probe proper, `r6` pointing at the tracepoint's record (for a `routed` probe,
     /// the record it rebuilt).
@@ -159,11 +67,37 @@ enum ProbeEmitter {
         of program: ProbeProgram, _ emission: ProbeProgram.Emission, scratchMap: Int, eventsMap: Int, routed: Bool,
         into code: inout BPFAssembler
     ) {
+        emitIdentity(filter: emission.filter, readsName: true, into: &code)
+        code.store(size: 4, to: .frame, offset: keyAt, Int32(0))
+        code.loadMap(.r1, map: scratchMap)
+        code.move(.r2, .frame)
+        code.add(.r2, Int32(keyAt))
+        code.call(.mapLookupElement)
+        code.exitIfEqual(.r0, 0)
+        code.move(.r9, .r0)
+        emitHeader(probeIndex: program.probeIndex, into: &code)
+        for fill in emission.fills { emit(fill, into: &code) }
+        if routed {
+            code.load(.r1, size: 8, from: .frame, offset: SyscallRouting.contextAt)
+        } else {
+            code.move(.r1, .r6)
+        }
+        code.loadMap(.r2, map: eventsMap)
+        code.move32(.r3, 0xFFFF_FFFF)  // BPF_F_CURRENT_CPU
+        code.move(.r4, .r9)
+        code.move(.r5, Int32(program.recordSize))
+        code.call(.perfEventOutput)
+        code.finish()
+    }
+
+    /// `r7` = pid/tgid, `r8` = uid/gid, then `filter`'s checks (leaving the program when
+    /// one fails), and when `readsName` or filtering by it, the thread's name at ``commAt``, as the C's
+    /// prologue (``ProbeProgram/prologue(filter:resolved:readsName:)``).
+    static func emitIdentity(filter: ProbeFilter, readsName: Bool, into code: inout BPFAssembler) {
         code.call(.getCurrentPIDTGID)
         code.move(.r7, .r0)
         code.call(.getCurrentUIDGID)
         code.move(.r8, .r0)
-        let filter = emission.filter
         if let pid = filter.processID {
             code.move(.r1, .r7)
             code.shiftRight(.r1, 32)
@@ -171,6 +105,7 @@ enum ProbeEmitter {
         }
         if let tid = filter.threadID { code.exitIfNotEqual32(.r7, UInt32(bitPattern: tid)) }
         if let uid = filter.userID { code.exitIfNotEqual32(.r8, uid) }
+        guard readsName || filter.processName != nil else { return }
         // Zeroed first, as the C's `char ebpf_comm[16] = {}`: before 6.2 or so the helper
         // copies the name with strscpy, which leaves the bytes after its NUL as they were, and
         // the name filter compares all sixteen.
@@ -189,26 +124,6 @@ enum ProbeEmitter {
                 code.exitIfNotEqual(.r1, .r2)
             }
         }
-        code.store(size: 4, to: .frame, offset: keyAt, Int32(0))
-        code.loadMap(.r1, map: scratchMap)
-        code.move(.r2, .frame)
-        code.add(.r2, Int32(keyAt))
-        code.call(.mapLookupElement)
-        code.exitIfEqual(.r0, 0)
-        code.move(.r9, .r0)
-        emitHeader(probeIndex: program.probeIndex, into: &code)
-        for fill in emission.fills { emit(fill, into: &code) }
-        if routed {
-            code.load(.r1, size: 8, from: .frame, offset: contextAt)
-        } else {
-            code.move(.r1, .r6)
-        }
-        code.loadMap(.r2, map: eventsMap)
-        code.move32(.r3, 0xFFFF_FFFF)  // BPF_F_CURRENT_CPU
-        code.move(.r4, .r9)
-        code.move(.r5, Int32(program.recordSize))
-        code.call(.perfEventOutput)
-        code.finish()
     }
 
     /// Fills ``ProbeRecordHeader``'s members, as its `fill` statements do in C.
@@ -289,7 +204,7 @@ enum ProbeEmitter {
     }
 
     /// `r3` = the source address; uses `r1`, leaves `r2`.
-    private static func emitPointer(_ pointer: ProbeProgram.Fill.Pointer, into code: inout BPFAssembler) {
+    static func emitPointer(_ pointer: ProbeProgram.Fill.Pointer, into code: inout BPFAssembler) {
         switch pointer {
         case .value(let value):
             code.load(.r3, size: value.size, from: .r6, offset: value.offset)

@@ -15,18 +15,24 @@ struct SyscallDispatchers {
 
     /// Routes `program`'s syscall to it.
     mutating func attach(_ program: ProbeProgram, at route: SyscallRouting.Route) throws(EBPFError) -> Attachment {
+        try attach(program.functionName, at: program.resolved.point, route: route)
+    }
+
+    /// Routes the syscall of `point` (a syscall tracepoint) to the function `function`.
+    mutating func attach(
+        _ function: String, at point: AttachPoint, route: SyscallRouting.Route
+    ) throws(EBPFError) -> Attachment {
         let through = try self.route(exit: route.exit)
-        let hook = try module.withFunction(program.functionName, type: .rawTracepoint) {
-            (function) throws(EBPFError) -> LibBCC.Hook in
+        let hook = try module.withFunction(function, type: .rawTracepoint) {
+            (loaded) throws(EBPFError) -> LibBCC.Hook in
             do throws(SystemCallFailure) {
-                return try LibBCC.Hook.route(through, key: UInt32(route.number), program: function)
+                return try LibBCC.Hook.route(through, key: UInt32(route.number), program: loaded)
             } catch {
                 throw error.error(
-                    .attachFailed,
-                    "could not route syscall \(route.number) of \(program.eventName) to '\(program.functionName)'")
+                    .attachFailed, "could not route syscall \(route.number) of \(point.eventName) to '\(function)'")
             }
         }
-        return Attachment(point: program.resolved.point, functionName: program.functionName, hook: hook)
+        return Attachment(point: point, functionName: function, hook: hook)
     }
 
     /// The direction's route, its dispatcher attached the first time.

@@ -46,10 +46,17 @@ struct SyscallRouting: Sendable, Hashable {
 
     /// The routes for `programs`, or nil when none can be routed.
     static func plan(for programs: [ProbeProgram]) -> SyscallRouting? {
+        plan(for: programs.map { ($0.resolved, $0.emission == nil ? nil : $0.recordReads) })
+    }
+
+    /// The routes for emitted programs at `points`, each reading `reads` of its record
+    /// (nil: what it reads cannot be told, or it is not emitted), or nil when none can be
+    /// routed.
+    static func plan(for points: [(point: ResolvedPoint, reads: [Range<Int>]?)]) -> SyscallRouting? {
         guard let compatStatusOffset else { return nil }
         var candidates: [Int: Route] = [:]
-        for (index, program) in programs.enumerated() {
-            guard let route = route(of: program) else { continue }
+        for (index, point) in points.enumerated() {
+            guard let reads = point.reads, let route = route(of: point.point, reading: reads) else { continue }
             candidates[index] = route
         }
         // A syscall asked twice in one direction keeps its tracepoints: one array entry each.
@@ -59,11 +66,10 @@ struct SyscallRouting: Sendable, Hashable {
         return SyscallRouting(routes: routes, compatStatusOffset: compatStatusOffset)
     }
 
-    /// Where `program` is routed: a syscall tracepoint of the table whose fills read only
-    /// the rebuilt record.
-    private static func route(of program: ProbeProgram) -> Route? {
-        guard program.emission != nil, case .tracepointRecord = program.resolved.arguments,
-            case .tracepoint(let tracepoint) = program.resolved.point.location
+    /// Where a program at `point` is routed: a syscall tracepoint of the table, whose
+    /// program reads only the rebuilt record.
+    private static func route(of point: ResolvedPoint, reading reads: [Range<Int>]) -> Route? {
+        guard case .tracepointRecord = point.arguments, case .tracepoint(let tracepoint) = point.point.location
         else { return nil }
         let name: Substring
         let exit: Bool
@@ -74,7 +80,7 @@ struct SyscallRouting: Sendable, Hashable {
         } else {
             return nil
         }
-        guard let number = SyscallNumbers.x86_64[String(name)], let reads = program.recordReads,
+        guard let number = SyscallNumbers.x86_64[String(name)],
             reads.allSatisfy({ $0.lowerBound >= 8 && $0.upperBound <= recordSize(exit: exit) })
         else { return nil }
         return Route(exit: exit, number: number)

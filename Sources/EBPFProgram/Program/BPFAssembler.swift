@@ -20,6 +20,8 @@ package struct BPFAssembler {
     /// The kernel's helper function numbers (`enum bpf_func_id` in `linux/bpf.h`).
     package enum Helper: Int32 {
         case mapLookupElement = 1
+        case mapUpdateElement = 2
+        case mapDeleteElement = 3
         case ktimeGetNanoseconds = 5
         case getSMPProcessorID = 8
         case getCurrentPIDTGID = 14
@@ -201,6 +203,72 @@ package struct BPFAssembler {
     package mutating func jumpIfNotEqual(_ register: Register, _ value: Int32, to label: Label) {
         labelJumps[label.number, default: []].append(instructions.count)
         append(Self.jumpIfNotEqualConstant, register, immediate: value)
+    }
+
+    /// A jump's comparison (`BPF_JMP`'s operations): unsigned unless named signed.
+    package enum Condition: UInt8 {
+        case equal = 0x10
+        case greater = 0x20
+        case greaterOrEqual = 0x30
+        case notEqual = 0x50
+        case signedGreater = 0x60
+        case signedGreaterOrEqual = 0x70
+        case less = 0xA0
+        case lessOrEqual = 0xB0
+        case signedLess = 0xC0
+        case signedLessOrEqual = 0xD0
+    }
+
+    /// Jumps forward to `label` when `register` compares so with `value` (sign-extended).
+    package mutating func jump(if condition: Condition, _ register: Register, _ value: Int32, to label: Label) {
+        labelJumps[label.number, default: []].append(instructions.count)
+        append(0x05 | condition.rawValue, register, immediate: value)
+    }
+
+    /// Jumps forward to `label` when `register` compares so with `other`.
+    package mutating func jump(if condition: Condition, _ register: Register, _ other: Register, to label: Label) {
+        labelJumps[label.number, default: []].append(instructions.count)
+        append(0x05 | condition.rawValue | 0x08, register, other)
+    }
+
+    /// Jumps forward to `label`.
+    package mutating func jump(to label: Label) {
+        labelJumps[label.number, default: []].append(instructions.count)
+        append(0x05)
+    }
+
+    /// Jumps to the exit when `register` compares so with `value` (sign-extended).
+    package mutating func exit(if condition: Condition, _ register: Register, _ value: Int32) {
+        exitJumps.append(instructions.count)
+        append(0x05 | condition.rawValue, register, immediate: value)
+    }
+
+    /// Jumps to the exit.
+    package mutating func exitNow() {
+        exitJumps.append(instructions.count)
+        append(0x05)
+    }
+
+    package mutating func subtract(_ destination: Register, _ source: Register) {
+        append(0x1F, destination, source)
+    }
+
+    /// `destination /= source`, unsigned (0 when `source` is 0).
+    package mutating func divide(_ destination: Register, _ source: Register) {
+        append(0x3F, destination, source)
+    }
+
+    package mutating func shiftLeft(_ destination: Register, _ bits: Int32) {
+        append(0x67, destination, immediate: bits)
+    }
+
+    /// `destination >>= bits`, the sign bit copied in.
+    package mutating func arithmeticShiftRight(_ destination: Register, _ bits: Int32) {
+        append(0xC7, destination, immediate: bits)
+    }
+
+    package mutating func or(_ destination: Register, _ source: Register) {
+        append(0x4F, destination, source)
     }
 
     /// Puts `label` here: the jumps to it land on the next instruction.
