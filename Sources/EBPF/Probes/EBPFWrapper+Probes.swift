@@ -35,7 +35,8 @@ extension EBPFWrapper {
         handler: @escaping @Sendable (ProbeEvent) -> Void
     ) throws(EBPFError) -> Probe {
         try session.attachProbes(
-            [point], filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)[0]
+            [point], filter: filter, options: options, lost: lost, drops: ConsumerDrops(), delivery: .copied(handler))[
+                0]
     }
 
     /// Attaches a generated probe to each of `points`, all built as one program: tracepoints
@@ -68,7 +69,7 @@ extension EBPFWrapper {
         handler: @escaping @Sendable (ProbeEvent) -> Void
     ) throws(EBPFError) -> [Probe] {
         try session.attachProbes(
-            points, filter: filter, options: options, lost: lost, drops: ConsumerDrops(), deliver: handler)
+            points, filter: filter, options: options, lost: lost, drops: ConsumerDrops(), delivery: .copied(handler))
     }
 
     /// Attaches a generated probe to `point` and returns its events as an async sequence.
@@ -112,9 +113,11 @@ extension Session {
         let (stream, continuation) = AsyncStream.makeStream(
             of: ProbeEvent.self, bufferingPolicy: .bufferingOldest(max(1, bufferingLimit)))
         let drops = ConsumerDrops()
-        let probe = try attachProbes([point], filter: filter, options: options, lost: nil, drops: drops) { event in
-            if case .dropped = continuation.yield(event) { drops.count.add(1, ordering: .relaxed) }
-        }[0]
+        let probe = try attachProbes(
+            [point], filter: filter, options: options, lost: nil, drops: drops,
+            delivery: .copied { event in
+                if case .dropped = continuation.yield(event) { drops.count.add(1, ordering: .relaxed) }
+            })[0]
         probe.setOnDetach { continuation.finish() }
         // Cancelled: the stream was dropped or its task cancelled, on the cooperative pool.
         continuation.onTermination = { termination in
@@ -136,8 +139,7 @@ extension Session {
     /// them, or none (what was attached before a failure is detached again).
     func attachProbes(
         _ points: [AttachPoint], filter: ProbeFilter, options: ProbeOptions,
-        lost: (@Sendable (UInt64) -> Void)?, drops: ConsumerDrops,
-        deliver: @escaping @Sendable (ProbeEvent) -> Void
+        lost: (@Sendable (UInt64) -> Void)?, drops: ConsumerDrops, delivery: ProbeDelivery
     ) throws(EBPFError) -> [Probe] {
         try checkOpen()
         guard !points.isEmpty else { return [] }
@@ -163,12 +165,12 @@ extension Session {
             options.stacks.isEmpty
             ? nil
             : try StackReader(module: shared.module, symbols: symbols, maxDepth: options.stacks.maxDepth)
-        let delivery = Self.naming(stacks: stackReader, at: resolved.map(\.program.stackOffsets), deliver)
+        let naming = stackReader.map { StackNaming(reader: $0, offsets: resolved.map(\.program.stackOffsets)) }
         let openBuffer = { @Sendable [self] () throws(EBPFError) -> SharedProbeBuffer in
             try SharedProbeBuffer(
                 table: table, module: shared.module, layouts: layouts, events: events, options: options.perfBuffer,
                 wrapper: self,
-                lost: lost, deliver: delivery)
+                lost: lost, stacks: naming, delivery: delivery)
         }
         let buffer: SharedProbeBuffer
         if points.count == 1 {
@@ -217,22 +219,6 @@ extension Session {
             throw error
         }
         return probes
-    }
-
-    /// `deliver`, handed each event with the stacks its record holds the ids of (at the
-    /// offsets of its probe's record) named; `deliver` itself when no stack is recorded.
-    private static func naming(
-        stacks reader: StackReader?, at offsets: [(kernel: Int?, user: Int?)],
-        _ deliver: @escaping @Sendable (ProbeEvent) -> Void
-    ) -> @Sendable (ProbeEvent) -> Void {
-        guard let reader else { return deliver }
-        return { event in
-            var event = event
-            if offsets.indices.contains(event.probeIndex) {
-                event.recordedStacks = reader.stacks(of: event, at: offsets[event.probeIndex])
-            }
-            deliver(event)
-        }
     }
 
     /// The programs as one: emitted when they all can be (the syscall probes among them

@@ -31,36 +31,29 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
         record = EventRecord(layout: layout, bytes: bytes, recycler: recycler)
     }
 
-    private func header<Value: FixedWidthInteger>(_: Value.Type, at offset: Int) -> Value {
-        record.withBytes { raw in
-            raw.count >= offset + MemoryLayout<Value>.size
-                ? raw.loadUnaligned(fromByteOffset: offset, as: Value.self) : 0
-        }
+    /// Runs `body` with a view of this event's bytes: one reader of the record for both.
+    @inline(__always)
+    private func withView<T>(_ body: (borrowing ProbeEventView) -> T) -> T {
+        record.withBytes { body(ProbeEventView(layout: record.layout, bytes: $0, stacks: recordedStacks)) }
     }
 
     /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
     public var eventName: String { record.layout.eventName }
     /// Nanoseconds since boot (`CLOCK_MONOTONIC`, `bpf_ktime_get_ns`), when the probe ran.
-    public var timestamp: UInt64 { header(UInt64.self, at: ProbeRecordHeader.Offset.timestamp) }
+    public var timestamp: UInt64 { withView { $0.timestamp } }
     /// The process (thread group) id.
-    public var processID: Int32 { header(Int32.self, at: ProbeRecordHeader.Offset.processID) }
+    public var processID: Int32 { withView { $0.processID } }
     /// The thread id (the kernel's pid).
-    public var threadID: Int32 { header(Int32.self, at: ProbeRecordHeader.Offset.threadID) }
-    public var userID: UInt32 { header(UInt32.self, at: ProbeRecordHeader.Offset.userID) }
-    public var groupID: UInt32 { header(UInt32.self, at: ProbeRecordHeader.Offset.groupID) }
+    public var threadID: Int32 { withView { $0.threadID } }
+    public var userID: UInt32 { withView { $0.userID } }
+    public var groupID: UInt32 { withView { $0.groupID } }
     /// The CPU the probe ran on.
-    public var cpu: Int { Int(header(UInt32.self, at: ProbeRecordHeader.Offset.cpu)) }
+    public var cpu: Int { withView { $0.cpu } }
     /// The thread's name (`comm`), at most 15 bytes.
-    public var processName: String {
-        record.withBytes { raw in
-            let (start, end) = (ProbeRecordHeader.Offset.processName, ProbeRecordHeader.Offset.end)
-            guard raw.count >= end else { return "" }
-            return FieldLayout.cString(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
-        }
-    }
+    public var processName: String { withView { $0.processName } }
 
     /// Which of the probes attached together made the event (its position in the list).
-    var probeIndex: Int { Int(header(UInt32.self, at: ProbeRecordHeader.Offset.probeIndex)) }
+    var probeIndex: Int { withView { $0.probeIndex } }
 
     /// The thread's user-space stack when the event happened, innermost frame first, when
     /// the probe records it (``ProbeOptions/stacks``); nil when it does not. Empty when the

@@ -29,11 +29,11 @@ final class SharedProbeBuffer: Sendable {
     private let activeCount: Lock<Int>
 
     /// Opens `table` of `module` for `layouts`, the records of the probes in index order
-    /// (their events named by `events`), and hands each active probe's records to `deliver`.
+    /// (their events named by `events`), and hands each active probe's records on as
+    /// `delivery` says, their stacks named by `stacks`.
     init(
         table: TableInfo, module: BPFModule, layouts: [RecordLayout], events: [String], options: PerfBufferOptions,
-        wrapper: Session, lost: (@Sendable (UInt64) -> Void)?,
-        deliver: @escaping @Sendable (ProbeEvent) -> Void
+        wrapper: Session, lost: (@Sendable (UInt64) -> Void)?, stacks: StackNaming?, delivery: ProbeDelivery
     ) throws(EBPFError) {
         let members = layouts.map(Member.init)
         self.members = members
@@ -43,20 +43,39 @@ final class SharedProbeBuffer: Sendable {
             decoder: { _, _ in
                 // The buffer's own received count goes unread: each probe counts its records.
                 let recycler = RecordStorageRecycler.forBuffer()
-                return { raw in
-                    guard raw.count >= ProbeRecordHeader.Offset.end else { return }
+                /// The active probe whose record `raw` is, its count raised; nil for none.
+                @inline(__always) @Sendable func member(of raw: UnsafeRawBufferPointer) -> (Int, Member)? {
+                    guard raw.count >= ProbeRecordHeader.Offset.end else { return nil }
                     let index = Int(
                         raw.loadUnaligned(fromByteOffset: ProbeRecordHeader.Offset.probeIndex, as: UInt32.self))
-                    guard index < members.count else { return }
+                    guard index < members.count else { return nil }
                     // `members` outlives this closure, which holds it: no retain per record.
                     unowned(unsafe) let member = members[index]
                     // Relaxed: a detach clears the flag, then waits for the running drain
                     // through the poller's lock, which orders the store before later drains.
-                    guard member.isActive.load(ordering: .relaxed) else { return }
+                    guard member.isActive.load(ordering: .relaxed) else { return nil }
                     member.received.store(member.received.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
-                    // The layout lives as long as `members`: lent, not retained, per record.
-                    Unmanaged.passUnretained(member.layout)._withUnsafeGuaranteedRef { layout in
-                        deliver(ProbeEvent(layout: layout, bytes: raw, recycler: recycler))
+                    return (index, member)
+                }
+                switch delivery {
+                case .copied(let deliver):
+                    return { raw in
+                        guard let (index, member) = member(of: raw) else { return }
+                        // The layout lives as long as `members`: lent, not retained, per record.
+                        Unmanaged.passUnretained(member.layout)._withUnsafeGuaranteedRef { layout in
+                            var event = ProbeEvent(layout: layout, bytes: raw, recycler: recycler)
+                            if let stacks { event.recordedStacks = stacks.stacks(ofRecord: raw, probe: index) }
+                            deliver(event)
+                        }
+                    }
+                case .borrowed(let deliver):
+                    return { raw in
+                        guard let (index, member) = member(of: raw) else { return }
+                        Unmanaged.passUnretained(member.layout)._withUnsafeGuaranteedRef { layout in
+                            deliver(
+                                ProbeEventView(
+                                    layout: layout, bytes: raw, stacks: stacks?.stacks(ofRecord: raw, probe: index)))
+                        }
                     }
                 }
             },

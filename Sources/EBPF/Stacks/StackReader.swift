@@ -25,16 +25,14 @@ struct StackReader: Sendable {
         }
     }
 
-    /// The stacks `event` carries the ids of, at `offsets` in its record, named.
-    func stacks(of event: ProbeEvent, at offsets: (kernel: Int?, user: Int?)) -> RecordedStacks {
+    /// The stacks a probe's record `raw` carries the ids of, at `offsets`, named.
+    func stacks(ofRecord raw: UnsafeRawBufferPointer, at offsets: (kernel: Int?, user: Int?)) -> RecordedStacks {
         func id(at offset: Int) -> Int32 {
-            event.record.withBytes { raw in
-                raw.count >= offset + 4 ? raw.loadUnaligned(fromByteOffset: offset, as: Int32.self) : -1
-            }
+            raw.count >= offset + 4 ? raw.loadUnaligned(fromByteOffset: offset, as: Int32.self) : -1
         }
         return RecordedStacks(
             kernel: offsets.kernel.map { frames(id: id(at: $0), pid: nil) },
-            user: offsets.user.map { frames(id: id(at: $0), pid: event.processID) })
+            user: offsets.user.map { frames(id: id(at: $0), pid: id(at: ProbeRecordHeader.Offset.processID)) })
     }
 
     /// The stacks the program could not record so far, summed over the CPUs.

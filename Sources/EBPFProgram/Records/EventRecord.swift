@@ -73,9 +73,7 @@ public struct EventRecord: Sendable, CustomStringConvertible {
     @inline(__always)
     package func decodedField(named name: String) -> FieldValue? {
         layoutReference._withUnsafeGuaranteedRef { layout in
-            guard let index = layout.index(named: name) else { return nil }
-            let shape = layout.shapes[index]
-            return storage.withBytes { shape.decode(from: $0) }
+            storage.withBytes { layout.decodedField(named: name, in: $0) }
         }
     }
 
@@ -88,10 +86,7 @@ public struct EventRecord: Sendable, CustomStringConvertible {
 
     /// Every field with its value, in declaration order.
     public var fields: [RecordField] {
-        storage.withBytes { raw in
-            layout.fields.compactMap { field in field.decode(from: raw).map { RecordField(name: field.name, value: $0) }
-            }
-        }
+        storage.withBytes { layout.decodedFields(in: $0) }
     }
 
     public var description: String {

@@ -219,6 +219,19 @@ package final class RecordLayout: Sendable {
         return indexComparingText(name)
     }
 
+    /// The field called `name` of `record` (bytes of this layout), decoded; nil when the
+    /// layout has no such field.
+    @inline(__always)
+    package func decodedField(named name: String, in record: UnsafeRawBufferPointer) -> FieldValue? {
+        guard let index = index(named: name) else { return nil }
+        return shapes[index].decode(from: record)
+    }
+
+    /// Every field of `record` with its value, in declaration order.
+    package func decodedFields(in record: UnsafeRawBufferPointer) -> [RecordField] {
+        fields.compactMap { field in field.decode(from: record).map { RecordField(name: field.name, value: $0) } }
+    }
+
     private func indexComparingText(_ name: String) -> Int? {
         let wanted = Self.fingerprint(name)
         for index in fingerprints.indices where fingerprints[index] == wanted && fields[index].name == name {
