@@ -73,25 +73,29 @@ final class ProbeGroupTests: XCTestCase {
         XCTAssertEqual(events.count, 1, "nothing after detach")
     }
 
-    /// However many probes are attached together, they open one perf ring per CPU: three
-    /// probes hold exactly two probes' worth of descriptors more than one probe, and no
-    /// more rings. A probe's worth is its program and scratch array, and compiled onto its
-    /// tracepoint, the tracepoint's perf event (routed ones share the raw tracepoint).
-    func testProbesAttachedTogetherShareOnePerfBuffer() throws {
+    /// However many probes are attached together, they open one buffer: three probes hold
+    /// exactly two probes' worth of descriptors more than one probe, and no more rings. A
+    /// probe's worth is its program, its scratch array with perf buffers (a ring buffer's
+    /// records are built in place), and compiled onto its tracepoint, the tracepoint's perf
+    /// event (routed ones share the raw tracepoint).
+    func testProbesAttachedTogetherShareOneBuffer() throws {
         try requireKernel()
-        for (builder, perProbe) in [(ProbeBuilder.emitter, 2), (.compiler, 3)] {
+        for (builder, transport, perProbe) in [
+            (ProbeBuilder.emitter, EventTransport.perfBuffer, 2), (.emitter, .ringBuffer, 1),
+            (.compiler, .automatic, 3),
+        ] {
             let b = try EBPFWrapper(cache: nil, probeBuilder: builder)
             defer { b.close() }
+            let options = ProbeOptions(transport: transport)
             let before = ThisProcess.openFileDescriptors
-            let one = try b.attach([.syscall("getppid")], filter: ourThread) { _ in }
+            let one = try b.attach([.syscall("getppid")], filter: ourThread, options: options) { _ in }
             let withOne = ThisProcess.openFileDescriptors
             one.forEach { $0.detach() }
             XCTAssertEqual(ThisProcess.openFileDescriptors, before)
-            let three = try b.attach([.syscall("getppid"), .syscall("getsid"), .syscall("getpgid")], filter: ourThread)
-            {
-                _ in
-            }
-            XCTAssertEqual(ThisProcess.openFileDescriptors - withOne, 2 * perProbe, "\(builder)")
+            let three = try b.attach(
+                [.syscall("getppid"), .syscall("getsid"), .syscall("getpgid")], filter: ourThread, options: options
+            ) { _ in }
+            XCTAssertEqual(ThisProcess.openFileDescriptors - withOne, 2 * perProbe, "\(builder), \(transport)")
             three.forEach { $0.detach() }
             XCTAssertEqual(ThisProcess.openFileDescriptors, before)
         }
@@ -114,7 +118,7 @@ final class ProbeGroupTests: XCTestCase {
             defer { done.signal() }
             CPUAffinity.pinCallingThread(to: 0)
             let thisThread = ProbeFilter(processID: ThisProcess.pid, threadID: ThisProcess.tid)
-            let options = ProbeOptions(perfBuffer: PerfBufferOptions(wakeupEvents: 4))
+            let options = ProbeOptions(perfBuffer: PerfBufferOptions(wakeupEvents: 4), transport: .perfBuffer)
             do {
                 let attached = try b.attach(
                     [.syscall("getppid"), .syscall("getsid")], filter: thisThread, options: options,
@@ -134,6 +138,25 @@ final class ProbeGroupTests: XCTestCase {
         XCTAssertTrue(waitUntil { events.count >= 2 }, "the fourth record wakes the poller")
         XCTAssertEqual(events.all.map(\.eventName), ["syscalls:sys_enter_getsid", "syscalls:sys_enter_getsid"])
         XCTAssertEqual(probes.withLock { $0 }.map(\.receivedCount), [0, 2])
+    }
+
+    /// The same through a ring buffer, whose records wait (no wake-up below its watermark,
+    /// and the timed drain an hour away) until `close()` drains them: the detached probe's
+    /// two are dropped, the other's two delivered.
+    func testADetachedProbesWaitingRecordsInTheRingAreNotDelivered() throws {
+        try requireKernel()
+        let b = try EBPFWrapper(cache: nil, probeBuilder: .emitter, drainInterval: .seconds(3600))
+        let events = Collected<ProbeEvent>()
+        let probes = try b.attach(
+            [.syscall("getppid"), .syscall("getsid")], filter: ourThread, options: ProbeOptions(transport: .ringBuffer),
+            handler: events.append)
+        for _ in 0..<2 { _ = getppid() }
+        probes[0].detach()
+        for _ in 0..<2 { _ = getsid(0) }
+        XCTAssertEqual(events.count, 0, "nothing drained yet")
+        b.close()
+        XCTAssertEqual(events.all.map(\.eventName), ["syscalls:sys_enter_getsid", "syscalls:sys_enter_getsid"])
+        XCTAssertEqual(probes.map(\.receivedCount), [0, 2])
     }
 
     /// All or nothing: a target that cannot be attached leaves none of the others attached.

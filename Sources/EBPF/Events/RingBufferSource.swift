@@ -9,11 +9,21 @@ final class RingBufferSource: EventSource, @unchecked Sendable {
     // drain() on its thread only, watch() and unwatch() before release(), and release()
     // exactly once when no drain runs (EventPoller's contract).
 
-    let needsTimedDrain = false
+    let needsTimedDrain: Bool
     private var ring: BPFRingBuffer?
     private let callbacks: BufferCallbacks
+    /// The program's own count of records the ring had no room for, read after each drain;
+    /// nil when the program keeps none (the kernel counts no ring buffer losses).
+    private let lostCount: (@Sendable () -> UInt64?)?
+    private var reportedLost: UInt64 = 0
 
-    init(table: TableInfo, module: BPFModule, callbacks: BufferCallbacks) throws(EBPFError) {
+    /// `timedDrain` when the programs submit without waking the reader (`BPF_RB_NO_WAKEUP`).
+    init(
+        table: TableInfo, module: BPFModule, callbacks: BufferCallbacks, timedDrain: Bool = false,
+        lostCount: (@Sendable () -> UInt64?)? = nil
+    ) throws(EBPFError) {
+        needsTimedDrain = timedDrain
+        self.lostCount = lostCount
         ring = try module.withTable(table.name) { (map) throws(EBPFError) -> BPFRingBuffer in
             do throws(SystemCallFailure) {
                 return try BPFRingBuffer(map: map, dataSize: table.maxEntries)
@@ -36,6 +46,10 @@ final class RingBufferSource: EventSource, @unchecked Sendable {
     /// hold the polling thread.
     func drain() {
         ring?.read(into: callbacks)
+        if let total = lostCount?(), total > reportedLost {
+            callbacks.onLost(total - reportedLost)
+            reportedLost = total
+        }
         callbacks.afterDrain()
     }
 

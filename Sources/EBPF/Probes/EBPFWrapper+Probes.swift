@@ -152,7 +152,7 @@ extension Session {
             resolved.append((program, format))
         }
         try checkStringsRead(options.arguments, by: resolved.map(\.program.resolved))
-        let (built, routing) = try buildModule(for: resolved.map(\.program))
+        let (built, routing) = try buildModule(for: resolved.map(\.program), options: options)
         let shared = SharedModule(built)
         // The compile's own hold: given back whatever happens, so the program is freed with
         // the probes if attaching fails halfway.
@@ -222,13 +222,34 @@ extension Session {
     }
 
     /// The programs as one: emitted when they all can be (the syscall probes among them
-    /// routed, see ``SyscallRouting``), compiled from their C otherwise.
-    private func buildModule(for programs: [ProbeProgram]) throws(EBPFError) -> (BPFModule, SyscallRouting?) {
+    /// routed, see ``SyscallRouting``; their records built in a ring buffer as
+    /// `options.transport` says), compiled from their C otherwise.
+    ///
+    /// - Throws: ``EBPFError/Code/notSupported`` for ``EventTransport/ringBuffer`` where the
+    ///   programs are compiled or the kernel has no ring buffers.
+    private func buildModule(
+        for programs: [ProbeProgram], options: ProbeOptions
+    ) throws(EBPFError) -> (BPFModule, SyscallRouting?) {
+        let ring = options.transport != .perfBuffer && KernelFeatures.supportsRingBuffers
         if probeBuilder == .emitter {
             let routing = SyscallRouting.plan(for: programs)
-            if let object = ProbeEmitter.object(for: programs, routing: routing) {
+            let cpus = (try? SystemFiles.onlineCPUs().count) ?? 1
+            let ringBytes =
+                ring
+                ? EventTransport.ringBytes(
+                    recordSize: programs.map(\.recordSize).max() ?? 0, cpus: cpus,
+                    pageCount: options.perfBuffer.pageCount)
+                : nil
+            if let object = ProbeEmitter.object(for: programs, routing: routing, ringBytes: ringBytes) {
                 return (try BPFModule(emitted: object), routing)
             }
+        }
+        if options.transport == .ringBuffer {
+            throw EBPFError(
+                .notSupported,
+                KernelFeatures.supportsRingBuffers
+                    ? "the ring buffer transport is for emitted probes (tracepoints and syscalls); these are compiled: use .perfBuffer or .automatic"
+                    : "this kernel has no BPF ring buffers (Linux 5.8+): use .perfBuffer or .automatic")
         }
         let text = programs.count == 1 ? programs[0].text : ProbeProgram.combinedText(of: programs)
         return (try BPFModule(text: text, cflags: [], cache: compileCache), nil)

@@ -13,30 +13,44 @@ import EBPFProgram
 /// Registers: `r6` the tracepoint's record, `r7` pid/tgid, `r8` uid/gid, `r9` the record
 /// being filled. Stack: the thread's name at `r10-24`, the scratch array's key at `r10-4`.
 enum ProbeEmitter {
-    /// The programs as one object (the perf buffer they share, then each program's scratch
+    /// The programs as one object (the buffer they share, then each program's scratch
     /// array and function, then for `routing` each direction's program array and
-    /// dispatcher), or nil when one of them needs clang. Also nil, so that clang and libbcc
-    /// build and size the buffer instead, when the possible CPUs cannot be read.
-    static func object(for programs: [ProbeProgram], routing: SyscallRouting? = nil) -> CompiledObject? {
+    /// dispatcher), or nil when one of them needs clang. With `ringBytes`, the buffer is a
+    /// ring buffer of that many bytes, with a per-CPU count of the records it had no room
+    /// for, and the programs build their records in place (no scratch arrays). Also nil, so
+    /// that clang and libbcc build and size the buffer instead, when the possible CPUs
+    /// cannot be read.
+    static func object(
+        for programs: [ProbeProgram], routing: SyscallRouting? = nil, ringBytes: Int? = nil
+    ) -> CompiledObject? {
         guard let possibleCPUs = try? SystemFiles.possibleCPUCount() else { return nil }
         let events = 0
-        var maps = [
+        func map(_ name: String, _ type: TableType, key: Int, value: Int, entries: Int) -> CompiledObject.Map {
             CompiledObject.Map(
                 table: TableInfo(
-                    name: ProbeProgram.standaloneTableName, type: .perfEventArray, keySize: 4, leafSize: 4,
-                    maxEntries: possibleCPUs, keyDescription: nil, leafDescription: nil, submittedFields: []),
+                    name: name, type: type, keySize: key, leafSize: value, maxEntries: entries, keyDescription: nil,
+                    leafDescription: nil, submittedFields: []),
                 flags: 0)
-        ]
+        }
+        var maps: [CompiledObject.Map]
+        if let ringBytes {
+            maps = [
+                map(ProbeProgram.standaloneTableName, .ringBuffer, key: 0, value: 0, entries: ringBytes),
+                map(ProbeProgram.lostTableName, .perCPUArray, key: 4, value: 8, entries: 1),
+            ]
+        } else {
+            maps = [map(ProbeProgram.standaloneTableName, .perfEventArray, key: 4, value: 4, entries: possibleCPUs)]
+        }
         var functions: [CompiledObject.Function] = []
         for (index, program) in programs.enumerated() {
             guard let emission = program.emission else { return nil }
-            let scratch = maps.count
-            maps.append(
-                CompiledObject.Map(
-                    table: TableInfo(
-                        name: program.scratchName, type: .perCPUArray, keySize: 4, leafSize: program.recordSize,
-                        maxEntries: 1, keyDescription: nil, leafDescription: nil, submittedFields: []),
-                    flags: 0))
+            let record: RecordSpace
+            if let ringBytes {
+                record = .ring(events: events, lost: 1, watermark: ringBytes / 4)
+            } else {
+                record = .scratch(maps.count, events: events)
+                maps.append(map(program.scratchName, .perCPUArray, key: 4, value: program.recordSize, entries: 1))
+            }
             var code = BPFAssembler()
             let route = routing?.routes[index]
             if let route, let routing {
@@ -44,7 +58,7 @@ enum ProbeEmitter {
             } else {
                 code.move(.r6, .r1)
             }
-            emitBody(of: program, emission, scratchMap: scratch, eventsMap: events, routed: route != nil, into: &code)
+            emitBody(of: program, emission, record: record, routed: route != nil, into: &code)
             functions.append(
                 CompiledObject.Function(
                     name: program.functionName, instructions: code.instructions, mapReferences: code.mapReferences))
@@ -61,32 +75,82 @@ enum ProbeEmitter {
     /// Where a string array's element pointer is read to.
     private static let pointerAt = -32
 
+    /// Where a program builds its record, and how it hands it on.
+    private enum RecordSpace {
+        /// In its per-CPU scratch array, then copied into the perf buffer `events`.
+        case scratch(Int, events: Int)
+        /// In place in the ring buffer `events` (a failed reservation counted in the per-CPU
+        /// array `lost`), submitted without waking the reader unless more than `watermark`
+        /// bytes wait.
+        case ring(events: Int, lost: Int, watermark: Int)
+    }
+
+    /// `BPF_RB_AVAIL_DATA` (`bpf_ringbuf_query`), `BPF_RB_NO_WAKEUP` and
+    /// `BPF_RB_FORCE_WAKEUP` (`bpf_ringbuf_submit`).
+    private static let availableData: Int32 = 0
+    private static let noWakeup: Int32 = 1
+    private static let forceWakeup: Int32 = 2
+
     /// The probe proper, `r6` pointing at the tracepoint's record (for a `routed` probe,
     /// the record it rebuilt).
     private static func emitBody(
-        of program: ProbeProgram, _ emission: ProbeProgram.Emission, scratchMap: Int, eventsMap: Int, routed: Bool,
+        of program: ProbeProgram, _ emission: ProbeProgram.Emission, record: RecordSpace, routed: Bool,
         into code: inout BPFAssembler
     ) {
         emitIdentity(filter: emission.filter, readsName: true, into: &code)
         code.store(size: 4, to: .frame, offset: keyAt, Int32(0))
-        code.loadMap(.r1, map: scratchMap)
-        code.move(.r2, .frame)
-        code.add(.r2, Int32(keyAt))
-        code.call(.mapLookupElement)
-        code.exitIfEqual(.r0, 0)
+        switch record {
+        case .scratch(let scratch, _):
+            code.loadMap(.r1, map: scratch)
+            code.move(.r2, .frame)
+            code.add(.r2, Int32(keyAt))
+            code.call(.mapLookupElement)
+            code.exitIfEqual(.r0, 0)
+        case .ring(let events, let lost, _):
+            let reserved = code.newLabel()
+            code.loadMap(.r1, map: events)
+            code.move(.r2, Int32(program.recordSize))
+            code.move(.r3, 0)
+            code.call(.ringbufReserve)
+            code.jump(if: .notEqual, .r0, 0, to: reserved)
+            code.loadMap(.r1, map: lost)
+            code.move(.r2, .frame)
+            code.add(.r2, Int32(keyAt))
+            code.call(.mapLookupElement)
+            code.exitIfEqual(.r0, 0)
+            code.load(.r1, size: 8, from: .r0, offset: 0)
+            code.add(.r1, 1)
+            code.store(size: 8, to: .r0, offset: 0, .r1)
+            code.exitNow()
+            code.place(reserved)
+        }
         code.move(.r9, .r0)
         emitHeader(probeIndex: program.probeIndex, into: &code)
         for fill in emission.fills { emit(fill, into: &code) }
-        if routed {
-            code.load(.r1, size: 8, from: .frame, offset: SyscallRouting.contextAt)
-        } else {
-            code.move(.r1, .r6)
+        switch record {
+        case .scratch(_, let events):
+            if routed {
+                code.load(.r1, size: 8, from: .frame, offset: SyscallRouting.contextAt)
+            } else {
+                code.move(.r1, .r6)
+            }
+            code.loadMap(.r2, map: events)
+            code.move32(.r3, 0xFFFF_FFFF)  // BPF_F_CURRENT_CPU
+            code.move(.r4, .r9)
+            code.move(.r5, Int32(program.recordSize))
+            code.call(.perfEventOutput)
+        case .ring(let events, _, let watermark):
+            let submit = code.newLabel()
+            code.loadMap(.r1, map: events)
+            code.move(.r2, availableData)
+            code.call(.ringbufQuery)
+            code.move(.r2, noWakeup)
+            code.jump(if: .lessOrEqual, .r0, Int32(clamping: watermark), to: submit)
+            code.move(.r2, forceWakeup)
+            code.place(submit)
+            code.move(.r1, .r9)
+            code.call(.ringbufSubmit)
         }
-        code.loadMap(.r2, map: eventsMap)
-        code.move32(.r3, 0xFFFF_FFFF)  // BPF_F_CURRENT_CPU
-        code.move(.r4, .r9)
-        code.move(.r5, Int32(program.recordSize))
-        code.call(.perfEventOutput)
         code.finish()
     }
 

@@ -50,7 +50,9 @@ public struct ProbeOptions: Sendable, Hashable {
     /// Bytes copied for each string of such an array, NUL included. 1 to 4096, and at most
     /// 32 KiB for the whole array.
     public var stringArrayElementSize: Int
-    /// The perf buffer the probe's events travel through.
+    /// The buffer the probe's events travel through: a BPF ring buffer or perf buffers.
+    public var transport: EventTransport
+    /// The perf buffer the probe's events travel through, when they do.
     public var perfBuffer: PerfBufferOptions
     /// Sockets and strings read behind the arguments.
     public var arguments: ArgumentReading
@@ -61,8 +63,9 @@ public struct ProbeOptions: Sendable, Hashable {
     public init(
         stringSize: Int = 256, stringArrayCount: Int = 20, stringArrayElementSize: Int = 128,
         perfBuffer: PerfBufferOptions = .default, arguments: ArgumentReading = ArgumentReading(),
-        stacks: StackCapture = .none
+        stacks: StackCapture = .none, transport: EventTransport = .automatic
     ) {
+        self.transport = transport
         self.stringSize = stringSize
         self.stringArrayCount = stringArrayCount
         self.stringArrayElementSize = stringArrayElementSize

@@ -47,6 +47,8 @@ import EBPFProgram
     public static let standaloneFunctionName = "ebpf_probe"
     /// The name of the `BPF_PERF_OUTPUT` table of a probe's program compiled alone.
     public static let standaloneTableName = "ebpf_events"
+    /// With the ring buffer transport, the per-CPU count of records the ring had no room for.
+    static let lostTableName = "ebpf_lost"
 
     /// Where the program attaches on this kernel: a syscall as its tracepoint, a syscall's
     /// kprobe as the tracepoint it falls back to on a kernel without kprobes.

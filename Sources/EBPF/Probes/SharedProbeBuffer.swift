@@ -85,10 +85,20 @@ final class SharedProbeBuffer: Sendable {
                         (event, { member.received.load(ordering: .relaxed) })
                     }, statistics: statistics)
             },
-            makeSource: { (info, module, callbacks) throws(EBPFError) in
-                try PerfBufferSource(
-                    table: info, module: module, options: options, recordSize: layouts.map(\.size).max() ?? 0,
-                    budget: wrapper.perfRingBudget, callbacks: callbacks)
+            makeSource: { (info, module, callbacks) throws(EBPFError) -> any EventSource in
+                guard info.type == .ringBuffer else {
+                    return try PerfBufferSource(
+                        table: info, module: module, options: options, recordSize: layouts.map(\.size).max() ?? 0,
+                        budget: wrapper.perfRingBudget, callbacks: callbacks)
+                }
+                // Emitted into the ring in place, submitted without a wake-up below a watermark.
+                let lost = try MapAccess(info: module.table(ProbeProgram.lostTableName), module: module)
+                return try RingBufferSource(
+                    table: info, module: module, callbacks: callbacks, timedDrain: true,
+                    lostCount: {
+                        guard let value = try? lost.lookup(MapAccess.bytes(of: UInt32(0), size: 4)) else { return nil }
+                        return lost.perCPUValues(value).reduce(0) { $0 &+ Aggregation.word($1, at: 0) }
+                    })
             })
     }
 

@@ -25,6 +25,19 @@ public enum KernelFeatures {
         return false
     }
 
+    /// Whether the kernel has BPF ring buffers (`BPF_MAP_TYPE_RINGBUF`, Linux 5.8): one is
+    /// created, once per process, and closed.
+    public static var supportsRingBuffers: Bool { ringBuffers }
+
+    private static let ringBuffers: Bool = {
+        let map = CompiledObject.Map(
+            table: TableInfo(
+                name: "ebpf_ring_probe", type: .ringBuffer, keySize: 0, leafSize: 0, maxEntries: 4096,
+                keyDescription: nil, leafDescription: nil, submittedFields: []),
+            flags: 0)
+        return (try? BPFObjectCalls.createMap(map)) != nil
+    }()
+
     /// Whether the kernel can attach uprobes (the `uprobe` PMU or tracefs's `uprobe_events`).
     public static var supportsUprobes: Bool {
         if SystemFiles.exists("/sys/bus/event_source/devices/uprobe") { return true }

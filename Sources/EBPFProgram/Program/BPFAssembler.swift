@@ -34,6 +34,9 @@ package struct BPFAssembler {
         case probeReadKernel = 113
         case probeReadUserString = 114
         case probeReadKernelString = 115
+        case ringbufReserve = 131
+        case ringbufSubmit = 132
+        case ringbufQuery = 134
     }
 
     package private(set) var instructions: [UInt64] = []

@@ -1,0 +1,28 @@
+/// The buffer a closure probe's events travel through from the kernel.
+public enum EventTransport: Sendable, Hashable {
+    /// The ring buffer where the probe is emitted and the kernel has ring buffers (5.8+),
+    /// perf buffers otherwise.
+    case automatic
+    /// One perf ring per CPU (`BPF_PERF_OUTPUT`): the record is built in a per-CPU scratch
+    /// array, then copied into the ring, which wakes the reader every
+    /// ``PerfBufferOptions/wakeupEvents`` records.
+    case perfBuffer
+    /// One BPF ring buffer for all CPUs (`BPF_MAP_TYPE_RINGBUF`, Linux 5.8): the record is
+    /// built in place (`bpf_ringbuf_reserve`, `bpf_ringbuf_submit`), in the order the
+    /// events happened across CPUs, and the reader is woken only when the ring is a quarter
+    /// full (it drains every 10 ms anyway). Emitted probes only (tracepoints and
+    /// syscalls); a record that finds the ring full is counted lost.
+    case ringBuffer
+}
+
+extension EventTransport {
+    /// A ring buffer's size for records of `recordSize` bytes: room for 16,384 of them per
+    /// online CPU (what the perf buffers hold), or `pageCount` pages per CPU when given; a
+    /// power of two from 256 KiB to 64 MiB.
+    static func ringBytes(recordSize: Int, cpus: Int, pageCount: Int?) -> Int {
+        let wanted = pageCount.map { $0 * 4096 * cpus } ?? (recordSize + 8) * 16_384 * max(1, cpus)
+        var bytes = 1 << 18
+        while bytes < wanted, bytes < 1 << 26 { bytes <<= 1 }
+        return bytes
+    }
+}
