@@ -7,7 +7,7 @@ import Glibc
 
 /// The Swift consumers, each run in its own process by the harness:
 ///
-///   ebpf-bench consume closure|by-name|typed|latency|count PROGRAM_FILE SYSCALL COUNT PID STRING_SIZE SEQ_FIELD SEQ_BASE
+///   ebpf-bench consume closure|closure-perf|borrowed|by-name|typed|latency|latency-perf|count PROGRAM_FILE SYSCALL COUNT PID STRING_SIZE SEQ_FIELD SEQ_BASE
 ///
 /// Same protocol as the C and Python baselines: READY after attaching, RESULT after stdin's
 /// EOF and quiet buffers.
@@ -91,20 +91,33 @@ enum SwiftConsumer {
         // The wrapper's close: a generated probe's wrapper and a C program's differ in type.
         let closeWrapper: () -> Void
         switch mode {
-        case "closure", "latency":
+        case "closure", "latency", "closure-perf", "latency-perf", "borrowed":
             // As users run it: the program emitted from the generated C's description (the
-            // other consumers load clang's compile of that C).
+            // other consumers load clang's compile of that C), through the default transport
+            // (a ring buffer) or, for the `-perf` modes, perf buffers.
             let wrapper = try EBPFWrapper()
             closeWrapper = wrapper.close
-            let measuresLatency = mode == "latency"
-            let probe = try wrapper.attach(
-                .syscall(syscall), filter: ProbeFilter(processID: pid), options: ProbeOptions(stringSize: stringSize),
-                lost: { lost.add($0, ordering: .relaxed) }
-            ) { event in
-                if measuresLatency {
-                    tally.latencies.append(KernelClock.now() - event.timestamp)
+            let measuresLatency = mode.hasPrefix("latency")
+            let options = ProbeOptions(
+                stringSize: stringSize, transport: mode.hasSuffix("-perf") ? .perfBuffer : .automatic)
+            let onLost: @Sendable (UInt64) -> Void = { lost.add($0, ordering: .relaxed) }
+            let probe: Probe
+            if mode == "borrowed" {
+                // Each event read in place, nothing copied out but the field.
+                probe = try wrapper.attachBorrowing(
+                    .syscall(syscall), filter: ProbeFilter(processID: pid), options: options, lost: onLost
+                ) { event in
+                    tally.record(event[field]?.intValue ?? -1)
                 }
-                tally.record(event[field]?.intValue ?? -1)
+            } else {
+                probe = try wrapper.attach(
+                    .syscall(syscall), filter: ProbeFilter(processID: pid), options: options, lost: onLost
+                ) { event in
+                    if measuresLatency {
+                        tally.latencies.append(KernelClock.now() - event.timestamp)
+                    }
+                    tally.record(event[field]?.intValue ?? -1)
+                }
             }
             guard probe.program.text == text else {
                 throw BenchError("the closure probe generated a different program than the other consumers run")
@@ -169,7 +182,7 @@ enum SwiftConsumer {
         var result =
             "RESULT delivered=\(tally.delivered) lost=\(lost.load(ordering: .relaxed)) gaps=\(gaps) duplicates=\(tally.duplicates) last_ns=\(tally.lastNanoseconds) cpu_ns=\(cpu)"
         if let allocations { result += " allocations=\(allocations)" }
-        if mode == "latency" {
+        if mode.hasPrefix("latency") {
             let sorted = tally.latencies.sorted()
             func percentile(_ p: Double) -> UInt64 {
                 sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]

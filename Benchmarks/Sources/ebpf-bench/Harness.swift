@@ -66,18 +66,23 @@ struct Harness {
                 "f_" + scenario.sequenceField, String(scenario.sequenceBase), count,
                 String(pages == 0 ? libraryPages : pages), String(wakeup),
             ]
-        case .swiftClosure, .swiftByName, .swiftTyped, .swiftCount:
+        case .swiftClosure, .swiftClosurePerf, .swiftBorrowed, .swiftByName, .swiftTyped, .swiftCount:
             let modes: [Consumer: String] = [
-                .swiftClosure: "closure", .swiftByName: "by-name", .swiftTyped: "typed", .swiftCount: "count",
+                .swiftClosure: "closure", .swiftClosurePerf: "closure-perf", .swiftBorrowed: "borrowed",
+                .swiftByName: "by-name", .swiftTyped: "typed", .swiftCount: "count",
             ]
-            let mode = latency ? "latency" : modes[consumer]!
+            let mode = latency ? (consumer == .swiftClosurePerf ? "latency-perf" : "latency") : modes[consumer]!
             arguments = [
                 executable, "consume", mode, programFile, scenario.syscall, count, String(pid),
                 String(scenario.stringSize), scenario.sequenceField, String(scenario.sequenceBase),
             ]
         }
         // The Swift consumers count their heap allocations (Benchmarks/baselines/alloc_count.c).
-        let isSwift = [.swiftClosure, .swiftByName, .swiftTyped, .swiftCount].contains(consumer)
+        let isSwift: Bool
+        switch consumer {
+        case .c, .python: isSwift = false
+        default: isSwift = true
+        }
         let child = try Child(
             arguments, environment: isSwift ? ["LD_PRELOAD=" + baselines + "/bin/alloc_count.so"] : [])
         guard let ready = child.line(startingWith: "READY") else {

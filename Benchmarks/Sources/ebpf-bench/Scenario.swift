@@ -24,7 +24,13 @@ enum Consumer: Sendable, Hashable {
     /// pages 0: the page count the library chooses for the record size.
     case c(pages: Int, wakeup: Int)
     case python(pages: Int, wakeup: Int)
+    /// The closure probe as users get it: emitted, its events through a ring buffer, each
+    /// copied into a `ProbeEvent`.
     case swiftClosure
+    /// The same through perf buffers.
+    case swiftClosurePerf
+    /// The same as ``swiftClosure``, each event lent in place (`attachBorrowing`).
+    case swiftBorrowed
     case swiftByName
     case swiftTyped
     /// The library's in-kernel count of the same events: nothing reaches user space.
@@ -37,7 +43,9 @@ enum Consumer: Sendable, Hashable {
         case .python(8, 1): return "bcc Python defaults (8 pages, wakeup 1)"
         case .python(0, let wakeup): return "bcc Python (library's pages, wakeup \(wakeup))"
         case .python(let pages, let wakeup): return "bcc Python (\(pages) pages, wakeup \(wakeup))"
-        case .swiftClosure: return "Swift closure probe (defaults)"
+        case .swiftClosure: return "Swift closure probe (defaults: ring buffer)"
+        case .swiftClosurePerf: return "Swift closure probe, perf buffers"
+        case .swiftBorrowed: return "Swift closure probe, borrowed events"
         case .swiftByName: return "Swift native, by name (defaults)"
         case .swiftTyped: return "Swift native, typed (defaults)"
         case .swiftCount: return "Swift in-kernel count (no events sent)"

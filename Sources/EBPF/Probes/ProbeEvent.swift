@@ -31,29 +31,29 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
         record = EventRecord(layout: layout, bytes: bytes, recycler: recycler)
     }
 
-    /// Runs `body` with a view of this event's bytes: one reader of the record for both.
+    /// `read` of this event's record, where its bytes are kept.
     @inline(__always)
-    private func withView<T>(_ body: (borrowing ProbeEventView) -> T) -> T {
-        record.withBytes { body(ProbeEventView(layout: record.layout, bytes: $0, stacks: recordedStacks)) }
+    private func reading<T>(_ read: (ProbeRecordReader) -> T) -> T {
+        record.withBytes { read(ProbeRecordReader(layout: record.layout, bytes: $0)) }
     }
 
     /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
     public var eventName: String { record.layout.eventName }
     /// Nanoseconds since boot (`CLOCK_MONOTONIC`, `bpf_ktime_get_ns`), when the probe ran.
-    public var timestamp: UInt64 { withView { $0.timestamp } }
+    public var timestamp: UInt64 { reading(\.timestamp) }
     /// The process (thread group) id.
-    public var processID: Int32 { withView { $0.processID } }
+    public var processID: Int32 { reading(\.processID) }
     /// The thread id (the kernel's pid).
-    public var threadID: Int32 { withView { $0.threadID } }
-    public var userID: UInt32 { withView { $0.userID } }
-    public var groupID: UInt32 { withView { $0.groupID } }
+    public var threadID: Int32 { reading(\.threadID) }
+    public var userID: UInt32 { reading(\.userID) }
+    public var groupID: UInt32 { reading(\.groupID) }
     /// The CPU the probe ran on.
-    public var cpu: Int { withView { $0.cpu } }
+    public var cpu: Int { reading(\.cpu) }
     /// The thread's name (`comm`), at most 15 bytes.
-    public var processName: String { withView { $0.processName } }
+    public var processName: String { reading(\.processName) }
 
     /// Which of the probes attached together made the event (its position in the list).
-    var probeIndex: Int { withView { $0.probeIndex } }
+    var probeIndex: Int { reading(\.probeIndex) }
 
     /// The thread's user-space stack when the event happened, innermost frame first, when
     /// the probe records it (``ProbeOptions/stacks``); nil when it does not. Empty when the

@@ -16,43 +16,31 @@ import EBPFProgram
 /// ``ProbeEvent`` offers.
 @dynamicMemberLookup
 public struct ProbeEventView: ~Copyable {
-    /// Lent for the call: the probe's buffer keeps the layout for as long as it delivers.
-    private let layout: Unmanaged<RecordLayout>
-    private let bytes: UnsafeRawBufferPointer
+    private let record: ProbeRecordReader
     let recordedStacks: RecordedStacks?
 
     init(layout: RecordLayout, bytes: UnsafeRawBufferPointer, stacks: RecordedStacks? = nil) {
-        self.layout = Unmanaged.passUnretained(layout)
-        self.bytes = bytes
-        self.recordedStacks = stacks
-    }
-
-    private func header<Value: FixedWidthInteger>(_: Value.Type, at offset: Int) -> Value {
-        bytes.count >= offset + MemoryLayout<Value>.size
-            ? bytes.loadUnaligned(fromByteOffset: offset, as: Value.self) : 0
+        record = ProbeRecordReader(layout: layout, bytes: bytes)
+        recordedStacks = stacks
     }
 
     /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
-    public var eventName: String { layout._withUnsafeGuaranteedRef { $0.eventName } }
+    public var eventName: String { record.layout.eventName }
     /// Nanoseconds since boot (`CLOCK_MONOTONIC`, `bpf_ktime_get_ns`), when the probe ran.
-    public var timestamp: UInt64 { header(UInt64.self, at: ProbeRecordHeader.Offset.timestamp) }
+    public var timestamp: UInt64 { record.timestamp }
     /// The process (thread group) id.
-    public var processID: Int32 { header(Int32.self, at: ProbeRecordHeader.Offset.processID) }
+    public var processID: Int32 { record.processID }
     /// The thread id (the kernel's pid).
-    public var threadID: Int32 { header(Int32.self, at: ProbeRecordHeader.Offset.threadID) }
-    public var userID: UInt32 { header(UInt32.self, at: ProbeRecordHeader.Offset.userID) }
-    public var groupID: UInt32 { header(UInt32.self, at: ProbeRecordHeader.Offset.groupID) }
+    public var threadID: Int32 { record.threadID }
+    public var userID: UInt32 { record.userID }
+    public var groupID: UInt32 { record.groupID }
     /// The CPU the probe ran on.
-    public var cpu: Int { Int(header(UInt32.self, at: ProbeRecordHeader.Offset.cpu)) }
+    public var cpu: Int { record.cpu }
     /// The thread's name (`comm`), at most 15 bytes.
-    public var processName: String {
-        let (start, end) = (ProbeRecordHeader.Offset.processName, ProbeRecordHeader.Offset.end)
-        guard bytes.count >= end else { return "" }
-        return FieldLayout.cString(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
-    }
+    public var processName: String { record.processName }
 
     /// Which of the probes attached together made the event (its position in the list).
-    var probeIndex: Int { Int(header(UInt32.self, at: ProbeRecordHeader.Offset.probeIndex)) }
+    var probeIndex: Int { record.probeIndex }
 
     /// The thread's user-space stack, innermost frame first, when the probe records it
     /// (``ProbeOptions/stacks``); nil when it does not.
@@ -62,21 +50,46 @@ public struct ProbeEventView: ~Copyable {
     public var kernelStack: [StackFrame]? { recordedStacks?.kernel }
 
     /// The field called `name`, or nil when the event has no such field.
-    public subscript(name: String) -> FieldValue? {
-        layout._withUnsafeGuaranteedRef { $0.decodedField(named: name, in: bytes) }
-    }
+    public subscript(name: String) -> FieldValue? { record.field(named: name) }
 
-    public subscript(dynamicMember name: String) -> FieldValue? {
-        layout._withUnsafeGuaranteedRef { $0.decodedField(named: name, in: bytes) }
-    }
+    public subscript(dynamicMember name: String) -> FieldValue? { record.field(named: name) }
 
     /// The event's own fields with their values, in the format file's order.
-    public var fields: [RecordField] { layout._withUnsafeGuaranteedRef { $0.decodedFields(in: bytes) } }
+    public var fields: [RecordField] { record.layout.decodedFields(in: record.bytes) }
 
     /// The event as a ``ProbeEvent``, which can be kept: its bytes copied out of the ring.
     public func copy() -> ProbeEvent {
-        var event = layout._withUnsafeGuaranteedRef { ProbeEvent(layout: $0, bytes: bytes) }
+        var event = ProbeEvent(layout: record.layout, bytes: record.bytes)
         event.recordedStacks = recordedStacks
         return event
     }
+}
+
+/// Reads a probe's record (``ProbeRecordHeader``, then its fields) where its bytes are: for
+/// ``ProbeEvent`` (a copy) and ``ProbeEventView`` (in the ring) alike.
+struct ProbeRecordReader {
+    /// Kept alive by the record's owner (an interned layout is never freed).
+    unowned(unsafe) let layout: RecordLayout
+    let bytes: UnsafeRawBufferPointer
+
+    private func header<Value: FixedWidthInteger>(_: Value.Type, at offset: Int) -> Value {
+        bytes.count >= offset + MemoryLayout<Value>.size
+            ? bytes.loadUnaligned(fromByteOffset: offset, as: Value.self) : 0
+    }
+
+    var timestamp: UInt64 { header(UInt64.self, at: ProbeRecordHeader.Offset.timestamp) }
+    var processID: Int32 { header(Int32.self, at: ProbeRecordHeader.Offset.processID) }
+    var threadID: Int32 { header(Int32.self, at: ProbeRecordHeader.Offset.threadID) }
+    var userID: UInt32 { header(UInt32.self, at: ProbeRecordHeader.Offset.userID) }
+    var groupID: UInt32 { header(UInt32.self, at: ProbeRecordHeader.Offset.groupID) }
+    var cpu: Int { Int(header(UInt32.self, at: ProbeRecordHeader.Offset.cpu)) }
+    var probeIndex: Int { Int(header(UInt32.self, at: ProbeRecordHeader.Offset.probeIndex)) }
+    var processName: String {
+        let (start, end) = (ProbeRecordHeader.Offset.processName, ProbeRecordHeader.Offset.end)
+        guard bytes.count >= end else { return "" }
+        return FieldLayout.cString(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+    }
+
+    @inline(__always)
+    func field(named name: String) -> FieldValue? { layout.decodedField(named: name, in: bytes) }
 }

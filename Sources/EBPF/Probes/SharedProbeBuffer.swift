@@ -71,11 +71,9 @@ final class SharedProbeBuffer: Sendable {
                 case .borrowed(let deliver):
                     return { raw in
                         guard let (index, member) = member(of: raw) else { return }
-                        Unmanaged.passUnretained(member.layout)._withUnsafeGuaranteedRef { layout in
-                            deliver(
-                                ProbeEventView(
-                                    layout: layout, bytes: raw, stacks: stacks?.stacks(ofRecord: raw, probe: index)))
-                        }
+                        let view = ProbeEventView(
+                            layout: member.layout, bytes: raw, stacks: stacks?.stacks(ofRecord: raw, probe: index))
+                        deliver(view)
                     }
                 }
             },
