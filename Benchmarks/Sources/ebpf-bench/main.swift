@@ -4,6 +4,7 @@
 //   ebpf-bench [--events 200000,2000000] [--sizes 56,512] [--latency-events 30] [--repeats 3] [--baselines DIR]
 //              [--ebpf-trace PATH [--startup-repeats 7]]   (PATH adds the start-up comparison)
 //   ebpf-bench startup --ebpf-trace PATH [--startup-repeats 7] [--baselines DIR]   (start-up only)
+//   ebpf-bench whole-run --ebpf-trace PATH [--whole-run-repeats 5] [--baselines DIR]   (start and stop only)
 //   ebpf-bench attach-cost [--calls 200000] [--rounds 5]   (tracepoint, raw tracepoint, kprobe, fentry)
 //   ebpf-bench uprobe-cost [--calls 1000000] [--rounds 5]   (a Swift function's uprobes, against bpftrace's)
 //   ebpf-bench consume ...   (internal: one Swift consumer, run by the harness)
@@ -24,6 +25,8 @@ do {
         try UprobeCost.run(arguments)
     } else if arguments.first == "startup" {
         emit(Report.targets(try startupTargets(arguments)))
+    } else if arguments.first == "whole-run" {
+        emit(Report.targets(try wholeRunTargets(arguments)))
     } else if arguments.first == "program", arguments.count >= 3, let pid = Int32(arguments[2]) {
         // The program every consumer runs, for a syscall, a pid and a string size: for
         // profiling a consumer by hand (`ebpf-bench consume` checks it is the same program).
@@ -62,6 +65,17 @@ func startupTargets(_ arguments: [String]) throws -> [Report.Target] {
         repeats: max(1, repeats), baselines: baselines)
 }
 
+/// Whole runs of 0.2 s (closure probes, aggregation one-liners) and the dispatcher's cost,
+/// when `--ebpf-trace` names the tracer's binary.
+func wholeRunTargets(_ arguments: [String]) throws -> [Report.Target] {
+    guard let path = option("--ebpf-trace", in: arguments) else { return [] }
+    let baselines = option("--baselines", in: arguments) ?? "Benchmarks/baselines"
+    let repeats = Int(option("--whole-run-repeats", in: arguments) ?? "5") ?? 5
+    let targets = try WholeRun.run(ebpfTrace: path, baselines: baselines, repeats: max(1, repeats))
+    try WholeRun.dispatcherCost(ebpfTrace: path, baselines: baselines, calls: 2_000_000)
+    return targets
+}
+
 func runBenchmark(_ arguments: [String]) throws {
     let counts = (option("--events", in: arguments) ?? "200000,2000000").split(separator: ",").compactMap { Int($0) }
     let sizes = (option("--sizes", in: arguments) ?? "56,512").split(separator: ",").compactMap { Int($0) }
@@ -69,19 +83,21 @@ func runBenchmark(_ arguments: [String]) throws {
     let repeats = max(1, Int(option("--repeats", in: arguments) ?? "3") ?? 3)
     let harness = try Harness(baselines: option("--baselines", in: arguments) ?? "Benchmarks/baselines")
     let consumers: [Consumer] = [
-        .c(pages: 0, wakeup: 128), .swiftClosure, .swiftByName, .swiftTyped,
+        .c(pages: 0, wakeup: 128), .swiftClosure, .swiftBorrowed, .swiftClosurePerf, .swiftByName, .swiftTyped,
         .python(pages: 8, wakeup: 1), .python(pages: 0, wakeup: 128), .c(pages: 8, wakeup: 1), .swiftCount,
     ]
     // The rows the targets compare.
     let repeated: Set<Consumer> = [
-        .c(pages: 0, wakeup: 128), .swiftClosure, .swiftByName, .swiftTyped, .python(pages: 8, wakeup: 1),
-        .swiftCount,
+        .c(pages: 0, wakeup: 128), .swiftClosure, .swiftBorrowed, .swiftClosurePerf, .swiftByName, .swiftTyped,
+        .python(pages: 8, wakeup: 1), .swiftCount,
     ]
     emit("Event delivery, side by side: each consumer runs the same generated program on the same load,")
     emit("a process issuing N syscalls, filtered by its pid in the kernel. Ratios are to the C consumer")
     emit("at the library's defaults (its page count for the record size, a wake-up every 128 records,")
     emit("a 10 ms drain). The closure probe runs that program as the library emits it by default (no")
-    emit("clang); the other consumers load clang's compile of its C. Rates and costs move with how the")
+    emit("clang), its records built in place in a ring buffer (the default transport), each copied into a")
+    emit("ProbeEvent; the borrowed row lends each in place instead, and the perf row sends them through")
+    emit("perf buffers as the C consumer does. The other consumers load clang's compile of its C. Rates and costs move with how the")
     emit("kernel happens to batch wake-ups, so the rows the targets compare (C, Swift and bcc Python at")
     emit("their defaults) take \(repeats) runs each, in turns: each column is the median of its runs, taken")
     emit("separately, except lost and gaps, the worst run's. The other rows are one run. The last row")
@@ -118,15 +134,19 @@ func runBenchmark(_ arguments: [String]) throws {
     }
 
     let latencyScenario = Scenario.small(count: latencyEvents)
-    let (_, latency) = try harness.measure(.swiftClosure, latencyScenario, perSecond: 1, latency: true)
-    let p99 = (latency["p99_ns"] ?? .nan) / 1e6
+    var p99 = Double.nan
     emit("")
-    emit("Latency, closure probe at library defaults, 1 event per second, \(latencyEvents) events:")
-    emit(
-        "kernel timestamp to closure p50 \(Report.number((latency["p50_ns"] ?? .nan) / 1e6, 2)) ms, p99 \(Report.number(p99, 2)) ms, max \(Report.number((latency["max_ns"] ?? .nan) / 1e6, 2)) ms; delivered \(Report.number(latency["delivered"] ?? .nan)) of \(latencyEvents)"
-    )
+    emit("Latency of a lone event, closure probe at library defaults, 1 event per second, \(latencyEvents) events:")
+    for consumer in [Consumer.swiftClosure, .swiftClosurePerf] {
+        let (_, latency) = try harness.measure(consumer, latencyScenario, perSecond: 1, latency: true)
+        if consumer == .swiftClosure { p99 = (latency["p99_ns"] ?? .nan) / 1e6 }
+        emit(
+            "\(consumer.label): kernel timestamp to closure p50 \(Report.number((latency["p50_ns"] ?? .nan) / 1e6, 2)) ms, p99 \(Report.number((latency["p99_ns"] ?? .nan) / 1e6, 2)) ms, max \(Report.number((latency["max_ns"] ?? .nan) / 1e6, 2)) ms; delivered \(Report.number(latency["delivered"] ?? .nan)) of \(latencyEvents)"
+        )
+    }
 
     guard let c = reference[.c(pages: 0, wakeup: 128)], let closure = reference[.swiftClosure],
+        let borrowed = reference[.swiftBorrowed], let closurePerf = reference[.swiftClosurePerf],
         let byName = reference[.swiftByName], let typed = reference[.swiftTyped],
         let python = reference[.python(pages: 8, wakeup: 1)],
         let tunedPython = reference[.python(pages: 0, wakeup: 128)],
@@ -147,9 +167,10 @@ func runBenchmark(_ arguments: [String]) throws {
             measured: "\(Report.number(closure.lost)) lost, \(Report.number(closure.gaps)) gaps",
             pass: losses(closure) == 0),
         .init(
-            statement: "closure traced syscall cost ≤ 1.1 × C",
-            measured: Report.ratio(closure.nanosecondsPerSyscall, c.nanosecondsPerSyscall),
-            pass: closure.nanosecondsPerSyscall <= 1.1 * c.nanosecondsPerSyscall),
+            statement: "closure traced syscall cost ≤ 0.8 × C (ring buffer), nothing lost",
+            measured:
+                "\(Report.ratio(closure.nanosecondsPerSyscall, c.nanosecondsPerSyscall)) (perf buffers: \(Report.ratio(closurePerf.nanosecondsPerSyscall, c.nanosecondsPerSyscall))), \(Report.number(losses(closure))) lost",
+            pass: closure.nanosecondsPerSyscall <= 0.8 * c.nanosecondsPerSyscall && losses(closure) == 0),
         .init(
             statement: "by-name CPU per event ≤ 1.5 × C",
             measured: Report.ratio(byName.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent),
@@ -185,9 +206,10 @@ func runBenchmark(_ arguments: [String]) throws {
                 "typed \(typed.allocationsPerEvent.map { Report.number($0, 4) } ?? "not counted"), by name \(byName.allocationsPerEvent.map { Report.number($0, 4) } ?? "not counted")",
             pass: (typed.allocationsPerEvent ?? .infinity) < 0.01 && (byName.allocationsPerEvent ?? .infinity) < 0.01),
         .init(
-            statement: "closure CPU per event ≤ 1.1 × C",
-            measured: Report.ratio(closure.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent),
-            pass: closure.cpuNanosecondsPerEvent <= 1.1 * c.cpuNanosecondsPerEvent),
+            statement: "closure CPU per event ≤ 1.1 × C (borrowed events)",
+            measured:
+                "\(Report.ratio(borrowed.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent)) (copied: \(Report.ratio(closure.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent)); copied, perf buffers: \(Report.ratio(closurePerf.cpuNanosecondsPerEvent, c.cpuNanosecondsPerEvent)))",
+            pass: borrowed.cpuNanosecondsPerEvent <= 1.1 * c.cpuNanosecondsPerEvent),
         .init(
             statement: "in-kernel count counts every call",
             measured: "\(Report.number(counted.delivered)) counted, \(Report.number(counted.gaps)) missed",
@@ -198,5 +220,5 @@ func runBenchmark(_ arguments: [String]) throws {
                 "\(Report.number(countAdds)) vs \(Report.number(closureAdds)) ns (\(Report.ratio(countAdds, closureAdds)))",
             pass: countAdds <= 0.5 * closureAdds),
     ]
-    emit(Report.targets(targets + (try startupTargets(arguments))))
+    emit(Report.targets(targets + (try startupTargets(arguments)) + (try wholeRunTargets(arguments))))
 }

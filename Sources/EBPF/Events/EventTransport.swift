@@ -9,7 +9,7 @@ public enum EventTransport: Sendable, Hashable {
     case perfBuffer
     /// One BPF ring buffer for all CPUs (`BPF_MAP_TYPE_RINGBUF`, Linux 5.8): the record is
     /// built in place (`bpf_ringbuf_reserve`, `bpf_ringbuf_submit`), in the order the
-    /// events happened across CPUs, and the reader is woken only when the ring is a quarter
+    /// events happened across CPUs, and the reader is woken only when records take the ring past a quarter
     /// full (it drains every 10 ms anyway). Emitted probes only (tracepoints and
     /// syscalls); a record that finds the ring full is counted lost.
     case ringBuffer

@@ -16,6 +16,8 @@ final class RingBufferSource: EventSource, @unchecked Sendable {
     /// nil when the program keeps none (the kernel counts no ring buffer losses).
     private let lostCount: (@Sendable () -> UInt64?)?
     private var reportedLost: UInt64 = 0
+    /// When the count was last read: at most every 10 ms (a map lookup each), and at release.
+    private var lostReadAt: UInt64 = 0
 
     /// `timedDrain` when the programs submit without waking the reader (`BPF_RB_NO_WAKEUP`).
     init(
@@ -35,7 +37,7 @@ final class RingBufferSource: EventSource, @unchecked Sendable {
     }
 
     func watch(in pollSet: PollSet, id: UInt64) throws(SystemCallFailure) {
-        if let ring { try pollSet.add(ring, id: id) }
+        if let ring { try pollSet.add(ring, id: id, edgeTriggered: needsTimedDrain) }
     }
 
     func unwatch(from pollSet: PollSet) {
@@ -45,15 +47,31 @@ final class RingBufferSource: EventSource, @unchecked Sendable {
     /// Reads the records committed when the read began: a ring that keeps filling cannot
     /// hold the polling thread.
     func drain() {
-        ring?.read(into: callbacks)
-        if let total = lostCount?(), total > reportedLost {
-            callbacks.onLost(total - reportedLost)
-            reportedLost = total
+        if let ring {
+            // Woken at a watermark (edge-triggered), the reader is not woken again for what
+            // comes while it drains: with a quarter of the ring or more waiting after a pass,
+            // it reads again, up to four passes, rather than wait for its next timed drain.
+            var passes = 0
+            while ring.read(into: callbacks) >= ring.dataSize / 4, needsTimedDrain, passes < 3 { passes += 1 }
+        }
+        let now = KernelClock.now()
+        if now &- lostReadAt >= 10_000_000 {
+            lostReadAt = now
+            reportLost()
         }
         callbacks.afterDrain()
     }
 
+    /// Reports what the program counted lost since the last report.
+    private func reportLost() {
+        if let total = lostCount?(), total > reportedLost {
+            callbacks.onLost(total - reportedLost)
+            reportedLost = total
+        }
+    }
+
     func release() {
+        reportLost()
         ring = nil
     }
 }

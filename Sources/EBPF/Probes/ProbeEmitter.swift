@@ -80,8 +80,8 @@ enum ProbeEmitter {
         /// In its per-CPU scratch array, then copied into the perf buffer `events`.
         case scratch(Int, events: Int)
         /// In place in the ring buffer `events` (a failed reservation counted in the per-CPU
-        /// array `lost`), submitted without waking the reader unless more than `watermark`
-        /// bytes wait.
+        /// array `lost`), submitted without waking the reader unless it takes the ring past
+        /// `watermark` bytes.
         case ring(events: Int, lost: Int, watermark: Int)
     }
 
@@ -144,8 +144,12 @@ enum ProbeEmitter {
             code.loadMap(.r1, map: events)
             code.move(.r2, availableData)
             code.call(.ringbufQuery)
+            // Woken by the records that take the ring past the watermark, 16 records' worth
+            // (other CPUs reserve meanwhile), not by every record past it: that woke the
+            // reader again and again while it drained.
             code.move(.r2, noWakeup)
             code.jump(if: .lessOrEqual, .r0, Int32(clamping: watermark), to: submit)
+            code.jump(if: .greater, .r0, Int32(clamping: watermark + 16 * (program.recordSize + 8)), to: submit)
             code.move(.r2, forceWakeup)
             code.place(submit)
             code.move(.r1, .r9)

@@ -34,7 +34,7 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
     /// `read` of this event's record, where its bytes are kept.
     @inline(__always)
     private func reading<T>(_ read: (ProbeRecordReader) -> T) -> T {
-        record.withBytes { read(ProbeRecordReader(layout: record.layout, bytes: $0)) }
+        record.withBytes { read(ProbeRecordReader(layout: Unmanaged.passUnretained(record.layout), bytes: $0)) }
     }
 
     /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.

@@ -19,13 +19,13 @@ public struct ProbeEventView: ~Copyable {
     private let record: ProbeRecordReader
     let recordedStacks: RecordedStacks?
 
-    init(layout: RecordLayout, bytes: UnsafeRawBufferPointer, stacks: RecordedStacks? = nil) {
+    init(layout: Unmanaged<RecordLayout>, bytes: UnsafeRawBufferPointer, stacks: RecordedStacks? = nil) {
         record = ProbeRecordReader(layout: layout, bytes: bytes)
         recordedStacks = stacks
     }
 
     /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
-    public var eventName: String { record.layout.eventName }
+    public var eventName: String { record.eventName }
     /// Nanoseconds since boot (`CLOCK_MONOTONIC`, `bpf_ktime_get_ns`), when the probe ran.
     public var timestamp: UInt64 { record.timestamp }
     /// The process (thread group) id.
@@ -55,11 +55,11 @@ public struct ProbeEventView: ~Copyable {
     public subscript(dynamicMember name: String) -> FieldValue? { record.field(named: name) }
 
     /// The event's own fields with their values, in the format file's order.
-    public var fields: [RecordField] { record.layout.decodedFields(in: record.bytes) }
+    public var fields: [RecordField] { record.fields }
 
     /// The event as a ``ProbeEvent``, which can be kept: its bytes copied out of the ring.
     public func copy() -> ProbeEvent {
-        var event = ProbeEvent(layout: record.layout, bytes: record.bytes)
+        var event = record.copy()
         event.recordedStacks = recordedStacks
         return event
     }
@@ -68,9 +68,15 @@ public struct ProbeEventView: ~Copyable {
 /// Reads a probe's record (``ProbeRecordHeader``, then its fields) where its bytes are: for
 /// ``ProbeEvent`` (a copy) and ``ProbeEventView`` (in the ring) alike.
 struct ProbeRecordReader {
-    /// Kept alive by the record's owner (an interned layout is never freed).
-    unowned(unsafe) let layout: RecordLayout
-    let bytes: UnsafeRawBufferPointer
+    /// Kept alive by the record's owner (an interned layout is never freed); borrowed
+    /// without reference counting, on every event's path.
+    private let layout: Unmanaged<RecordLayout>
+    private let bytes: UnsafeRawBufferPointer
+
+    init(layout: Unmanaged<RecordLayout>, bytes: UnsafeRawBufferPointer) {
+        self.layout = layout
+        self.bytes = bytes
+    }
 
     private func header<Value: FixedWidthInteger>(_: Value.Type, at offset: Int) -> Value {
         bytes.count >= offset + MemoryLayout<Value>.size
@@ -90,6 +96,17 @@ struct ProbeRecordReader {
         return FieldLayout.cString(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
     }
 
+    var eventName: String { layout._withUnsafeGuaranteedRef { $0.eventName } }
+
     @inline(__always)
-    func field(named name: String) -> FieldValue? { layout.decodedField(named: name, in: bytes) }
+    func field(named name: String) -> FieldValue? {
+        layout._withUnsafeGuaranteedRef { $0.decodedField(named: name, in: bytes) }
+    }
+
+    var fields: [RecordField] { layout._withUnsafeGuaranteedRef { $0.decodedFields(in: bytes) } }
+
+    /// The record as a ``ProbeEvent``, its bytes copied.
+    func copy() -> ProbeEvent {
+        layout._withUnsafeGuaranteedRef { ProbeEvent(layout: $0, bytes: bytes) }
+    }
 }

@@ -18,9 +18,12 @@ final class SharedProbeBuffer: Sendable {
         /// Written by the polling thread only.
         let received = Atomic<UInt64>(0)
         let layout: RecordLayout
+        /// The layout, lent to each record without reference counting: `members` keeps it.
+        let layoutReference: Unmanaged<RecordLayout>
 
         init(layout: RecordLayout) {
             self.layout = layout
+            layoutReference = Unmanaged.passUnretained(layout)
         }
     }
 
@@ -62,7 +65,7 @@ final class SharedProbeBuffer: Sendable {
                     return { raw in
                         guard let (index, member) = member(of: raw) else { return }
                         // The layout lives as long as `members`: lent, not retained, per record.
-                        Unmanaged.passUnretained(member.layout)._withUnsafeGuaranteedRef { layout in
+                        member.layoutReference._withUnsafeGuaranteedRef { layout in
                             var event = ProbeEvent(layout: layout, bytes: raw, recycler: recycler)
                             if let stacks { event.recordedStacks = stacks.stacks(ofRecord: raw, probe: index) }
                             deliver(event)
@@ -72,7 +75,8 @@ final class SharedProbeBuffer: Sendable {
                     return { raw in
                         guard let (index, member) = member(of: raw) else { return }
                         let view = ProbeEventView(
-                            layout: member.layout, bytes: raw, stacks: stacks?.stacks(ofRecord: raw, probe: index))
+                            layout: member.layoutReference, bytes: raw,
+                            stacks: stacks?.stacks(ofRecord: raw, probe: index))
                         deliver(view)
                     }
                 }

@@ -92,7 +92,7 @@ extension SyscallRouting {
         if route.exit {
             code.load(.r1, size: 8, from: .r6, offset: 8)
             code.store(size: 8, to: .frame, offset: recordAt + 16, .r1)
-        } else {
+        } else if route.readsArguments {
             // One read of the registers from r10 to di, then each argument into its place.
             code.load(.r3, size: 8, from: .r6, offset: 0)
             code.add(.r3, Int32(registersStart))

@@ -19,10 +19,12 @@ import EBPFProgram
 /// probe where the kernel's BTF does not say where a task's `TS_COMPAT` bit is (a 32-bit
 /// syscall, which the tracepoints skip, must be told apart).
 struct SyscallRouting: Sendable, Hashable {
-    /// A routed probe's direction and syscall number.
+    /// A routed probe's direction and syscall number, and whether it reads the syscall's
+    /// arguments (else its record is rebuilt without reading the caller's registers).
     struct Route: Sendable, Hashable {
         let exit: Bool
         let number: Int
+        var readsArguments = true
     }
 
     /// The routed probes, by index in the group.
@@ -60,8 +62,8 @@ struct SyscallRouting: Sendable, Hashable {
             candidates[index] = route
         }
         // A syscall asked twice in one direction keeps its tracepoints: one array entry each.
-        let counts = Dictionary(grouping: candidates.values, by: { $0 }).mapValues(\.count)
-        let routes = candidates.filter { counts[$0.value] == 1 }
+        let counts = Dictionary(grouping: candidates.values, by: { [$0.exit ? 1 : 0, $0.number] }).mapValues(\.count)
+        let routes = candidates.filter { counts[[$0.value.exit ? 1 : 0, $0.value.number]] == 1 }
         guard !routes.isEmpty else { return nil }
         return SyscallRouting(routes: routes, compatStatusOffset: compatStatusOffset)
     }
@@ -83,7 +85,7 @@ struct SyscallRouting: Sendable, Hashable {
         guard let number = SyscallNumbers.x86_64[String(name)],
             reads.allSatisfy({ $0.lowerBound >= 8 && $0.upperBound <= recordSize(exit: exit) })
         else { return nil }
-        return Route(exit: exit, number: number)
+        return Route(exit: exit, number: number, readsArguments: reads.contains { $0.upperBound > 16 })
     }
 
     /// The offset of `thread_info.status` from a task's address, when the kernel's BTF

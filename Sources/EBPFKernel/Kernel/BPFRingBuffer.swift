@@ -35,12 +35,15 @@ package final class BPFRingBuffer {
 
     /// Hands every record committed now to `callbacks`, then returns. It stops early at a
     /// record still being written (its length word has the busy bit); records after it wait.
-    package func read(into callbacks: BufferCallbacks) {
+    /// Returns how many bytes were committed meanwhile, and wait for the next read.
+    @discardableResult
+    package func read(into callbacks: BufferCallbacks) -> Int {
         let end = cka_load_acquire_u64(producerPosition)
         var position = consumerPosition.pointee  // Written only by this reader.
         let header = Int(BPF_RINGBUF_HDR_SZ)
         let busy = UInt32(BPF_RINGBUF_BUSY_BIT)
         let discarded = UInt32(BPF_RINGBUF_DISCARD_BIT)
+        var handed = 0
         while position < end {
             let record = data + Int(position & mask)
             let word = cka_load_acquire_u32(record.assumingMemoryBound(to: UInt32.self))
@@ -50,7 +53,16 @@ package final class BPFRingBuffer {
                 callbacks.onRecord(UnsafeRawBufferPointer(start: record + header, count: length))
             }
             position += UInt64((header + length + 7) & ~7)
-            cka_store_release_u64(consumerPosition, position)
+            // The space goes back to the producers every 256 records and at the end, not per
+            // record: each store moves the consumer page's cache line to this CPU, and every
+            // reservation on another CPU reads it.
+            handed += 1
+            if handed & 255 == 0 { cka_store_release_u64(consumerPosition, position) }
         }
+        cka_store_release_u64(consumerPosition, position)
+        return Int(cka_load_acquire_u64(producerPosition) &- position)
     }
+
+    /// The ring's data size in bytes.
+    package var dataSize: Int { Int(mask) + 1 }
 }

@@ -21,10 +21,13 @@ package final class PollSet: Sendable {
         try add(wakeUp, id: Self.wakeID)
     }
 
-    /// Watches `descriptor` for readability; its events carry `id`.
-    package func add(_ descriptor: borrowing FileDescriptor, id: UInt64) throws(SystemCallFailure) {
+    /// Watches `descriptor` for readability; its events carry `id`. `edgeTriggered`: reported
+    /// once per wake-up of the descriptor, not for as long as it stays readable.
+    package func add(
+        _ descriptor: borrowing FileDescriptor, id: UInt64, edgeTriggered: Bool = false
+    ) throws(SystemCallFailure) {
         var event = epoll_event()
-        event.events = EPOLLIN.rawValue
+        event.events = EPOLLIN.rawValue | (edgeTriggered ? EPOLLET.rawValue : 0)
         event.data.u64 = id
         try SystemCall.check("epoll_ctl") { epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, descriptor.rawValue, &event) }
     }
@@ -34,9 +37,12 @@ package final class PollSet: Sendable {
         try add(ring.event, id: id)
     }
 
-    /// Watches a ring buffer: readable when records are committed.
-    package func add(_ ring: BPFRingBuffer, id: UInt64) throws(SystemCallFailure) {
-        try add(ring.pollable, id: id)
+    /// Watches a ring buffer: readable while records wait. `edgeTriggered` for a ring whose
+    /// programs wake the reader themselves and which is drained on a timer too: a ring stays
+    /// readable while its producers keep committing, and level-triggered, the reader would
+    /// return from every wait at once to drain a few records each time.
+    package func add(_ ring: BPFRingBuffer, id: UInt64, edgeTriggered: Bool = false) throws(SystemCallFailure) {
+        try add(ring.pollable, id: id, edgeTriggered: edgeTriggered)
     }
 
     /// Stops watching `descriptor`.
