@@ -53,17 +53,7 @@ enum WholeRun {
     }
 
     static func readText(_ path: String) -> String {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count <= 0 { break }
-            bytes += chunk[0..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        String(decoding: (try? SwiftConsumer.readFile(path)) ?? [], as: UTF8.self)
     }
 
     /// bpftrace running `program` and exiting after the tracing time.
