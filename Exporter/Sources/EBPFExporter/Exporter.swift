@@ -1,3 +1,4 @@
+import Dispatch
 import EBPF
 import Logging
 import Prometheus
@@ -105,9 +106,12 @@ public final class Exporter: Sendable {
         return text.text
     }
 
-    /// Detaches and frees every program. Idempotent.
+    /// Detaches and frees every program, every wrapper's at once (each detaches its own
+    /// together): a perf tracepoint's close waits out a kernel grace period, and one
+    /// wrapper after another would wait for each. Idempotent.
     public func close() {
-        closers.forEach { $0() }
+        let closers = closers
+        DispatchQueue.concurrentPerform(iterations: closers.count) { closers[$0]() }
     }
 
     private static func attempt<T>(_ context: String, _ body: () throws(EBPFError) -> T) throws(ExporterError) -> T {

@@ -16,13 +16,15 @@ public enum EventTransport: Sendable, Hashable {
 }
 
 extension EventTransport {
-    /// A ring buffer's size for records of `recordSize` bytes: room for 16,384 of them per
-    /// online CPU (what the perf buffers hold), or `pageCount` pages per CPU when given; a
-    /// power of two from 256 KiB to 64 MiB.
+    /// A ring buffer's size for records of `recordSize` bytes: room for about 16,384 of them
+    /// (the largest power of two below that, from 256 KiB to 16 MiB), or `pageCount` pages
+    /// per CPU when given. One ring serves every CPU, drained at each quarter and every
+    /// 10 ms; its pages are mapped twice (so that no record wraps), and count twice in the
+    /// reader's resident memory.
     static func ringBytes(recordSize: Int, cpus: Int, pageCount: Int?) -> Int {
-        let wanted = pageCount.map { $0 * 4096 * cpus } ?? (recordSize + 8) * 16_384 * max(1, cpus)
+        let wanted = pageCount.map { $0 * 4096 * max(1, cpus) } ?? (recordSize + 8) * 16_384
         var bytes = 1 << 18
-        while bytes < wanted, bytes < 1 << 26 { bytes <<= 1 }
+        while bytes * 2 <= wanted, bytes < 1 << 24 { bytes <<= 1 }
         return bytes
     }
 }

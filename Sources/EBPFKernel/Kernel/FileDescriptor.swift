@@ -107,9 +107,11 @@ package struct FileDescriptor: ~Copyable {
         return try SystemCall.check("poll") { Glibc.poll(&descriptor, 1, milliseconds) } > 0
     }
 
-    /// Reads everything up to end of file (kernel pseudo-files report size 0).
+    /// Reads everything up to end of file (kernel pseudo-files report size 0; a file that
+    /// reports its size, such as the kernel's 6 MB BTF, is read into one allocation).
     package func readToEnd() throws(SystemCallFailure) -> [UInt8] {
         var bytes: [UInt8] = []
+        if let size = try? self.size(), size > 0 { bytes.reserveCapacity(Int(size)) }
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = try chunk.withUnsafeMutableBufferPointer { (buffer) throws(SystemCallFailure) in
