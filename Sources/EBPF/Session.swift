@@ -113,8 +113,9 @@ final class Session: Sendable {
     /// (see ``EBPFWrapper/detachAll()``).
     func detachAll() {
         let (attachments, probes, aggregations) = state.withLock { ($0.attachments, $0.probes, $0.aggregations) }
-        Attachment.detachTogether(attachments + aggregations.flatMap(\.attachments))
-        Probe.detach(probes)
+        // One round of waits for all three, then each probe's delivery stops.
+        Attachment.detachTogether(attachments + probes.map(\.attachment) + aggregations.flatMap(\.attachments))
+        probes.forEach { $0.detach() }
     }
 
     /// Ends everything below, at most once (see ``EBPFWrapper/close()``).

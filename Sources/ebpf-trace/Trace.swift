@@ -126,8 +126,12 @@ struct Trace: ParsableCommand {
         guard OutputFormat(rawValue: format) != nil else {
             throw ValidationError("--format must be table or json")
         }
-        if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
-        if let interval, interval <= 0 { throw ValidationError("--interval must be positive") }
+        if let duration, !(duration > 0 && duration.isFinite) {
+            throw ValidationError("--duration must be a positive number of seconds")
+        }
+        if let interval, !(interval >= 0.001 && interval.isFinite) {
+            throw ValidationError("--interval must be at least 0.001 seconds")
+        }
         if let top, top <= 0 { throw ValidationError("--top must be positive") }
         if orderDelay < 0 || orderDelay > 60_000 {
             throw ValidationError("--order-delay must be between 0 and 60000 ms")

@@ -523,6 +523,9 @@ final class TraceCommandTests: XCTestCase {
             (["openat", "--flame-graph", "x.svg"], "--frequency and --flame-graph go with profile", 64),
             (["profile", "--frequency", "0"], "--frequency must be positive", 64),
             (["lseek", "--order-delay=-1"], "--order-delay must be between 0 and 60000 ms", 64),
+            (["lseek", "--duration", "nan"], "--duration must be a positive number of seconds", 64),
+            (["lseek", "--count-by", "fd", "--interval", "nan"], "--interval must be at least 0.001 seconds", 64),
+            (["lseek", "--count-by", "fd", "--interval", "1e-20"], "--interval must be at least 0.001 seconds", 64),
             (["lseek", "--histogram", "offset", "--linear", "0,10"], "--linear takes MIN,MAX,STEP", 64),
             (["lseek", "--histogram", "offset", "--linear", "0,10,3"], "max - min must be a multiple of step", 1),
         ] {

@@ -20,11 +20,15 @@ final class RingBufferSource: EventSource, @unchecked Sendable {
     private var lostReadAt: UInt64 = 0
 
     /// `timedDrain` when the programs submit without waking the reader (`BPF_RB_NO_WAKEUP`).
+    /// Run once the reader is released (giving back what the ring took of a budget).
+    private let onRelease: (@Sendable () -> Void)?
+
     init(
         table: TableInfo, module: BPFModule, callbacks: BufferCallbacks, timedDrain: Bool = false,
-        lostCount: (@Sendable () -> UInt64?)? = nil
+        onRelease: (@Sendable () -> Void)? = nil, lostCount: (@Sendable () -> UInt64?)? = nil
     ) throws(EBPFError) {
         needsTimedDrain = timedDrain
+        self.onRelease = onRelease
         self.lostCount = lostCount
         ring = try module.withTable(table.name) { (map) throws(EBPFError) -> BPFRingBuffer in
             do throws(SystemCallFailure) {
@@ -73,5 +77,6 @@ final class RingBufferSource: EventSource, @unchecked Sendable {
     func release() {
         reportLost()
         ring = nil
+        onRelease?()
     }
 }

@@ -57,8 +57,10 @@ public final class EBPFWrapper<Program: WrapperProgram>: Sendable {
     /// Detaches every attachment, closure probe and aggregation made through this wrapper,
     /// together: stopping N probes costs about one kernel wait, not N (closing a
     /// tracepoint's perf event waits out a grace period). Aggregations stay readable, the
-    /// wrapper stays open, and once this returns no closure is called again (unless it runs
-    /// inside one, which then finishes).
+    /// wrapper stays open, and once this returns no closure probe's closure is called again
+    /// (unless it runs inside one, which then finishes). Buffers opened on the program's
+    /// own tables (``Table/openPerfBuffer(options:lost:handler:)``) still deliver what they
+    /// hold, until closed.
     public func detachAll() {
         session.detachAll()
     }

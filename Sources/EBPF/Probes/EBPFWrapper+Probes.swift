@@ -152,7 +152,15 @@ extension Session {
             resolved.append((program, format))
         }
         try checkStringsRead(options.arguments, by: resolved.map(\.program.resolved))
-        let (built, routing) = try buildModule(for: resolved.map(\.program), options: options)
+        let (built, routing, ringPages) = try buildModule(for: resolved.map(\.program), options: options)
+        // What the ring took of the wrapper's budget, given back when its reader is released
+        // (or here, when no buffer gets to own it).
+        let ringBudget = EndAction()
+        if let ringPages {
+            ringBudget.set { [perfRingBudget] in perfRingBudget.release(pagesPerCPU: ringPages, cpus: 1) }
+        }
+        var bufferOpened = false
+        defer { if !bufferOpened { ringBudget.run() } }
         let shared = SharedModule(built)
         // The compile's own hold: given back whatever happens, so the program is freed with
         // the probes if attaching fails halfway.
@@ -169,8 +177,7 @@ extension Session {
         let openBuffer = { @Sendable [self] () throws(EBPFError) -> SharedProbeBuffer in
             try SharedProbeBuffer(
                 table: table, module: shared.module, layouts: layouts, events: events, options: options.perfBuffer,
-                wrapper: self,
-                lost: lost, stacks: naming, delivery: delivery)
+                wrapper: self, lost: lost, stacks: naming, delivery: delivery, ringBudget: ringBudget)
         }
         let buffer: SharedProbeBuffer
         if points.count == 1 {
@@ -197,6 +204,7 @@ extension Session {
                 throw error
             }
         }
+        bufferOpened = true
         var probes: [Probe] = []
         do throws(EBPFError) {
             var dispatchers = SyscallDispatchers(module: shared.module)
@@ -229,30 +237,48 @@ extension Session {
     ///   programs are compiled or the kernel has no ring buffers.
     private func buildModule(
         for programs: [ProbeProgram], options: ProbeOptions
-    ) throws(EBPFError) -> (BPFModule, SyscallRouting?) {
+    ) throws(EBPFError) -> (BPFModule, SyscallRouting?, ringPages: Int?) {
         let ring = options.transport != .perfBuffer && KernelFeatures.supportsRingBuffers
+        if options.transport == .ringBuffer, !KernelFeatures.supportsRingBuffers {
+            throw EBPFError(
+                .notSupported, "this kernel has no BPF ring buffers (Linux 5.8+): use .perfBuffer or .automatic")
+        }
         if probeBuilder == .emitter {
             let routing = SyscallRouting.plan(for: programs)
             let cpus = (try? SystemFiles.onlineCPUs().count) ?? 1
-            let ringBytes =
-                ring
-                ? EventTransport.ringBytes(
+            var ringBytes: Int? = nil
+            var ringPages: Int? = nil
+            if ring {
+                let wanted = EventTransport.ringBytes(
                     recordSize: programs.map(\.recordSize).max() ?? 0, cpus: cpus,
                     pageCount: options.perfBuffer.pageCount)
-                : nil
-            if let object = ProbeEmitter.object(for: programs, routing: routing, ringBytes: ringBytes) {
-                return (try BPFModule(emitted: object), routing)
+                if options.perfBuffer.pageCount == nil {
+                    // Within the wrapper's budget for automatically sized buffers, as perf rings.
+                    let pages = perfRingBudget.reserve(wantedPages: wanted / 4096, cpus: 1)
+                    ringPages = pages
+                    ringBytes = pages * 4096
+                } else {
+                    ringBytes = wanted
+                }
             }
+            if let object = ProbeEmitter.object(for: programs, routing: routing, ringBytes: ringBytes) {
+                do throws(EBPFError) {
+                    return (try BPFModule(emitted: object), routing, ringPages)
+                } catch {
+                    if let ringPages { perfRingBudget.release(pagesPerCPU: ringPages, cpus: 1) }
+                    throw error
+                }
+            }
+            if let ringPages { perfRingBudget.release(pagesPerCPU: ringPages, cpus: 1) }
         }
         if options.transport == .ringBuffer {
             throw EBPFError(
                 .notSupported,
-                KernelFeatures.supportsRingBuffers
-                    ? "the ring buffer transport is for emitted probes (tracepoints and syscalls); these are compiled: use .perfBuffer or .automatic"
-                    : "this kernel has no BPF ring buffers (Linux 5.8+): use .perfBuffer or .automatic")
+                "the ring buffer transport is for emitted probes (tracepoints and syscalls); these are compiled: use .perfBuffer or .automatic"
+            )
         }
         let text = programs.count == 1 ? programs[0].text : ProbeProgram.combinedText(of: programs)
-        return (try BPFModule(text: text, cflags: [], cache: compileCache), nil)
+        return (try BPFModule(text: text, cflags: [], cache: compileCache), nil, nil)
     }
 
     /// Attaches `program`'s function to its event; a tracepoint by the id in `format`.

@@ -33,10 +33,12 @@ final class SharedProbeBuffer: Sendable {
 
     /// Opens `table` of `module` for `layouts`, the records of the probes in index order
     /// (their events named by `events`), and hands each active probe's records on as
-    /// `delivery` says, their stacks named by `stacks`.
+    /// `delivery` says, their stacks named by `stacks`. A ring buffer's reader runs
+    /// `ringBudget` when released.
     init(
         table: TableInfo, module: BPFModule, layouts: [RecordLayout], events: [String], options: PerfBufferOptions,
-        wrapper: Session, lost: (@Sendable (UInt64) -> Void)?, stacks: StackNaming?, delivery: ProbeDelivery
+        wrapper: Session, lost: (@Sendable (UInt64) -> Void)?, stacks: StackNaming?, delivery: ProbeDelivery,
+        ringBudget: EndAction
     ) throws(EBPFError) {
         let members = layouts.map(Member.init)
         self.members = members
@@ -96,7 +98,7 @@ final class SharedProbeBuffer: Sendable {
                 // Emitted into the ring in place, submitted without a wake-up below a watermark.
                 let lost = try MapAccess(info: module.table(ProbeProgram.lostTableName), module: module)
                 return try RingBufferSource(
-                    table: info, module: module, callbacks: callbacks, timedDrain: true,
+                    table: info, module: module, callbacks: callbacks, timedDrain: true, onRelease: ringBudget.run,
                     lostCount: {
                         guard let value = try? lost.lookup(MapAccess.bytes(of: UInt32(0), size: 4)) else { return nil }
                         return lost.perCPUValues(value).reduce(0) { $0 &+ Aggregation.word($1, at: 0) }

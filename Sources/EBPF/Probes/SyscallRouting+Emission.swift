@@ -4,7 +4,9 @@ import EBPFProgram
 /// The instructions of routed syscall probes (``SyscallRouting``), for the emitters: the
 /// dispatchers, and the start of each routed program. Stack (below the emitters' own
 /// slots, ``ProbeEmitter/commAt`` and up): the context at ``contextAt``, the task's status
-/// word, the rebuilt record at ``recordAt``, and the argument registers read.
+/// word, the rebuilt record at ``recordAt``, and the argument registers read. Kernel memory is
+/// read with `bpf_probe_read` (Linux 4.1), not `bpf_probe_read_kernel` (5.5): a routed probe
+/// that reads only its record's scalars needs nothing newer than it did on its tracepoint.
 extension SyscallRouting {
     /// Each routed direction's program array and dispatcher, for an object whose maps so
     /// far number `firstMap`: what the emitters append to their own.
@@ -53,7 +55,7 @@ extension SyscallRouting {
             code.move(.r1, .frame)
             code.add(.r1, -8)
             code.move(.r2, 8)
-            code.call(.probeReadKernel)
+            code.call(.probeRead)
             code.exitIfNotEqual(.r0, 0)
             code.load(.r3, size: 8, from: .frame, offset: -8)
         } else {
@@ -79,7 +81,7 @@ extension SyscallRouting {
         code.move(.r1, .frame)
         code.add(.r1, Int32(statusAt))
         code.move(.r2, 4)
-        code.call(.probeReadKernel)
+        code.call(.probeRead)
         code.exitIfNotEqual(.r0, 0)
         code.load(.r1, size: 4, from: .frame, offset: statusAt)
         code.and(.r1, compatFlag)
@@ -99,7 +101,7 @@ extension SyscallRouting {
             code.move(.r1, .frame)
             code.add(.r1, Int32(registersAt))
             code.move(.r2, Int32(argumentRegisters.max()! + 8 - registersStart))
-            code.call(.probeReadKernel)
+            code.call(.probeRead)
             code.exitIfNotEqual(.r0, 0)
             for (index, register) in argumentRegisters.enumerated() {
                 code.load(.r1, size: 8, from: .frame, offset: registersAt + register - registersStart)

@@ -32,7 +32,8 @@ public enum KernelFeatures {
     private static let ringBuffers: Bool = {
         let map = CompiledObject.Map(
             table: TableInfo(
-                name: "ebpf_ring_probe", type: .ringBuffer, keySize: 0, leafSize: 0, maxEntries: 4096,
+                name: "ebpf_ring_probe", type: .ringBuffer, keySize: 0, leafSize: 0,
+                maxEntries: max(4096, MemoryMapping.pageSize),
                 keyDescription: nil, leafDescription: nil, submittedFields: []),
             flags: 0)
         return (try? BPFObjectCalls.createMap(map)) != nil

@@ -22,6 +22,7 @@ package struct BPFAssembler {
         case mapLookupElement = 1
         case mapUpdateElement = 2
         case mapDeleteElement = 3
+        case probeRead = 4
         case ktimeGetNanoseconds = 5
         case getSMPProcessorID = 8
         case getCurrentPIDTGID = 14
