@@ -73,11 +73,14 @@ final class BorrowedViewEscapeTests: XCTestCase {
         let swiftc = try XCTUnwrap(Command.find("swiftc", resolvingLinks: false), "swiftc is not on PATH")
         let file = try Command.temporaryFile(source, suffix: ".swift")
         defer { unlink(file) }
-        let cache = try XCTUnwrap(mkdtemp(strdup("/tmp/ebpf-unit-modules-XXXXXX")).map { String(cString: $0) })
+        var template = Array("/tmp/ebpf-unit-modules-XXXXXX".utf8CString)
+        let cache = try XCTUnwrap(
+            template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!).map { String(cString: $0) } })
         defer { _ = try? Command.run("/bin/rm", ["-rf", cache]) }
         // The test binary sits in the build's products, beside its Modules directory.
-        let products = try XCTUnwrap(realpath("/proc/self/exe", nil).map { String(cString: $0) }).split(separator: "/")
-            .dropLast().joined(separator: "/")
+        let executable = try XCTUnwrap(realpath("/proc/self/exe", nil))
+        defer { free(executable) }
+        let products = String(cString: executable).split(separator: "/").dropLast().joined(separator: "/")
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
         let bccHeaders = try Command.run("/usr/bin/pkg-config", ["--cflags-only-I", "libbcc"])
