@@ -16,22 +16,22 @@ enum AggregationEmitter {
     /// ``AggregationProgram/routedPoints``.
     static func object(for program: AggregationProgram, routing: SyscallRouting?) -> CompiledObject? {
         guard let emission = program.emission else { return nil }
-        func map(_ name: String, _ type: TableType, key: Int, value: Int, entries: Int) -> CompiledObject.Map {
-            CompiledObject.Map(
-                table: TableInfo(
-                    name: name, type: type, keySize: key, leafSize: value, maxEntries: entries, keyDescription: nil,
-                    leafDescription: nil, submittedFields: []),
-                flags: 0)
-        }
         var maps = AggregationProgram.tableNames.map {
-            map($0, .perCPUHash, key: program.keySize, value: program.valueSize, entries: emission.maxKeys)
+            CompiledObject.Map(
+                $0, .perCPUHash, keySize: program.keySize, valueSize: program.valueSize, entries: emission.maxKeys)
         }
-        maps.append(map(AggregationProgram.generationTableName, .array, key: 4, value: 4, entries: 1))
-        maps.append(map(AggregationProgram.droppedTableName, .perCPUArray, key: 4, value: 8, entries: 1))
+        maps.append(
+            CompiledObject.Map(AggregationProgram.generationTableName, .array, keySize: 4, valueSize: 4, entries: 1))
+        maps.append(
+            CompiledObject.Map(AggregationProgram.droppedTableName, .perCPUArray, keySize: 4, valueSize: 8, entries: 1))
         let tables = Tables(statistics: [0, 1], generation: 2, dropped: 3, start: 4, depth: 5)
         if case .latency = program.measure {
-            maps.append(map(AggregationProgram.startTableName, .hash, key: 8, value: 8, entries: emission.maxKeys))
-            maps.append(map(AggregationProgram.depthTableName, .hash, key: 4, value: 4, entries: emission.maxKeys))
+            maps.append(
+                CompiledObject.Map(
+                    AggregationProgram.startTableName, .hash, keySize: 8, valueSize: 8, entries: emission.maxKeys))
+            maps.append(
+                CompiledObject.Map(
+                    AggregationProgram.depthTableName, .hash, keySize: 4, valueSize: 4, entries: emission.maxKeys))
         }
         var functions: [CompiledObject.Function] = []
         func function(_ name: String, routeIndex: Int, _ body: (inout BPFAssembler) -> Void) {

@@ -25,21 +25,18 @@ enum ProbeEmitter {
     ) -> CompiledObject? {
         guard let possibleCPUs = try? SystemFiles.possibleCPUCount() else { return nil }
         let events = 0
-        func map(_ name: String, _ type: TableType, key: Int, value: Int, entries: Int) -> CompiledObject.Map {
-            CompiledObject.Map(
-                table: TableInfo(
-                    name: name, type: type, keySize: key, leafSize: value, maxEntries: entries, keyDescription: nil,
-                    leafDescription: nil, submittedFields: []),
-                flags: 0)
-        }
         var maps: [CompiledObject.Map]
         if let ringBytes {
             maps = [
-                map(ProbeProgram.standaloneTableName, .ringBuffer, key: 0, value: 0, entries: ringBytes),
-                map(ProbeProgram.lostTableName, .perCPUArray, key: 4, value: 8, entries: 1),
+                CompiledObject.Map(
+                    ProbeProgram.standaloneTableName, .ringBuffer, keySize: 0, valueSize: 0, entries: ringBytes),
+                CompiledObject.Map(ProbeProgram.lostTableName, .perCPUArray, keySize: 4, valueSize: 8, entries: 1),
             ]
         } else {
-            maps = [map(ProbeProgram.standaloneTableName, .perfEventArray, key: 4, value: 4, entries: possibleCPUs)]
+            maps = [
+                CompiledObject.Map(
+                    ProbeProgram.standaloneTableName, .perfEventArray, keySize: 4, valueSize: 4, entries: possibleCPUs)
+            ]
         }
         var functions: [CompiledObject.Function] = []
         for (index, program) in programs.enumerated() {
@@ -49,7 +46,9 @@ enum ProbeEmitter {
                 record = .ring(events: events, lost: 1, watermark: ringBytes / 4)
             } else {
                 record = .scratch(maps.count, events: events)
-                maps.append(map(program.scratchName, .perCPUArray, key: 4, value: program.recordSize, entries: 1))
+                maps.append(
+                    CompiledObject.Map(
+                        program.scratchName, .perCPUArray, keySize: 4, valueSize: program.recordSize, entries: 1))
             }
             var code = BPFAssembler()
             let route = routing?.routes[index]

@@ -40,20 +40,20 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
     /// The event's name: `syscalls:sys_enter_bind`, `kprobe:__x64_sys_bind`.
     public var eventName: String { record.layout.eventName }
     /// Nanoseconds since boot (`CLOCK_MONOTONIC`, `bpf_ktime_get_ns`), when the probe ran.
-    public var timestamp: UInt64 { reading(\.timestamp) }
+    public var timestamp: UInt64 { reading { $0.timestamp } }
     /// The process (thread group) id.
-    public var processID: Int32 { reading(\.processID) }
+    public var processID: Int32 { reading { $0.processID } }
     /// The thread id (the kernel's pid).
-    public var threadID: Int32 { reading(\.threadID) }
-    public var userID: UInt32 { reading(\.userID) }
-    public var groupID: UInt32 { reading(\.groupID) }
+    public var threadID: Int32 { reading { $0.threadID } }
+    public var userID: UInt32 { reading { $0.userID } }
+    public var groupID: UInt32 { reading { $0.groupID } }
     /// The CPU the probe ran on.
-    public var cpu: Int { reading(\.cpu) }
+    public var cpu: Int { reading { $0.cpu } }
     /// The thread's name (`comm`), at most 15 bytes.
-    public var processName: String { reading(\.processName) }
+    public var processName: String { reading { $0.processName } }
 
     /// Which of the probes attached together made the event (its position in the list).
-    var probeIndex: Int { reading(\.probeIndex) }
+    var probeIndex: Int { reading { $0.probeIndex } }
 
     /// The thread's user-space stack when the event happened, innermost frame first, when
     /// the probe records it (``ProbeOptions/stacks``); nil when it does not. Empty when the

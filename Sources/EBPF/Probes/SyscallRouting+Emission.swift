@@ -18,10 +18,7 @@ extension SyscallRouting {
         for exit in routing?.directions ?? [] {
             maps.append(
                 CompiledObject.Map(
-                    table: TableInfo(
-                        name: arrayName(exit: exit), type: .programArray, keySize: 4, leafSize: 4,
-                        maxEntries: programArraySize, keyDescription: nil, leafDescription: nil, submittedFields: []),
-                    flags: 0))
+                    arrayName(exit: exit), .programArray, keySize: 4, valueSize: 4, entries: programArraySize))
             var code = BPFAssembler()
             emitDispatcher(exit: exit, arrayMap: firstMap + maps.count - 1, into: &code)
             functions.append(

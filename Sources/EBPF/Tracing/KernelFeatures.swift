@@ -31,11 +31,7 @@ public enum KernelFeatures {
 
     private static let ringBuffers: Bool = {
         let map = CompiledObject.Map(
-            table: TableInfo(
-                name: "ebpf_ring_probe", type: .ringBuffer, keySize: 0, leafSize: 0,
-                maxEntries: max(4096, MemoryMapping.pageSize),
-                keyDescription: nil, leafDescription: nil, submittedFields: []),
-            flags: 0)
+            "ebpf_ring_probe", .ringBuffer, keySize: 0, valueSize: 0, entries: max(4096, MemoryMapping.pageSize))
         return (try? BPFObjectCalls.createMap(map)) != nil
     }()
 

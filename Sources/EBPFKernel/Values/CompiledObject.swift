@@ -16,6 +16,16 @@ package struct CompiledObject: Sendable, Equatable {
             self.table = table
             self.flags = flags
         }
+
+        /// A map the library declares itself (an emitted program's): no type descriptions,
+        /// no flags.
+        package init(_ name: String, _ type: TableType, keySize: Int, valueSize: Int, entries: Int) {
+            self.init(
+                table: TableInfo(
+                    name: name, type: type, keySize: keySize, leafSize: valueSize, maxEntries: entries,
+                    keyDescription: nil, leafDescription: nil, submittedFields: []),
+                flags: 0)
+        }
     }
 
     /// One function: its instructions (8 bytes each, as the kernel reads them) with every map
