@@ -8,10 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 commit=$(scripts/commit-label.sh)
-./scripts/setup-host.sh >/dev/null
-rm -f Benchmarks/.build/*.yaml
-swift build -c release --package-path Benchmarks >/dev/null
-bench="$(swift build -c release --package-path Benchmarks --show-bin-path)/ebpf-bench"
+bench=$(Benchmarks/release-bench.sh)
 guest=$(mktemp)
 host=$(mktemp)
 trap 'rm -f "$guest" "$host"' EXIT

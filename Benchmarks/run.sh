@@ -35,6 +35,8 @@ Benchmarks/.build/release/ebpf-bench --baselines Benchmarks/baselines \
 } >Figures/benchmarks.md
 # The exporter's scrape latency with 1,000 series: Figures/exporter-scrape.md.
 ./Exporter/bench.sh
+# The ring-buffer transport against perf buffers, in the 6.1 guest: Figures/transport.md.
+./Benchmarks/transport.sh
 # Each attach mechanism's cost per traced syscall, in the 6.1 guest: Figures/attach-cost.md.
 ./Benchmarks/attach-cost.sh
 # A Swift function's uprobe, uretprobe and latency pair against bpftrace's: Figures/uprobe-cost.md.

@@ -6,11 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 commit=$(scripts/commit-label.sh)
-./scripts/setup-host.sh >/dev/null
+bench=$(Benchmarks/release-bench.sh)
 command -v bpftrace >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >/dev/null
-rm -f Benchmarks/.build/*.yaml
-swift build -c release --package-path Benchmarks >/dev/null
-bench="$(swift build -c release --package-path Benchmarks --show-bin-path)/ebpf-bench"
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 "$bench" uprobe-cost --calls 1000000 --rounds 5 | tee "$report"

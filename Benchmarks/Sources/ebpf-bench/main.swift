@@ -6,6 +6,7 @@
 //   ebpf-bench startup --ebpf-trace PATH [--startup-repeats 7] [--baselines DIR]   (start-up only)
 //   ebpf-bench whole-run --ebpf-trace PATH [--whole-run-repeats 5] [--baselines DIR]   (start and stop only)
 //   ebpf-bench attach-cost [--calls 200000] [--rounds 5]   (tracepoint, raw tracepoint, kprobe, fentry)
+//   ebpf-bench transport [--events 100000] [--repeats 3] [--latency-events 10]   (ring buffer against perf buffers)
 //   ebpf-bench uprobe-cost [--calls 1000000] [--rounds 5]   (a Swift function's uprobes, against bpftrace's)
 //   ebpf-bench consume ...   (internal: one Swift consumer, run by the harness)
 //   ebpf-bench program SYSCALL PID [STRING_SIZE]   (prints the generated program, for profiling by hand)
@@ -21,6 +22,8 @@ do {
         try SwiftConsumer.run(Array(arguments.dropFirst()))
     } else if arguments.first == "attach-cost" {
         try AttachCost.run(arguments)
+    } else if arguments.first == "transport" {
+        try Transport.run(arguments)
     } else if arguments.first == "uprobe-cost" {
         try UprobeCost.run(arguments)
     } else if arguments.first == "startup" {
@@ -97,7 +100,9 @@ func runBenchmark(_ arguments: [String]) throws {
     emit("a 10 ms drain). The closure probe runs that program as the library emits it by default (no")
     emit("clang), its records built in place in a ring buffer (the default transport), each copied into a")
     emit("ProbeEvent; the borrowed row lends each in place instead, and the perf row sends them through")
-    emit("perf buffers as the C consumer does. The other consumers load clang's compile of its C. Rates and costs move with how the")
+    emit(
+        "perf buffers as the C consumer does. The other consumers load clang's compile of its C. Rates and costs move with how the"
+    )
     emit("kernel happens to batch wake-ups, so the rows the targets compare (C, Swift and bcc Python at")
     emit("their defaults) take \(repeats) runs each, in turns: each column is the median of its runs, taken")
     emit("separately, except lost and gaps, the worst run's. The other rows are one run. The last row")
@@ -110,15 +115,7 @@ func runBenchmark(_ arguments: [String]) throws {
         for count in counts {
             let scenario = size >= 512 ? Scenario.large(count: count) : Scenario.small(count: count)
             let unprobed = try harness.unprobedCost(scenario)
-            var runs: [Consumer: [Measurement]] = [:]
-            for round in 0..<repeats {
-                for consumer in consumers where round == 0 || repeated.contains(consumer) {
-                    let (measurement, _) = try harness.measure(consumer, scenario)
-                    runs[consumer, default: []].append(measurement)
-                    warn("  \(size) B, \(count) events: \(consumer.label) done (run \(round + 1))")
-                }
-            }
-            let rows = consumers.map { Measurement.combining(runs[$0]!) }
+            let rows = try harness.measureInTurns(consumers, scenario, repeats: repeats, repeated: repeated)
             let c = rows.first { $0.consumer == .c(pages: 0, wakeup: 128) }
             let pages = PerfBufferOptions.automaticPageCount(recordSize: size)
             emit(
@@ -133,17 +130,10 @@ func runBenchmark(_ arguments: [String]) throws {
         }
     }
 
-    let latencyScenario = Scenario.small(count: latencyEvents)
-    var p99 = Double.nan
     emit("")
     emit("Latency of a lone event, closure probe at library defaults, 1 event per second, \(latencyEvents) events:")
-    for consumer in [Consumer.swiftClosure, .swiftClosurePerf] {
-        let (_, latency) = try harness.measure(consumer, latencyScenario, perSecond: 1, latency: true)
-        if consumer == .swiftClosure { p99 = (latency["p99_ns"] ?? .nan) / 1e6 }
-        emit(
-            "\(consumer.label): kernel timestamp to closure p50 \(Report.number((latency["p50_ns"] ?? .nan) / 1e6, 2)) ms, p99 \(Report.number((latency["p99_ns"] ?? .nan) / 1e6, 2)) ms, max \(Report.number((latency["max_ns"] ?? .nan) / 1e6, 2)) ms; delivered \(Report.number(latency["delivered"] ?? .nan)) of \(latencyEvents)"
-        )
-    }
+    let p99 =
+        try harness.latencyLines(of: [.swiftClosure, .swiftClosurePerf], events: latencyEvents)[.swiftClosure] ?? .nan
 
     guard let c = reference[.c(pages: 0, wakeup: 128)], let closure = reference[.swiftClosure],
         let borrowed = reference[.swiftBorrowed], let closurePerf = reference[.swiftClosurePerf],

@@ -16,15 +16,16 @@ public enum EventTransport: Sendable, Hashable {
 }
 
 extension EventTransport {
-    /// A ring buffer's size for records of `recordSize` bytes: room for about 16,384 of them
-    /// (the largest power of two below that, from 256 KiB to 16 MiB), or `pageCount` pages
-    /// per CPU when given. One ring serves every CPU, drained at each quarter and every
-    /// 10 ms; its pages are mapped twice (so that no record wraps), and count twice in the
-    /// reader's resident memory.
+    /// A ring buffer's size for records of `recordSize` bytes: the memory the perf buffers
+    /// it replaces would take on all CPUs (``PerfBufferOptions/automaticPageCount(recordSize:)``
+    /// pages, or `pageCount` when given, per CPU), so that it holds as many records as they
+    /// would, as a power of two from 256 KiB to 16 MiB. One ring serves every CPU, drained
+    /// at each quarter and every 10 ms; its pages are mapped twice (so that no record
+    /// wraps), and count twice in the reader's resident memory.
     static func ringBytes(recordSize: Int, cpus: Int, pageCount: Int?) -> Int {
-        let wanted = pageCount.map { $0 * 4096 * max(1, cpus) } ?? (recordSize + 8) * 16_384
+        let perCPU = (pageCount ?? PerfBufferOptions.automaticPageCount(recordSize: recordSize)) * 4096
         var bytes = 1 << 18
-        while bytes * 2 <= wanted, bytes < 1 << 24 { bytes <<= 1 }
+        while bytes < perCPU * max(1, cpus), bytes < PerfBufferOptions.automaticBytesPerBuffer { bytes <<= 1 }
         return bytes
     }
 }
