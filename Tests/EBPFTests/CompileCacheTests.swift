@@ -111,9 +111,9 @@ final class CompileCacheTests: XCTestCase {
         }
 
         func translated(_ module: BPFModule) throws -> String {
-            let before = try BPFTool.ids("prog")
+            let before = BPFTool.ids("prog", heldBy: getpid())
             try module.withFunction(program.functionName, type: .tracepoint) { _ in }
-            let id = try XCTUnwrap(try BPFTool.ids("prog").subtracting(before).first)
+            let id = try XCTUnwrap(BPFTool.ids("prog", heldBy: getpid()).subtracting(before).first)
             let (_, dump) = try runToCompletion("/usr/sbin/bpftool", ["prog", "dump", "xlated", "id", String(id)])
             var ids: [String] = []
             // Instruction lines only: libbcc's load carries BTF, whose source lines bpftool

@@ -15,10 +15,6 @@ final class KilledTracerTests: XCTestCase {
         if ProcessInfo.processInfo.environment[Self.childRole] == "1" {
             return try Self.runAsTracer()
         }
-        let probeEventsBefore = ReliabilityTests.probeEventLines()
-        let programsBefore = try BPFTool.ids("prog")
-        let linksBefore = try BPFTool.ids("link")
-
         let tracer = try ChildProcess(
             try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), [Self.testName],
             environment: [Self.childRole: "1"], mergeOutput: true)
@@ -36,8 +32,10 @@ final class KilledTracerTests: XCTestCase {
         XCTAssertEqual(
             attached.filter { $0.type == "raw_tracepoint" }.map(\.target), ["sys_enter", "sys_enter"],
             "the native program's, and the routed closure probe's dispatcher")
-        let programs = try BPFTool.ids("prog").subtracting(programsBefore)
-        let links = try BPFTool.ids("link").subtracting(linksBefore)
+        // The tracer's own, from its descriptors: programs other processes load meanwhile
+        // (another test run, systemd) are not counted.
+        let programs = BPFTool.ids("prog", heldBy: tracer.pid)
+        let links = BPFTool.ids("link", heldBy: tracer.pid)
         XCTAssertGreaterThanOrEqual(programs.count, expected.count + 1, "the tracer's programs are loaded")
         XCTAssertFalse(links.isEmpty, "the raw tracepoint is a BPF link")
 
@@ -52,7 +50,7 @@ final class KilledTracerTests: XCTestCase {
             }, "every program and link of the killed tracer is gone")
         XCTAssertEqual(try BPFTool.perfAttachments(pid: tracer.pid), [])
         XCTAssertEqual(
-            ReliabilityTests.probeEventLines(), probeEventsBefore, "no kprobe or uprobe event left in tracefs")
+            ReliabilityTests.probeEventLines(of: tracer.pid), [], "no kprobe or uprobe event of the tracer left in tracefs")
     }
 
     /// The tracer's role: attach every kind this kernel has, see each deliver, say so, then
@@ -125,6 +123,22 @@ enum BPFTool {
     /// The ids of the loaded BPF objects of `kind` (`prog`, `link`, `map`).
     static func ids(_ kind: String) throws -> Set<Int> {
         Set(try json([kind, "show"]).compactMap { $0["id"] as? Int })
+    }
+
+    /// The ids of the BPF objects of `kind` (`prog`, `link`) that `pid` holds open, from its
+    /// descriptors' `fdinfo` (`prog_id:`, `link_id:`): what one process loaded, whatever
+    /// other processes load meanwhile.
+    static func ids(_ kind: String, heldBy pid: pid_t) -> Set<Int> {
+        let directory = "/proc/\(pid)/fdinfo"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var ids: Set<Int> = []
+        for entry in entries {
+            for line in (KernelFiles.read("\(directory)/\(entry)") ?? "").split(separator: "\n")
+            where line.hasPrefix("\(kind)_id:") {
+                if let id = Int(line.dropFirst(kind.count + 4).trimmingCharacters(in: .whitespaces)) { ids.insert(id) }
+            }
+        }
+        return ids
     }
 
     /// The perf events and links `pid` holds with a BPF program attached (`bpftool perf`).

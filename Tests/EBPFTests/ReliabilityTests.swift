@@ -14,18 +14,21 @@ final class ReliabilityTests: XCTestCase {
     static var underSanitizer: Bool { ProcessInfo.processInfo.environment["EBPF_SANITIZER"] != nil }
 
     /// The lines of kprobe_events and uprobe_events under each tracefs mount that has them
-    /// (/sys/kernel/tracing, and /sys/kernel/debug/tracing where debugfs is mounted): the
-    /// legacy probes libbcc creates where the kernel has no probe PMU, which outlive their
-    /// process unless removed.
-    static func probeEventLines() -> [String: Int] {
-        var lines: [String: Int] = [:]
+    /// (/sys/kernel/tracing, and /sys/kernel/debug/tracing where debugfs is mounted) that
+    /// process `pid` created: the legacy probes the library and libbcc create where the
+    /// kernel has no probe PMU, which outlive their process unless removed. Other
+    /// processes' (another test run's, a tracer's) are left out.
+    static func probeEventLines(of pid: pid_t) -> [String] {
+        var lines: [String] = []
         for root in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
             for name in ["kprobe_events", "uprobe_events"] {
                 // Checked first: FoundationEssentials leaks its read buffer when the read fails.
                 let path = "\(root)/\(name)"
                 guard FileManager.default.fileExists(atPath: path) else { continue }
-                let text = KernelFiles.read(path) ?? ""
-                lines[path] = text.split(separator: "\n").count
+                // The library names its events `…_ebpf_PID_N`, libbcc `…_bcc_PID`.
+                lines += (KernelFiles.read(path) ?? "").split(separator: "\n").map(String.init).filter {
+                    $0.contains("_ebpf_\(pid)_") || $0.hasSuffix("_bcc_\(pid)") || $0.contains("_bcc_\(pid) ")
+                }
             }
         }
         return lines
@@ -62,7 +65,7 @@ final class ReliabilityTests: XCTestCase {
         try requireKernel()
         let cycles = Self.cycles
         let fdsBefore = ThisProcess.openFileDescriptors
-        let eventsBefore = Self.probeEventLines()
+        let eventsBefore = Self.probeEventLines(of: getpid())
         let kprobes = KernelFeatures.supportsKprobes
         var rssAfterWarmUp = 0
         let warmUp = min(10, cycles / 2)
@@ -98,10 +101,10 @@ final class ReliabilityTests: XCTestCase {
         let fdsAfter = ThisProcess.openFileDescriptors
         let growth = ProcessMemory.residentKiB() - rssAfterWarmUp
         print(
-            "RELIABILITY lifecycle cycles=\(cycles) fds_before=\(fdsBefore) fds_after=\(fdsAfter) probe_events_before=\(eventsBefore) probe_events_after=\(Self.probeEventLines()) rss_growth_kb=\(growth)"
+            "RELIABILITY lifecycle cycles=\(cycles) fds_before=\(fdsBefore) fds_after=\(fdsAfter) probe_events_before=\(eventsBefore) probe_events_after=\(Self.probeEventLines(of: getpid())) rss_growth_kb=\(growth)"
         )
         XCTAssertEqual(fdsAfter, fdsBefore, "every descriptor released")
-        XCTAssertEqual(Self.probeEventLines(), eventsBefore, "no kprobe/uprobe event left in tracefs")
+        XCTAssertEqual(Self.probeEventLines(of: getpid()), eventsBefore, "no kprobe/uprobe event left in tracefs")
         // Under a sanitizer the resident size measures its shadow memory and quarantine, not
         // the library: ThreadSanitizer's grew 1.2 MB in one CI run and 14 MB in the next over
         // the same 10 cycles, failing the run. There, AddressSanitizer's LeakSanitizer checks
