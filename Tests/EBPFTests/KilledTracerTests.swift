@@ -50,7 +50,8 @@ final class KilledTracerTests: XCTestCase {
             }, "every program and link of the killed tracer is gone")
         XCTAssertEqual(try BPFTool.perfAttachments(pid: tracer.pid), [])
         XCTAssertEqual(
-            ReliabilityTests.probeEventLines(of: tracer.pid), [], "no kprobe or uprobe event of the tracer left in tracefs")
+            ReliabilityTests.probeEventLines(of: tracer.pid), [],
+            "no kprobe or uprobe event of the tracer left in tracefs")
     }
 
     /// The tracer's role: attach every kind this kernel has, see each deliver, say so, then
