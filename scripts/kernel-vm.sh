@@ -141,6 +141,9 @@ mount -t tmpfs tmpfs $new/run
 mount -t debugfs debugfs $new/sys/kernel/debug
 mount -t tracefs tracefs $new/sys/kernel/tracing
 mount -t bpf bpf $new/sys/fs/bpf 2>/dev/null
+# The unified cgroup hierarchy, as systemd mounts it on Debian 11 and later (the cgroup tests
+# make cgroups in it).
+mount -t cgroup2 cgroup2 $new/sys/fs/cgroup 2>/dev/null
 ip link set lo up
 hostname kernel-vm
 [ -r "$new$job" ] || fail "cannot read the job file $job"

@@ -11,9 +11,11 @@ struct CountMode {
     let interval: Double?
     let top: Int?
     let format: OutputFormat
+    /// Names `--count-by cgroup`'s keys.
+    let cgroups = CgroupResolver()
 
-    /// The key named on the command line: comm, pid, tid, uid, cpu, all (one total) or a
-    /// field of the event.
+    /// The key named on the command line: comm, pid, tid, uid, cpu, cgroup, all (one total)
+    /// or a field of the event.
     static func key(named name: String) -> AggregationKey? {
         switch name {
         case "comm": return .processName
@@ -21,6 +23,7 @@ struct CountMode {
         case "tid": return .threadID
         case "uid": return .userID
         case "cpu": return .cpu
+        case "cgroup": return .cgroup
         case "ustack": return .userStack
         case "kstack": return .kernelStack
         case "all": return nil
@@ -111,7 +114,14 @@ struct CountMode {
 
     /// One aggregation's entries: a titled table (or histograms), or one JSON line.
     func lines(for entries: [Aggregation.Entry], of aggregation: Aggregation, elapsed: Double) -> String {
-        let shown = top.map { Array(entries.prefix($0)) } ?? entries
+        var shown = top.map { Array(entries.prefix($0)) } ?? entries
+        if key == .cgroup {
+            // A cgroup by its path; one removed before any walk saw it, by its id.
+            for index in shown.indices {
+                guard let id = shown[index].key?.uint64Value else { continue }
+                shown[index].key = .string(cgroups.cgroup(id: id)?.path ?? "cgroup \(id)")
+            }
+        }
         let keyName = key?.description ?? ""
         switch format {
         case .table:

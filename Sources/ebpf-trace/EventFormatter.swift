@@ -13,12 +13,20 @@ struct EventFormatter: Sendable {
     /// Fields left out of every line: execve's `envp` unless asked for, as execsnoop does
     /// (twenty variables of a shell's environment on each line bury the command).
     let hiddenFields: Set<String>
+    /// Names each event's cgroup.
+    let cgroups = CgroupResolver()
+
+    /// The path of the event's cgroup, or its id when no walk of the hierarchy found it.
+    private func cgroupPath(of event: ProbeEvent) -> String {
+        let id = event.cgroupID
+        return cgroups.cgroup(id: id)?.path ?? String(id)
+    }
 
     var header: String? {
         format == .table
             ? [
                 "TIME(s)".padded(14), "EVENT".padded(24), "COMM".padded(16), "PID".padded(7), "TID".padded(7),
-                "UID".padded(6), "FIELDS",
+                "UID".padded(6), "CGROUP".padded(24), "FIELDS",
             ].joined(separator: " ")
             : nil
     }
@@ -34,7 +42,7 @@ struct EventFormatter: Sendable {
                 String(format: seconds).padded(14), event.eventName.padded(24),
                 event.processName.terminalSafe.padded(16),
                 String(event.processID).padded(7), String(event.threadID).padded(7), String(event.userID).padded(6),
-                fields.joined(separator: " "),
+                cgroupPath(of: event).terminalSafe.padded(24), fields.joined(separator: " "),
             ].joined(separator: " ")
         case .json:
             var object: [(String, String)] = [
@@ -46,6 +54,8 @@ struct EventFormatter: Sendable {
                 ("gid", String(event.groupID)),
                 ("cpu", String(event.cpu)),
                 ("comm", JSON.string(event.processName)),
+                ("cgroup_id", String(event.cgroupID)),
+                ("cgroup", JSON.string(cgroupPath(of: event))),
             ]
             let fields = event.fields.filter { !hiddenFields.contains($0.name) }.map { ($0.name, JSON.value($0.value)) }
             object.append(("fields", JSON.object(fields)))

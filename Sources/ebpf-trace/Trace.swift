@@ -42,6 +42,13 @@ struct Trace: ParsableCommand {
     @Option(help: "Only threads with this name (comm).")
     var comm: String?
 
+    @Option(
+        help: """
+            Only tasks in this cgroup (v2) or below it: a directory of the cgroup2 mount or a path \
+            from its root (/system.slice/nginx.service).
+            """)
+    var cgroup: String?
+
     @Option(help: "Stop after this many seconds (default: until interrupted).")
     var duration: Double?
 
@@ -89,7 +96,7 @@ struct Trace: ParsableCommand {
     @Option(
         help: """
             Count events in the kernel instead of printing each: by comm, pid, tid, uid, cpu, \
-            a field of the event (fd, filename), ustack or kstack (the user or kernel stack), or \
+            cgroup (shown as its path), a field of the event (fd, filename), ustack or kstack (the user or kernel stack), or \
             all (one total).
             """)
     var countBy: String?
@@ -155,7 +162,7 @@ struct Trace: ParsableCommand {
                 throw ValidationError(
                     "profile counts stacks itself: leave out --count-by, --sum, --histogram and --latency")
             }
-            if tid != nil || uid != nil || comm != nil || format != "table" || strings != nil {
+            if tid != nil || uid != nil || comm != nil || cgroup != nil || format != "table" || strings != nil {
                 throw ValidationError(
                     "profile takes --frequency, --pid, --duration and --flame-graph; it prints folded stacks")
             }
@@ -227,7 +234,7 @@ struct Trace: ParsableCommand {
         }
         let stopSignals = StopSignals.block()
         let output = EventFormatter(format: OutputFormat(rawValue: format)!, hiddenFields: envp ? [] : ["envp"])
-        let filter = ProbeFilter(processID: pid, threadID: tid, userID: uid, processName: comm)
+        let filter = ProbeFilter(processID: pid, threadID: tid, userID: uid, processName: comm, cgroup: cgroup)
         let wrapper = try EBPFWrapper()
         let writer = LineWriter()
         let window = TracingWindow(stopSignals: stopSignals, duration: duration)

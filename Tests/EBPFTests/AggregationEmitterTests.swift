@@ -19,6 +19,11 @@ final class AggregationEmitterTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: link)
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/bin/true")
         defer { try? FileManager.default.removeItem(atPath: link) }
+        let cgroup = try Cgroup.of(processID: getpid())
+        var inOurCgroup = ourThread
+        inOurCgroup.cgroup = cgroup.path
+        var inOurCgroupAlone = inOurCgroup
+        inOurCgroupAlone.cgroupDescendants = false
         let asked: [(AttachPoint, AggregationMeasure, AggregationKey?, ProbeFilter)] = [
             (.syscall("fchdir"), .count, .processName, ourThread),
             (.syscall("fchdir"), .count, .processID, ourThread),
@@ -36,6 +41,9 @@ final class AggregationEmitterTests: XCTestCase {
             (.syscallExit("openat"), .histogram(of: "ret"), .processName, ourThread),
             (.syscallExit("openat"), .statistics(of: "ret"), nil, ourThread),
             (.tracepoint("task:task_rename"), .statistics(of: "oom_score_adj"), .field("newcomm"), ourThread),
+            (.syscall("fchdir"), .count, .cgroup, ourThread),
+            (.syscall("fchdir"), .count, .processID, inOurCgroup),
+            (.syscall("fchdir"), .count, .threadID, inOurCgroupAlone),
             (.tracepoint("sched:sched_process_exec"), .count, .field("filename"), ProbeFilter(processName: program)),
         ]
         var sides: [[Aggregation]] = []
@@ -90,7 +98,12 @@ final class AggregationEmitterTests: XCTestCase {
         XCTAssertEqual(byIndex[8].first { $0.key == .unsigned(900_082) }?.aboveRangeCount, 1, "100")
         XCTAssertEqual(byIndex[9].first { $0.key == .string("/nonexistent/ebpf-aggregation-emitter") }?.count, 1)
         XCTAssertEqual(byIndex[12].map(\.key), [.string("ebpf-agg-emit"), .string(name)])
-        XCTAssertEqual(byIndex[13].map(\.key), [.string(link)])
+        XCTAssertEqual(byIndex[16].map(\.key), [.string(link)])
+        // This thread's four fchdir calls, by its cgroup, and through a filter on it.
+        XCTAssertEqual(byIndex[13].map(\.key), [.unsigned(cgroup.id)])
+        XCTAssertEqual(byIndex[13].map(\.count), [4])
+        XCTAssertEqual(byIndex[14].map(\.count), [4])
+        XCTAssertEqual(byIndex[15].map(\.count), [4])
     }
 
     /// A latency, its entry and exit both emitted and routed: the same calls counted, each

@@ -76,6 +76,7 @@ final class ProbeEmitterTests: XCTestCase {
             XCTAssertEqual(one.groupID, other.groupID)
             XCTAssertEqual(one.cpu, other.cpu)
             XCTAssertEqual(one.processName, other.processName)
+            XCTAssertEqual(one.cgroupID, other.cgroupID)
             // Both programs run in the same firing of the tracepoint, one after the other.
             XCTAssertLessThan(max(one.timestamp, other.timestamp) - min(one.timestamp, other.timestamp), 1_000_000_000)
         }
@@ -97,6 +98,8 @@ final class ProbeEmitterTests: XCTestCase {
         let exec = try XCTUnwrap(byName["sched:sched_process_exec"]?.first)
         XCTAssertEqual(exec.filename?.stringValue, link)
         XCTAssertEqual(exec.processName, program)
+        let cgroup = try Cgroup.of(processID: getpid())
+        XCTAssertEqual(Set(fromEmitter.map(\.cgroupID)), [cgroup.id], "this process's cgroup, its child's too")
     }
 
     /// Sets the calling thread's name as `prctl(PR_SET_NAME)` does (which fires task_rename).
@@ -147,7 +150,7 @@ final class ProbeEmitterTests: XCTestCase {
         let program = try ProbeProgram(tracepoint: integer)
         XCTAssertEqual(
             program.emission?.fills,
-            [.scalar(at: 48, size: 8, value: ProbeProgram.RecordValue(offset: 8, size: 8))])
+            [.scalar(at: ProbeRecordHeader.Offset.end, size: 8, value: ProbeProgram.RecordValue(offset: 8, size: 8))])
     }
 
     /// A tracepoint format with `common_type` and one 8-byte field at offset 8.

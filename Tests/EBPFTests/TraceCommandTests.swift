@@ -1,3 +1,4 @@
+@testable import EBPF
 import Foundation
 import Synchronization
 import XCTest
@@ -203,6 +204,58 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertEqual(Array(lines[(title + 1)...(title + 3)]), ["fd      count", "900051      3", "900052      2"])
         XCTAssertTrue(lines.contains("syscalls:sys_enter_fchdir        5       0"), "the summary: \(lines)")
         XCTAssertTrue(stderr.contains("counting by fd"), stderr)
+    }
+
+    /// `--cgroup` keeps a cgroup's events and its children's; JSON lines carry each event's
+    /// cgroup path, and `--count-by cgroup` names its keys by path.
+    func testCgroupFilterAndCountByCgroup() throws {
+        try requireKernel()
+        let mount = try Cgroup.mountPoint()
+        let parent = TestCgroup(mount: mount, name: "ebpf-trace-test-\(getpid())")
+        let child = TestCgroup(mount: mount, name: parent.name + "/worker")
+        defer {
+            child.remove()
+            parent.remove()
+        }
+        try parent.make()
+        try child.make()
+        let go = NSTemporaryDirectory() + "ebpf-trace-cgroup-go-\(getpid())"
+        unlink(go)
+        defer { unlink(go) }
+        let callers = try CgroupTests.startCallers([30, 20, 40], go: go)
+        defer { callers.forEach { $0.signal(SIGKILL) } }
+        try parent.move(callers[0].pid)
+        try child.move(callers[1].pid)
+        let events = try start(["getppid", "--cgroup", parent.path, "--format", "json"])
+        let counts = try start(["getppid", "--count-by", "cgroup", "--cgroup", parent.relative, "--format", "json"])
+        XCTAssertTrue(FileManager.default.createFile(atPath: go, contents: nil))
+        for caller in callers { XCTAssertEqual(caller.wait(), .exited(0), caller.standardOutput) }
+
+        let (eventsEnded, lines, eventsError) = finish(events, signal: SIGINT)
+        XCTAssertEqual(eventsEnded, .exited(0), eventsError)
+        let objects = try lines.map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let byPID = Dictionary(grouping: objects) { $0["pid"] as? Int ?? 0 }
+        XCTAssertEqual(objects.count, 50, "the parent's and the worker's calls, not the outsider's")
+        XCTAssertEqual(byPID[Int(callers[0].pid)]?.count, 30)
+        XCTAssertEqual(byPID[Int(callers[1].pid)]?.count, 20)
+        XCTAssertEqual(Set(byPID[Int(callers[0].pid)]?.compactMap { $0["cgroup"] as? String } ?? []), [parent.relative])
+        XCTAssertEqual(Set(byPID[Int(callers[1].pid)]?.compactMap { $0["cgroup"] as? String } ?? []), [child.relative])
+        let workerID = try Cgroup(path: child.path).id
+        XCTAssertEqual(
+            Set(byPID[Int(callers[1].pid)]?.compactMap { ($0["cgroup_id"] as? NSNumber)?.uint64Value } ?? []),
+            [workerID])
+
+        let (countsEnded, countLines, countsError) = finish(counts, signal: SIGINT)
+        XCTAssertEqual(countsEnded, .exited(0), countsError)
+        XCTAssertEqual(countLines.count, 1, "one line at exit: \(countLines)")
+        let object = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data((countLines.first ?? "").utf8)) as? [String: Any], "\(countLines)")
+        let entries = try XCTUnwrap(object["entries"] as? [[String: Any]])
+        let byCgroup = Dictionary(
+            uniqueKeysWithValues: entries.map { ($0["cgroup"] as? String ?? "", $0["count"] as? Int ?? 0) })
+        XCTAssertEqual(byCgroup, [parent.relative: 30, child.relative: 20])
     }
 
     /// `--interval` with JSON: each interval afresh, every event in exactly one of them.

@@ -11,8 +11,8 @@ final class ProbeProgramTests: XCTestCase {
         XCTAssertEqual(program.eventName, "syscalls:sys_enter_bind")
         let fields = program.layout.fields
         XCTAssertEqual(fields.map(\.name), ["fd", "umyaddr", "addrlen"])
-        // int fd: 4 bytes, signed, right after the 48-byte header.
-        XCTAssertEqual(fields[0].offset, 48)
+        // int fd: 4 bytes, signed, right after the 56-byte header.
+        XCTAssertEqual(fields[0].offset, 56)
         XCTAssertEqual(fields[0].size, 4)
         XCTAssertEqual(fields[0].kind, .signed)
         // struct sockaddr * with addrlen: copied, with its length.
@@ -33,7 +33,7 @@ final class ProbeProgramTests: XCTestCase {
             end = layout.offset + layout.size
         }
         XCTAssertEqual(end, ProbeRecordHeader.Offset.end)
-        XCTAssertEqual(ProbeRecordHeader.Offset.end, 48)
+        XCTAssertEqual(ProbeRecordHeader.Offset.end, 56)
     }
 
     /// What a user can build without a kernel through the public initializers, and the
@@ -47,10 +47,10 @@ final class ProbeProgramTests: XCTestCase {
         XCTAssertTrue(tracepoint.text.contains("if ((ebpf_id >> 32) != 42) return 0;"))
         let header = [
             ("timestamp", 0, 8), ("pid", 8, 4), ("tid", 12, 4), ("uid", 16, 4), ("gid", 20, 4), ("cpu", 24, 4),
-            ("probe", 28, 4), ("comm", 32, 16),
+            ("probe", 28, 4), ("comm", 32, 16), ("cgroup", 48, 8),
         ]
         XCTAssertEqual(
-            tracepoint.recordFields.prefix(8).map { [$0.name, "\($0.offset)", "\($0.size)"] },
+            tracepoint.recordFields.prefix(9).map { [$0.name, "\($0.offset)", "\($0.size)"] },
             header.map { [$0.0, "\($0.1)", "\($0.2)"] })
         for (name, offset, _) in header {
             XCTAssertTrue(
@@ -58,13 +58,13 @@ final class ProbeProgramTests: XCTestCase {
                     "_Static_assert(__builtin_offsetof(struct ebpf_event, \(name)) == \(offset), "),
                 "the C asserts \(name)'s offset")
         }
-        XCTAssertEqual(tracepoint.recordFields.dropFirst(8).map(\.name), ["f_fd", "f_uservaddr", "f_addrlen"])
+        XCTAssertEqual(tracepoint.recordFields.dropFirst(9).map(\.name), ["f_fd", "f_uservaddr", "f_addrlen"])
 
         let kprobe = try ProbeProgram(syscallFunction: "__x64_sys_connect", format: format)
         XCTAssertEqual(kprobe.eventName, "kprobe:__x64_sys_connect")
         XCTAssertTrue(kprobe.text.contains("(struct pt_regs *)PT_REGS_PARM1(ctx)"))
         let function = try ProbeProgram(kernelFunction: "tcp_v4_connect")
-        XCTAssertEqual(function.recordFields.dropFirst(8).map(\.name), (0..<6).map { "f_arg\($0)" })
+        XCTAssertEqual(function.recordFields.dropFirst(9).map(\.name), (0..<6).map { "f_arg\($0)" })
         XCTAssertThrowsError(try ProbeProgram(kernelFunction: "tcp_v4_connect; }")) { error in
             XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
         }

@@ -12,20 +12,22 @@ import Glibc
 /// Same protocol as the C and Python baselines: READY after attaching, RESULT after stdin's
 /// EOF and quiet buffers.
 enum SwiftConsumer {
-    /// The 56-byte record of the dup2 probe, as the generated C struct lays it out.
+    /// The 64-byte record of the dup2 probe, as the generated C struct lays it out.
     struct Dup2Record: BitwiseCopyable {
         var timestamp: UInt64
         var pid: UInt32, tid: UInt32, uid: UInt32, gid: UInt32, cpu: UInt32, probe: UInt32
         var comm: InlineArray<16, UInt8>
+        var cgroup: UInt64
         var oldfd: UInt32
         var newfd: UInt32
     }
 
-    /// The 512-byte record of the access probe.
+    /// The 520-byte record of the access probe.
     struct AccessRecord: BitwiseCopyable {
         var timestamp: UInt64
         var pid: UInt32, tid: UInt32, uid: UInt32, gid: UInt32, cpu: UInt32, probe: UInt32
         var comm: InlineArray<16, UInt8>
+        var cgroup: UInt64
         var filename: InlineArray<460, UInt8>
         var mode: Int32
     }

@@ -55,7 +55,7 @@ enum Report {
     static func targets(_ targets: [Target]) -> String {
         var lines = [
             "",
-            "Targets (delivery: 56-byte records, the largest event count, library defaults; start-up: the table above):",
+            "Targets (delivery: 64-byte records, the largest event count, library defaults; start-up: the table above):",
             "",
         ]
         lines.append("| target | measured | result |")

@@ -1,11 +1,11 @@
 /// One load: a syscall, how many calls, and the record size its probe produces.
 struct Scenario: Sendable {
-    /// dup2(BASE+i, BASE+i): a 56-byte record whose oldfd is the sequence number + BASE.
+    /// dup2(BASE+i, BASE+i): a 64-byte record whose oldfd is the sequence number + BASE.
     static func small(count: Int) -> Scenario {
         Scenario(syscall: "dup2", count: count, stringSize: 256, sequenceField: "oldfd", sequenceBase: 1_000_000)
     }
 
-    /// access(PATH, i): a 512-byte record (459-character path) whose mode is the sequence number.
+    /// access(PATH, i): a 520-byte record (459-character path) whose mode is the sequence number.
     static func large(count: Int) -> Scenario {
         Scenario(syscall: "access", count: count, stringSize: 460, sequenceField: "mode", sequenceBase: 0)
     }

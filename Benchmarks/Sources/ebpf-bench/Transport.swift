@@ -25,7 +25,7 @@ enum Transport {
         )
         emit(
             Report.table(
-                title: "### 56-byte records (\(scenario.syscall)), \(count) events", unprobed: unprobed, rows: rows,
+                title: "### 64-byte records (\(scenario.syscall)), \(count) events", unprobed: unprobed, rows: rows,
                 c: c))
         emit("")
         emit("Latency of a lone event, 1 event per second, \(latencyEvents) events:")

@@ -1,7 +1,7 @@
 // ebpf-bench: event delivery side by side — the library's closure, by-name and typed paths
 // against a plain C consumer on libbcc and bcc Python, on the same program and the same load.
 //
-//   ebpf-bench [--events 200000,2000000] [--sizes 56,512] [--latency-events 30] [--repeats 3] [--baselines DIR]
+//   ebpf-bench [--events 200000,2000000] [--sizes 64,520] [--latency-events 30] [--repeats 3] [--baselines DIR]
 //              [--ebpf-trace PATH [--startup-repeats 7]]   (PATH adds the start-up comparison)
 //   ebpf-bench startup --ebpf-trace PATH [--startup-repeats 7] [--baselines DIR]   (start-up only)
 //   ebpf-bench whole-run --ebpf-trace PATH [--whole-run-repeats 5] [--baselines DIR]   (start and stop only)
@@ -81,7 +81,7 @@ func wholeRunTargets(_ arguments: [String]) throws -> [Report.Target] {
 
 func runBenchmark(_ arguments: [String]) throws {
     let counts = (option("--events", in: arguments) ?? "200000,2000000").split(separator: ",").compactMap { Int($0) }
-    let sizes = (option("--sizes", in: arguments) ?? "56,512").split(separator: ",").compactMap { Int($0) }
+    let sizes = (option("--sizes", in: arguments) ?? "64,520").split(separator: ",").compactMap { Int($0) }
     let latencyEvents = Int(option("--latency-events", in: arguments) ?? "30") ?? 30
     let repeats = max(1, Int(option("--repeats", in: arguments) ?? "3") ?? 3)
     let harness = try Harness(baselines: option("--baselines", in: arguments) ?? "Benchmarks/baselines")

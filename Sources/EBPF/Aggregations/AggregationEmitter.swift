@@ -24,7 +24,6 @@ enum AggregationEmitter {
             CompiledObject.Map(AggregationProgram.generationTableName, .array, keySize: 4, valueSize: 4, entries: 1))
         maps.append(
             CompiledObject.Map(AggregationProgram.droppedTableName, .perCPUArray, keySize: 4, valueSize: 8, entries: 1))
-        let tables = Tables(statistics: [0, 1], generation: 2, dropped: 3, start: 4, depth: 5)
         if case .latency = program.measure {
             maps.append(
                 CompiledObject.Map(
@@ -33,6 +32,12 @@ enum AggregationEmitter {
                 CompiledObject.Map(
                     AggregationProgram.depthTableName, .hash, keySize: 4, valueSize: 4, entries: emission.maxKeys))
         }
+        var cgroupTable: Int? = nil
+        if emission.filter.cgroupTest?.descendants == true {
+            cgroupTable = maps.count
+            maps.append(CgroupFilterTable.map)
+        }
+        let tables = Tables(statistics: [0, 1], generation: 2, dropped: 3, start: 4, depth: 5, cgroup: cgroupTable)
         var functions: [CompiledObject.Function] = []
         func function(_ name: String, routeIndex: Int, _ body: (inout BPFAssembler) -> Void) {
             var code = BPFAssembler()
@@ -64,6 +69,7 @@ enum AggregationEmitter {
         let dropped: Int
         let start: Int
         let depth: Int
+        let cgroup: Int?
     }
 
     private static let initialAt = -208
@@ -92,7 +98,8 @@ enum AggregationEmitter {
                 ProbeEmitter.emitIdentity(filter: ProbeFilter(), readsName: readsName, into: &code)
                 emitLatencyValue(&code)
             } else {
-                ProbeEmitter.emitIdentity(filter: emission.filter, readsName: readsName, into: &code)
+                ProbeEmitter.emitIdentity(
+                    filter: emission.filter, readsName: readsName, cgroupTable: tables.cgroup, into: &code)
                 if let value = emission.value { emitLoad(.r9, value.value, signed: value.signed, &code) }
             }
             emitKey(&code)
@@ -102,7 +109,8 @@ enum AggregationEmitter {
         /// A latency's entry: the thread's depth (created at 0), its call's start time under
         /// (tid << 32 | depth), and the depth one deeper.
         func emitLatencyEntry(_ code: inout BPFAssembler) {
-            ProbeEmitter.emitIdentity(filter: emission.filter, readsName: false, into: &code)
+            ProbeEmitter.emitIdentity(
+                filter: emission.filter, readsName: false, cgroupTable: tables.cgroup, into: &code)
             code.store(size: 4, to: .frame, offset: AggregationEmitter.threadAt, .r7)
             code.store(size: 4, to: .frame, offset: AggregationEmitter.zeroAt, Int32(0))
             let found = code.newLabel()
@@ -178,6 +186,9 @@ enum AggregationEmitter {
             case .cpu:
                 code.call(.getSMPProcessorID)
                 code.store(size: 4, to: .frame, offset: at, .r0)
+            case .cgroup:
+                code.call(.getCurrentCgroupID)
+                code.store(size: 8, to: .frame, offset: at, .r0)
             case .processName:
                 for word in [0, 8] {
                     code.load(.r1, size: 8, from: .frame, offset: ProbeEmitter.commAt + word)

@@ -8,7 +8,7 @@ import EBPFKernel
 /// ```
 public struct AggregationKey: Sendable, Hashable, CustomStringConvertible {
     enum Kind: Sendable, Hashable {
-        case processName, processID, threadID, userID, cpu
+        case processName, processID, threadID, userID, cpu, cgroup
         case field(String)
         /// The kernel's or the thread's user stack, innermost frame first.
         case stack(user: Bool)
@@ -27,6 +27,9 @@ public struct AggregationKey: Sendable, Hashable, CustomStringConvertible {
     public static let userID = AggregationKey(kind: .userID)
     /// The CPU the event happened on.
     public static let cpu = AggregationKey(kind: .cpu)
+    /// The thread's cgroup v2 id, as bpftrace's `cgroup`: an unsigned key that
+    /// ``CgroupResolver`` names (`key?.uintValue`).
+    public static let cgroup = AggregationKey(kind: .cgroup)
 
     /// A field of the event, named as in its tracepoint's format file (`sig`, `fd`,
     /// `filename`): an integer, or a string (`char *` arguments, `char` arrays, `__data_loc`
@@ -53,6 +56,7 @@ public struct AggregationKey: Sendable, Hashable, CustomStringConvertible {
         case .threadID: return "tid"
         case .userID: return "uid"
         case .cpu: return "cpu"
+        case .cgroup: return "cgroup"
         case .field(let name): return name
         }
     }

@@ -17,7 +17,7 @@ extension AggregationProgram {
             var reads: [Range<Int>] = []
             if let value { reads.append(value.value.offset..<value.value.offset + value.value.size) }
             switch key {
-            case .total, .processName, .processID, .threadID, .userID, .cpu: break
+            case .total, .processName, .processID, .threadID, .userID, .cpu, .cgroup: break
             case .integer(let value, _): reads.append(value.offset..<value.offset + value.size)
             case .text(let capacity, .characters(let offset)): reads.append(offset..<offset + capacity)
             case .text(_, .string(.value(let pointer), _)): reads.append(pointer.offset..<pointer.offset + pointer.size)
@@ -37,7 +37,7 @@ extension AggregationProgram {
     enum KeyRead: Sendable, Hashable {
         /// One total: the key stays zero.
         case total
-        case processName, processID, threadID, userID, cpu
+        case processName, processID, threadID, userID, cpu, cgroup
         /// A field of the record, sign- or zero-extended to 64 bits.
         case integer(ProbeProgram.RecordValue, signed: Bool)
         /// A string of at most `capacity` bytes.

@@ -29,6 +29,8 @@ import EBPFProgram
     /// What ``AggregationEmitter`` needs to build the program without clang; nil for one
     /// that only clang builds (registers, USDT arguments, trampolines, stack keys).
     let emission: Emission?
+    /// The filter, its cgroup looked up.
+    let filter: ProbeFilter
 
     /// The function that runs on each event (for a latency, at the syscall's exit).
     public static let functionName = "ebpf_aggregate_probe"
@@ -149,7 +151,8 @@ import EBPFProgram
         resolved: ResolvedPoint, format: TracepointFormat?, key: AggregationKey?, measure: Measure,
         filter: ProbeFilter, options: AggregationOptions
     ) throws(EBPFError) {
-        try filter.validate()
+        let filter = try filter.resolved()
+        self.filter = filter
         try options.validate()
         try measure.buckets?.validate()
         try resolved.validate()
@@ -232,6 +235,7 @@ import EBPFProgram
             lines.append("BPF_TABLE(\"percpu_hash\", struct ebpf_key, \(valueType), \(table), \(options.maxKeys));")
         }
         lines.append("BPF_ARRAY(\(Self.generationTableName), u32, 1);")
+        if filter.cgroupTest?.descendants == true { lines.append(CgroupFilterTable.declaration) }
         lines.append("BPF_PERCPU_ARRAY(\(Self.droppedTableName), u64, 1);")
         if case .latency = measure {
             lines.append("BPF_HASH(\(Self.startTableName), u64, u64, \(options.maxKeys));")
@@ -348,6 +352,7 @@ import EBPFProgram
         case .threadID: return (.signed, ["ebpf_key.value = (u32)ebpf_id;"], .threadID)
         case .userID: return (.unsigned, ["ebpf_key.value = (u32)ebpf_ugid;"], .userID)
         case .cpu: return (.unsigned, ["ebpf_key.value = bpf_get_smp_processor_id();"], .cpu)
+        case .cgroup: return (.unsigned, ["ebpf_key.value = bpf_get_current_cgroup_id();"], .cgroup)
         case .field(let name):
             let operand = try event.operand(named: name, for: "key")
             // A `char *` is a string before it is a pointer.

@@ -73,6 +73,7 @@ extension Session {
             resolved: resolved, format: format, key: key, measure: measure, filter: filter, options: options)
         let (module, routing) = try buildModule(for: program)
         do throws(EBPFError) {
+            try CgroupFilterTable.fill(module, for: program.filter)
             let aggregation = try Aggregation(point: point, program: program, module: module, symbols: symbols) {
                 () throws(EBPFError) -> [Attachment] in
                 var dispatchers = SyscallDispatchers(module: module)

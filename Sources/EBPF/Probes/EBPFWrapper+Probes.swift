@@ -165,6 +165,8 @@ extension Session {
         // The compile's own hold: given back whatever happens, so the program is freed with
         // the probes if attaching fails halfway.
         defer { shared.release() }
+        // Probes attached together share their filter.
+        try CgroupFilterTable.fill(shared.module, for: resolved[0].program.filter)
         // The buffer opens before the attaches, so the first event already has a reader.
         let table = try shared.module.table(ProbeProgram.standaloneTableName)
         let layouts = resolved.map(\.program.layout)

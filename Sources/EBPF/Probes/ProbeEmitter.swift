@@ -38,6 +38,11 @@ enum ProbeEmitter {
                     ProbeProgram.standaloneTableName, .perfEventArray, keySize: 4, valueSize: 4, entries: possibleCPUs)
             ]
         }
+        var cgroupTable: Int? = nil
+        if programs.contains(where: { $0.emission?.filter.cgroupTest?.descendants == true }) {
+            cgroupTable = maps.count
+            maps.append(CgroupFilterTable.map)
+        }
         var functions: [CompiledObject.Function] = []
         for (index, program) in programs.enumerated() {
             guard let emission = program.emission else { return nil }
@@ -57,7 +62,8 @@ enum ProbeEmitter {
             } else {
                 code.move(.r6, .r1)
             }
-            emitBody(of: program, emission, record: record, routed: route != nil, into: &code)
+            emitBody(
+                of: program, emission, record: record, routed: route != nil, cgroupTable: cgroupTable, into: &code)
             functions.append(
                 CompiledObject.Function(
                     name: program.functionName, instructions: code.instructions, mapReferences: code.mapReferences))
@@ -94,9 +100,9 @@ enum ProbeEmitter {
     /// the record it rebuilt).
     private static func emitBody(
         of program: ProbeProgram, _ emission: ProbeProgram.Emission, record: RecordSpace, routed: Bool,
-        into code: inout BPFAssembler
+        cgroupTable: Int?, into code: inout BPFAssembler
     ) {
-        emitIdentity(filter: emission.filter, readsName: true, into: &code)
+        emitIdentity(filter: emission.filter, readsName: true, cgroupTable: cgroupTable, into: &code)
         code.store(size: 4, to: .frame, offset: keyAt, Int32(0))
         switch record {
         case .scratch(let scratch, _):
@@ -158,9 +164,12 @@ enum ProbeEmitter {
     }
 
     /// `r7` = pid/tgid, `r8` = uid/gid, then `filter`'s checks (leaving the program when
-    /// one fails), and when `readsName` or filtering by it, the thread's name at ``commAt``, as the C's
+    /// one fails; a cgroup with its descendants through the object's map `cgroupTable`,
+    /// ``CgroupFilterTable``), and when `readsName` or filtering by it, the thread's name at ``commAt``, as the C's
     /// prologue (``ProbeProgram/prologue(filter:resolved:readsName:)``).
-    static func emitIdentity(filter: ProbeFilter, readsName: Bool, into code: inout BPFAssembler) {
+    static func emitIdentity(
+        filter: ProbeFilter, readsName: Bool, cgroupTable: Int? = nil, into code: inout BPFAssembler
+    ) {
         code.call(.getCurrentPIDTGID)
         code.move(.r7, .r0)
         code.call(.getCurrentUIDGID)
@@ -172,6 +181,19 @@ enum ProbeEmitter {
         }
         if let tid = filter.threadID { code.exitIfNotEqual32(.r7, UInt32(bitPattern: tid)) }
         if let uid = filter.userID { code.exitIfNotEqual32(.r8, uid) }
+        if let cgroup = filter.cgroupTest {
+            if cgroup.descendants {
+                guard let cgroupTable else { preconditionFailure("a cgroup filter with descendants needs its table") }
+                code.loadMap(.r1, map: cgroupTable)
+                code.move(.r2, 0)
+                code.call(.currentTaskUnderCgroup)
+                code.exitIfNotEqual(.r0, 1)
+            } else {
+                code.call(.getCurrentCgroupID)
+                code.load64(.r1, cgroup.id)
+                code.exitIfNotEqual(.r0, .r1)
+            }
+        }
         guard readsName || filter.processName != nil else { return }
         // Zeroed first, as the C's `char ebpf_comm[16] = {}`: before 6.2 or so the helper
         // copies the name with strscpy, which leaves the bytes after its NUL as they were, and
@@ -215,6 +237,8 @@ enum ProbeEmitter {
             code.load(.r1, size: 4, from: .frame, offset: commAt + 4 * word)
             code.store(size: 4, to: .r9, offset: comm + 4 * word, .r1)
         }
+        code.call(.getCurrentCgroupID)
+        code.store(size: 8, to: .r9, offset: Header.cgroupID.layout.offset, .r0)
     }
 
     private static func emit(_ fill: ProbeProgram.Fill, into code: inout BPFAssembler) {

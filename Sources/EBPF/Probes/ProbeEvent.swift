@@ -51,6 +51,9 @@ public struct ProbeEvent: Sendable, CustomStringConvertible {
     public var cpu: Int { reading { $0.cpu } }
     /// The thread's name (`comm`), at most 15 bytes.
     public var processName: String { reading { $0.processName } }
+    /// The thread's cgroup v2 id, as bpftrace's `cgroup`: ``CgroupResolver`` names it, and
+    /// ``ProbeFilter/cgroup`` selects by it.
+    public var cgroupID: UInt64 { reading { $0.cgroupID } }
 
     /// Which of the probes attached together made the event (its position in the list).
     var probeIndex: Int { reading { $0.probeIndex } }

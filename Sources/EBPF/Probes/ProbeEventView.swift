@@ -38,6 +38,8 @@ public struct ProbeEventView: ~Copyable {
     public var cpu: Int { record.cpu }
     /// The thread's name (`comm`), at most 15 bytes.
     public var processName: String { record.processName }
+    /// The thread's cgroup v2 id (``CgroupResolver`` names it).
+    public var cgroupID: UInt64 { record.cgroupID }
 
     /// Which of the probes attached together made the event (its position in the list).
     var probeIndex: Int { record.probeIndex }
@@ -90,8 +92,9 @@ struct ProbeRecordReader {
     var groupID: UInt32 { header(UInt32.self, at: ProbeRecordHeader.Offset.groupID) }
     var cpu: Int { Int(header(UInt32.self, at: ProbeRecordHeader.Offset.cpu)) }
     var probeIndex: Int { Int(header(UInt32.self, at: ProbeRecordHeader.Offset.probeIndex)) }
+    var cgroupID: UInt64 { header(UInt64.self, at: ProbeRecordHeader.Offset.cgroupID) }
     var processName: String {
-        let (start, end) = (ProbeRecordHeader.Offset.processName, ProbeRecordHeader.Offset.end)
+        let (start, end) = (ProbeRecordHeader.Offset.processName, ProbeRecordHeader.Offset.cgroupID)
         guard bytes.count >= end else { return "" }
         return FieldLayout.cString(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
     }

@@ -11,12 +11,52 @@ public struct ProbeFilter: Sendable, Hashable {
     public var userID: UInt32?
     /// Only events of threads with this name (`comm`, at most 15 bytes, as `ps -o comm`).
     public var processName: String?
+    /// Only events of tasks in this cgroup (v2) and, unless ``cgroupDescendants`` is false,
+    /// in the cgroups below it, where a service's processes often are: a directory of the
+    /// cgroup2 mount or a path from its root, as ``Cgroup/init(path:)`` takes. Looked up
+    /// when the probe is built: a cgroup made again later under the name is another one.
+    /// With descendants the program asks `bpf_current_task_under_cgroup` (Linux 4.9);
+    /// alone, it compares `bpf_get_current_cgroup_id` (4.18) with the directory's inode
+    /// number, which is the cgroup's id from Linux 5.5.
+    public var cgroup: String?
+    /// Whether ``cgroup`` admits the cgroups below it too (the default) or only itself.
+    public var cgroupDescendants: Bool
 
-    public init(processID: Int32? = nil, threadID: Int32? = nil, userID: UInt32? = nil, processName: String? = nil) {
+    /// The cgroup test the program makes, set by ``resolved()``: whether the task is in the
+    /// cgroup at `directory` or below it (through a cgroup array holding it), or its
+    /// cgroup's id is `id`.
+    struct CgroupTest: Sendable, Hashable {
+        let id: UInt64
+        let directory: String
+        let descendants: Bool
+    }
+
+    private(set) var cgroupTest: CgroupTest?
+
+    public init(
+        processID: Int32? = nil, threadID: Int32? = nil, userID: UInt32? = nil, processName: String? = nil,
+        cgroup: String? = nil, cgroupDescendants: Bool = true
+    ) {
         self.processID = processID
         self.threadID = threadID
         self.userID = userID
         self.processName = processName
+        self.cgroup = cgroup
+        self.cgroupDescendants = cgroupDescendants
+    }
+
+    /// The filter validated, its cgroup looked up.
+    ///
+    /// - Throws: what ``validate()`` and ``Cgroup/init(path:)`` throw.
+    func resolved() throws(EBPFError) -> ProbeFilter {
+        try validate()
+        guard let cgroup else { return self }
+        let found = try Cgroup(path: cgroup)
+        var filter = self
+        filter.cgroupTest = CgroupTest(
+            id: found.id, directory: try Cgroup.mountPoint() + (found.path == "/" ? "" : found.path),
+            descendants: cgroupDescendants)
+        return filter
     }
 
     func validate() throws(EBPFError) {

@@ -20,7 +20,8 @@ import EBPFProgram
     var includes: [String] { source.includes }
     /// The members, statements and layout the C is written from.
     private let source: Builder
-    private let filter: ProbeFilter
+    /// The filter, its cgroup looked up.
+    let filter: ProbeFilter
     /// The name of this program's BPF function: ``standaloneFunctionName`` for a probe
     /// compiled alone, `ebpf_probe_<n>` for the n-th of probes compiled together.
     public let functionName: String
@@ -126,7 +127,7 @@ import EBPFProgram
         resolved: ResolvedPoint, format: TracepointFormat?, filter: ProbeFilter, options: ProbeOptions,
         member: Int? = nil
     ) throws(EBPFError) {
-        try filter.validate()
+        let filter = try filter.resolved()
         try options.validate()
         try resolved.validate()
         self.resolved = resolved
@@ -212,7 +213,12 @@ extension ProbeProgram {
         for line in programs.flatMap(\.includes) where !includes.contains(line) { includes.append(line) }
         // Probes attached together share their options, so one stack table serves them all.
         let stacks = programs.first { !$0.stacks.isEmpty }.map { StackTable.declarations(depth: $0.stacks.maxDepth) }
-        return (includes + [tableDeclaration] + (stacks ?? []) + programs.map(\.body)).joined(separator: "\n")
+        // And they share their filter, so one cgroup table too.
+        let cgroup = programs.first { $0.filter.cgroupTest?.descendants == true }.map { _ in
+            [CgroupFilterTable.declaration]
+        }
+        return (includes + [tableDeclaration] + (stacks ?? []) + (cgroup ?? []) + programs.map(\.body))
+            .joined(separator: "\n")
     }
 
     /// The perf table every generated program submits its records to.
@@ -686,6 +692,12 @@ extension ProbeProgram {
         if let pid = filter.processID { lines.append("    if ((ebpf_id >> 32) != \(pid)) return 0;") }
         if let tid = filter.threadID { lines.append("    if ((u32)ebpf_id != \(tid)) return 0;") }
         if let uid = filter.userID { lines.append("    if ((u32)ebpf_ugid != \(uid)) return 0;") }
+        if let cgroup = filter.cgroupTest {
+            lines.append(
+                cgroup.descendants
+                    ? "    if (\(CgroupFilterTable.name).check_current_task(0) != 1) return 0;"
+                    : "    if (bpf_get_current_cgroup_id() != \(cgroup.id)ULL) return 0;")
+        }
         if readsName || filter.processName != nil {
             lines.append("    char ebpf_comm[16] = {};")
             lines.append("    bpf_get_current_comm(&ebpf_comm, sizeof(ebpf_comm));")

@@ -33,7 +33,8 @@ enum ProbeRecordHeader {
         static let cpu = 24
         static let probeIndex = 28
         static let processName = 32
-        static let end = 48
+        static let cgroupID = 48
+        static let end = 56
     }
 
     static let timestamp = member("timestamp", "u64", .unsigned, fill: "bpf_ktime_get_ns()", at: Offset.timestamp)
@@ -46,12 +47,14 @@ enum ProbeRecordHeader {
     static let probeIndex = member("probe", "u32", .unsigned, fill: "ebpf_probe_index", at: Offset.probeIndex)
     static let processName = Member(
         layout: FieldLayout(
-            name: "comm", offset: Offset.processName, elementSize: 1, count: Offset.end - Offset.processName,
+            name: "comm", offset: Offset.processName, elementSize: 1, count: Offset.cgroupID - Offset.processName,
             kind: .character),
         cType: "char", fill: "__builtin_memcpy(&e->comm, ebpf_comm, sizeof(ebpf_comm));")
+    /// The thread's cgroup v2 id (`bpf_get_current_cgroup_id`, Linux 4.18).
+    static let cgroupID = member("cgroup", "u64", .unsigned, fill: "bpf_get_current_cgroup_id()", at: Offset.cgroupID)
 
     /// Every member, in record order.
-    static let members = [timestamp, processID, threadID, userID, groupID, cpu, probeIndex, processName]
+    static let members = [timestamp, processID, threadID, userID, groupID, cpu, probeIndex, processName, cgroupID]
 
     /// A scalar member at `offset`, sized by its C type (`u32`: 4 bytes).
     private static func member(

@@ -24,6 +24,20 @@ extension LibBCC {
             try SystemCall.check("bpf_update_elem") { LibBCC.runtime.bpf_update_elem!(map.rawValue, key, value, flags) }
         }
 
+        /// Stores the cgroup whose directory is `path` (on the cgroup2 mount) in entry `index`
+        /// of the cgroup array `map`: the map keeps the cgroup, not the descriptor, which is
+        /// closed again.
+        package static func storeCgroup(
+            at path: String, in map: borrowing BorrowedDescriptor, index: UInt32
+        ) throws(SystemCallFailure) {
+            let directory = try FileDescriptor.open(path, O_RDONLY | O_DIRECTORY)
+            var key = index
+            try directory.lend { (cgroup) throws(SystemCallFailure) in
+                var value = UInt32(bitPattern: cgroup.rawValue)
+                try update(map: map, key: &key, value: &value, flags: 0)
+            }
+        }
+
         package static func delete(map: borrowing BorrowedDescriptor, key: UnsafeMutableRawPointer)
             throws(SystemCallFailure)
         {

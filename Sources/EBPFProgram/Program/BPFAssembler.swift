@@ -31,6 +31,8 @@ package struct BPFAssembler {
         case getCurrentComm = 16
         case perfEventOutput = 25
         case getCurrentTask = 35
+        case getCurrentCgroupID = 80
+        case currentTaskUnderCgroup = 37
         case probeReadUser = 112
         case probeReadKernel = 113
         case probeReadUserString = 114
