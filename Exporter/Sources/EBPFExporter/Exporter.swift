@@ -39,10 +39,11 @@ public final class Exporter: Sendable {
                     try EBPFWrapper(logger: logger)
                 }
                 closers.append(wrapper.close)
+                let cgroups = CgroupResolver()
                 for metric in configuration.aggregations {
                     aggregations.append(
                         try Self.attempt("metric '\(metric.name)' (\(metric.point))") { () throws(EBPFError) in
-                            try AggregationSource(metric, in: wrapper)
+                            try AggregationSource(metric, in: wrapper, cgroups: cgroups)
                         })
                 }
             }

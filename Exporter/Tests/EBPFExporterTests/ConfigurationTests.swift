@@ -84,7 +84,7 @@ final class ConfigurationTests: XCTestCase {
         let cases: [(yaml: String, expected: String)] = [
             (
                 "metrics:\n  - name: a\n    count: syscall:openat\n    by: comm\n    colour: red\n",
-                "c.yaml:5:5: unknown key 'colour' in a metric; expected name, help, count, sum, histogram, latency, field, linear, by, filter, max_keys or string_size"
+                "c.yaml:5:5: unknown key 'colour' in a metric; expected name, help, count, sum, histogram, latency, field, linear, by, decoders, filter, max_keys or string_size"
             ),
             (
                 "metrics:\n  - name: a\n    latency: tracepoint:sched:sched_switch\n",
@@ -138,6 +138,26 @@ final class ConfigurationTests: XCTestCase {
                 "metrics:\n  - name: a\n    count: syscall:read\n    name: b\n",
                 "c.yaml:2:5: the mapping starting here gives 'name' twice"
             ),
+            (
+                "metrics:\n  - name: a\n    count: syscall:read\n    by: fd\n    decoders: [hex]\n",
+                "c.yaml:5:16: unknown decoder 'hex'; expected ksym, syscall, errno, cgroup, cgroup_unit, inet_ip, static_map or regexp"
+            ),
+            (
+                "metrics:\n  - name: a\n    count: syscall:read\n    by: fd\n    decoders:\n      - name: regexp\n        regexps: ['(']\n",
+                "c.yaml:7:19: '(' is not a regular expression: expected ')'"
+            ),
+            (
+                "metrics:\n  - name: a\n    count: syscall:read\n    decoders: [errno]\n",
+                "c.yaml:4:15: 'decoders' decode the label 'by' names; metric 'a' has no 'by'"
+            ),
+            (
+                "metrics:\n  - name: a\n    count: syscall:read\n    by: fd\n    decoders:\n      - name: static_map\n",
+                "c.yaml:6:9: a static_map decoder needs 'static_map': a mapping of values to labels"
+            ),
+            (
+                "metrics:\n  - name: a\n    count: syscall:read\n    filter: { cgroup_descendants: maybe }\n",
+                "c.yaml:4:35: cgroup_descendants is true or false"
+            ),
             ("metrics: {}\n", "c.yaml:1:10: metrics must be a list (lines starting with '- ')"),
             ("", "c.yaml: is empty; it needs 'metrics' or 'programs'"),
             (
@@ -158,6 +178,42 @@ final class ConfigurationTests: XCTestCase {
                 XCTAssertEqual((error as? ConfigurationError)?.description, expected, yaml)
             }
         }
+    }
+
+    func testDecodersAndCgroupFiltersReadAsWritten() throws {
+        let configuration = try ExporterConfiguration(
+            yaml: """
+                metrics:
+                  - name: errors_total
+                    count: syscall_exit:openat
+                    by: ret
+                    decoders: [errno]
+                  - name: syscalls_total
+                    count: tracepoint:raw_syscalls:sys_enter
+                    by: id
+                    decoders:
+                      - name: syscall
+                      - name: regexp
+                        regexps: ["open.*", "read"]
+                      - name: static_map
+                        static_map: { openat: open, read: read }
+                    filter: { cgroup: /system.slice/nginx.service, cgroup_descendants: false }
+                  - name: by_cgroup_total
+                    count: syscall:openat
+                    by: cgroup
+                    decoders: [cgroup_unit]
+                """)
+        let (errors, syscalls, cgroups) = (
+            configuration.aggregations[0], configuration.aggregations[1], configuration.aggregations[2]
+        )
+        XCTAssertEqual(errors.decoders, [.errno])
+        XCTAssertEqual(
+            syscalls.decoders,
+            [.syscall, .regexp(["open.*", "read"]), .staticMap(["openat": "open", "read": "read"])])
+        XCTAssertEqual(syscalls.filter.cgroup, "/system.slice/nginx.service")
+        XCTAssertFalse(syscalls.filter.cgroupDescendants)
+        XCTAssertEqual(cgroups.key, .cgroup)
+        XCTAssertEqual(cgroups.decoders, [.cgroup(unit: true)])
     }
 
     func testAMissingFileIsNamed() {

@@ -1,3 +1,4 @@
+import EBPF
 import Foundation
 import XCTest
 
@@ -95,6 +96,98 @@ final class PrometheusTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(sum ?? 0, Double(reads * (milliseconds - 1)) / 1000)
         XCTAssertLessThanOrEqual(sum ?? .infinity, measured.reduce(0, +))
     }
+
+    /// Labels decoded as ebpf_exporter's decoders do: a child in a cgroup the test makes,
+    /// once named, fails N opens with ENOENT, calls getppid M times and sleeps K times;
+    /// Prometheus returns exactly N under `ret="ENOENT"`, M under `id="getppid"` (the other
+    /// syscalls dropped by a regexp), M under the cgroup's path, and K under the kernel
+    /// symbol of the timer each sleep arms (`hrtimer_wakeup`).
+    func testPrometheusReturnsExactCountsUnderDecodedLabels() async throws {
+        try KernelTestGate.requireRootAndPrometheus()
+        let comm = "expdec\(getpid() % 100_000)"
+        let mount = try Cgroup.mountPoint()
+        let cgroup = "/ebpf-exporter-test-\(getpid())"
+        XCTAssertEqual(mkdir(mount + cgroup, 0o755), 0, "the test's cgroup")
+        defer { rmdir(mount + cgroup) }
+        let go = FileManager.default.temporaryDirectory.appendingPathComponent("exporter-go-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: go) }
+        let exporter = try ExporterProcess(
+            configuration: """
+                metrics:
+                  - name: test_open_errors_total
+                    count: syscall_exit:openat
+                    by: ret
+                    decoders: [errno]
+                    filter: { comm: \(comm) }
+                  - name: test_syscalls_total
+                    count: tracepoint:raw_syscalls:sys_enter
+                    by: id
+                    decoders:
+                      - name: syscall
+                      - name: regexp
+                        regexps: ["getppid"]
+                    filter: { comm: \(comm) }
+                  - name: test_cgroup_calls_total
+                    count: syscall:getppid
+                    by: cgroup
+                    decoders: [cgroup]
+                    filter: { cgroup: \(cgroup) }
+                  - name: test_timers_total
+                    count: tracepoint:timer:hrtimer_start
+                    by: function
+                    decoders: [ksym]
+                    filter: { comm: \(comm) }
+                """)
+        let prometheus = try await PrometheusServer(scraping: exporter.address, every: "100ms")
+        defer {
+            prometheus.stop()
+            XCTAssertEqual(exporter.stop(), 0, "SIGTERM ends it gracefully")
+        }
+
+        let (opens, calls, sleeps) = (7, 23, 11)
+        let child = try Subprocess(
+            "/usr/bin/python3", ["-c", Self.decoderWorkload, comm, go, "\(opens)", "\(calls)", "\(sleeps)"])
+        XCTAssertTrue(child.waitForOutput("READY", timeout: .seconds(60)), child.collectedOutput)
+        let procs = try FileHandle(forWritingTo: URL(fileURLWithPath: mount + cgroup + "/cgroup.procs"))
+        try procs.write(contentsOf: Data("\(child.pid)\n".utf8))
+        try procs.close()
+        XCTAssertTrue(FileManager.default.createFile(atPath: go, contents: nil))
+        XCTAssertEqual(child.wait(), 0, child.collectedOutput)
+
+        let errors = try await prometheus.waitForValue("test_open_errors_total{ret=\"ENOENT\"}", Double(opens))
+        XCTAssertEqual(errors, Double(opens))
+        let syscalls = try await prometheus.waitForValue("test_syscalls_total{id=\"getppid\"}", Double(calls))
+        XCTAssertEqual(syscalls, Double(calls))
+        let series = try await prometheus.query("count(test_syscalls_total)")
+        XCTAssertEqual(series, 1, "every other syscall dropped by the regexp")
+        let inCgroup = try await prometheus.waitForValue(
+            "test_cgroup_calls_total{cgroup=\"\(cgroup)\"}", Double(calls))
+        XCTAssertEqual(inCgroup, Double(calls))
+        let timers = try await prometheus.waitForValue(
+            "test_timers_total{function=\"hrtimer_wakeup\"}", Double(sleeps))
+        XCTAssertEqual(timers, Double(sleeps))
+    }
+
+    /// Run by python3 -c: says READY, waits for the go file, names itself, fails N opens,
+    /// calls getppid M times and sleeps a millisecond K times.
+    static let decoderWorkload = """
+        import ctypes, os, sys, time
+        name, go, opens, calls, sleeps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+        libc = ctypes.CDLL(None)
+        print("READY", flush=True)
+        while not os.path.exists(go):
+            time.sleep(0.001)
+        libc.prctl(15, name.encode(), 0, 0, 0)
+        for _ in range(opens):
+            try:
+                os.open("/nonexistent/ebpf-exporter-decoders", os.O_RDONLY)
+            except FileNotFoundError:
+                pass
+        for _ in range(calls):
+            os.getppid()
+        for _ in range(sleeps):
+            time.sleep(0.001)
+        """
 
     /// Run by python3 -c: names itself (prctl PR_SET_NAME), opens the path N times, then
     /// reads a pipe M times, a thread writing a byte after sleeping each time; prints each

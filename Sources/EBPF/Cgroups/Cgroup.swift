@@ -59,8 +59,11 @@ public struct Cgroup: Sendable, Hashable, CustomStringConvertible {
         return try Cgroup(path: path)
     }
 
-    /// The cgroup2 mount point.
-    static func mountPoint() throws(EBPFError) -> String {
+    /// Where the cgroup2 filesystem is mounted (from /proc/self/mountinfo): `/sys/fs/cgroup`,
+    /// or `/sys/fs/cgroup/unified` on a hybrid host.
+    ///
+    /// - Throws: ``EBPFError/Code/notFound`` when none is mounted.
+    public static func mountPoint() throws(EBPFError) -> String {
         guard let mount = CgroupFiles.mountPoint() else {
             throw EBPFError(
                 .notFound,

@@ -111,7 +111,9 @@ extension AggregationMetric {
     init(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) {
         let fields = try reader.mapping(
             node, "a metric",
-            allowed: ["name", "help"] + Self.measures + ["field", "linear", "by", "filter", "max_keys", "string_size"])
+            allowed: ["name", "help"] + Self.measures + [
+                "field", "linear", "by", "decoders", "filter", "max_keys", "string_size",
+            ])
         guard let nameNode = fields["name"] else { throw reader.error(node, "a metric needs a 'name'") }
         name = try reader.metricName(nameNode)
         let given = Self.measures.filter { fields[$0] != nil }
@@ -170,6 +172,7 @@ extension AggregationMetric {
             case "tid": return .threadID
             case "uid": return .userID
             case "cpu": return .cpu
+            case "cgroup": return .cgroup
             case "kstack": return .kernelStack
             case "ustack":
                 // A user stack is named from its process's files while it runs: once it exits
@@ -180,6 +183,13 @@ extension AggregationMetric {
                 )
             default: return .field(by)
             }
+        }
+        decoders = []
+        for item in try reader.sequence(fields["decoders"], "decoders") {
+            decoders.append(try LabelDecoder(item, reader))
+        }
+        if let first = fields["decoders"], !decoders.isEmpty, key == nil {
+            throw reader.error(first, "'decoders' decode the label 'by' names; metric '\(name)' has no 'by'")
         }
         filter =
             try fields["filter"].map { (node) throws(ConfigurationError) in try Self.filter(node, reader) }
@@ -224,8 +234,16 @@ extension AggregationMetric {
     }
 
     static func filter(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) -> ProbeFilter {
-        let fields = try reader.mapping(node, "a filter", allowed: ["comm", "pid", "tid", "uid"])
+        let fields = try reader.mapping(
+            node, "a filter", allowed: ["comm", "pid", "tid", "uid", "cgroup", "cgroup_descendants"])
         var filter = ProbeFilter()
+        filter.cgroup = try reader.string(fields["cgroup"], "cgroup")
+        if let descendants = fields["cgroup_descendants"] {
+            guard let flag = descendants.bool else {
+                throw reader.error(descendants, "cgroup_descendants is true or false")
+            }
+            filter.cgroupDescendants = flag
+        }
         filter.processName = try reader.string(fields["comm"], "comm")
         filter.processID = try reader.integer(fields["pid"], "pid", as: Int32.self)
         filter.threadID = try reader.integer(fields["tid"], "tid", as: Int32.self)
@@ -309,6 +327,57 @@ extension TableMetric {
         labels = []
         for item in try reader.sequence(fields["labels"], "labels") {
             labels.append(try reader.labelName(item))
+        }
+    }
+}
+
+extension LabelDecoder {
+    /// `errno`, `{ name: errno }`, `{ name: static_map, static_map: { 1: one } }` or
+    /// `{ name: regexp, regexps: [...] }`, as ebpf_exporter writes them.
+    init(_ node: Node, _ reader: YAMLReader) throws(ConfigurationError) {
+        let name: String
+        var fields: [String: Node] = [:]
+        if node.scalar != nil {
+            name = try reader.string(node, "a decoder")
+        } else {
+            fields = try reader.mapping(node, "a decoder", allowed: ["name", "static_map", "regexps"])
+            guard let nameNode = fields["name"] else { throw reader.error(node, "a decoder needs a 'name'") }
+            name = try reader.string(nameNode, "name")
+        }
+        switch name {
+        case "ksym": self = .ksym
+        case "syscall": self = .syscall
+        case "errno": self = .errno
+        case "cgroup": self = .cgroup(unit: false)
+        case "cgroup_unit": self = .cgroup(unit: true)
+        case "inet_ip": self = .inetIP
+        case "static_map":
+            guard let mapNode = fields["static_map"], let pairs = mapNode.mapping else {
+                throw reader.error(node, "a static_map decoder needs 'static_map': a mapping of values to labels")
+            }
+            var map: [String: String] = [:]
+            for (key, value): (Node, Node) in pairs {
+                let label: String = try reader.string(value, "a static_map value")
+                map[try reader.string(key, "a static_map key") as String] = label
+            }
+            self = .staticMap(map)
+        case "regexp":
+            let patterns = try reader.sequence(fields["regexps"], "regexps").map {
+                (item) throws(ConfigurationError) -> String in
+                let pattern = try reader.string(item, "a regexp")
+                do {
+                    _ = try Regex(pattern)
+                } catch {
+                    throw reader.error(item, "'\(pattern)' is not a regular expression: \(error)")
+                }
+                return pattern
+            }
+            guard !patterns.isEmpty else {
+                throw reader.error(node, "a regexp decoder needs 'regexps': the patterns whose values are kept")
+            }
+            self = .regexp(patterns)
+        default:
+            throw reader.error(node, "unknown decoder '\(name)'; expected \(YAMLReader.list(Self.names))")
         }
     }
 }

@@ -45,18 +45,21 @@ public struct AggregationMetric: Sendable {
     public var measure: Measure
     /// What the events are grouped by: one label named as the key (`comm`, `pid`, a field).
     public var key: AggregationKey?
+    /// What turns the key into its label's value, in order (ebpf_exporter's decoders).
+    public var decoders: [LabelDecoder]
     public var filter: ProbeFilter
     public var options: AggregationOptions
 
     public init(
         name: String, help: String, point: AttachPoint, measure: Measure, key: AggregationKey? = nil,
-        filter: ProbeFilter = ProbeFilter(), options: AggregationOptions = .default
+        decoders: [LabelDecoder] = [], filter: ProbeFilter = ProbeFilter(), options: AggregationOptions = .default
     ) {
         self.name = name
         self.help = help
         self.point = point
         self.measure = measure
         self.key = key
+        self.decoders = decoders
         self.filter = filter
         self.options = options
     }
