@@ -38,6 +38,13 @@ final class CgroupTests: XCTestCase {
             event in exactly.append((event.processID, event.cgroupID))
         }
         let byCgroup = try b.aggregate(.syscall("getppid"), by: .cgroup)
+        // The same filters compiled by clang from the C (bcc's check_current_task).
+        let compiled = try EBPFWrapper(cache: nil, probeBuilder: .compiler)
+        defer { compiled.close() }
+        let compiledBelow = try compiled.aggregate(
+            .syscall("getppid"), by: .processID, filter: ProbeFilter(cgroup: parent.path))
+        let compiledExactly = try compiled.aggregate(
+            .syscall("getppid"), by: .processID, filter: ProbeFilter(cgroup: parent.path, cgroupDescendants: false))
 
         // In the parent cgroup, in the one below it, and outside both.
         let go = NSTemporaryDirectory() + "ebpf-cgroup-go-\(getpid())"
@@ -70,6 +77,11 @@ final class CgroupTests: XCTestCase {
             uniqueKeysWithValues: try byCgroup.snapshot().map { ($0.key?.uint64Value ?? 0, $0.count) })
         XCTAssertEqual(counts[parentCgroup.id], 100)
         XCTAssertEqual(counts[childCgroup.id], 50)
+        func byProcess(_ aggregation: Aggregation) throws -> [Int: UInt64] {
+            Dictionary(uniqueKeysWithValues: try aggregation.snapshot().map { ($0.key?.intValue ?? 0, $0.count) })
+        }
+        XCTAssertEqual(try byProcess(compiledBelow), [Int(inParent): 100, Int(inChild): 50])
+        XCTAssertEqual(try byProcess(compiledExactly), [Int(inParent): 100])
 
         // Named back from the ids, and a cgroup made again under the same name is a new id.
         let resolver = CgroupResolver()
@@ -180,8 +192,10 @@ struct TestCgroup {
     var path: String { mount + "/" + name }
     var relative: String { "/" + name }
 
+    /// Makes it, anew if a run that crashed left it.
     func make() throws {
-        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+        if mkdir(path, 0o755) == 0 { return }
+        guard errno == EEXIST, rmdir(path) == 0, mkdir(path, 0o755) == 0 else {
             throw EBPFError(.systemCallFailed, "mkdir \(path): \(String(cString: strerror(errno)))")
         }
     }
@@ -195,5 +209,9 @@ struct TestCgroup {
         try handle.write(contentsOf: Data("\(pid)\n".utf8))
     }
 
-    func remove() { rmdir(path) }
+    func remove(file: StaticString = #filePath, line: UInt = #line) {
+        if rmdir(path) != 0, errno != ENOENT {
+            XCTFail("rmdir \(path): \(String(cString: strerror(errno)))", file: file, line: line)
+        }
+    }
 }

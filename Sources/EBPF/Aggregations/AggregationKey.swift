@@ -28,7 +28,7 @@ public struct AggregationKey: Sendable, Hashable, CustomStringConvertible {
     /// The CPU the event happened on.
     public static let cpu = AggregationKey(kind: .cpu)
     /// The thread's cgroup v2 id, as bpftrace's `cgroup`: an unsigned key that
-    /// ``CgroupResolver`` names (`key?.uintValue`).
+    /// ``CgroupResolver`` names (`key?.uint64Value`).
     public static let cgroup = AggregationKey(kind: .cgroup)
 
     /// A field of the event, named as in its tracepoint's format file (`sig`, `fd`,

@@ -164,7 +164,7 @@ import EBPFProgram
         if case .latency = measure, case .field(let name) = key?.kind {
             throw EBPFError(
                 .invalidArgument,
-                "a latency is measured at the return, where the arguments are gone, so field '\(name)' cannot be its key; use processName, processID, threadID, userID or cpu"
+                "a latency is measured at the return, where the arguments are gone, so field '\(name)' cannot be its key; use processName, processID, threadID, userID, cpu or cgroup"
             )
         }
 

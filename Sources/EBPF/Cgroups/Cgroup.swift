@@ -10,7 +10,8 @@ import EBPFKernel
 ///
 /// Cgroup ids are those the kernel gives programs (`bpf_get_current_cgroup_id()`, bpftrace's
 /// `cgroup`, ``ProbeEvent/cgroupID``): a cgroup's directory's inode number, on Linux 5.5 and
-/// later. A cgroup removed and made again under the same name is a new id.
+/// later (before, the ids programs see differ, and cgroups are refused). A cgroup removed
+/// and made again under the same name is a new id.
 public struct Cgroup: Sendable, Hashable, CustomStringConvertible {
     /// The kernel's id for the cgroup.
     public let id: UInt64
@@ -29,8 +30,15 @@ public struct Cgroup: Sendable, Hashable, CustomStringConvertible {
     ///
     /// - Throws: ``EBPFError/Code/invalidArgument`` for a path with `..`, `.`, an empty
     ///   component or a control character; ``EBPFError/Code/notFound`` when no cgroup2
-    ///   filesystem is mounted, or no cgroup is there.
+    ///   filesystem is mounted, or no cgroup is there; ``EBPFError/Code/notSupported``
+    ///   before Linux 5.5, whose cgroup ids are not their directories' inode numbers.
     public init(path: String) throws(EBPFError) {
+        guard KernelFeatures.release(atLeast: 5, 5) else {
+            throw EBPFError(
+                .notSupported,
+                "cgroup \(NameValidation.quoted(path)): a cgroup's id is its directory's inode number from Linux 5.5; this kernel gives programs another id"
+            )
+        }
         let mount = try Self.mountPoint()
         let relative = try Self.relativePath(path, mount: mount)
         guard let id = CgroupFiles.id(ofDirectory: relative == "/" ? mount : mount + relative) else {

@@ -15,9 +15,11 @@ public struct ProbeFilter: Sendable, Hashable {
     /// in the cgroups below it, where a service's processes often are: a directory of the
     /// cgroup2 mount or a path from its root, as ``Cgroup/init(path:)`` takes. Looked up
     /// when the probe is built: a cgroup made again later under the name is another one.
-    /// With descendants the program asks `bpf_current_task_under_cgroup` (Linux 4.9);
-    /// alone, it compares `bpf_get_current_cgroup_id` (4.18) with the directory's inode
-    /// number, which is the cgroup's id from Linux 5.5.
+    /// Linux 5.5 and later, where a cgroup's id is its directory's inode number. With
+    /// descendants the program asks `bpf_current_task_under_cgroup` about a one-entry
+    /// cgroup array, `ebpf_cgroup`, which the library fills before it attaches (C text from
+    /// ``ProbeProgram`` loaded elsewhere must store the cgroup there itself); alone, it
+    /// compares `bpf_get_current_cgroup_id` with the cgroup's id.
     public var cgroup: String?
     /// Whether ``cgroup`` admits the cgroups below it too (the default) or only itself.
     public var cgroupDescendants: Bool

@@ -17,6 +17,15 @@ public enum KernelFeatures {
     /// A kernel built without `CONFIG_KPROBES` has neither the `kprobe` perf PMU
     /// (`/sys/bus/event_source/devices/kprobe`, kernel 4.17+) nor tracefs's `kprobe_events`.
     /// A kprobe program still compiles and loads there; only attaching fails.
+    /// Whether the running kernel's release is at least `major`.`minor` (`uname -r`).
+    static func release(atLeast major: Int, _ minor: Int) -> Bool {
+        let parts = CacheFiles.kernelRelease().split(separator: ".").prefix(2).map {
+            Int($0.prefix { $0.isNumber }) ?? 0
+        }
+        guard parts.count == 2 else { return true }
+        return (parts[0], parts[1]) >= (major, minor)
+    }
+
     public static var supportsKprobes: Bool {
         if SystemFiles.exists("/sys/bus/event_source/devices/kprobe") { return true }
         for root in Tracefs.candidates where SystemFiles.exists(root + "/kprobe_events") {

@@ -97,9 +97,10 @@ public struct EventRecord: Sendable, CustomStringConvertible {
 /// A record's bytes: inline when small (most records are), so receiving one allocates
 /// nothing; on the heap otherwise, in storage a ``RecordStorageRecycler`` can reuse.
 package struct RecordBytes: Sendable {
-    package static let inlineCapacity = 64
+    /// A closure probe's 56-byte header and 24 bytes of fields fit.
+    package static let inlineCapacity = 80
 
-    private var inline: InlineArray<4, SIMD2<UInt64>>
+    private var inline: InlineArray<5, SIMD2<UInt64>>
     private let count: Int
     private let heap: HeapRecordBytes?
 
@@ -123,8 +124,8 @@ package struct RecordBytes: Sendable {
     /// to reach the cache (a failed store-to-load forward: half of this function's time when
     /// it copied with `memcpy`).
     @inline(__always)
-    private static func chunks(of bytes: UnsafeRawBufferPointer) -> InlineArray<4, SIMD2<UInt64>> {
-        var chunks = InlineArray<4, SIMD2<UInt64>>(repeating: .zero)
+    private static func chunks(of bytes: UnsafeRawBufferPointer) -> InlineArray<5, SIMD2<UInt64>> {
+        var chunks = InlineArray<5, SIMD2<UInt64>>(repeating: .zero)
         guard let base = bytes.baseAddress else { return chunks }
         let whole = bytes.count / 16
         for index in 0..<whole {

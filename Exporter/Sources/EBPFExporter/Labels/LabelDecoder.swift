@@ -8,12 +8,14 @@ import Glibc
 /// the order given, each taking what the one before gave. A decoder that drops the value
 /// (`regexp`, when nothing matches) drops the sample.
 public enum LabelDecoder: Sendable, Hashable {
-    /// A kernel address as its symbol (`tcp_v4_connect`), from /proc/kallsyms.
+    /// A kernel address as its symbol (`tcp_v4_connect`), from /proc/kallsyms; an address
+    /// outside it as `[unknown]`.
     case ksym
     /// A syscall number (x86-64) as its name (`openat`).
     case syscall
-    /// An error number, negative as syscalls return it or positive, as its name (`ENOENT`);
-    /// zero and positive returns that are not errors stay as they are.
+    /// A negative return value, as syscalls return errors (`-2`), as its error's name
+    /// (`ENOENT`, from the C library's `strerrorname_np`, glibc 2.32); zero and positive
+    /// values (descriptors, sizes) stay as they are.
     case errno
     /// A cgroup id as its path (`/system.slice/nginx.service`), or with `unit` as its
     /// systemd unit, falling back to the path.
@@ -21,9 +23,11 @@ public enum LabelDecoder: Sendable, Hashable {
     /// An IPv4 address as the kernel stores it (network byte order in a `u32`) as
     /// `192.0.2.1`.
     case inetIP
-    /// Each value as the map says; values it does not name stay as they are.
+    /// Each value as the map says; values it does not name stay as they are (ebpf_exporter
+    /// writes `unknown:VALUE` for them).
     case staticMap([String: String])
-    /// Keeps values that one of the patterns matches whole; drops the sample otherwise.
+    /// Keeps values in which one of the patterns finds a match (anchor with `^…$` for a
+    /// whole value), as ebpf_exporter's; drops the sample otherwise.
     case regexp([String])
 
     /// The names the configuration uses.
@@ -47,8 +51,8 @@ extension LabelDecoder {
             guard let number = Int(value) else { return value }
             return SyscallNames.name(number: number) ?? value
         case .errno:
-            guard let number = Int32(value), number != 0 else { return value }
-            return ErrorNames.name(number == Int32.min ? number : abs(number)) ?? value
+            guard let number = Int32(value), number < 0, number > Int32.min else { return value }
+            return ErrorNames.name(-number) ?? value
         case .cgroup(let unit):
             guard let id = Self.unsigned(value), let cgroup = context.cgroups.cgroup(id: id) else { return value }
             return unit ? cgroup.name.unit ?? cgroup.path : cgroup.path
@@ -60,11 +64,41 @@ extension LabelDecoder {
         case .staticMap(let map):
             return map[value] ?? value
         case .regexp(let patterns):
-            for pattern in patterns {
-                if let regex = try? Regex(pattern), (try? regex.wholeMatch(in: value)) != nil { return value }
-            }
-            return nil
+            return DecoderChain.matches(value, patterns.compactMap { try? Regex($0) }) ? value : nil
         }
+    }
+}
+
+/// A metric's decoders, ready to run on every scrape: their regular expressions compiled
+/// once.
+final class DecoderChain: @unchecked Sendable {
+    // @unchecked Sendable: set once in init and only read after; a Regex is a value.
+    private let steps: [(decoder: LabelDecoder, regexes: [Regex<AnyRegexOutput>])]
+
+    init(_ decoders: [LabelDecoder]) {
+        steps = decoders.map { decoder in
+            guard case .regexp(let patterns) = decoder else { return (decoder, []) }
+            return (decoder, patterns.compactMap { try? Regex($0) })
+        }
+    }
+
+    /// `value` through every decoder in order, or nil when one drops it.
+    func decode(_ value: String, in context: LabelContext) -> String? {
+        var value = value
+        for step in steps {
+            if case .regexp = step.decoder {
+                guard Self.matches(value, step.regexes) else { return nil }
+                continue
+            }
+            guard let next = step.decoder.decode(value, in: context) else { return nil }
+            value = next
+        }
+        return value
+    }
+
+    /// Whether one of `regexes` finds a match in `value`.
+    static func matches(_ value: String, _ regexes: [Regex<AnyRegexOutput>]) -> Bool {
+        regexes.contains { (try? $0.firstMatch(in: value)) != nil }
     }
 }
 

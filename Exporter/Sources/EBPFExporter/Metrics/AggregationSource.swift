@@ -6,11 +6,13 @@ struct AggregationSource: Sendable {
     let aggregation: Aggregation
     /// What the label decoders look names up in.
     let context: LabelContext
+    let decoders: DecoderChain
 
     /// Starts the aggregation in `wrapper`; its labels are decoded with `cgroups`.
     init(_ metric: AggregationMetric, in wrapper: EBPFWrapper<NoProgram>, cgroups: CgroupResolver) throws(EBPFError) {
         self.metric = metric
         context = LabelContext(symbols: wrapper.symbols, cgroups: cgroups)
+        decoders = DecoderChain(metric.decoders)
         let measure: AggregationMeasure
         switch metric.measure {
         case .count: measure = .count
@@ -61,15 +63,8 @@ struct AggregationSource: Sendable {
             // A stack is one label value, its frames folded outermost first (`a;b;c`).
             var value =
                 entry.key?.stringsValue.map { $0.reversed().joined(separator: ";") } ?? entry.key?.description ?? ""
-            var dropped = false
-            for decoder in metric.decoders {
-                guard let next = decoder.decode(value, in: context) else {
-                    dropped = true
-                    break
-                }
-                value = next
-            }
-            if dropped { continue }
+            guard let decoded = decoders.decode(value, in: context) else { continue }
+            value = decoded
             entry.key = .string(value)
             if let existing = merged[value] {
                 merged[value] = existing.adding(entry)
