@@ -17,8 +17,8 @@ public struct ProbeFilter: Sendable, Hashable {
     /// when the probe is built: a cgroup made again later under the name is another one.
     /// Linux 5.5 and later, where a cgroup's id is its directory's inode number. With
     /// descendants the program asks `bpf_current_task_under_cgroup` about a one-entry
-    /// cgroup array, `ebpf_cgroup`, which the library fills before it attaches (C text from
-    /// ``ProbeProgram`` loaded elsewhere must store the cgroup there itself); alone, it
+    /// cgroup array, `ebpf_cgroup`, which the library fills before it attaches (a program's C
+    /// text loaded elsewhere must store the cgroup there itself); alone, it
     /// compares `bpf_get_current_cgroup_id` with the cgroup's id.
     public var cgroup: String?
     /// Whether ``cgroup`` admits the cgroups below it too (the default) or only itself.
