@@ -6,7 +6,7 @@ import EBPFKernel
 /// ```swift
 /// let cgroups = CgroupResolver()
 /// try b.attach(.syscall("openat")) { event in
-///     print(cgroups.cgroup(id: event.cgroupID)?.name.unit ?? "-", event.filename ?? "-")
+///     print(cgroups.cgroup(id: event.cgroupID)?.name.unit ?? "-", event.filename?.stringValue ?? "-")
 /// }
 /// ```
 ///
