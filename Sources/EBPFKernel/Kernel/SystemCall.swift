@@ -42,7 +42,10 @@ package enum SystemCall {
 
     /// Whether any fault is injected: the one load a call pays when none is.
     private static let faultsInjected = Atomic<Bool>(false)
-    private static let faults = Mutex<[Fault]>([])
+    /// A pthread mutex (``Lock``), not `Synchronization.Mutex`, whose futex ThreadSanitizer
+    /// does not see: it reported the polling thread's check and the test's injection, both
+    /// under the lock, as a race.
+    private static let faults = Lock<[Fault]>([])
 
     /// A failure to inject: the `count` calls named `call` that follow the first `skip`
     /// fail with `errno`, their bodies not run. For tests of what a failing kernel leaves
