@@ -226,8 +226,8 @@ final class TraceCommandTests: XCTestCase {
         defer { callers.forEach { $0.signal(SIGKILL) } }
         try parent.move(callers[0].pid)
         try child.move(callers[1].pid)
-        let events = try start(["getppid", "--cgroup", parent.path, "--format", "json"])
-        let counts = try start(["getppid", "--count-by", "cgroup", "--cgroup", parent.relative, "--format", "json"])
+        let events = try start(["fchdir", "--cgroup", parent.path, "--format", "json"])
+        let counts = try start(["fchdir", "--count-by", "cgroup", "--cgroup", parent.relative, "--format", "json"])
         XCTAssertTrue(FileManager.default.createFile(atPath: go, contents: nil))
         for caller in callers { XCTAssertEqual(caller.wait(), .exited(0), caller.standardOutput) }
 
