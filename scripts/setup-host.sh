@@ -7,7 +7,9 @@
 #     benchmark baseline), bpftool (the tests' independent view of what is attached),
 #     prometheus (the real server the exporter's tests scrape it with), chromium (the real
 #     browser the flame graph's script is tested in) and xmllint (libxml2-utils: the flame
-#     graph's SVG is well-formed) with apt;
+#     graph's SVG is well-formed), htpasswd (apache2-utils: writes the bcrypt hashes of the
+#     exporter's web configuration, as Prometheus's documentation does) and openssl (the
+#     certificates its TLS test makes) with apt;
 #   - makes kernel headers available at /lib/modules/$(uname -r)/build, installing the
 #     distribution's headers and linking them when this kernel has no package of its own;
 #   - mounts tracefs and debugfs when they are not mounted.
@@ -19,7 +21,7 @@ die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root (it installs packages with apt, links kernel headers and mounts tracefs). Try: sudo $0"
 
 export DEBIAN_FRONTEND=noninteractive
-packages=(libbpfcc-dev libclang-dev llvm-dev kmod python3-bpfcc bpfcc-tools bpftool bpftrace pkg-config binutils prometheus systemtap-sdt-dev gcc libc6-dev chromium libxml2-utils)
+packages=(libbpfcc-dev libclang-dev llvm-dev kmod python3-bpfcc bpfcc-tools bpftool bpftrace pkg-config binutils prometheus systemtap-sdt-dev gcc libc6-dev chromium libxml2-utils apache2-utils openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -102,6 +102,40 @@ static inline int cka_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t 
     return (int)syscall(__NR_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
 }
 
+/// bpf(BPF_ENABLE_STATS, BPF_STATS_RUN_TIME): the kernel counts every BPF program's runs
+/// and run time while the returned descriptor is open (Linux 5.8; CAP_SYS_ADMIN). Returns
+/// the descriptor, or -1 with errno set.
+static inline int cka_bpf_enable_run_time_stats(void) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.enable_stats.type = BPF_STATS_RUN_TIME;
+    return (int)syscall(__NR_bpf, BPF_ENABLE_STATS, &attr, sizeof(attr));
+}
+
+/// What BPF_OBJ_GET_INFO_BY_FD says of the program behind descriptor `fd` (no capability
+/// needed for a descriptor the caller holds): its id, type, name (15 characters and a
+/// NUL), tag, and the runs and nanoseconds counted while statistics were on (Linux 5.1).
+/// Returns 0, or -1 with errno set.
+static inline int cka_bpf_prog_info(int fd, uint32_t *id, uint32_t *type, char name[16], uint8_t tag[8],
+                                    uint64_t *run_time_ns, uint64_t *run_count) {
+    struct bpf_prog_info info;
+    union bpf_attr attr;
+    memset(&info, 0, sizeof(info));
+    memset(&attr, 0, sizeof(attr));
+    attr.info.bpf_fd = (uint32_t)fd;
+    attr.info.info_len = sizeof(info);
+    attr.info.info = (uint64_t)(uintptr_t)&info;
+    if (syscall(__NR_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr)) != 0) return -1;
+    *id = info.id;
+    *type = info.type;
+    memcpy(name, info.name, 16);
+    name[15] = 0;
+    memcpy(tag, info.tag, 8);
+    *run_time_ns = info.run_time_ns;
+    *run_count = info.run_cnt;
+    return 0;
+}
+
 /// BPF_PROG_LOAD of `count` instructions, whose map references already hold descriptors.
 /// With `log_level` 1 the verifier writes its log into `log`. Returns the program's
 /// descriptor (close-on-exec), or -1 with errno set.

@@ -16,6 +16,7 @@ public final class Exporter: Sendable {
     private let closers: [@Sendable () -> Void]
     private let aggregations: [AggregationSource]
     private let tables: [TableSource]
+    private let programs: ProgramStatisticsSource
     /// What swift-metrics reported (the library's health, through
     /// `PrometheusMetricsFactory`), served before the kernel's metrics.
     private let registry: PrometheusCollectorRegistry?
@@ -23,13 +24,22 @@ public final class Exporter: Sendable {
     /// Compiles, loads and attaches everything `configuration` names. Nothing stays
     /// attached when one of them fails.
     ///
-    /// - Parameter registry: Metrics reported through swift-metrics, served too.
+    /// - Parameters:
+    ///   - registry: Metrics reported through swift-metrics, served too.
+    ///   - programStatistics: Turns the kernel's run-time statistics on (for every program
+    ///     on the machine, at about two clock reads per run) while the exporter runs, so that
+    ///     it serves each program's runs and run time.
     /// - Throws: ``ExporterError`` naming the metric or program that failed and why.
     public init(
         _ configuration: ExporterConfiguration, registry: PrometheusCollectorRegistry? = nil,
-        logger: Logger = Logger(label: "ebpf-exporter")
+        programStatistics: Bool = false, logger: Logger = Logger(label: "ebpf-exporter")
     ) throws(ExporterError) {
         self.registry = registry
+        programs = ProgramStatisticsSource(
+            recording: programStatistics
+                ? try Self.attempt("turning program statistics on (--bpf-stats)") { () throws(EBPFError) in
+                    try ProgramStatistics.Recording()
+                } : nil)
         var closers: [@Sendable () -> Void] = []
         var aggregations: [AggregationSource] = []
         var tables: [TableSource] = []
@@ -79,8 +89,11 @@ public final class Exporter: Sendable {
     }
 
     /// Every metric now, in Prometheus's text format: the swift-metrics registry's, each
-    /// aggregation's and table's, and how many events each aggregation could not count
-    /// because its table was full (`ebpf_exporter_aggregation_dropped_total`).
+    /// aggregation's and table's, how many events each aggregation could not count because
+    /// its table was full (`ebpf_exporter_aggregation_dropped_total`), how many programs
+    /// the exporter holds (`ebpf_exporter_programs_attached`) and, while the kernel counts,
+    /// each one's runs and run time (`ebpf_program_run_count_total`,
+    /// `ebpf_program_run_time_seconds`).
     public func metricsText() throws(ExporterError) -> String {
         var text = ExpositionText()
         if let registry { text.append(registry.emitToString()) }
@@ -104,6 +117,7 @@ public final class Exporter: Sendable {
                 text.sample(name, [("metric", source.metric.name)], String(dropped))
             }
         }
+        programs.write(into: &text)
         return text.text
     }
 
@@ -113,6 +127,7 @@ public final class Exporter: Sendable {
     public func close() {
         let closers = closers
         DispatchQueue.concurrentPerform(iterations: closers.count) { closers[$0]() }
+        programs.recording?.close()
     }
 
     private static func attempt<T>(_ context: String, _ body: () throws(EBPFError) -> T) throws(ExporterError) -> T {

@@ -97,12 +97,14 @@ final class PrometheusTests: XCTestCase {
         XCTAssertLessThanOrEqual(sum ?? .infinity, measured.reduce(0, +))
     }
 
-    /// Labels decoded as ebpf_exporter's decoders do: a child in a cgroup the test makes,
-    /// once named, fails N opens with ENOENT, calls getppid M times and sleeps K times;
-    /// Prometheus returns exactly N under `ret="ENOENT"`, M under `id="getppid"` (the other
-    /// syscalls dropped by a regexp), M under the cgroup's path, and K under the kernel
-    /// symbol of the timer each sleep arms (`hrtimer_wakeup`).
-    func testPrometheusReturnsExactCountsUnderDecodedLabels() async throws {
+    /// Labels decoded as ebpf_exporter's decoders do, scraped as a fleet would: over TLS (a
+    /// certificate authority the test makes) with basic authentication (a bcrypt hash
+    /// `htpasswd` wrote). A child in a cgroup the test makes, once named, fails N opens with
+    /// ENOENT, calls getppid M times and sleeps K times; Prometheus returns exactly N under
+    /// `ret="ENOENT"`, M under `id="getppid"` (the other syscalls dropped by a regexp), M
+    /// under the cgroup's path, and K under the kernel symbol of the timer each sleep arms
+    /// (`hrtimer_wakeup`).
+    func testPrometheusScrapesOverTLSWithBasicAuthAndReturnsExactCountsUnderDecodedLabels() async throws {
         try KernelTestGate.requireRootAndPrometheus()
         let comm = "expdec\(getpid() % 100_000)"
         let mount = try Cgroup.mountPoint()
@@ -111,6 +113,8 @@ final class PrometheusTests: XCTestCase {
         defer { rmdir(mount + cgroup) }
         let go = FileManager.default.temporaryDirectory.appendingPathComponent("exporter-go-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: go) }
+        let credentials = try TestCredentials()
+        defer { credentials.remove() }
         let exporter = try ExporterProcess(
             configuration: """
                 metrics:
@@ -137,8 +141,9 @@ final class PrometheusTests: XCTestCase {
                     by: function
                     decoders: [ksym]
                     filter: { comm: \(comm) }
-                """)
-        let prometheus = try await PrometheusServer(scraping: exporter.address, every: "100ms")
+                """, arguments: ["--web.config.file", try credentials.webConfiguration()])
+        let prometheus = try await PrometheusServer(
+            scraping: exporter.address, every: "100ms", credentials: credentials)
         defer {
             prometheus.stop()
             XCTAssertEqual(exporter.stop(), 0, "SIGTERM ends it gracefully")

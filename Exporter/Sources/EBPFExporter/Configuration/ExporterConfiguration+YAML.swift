@@ -7,13 +7,16 @@ extension ExporterConfiguration {
     ///
     /// - Throws: ``ConfigurationError`` naming the line of what is wrong.
     public init(contentsOf path: String) throws(ConfigurationError) {
-        let text: String
+        try self.init(yaml: try Self.configurationText(path), file: path)
+    }
+
+    /// The text of the configuration file at `path`, or an error saying why it cannot be read.
+    static func configurationText(_ path: String) throws(ConfigurationError) -> String {
         do {
-            text = try Self.readText(path)
+            return try readText(path)
         } catch {
             throw ConfigurationError(file: path, line: 0, column: 0, message: "cannot be read: \(error.reason)")
         }
-        try self.init(yaml: text, file: path)
     }
 
     /// Reads a configuration from YAML text; `file` names it in errors, and a program's
@@ -30,14 +33,7 @@ extension ExporterConfiguration {
     /// - Throws: ``ConfigurationError`` naming the line and column of what is wrong.
     public init(yaml: String, file: String = "configuration") throws(ConfigurationError) {
         let reader = YAMLReader(file: file)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw Self.syntaxError(error, file: file)
-        } catch {
-            throw ConfigurationError(file: file, line: 0, column: 0, message: "is not YAML: \(error)")
-        }
+        let root = try YAMLReader.compose(yaml, file: file)
         guard let root else {
             throw ConfigurationError(
                 file: file, line: 0, column: 0, message: "is empty; it needs 'metrics' or 'programs'")
@@ -85,23 +81,6 @@ extension ExporterConfiguration {
             throw UnreadableFile(reason: "it is not UTF-8 text")
         }
         return text
-    }
-
-    private static func syntaxError(_ error: YamlError, file: String) -> ConfigurationError {
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            let prefix = context.map { "\($0.text) at line \($0.mark.line): " } ?? ""
-            return ConfigurationError(
-                file: file, line: mark.line, column: mark.column, message: "is not valid YAML: \(prefix)\(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            return ConfigurationError(
-                file: file, line: context.mark.line, column: context.mark.column,
-                message: "the mapping starting here gives \(keys) twice")
-        default:
-            return ConfigurationError(file: file, line: 0, column: 0, message: "is not valid YAML: \(error)")
-        }
     }
 }
 

@@ -8,6 +8,34 @@ struct YAMLReader {
         ConfigurationError(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0, message: message)
     }
 
+    /// The YAML tree of `yaml`, nil for an empty text; a syntax error names its line.
+    static func compose(_ yaml: String, file: String) throws(ConfigurationError) -> Node? {
+        do {
+            return try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw syntaxError(error, file: file)
+        } catch {
+            throw ConfigurationError(file: file, line: 0, column: 0, message: "is not YAML: \(error)")
+        }
+    }
+
+    private static func syntaxError(_ error: YamlError, file: String) -> ConfigurationError {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let prefix = context.map { "\($0.text) at line \($0.mark.line): " } ?? ""
+            return ConfigurationError(
+                file: file, line: mark.line, column: mark.column, message: "is not valid YAML: \(prefix)\(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return ConfigurationError(
+                file: file, line: context.mark.line, column: context.mark.column,
+                message: "the mapping starting here gives \(keys) twice")
+        default:
+            return ConfigurationError(file: file, line: 0, column: 0, message: "is not valid YAML: \(error)")
+        }
+    }
+
     /// `node` as a mapping whose keys are all among `allowed`.
     func mapping(_ node: Node, _ what: String, allowed: [String]) throws(ConfigurationError) -> [String: Node] {
         guard let mapping = node.mapping else { throw error(node, "\(what) must be a mapping of keys to values") }

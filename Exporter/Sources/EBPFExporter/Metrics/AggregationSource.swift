@@ -12,6 +12,11 @@ struct AggregationSource: Sendable {
     init(_ metric: AggregationMetric, in wrapper: EBPFWrapper<NoProgram>, cgroups: CgroupResolver) throws(EBPFError) {
         self.metric = metric
         context = LabelContext(symbols: wrapper.symbols, cgroups: cgroups)
+        if metric.decoders.contains(where: { if case .ksym = $0 { true } else { false } }) {
+            // Reads /proc/kallsyms now: once the exporter drops CAP_SYSLOG, the kernel shows
+            // it every address as 0.
+            _ = wrapper.symbols.ksym(0)
+        }
         decoders = DecoderChain(metric.decoders)
         let measure: AggregationMeasure
         switch metric.measure {

@@ -1,9 +1,12 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 
 /// The HTTP side: `GET /metrics` answers with the exporter's metrics in Prometheus's text
-/// format; a service for swift-service-lifecycle's `ServiceGroup`, which stops it gracefully
+/// format, over TLS and behind basic authentication as a ``WebConfiguration`` says; a service for swift-service-lifecycle's `ServiceGroup`, which stops it gracefully
 /// on SIGTERM.
 public enum MetricsServer {
     /// The default listening address: every interface, so that a Prometheus server elsewhere
@@ -11,15 +14,22 @@ public enum MetricsServer {
     public static let defaultAddress = "0.0.0.0:9436"
 
     /// The application serving `exporter` on `address` (`host:port`; port 0 picks a free
-    /// one). `onRunning` is called with the port once it listens.
+    /// one), over TLS and behind basic authentication if `web` says so, within `limits`.
+    /// `onRunning` is called with the port once it listens.
     ///
-    /// - Throws: ``ListenAddressError`` for an address that is not `host:port`.
+    /// - Throws: ``ListenAddressError`` for an address that is not `host:port`;
+    ///   ``ConfigurationError`` for a certificate or key that cannot be loaded.
     public static func application(
-        serving exporter: Exporter, on address: String, logger: Logger,
+        serving exporter: Exporter, on address: String, web: WebConfiguration = .init(),
+        limits: ServerLimits = .init(), logger: Logger,
         onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
-    ) throws(ListenAddressError) -> some ApplicationProtocol {
+    ) throws -> some ApplicationProtocol {
         let (host, port) = try parse(address)
         let router = Router()
+        router.add(middleware: RequestLimits(headers: web.headers))
+        if !web.basicAuthUsers.isEmpty {
+            router.add(middleware: BasicAuthentication(verifier: PasswordVerifier(users: web.basicAuthUsers)))
+        }
         router.get("/metrics") { _, _ -> Response in
             do {
                 let text = try exporter.metricsText()
@@ -34,9 +44,29 @@ public enum MetricsServer {
             }
         }
         router.get("/") { _, _ in "ebpf-exporter: the metrics are at /metrics\n" }
+        let (seconds, attoseconds) = limits.idleTimeout.components
+        let http = HTTP1Channel.Configuration(
+            idleTimeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000),
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: limits.maximumHeadBytes, maxHeaderListSize: limits.maximumHeadBytes,
+                maxHeaderFieldCount: 100))
+        let server: HTTPServerBuilder
+        if let tls = web.tls {
+            let configuration: TLSConfiguration
+            do {
+                configuration = try tls.serverConfiguration()
+            } catch {
+                throw ConfigurationError(file: error.file, line: 0, column: 0, message: error.reason)
+            }
+            server = try .tls(.http1(configuration: http), tlsConfiguration: configuration)
+        } else {
+            server = .http1(configuration: http)
+        }
         return Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "ebpf-exporter"),
+            router: router, server: server,
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "ebpf-exporter",
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections, logger: logger)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)
     }

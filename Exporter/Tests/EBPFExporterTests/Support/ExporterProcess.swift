@@ -2,20 +2,20 @@ import Foundation
 import XCTest
 
 /// The built `ebpf-exporter`, started on a configuration of the test's on a free loopback
-/// port.
+/// port, with any further command-line arguments.
 final class ExporterProcess: @unchecked Sendable {
     // @unchecked Sendable: the properties are set once in init.
     let port: Int
     let process: Subprocess
     private let configuration: URL
 
-    init(configuration yaml: String) throws {
+    init(configuration yaml: String, arguments: [String] = []) throws {
         configuration = FileManager.default.temporaryDirectory.appendingPathComponent(
             "exporter-\(UUID().uuidString).yaml")
         try yaml.write(to: configuration, atomically: true, encoding: .utf8)
         process = try Subprocess(
             try KernelTestGate.builtProduct("ebpf-exporter"),
-            ["--config", configuration.path, "--listen", "127.0.0.1:0"])
+            ["--config", configuration.path, "--listen", "127.0.0.1:0"] + arguments)
         let marker = "serving /metrics on port "
         guard process.waitForOutput(marker, timeout: .seconds(120)),
             let line = process.collectedOutput.split(separator: "\n").first(where: { $0.contains(marker) }),

@@ -14,9 +14,10 @@ final class PrometheusServer: @unchecked Sendable {
     private let directory: URL
     private let process: Subprocess
 
-    /// Starts Prometheus scraping `target` (`host:port`) every `interval` as job `ebpf`, and
-    /// waits until it answers.
-    init(scraping target: String, every interval: String) async throws {
+    /// Starts Prometheus scraping `target` (`host:port`) every `interval` as job `ebpf`, over
+    /// HTTPS with basic authentication when `credentials` are given, and waits until it
+    /// answers.
+    init(scraping target: String, every interval: String, credentials: TestCredentials? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("prometheus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let configuration = directory.appendingPathComponent("prometheus.yml")
@@ -26,6 +27,7 @@ final class PrometheusServer: @unchecked Sendable {
           scrape_timeout: \(interval)
         scrape_configs:
           - job_name: ebpf
+        \(credentials.map(Self.secured) ?? "")
             static_configs:
               - targets: ['\(target)']
         """.write(to: configuration, atomically: true, encoding: .utf8)
@@ -50,6 +52,19 @@ final class PrometheusServer: @unchecked Sendable {
         let output = process.collectedOutput
         stop()
         throw PrometheusError(message: "Prometheus did not become ready: \(output)")
+    }
+
+    /// The scrape configuration's lines for HTTPS, trusting the test's CA, and basic
+    /// authentication.
+    private static func secured(_ credentials: TestCredentials) -> String {
+        """
+            scheme: https
+            tls_config:
+              ca_file: \(credentials.path("ca.crt"))
+            basic_auth:
+              username: \(credentials.user)
+              password: \(credentials.password)
+        """
     }
 
     func url(_ path: String) -> URL { URL(string: "http://127.0.0.1:\(port)\(path)")! }

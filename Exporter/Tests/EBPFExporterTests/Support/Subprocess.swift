@@ -10,13 +10,18 @@ final class Subprocess: @unchecked Sendable {
     // Bytes, decoded when read: a read can end inside a multi-byte character.
     private var bytes = Data()
 
-    init(_ executable: String, _ arguments: [String]) throws {
+    private let input: Pipe?
+
+    /// Starts `executable`; its standard input is a pipe ``write(_:)`` writes to when
+    /// `standardInput` is set, else /dev/null.
+    init(_ executable: String, _ arguments: [String], standardInput: Bool = false) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        input = standardInput ? Pipe() : nil
+        process.standardInput = input ?? FileHandle(forReadingAtPath: "/dev/null")
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
             guard let self, !data.isEmpty else { return }
@@ -26,6 +31,11 @@ final class Subprocess: @unchecked Sendable {
     }
 
     var pid: Int32 { process.processIdentifier }
+
+    /// Writes `text` to its standard input.
+    func write(_ text: String) {
+        input?.fileHandleForWriting.write(Data(text.utf8))
+    }
     var isRunning: Bool { process.isRunning }
     var collectedOutput: String { output.withLock { String(decoding: bytes, as: UTF8.self) } }
 
