@@ -216,3 +216,50 @@ struct TestCgroup {
         }
     }
 }
+
+/// What the tracer's cgroup tests share: a cgroup the test makes with a `worker` cgroup
+/// below it, and three callers waiting for a go file to make 30, 20 and 40 calls of
+/// `fchdir`: the first in the parent, the second in the worker, the third outside both.
+final class CgroupScene {
+    let parent: TestCgroup
+    let child: TestCgroup
+    private(set) var callers: [ChildProcess] = []
+    private let go: String
+
+    init(name: String) throws {
+        let mount = try Cgroup.mountPoint()
+        parent = TestCgroup(mount: mount, name: name)
+        child = TestCgroup(mount: mount, name: name + "/worker")
+        go = NSTemporaryDirectory() + name + "-go"
+        unlink(go)
+        do {
+            try parent.make()
+            try child.make()
+            callers = try CgroupTests.startCallers([30, 20, 40], go: go)
+            try parent.move(callers[0].pid)
+            try child.move(callers[1].pid)
+        } catch {
+            end()
+            throw error
+        }
+    }
+
+    /// Lets the callers make their calls, and waits until each has.
+    func run(file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertTrue(FileManager.default.createFile(atPath: go, contents: nil), file: file, line: line)
+        for caller in callers {
+            XCTAssertEqual(caller.wait(), .exited(0), caller.standardOutput, file: file, line: line)
+        }
+    }
+
+    /// Ends the callers, then removes the cgroups and the go file.
+    func end() {
+        for caller in callers {
+            caller.signal(SIGKILL)
+            _ = caller.wait()
+        }
+        child.remove()
+        parent.remove()
+        unlink(go)
+    }
+}

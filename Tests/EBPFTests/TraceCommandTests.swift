@@ -210,26 +210,12 @@ final class TraceCommandTests: XCTestCase {
     /// cgroup path, and `--count-by cgroup` names its keys by path.
     func testCgroupFilterAndCountByCgroup() throws {
         try requireKernel()
-        let mount = try Cgroup.mountPoint()
-        let parent = TestCgroup(mount: mount, name: "ebpf-trace-test-\(getpid())")
-        let child = TestCgroup(mount: mount, name: parent.name + "/worker")
-        defer {
-            child.remove()
-            parent.remove()
-        }
-        try parent.make()
-        try child.make()
-        let go = NSTemporaryDirectory() + "ebpf-trace-cgroup-go-\(getpid())"
-        unlink(go)
-        defer { unlink(go) }
-        let callers = try CgroupTests.startCallers([30, 20, 40], go: go)
-        defer { callers.forEach { $0.signal(SIGKILL) } }
-        try parent.move(callers[0].pid)
-        try child.move(callers[1].pid)
+        let scene = try CgroupScene(name: "ebpf-trace-test-\(getpid())")
+        defer { scene.end() }
+        let (parent, child, callers) = (scene.parent, scene.child, scene.callers)
         let events = try start(["fchdir", "--cgroup", parent.path, "--format", "json"])
         let counts = try start(["fchdir", "--count-by", "cgroup", "--cgroup", parent.relative, "--format", "json"])
-        XCTAssertTrue(FileManager.default.createFile(atPath: go, contents: nil))
-        for caller in callers { XCTAssertEqual(caller.wait(), .exited(0), caller.standardOutput) }
+        scene.run()
 
         let (eventsEnded, lines, eventsError) = finish(events, signal: SIGINT)
         XCTAssertEqual(eventsEnded, .exited(0), eventsError)
@@ -252,6 +238,40 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertEqual(countLines.count, 1, "one line at exit: \(countLines)")
         let object = try XCTUnwrap(
             JSONSerialization.jsonObject(with: Data((countLines.first ?? "").utf8)) as? [String: Any], "\(countLines)")
+        let entries = try XCTUnwrap(object["entries"] as? [[String: Any]])
+        let byCgroup = Dictionary(
+            uniqueKeysWithValues: entries.map { ($0["cgroup"] as? String ?? "", $0["count"] as? Int ?? 0) })
+        XCTAssertEqual(byCgroup, [parent.relative: 30, child.relative: 20])
+    }
+
+    /// In a mount namespace whose only cgroup2 mount is a bind mount of the test's cgroup
+    /// (mountinfo's root field is the cgroup's path, as in a container), `--cgroup` still
+    /// takes the path from the hierarchy's root, and the counts come out under those paths.
+    func testCgroupPathsThroughAMountOfASubtree() throws {
+        try requireKernel()
+        let mount = try Cgroup.mountPoint()
+        let scene = try CgroupScene(name: "ebpf-trace-subtree-\(getpid())")
+        defer { scene.end() }
+        let (parent, child) = (scene.parent, scene.child)
+        let subtree = NSTemporaryDirectory() + "ebpf-cgroup-subtree-\(getpid())"
+        XCTAssertEqual(mkdir(subtree, 0o700), 0)
+        defer { rmdir(subtree) }
+        // unshare(1) makes the namespace's mounts private: nothing reaches the host's.
+        let run = try ChildProcess(
+            "/usr/bin/unshare",
+            [
+                "--mount", "/bin/bash", "-c", "mount --bind \"$1\" \"$2\" && umount -l \"$3\" && exec \"${@:4}\"",
+                "bash", parent.path, subtree, mount, try tracer.path, "fchdir", "--count-by", "cgroup", "--cgroup",
+                parent.relative, "--format", "json",
+            ])
+        XCTAssertTrue(
+            run.waitForOutput("tracing ", onStandardError: true, timeout: childReadyTimeout), run.standardError)
+        scene.run()
+
+        let (ended, lines, error) = finish(run, signal: SIGINT)
+        XCTAssertEqual(ended, .exited(0), error)
+        let object = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any], "\(lines)")
         let entries = try XCTUnwrap(object["entries"] as? [[String: Any]])
         let byCgroup = Dictionary(
             uniqueKeysWithValues: entries.map { ($0["cgroup"] as? String ?? "", $0["count"] as? Int ?? 0) })

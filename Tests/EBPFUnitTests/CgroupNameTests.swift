@@ -1,3 +1,4 @@
+import EBPFKernel
 import XCTest
 
 @testable import EBPF
@@ -51,5 +52,30 @@ final class CgroupNameTests: XCTestCase {
         XCTAssertEqual(name.runtime, "containerd")
         XCTAssertNil(CgroupName(path: "/kubepods.slice/kubepods-podnotauid.slice").podUID)
         XCTAssertNil(CgroupName(path: "/kubepods.slice/kubepods-besteffort.slice").podUID)
+    }
+
+    /// A cgroup2 mount of a subtree (a container's, or a bind mount) shows its root's
+    /// cgroups at its top: paths from the hierarchy's root map to directories below the
+    /// mount point, and back, and paths outside the subtree have no directory.
+    func testAMountOfASubtreeMapsHierarchyPathsThroughItsRoot() {
+        let mountinfo = """
+            22 1 0:21 / /proc rw,nosuid - proc proc rw
+            35 24 0:30 /kubepods.slice/pod\\040a /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw
+            36 24 0:31 / /sys/fs/cgroup/other rw - cgroup2 cgroup2 rw
+            """
+        let mount = CgroupFiles.mount(inMountinfo: mountinfo)
+        XCTAssertEqual(mount, CgroupFiles.Mount(point: "/sys/fs/cgroup", root: "/kubepods.slice/pod a"))
+        XCTAssertEqual(mount?.directory(of: "/kubepods.slice/pod a"), "/sys/fs/cgroup")
+        XCTAssertEqual(mount?.directory(of: "/kubepods.slice/pod a/app"), "/sys/fs/cgroup/app")
+        XCTAssertNil(mount?.directory(of: "/kubepods.slice/pod ab"), "a sibling whose name starts alike")
+        XCTAssertNil(mount?.directory(of: "/system.slice"))
+        XCTAssertEqual(mount?.hierarchyPath(ofRelative: "/"), "/kubepods.slice/pod a")
+        XCTAssertEqual(mount?.hierarchyPath(ofRelative: "/app"), "/kubepods.slice/pod a/app")
+
+        let whole = CgroupFiles.Mount(point: "/sys/fs/cgroup/unified", root: "/")
+        XCTAssertEqual(whole.directory(of: "/"), "/sys/fs/cgroup/unified")
+        XCTAssertEqual(whole.directory(of: "/a/b"), "/sys/fs/cgroup/unified/a/b")
+        XCTAssertEqual(whole.hierarchyPath(ofRelative: "/a"), "/a")
+        XCTAssertNil(CgroupFiles.mount(inMountinfo: "22 1 0:21 / /proc rw - proc proc rw"))
     }
 }

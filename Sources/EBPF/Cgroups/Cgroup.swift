@@ -39,15 +39,29 @@ public struct Cgroup: Sendable, Hashable, CustomStringConvertible {
                 "cgroup \(NameValidation.quoted(path)): a cgroup's id is its directory's inode number from Linux 5.5; this kernel gives programs another id"
             )
         }
-        let mount = try Self.mountPoint()
-        let relative = try Self.relativePath(path, mount: mount)
-        guard let id = CgroupFiles.id(ofDirectory: relative == "/" ? mount : mount + relative) else {
+        let mount = try Self.mount()
+        let hierarchyPath = try Self.hierarchyPath(path, mount: mount)
+        guard let directory = mount.directory(of: hierarchyPath) else {
             throw EBPFError(
                 .notFound,
-                "no cgroup \(NameValidation.quoted(path)): \(mount + (relative == "/" ? "" : relative)) is not a directory of the cgroup2 mount"
+                "no cgroup \(NameValidation.quoted(path)) under \(mount.point): the cgroup2 mount there shows only \(mount.root) and below"
             )
         }
-        self.init(id: id, path: relative)
+        guard let id = CgroupFiles.id(ofDirectory: directory) else {
+            throw EBPFError(
+                .notFound,
+                "no cgroup \(NameValidation.quoted(path)): \(directory) is not a directory of the cgroup2 mount")
+        }
+        self.init(id: id, path: hierarchyPath)
+    }
+
+    /// The cgroup's directory under the cgroup2 mount.
+    func directory() throws(EBPFError) -> String {
+        let mount = try Self.mount()
+        guard let directory = mount.directory(of: path) else {
+            throw EBPFError(.notFound, "cgroup \(path) lies outside the cgroup2 mount at \(mount.point)")
+        }
+        return directory
     }
 
     init(id: UInt64, path: String) {
@@ -72,7 +86,11 @@ public struct Cgroup: Sendable, Hashable, CustomStringConvertible {
     ///
     /// - Throws: ``EBPFError/Code/notFound`` when none is mounted.
     public static func mountPoint() throws(EBPFError) -> String {
-        guard let mount = CgroupFiles.mountPoint() else {
+        try mount().point
+    }
+
+    private static func mount() throws(EBPFError) -> CgroupFiles.Mount {
+        guard let mount = CgroupFiles.mount() else {
             throw EBPFError(
                 .notFound,
                 "no cgroup2 filesystem is mounted (see /proc/self/mountinfo): mount one, e.g. `mount -t cgroup2 none /sys/fs/cgroup`"
@@ -82,13 +100,13 @@ public struct Cgroup: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `path` from the hierarchy's root, validated: components of printable bytes, none
-    /// `.` or `..`.
-    private static func relativePath(_ path: String, mount: String) throws(EBPFError) -> String {
+    /// `.` or `..`. A directory under the mount point is the mount's root and below.
+    private static func hierarchyPath(_ path: String, mount: CgroupFiles.Mount) throws(EBPFError) -> String {
         var relative = path
-        if path == mount {
-            relative = "/"
-        } else if path.hasPrefix(mount + "/") {
-            relative = String(path.dropFirst(mount.count))
+        if path == mount.point {
+            relative = mount.hierarchyPath(ofRelative: "/")
+        } else if path.hasPrefix(mount.point + "/") {
+            relative = mount.hierarchyPath(ofRelative: String(path.dropFirst(mount.point.count)))
         }
         let components = relative.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         let bad =
@@ -97,7 +115,7 @@ public struct Cgroup: Sendable, Hashable, CustomStringConvertible {
         guard !bad else {
             throw EBPFError(
                 .invalidArgument,
-                "cgroup path \(NameValidation.quoted(path)) must start with / and name a cgroup without '.', '..', empty components or control characters, e.g. /system.slice/nginx.service or \(mount)/system.slice/nginx.service"
+                "cgroup path \(NameValidation.quoted(path)) must start with / and name a cgroup without '.', '..', empty components or control characters, e.g. /system.slice/nginx.service or \(mount.point)/system.slice/nginx.service"
             )
         }
         return relative

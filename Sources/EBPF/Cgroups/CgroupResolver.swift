@@ -19,7 +19,7 @@ import EBPFKernel
 /// each). The walk holds its lock: lookups wait for it. Safe to use from any thread.
 public final class CgroupResolver: Sendable {
     private struct State {
-        var mount: String?
+        var mount: CgroupFiles.Mount?
         /// Every cgroup the last walk found, and removed ones still remembered.
         var paths: [UInt64: String] = [:]
         /// What the last walk found.
@@ -77,7 +77,7 @@ public final class CgroupResolver: Sendable {
     /// ``State/removed`` remembers them.
     private static func walk(_ state: inout State) {
         state.walks += 1
-        if state.mount == nil { state.mount = CgroupFiles.mountPoint() }
+        if state.mount == nil { state.mount = CgroupFiles.mount() }
         guard let mount = state.mount else { return }
         var found: [UInt64: String] = [:]
         CgroupFiles.walk(mount) { id, path in found[id] = path }

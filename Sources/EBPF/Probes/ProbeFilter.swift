@@ -56,7 +56,7 @@ public struct ProbeFilter: Sendable, Hashable {
         let found = try Cgroup(path: cgroup)
         var filter = self
         filter.cgroupTest = CgroupTest(
-            id: found.id, directory: try Cgroup.mountPoint() + (found.path == "/" ? "" : found.path),
+            id: found.id, directory: try found.directory(),
             descendants: cgroupDescendants)
         return filter
     }

@@ -8,17 +8,51 @@ import Glibc
 /// A cgroup's id, as `bpf_get_current_cgroup_id()` returns it, is its directory's inode
 /// number on Linux 5.5 and later (before, the inode and a generation number together).
 package enum CgroupFiles {
-    /// Where the cgroup2 filesystem is mounted, from /proc/self/mountinfo: `/sys/fs/cgroup`
-    /// on a unified host, `/sys/fs/cgroup/unified` on a hybrid one; nil when none is.
-    package static func mountPoint() -> String? {
+    /// A cgroup2 mount: where it is, and which cgroup of the hierarchy it shows at its top
+    /// (`/` unless a subtree was mounted or bind-mounted there, as in a container).
+    package struct Mount: Equatable, Sendable {
+        /// `/sys/fs/cgroup` on a unified host, `/sys/fs/cgroup/unified` on a hybrid one.
+        package var point: String
+        /// mountinfo's root field: the hierarchy path of the mount's top directory.
+        package var root: String
+
+        package init(point: String, root: String) {
+            self.point = point
+            self.root = root
+        }
+
+        /// The directory of the cgroup at hierarchy path `path` (`/system.slice/x`), or nil
+        /// when it lies outside the mounted subtree.
+        package func directory(of path: String) -> String? {
+            if root == "/" { return path == "/" ? point : point + path }
+            if path == root { return point }
+            guard path.hasPrefix(root + "/") else { return nil }
+            return point + path.dropFirst(root.count)
+        }
+
+        /// The hierarchy path of the directory `relative` below the mount point (`/` for
+        /// the mount point itself).
+        package func hierarchyPath(ofRelative relative: String) -> String {
+            if root == "/" { return relative }
+            return relative == "/" ? root : root + relative
+        }
+    }
+
+    /// The first cgroup2 mount of /proc/self/mountinfo; nil when none is.
+    package static func mount() -> Mount? {
         guard let text = try? SystemFiles.readText("/proc/self/mountinfo") else { return nil }
+        return mount(inMountinfo: text)
+    }
+
+    /// The first cgroup2 mount of a mountinfo text.
+    package static func mount(inMountinfo text: String) -> Mount? {
         for line in text.split(separator: "\n") {
             // ID PARENT MAJOR:MINOR ROOT MOUNT-POINT OPTIONS [OPTIONAL...] - TYPE SOURCE OPTIONS
             let parts = line.split(separator: " ")
             guard let dash = parts.firstIndex(of: "-"), dash + 1 < parts.count, parts[dash + 1] == "cgroup2",
                 parts.count > 4
             else { continue }
-            return unescaped(parts[4])
+            return Mount(point: unescaped(parts[4]), root: unescaped(parts[3]))
         }
         return nil
     }
@@ -40,15 +74,15 @@ package enum CgroupFiles {
         return nil
     }
 
-    /// Calls `body` with the id and the path from the root (`/` for the root itself,
-    /// `/system.slice/nginx.service` below it) of every cgroup under the mount point
-    /// `root`, parents before their children. Directories that vanish meanwhile are skipped.
-    package static func walk(_ root: String, _ body: (UInt64, String) -> Void) {
+    /// Calls `body` with the id and the hierarchy path (`/` for the root itself,
+    /// `/system.slice/nginx.service` below it) of every cgroup under `mount`, parents
+    /// before their children. Directories that vanish meanwhile are skipped.
+    package static func walk(_ mount: Mount, _ body: (UInt64, String) -> Void) {
         var pending = ["/"]
         while let relative = pending.popLast() {
-            let directory = relative == "/" ? root : root + relative
+            let directory = relative == "/" ? mount.point : mount.point + relative
             guard let id = id(ofDirectory: directory) else { continue }
-            body(id, relative)
+            body(id, mount.hierarchyPath(ofRelative: relative))
             guard let stream = opendir(directory) else { continue }
             defer { closedir(stream) }
             while let entry = readdir(stream) {
