@@ -18,7 +18,9 @@
 #      purpose must be reported;
 #   5. the exporter's suite (Exporter/, a package of its own): its configuration, and the
 #      built ebpf-exporter scraped by a real Prometheus server on loopback (exact counts and
-#      histogram buckets of what a child process did; a minute of scrapes every 100 ms);
+#      histogram buckets of what a child process did, over TLS with basic auth; a minute of
+#      scrapes every 100 ms), its limits under abuse and its dropped capabilities; then the
+#      same suite, but the minute, in Debian 12's guest;
 #   6. the nine parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer, each
 #      from a fixed seed for a fixed number of inputs (about a minute each), so the part's
 #      result never depends on luck; `Fuzz/run.sh --explore` is the open-ended search.
@@ -191,6 +193,15 @@ rm -f "$control_log"
 
 part "the exporter, scraped by a real Prometheus server"
 logged swift test --package-path Exporter --skip-build --disable-swift-testing
+if [ $run_guests = 1 ]; then
+    # The same binaries on Debian 12's kernel (its guest sees this host's userland: Prometheus,
+    # openssl, htpasswd, curl). Every suite but the minute of 100 ms scrapes, whose pace
+    # software emulation cannot keep; the rest take their time from what they wait for.
+    part "the exporter's suite on Debian 12's kernel, under qemu"
+    exporter_suites=$(Exporter/.build/debug/ebpf-exporterPackageTests.xctest --list-tests |
+        sed -n 's#^\([A-Za-z]*Tests\.[^/]*\)/.*#\1#p' | grep -v -e '^EBPFExporterTests\.EnduranceTests$' | sort -u | paste -sd, -)
+    logged ./scripts/kernel-vm.sh --environment debian12 Exporter/.build/debug/ebpf-exporterPackageTests.xctest "$exporter_suites"
+fi
 
 part "fuzzing"
 logged Fuzz/run.sh

@@ -65,9 +65,11 @@ struct ExporterCommand: ParsableCommand {
     var keepCapabilities = false
 
     func validate() throws {
-        guard maximumConnections > 0 else { throw ValidationError("--web.max-connections must be at least 1") }
-        guard idleTimeoutSeconds > 0, idleTimeoutSeconds.isFinite else {
-            throw ValidationError("--web.idle-timeout must be a positive number of seconds")
+        guard (1...1_000_000).contains(maximumConnections) else {
+            throw ValidationError("--web.max-connections must be from 1 to 1000000")
+        }
+        guard (0.001...86_400).contains(idleTimeoutSeconds) else {
+            throw ValidationError("--web.idle-timeout must be from 0.001 to 86400 seconds")
         }
     }
 

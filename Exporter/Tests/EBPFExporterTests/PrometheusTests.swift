@@ -50,7 +50,7 @@ final class PrometheusTests: XCTestCase {
                       - table: opens
                         name: test_native_openat_total
                 """)
-        let prometheus = try await PrometheusServer(scraping: exporter.address, every: "100ms")
+        let prometheus = try await PrometheusServer(scraping: exporter.address, every: "1s")
         defer {
             prometheus.stop()
             XCTAssertEqual(exporter.stop(), 0, "SIGTERM ends it gracefully")
@@ -143,7 +143,7 @@ final class PrometheusTests: XCTestCase {
                     filter: { comm: \(comm) }
                 """, arguments: ["--web.config.file", try credentials.webConfiguration()])
         let prometheus = try await PrometheusServer(
-            scraping: exporter.address, every: "100ms", credentials: credentials)
+            scraping: exporter.address, every: "1s", credentials: credentials)
         defer {
             prometheus.stop()
             XCTAssertEqual(exporter.stop(), 0, "SIGTERM ends it gracefully")

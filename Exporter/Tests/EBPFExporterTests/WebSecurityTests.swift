@@ -127,10 +127,14 @@ final class WebSecurityTests: XCTestCase {
         XCTAssertEqual(
             error("tls_server_config:\n  cert_file: server.crt\n  key_file: missing.key\n"),
             "DIR/web.yml:3:13: DIR/missing.key: cannot be read (no such file, or permission denied)")
+        XCTAssertTrue(
+            error("tls_server_config:\n  cert_file: server.key\n  key_file: server.key\n").hasPrefix(
+                "DIR/web.yml:2:14: DIR/server.key: is not a PEM certificate ("), "a key where the certificate should be"
+        )
         XCTAssertEqual(
-            error("tls_server_config:\n  cert_file: server.key\n  key_file: server.key\n"),
-            "DIR/web.yml:2:14: DIR/server.key: is not a PEM certificate (failedToLoadCertificate)",
-            "a key where the certificate should be")
+            error("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_ca_file: ca.crt\n"),
+            "DIR/web.yml:4:19: client_ca_file without client_auth_type checks no client: add client_auth_type: RequireAndVerifyClientCert (or VerifyClientCertIfGiven)"
+        )
         XCTAssertEqual(
             error("tls_server_config:\n  cert_file: server.crt\n"),
             "DIR/web.yml:2:3: tls_server_config needs cert_file and key_file (PEM files)")

@@ -13,15 +13,12 @@
 int ebpf_exporter_prepare_capability_drop(void);  // 0, or an errno
 
 /// Leaves every thread of the process with only the capabilities in `keep` (bit n is
-/// capability n) in its permitted and effective sets, drops the rest from its bounding set
-/// and ambient set, and sets no_new_privs, so that nothing regains them, not even through
-/// exec. Threads started meanwhile are caught by repeating until every thread has been
-/// done. Returns 0, or an errno: EPERM without CAP_SETPCAP, ETIMEDOUT when a thread did not
-/// run the handler within `timeout_ms` (it blocks the signal).
+/// capability n) that the caller has and the kernel knows, in its permitted and effective
+/// sets; empties its ambient set and, with CAP_SETPCAP, its bounding set of the rest; and
+/// sets no_new_privs, so that nothing regains them, not even through exec. Threads started
+/// meanwhile are caught by repeating until every thread has been done. Returns 0, or an
+/// errno: the one a thread's prctl(2) or capset(2) failed with, or ETIMEDOUT when a thread
+/// did not run the handler within `timeout_ms` (it blocks the signal).
 int ebpf_exporter_drop_capabilities(uint64_t keep, int timeout_ms);
-
-/// The effective capabilities of thread `tid` of this process (from its status file), or
-/// UINT64_MAX if it has gone.
-uint64_t ebpf_exporter_effective_capabilities(int tid);
 
 #endif

@@ -2,7 +2,9 @@ import EBPF
 
 /// The exporter's own programs as metrics: how many it holds, and, while the kernel counts
 /// (the exporter's `--bpf-stats`, or the sysctl `kernel.bpf_stats_enabled`), each one's runs
-/// and run time, as ebpf_exporter serves them.
+/// and run time, labelled by the kernel's id and the program's name. (ebpf_exporter serves
+/// the same counts as `ebpf_exporter_ebpf_program_run_count_total{id}` and
+/// `…_run_time_seconds{id}`.)
 struct ProgramStatisticsSource: Sendable {
     /// The exporter's own recording; nil when it relies on the sysctl, if anyone set it.
     let recording: ProgramStatistics.Recording?
@@ -10,7 +12,7 @@ struct ProgramStatisticsSource: Sendable {
     func write(into text: inout ExpositionText) {
         let programs = ProgramStatistics.ofThisProcess()
         text.family(
-            "ebpf_exporter_programs_attached", help: "BPF programs the exporter has loaded and attached", type: "gauge")
+            "ebpf_exporter_programs_attached", help: "BPF programs the exporter holds", type: "gauge")
         text.sample("ebpf_exporter_programs_attached", [], String(programs.count))
         guard recording?.isOpen == true || ProgramStatistics.isEnabledBySysctl else { return }
         let labels = { (program: ProgramStatistics) in [("id", String(program.id)), ("name", program.name)] }

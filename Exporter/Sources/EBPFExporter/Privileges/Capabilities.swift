@@ -20,9 +20,10 @@ public enum Capabilities {
         _ = ebpf_exporter_prepare_capability_drop()
     }
 
-    /// Leaves every thread of the process with only the capabilities `keep` in its permitted
-    /// and effective sets, drops all others from its bounding and ambient sets, and sets
-    /// no_new_privs: nothing the process runs can regain them, not even through exec. The
+    /// Leaves every thread of the process with only the capabilities `keep` (those of them
+    /// it has) in its permitted and effective sets, empties its ambient set and, given
+    /// CAP_SETPCAP, its bounding set of the others, and sets no_new_privs: nothing the
+    /// process runs can regain them, not even through exec. The
     /// user stays root (uid 0), so files root owns stay writable: closing the exporter still
     /// removes the probe events it created in tracefs.
     ///
@@ -31,22 +32,6 @@ public enum Capabilities {
         let mask = keep.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }
         let result = ebpf_exporter_drop_capabilities(mask, 5000)
         guard result == 0 else { throw CapabilityError(errno: result) }
-    }
-
-    /// The effective capabilities of every thread of this process, as bit masks.
-    public static func effectiveOfEveryThread() -> [UInt64] {
-        guard let directory = opendir("/proc/self/task") else { return [] }
-        defer { closedir(directory) }
-        var masks: [UInt64] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard let tid = Int32(name) else { continue }
-            let mask = ebpf_exporter_effective_capabilities(tid)
-            if mask != UInt64.max { masks.append(mask) }
-        }
-        return masks
     }
 }
 
@@ -59,9 +44,6 @@ public struct CapabilityError: Error, Sendable, CustomStringConvertible {
         case ETIMEDOUT:
             return
                 "could not drop capabilities: a thread did not take the signal that drops them within 5 s (one started before Capabilities.prepareToDrop(), with the signal blocked); run with --keep-capabilities to serve with root's"
-        case EPERM:
-            return
-                "could not drop capabilities: permission denied (CAP_SETPCAP is needed to drop from the bounding set); run with --keep-capabilities"
         default:
             return "could not drop capabilities: \(String(cString: strerror(errno))); run with --keep-capabilities"
         }

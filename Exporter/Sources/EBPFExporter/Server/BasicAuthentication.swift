@@ -42,39 +42,48 @@ struct BasicCredentials {
 
 /// Checks passwords against the configuration's bcrypt hashes.
 ///
-/// A bcrypt check costs tens of milliseconds by design, so answers are remembered (a bounded
-/// number of them), and checks run one at a time on a thread of their own: a flood of wrong
-/// passwords takes one core at most and never the threads that serve scrapes. An unknown
-/// user is checked against a decoy hash, so that the time taken does not tell which users
-/// exist.
+/// A bcrypt check costs tens of milliseconds by design, so a password that matched is
+/// remembered (one per user: bounded by the configuration), and a scraper pays the cost
+/// once. Checks run one at a time on a thread of their own, at most ``queueLimit`` waiting:
+/// a flood of wrong passwords takes one core at most, is refused once the queue is full,
+/// and never delays a scraper whose password is remembered. An unknown user is checked
+/// against a configured hash of the highest cost, so that the time taken does not tell
+/// which users exist.
 final class PasswordVerifier: Sendable {
     private let hashes: [String: String]
-    private let answers = NIOLockedValueBox<[String: Bool]>([:])
+    private let decoy: String
+    /// Per user, the password that matched its hash.
+    private let matched = NIOLockedValueBox<[String: String]>([:])
+    private let waiting = NIOLockedValueBox(0)
     private let thread: NIOThreadPool
-    static let rememberedAnswers = 1024
-    private static let decoy = "$2b$10$GQ5Nfyh5Kc1rIHlq.LOQEOn9xvt5mA.Z2wbTK46rR.eGGRgAz8XrC"
+    static let queueLimit = 16
 
     init(users: [String: String]) {
         // HummingbirdBcrypt reads the `$2a$` and `$2b$` prefixes; `$2y$` (what htpasswd and
         // PHP write) is the same algorithm as `$2b$`.
         hashes = users.mapValues { $0.hasPrefix("$2y$") ? "$2b$" + $0.dropFirst(4) : $0 }
+        decoy = hashes.values.max { $0.dropFirst(4).prefix(2) < $1.dropFirst(4).prefix(2) } ?? ""
         thread = NIOThreadPool(numberOfThreads: 1)
         thread.start()
     }
 
     deinit { thread.shutdownGracefully { _ in } }
 
+    /// Whether `password` is `user`'s; false too when too many checks are waiting.
     func admits(user: String, password: String) async throws -> Bool {
-        let key = user + "\u{0}" + password
-        if let answer = answers.withLockedValue({ $0[key] }) { return answer }
-        let hash = hashes[user]
-        let matches = try await thread.runIfActive { Bcrypt.verify(password, hash: hash ?? Self.decoy) }
-        let answer = hash != nil && matches
-        answers.withLockedValue { answers in
-            if answers.count >= Self.rememberedAnswers { answers.removeAll() }
-            answers[key] = answer
+        if matched.withLockedValue({ $0[user] }) == password { return true }
+        let admitted = waiting.withLockedValue { waiting in
+            guard waiting < Self.queueLimit else { return false }
+            waiting += 1
+            return true
         }
-        return answer
+        guard admitted else { return false }
+        defer { waiting.withLockedValue { $0 -= 1 } }
+        let hash = hashes[user]
+        let matches = try await thread.runIfActive { [decoy] in Bcrypt.verify(password, hash: hash ?? decoy) }
+        guard hash != nil, matches else { return false }
+        matched.withLockedValue { $0[user] = password }
+        return true
     }
 
     /// Whether `text` looks like a bcrypt hash: `$2a$`, `$2b$` or `$2y$`, a two-digit cost

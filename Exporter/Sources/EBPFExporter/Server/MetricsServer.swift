@@ -26,7 +26,7 @@ public enum MetricsServer {
     ) throws -> some ApplicationProtocol {
         let (host, port) = try parse(address)
         let router = Router()
-        router.add(middleware: RequestLimits(headers: web.headers))
+        router.add(middleware: ResponseHeaders(headers: web.headers))
         if !web.basicAuthUsers.isEmpty {
             router.add(middleware: BasicAuthentication(verifier: PasswordVerifier(users: web.basicAuthUsers)))
         }
@@ -46,6 +46,7 @@ public enum MetricsServer {
         router.get("/") { _, _ in "ebpf-exporter: the metrics are at /metrics\n" }
         let (seconds, attoseconds) = limits.idleTimeout.components
         let http = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [RequestBodyRefusal()],
             idleTimeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000),
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: limits.maximumHeadBytes, maxHeaderListSize: limits.maximumHeadBytes,

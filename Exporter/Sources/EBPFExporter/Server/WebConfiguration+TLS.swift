@@ -35,6 +35,14 @@ extension WebConfiguration.TLSServer {
             throw reader.error(
                 fields["client_auth_type"], "client_auth_type \(clientAuthentication.rawValue) needs client_ca_file")
         }
+        if clientAuthentication == .none, clientCAFile != nil {
+            // As exporter-toolkit: a CA for clients with no policy would look like mutual TLS
+            // while admitting anyone.
+            throw reader.error(
+                fields["client_ca_file"],
+                "client_ca_file without client_auth_type checks no client: add client_auth_type: RequireAndVerifyClientCert (or VerifyClientCertIfGiven)"
+            )
+        }
         func version(_ key: String) throws(ConfigurationError) -> WebConfiguration.ProtocolVersion? {
             guard let versionNode = fields[key] else { return nil }
             let name = try reader.string(versionNode, key)

@@ -21,6 +21,9 @@ final class LoopbackConnection: Sendable {
             close(fd)
             throw PrometheusError(message: "connect to 127.0.0.1:\(port): errno \(error)")
         }
+        // A send the peer never reads fails after a minute rather than hanging the test.
+        var limit = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
     }
 
     deinit { close(fd) }

@@ -110,7 +110,7 @@ final class PrometheusServer: @unchecked Sendable {
     }
 
     /// Queries until the answer is `expected`, for up to `timeout`; returns the last answer.
-    func waitForValue(_ expression: String, _ expected: Double, timeout: Duration = .seconds(30)) async throws
+    func waitForValue(_ expression: String, _ expected: Double, timeout: Duration = .seconds(90)) async throws
         -> Double?
     {
         let deadline = ContinuousClock.now + timeout

@@ -48,12 +48,14 @@ final class TestCredentials: @unchecked Sendable {
     private func sign(_ name: String, subject: String, extensions: String) throws {
         try Self.run(
             "/usr/bin/openssl", Self.newKey(path("\(name).key")) + ["-subj", subject, "-out", path("\(name).csr")])
+        // A file, not /dev/stdin: the guests' minimal /dev has no /dev/stdin.
+        try extensions.write(toFile: path("\(name).ext"), atomically: true, encoding: .utf8)
         try Self.run(
             "/usr/bin/openssl",
             [
                 "x509", "-req", "-in", path("\(name).csr"), "-CA", path("ca.crt"), "-CAkey", path("ca.key"),
-                "-CAcreateserial", "-days", "2", "-extfile", "/dev/stdin", "-out", path("\(name).crt"),
-            ], input: extensions)
+                "-CAcreateserial", "-days", "2", "-extfile", path("\(name).ext"), "-out", path("\(name).crt"),
+            ])
     }
 
     /// `openssl req -new` with a new P-256 key written to the path `key`.
@@ -62,18 +64,15 @@ final class TestCredentials: @unchecked Sendable {
     }
 
     @discardableResult
-    private static func run(_ executable: String, _ arguments: [String], input: String? = nil) throws -> String {
+    private static func run(_ executable: String, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let output = Pipe()
-        let stdin = Pipe()
         process.standardOutput = output
         process.standardError = output
-        process.standardInput = stdin
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
         try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
