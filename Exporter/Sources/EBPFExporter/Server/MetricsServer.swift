@@ -47,7 +47,8 @@ public enum MetricsServer {
         let (seconds, attoseconds) = limits.idleTimeout.components
         let http = HTTP1Channel.Configuration(
             additionalChannelHandlers: [RequestBodyRefusal()],
-            idleTimeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000),
+            // At most a year: TimeAmount counts nanoseconds in an Int64.
+            idleTimeout: .nanoseconds(min(seconds, 31_536_000) * 1_000_000_000 + attoseconds / 1_000_000_000),
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: limits.maximumHeadBytes, maxHeaderListSize: limits.maximumHeadBytes,
                 maxHeaderFieldCount: 100))
