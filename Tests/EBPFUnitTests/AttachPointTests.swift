@@ -117,6 +117,20 @@ final class AttachPointTests: XCTestCase {
         }
     }
 
+    /// bpftrace's `:cpp` marker is taken off once: a binary whose own name ends in `:cpp`
+    /// prints with the marker after it, so that the text reads back as the same point (found by the attach-point fuzzer:
+    /// `u:k:k:cpp:cpp:s`).
+    func testABinaryNamedLikeTheCppMarkerReadsBackAsItself() throws {
+        for text in ["u:k:k:cpp:cpp:s", "uprobe:/srv/a:cpp:cpp:\"ns::f\"", "uretprobe:/srv/a:cpp:cpp:f"] {
+            let point = try AttachPoint(parsing: text, shorthands: true)
+            XCTAssertEqual(try AttachPoint(parsing: point.description), point, text)
+            XCTAssertEqual(try AttachPoint(parsing: point.description).description, point.description, text)
+        }
+        XCTAssertEqual(try AttachPoint(parsing: "u:k:k:cpp:cpp:s", shorthands: true), .uprobe("s", in: "k:k:cpp"))
+        XCTAssertEqual(try AttachPoint(parsing: "uprobe:/srv/a:cpp:\"ns::f\""), .uprobe("ns::f", in: "/srv/a"))
+        XCTAssertEqual(AttachPoint.uprobe("s", in: "k:k:cpp").description, "uprobe:k:k:cpp:cpp:s")
+    }
+
     func testBpftraceShortFormsReadAsTheirKinds() throws {
         let forms: [(String, AttachPoint)] = [
             ("t:sched:sched_switch", .tracepoint("sched:sched_switch")),

@@ -142,7 +142,7 @@ extension AttachPoint: CustomStringConvertible {
             // it reads back as the name.
             let offsetText =
                 offset == 0 && !isReturn && Self.hasOffset(Substring(function)) ? "+0" : Self.offsetText(offset)
-            name = "\(isReturn ? Kind.uretprobe : Kind.uprobe):\(binary):\(function)" + offsetText
+            name = "\(isReturn ? Kind.uretprobe : Kind.uprobe):\(Self.userFunctionText(binary, function))" + offsetText
         case .usdt(let probe, let binary, _): name = "usdt:\(binary ?? "*"):\(probe)"
         case .perfEvent(let event, let sampling, _, let cpu):
             switch sampling {
@@ -296,6 +296,13 @@ extension AttachPoint: CustomStringConvertible {
             }
         }
         return (binary, function)
+    }
+
+    /// `BINARY:FUNCTION` as ``splitUserFunction(_:)`` reads it back: a binary whose name ends
+    /// in `:cpp` gets bpftrace's `:cpp` marker after it, which reading takes off. (A function
+    /// name never holds the quotes reading would also take off: they are refused.)
+    private static func userFunctionText(_ binary: String, _ function: String) -> String {
+        binary.hasSuffix(":cpp") ? "\(binary):cpp:\(function)" : "\(binary):\(function)"
     }
 
     /// Whether a function ends in `+N` or `+0xN`, a number an offset reads: an offset, not
