@@ -121,7 +121,10 @@ final class AttachPointTests: XCTestCase {
     /// prints with the marker after it, so that the text reads back as the same point (found by the attach-point fuzzer:
     /// `u:k:k:cpp:cpp:s`).
     func testABinaryNamedLikeTheCppMarkerReadsBackAsItself() throws {
-        for text in ["u:k:k:cpp:cpp:s", "uprobe:/srv/a:cpp:cpp:\"ns::f\"", "uretprobe:/srv/a:cpp:cpp:f"] {
+        for text in [
+            "u:k:k:cpp:cpp:s", "uprobe:/srv/a:cpp:cpp:\"ns::f\"", "uretprobe:/srv/a:cpp:cpp:f", "u:k::cpp:s",
+            "u:k::cpp:cpp:s",
+        ] {
             let point = try AttachPoint(parsing: text, shorthands: true)
             XCTAssertEqual(try AttachPoint(parsing: point.description), point, text)
             XCTAssertEqual(try AttachPoint(parsing: point.description).description, point.description, text)
@@ -129,6 +132,9 @@ final class AttachPointTests: XCTestCase {
         XCTAssertEqual(try AttachPoint(parsing: "u:k:k:cpp:cpp:s", shorthands: true), .uprobe("s", in: "k:k:cpp"))
         XCTAssertEqual(try AttachPoint(parsing: "uprobe:/srv/a:cpp:\"ns::f\""), .uprobe("ns::f", in: "/srv/a"))
         XCTAssertEqual(AttachPoint.uprobe("s", in: "k:k:cpp").description, "uprobe:k:k:cpp:cpp:s")
+        XCTAssertEqual(
+            try AttachPoint(parsing: "u:k::cpp:s", shorthands: true), .uprobe("s", in: "k::cpp"),
+            "not taken off where it would leave the binary ending in ':'")
     }
 
     func testBpftraceShortFormsReadAsTheirKinds() throws {

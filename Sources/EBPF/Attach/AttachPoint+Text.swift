@@ -289,7 +289,9 @@ extension AttachPoint: CustomStringConvertible {
         var function = rest[rest.index(after: colon)...]
         // bpftrace's spelling of a C++ name, `BINARY:cpp:"ns::f"`: the language and the
         // quotes say nothing more here.
-        if binary.hasSuffix(":cpp"), binary.count > 4 {
+        // (Not when the binary would be left ending in `:`, which would run into the `:` after
+        // it as a C++ scope's `::`.)
+        if binary.hasSuffix(":cpp"), binary.count > 4, !binary.dropLast(4).hasSuffix(":") {
             binary = binary.dropLast(4)
             if function.count > 2, function.first == "\"", function.last == "\"" {
                 function = function.dropFirst().dropLast()
