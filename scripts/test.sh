@@ -20,7 +20,7 @@
 #      built ebpf-exporter scraped by a real Prometheus server on loopback (exact counts and
 #      histogram buckets of what a child process did, over TLS with basic auth; a minute of
 #      scrapes every 100 ms), its limits under abuse and its dropped capabilities; then the
-#      same suite, but the minute, in Debian 12's guest;
+#      same suite, but the minute, in Debian 12's guest (and, after part 6, Debian 11's);
 #   6. the nine parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer, each
 #      from a fixed seed for a fixed number of inputs (about a minute each), so the part's
 #      result never depends on luck; `Fuzz/run.sh --explore` is the open-ended search.
@@ -76,6 +76,9 @@ if [ "${EBPF_SKIP_KERNEL_VM:-0}" != 1 ]; then
         ./scripts/environment.sh "$environment" >/dev/null
         ./scripts/environment.sh --build "$environment"
     done
+    # The exporter for Debian 11's guest, against libbcc 0.18 (Debian 13's root has no
+    # Prometheus yet: its exporter suite runs on the host and in Debian 12's and 11's guests).
+    ./scripts/environment.sh --build debian11-bcc018 --package-path Exporter --scratch-path Exporter/.build-debian11-bcc018
     # Each guest's kernel and initramfs, one after another (apt and dpkg take one at a time),
     # before the guests start side by side.
     for environment in debian12 debian13 debian11-bcc018; do
@@ -193,14 +196,18 @@ rm -f "$control_log"
 
 part "the exporter, scraped by a real Prometheus server"
 logged swift test --package-path Exporter --skip-build --disable-swift-testing
-if [ $run_guests = 1 ]; then
-    # The same binaries on Debian 12's kernel (its guest sees this host's userland: Prometheus,
-    # openssl, htpasswd, curl). Every suite but the minute of 100 ms scrapes, whose pace
-    # software emulation cannot keep; the rest take their time from what they wait for.
-    part "the exporter's suite on Debian 12's kernel, under qemu"
-    exporter_suites=$(Exporter/.build/debug/ebpf-exporterPackageTests.xctest --list-tests |
+# The exporter's suite in a guest (environment, its build directory): every suite but the
+# minute of 100 ms scrapes, whose pace software emulation cannot keep; the rest take their time
+# from what they wait for. The guests see this host's userland: Prometheus, openssl, htpasswd, curl.
+exporter_in_guest() {
+    local suites
+    suites=$("$2/debug/ebpf-exporterPackageTests.xctest" --list-tests |
         sed -n 's#^\([A-Za-z]*Tests\.[^/]*\)/.*#\1#p' | grep -v -e '^EBPFExporterTests\.EnduranceTests$' | sort -u | paste -sd, -)
-    logged ./scripts/kernel-vm.sh --environment debian12 Exporter/.build/debug/ebpf-exporterPackageTests.xctest "$exporter_suites"
+    logged ./scripts/kernel-vm.sh --environment "$1" "$2/debug/ebpf-exporterPackageTests.xctest" "$suites"
+}
+if [ $run_guests = 1 ]; then
+    part "the exporter's suite on Debian 12's kernel, under qemu"
+    exporter_in_guest debian12 Exporter/.build
 fi
 
 part "fuzzing"
@@ -208,6 +215,8 @@ logged Fuzz/run.sh
 if [ $run_guests = 1 ]; then
     part "waiting for Debian 11's guest"
     collect_guest debian11-bcc018
+    part "the exporter's suite on Debian 11's kernel with libbcc 0.18, under qemu"
+    exporter_in_guest debian11-bcc018 Exporter/.build-debian11-bcc018
 fi
 part "done"
 end_part
