@@ -256,13 +256,15 @@ prepare_debian12() {
 }
 
 # What the trixie root holds beside libbcc and the kernel: the tests' tools (the USDT fixture is
-# compiled with /usr/bin/cc from <sys/sdt.h>; readelf, objcopy, bpftool, setpriv, unshare, ip),
+# compiled with /usr/bin/cc from <sys/sdt.h>; readelf, objcopy, bpftool, setpriv, unshare, ip;
+# the exporter's Prometheus, openssl, htpasswd and curl),
 # and what the host's Swift toolchain needs to run and build there (found by trying: ldd of
 # its binaries, then a build).
 debian13_packages=(
     libbpfcc-dev kmod bpftool bpftrace
     libc6-dev gcc systemtap-sdt-dev binutils libxml2-utils util-linux iproute2 coreutils python3
     libncurses6 libcurl4t64 libxml2 libsqlite3-0 libstdc++-14-dev libgcc-14-dev git ca-certificates
+    prometheus openssl apache2-utils curl
 )
 prepare_debian13() {
     local release root=$dir/root

@@ -20,7 +20,7 @@
 #      built ebpf-exporter scraped by a real Prometheus server on loopback (exact counts and
 #      histogram buckets of what a child process did, over TLS with basic auth; a minute of
 #      scrapes every 100 ms), its limits under abuse and its dropped capabilities; then the
-#      same suite, but the minute, in Debian 12's guest (and, after part 6, Debian 11's);
+#      same suite, but the minute, in Debian 12's and 13's guests (and, after part 6, 11's);
 #   6. the nine parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer, each
 #      from a fixed seed for a fixed number of inputs (about a minute each), so the part's
 #      result never depends on luck; `Fuzz/run.sh --explore` is the open-ended search.
@@ -76,8 +76,8 @@ if [ "${EBPF_SKIP_KERNEL_VM:-0}" != 1 ]; then
         ./scripts/environment.sh "$environment" >/dev/null
         ./scripts/environment.sh --build "$environment"
     done
-    # The exporter for Debian 11's guest, against libbcc 0.18 (Debian 13's root has no
-    # Prometheus yet: its exporter suite runs on the host and in Debian 12's and 11's guests).
+    # The exporter for the same guests: in the trixie root, and against libbcc 0.18.
+    ./scripts/environment.sh --build debian13 --package-path Exporter --scratch-path Exporter/.build-debian13
     ./scripts/environment.sh --build debian11-bcc018 --package-path Exporter --scratch-path Exporter/.build-debian11-bcc018
     # Each guest's kernel and initramfs, one after another (apt and dpkg take one at a time),
     # before the guests start side by side.
@@ -198,16 +198,19 @@ part "the exporter, scraped by a real Prometheus server"
 logged swift test --package-path Exporter --skip-build --disable-swift-testing
 # The exporter's suite in a guest (environment, its build directory): every suite but the
 # minute of 100 ms scrapes, whose pace software emulation cannot keep; the rest take their time
-# from what they wait for. The guests see this host's userland: Prometheus, openssl, htpasswd, curl.
+# from what they wait for. Prometheus, openssl, htpasswd and curl are this host's, or the trixie root's.
 exporter_in_guest() {
     local suites
-    suites=$("$2/debug/ebpf-exporterPackageTests.xctest" --list-tests |
+    # (Listed by this host's build: the same tests, and it runs here whatever the environment.)
+    suites=$(Exporter/.build/debug/ebpf-exporterPackageTests.xctest --list-tests |
         sed -n 's#^\([A-Za-z]*Tests\.[^/]*\)/.*#\1#p' | grep -v -e '^EBPFExporterTests\.EnduranceTests$' | sort -u | paste -sd, -)
     logged ./scripts/kernel-vm.sh --environment "$1" "$2/debug/ebpf-exporterPackageTests.xctest" "$suites"
 }
 if [ $run_guests = 1 ]; then
     part "the exporter's suite on Debian 12's kernel, under qemu"
     exporter_in_guest debian12 Exporter/.build
+    part "the exporter's suite on Debian 13's kernel with its own userland, under qemu"
+    exporter_in_guest debian13 Exporter/.build-debian13
 fi
 
 part "fuzzing"
