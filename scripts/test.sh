@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's): prepares the host (idempotent), then
-#   1. builds the package here, and in the two other environments with their own C headers
-#      (scripts/environment.sh: Debian 13's trixie root with libbcc 0.31, and libbcc 0.18's
-#      headers for Debian 11), preparing those environments once from Debian's archive;
+#   1. builds the package and the exporter here, and in the two other environments with their
+#      own C headers (scripts/environment.sh: Debian 13's trixie root with libbcc 0.31, and
+#      libbcc 0.18's headers for Debian 11), preparing those environments once from Debian's archive;
 #   2. the whole suite on this host's kernel, the lifecycle test running
 #      EBPF_LIFECYCLE_CYCLES cycles (default 400: about 8 minutes on this 2-core machine);
 #   3. the whole suite again in three Debian kernels booted by scripts/kernel-vm.sh under qemu,
