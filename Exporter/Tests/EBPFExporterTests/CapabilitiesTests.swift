@@ -27,10 +27,7 @@ final class CapabilitiesTests: XCTestCase {
     func testEveryThreadKeepsOnlyCAPBPFAndTheExporterStillScrapesAndCleansUp() throws {
         try KernelTestGate.require(geteuid() == 0, "not root")
         let calls = 13
-        let child = try Subprocess(
-            "/usr/bin/python3",
-            ["-c", "import os, sys\nsys.stdin.readline()\nfor _ in range(\(calls)): os.getsid(0)\n"],
-            standardInput: true)
+        let child = try ProgramStatisticsTests.getsidCaller(calls: calls)
         let exporter = try ExporterProcess(
             configuration: ProgramStatisticsTests.getsidCounter(pid: child.pid, metric: "caps_getsid_calls_total"))
         let pid = exporter.process.pid

@@ -9,10 +9,7 @@ final class EventKindTests: XCTestCase {
     func testEachKindOfEventCountsExactlyTheChildsCalls() throws {
         try KernelTestGate.require(geteuid() == 0, "not root")
         let calls = 29
-        let child = try Subprocess(
-            "/usr/bin/python3",
-            ["-c", "import os, sys\nsys.stdin.readline()\nfor _ in range(\(calls)): os.getsid(0)\n"],
-            standardInput: true)
+        let child = try ProgramStatisticsTests.getsidCaller(calls: calls)
         let points = [
             "syscall:getsid", "syscall_exit:getsid", "tracepoint:syscalls:sys_enter_getsid", "uprobe:c:getsid",
             "uretprobe:c:getsid",

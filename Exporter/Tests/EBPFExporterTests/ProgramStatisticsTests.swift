@@ -3,6 +3,14 @@ import XCTest
 
 /// `--bpf-stats`: the exporter's programs' runs and run time, as ebpf_exporter serves them.
 final class ProgramStatisticsTests: XCTestCase {
+    /// A child that calls libc's `getsid` `calls` times once a line arrives on its standard
+    /// input (``Subprocess/write(_:)``), and exits.
+    static func getsidCaller(calls: Int) throws -> Subprocess {
+        try Subprocess(
+            "/usr/bin/python3", ["-c", "import os, sys\nsys.stdin.readline()\nfor _ in range(\(calls)): os.getsid(0)\n"],
+            standardInput: true)
+    }
+
     /// A configuration whose program counts process `pid`'s calls of libc's `getsid` (a
     /// uprobe for that process alone) in a table served as `metric`.
     static func getsidCounter(pid: Int32, metric: String) -> String {
@@ -28,23 +36,8 @@ final class ProgramStatisticsTests: XCTestCase {
     /// calls the child makes, as does the program's own count in its table.
     func testRunCountRisesByExactlyTheCallsAChildMakes() throws {
         try KernelTestGate.require(geteuid() == 0, "not root")
-        let go = FileManager.default.temporaryDirectory.appendingPathComponent("stats-go-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: go) }
         let calls = 41
-        let child = try Subprocess(
-            "/usr/bin/python3",
-            [
-                "-c",
-                """
-                import os, sys, time
-                print("READY", flush=True)
-                while not os.path.exists(sys.argv[1]):
-                    time.sleep(0.001)
-                for _ in range(int(sys.argv[2])):
-                    os.getsid(0)
-                """, go, "\(calls)",
-            ])
-        XCTAssertTrue(child.waitForOutput("READY", timeout: .seconds(60)), child.collectedOutput)
+        let child = try Self.getsidCaller(calls: calls)
         let exporter = try ExporterProcess(
             configuration: Self.getsidCounter(pid: child.pid, metric: "stats_getsid_calls_total"),
             arguments: ["--bpf-stats"])
@@ -59,7 +52,7 @@ final class ProgramStatisticsTests: XCTestCase {
         XCTAssertEqual(try sample("ebpf_program_run_count_total{"), "0")
         XCTAssertEqual(try sample("ebpf_program_run_time_seconds{"), "0.0")
 
-        XCTAssertTrue(FileManager.default.createFile(atPath: go, contents: nil))
+        child.write("go\n")
         XCTAssertEqual(child.wait(), 0, child.collectedOutput)
         XCTAssertEqual(try sample("ebpf_program_run_count_total{"), "\(calls)")
         XCTAssertEqual(try sample("stats_getsid_calls_total{"), "\(calls)", "what the program counted itself")
