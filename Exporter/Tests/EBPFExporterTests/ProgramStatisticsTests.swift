@@ -7,7 +7,8 @@ final class ProgramStatisticsTests: XCTestCase {
     /// input (``Subprocess/write(_:)``), and exits.
     static func getsidCaller(calls: Int) throws -> Subprocess {
         try Subprocess(
-            "/usr/bin/python3", ["-c", "import os, sys\nsys.stdin.readline()\nfor _ in range(\(calls)): os.getsid(0)\n"],
+            "/usr/bin/python3",
+            ["-c", "import os, sys\nsys.stdin.readline()\nfor _ in range(\(calls)): os.getsid(0)\n"],
             standardInput: true)
     }
 
