@@ -9,7 +9,7 @@
 #   - no descriptor's number leaves EBPFKernel: the compiler keeps FileDescriptor's and
 #     BorrowedDescriptor's numbers internal to it, and the one package call that hands a
 #     number out (withNumberForUser, for a public API such as bcc's fn.fd) is called only
-#     from LoadedFunction.swift.
+#     from LentDescriptor.swift.
 # Runs without building anything.
 #
 #   scripts/check-layers.sh
@@ -72,7 +72,7 @@ for target in package["targets"]:
                     problems.append(f"{full}:{number}: {name} imports {imported.group(1)}, which the map does not allow")
                 if name in library_targets and name != "EBPFKernel" and syscall.search(code):
                     problems.append(f"{full}:{number}: a system call outside EBPFKernel: {line.strip()}")
-                if (name != "EBPFKernel" and os.path.relpath(full) != "Sources/EBPF/Facade/LoadedFunction.swift"
+                if (name != "EBPFKernel" and os.path.relpath(full) != "Sources/EBPF/Facade/LentDescriptor.swift"
                         and re.search(r"\bwithNumberForUser\b", code)):
                     problems.append(f"{full}:{number}: a descriptor's number outside EBPFKernel: {line.strip()}")
 for name in set(order) - seen:

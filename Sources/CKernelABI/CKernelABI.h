@@ -10,6 +10,9 @@
 #include <linux/membarrier.h>
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <linux/if_ether.h>
+#include <net/if.h>
+#include <netpacket/packet.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -112,20 +115,26 @@ static inline int cka_bpf_enable_run_time_stats(void) {
     return (int)syscall(__NR_bpf, BPF_ENABLE_STATS, &attr, sizeof(attr));
 }
 
-/// What BPF_OBJ_GET_INFO_BY_FD says of the program behind descriptor `fd` (no capability
-/// needed for a descriptor the caller holds): its id, type, name (15 characters and a
-/// NUL), tag, and the runs and nanoseconds counted while statistics were on (Linux 5.1).
-/// Returns 0, or -1 with errno set.
+/// BPF_OBJ_GET_INFO_BY_FD into `info` (a struct bpf_prog_info or bpf_map_info of `size`
+/// bytes, zeroed first): no capability needed for a descriptor the caller holds. Returns
+/// 0, or -1 with errno set.
+static inline int cka_bpf_obj_info(int fd, void *info, uint32_t size) {
+    union bpf_attr attr;
+    memset(info, 0, size);
+    memset(&attr, 0, sizeof(attr));
+    attr.info.bpf_fd = (uint32_t)fd;
+    attr.info.info_len = size;
+    attr.info.info = (uint64_t)(uintptr_t)info;
+    return (int)syscall(__NR_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
+}
+
+/// What BPF_OBJ_GET_INFO_BY_FD says of the program behind descriptor `fd`: its id, type,
+/// name (15 characters and a NUL), tag, and the runs and nanoseconds counted while
+/// statistics were on (Linux 5.1). Returns 0, or -1 with errno set.
 static inline int cka_bpf_prog_info(int fd, uint32_t *id, uint32_t *type, char name[16], uint8_t tag[8],
                                     uint64_t *run_time_ns, uint64_t *run_count) {
     struct bpf_prog_info info;
-    union bpf_attr attr;
-    memset(&info, 0, sizeof(info));
-    memset(&attr, 0, sizeof(attr));
-    attr.info.bpf_fd = (uint32_t)fd;
-    attr.info.info_len = sizeof(info);
-    attr.info.info = (uint64_t)(uintptr_t)&info;
-    if (syscall(__NR_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr)) != 0) return -1;
+    if (cka_bpf_obj_info(fd, &info, sizeof(info)) != 0) return -1;
     *id = info.id;
     *type = info.type;
     memcpy(name, info.name, 16);
@@ -160,6 +169,137 @@ static inline int cka_bpf_prog_load(uint32_t type, const void *instructions, uin
         log[0] = 0;
     }
     return (int)syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+}
+
+/// BPF_LINK_CREATE: attaches program `program` to `target` (an interface index for XDP and
+/// tcx, a cgroup's directory descriptor for cgroup programs, 0 for an iterator) as
+/// `attach_type`, through a link that detaches when its last descriptor closes (with the
+/// process that holds it). `flags`: XDP's mode flags; 0 otherwise. Returns the link's
+/// descriptor (close-on-exec), or -1 with errno set.
+static inline int cka_bpf_link_create(int program, uint32_t target, uint32_t attach_type, uint32_t flags) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.link_create.prog_fd = (uint32_t)program;
+    attr.link_create.target_fd = target;
+    attr.link_create.attach_type = attach_type;
+    attr.link_create.flags = flags;
+    return (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+}
+
+/// BPF_RAW_TRACEPOINT_OPEN with no name: attaches a program loaded for a BTF id (an LSM
+/// hook, an fentry) through a link. Returns the link's descriptor, or -1 with errno set.
+static inline int cka_bpf_attach_btf_program(int program) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.raw_tracepoint.prog_fd = (uint32_t)program;
+    return (int)syscall(__NR_bpf, BPF_RAW_TRACEPOINT_OPEN, &attr, sizeof(attr));
+}
+
+/// BPF_PROG_ATTACH (`detach` 0) or BPF_PROG_DETACH (`detach` 1) of `program` on the cgroup
+/// directory `target` as `attach_type`, with BPF_F_ALLOW_OVERRIDE or BPF_F_ALLOW_MULTI:
+/// the attachment stays after the process exits, until detached. Returns 0, or -1 with errno.
+static inline int cka_bpf_prog_attach(int program, int target, uint32_t attach_type, uint32_t flags, int detach) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = (uint32_t)target;
+    attr.attach_bpf_fd = (uint32_t)program;
+    attr.attach_type = attach_type;
+    attr.attach_flags = flags;
+    return (int)syscall(__NR_bpf, detach ? BPF_PROG_DETACH : BPF_PROG_ATTACH, &attr, sizeof(attr));
+}
+
+/// BPF_ITER_CREATE: a new run of the iterator behind link `link`, read with read(2).
+/// Returns its descriptor, or -1 with errno set.
+static inline int cka_bpf_iter_create(int link) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.iter_create.link_fd = (uint32_t)link;
+    return (int)syscall(__NR_bpf, BPF_ITER_CREATE, &attr, sizeof(attr));
+}
+
+/// BPF_OBJ_PIN of the map, program or link behind `fd` at `path` on a bpffs mount.
+/// Returns 0, or -1 with errno set.
+static inline int cka_bpf_obj_pin(int fd, const char *path) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.bpf_fd = (uint32_t)fd;
+    attr.pathname = (uint64_t)(uintptr_t)path;
+    return (int)syscall(__NR_bpf, BPF_OBJ_PIN, &attr, sizeof(attr));
+}
+
+/// BPF_OBJ_GET: a descriptor of the object pinned at `path`. Returns it, or -1 with errno.
+static inline int cka_bpf_obj_get(const char *path) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.pathname = (uint64_t)(uintptr_t)path;
+    return (int)syscall(__NR_bpf, BPF_OBJ_GET, &attr, sizeof(attr));
+}
+
+/// BPF_MAP_GET_FD_BY_ID (`program` 0) or BPF_PROG_GET_FD_BY_ID (`program` 1).
+/// Returns a descriptor, or -1 with errno set.
+static inline int cka_bpf_get_fd_by_id(uint32_t id, int program) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    if (program) attr.prog_id = id; else attr.map_id = id;
+    return (int)syscall(__NR_bpf, program ? BPF_PROG_GET_FD_BY_ID : BPF_MAP_GET_FD_BY_ID, &attr, sizeof(attr));
+}
+
+/// What BPF_OBJ_GET_INFO_BY_FD says of a map: its id, type, key and value sizes, and
+/// maximum entries. Returns 0, or -1 with errno set.
+static inline int cka_bpf_map_info(int fd, uint32_t *id, uint32_t *type, uint32_t *key_size,
+                                   uint32_t *value_size, uint32_t *max_entries, char name[16]) {
+    struct bpf_map_info info;
+    if (cka_bpf_obj_info(fd, &info, sizeof(info)) != 0) return -1;
+    *id = info.id;
+    *type = info.type;
+    *key_size = info.key_size;
+    *value_size = info.value_size;
+    *max_entries = info.max_entries;
+    memcpy(name, info.name, 16);
+    name[15] = 0;
+    return 0;
+}
+
+/// BPF_MAP_UPDATE_BATCH (`remove` 0, with `values`) or BPF_MAP_DELETE_BATCH (`remove` 1)
+/// of `*count` entries (Linux 5.6). On return `*count` is how many were done. Returns 0,
+/// or -1 with errno set.
+static inline int cka_bpf_map_batch(int map, int remove, const void *keys, const void *values,
+                                    uint32_t *count, uint64_t flags) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.batch.map_fd = (uint32_t)map;
+    attr.batch.keys = (uint64_t)(uintptr_t)keys;
+    attr.batch.values = (uint64_t)(uintptr_t)values;
+    attr.batch.count = *count;
+    attr.batch.elem_flags = flags;
+    int result = (int)syscall(__NR_bpf, remove ? BPF_MAP_DELETE_BATCH : BPF_MAP_UPDATE_BATCH, &attr, sizeof(attr));
+    *count = attr.batch.count;
+    return result;
+}
+
+/// Opens a hardware breakpoint (PERF_TYPE_BREAKPOINT) on `length` bytes at `address`,
+/// hit on `kind` (HW_BREAKPOINT_R 1, W 2, RW 3, X 4), for process `pid` (-1: every
+/// process) on `cpu` (-1: any), and runs program `program` on each hit. Returns the
+/// descriptor, or -1 with errno set (and nothing left open).
+static inline int cka_attach_breakpoint(int program, uint64_t address, uint32_t length, uint32_t kind,
+                                        int pid, int cpu) {
+    struct perf_event_attr attr = {0};
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_BREAKPOINT;
+    attr.bp_type = kind;
+    attr.bp_addr = address;
+    attr.bp_len = length;
+    attr.sample_period = 1;
+    attr.wakeup_events = 1;
+    int fd = (int)syscall(__NR_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, program) != 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
 }
 
 #endif

@@ -14,6 +14,7 @@ final class Session: Sendable {
         var probes: [Probe] = []
         var aggregations: [Aggregation] = []
         var loadedFunctions: [LoadedFunction] = []
+        var packetSockets: [PacketSocket] = []
     }
 
     /// The program compiled from the `text:` given at init; nil for `EBPFWrapper()`.
@@ -156,6 +157,11 @@ final class Session: Sendable {
             return state.loadedFunctions
         }
         loadedFunctions.forEach { $0.close() }
+        let packetSockets = state.withLock { state in
+            defer { state.packetSockets.removeAll() }
+            return state.packetSockets
+        }
+        packetSockets.forEach { $0.close() }
         module?.close()
     }
 
@@ -197,6 +203,10 @@ final class Session: Sendable {
 
     func track(_ function: LoadedFunction) throws(EBPFError) -> LoadedFunction {
         try track(function, in: \.loadedFunctions, isLive: \.isOpen, while: "loading a function") { $0.close() }
+    }
+
+    func track(_ socket: PacketSocket) throws(EBPFError) -> PacketSocket {
+        try track(socket, in: \.packetSockets, isLive: \.isOpen, while: "attaching a socket filter") { $0.close() }
     }
 
     /// How many buffers are open (for tests).

@@ -25,11 +25,24 @@ final class AttachPointTests: XCTestCase {
         (.perfEvent(.software(.cpuClock), sampling: .frequency(99), cpu: 1), "software:cpu-clock:99hz?cpu=1"),
         (.perfEvent(.hardware(.cacheMisses), sampling: .period(1000), pid: 3), "hardware:cache-misses:1000?pid=3"),
         (.perfEvent(PerfEvent(type: 4, config: 26), sampling: .period(100)), "perf:4:26:100"),
+        (.watchpoint(Watchpoint(address: 0x7ffd_2a10, length: 8, access: .write)), "watchpoint:0x7ffd2a10:8:w"),
+        (
+            .watchpoint(Watchpoint(address: 0x1000, length: 4, access: [.read, .write]), pid: 9),
+            "watchpoint:0x1000:4:rw?pid=9"
+        ),
+        (.lsm("file_open"), "lsm:file_open"),
+        (.xdp("eth0"), "xdp:eth0"),
+        (.xdp("veth-a.10", mode: .generic), "xdp:veth-a.10?mode=generic"),
+        (.trafficControl("eth0", .ingress), "tc:eth0:ingress"),
+        (.trafficControl("eth0", .egress), "tc:eth0:egress"),
+        (.cgroup("/system.slice/nginx.service", .connect4), "cgroup:connect4:/system.slice/nginx.service"),
+        (.cgroup("/", .sockCreate), "cgroup:sock_create:/"),
+        (.cgroup("/sys/fs/cgroup/a:b", .ingress), "cgroup:ingress:/sys/fs/cgroup/a:b"),
     ]
 
     func testEveryKindRoundTripsThroughText() throws {
         let kinds = Set(Self.everyKind.map { $0.0.kind.rawValue })
-        XCTAssertEqual(kinds.count, 12, "every kind is in the table: \(kinds.sorted())")
+        XCTAssertEqual(kinds.count, 17, "every kind is in the table: \(kinds.sorted())")
         for (point, text) in Self.everyKind {
             XCTAssertEqual(point.description, text)
             XCTAssertEqual(try AttachPoint(parsing: text), point, text)
@@ -162,9 +175,15 @@ final class AttachPointTests: XCTestCase {
         XCTAssertEqual(
             try AttachPoint(parsing: "sched:sched_switch", shorthands: true), .tracepoint("sched:sched_switch"))
         XCTAssertEqual(try AttachPoint(parsing: "kprobe:vfs_read", shorthands: true), .kprobe("vfs_read"))
+        // The xdp and cgroup tracepoint categories are kinds: their tracepoints need the prefix,
+        // and print with it.
+        XCTAssertEqual(try AttachPoint(parsing: "xdp:eth0", shorthands: true), .xdp("eth0"))
+        XCTAssertEqual(
+            try AttachPoint(parsing: "tracepoint:xdp:xdp_exception", shorthands: true).eventName,
+            "tracepoint:xdp:xdp_exception")
         XCTAssertEqual(
             message { () throws(EBPFError) in try AttachPoint(parsing: "openat") },
-            "\"openat\" is not an attach point: it names no kind; write KIND:…, the kinds being tracepoint, syscall, syscall_exit, rawtracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt, software, hardware, perf and profile"
+            "\"openat\" is not an attach point: it names no kind; write KIND:…, the kinds being tracepoint, syscall, syscall_exit, rawtracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt, software, hardware, perf, profile, watchpoint, lsm, xdp, tc and cgroup"
         )
     }
 
@@ -200,6 +219,21 @@ final class AttachPointTests: XCTestCase {
             ("kretprobe:vfs_read+8", "a kretprobe takes no offset"),
             ("uretprobe:/bin/sh:main+4", "a uretprobe takes no offset"),
             ("uprobe:/bin/sh:main?pid=0", "pid 0 is not a process id"),
+            ("watchpoint:0x1000:8", "a watchpoint is watchpoint:ADDRESS:LENGTH:MODE"),
+            ("watchpoint:0x1000:8:q", "a watchpoint is watchpoint:ADDRESS:LENGTH:MODE"),
+            ("watchpoint:0x1001:8:w", "a CPU watches 1, 2, 4 or 8 bytes at an address aligned to that length"),
+            ("watchpoint:0x1000:3:w", "a CPU watches 1, 2, 4 or 8 bytes"),
+            ("watchpoint:0x1000:8:wx", "watch reads and writes (rw), writes (w), or executions (x) alone"),
+            ("lsm:file_open; }", "the LSM hook name \"file_open; }\" contains ';'"),
+            ("xdp:eth0?mode=fast", "its mode 'fast' is not one of auto, generic, driver, offload"),
+            ("xdp:../eth0", "is not a network interface name"),
+            ("xdp:a-name-longer-than-15", "is not a network interface name"),
+            ("tc:eth0", "a tc point is tc:INTERFACE:ingress or tc:INTERFACE:egress"),
+            ("tc:eth0:sideways", "a tc point is tc:INTERFACE:ingress"),
+            ("cgroup:accept:/x", "a cgroup program's point is cgroup:HOOK:PATH"),
+            ("cgroup:connect4:relative", "cgroup path \"relative\" must start with /"),
+            ("cgroup:connect4:/a/../b", "must start with / and name a cgroup without '.', '..'"),
+            ("lsm:file_open?pid=1", "a lsm takes no options, not 'pid'"),
         ]
         for (text, expected) in cases {
             let refusal = message { () throws(EBPFError) in try AttachPoint(parsing: text) }

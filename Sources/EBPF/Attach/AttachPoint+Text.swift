@@ -12,8 +12,13 @@ import EBPFKernel
 /// | uprobe, uretprobe | `uprobe:/usr/bin/bash:readline`, `uprobe:c:malloc+4`, `uretprobe:/srv/app:Server.handle(request:)`, `uprobe:/srv/app:Server.*` (`u:`, `ur:`) |
 /// | USDT | `usdt:/usr/bin/python3:python:function__entry`, `usdt:*:python:gc__start?pid=42` (`U:`) |
 /// | perf event | `software:cpu-clock:1000000` (a period), `software:cpu-clock:99hz` (a frequency), `hardware:cycles:100000`, `perf:4:26:1000`, `profile:hz:99` |
+/// | watchpoint | `watchpoint:0x7ffd2a10:8:w`, `watchpoint:0x401000:8:x?pid=42` (modes `r`, `w`, `x`, `rw`) |
+/// | LSM hook | `lsm:file_open` |
+/// | XDP | `xdp:eth0`, `xdp:eth0?mode=generic` (modes `auto`, `generic`, `driver`, `offload`) |
+/// | tc | `tc:eth0:ingress`, `tc:eth0:egress` |
+/// | cgroup program | `cgroup:connect4:/system.slice/nginx.service` (hooks `ingress`, `egress`, `sock_create`, `bind4`, `bind6`, `connect4`, `connect6`, `sendmsg4`, `sendmsg6`) |
 ///
-/// `?pid=N` limits a uprobe, USDT probe or perf event to one process, `?cpu=N` a perf event to
+/// `?pid=N` limits a uprobe, USDT probe, perf event or watchpoint to one process, `?cpu=N` a perf event to
 /// one CPU; options are separated by commas, and begin at the first `?` followed by
 /// `name=`. A uprobe's function is what follows the last lone `:` before its parameter list
 /// (`uprobe:/srv/app:Server.handle(request:)`, `uprobe:stdc++:std::uncaught_exceptions`,
@@ -24,7 +29,8 @@ import EBPFKernel
 ///
 /// With `shorthands`, two more forms are read, as `ebpf-trace` has always read them: a
 /// plain name is a syscall's entry (`openat`), and `category:name` whose category is not a
-/// kind is a tracepoint (`sched:sched_switch`).
+/// kind is a tracepoint (`sched:sched_switch`; the `xdp` and `cgroup` categories are kinds,
+/// so their tracepoints are written `tracepoint:xdp:xdp_exception`).
 extension AttachPoint: CustomStringConvertible {
     /// Reads an attach point from its text form.
     ///
@@ -105,6 +111,31 @@ extension AttachPoint: CustomStringConvertible {
             let probeParts = parts.count == 2 ? 1 : 2
             let binary = parts.dropLast(probeParts).joined(separator: ":")
             self = .usdt(parts.suffix(probeParts).joined(separator: ":"), in: binary == "*" ? nil : binary, pid: pid)
+        case .watchpoint: self = try Self.watchpoint(rest, in: text, pid: pid)
+        case .lsm: self = .lsm(String(rest))
+        case .xdp:
+            let modeText = options["mode"] ?? "auto"
+            guard let mode = XDPMode(rawValue: String(modeText)) else {
+                throw Self.malformed(
+                    text,
+                    "its mode '\(modeText)' is not one of \(XDPMode.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            self = .xdp(String(rest), mode: mode)
+        case .trafficControl:
+            let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let direction = TrafficDirection(rawValue: String(parts[1])) else {
+                throw Self.malformed(
+                    text, "a tc point is tc:INTERFACE:ingress or tc:INTERFACE:egress, e.g. tc:eth0:egress")
+            }
+            self = .trafficControl(String(parts[0]), direction)
+        case .cgroupProgram:
+            guard let colon = rest.firstIndex(of: ":"), let hook = CgroupHook(rawValue: String(rest[..<colon])) else {
+                throw Self.malformed(
+                    text,
+                    "a cgroup program's point is cgroup:HOOK:PATH, e.g. cgroup:connect4:/system.slice/nginx.service, the hooks being \(CgroupHook.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
+            }
+            self = .cgroup(String(rest[rest.index(after: colon)...]), hook)
         default:
             let cpu = try Self.number(options["cpu"], "cpu", in: text, as: Int32.self)
             self = try Self.perfEvent(prefix: prefix, rest, in: text, pid: pid, cpu: cpu)
@@ -150,6 +181,13 @@ extension AttachPoint: CustomStringConvertible {
             case .frequency(let frequency): name = "\(event):\(frequency)hz"
             }
             if let cpu { options.append("cpu=\(cpu)") }
+        case .watchpoint(let watchpoint, _): name = "watchpoint:\(watchpoint)"
+        case .lsm(let hook): name = "lsm:\(hook)"
+        case .xdp(let interface, let mode):
+            name = "xdp:\(interface)"
+            if mode != .automatic { options.append("mode=\(mode.rawValue)") }
+        case .trafficControl(let interface, let direction): name = "tc:\(interface):\(direction.rawValue)"
+        case .cgroupProgram(let cgroup, let hook): name = "cgroup:\(hook.rawValue):\(cgroup)"
         }
         return withOptions && !options.isEmpty ? name + "?" + options.joined(separator: ",") : name
     }
@@ -162,16 +200,18 @@ extension AttachPoint: CustomStringConvertible {
         "fentry": .fentry, "f": .fentry, "kfunc": .fentry, "fexit": .fexit, "fr": .fexit, "kretfunc": .fexit,
         "uprobe": .uprobe, "u": .uprobe, "uretprobe": .uretprobe, "ur": .uretprobe, "usdt": .usdt, "U": .usdt,
         "software": .perfEvent, "s": .perfEvent, "hardware": .perfEvent, "h": .perfEvent, "perf": .perfEvent,
-        "profile": .perfEvent,
+        "profile": .perfEvent, "watchpoint": .watchpoint, "w": .watchpoint, "lsm": .lsm, "xdp": .xdp,
+        "tc": .trafficControl, "cgroup": .cgroupProgram,
     ]
 
     /// The prefixes as an error message lists them.
     private static let kindNames =
-        "tracepoint, syscall, syscall_exit, rawtracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt, software, hardware, perf and profile"
+        "tracepoint, syscall, syscall_exit, rawtracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt, software, hardware, perf, profile, watchpoint, lsm, xdp, tc and cgroup"
 
     /// The `?` options each kind takes.
     private static let options: [Kind: Set<String>] = [
         .kretprobe: ["maxactive"], .uprobe: ["pid"], .uretprobe: ["pid"], .usdt: ["pid"], .perfEvent: ["pid", "cpu"],
+        .watchpoint: ["pid"], .xdp: ["mode"],
     ]
 
     /// Refuses options the kind does not take, then checks the names the point holds.
@@ -207,6 +247,19 @@ extension AttachPoint: CustomStringConvertible {
             )
         }
         return .perfEvent(event, sampling: isFrequency ? .frequency(value) : .period(value), pid: pid, cpu: cpu)
+    }
+
+    /// bpftrace's `ADDRESS:LENGTH:MODE` (`0x10000000:8:rw`).
+    private static func watchpoint(_ rest: Substring, in text: String, pid: Int32?) throws(EBPFError) -> AttachPoint {
+        let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
+        let address =
+            parts.first.flatMap { $0.hasPrefix("0x") ? UInt64($0.dropFirst(2), radix: 16) : UInt64($0) }
+        guard parts.count == 3, let address, let length = UInt32(parts[1]),
+            let access = Watchpoint.access(letters: parts[2])
+        else {
+            throw malformed(text, "a watchpoint is watchpoint:ADDRESS:LENGTH:MODE, e.g. watchpoint:0x7ffd2a10:8:w")
+        }
+        return .watchpoint(Watchpoint(address: address, length: length, access: access), pid: pid)
     }
 
     /// `s:` and `h:` as `software:` and `hardware:`.

@@ -44,6 +44,16 @@ public struct AttachPoint: Sendable, Hashable {
         public static let usdt = Kind(rawValue: "usdt")
         /// A hardware or software perf event, sampled by period or frequency.
         public static let perfEvent = Kind(rawValue: "perf_event")
+        /// A hardware breakpoint on memory: reads, writes or executions of an address.
+        public static let watchpoint = Kind(rawValue: "watchpoint")
+        /// An LSM hook (kernel 5.7 with the BPF LSM active): the program's return can deny.
+        public static let lsm = Kind(rawValue: "lsm")
+        /// XDP on a network interface: its received packets, before the stack sees them.
+        public static let xdp = Kind(rawValue: "xdp")
+        /// A tc classifier on a network interface's ingress or egress.
+        public static let trafficControl = Kind(rawValue: "tc")
+        /// A cgroup program: the cgroup's packets, socket creations, connects or binds.
+        public static let cgroupProgram = Kind(rawValue: "cgroup")
     }
 
     /// The one description of each kind: every property and dispatch switches over it.
@@ -57,6 +67,11 @@ public struct AttachPoint: Sendable, Hashable {
         case userFunction(function: String, binary: String, offset: UInt64, isReturn: Bool, pid: Int32?)
         case usdt(probe: String, binary: String?, pid: Int32?)
         case perfEvent(PerfEvent, sampling: PerfEventSampling, pid: Int32?, cpu: Int32?)
+        case watchpoint(Watchpoint, pid: Int32?)
+        case lsm(String)
+        case xdp(interface: String, mode: XDPMode)
+        case trafficControl(interface: String, direction: TrafficDirection)
+        case cgroupProgram(cgroup: String, hook: CgroupHook)
     }
 
     let location: Location
@@ -155,6 +170,40 @@ public struct AttachPoint: Sendable, Hashable {
         AttachPoint(.perfEvent(event, sampling: sampling, pid: pid, cpu: cpu))
     }
 
+    /// A hardware breakpoint: each read, write or execution of `watchpoint`'s bytes, by
+    /// process `pid` or by any (bpftrace's `watchpoint:`). The CPU has four debug registers.
+    public static func watchpoint(_ watchpoint: Watchpoint, pid: Int32? = nil) -> AttachPoint {
+        AttachPoint(.watchpoint(watchpoint, pid: pid))
+    }
+
+    /// An LSM hook by name (`"file_open"`, `"socket_connect"`: the kernel's `bpf_lsm_<hook>`
+    /// functions), for a function written with bcc's `LSM_PROBE(hook, …)`. Needs kernel
+    /// 5.7 with the BPF LSM active (`bpf` in `/sys/kernel/security/lsm`, from the `lsm=`
+    /// boot parameter) and a kernel that allows tracing programs.
+    public static func lsm(_ hook: String) -> AttachPoint { AttachPoint(.lsm(hook)) }
+
+    /// XDP on network interface `interface` (of the calling thread's network namespace),
+    /// through a BPF link: the program's verdict (`XDP_PASS`, `XDP_DROP`) decides each
+    /// received packet's fate. Detached with the handle, the wrapper, or at the latest
+    /// when the process exits. Needs kernel 5.9 (XDP links).
+    public static func xdp(_ interface: String, mode: XDPMode = .automatic) -> AttachPoint {
+        AttachPoint(.xdp(interface: interface, mode: mode))
+    }
+
+    /// A tc classifier on the ingress or egress of network interface `interface`, run in
+    /// direct-action mode: its return is the verdict (`TC_ACT_OK`, `TC_ACT_SHOT`).
+    public static func trafficControl(_ interface: String, _ direction: TrafficDirection) -> AttachPoint {
+        AttachPoint(.trafficControl(interface: interface, direction: direction))
+    }
+
+    /// A cgroup program on `hook` of the cgroup at `cgroup` (a directory of the cgroup2
+    /// mount, or a path from the hierarchy's root as ``Cgroup/init(path:)`` takes it),
+    /// covering every process in it and its descendants, through a BPF link beside the
+    /// cgroup's other programs (kernel 5.7).
+    public static func cgroup(_ cgroup: String, _ hook: CgroupHook) -> AttachPoint {
+        AttachPoint(.cgroupProgram(cgroup: cgroup, hook: hook))
+    }
+
     /// The kind of event.
     public var kind: Kind {
         switch location {
@@ -167,6 +216,11 @@ public struct AttachPoint: Sendable, Hashable {
         case .userFunction(_, _, _, let isReturn, _): return isReturn ? .uretprobe : .uprobe
         case .usdt: return .usdt
         case .perfEvent: return .perfEvent
+        case .watchpoint: return .watchpoint
+        case .lsm: return .lsm
+        case .xdp: return .xdp
+        case .trafficControl: return .trafficControl
+        case .cgroupProgram: return .cgroupProgram
         }
     }
 
@@ -177,20 +231,28 @@ public struct AttachPoint: Sendable, Hashable {
         case .rawTracepoint: return .rawTracepoint
         case .kprobe, .kretprobe, .userFunction, .usdt: return .kprobe
         case .kernelFunction: return .tracing
-        case .perfEvent: return .perfEvent
+        case .perfEvent, .watchpoint: return .perfEvent
+        case .lsm: return .lsm
+        case .xdp: return .xdp
+        case .trafficControl: return .schedCLS
+        case .cgroupProgram(_, let hook): return hook.programType
         }
     }
 
     /// The process the point is limited to, for the kinds that take one.
     public var processID: Int32? {
         switch location {
-        case .userFunction(_, _, _, _, let pid), .usdt(_, _, let pid), .perfEvent(_, _, let pid, _): return pid
-        case .tracepoint, .syscall, .rawTracepoint, .kprobe, .kretprobe, .kernelFunction: return nil
+        case .userFunction(_, _, _, _, let pid), .usdt(_, _, let pid), .perfEvent(_, _, let pid, _),
+            .watchpoint(_, let pid):
+            return pid
+        case .tracepoint, .syscall, .rawTracepoint, .kprobe, .kretprobe, .kernelFunction, .lsm, .xdp,
+            .trafficControl, .cgroupProgram:
+            return nil
         }
     }
 
     /// The same point limited to process `pid`, for the kinds that take one (uprobes,
-    /// uretprobes, USDT probes, perf events); other kinds are the same everywhere, and come
+    /// uretprobes, USDT probes, perf events, watchpoints); other kinds are the same everywhere, and come
     /// back unchanged (a ``ProbeFilter`` limits their events).
     public func inProcess(_ pid: Int32) -> AttachPoint {
         switch location {
@@ -200,7 +262,10 @@ public struct AttachPoint: Sendable, Hashable {
         case .usdt(let probe, let binary, _): return AttachPoint(.usdt(probe: probe, binary: binary, pid: pid))
         case .perfEvent(let event, let sampling, _, let cpu):
             return AttachPoint(.perfEvent(event, sampling: sampling, pid: pid, cpu: cpu))
-        case .tracepoint, .syscall, .rawTracepoint, .kprobe, .kretprobe, .kernelFunction: return self
+        case .watchpoint(let watchpoint, _): return AttachPoint(.watchpoint(watchpoint, pid: pid))
+        case .tracepoint, .syscall, .rawTracepoint, .kprobe, .kretprobe, .kernelFunction, .lsm, .xdp, .trafficControl,
+            .cgroupProgram:
+            return self
         }
     }
 
@@ -215,7 +280,7 @@ public struct AttachPoint: Sendable, Hashable {
         case .userFunction(let function, let binary, 0, isReturn: false, let pid):
             return .uretprobe(function, in: binary, pid: pid)
         case .syscall, .kprobe, .kernelFunction, .userFunction, .tracepoint, .rawTracepoint, .kretprobe, .usdt,
-            .perfEvent:
+            .perfEvent, .watchpoint, .lsm, .xdp, .trafficControl, .cgroupProgram:
             return nil
         }
     }
@@ -277,6 +342,15 @@ public struct AttachPoint: Sendable, Hashable {
             if let cpu, cpu < 0 {
                 throw EBPFError(.invalidArgument, "cpu \(cpu) is not a CPU number; pass nil for every CPU")
             }
+        case .watchpoint(let watchpoint, let pid):
+            try watchpoint.validate()
+            try Self.validate(pid)
+        case .lsm(let hook):
+            try NameValidation.identifier(hook, what: "LSM hook name")
+        case .xdp(let interface, _), .trafficControl(let interface, _):
+            try NameValidation.interfaceName(interface)
+        case .cgroupProgram(let cgroup, _):
+            try NameValidation.cgroupPath(cgroup)
         }
     }
 

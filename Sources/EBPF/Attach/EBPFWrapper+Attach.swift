@@ -110,6 +110,16 @@ extension Session {
             return try makeUSDTAttachment(probe, fnName: function, pid: pid, module: module)
         case .perfEvent:
             return try makePerfEventAttachment(module: module, point: point, fnName: function)
+        case .watchpoint:
+            return try makeWatchpointAttachment(module: module, point: point, fnName: function)
+        case .lsm:
+            return try makeLSMAttachment(module: module, point: point, fnName: function)
+        case .xdp:
+            return try makeXDPAttachment(module: module, point: point, fnName: function)
+        case .trafficControl:
+            return try makeTrafficControlAttachment(module: module, point: point, fnName: function)
+        case .cgroupProgram:
+            return try makeCgroupProgramAttachment(module: module, point: point, fnName: function)
         }
     }
 }

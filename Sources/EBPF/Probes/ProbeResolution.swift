@@ -93,13 +93,19 @@ extension Session {
             let returnValue = KernelParameter.signature(of: function, dereferencing: false)?.returnValue
             return (ResolvedPoint(point: point, arguments: .kernelReturn(returnValue: returnValue)), nil)
 
-        case .perfEvent:
+        case .perfEvent, .watchpoint:
             return (ResolvedPoint(point: point, arguments: .sample), nil)
 
         case .kprobe, .rawTracepoint:
             throw EBPFError(
                 .notSupported,
                 "the library does not generate programs for \(point) yet; write the program in C and attach it with attach(function:to:)"
+            )
+
+        case .lsm, .xdp, .trafficControl, .cgroupProgram:
+            throw EBPFError(
+                .notSupported,
+                "\(point) runs a program whose return value decides (a verdict), not one that records events: write it in C and attach it with attach(function:to:)"
             )
         }
     }

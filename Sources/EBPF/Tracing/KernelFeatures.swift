@@ -101,4 +101,34 @@ public enum KernelFeatures {
             "cannot attach \(kind) to '\(function)': this kernel refuses tracing programs (\(reason)); attach a kprobe (attachKprobe) or a tracepoint instead"
         )
     }
+
+    /// Why LSM programs cannot run here; nil when they can.
+    static let lsmRefusal: String? = {
+        let active = "/sys/kernel/security/lsm"
+        if let list = try? SystemFiles.readText(active) {
+            let modules = list.trimmingBlanks().split(separator: ",")
+            if !modules.contains("bpf") {
+                return
+                    "the BPF LSM is not active: \(active) lists \(modules.joined(separator: ",")); boot with lsm=\(modules.joined(separator: ",")),bpf"
+            }
+        }
+        guard let btf = try? BTF.kernel() else {
+            return "the kernel publishes no BTF (/sys/kernel/btf/vmlinux), which LSM programs are attached by"
+        }
+        guard let function = btf.function(named: "bpf_lsm_file_open") else {
+            return "the kernel's BTF has no bpf_lsm_file_open: it was built without CONFIG_BPF_LSM"
+        }
+        guard
+            let errno = BPFObjectCalls.probeLoad(
+                LibBCC.ProgramTypes.lsm, .init(attachType: AttachTypes.lsmMAC, btfID: function.id))
+        else { return nil }
+        return
+            "loading an LSM program on file_open that does nothing failed with \(errno == EPERM ? "EPERM" : "errno \(errno)") (\(String(cString: strerror(errno))))"
+    }()
+
+    /// Throws the exact reason when the kernel will not run LSM programs.
+    static func requireBPFLSM(hook: String) throws(EBPFError) {
+        guard let reason = lsmRefusal else { return }
+        throw EBPFError(.notSupported, "cannot attach to LSM hook '\(hook)': \(reason)")
+    }
 }

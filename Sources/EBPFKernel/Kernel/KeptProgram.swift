@@ -34,17 +34,20 @@ package final class KeptProgram: Sendable {
         try body(BorrowedDescriptor(lending: table.descriptor))
     }
 
-    /// As ``LibBCC/Module/loadFunction(_:programType:logLevel:log:tracing:)``.
+    /// As ``LibBCC/Module/loadFunction(_:programType:logLevel:log:target:)``.
     package func loadFunction(
         _ name: String, programType: Int32, logLevel: Int32, log: VerifierLogBuffer,
-        tracing: BPFObjectCalls.TracingTarget?
+        target: BPFObjectCalls.LoadTarget?
     ) throws(SystemCallFailure) -> FileDescriptor {
+        if BTFProgramNaming.needsBTF(name, programType: programType), target == nil {
+            throw SystemCallFailure(call: "bpf(BPF_PROG_LOAD)", errno: ENOENT)
+        }
         guard let instructions = object.instructions(of: name, mapDescriptors: maps.numbers) else {
             throw SystemCallFailure(call: "bpf(BPF_PROG_LOAD)", errno: ENOENT)
         }
         return try BPFObjectCalls.loadProgram(
             name, instructions: instructions, programType: programType, license: object.license,
             kernelVersion: object.kernelVersion, logLevel: logLevel, log: log,
-            tracing: programType == LibBCC.ProgramTypes.tracing ? tracing : nil)
+            target: target)
     }
 }

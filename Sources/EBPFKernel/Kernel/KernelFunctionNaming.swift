@@ -28,3 +28,37 @@ package enum KernelFunctionProbe {
         return function.isEmpty ? nil : (String(function), isExit)
     }
 }
+
+/// bcc's names for the programs loaded for a kernel function's BTF id, and that function:
+/// fentry and fexit (``KernelFunctionProbe``), `LSM_PROBE(hook, …)`'s `lsm__hook` (the
+/// kernel's `bpf_lsm_hook`), and `BPF_ITER(target)`'s `bpf_iter__target` (the kernel's
+/// `bpf_iter_target`).
+package enum BTFProgramNaming {
+    package static let lsmPrefix = "lsm__"
+    package static let iteratorPrefix = "bpf_iter__"
+
+    /// The kernel function whose BTF id a program named `name` of type `programType` is
+    /// loaded for, and the attach type it is loaded as; nil for a program loaded without.
+    package static func target(ofFunctionNamed name: String, programType: Int32) -> (
+        function: String, attachType: UInt32
+    )? {
+        switch programType {
+        case LibBCC.ProgramTypes.tracing:
+            if name.hasPrefix(iteratorPrefix), name.count > iteratorPrefix.count {
+                return ("bpf_iter_" + name.dropFirst(iteratorPrefix.count), AttachTypes.traceIterator)
+            }
+            guard let (function, isExit) = KernelFunctionProbe.target(ofFunctionNamed: name) else { return nil }
+            return (function, isExit ? AttachTypes.traceFexit : AttachTypes.traceFentry)
+        case LibBCC.ProgramTypes.lsm:
+            guard name.hasPrefix(lsmPrefix), name.count > lsmPrefix.count else { return nil }
+            return ("bpf_lsm_" + name.dropFirst(lsmPrefix.count), AttachTypes.lsmMAC)
+        default:
+            return nil
+        }
+    }
+
+    /// Whether the program loads only with a BTF id found for it.
+    package static func needsBTF(_ name: String, programType: Int32) -> Bool {
+        target(ofFunctionNamed: name, programType: programType) != nil
+    }
+}

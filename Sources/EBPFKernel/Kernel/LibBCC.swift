@@ -38,6 +38,13 @@ package enum LibBCC {
         package static let perfEvent = Int32(BPF_PROG_TYPE_PERF_EVENT.rawValue)
         package static let rawTracepoint = Int32(BPF_PROG_TYPE_RAW_TRACEPOINT.rawValue)
         package static let tracing = Int32(BPF_PROG_TYPE_TRACING.rawValue)
+        package static let socketFilter = Int32(BPF_PROG_TYPE_SOCKET_FILTER.rawValue)
+        package static let schedCLS = Int32(BPF_PROG_TYPE_SCHED_CLS.rawValue)
+        package static let xdp = Int32(BPF_PROG_TYPE_XDP.rawValue)
+        package static let cgroupSKB = Int32(BPF_PROG_TYPE_CGROUP_SKB.rawValue)
+        package static let cgroupSock = Int32(BPF_PROG_TYPE_CGROUP_SOCK.rawValue)
+        package static let cgroupSockAddr = Int32(BPF_PROG_TYPE_CGROUP_SOCK_ADDR.rawValue)
+        package static let lsm = Int32(BPF_PROG_TYPE_LSM.rawValue)
     }
 
     /// A compiled libbcc module (`ebpf::BPFModule *`), destroyed with this value; destroying
@@ -99,27 +106,27 @@ package enum LibBCC {
         /// with logging into `log` for most errors, but not E2BIG; with `logLevel` 1 the kernel
         /// writes its verifier log into `log` on the first attempt.
         ///
-        /// fentry and fexit programs (`kfunc__`/`kretfunc__` names) are loaded with bpf(2) by
-        /// their function's BTF id, as kept programs are, never by libbcc: from 0.28 its
-        /// `bcc_func_load` splits such a name at `__` into a module and a function and
+        /// A program with a `target` is loaded with bpf(2), as kept programs are, never by
+        /// libbcc: before 0.25 its `bcc_func_load` cannot say where a program attaches, and from
+        /// 0.28 it splits an fentry's `kfunc__` name at `__` into a module and a function and
         /// overflows a 64-byte buffer (aborting the process) where the function has no `__`.
-        /// `tracing` is the function's target, which the caller finds in BTF (nil where BTF
-        /// has no such function).
+        /// `target` is what the caller found (in BTF for a name of ``BTFProgramNaming``; nil
+        /// where BTF has no such function, which fails with ENOENT).
         package func loadFunction(
             _ name: String, programType: Int32, logLevel: Int32, log: VerifierLogBuffer,
-            tracing: BPFObjectCalls.TracingTarget?
+            target: BPFObjectCalls.LoadTarget?
         ) throws(SystemCallFailure) -> FileDescriptor {
             let license = bcc.bpf_module_license!(raw)
             let version = bcc.bpf_module_kern_version!(raw)
-            if programType == LibBCC.ProgramTypes.tracing, KernelFunctionProbe.target(ofFunctionNamed: name) != nil {
+            if target != nil || BTFProgramNaming.needsBTF(name, programType: programType) {
                 // ENOENT where BTF has no such function (or the module no license).
-                guard let license, let target = tracing else {
+                guard let license, let target else {
                     throw SystemCallFailure(call: "bpf(BPF_PROG_LOAD)", errno: ENOENT)
                 }
                 return try BPFObjectCalls.loadProgram(
                     name, instructions: instructionWords(name), programType: programType,
                     license: String(cString: license), kernelVersion: version, logLevel: logLevel, log: log,
-                    tracing: target)
+                    target: target)
             }
             let start = bcc.bpf_function_start!(raw, name)?.assumingMemoryBound(to: bpf_insn.self)
             let size = Int32(bcc.bpf_function_size!(raw, name))
@@ -232,10 +239,14 @@ package enum LibBCC {
             /// then the tracefs events libbcc made for kprobes or uprobes where the kernel
             /// has no probe PMU.
             case perfEvents(DescriptorGroup, kprobeEvents: [String], uprobeEvents: [String])
-            /// A BPF link (raw tracepoints, fentry, fexit): closing it detaches.
+            /// A BPF link (raw tracepoints, fentry, fexit, LSM, XDP, tcx, cgroups), or a raw
+            /// socket the library opened: closing it detaches.
             case link(FileDescriptor)
             /// An entry of a dispatcher's program array: emptied.
             case routeEntry(ProgramArrayRoute, key: UInt32)
+            /// A program attached to a cgroup with BPF_PROG_ATTACH, which outlives the
+            /// process: detached with BPF_PROG_DETACH.
+            case cgroupAttachment(program: FileDescriptor, cgroup: FileDescriptor, attachType: UInt32)
         }
 
         private let cleanup: Cleanup
@@ -252,6 +263,19 @@ package enum LibBCC {
             cleanup = .routeEntry(route, key: key)
         }
 
+        init(perfEventGroup events: consuming DescriptorGroup) {
+            cleanup = .perfEvents(events, kprobeEvents: [], uprobeEvents: [])
+        }
+
+        /// A link or raw socket: closing it detaches.
+        init(closing link: consuming FileDescriptor) {
+            cleanup = .link(link)
+        }
+
+        init(cgroupProgram program: consuming FileDescriptor, cgroup: consuming FileDescriptor, attachType: UInt32) {
+            cleanup = .cgroupAttachment(program: program, cgroup: cgroup, attachType: attachType)
+        }
+
         deinit {
             switch consume cleanup {
             case .perfEvents(let events, let kprobeEvents, let uprobeEvents):
@@ -262,6 +286,8 @@ package enum LibBCC {
                 link.close()
             case .routeEntry(let route, let key):
                 route.remove(key)
+            case .cgroupAttachment(let program, let cgroup, let attachType):
+                _ = cka_bpf_prog_attach(program.rawValue, cgroup.rawValue, attachType, 0, 1)
             }
         }
 

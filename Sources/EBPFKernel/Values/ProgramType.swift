@@ -15,6 +15,25 @@ public struct ProgramType: RawRepresentable, Hashable, Sendable, CustomStringCon
     /// fentry and fexit (`KFUNC_PROBE`, `KRETFUNC_PROBE`: the function's arguments as an
     /// array of u64, and its return value after them at exit).
     public static let tracing = ProgramType(rawValue: LibBCC.ProgramTypes.tracing)
+    /// Socket filters (`struct __sk_buff *skb`): the packets a socket receives; the return
+    /// value is how many bytes of each to keep (0 drops it).
+    public static let socketFilter = ProgramType(rawValue: LibBCC.ProgramTypes.socketFilter)
+    /// tc classifiers (`struct __sk_buff *skb`), run in direct-action mode: the return value
+    /// is the verdict (`TC_ACT_OK` 0, `TC_ACT_SHOT` 2).
+    public static let schedCLS = ProgramType(rawValue: LibBCC.ProgramTypes.schedCLS)
+    /// XDP (`struct xdp_md *ctx`): packets as the driver receives them, before the stack;
+    /// the return value is the verdict (`XDP_DROP` 1, `XDP_PASS` 2).
+    public static let xdp = ProgramType(rawValue: LibBCC.ProgramTypes.xdp)
+    /// A cgroup's packets in or out (`struct __sk_buff *skb`): 1 lets one through, 0 drops it.
+    public static let cgroupSKB = ProgramType(rawValue: LibBCC.ProgramTypes.cgroupSKB)
+    /// A cgroup's socket creation (`struct bpf_sock *sk`): 1 allows it, 0 refuses it (EPERM).
+    public static let cgroupSock = ProgramType(rawValue: LibBCC.ProgramTypes.cgroupSock)
+    /// A cgroup's connects, binds and sends to an address (`struct bpf_sock_addr *ctx`),
+    /// loaded for one of them: 1 allows it, 0 refuses it (EPERM).
+    public static let cgroupSockAddr = ProgramType(rawValue: LibBCC.ProgramTypes.cgroupSockAddr)
+    /// LSM hooks (`LSM_PROBE`, kernel 5.7 with the BPF LSM active): a nonzero return, a
+    /// negative errno, denies the operation.
+    public static let lsm = ProgramType(rawValue: LibBCC.ProgramTypes.lsm)
 
     public var description: String {
         switch self {
@@ -23,6 +42,13 @@ public struct ProgramType: RawRepresentable, Hashable, Sendable, CustomStringCon
         case .perfEvent: return "perf_event"
         case .rawTracepoint: return "raw_tracepoint"
         case .tracing: return "tracing"
+        case .socketFilter: return "socket_filter"
+        case .schedCLS: return "sched_cls"
+        case .xdp: return "xdp"
+        case .cgroupSKB: return "cgroup_skb"
+        case .cgroupSock: return "cgroup_sock"
+        case .cgroupSockAddr: return "cgroup_sock_addr"
+        case .lsm: return "lsm"
         default: return "program type \(rawValue)"
         }
     }

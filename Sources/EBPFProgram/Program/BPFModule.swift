@@ -46,19 +46,21 @@ package final class BPFModule: Sendable {
             }
         }
 
-        /// Loads `name` as `type`; a tracing program (fentry, fexit) for the kernel function
-        /// its name gives, found in the kernel's BTF.
+        /// Loads `name` as `type`, for `target` when given; else a tracing or LSM program
+        /// for the kernel function its name gives, found in the kernel's BTF
+        /// (``BTFProgramNaming``).
         package func loadFunction(
-            _ name: String, type: ProgramType, logLevel: Int32, log: VerifierLogBuffer
+            _ name: String, type: ProgramType, target: BPFObjectCalls.LoadTarget?, logLevel: Int32,
+            log: VerifierLogBuffer
         ) throws(SystemCallFailure) -> FileDescriptor {
-            let tracing = type == .tracing ? BPFObjectCalls.TracingTarget.named(name) : nil
+            let target = target ?? BPFObjectCalls.LoadTarget.named(name, programType: type.rawValue)
             switch self {
             case .compiled(let module):
                 return try module.loadFunction(
-                    name, programType: type.rawValue, logLevel: logLevel, log: log, tracing: tracing)
+                    name, programType: type.rawValue, logLevel: logLevel, log: log, target: target)
             case .kept(let program):
                 return try program.loadFunction(
-                    name, programType: type.rawValue, logLevel: logLevel, log: log, tracing: tracing)
+                    name, programType: type.rawValue, logLevel: logLevel, log: log, target: target)
             }
         }
     }
@@ -187,16 +189,18 @@ package final class BPFModule: Sendable {
         get throws(EBPFError) { try withContents { $0.catalog.tables.map(\.info.name) } }
     }
 
-    /// Loads `name` as a program of `type` (once per module and type, like bcc's
-    /// `load_func`) and runs `body` with its descriptor, lent for the call.
+    /// Loads `name` as a program of `type` (once per module, type and target, like bcc's
+    /// `load_func`), for `target` where the kernel wants told at load where the program
+    /// attaches, and runs `body` with its descriptor, lent for the call.
     ///
     /// - Throws: ``EBPFError/Code/functionNotFound``, or ``EBPFError/Code/loadFailed`` with
     ///   the verifier log; what `body` throws.
     package func withFunction<T: ~Copyable>(
-        _ name: String, type: ProgramType, _ body: (borrowing BorrowedDescriptor) throws(EBPFError) -> T
+        _ name: String, type: ProgramType, target: BPFObjectCalls.LoadTarget? = nil,
+        _ body: (borrowing BorrowedDescriptor) throws(EBPFError) -> T
     ) throws(EBPFError) -> T {
         try NameValidation.identifier(name, what: "function name")
-        let key = "\(type.rawValue):\(name)"
+        let key = "\(type.rawValue):\(target.map { "\($0.attachType).\($0.btfID)" } ?? "-"):\(name)"
         return try withContents { (contents) throws(EBPFError) -> T in
             if let loaded = contents.loaded[key] { return try loaded.descriptor.lend(body) }
             guard contents.catalog.functionNames.contains(name) else {
@@ -207,13 +211,14 @@ package final class BPFModule: Sendable {
                 )
             }
             let log = contents.verifierLog()
-            let loaded = LoadedProgram(try Self.load(contents.module, name, type: type, log: log))
+            let loaded = LoadedProgram(
+                try Self.load(contents.module, name, type: type, target: target, log: log))
             contents.loaded[key] = loaded
             return try loaded.descriptor.lend(body)
         }
     }
 
-    /// Loads function `name` as a `type` program now, so a later ``withFunction(_:type:_:)``
+    /// Loads function `name` as a `type` program now, so a later ``withFunction(_:type:target:_:)``
     /// finds it loaded.
     package func preload(_ name: String, type: ProgramType) throws(EBPFError) {
         try withFunction(name, type: type) { _ in }
@@ -221,14 +226,16 @@ package final class BPFModule: Sendable {
 
     /// Loads a function, retrying for the verifier log where libbcc gave up without one.
     private static func load(
-        _ module: borrowing Source, _ name: String, type: ProgramType, log: VerifierLogBuffer
+        _ module: borrowing Source, _ name: String, type: ProgramType, target: BPFObjectCalls.LoadTarget?,
+        log: VerifierLogBuffer
     ) throws(EBPFError) -> FileDescriptor {
         log.clear()
         /// One load; what libbcc printed meanwhile goes into `hints`.
         func attempt(logLevel: Int32, hints: inout OutputCapture.Output) -> Result<FileDescriptor, SystemCallFailure> {
             func load() -> Result<FileDescriptor, SystemCallFailure> {
                 Result { () throws(SystemCallFailure) in
-                    try module.loadFunction(name, type: type, logLevel: logLevel, log: log)
+                    try module.loadFunction(
+                        name, type: type, target: target, logLevel: logLevel, log: log)
                 }
             }
             // A kept program's load is bpf(2) alone: it prints nothing and waits for no compile.

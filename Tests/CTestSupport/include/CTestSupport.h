@@ -17,6 +17,10 @@ pid_t cts_spawn_with_pid(pid_t pid, const char *path, char *const argv[]);
 /// Returns 0, or -1 with errno set.
 int cts_set_thread_name(const char *name);
 
+/// Moves the calling thread into a new network namespace (unshare(CLONE_NEWNET)) and
+/// returns a descriptor of it (close-on-exec), or -1 with errno set.
+int cts_enter_new_network_namespace(void);
+
 /// getppid as a 32-bit process calls it (`int $0x80`, number 64), from this 64-bit one:
 /// what the syscall tracepoints skip. Returns the parent's pid (-1 off x86-64).
 long cts_ia32_getppid(void);

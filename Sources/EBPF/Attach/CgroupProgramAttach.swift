@@ -1,0 +1,41 @@
+import EBPFKernel
+import EBPFProgram
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Session {
+    /// Loads `fnName` of `module` for the point's cgroup hook and links it to the cgroup;
+    /// the caller tracks the attachment.
+    func makeCgroupProgramAttachment(module: BPFModule, point: AttachPoint, fnName: String) throws(EBPFError)
+        -> Attachment
+    {
+        guard case .cgroupProgram(let path, let hook) = point.location else {
+            preconditionFailure("\(point) is not a cgroup program")
+        }
+        let directory = try Self.cgroupDirectory(path)
+        return try module.withFunction(
+            fnName, type: hook.programType, target: BPFObjectCalls.LoadTarget(attachType: hook.attachType)
+        ) { (program) throws(EBPFError) -> Attachment in
+            do throws(SystemCallFailure) {
+                let cgroup = try FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY)
+                let link = try LibBCC.Hook.cgroupLink(program: program, cgroup: cgroup, attachType: hook.attachType)
+                return Attachment(point: point, functionName: fnName, hook: link)
+            } catch {
+                let action = "could not attach '\(fnName)' to cgroup \(path) at \(hook.rawValue)"
+                if error.errno == EINVAL, !KernelFeatures.release(atLeast: 5, 7) {
+                    throw EBPFError(
+                        .notSupported, "\(action): cgroup links need Linux 5.7", call: error.call, errno: error.errno)
+                }
+                throw error.error(.attachFailed, action)
+            }
+        }
+    }
+
+    /// The directory of the cgroup at `path` (a directory of the cgroup2 mount, or a path
+    /// from the hierarchy's root).
+    static func cgroupDirectory(_ path: String) throws(EBPFError) -> String {
+        try Cgroup(path: path).directory()
+    }
+}
