@@ -140,6 +140,7 @@ mount -t tmpfs tmpfs $new/dev/shm
 mount -t tmpfs tmpfs $new/run
 mount -t debugfs debugfs $new/sys/kernel/debug
 mount -t tracefs tracefs $new/sys/kernel/tracing
+mount -t securityfs securityfs $new/sys/kernel/security
 mount -t bpf bpf $new/sys/fs/bpf 2>/dev/null
 # The unified cgroup hierarchy, as systemd mounts it on Debian 11 and later (the cgroup tests
 # make cgroups in it).
@@ -156,7 +157,11 @@ INIT
 # The init script, where the modules come from and the kernel image they belong to (its size
 # and time: an environment prepared again may bring a rebuilt kernel of the same release) are
 # the cache key: changing any rebuilds the initramfs.
-key=$(printf '%s\n%s\n%s' "$init_script" "$MODULES_ROOT" "$(stat -c '%s %Y' "$KERNEL_IMAGE")" | sha256sum | cut -c1-16)
+# The modules the guest loads at boot: for the host's root over 9p and the overlay, then
+# for the packet programs' tests (veth pairs, tc's clsact qdisc and bpf classifier).
+initramfs_modules="virtio_pci 9pnet_virtio 9p overlay veth sch_ingress cls_bpf"
+key=$(printf '%s\n%s\n%s\n%s' "$init_script" "$MODULES_ROOT" "$(stat -c '%s %Y' "$KERNEL_IMAGE")" "$initramfs_modules" |
+    sha256sum | cut -c1-16)
 
 prepare() {
     local work=$cache/tmp
@@ -168,7 +173,7 @@ prepare() {
     # The modules that mount the host over 9p and the overlay, in dependency order,
     # uncompressed (busybox's insmod reads them as they are; trixie's are .ko.xz).
     local module
-    for module in virtio_pci 9pnet_virtio 9p overlay; do
+    for module in $initramfs_modules; do
         modprobe -d "$MODULES_ROOT" -S "$release" --show-depends "$module" | awk '$1 == "insmod" { print $2 }'
     done | awk '!seen[$0]++' | while read -r path; do
         name=$(basename "$path")
@@ -248,13 +253,16 @@ say "booting Debian's $release ($environment) under qemu (software emulation) to
 # which runs both vCPUs on one host thread. EBPF_KERNEL_VM_TCG_THREAD=multi brings it back.
 # softlockup_panic: should a guest kernel still lock up, it panics, and the run fails at once
 # with the lockup on the console instead of waiting out the time-out.
+# lsm: the BPF LSM among the active ones, which Debian 11's kernel leaves out by default
+# (12's and 13's list it), so LSM programs run in every guest.
+guest_lsm=landlock,lockdown,yama,integrity,apparmor,bpf
 # In the background with `wait`, so that a signal to this script runs its traps at once.
 (
     set +e  # qemu's own status (124: the time-out) is recorded, not fatal here
     timeout --kill-after=10 "${EBPF_KERNEL_VM_TIMEOUT:-4800}" qemu-system-x86_64 \
         -accel "tcg,thread=${EBPF_KERNEL_VM_TCG_THREAD:-single}" -cpu max -smp 2 -m "${EBPF_KERNEL_VM_MEMORY:-6144}" \
         -kernel "$KERNEL_IMAGE" -initrd "$cache/initramfs.cpio.gz" \
-        -append "console=ttyS0 quiet loglevel=3 panic=-1 softlockup_panic=1 kernel_vm.job=$jobdir/job.sh kernel_vm.token=$token" \
+        -append "console=ttyS0 quiet loglevel=3 panic=-1 softlockup_panic=1 lsm=$guest_lsm kernel_vm.job=$jobdir/job.sh kernel_vm.token=$token" \
         -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
         -nic none -no-reboot -display none -monitor none -serial stdio -pidfile "$jobdir/qemu.pid" < /dev/null \
         | sed -u 's/\r$//' | tee "$log" | grep --line-buffered -av "^KERNEL_VM_STATUS_$token="

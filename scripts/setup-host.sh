@@ -12,7 +12,7 @@
 #     certificates its TLS test makes) with apt;
 #   - makes kernel headers available at /lib/modules/$(uname -r)/build, installing the
 #     distribution's headers and linking them when this kernel has no package of its own;
-#   - mounts tracefs and debugfs when they are not mounted.
+#   - mounts tracefs, debugfs and securityfs (the active LSMs) when they are not mounted.
 set -euo pipefail
 
 say() { printf 'setup-host: %s\n' "$*"; }
@@ -75,4 +75,5 @@ mount_if_needed() { # type, mount point
 }
 mount_if_needed debugfs /sys/kernel/debug
 mount_if_needed tracefs /sys/kernel/tracing
+mount_if_needed securityfs /sys/kernel/security
 say "host ready (kernel $release)"

@@ -11,6 +11,12 @@
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <linux/if_ether.h>
+#include <linux/netlink.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <net/if.h>
 #include <netpacket/packet.h>
 #include <stdint.h>
@@ -300,6 +306,106 @@ static inline int cka_attach_breakpoint(int program, uint64_t address, uint32_t 
         return -1;
     }
     return fd;
+}
+
+// tc through rtnetlink, for kernels before tcx (6.6): the clsact qdisc and a bpf classifier
+// in direct-action mode, as `tc filter add dev D egress bpf da fd N` makes them.
+
+/// A request to the kernel's routing netlink: a header, a tcmsg, attributes.
+struct cka_tc_request {
+    struct nlmsghdr header;
+    struct tcmsg tc;
+    char attributes[256];
+};
+
+static inline struct rtattr *cka_tc_attribute(struct cka_tc_request *request, uint16_t type, const void *data,
+                                              size_t length) {
+    struct rtattr *attribute = (struct rtattr *)((char *)request + NLMSG_ALIGN(request->header.nlmsg_len));
+    attribute->rta_type = type;
+    attribute->rta_len = (unsigned short)RTA_LENGTH(length);
+    if (length) memcpy(RTA_DATA(attribute), data, length);
+    request->header.nlmsg_len = NLMSG_ALIGN(request->header.nlmsg_len) + RTA_ALIGN(attribute->rta_len);
+    return attribute;
+}
+
+/// Sends `request` and waits for the kernel's acknowledgement. Returns 0, or -1 with errno
+/// set to the kernel's answer.
+static inline int cka_tc_send(struct cka_tc_request *request) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) return -1;
+    struct sockaddr_nl kernel;
+    memset(&kernel, 0, sizeof(kernel));
+    kernel.nl_family = AF_NETLINK;
+    request->header.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+    request->header.nlmsg_seq = 1;
+    if (sendto(fd, request, request->header.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    char buffer[4096];
+    for (;;) {
+        ssize_t length = recv(fd, buffer, sizeof(buffer), 0);
+        if (length < 0) {
+            if (errno == EINTR) continue;
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        for (struct nlmsghdr *header = (struct nlmsghdr *)buffer; NLMSG_OK(header, (size_t)length);
+             header = NLMSG_NEXT(header, length)) {
+            if (header->nlmsg_type != NLMSG_ERROR) continue;
+            int answer = ((struct nlmsgerr *)NLMSG_DATA(header))->error;
+            close(fd);
+            if (answer == 0) return 0;
+            errno = -answer;
+            return -1;
+        }
+    }
+}
+
+static inline void cka_tc_start(struct cka_tc_request *request, uint16_t type, uint16_t flags, int interface) {
+    memset(request, 0, sizeof(*request));
+    request->header.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg));
+    request->header.nlmsg_type = type;
+    request->header.nlmsg_flags = flags;
+    request->tc.tcm_family = AF_UNSPEC;
+    request->tc.tcm_ifindex = interface;
+}
+
+/// Adds (`add` 1, failing with EEXIST when there is one) or deletes the clsact qdisc of
+/// interface `interface`. Returns 0, or -1 with errno set.
+static inline int cka_tc_clsact(int interface, int add) {
+    struct cka_tc_request request;
+    cka_tc_start(&request, add ? RTM_NEWQDISC : RTM_DELQDISC, add ? NLM_F_CREATE | NLM_F_EXCL : 0, interface);
+    request.tc.tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
+    request.tc.tcm_parent = TC_H_CLSACT;
+    cka_tc_attribute(&request, TCA_KIND, "clsact", sizeof("clsact"));
+    return cka_tc_send(&request);
+}
+
+/// Adds (`add` 1, with program `program` named `name`; EEXIST when the priority is taken)
+/// or deletes the bpf classifier with handle 1 at `priority` on interface `interface`'s
+/// ingress or egress (`egress` 1). Returns 0, or -1 with errno set.
+static inline int cka_tc_filter(int interface, int egress, uint32_t priority, int program, const char *name,
+                                int add) {
+    struct cka_tc_request request;
+    cka_tc_start(&request, add ? RTM_NEWTFILTER : RTM_DELTFILTER, add ? NLM_F_CREATE | NLM_F_EXCL : 0, interface);
+    request.tc.tcm_parent = TC_H_MAKE(TC_H_CLSACT, egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS);
+    request.tc.tcm_handle = 1;
+    request.tc.tcm_info = TC_H_MAKE(priority << 16, htons(ETH_P_ALL));
+    cka_tc_attribute(&request, TCA_KIND, "bpf", sizeof("bpf"));
+    if (add) {
+        struct rtattr *options = cka_tc_attribute(&request, TCA_OPTIONS, NULL, 0);
+        uint32_t fd = (uint32_t)program, flags = TCA_BPF_FLAG_ACT_DIRECT;
+        cka_tc_attribute(&request, TCA_BPF_FD, &fd, sizeof(fd));
+        cka_tc_attribute(&request, TCA_BPF_NAME, name, strnlen(name, 64) + 1);
+        cka_tc_attribute(&request, TCA_BPF_FLAGS, &flags, sizeof(flags));
+        options->rta_len = (unsigned short)((char *)&request + request.header.nlmsg_len - (char *)options);
+    }
+    return cka_tc_send(&request);
 }
 
 #endif

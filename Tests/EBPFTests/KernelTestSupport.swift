@@ -250,15 +250,21 @@ func spawnAndWait(_ arguments: [String], environment: [String]) -> pid_t {
     return child
 }
 
+/// The IPv4 socket address `address`:`port`.
+func ipv4Address(_ address: String, port: UInt16) -> sockaddr_in {
+    var result = sockaddr_in()
+    result.sin_family = sa_family_t(AF_INET)
+    result.sin_port = port.bigEndian
+    result.sin_addr.s_addr = inet_addr(address)
+    return result
+}
+
 /// Binds a fresh IPv4 TCP socket to 127.0.0.1:`port` and returns its fd (closed by the
 /// caller), so a test can assert the fd and port a probe saw.
 func bindLoopbackSocket(port: UInt16 = 0) -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     precondition(fd >= 0, "socket() failed: \(errno)")
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = port.bigEndian
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var address = ipv4Address("127.0.0.1", port: port)
     let rc = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))

@@ -1,10 +1,13 @@
-import EBPF
+@_spi(Generator) @testable import EBPF
 import Foundation
 import XCTest
 
 /// Packet programs on the test's own veth pair (``VethPair``): XDP, tc, socket filters.
 /// Every packet is one the test sends, between the pair's two addresses.
 final class NetworkProgramTests: XCTestCase {
+    static let childRole = "EBPF_TEST_LINKS_CHILD"
+    static let childTest = "EBPFTests.NetworkProgramTests/testLinksVanishWithAKilledProcessAndRtnetlinkClassifiersStay"
+
     /// Counts UDP datagrams to COUNTED_PORT (slot 0), and counts and drops those to
     /// DROPPED_PORT (slot 1).
     static let xdpCounter = """
@@ -113,31 +116,46 @@ final class NetworkProgramTests: XCTestCase {
         }
     }
 
+    /// Through a tcx link where the kernel has tcx (6.6), and through rtnetlink (clsact and a
+    /// bpf classifier) everywhere.
     func testTCCountsEgressBytesToAPortExactly() throws {
         try requireKernel()
         let veth = try VethPair()
         defer { veth.close() }
         let port: UInt16 = 40_003
-        let b = try EBPFWrapper(text: Self.egressCounter, cflags: ["-DPORT=\(port)"])
-        defer { b.close() }
         let receiver = veth.peer.run { VethPair.udpSocket(address: veth.peerAddress, port: port) }
         let sender = VethPair.udpSocket(address: veth.hostAddress)
         defer { [receiver, sender].forEach { _ = close($0) } }
-        let egress = try b.table("egress", key: UInt32.self, value: UInt64.self)
+        defer { KernelFeatures.rtnetlinkClassifiersForTesting.store(false, ordering: .relaxed) }
+        for rtnetlink in KernelFeatures.hasTCX ? [false, true] : [true] {
+            KernelFeatures.rtnetlinkClassifiersForTesting.store(rtnetlink, ordering: .relaxed)
+            let b = try EBPFWrapper(text: Self.egressCounter, cflags: ["-DPORT=\(port)"])
+            defer { b.close() }
+            let egress = try b.table("egress", key: UInt32.self, value: UInt64.self)
+            let attachment = try b.attach(function: "on_egress", to: .trafficControl(veth.hostInterface, .egress))
+            XCTAssertEqual(attachment.point.description, "tc:\(veth.hostInterface):egress")
+            XCTAssertEqual(try Self.trafficControl("qdisc", veth.hostInterface).contains("clsact"), rtnetlink)
+            let payload = [UInt8](repeating: 0x61, count: 100)
+            VethPair.send(10, payload, from: sender, to: veth.peerAddress, port: port)
+            VethPair.send(3, payload, from: sender, to: veth.peerAddress, port: port + 1)
+            XCTAssertEqual(VethPair.receive(10, from: receiver).count, 10)
+            // Each: a 14-byte Ethernet header, a 20-byte IPv4 header, an 8-byte UDP header, the payload.
+            XCTAssertEqual(try Self.values(egress), [10 * (14 + 20 + 8 + 100), 10], "rtnetlink: \(rtnetlink)")
 
-        let attachment = try b.attach(function: "on_egress", to: .trafficControl(veth.hostInterface, .egress))
-        XCTAssertEqual(attachment.point.description, "tc:\(veth.hostInterface):egress")
-        let payload = [UInt8](repeating: 0x61, count: 100)
-        VethPair.send(10, payload, from: sender, to: veth.peerAddress, port: port)
-        VethPair.send(3, payload, from: sender, to: veth.peerAddress, port: port + 1)
-        XCTAssertEqual(veth.peer.run { VethPair.receive(10, from: receiver) }.count, 10)
-        // Each: a 14-byte Ethernet header, a 20-byte IPv4 header, an 8-byte UDP header, the payload.
-        XCTAssertEqual(try Self.values(egress), [10 * (14 + 20 + 8 + 100), 10])
+            attachment.detach()
+            VethPair.send(4, payload, from: sender, to: veth.peerAddress, port: port)
+            XCTAssertEqual(VethPair.receive(4, from: receiver).count, 4)
+            XCTAssertEqual(try Self.values(egress), [10 * 142, 10], "a detached classifier still counted")
+            // The clsact qdisc the library added went with its last classifier.
+            XCTAssertEqual(try Self.trafficControl("qdisc", veth.hostInterface).contains("clsact"), false)
+        }
+    }
 
-        attachment.detach()
-        VethPair.send(4, payload, from: sender, to: veth.peerAddress, port: port)
-        XCTAssertEqual(veth.peer.run { VethPair.receive(4, from: receiver) }.count, 4)
-        XCTAssertEqual(try Self.values(egress), [10 * 142, 10], "a detached classifier still counted")
+    /// What `tc QDISC-OR-FILTER show dev INTERFACE` prints.
+    static func trafficControl(_ object: String, _ interface: String, _ arguments: String...) throws -> String {
+        let (status, output) = try runToCompletion("/usr/sbin/tc", [object, "show", "dev", interface] + arguments)
+        XCTAssertEqual(status, .exited(0), output)
+        return output
     }
 
     func testSocketFiltersDeliverExactlyTheTestsPackets() throws {
@@ -186,6 +204,72 @@ final class NetworkProgramTests: XCTestCase {
         VethPair.send(1, Array("D4".utf8), from: peerSender, to: veth.hostAddress, port: port)
         XCTAssertEqual(VethPair.receive(1, from: receiver).map { String(decoding: $0, as: UTF8.self) }, ["D4"])
         XCTAssertNotEqual(fcntl(receiver, F_GETFD), -1, "closing the filter closed the test's socket")
+    }
+
+    /// XDP, tcx and cgroup programs are attached through BPF links, which the kernel takes
+    /// down with the last descriptor: a process killed with SIGKILL leaves none of them. A
+    /// classifier attached through rtnetlink (before tcx) is not a link: it stays, running,
+    /// until deleted.
+    func testLinksVanishWithAKilledProcessAndRtnetlinkClassifiersStay() throws {
+        if let role = ProcessInfo.processInfo.environment[Self.childRole] { try Self.attachAndWait(role) }
+        try requireKernel()
+        for rtnetlink in KernelFeatures.hasTCX ? [false, true] : [true] {
+            try killAttachedChild(tcThroughRtnetlink: rtnetlink)
+        }
+    }
+
+    func killAttachedChild(tcThroughRtnetlink rtnetlink: Bool) throws {
+        let veth = try VethPair()
+        defer { veth.close() }
+        let cgroup = TestCgroup(mount: try Cgroup.mountPoint(), name: "ebpf-links-\(getpid())")
+        try cgroup.make()
+        defer { cgroup.remove() }
+        let dropped: UInt16 = 40_005
+        let receiver = VethPair.udpSocket(address: veth.hostAddress, port: dropped)
+        let sender = veth.peer.run { VethPair.udpSocket(address: veth.peerAddress) }
+        defer { [receiver, sender].forEach { _ = close($0) } }
+        let child = try ChildProcess(
+            try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), [Self.childTest],
+            environment: [Self.childRole: "\(veth.hostInterface):\(cgroup.relative):\(dropped):\(rtnetlink)"],
+            mergeOutput: true)
+        defer {
+            child.signal(SIGKILL)
+            _ = child.wait()
+        }
+        XCTAssertTrue(child.waitForOutput("ATTACHED", timeout: childReadyTimeout), child.standardOutput)
+        let links = BPFTool.ids("link", heldBy: child.pid)
+        XCTAssertEqual(links.count, rtnetlink ? 2 : 3, "XDP, cgroup and tcx links: \(child.standardOutput)")
+        XCTAssertEqual(try Self.trafficControl("filter", veth.hostInterface, "egress").contains("on_egress"), rtnetlink)
+        // Attached: the child's XDP program drops these.
+        VethPair.send(3, [1], from: sender, to: veth.hostAddress, port: dropped)
+
+        child.signal(SIGKILL)
+        XCTAssertEqual(child.wait(), .signaled(SIGKILL))
+        XCTAssertTrue(
+            waitUntil { ((try? BPFTool.ids("link")) ?? links).isDisjoint(with: links) },
+            "every link of the killed process is gone")
+        XCTAssertEqual(VethPair.drain(receiver), 0, "XDP let a datagram through while attached")
+        VethPair.send(3, [2], from: sender, to: veth.hostAddress, port: dropped)
+        XCTAssertEqual(VethPair.receive(3, from: receiver), [[2], [2], [2]], "the killed process's XDP still drops")
+        // The rtnetlink classifier outlived its process (the pair's deletion takes it).
+        XCTAssertEqual(try Self.trafficControl("filter", veth.hostInterface, "egress").contains("on_egress"), rtnetlink)
+    }
+
+    /// The child's role: attach XDP (dropping datagrams to the port), a tc classifier (through
+    /// rtnetlink when told) and a cgroup program, say so, and wait to be killed.
+    static func attachAndWait(_ role: String) throws -> Never {
+        let parts = role.split(separator: ":").map(String.init)
+        KernelFeatures.rtnetlinkClassifiersForTesting.store(parts[3] == "true", ordering: .relaxed)
+        let xdp = try EBPFWrapper(text: xdpCounter, cflags: ["-DCOUNTED_PORT=1", "-DDROPPED_PORT=\(parts[2])"])
+        try xdp.attach(function: "on_packet", to: .xdp(parts[0]))
+        let tc = try EBPFWrapper(text: egressCounter, cflags: ["-DPORT=1"])
+        try tc.attach(function: "on_egress", to: .trafficControl(parts[0], .egress))
+        let cgroup = try EBPFWrapper(text: CgroupProgramTests.refuseConnect, cflags: ["-DREFUSED_PORT=1"])
+        try cgroup.attach(function: "refuse_port", to: .cgroup(parts[1], .connect4))
+        print("ATTACHED")
+        fflush(nil)
+        sleep(300)
+        exit(1)
     }
 
     /// An array's values in index order.

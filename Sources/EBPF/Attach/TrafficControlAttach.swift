@@ -7,7 +7,10 @@ import Glibc
 
 extension Session {
     /// Loads `fnName` of `module` as a tc classifier and attaches it to the point's
-    /// interface and direction through a tcx link (Linux 6.6); the caller tracks it.
+    /// interface and direction: through a tcx link from Linux 6.6 (gone with the process at
+    /// the latest), before through rtnetlink as a direct-action bpf classifier under the
+    /// clsact qdisc (added if missing, and deleted with the last classifier when the library
+    /// added it), which stays after the process exits until detached. The caller tracks it.
     func makeTrafficControlAttachment(module: BPFModule, point: AttachPoint, fnName: String) throws(EBPFError)
         -> Attachment
     {
@@ -15,19 +18,20 @@ extension Session {
             preconditionFailure("\(point) is not tc")
         }
         let index = try Self.interfaceIndex(interface)
-        let attachType = direction == .ingress ? AttachTypes.tcxIngress : AttachTypes.tcxEgress
+        let egress = direction == .egress
         return try module.withFunction(fnName, type: .schedCLS) { (program) throws(EBPFError) -> Attachment in
             do throws(SystemCallFailure) {
-                let hook = try LibBCC.Hook.interfaceLink(
-                    program: program, interfaceIndex: index, attachType: attachType)
+                let hook =
+                    KernelFeatures.hasTCX
+                    ? try LibBCC.Hook.interfaceLink(
+                        program: program, interfaceIndex: index,
+                        attachType: egress ? AttachTypes.tcxEgress : AttachTypes.tcxIngress)
+                    : try TrafficControlCalls.attachClassifier(
+                        program: program, name: fnName, interfaceIndex: index, egress: egress)
                 return Attachment(point: point, functionName: fnName, hook: hook)
             } catch {
-                let action = "could not attach '\(fnName)' to \(interface)'s tc \(direction.rawValue)"
-                if error.errno == EINVAL, !KernelFeatures.release(atLeast: 6, 6) {
-                    throw EBPFError(
-                        .notSupported, "\(action): tcx links need Linux 6.6", call: error.call, errno: error.errno)
-                }
-                throw error.error(.attachFailed, action)
+                throw error.error(
+                    .attachFailed, "could not attach '\(fnName)' to \(interface)'s tc \(direction.rawValue)")
             }
         }
     }

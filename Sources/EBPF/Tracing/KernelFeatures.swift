@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -101,6 +102,12 @@ public enum KernelFeatures {
             "cannot attach \(kind) to '\(function)': this kernel refuses tracing programs (\(reason)); attach a kprobe (attachKprobe) or a tracepoint instead"
         )
     }
+
+    /// Whether tc classifiers attach through tcx links (Linux 6.6), rather than rtnetlink.
+    static var hasTCX: Bool { release(atLeast: 6, 6) && !rtnetlinkClassifiersForTesting.load(ordering: .relaxed) }
+
+    /// Makes tc classifiers attach through rtnetlink on any kernel (for tests).
+    static let rtnetlinkClassifiersForTesting = Atomic<Bool>(false)
 
     /// Why LSM programs cannot run here; nil when they can.
     static let lsmRefusal: String? = {

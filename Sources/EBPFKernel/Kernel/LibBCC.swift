@@ -247,6 +247,8 @@ package enum LibBCC {
             /// A program attached to a cgroup with BPF_PROG_ATTACH, which outlives the
             /// process: detached with BPF_PROG_DETACH.
             case cgroupAttachment(program: FileDescriptor, cgroup: FileDescriptor, attachType: UInt32)
+            /// A tc classifier added through rtnetlink: deleted (``TrafficControlCalls``).
+            case classifier(interfaceIndex: UInt32, egress: Bool, priority: UInt32)
         }
 
         private let cleanup: Cleanup
@@ -272,6 +274,10 @@ package enum LibBCC {
             cleanup = .link(link)
         }
 
+        init(classifier interfaceIndex: UInt32, egress: Bool, priority: UInt32) {
+            cleanup = .classifier(interfaceIndex: interfaceIndex, egress: egress, priority: priority)
+        }
+
         init(cgroupProgram program: consuming FileDescriptor, cgroup: consuming FileDescriptor, attachType: UInt32) {
             cleanup = .cgroupAttachment(program: program, cgroup: cgroup, attachType: attachType)
         }
@@ -288,6 +294,8 @@ package enum LibBCC {
                 route.remove(key)
             case .cgroupAttachment(let program, let cgroup, let attachType):
                 _ = cka_bpf_prog_attach(program.rawValue, cgroup.rawValue, attachType, 0, 1)
+            case .classifier(let interfaceIndex, let egress, let priority):
+                TrafficControlCalls.detachClassifier(interfaceIndex: interfaceIndex, egress: egress, priority: priority)
             }
         }
 

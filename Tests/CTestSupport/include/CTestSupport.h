@@ -21,6 +21,10 @@ int cts_set_thread_name(const char *name);
 /// returns a descriptor of it (close-on-exec), or -1 with errno set.
 int cts_enter_new_network_namespace(void);
 
+/// Stores `value` at `address` `count` times, each store an instruction of its own (a
+/// volatile store the compiler keeps): what a write watchpoint counts.
+void cts_store_repeatedly(volatile unsigned long long *address, unsigned long long value, int count);
+
 /// getppid as a 32-bit process calls it (`int $0x80`, number 64), from this 64-bit one:
 /// what the syscall tracepoints skip. Returns the parent's pid (-1 off x86-64).
 long cts_ia32_getppid(void);

@@ -82,7 +82,7 @@ final class VethPair {
         precondition(fd >= 0, "socket() failed: \(errno)")
         var timeout = timeval(tv_sec: Int(eventTimeout.components.seconds), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var bound = Self.address(address, port: port)
+        var bound = ipv4Address(address, port: port)
         let rc = withUnsafePointer(to: &bound) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -94,7 +94,7 @@ final class VethPair {
 
     /// Sends `count` datagrams of `payload` from `socket` to `address`:`port`.
     static func send(_ count: Int, _ payload: [UInt8], from socket: Int32, to address: String, port: UInt16) {
-        var destination = Self.address(address, port: port)
+        var destination = ipv4Address(address, port: port)
         for _ in 0..<count {
             let sent = withUnsafePointer(to: &destination) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { target in
@@ -127,14 +127,6 @@ final class VethPair {
             count += 1
         }
         return count
-    }
-
-    static func address(_ text: String, port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr(text)
-        return address
     }
 
     private static func run(_ arguments: String...) throws { try run(arguments) }
