@@ -15,6 +15,7 @@ final class Session: Sendable {
         var aggregations: [Aggregation] = []
         var loadedFunctions: [LoadedFunction] = []
         var packetSockets: [PacketSocket] = []
+        var iterators: [KernelIterator] = []
     }
 
     /// The program compiled from the `text:` given at init; nil for `EBPFWrapper()`.
@@ -157,11 +158,15 @@ final class Session: Sendable {
             return state.loadedFunctions
         }
         loadedFunctions.forEach { $0.close() }
-        let packetSockets = state.withLock { state in
-            defer { state.packetSockets.removeAll() }
-            return state.packetSockets
+        let (packetSockets, iterators) = state.withLock { state in
+            defer {
+                state.packetSockets.removeAll()
+                state.iterators.removeAll()
+            }
+            return (state.packetSockets, state.iterators)
         }
         packetSockets.forEach { $0.close() }
+        iterators.forEach { $0.close() }
         module?.close()
     }
 
@@ -207,6 +212,10 @@ final class Session: Sendable {
 
     func track(_ socket: PacketSocket) throws(EBPFError) -> PacketSocket {
         try track(socket, in: \.packetSockets, isLive: \.isOpen, while: "attaching a socket filter") { $0.close() }
+    }
+
+    func track(_ iterator: KernelIterator) throws(EBPFError) -> KernelIterator {
+        try track(iterator, in: \.iterators, isLive: \.isOpen, while: "opening an iterator") { $0.close() }
     }
 
     /// How many buffers are open (for tests).

@@ -28,6 +28,18 @@ public final class Attachment: Sendable, CustomStringConvertible {
     /// Whether the program still runs on the event.
     public var isAttached: Bool { attached.load(ordering: .acquiring) }
 
+    /// Runs `body` with the hook, under the lock.
+    ///
+    /// - Throws: ``EBPFError/Code/closed`` once detached, and what `body` throws.
+    func withHook<T>(_ body: (borrowing LibBCC.Hook) throws(EBPFError) -> T) throws(EBPFError) -> T {
+        try hook.withLock { (hook) throws(EBPFError) -> T in
+            switch hook {
+            case .some(let held): return try body(held)
+            case .none: throw EBPFError(.closed, "\(point) was detached; attach it again")
+            }
+        }
+    }
+
     /// Detaches the program from the event. Idempotent.
     public func detach() {
         attached.store(false, ordering: .releasing)

@@ -34,6 +34,14 @@ public final class LoadedFunction: Sendable, CustomStringConvertible {
             closed: EBPFError(.closed, "the loaded function '\(name)' was closed; load it again"), body)
     }
 
+    /// Runs `body` with the descriptor lent, for the library's own calls.
+    func withDescriptor<T>(_ body: (borrowing BorrowedDescriptor) throws(EBPFError) -> T) throws(EBPFError) -> T {
+        guard let held = descriptor.hold() else {
+            throw EBPFError(.closed, "the loaded function '\(name)' was closed; load it again")
+        }
+        return try held.owned.lend(body)
+    }
+
     /// Closes the handle's descriptor, at once or when a running ``withFileDescriptor(_:)``
     /// call returns (the program stays loaded while its wrapper or anything else holds it).
     /// Idempotent.

@@ -9,8 +9,22 @@ import EBPFProgram
 /// each rounded up to 8 bytes as the kernel lays them out.
 ///
 /// Every call reaches the map through its module, which throws ``EBPFError/Code/closed``
-/// once the wrapper was closed.
+/// once the wrapper was closed, or through a descriptor of its own for a map opened by pin
+/// or id.
 struct MapAccess: Sendable {
+    /// Where the map's descriptor comes from.
+    enum Source: Sendable {
+        case module(BPFModule)
+        /// A map opened by its pin or id: the descriptor closes with the last view.
+        case opened(OpenedMap)
+    }
+
+    /// A descriptor of a map this process opened by pin or id.
+    final class OpenedMap: Sendable {
+        let descriptor: FileDescriptor
+        init(_ descriptor: consuming FileDescriptor) { self.descriptor = descriptor }
+    }
+
     let name: String
     let type: TableType
     let keySize: Int
@@ -18,7 +32,7 @@ struct MapAccess: Sendable {
     let valueSize: Int
     let maxEntries: Int
     let possibleCPUs: Int
-    let module: BPFModule
+    let source: Source
 
     init(info: TableInfo, module: BPFModule) throws(EBPFError) {
         name = info.name
@@ -27,7 +41,18 @@ struct MapAccess: Sendable {
         valueSize = info.leafSize
         maxEntries = info.maxEntries
         possibleCPUs = try SystemFiles.possibleCPUCount()
-        self.module = module
+        source = .module(module)
+    }
+
+    /// A map opened by pin or id, as the kernel describes it.
+    init(opened descriptor: consuming FileDescriptor, info: ObjectPins.MapInfo) throws(EBPFError) {
+        name = info.name
+        type = TableType(rawValue: info.type)
+        keySize = info.keySize
+        valueSize = info.valueSize
+        maxEntries = info.maxEntries
+        possibleCPUs = try SystemFiles.possibleCPUCount()
+        source = .opened(OpenedMap(descriptor))
     }
 
     var isPerCPU: Bool { [.perCPUHash, .perCPUArray, .lruPerCPUHash].contains(type) }
@@ -40,16 +65,24 @@ struct MapAccess: Sendable {
 
     /// Runs `body` with the map's descriptor; a failed call becomes an error that says
     /// `action` (`"look up a key in"`), unless `absent` turns ENOENT into a value.
-    private func withMap<T>(
+    func withMap<T>(
         _ action: String, absent: T? = nil, _ body: (borrowing BorrowedDescriptor) throws(SystemCallFailure) -> T
     ) throws(EBPFError) -> T {
-        try module.withTable(name) { (map) throws(EBPFError) -> T in
+        try withDescriptor { (map) throws(EBPFError) -> T in
             do throws(SystemCallFailure) {
                 return try body(map)
             } catch {
                 if error.errno == ENOENT, let absent { return absent }
                 throw error.error(.systemCallFailed, "could not \(action) table '\(name)'")
             }
+        }
+    }
+
+    /// Runs `body` with the map's descriptor.
+    func withDescriptor<T>(_ body: (borrowing BorrowedDescriptor) throws(EBPFError) -> T) throws(EBPFError) -> T {
+        switch source {
+        case .module(let module): return try module.withTable(name, body)
+        case .opened(let map): return try map.descriptor.lend(body)
         }
     }
 

@@ -1,4 +1,5 @@
 internal import CBCC
+internal import CKernelABI
 
 #if canImport(Glibc)
 import Glibc
@@ -38,6 +39,23 @@ extension LibBCC {
             }
         }
 
+        /// Stores the object behind `descriptor` (a program for a program array, a socket for
+        /// an XSK map) in entry `index` of `map`: the map keeps the object, not the number.
+        package static func store(
+            _ descriptor: borrowing BorrowedDescriptor, in map: borrowing BorrowedDescriptor, index: UInt32
+        ) throws(SystemCallFailure) {
+            var key = index
+            var value = UInt32(bitPattern: descriptor.rawValue)
+            try update(map: map, key: &key, value: &value, flags: 0)
+        }
+
+        /// As ``store(_:in:index:)``, for a descriptor numbered `number` of the library's user.
+        package static func store(
+            descriptorNumbered number: Int32, in map: borrowing BorrowedDescriptor, index: UInt32
+        ) throws(SystemCallFailure) {
+            try store(BorrowedDescriptor(lending: number), in: map, index: index)
+        }
+
         package static func delete(map: borrowing BorrowedDescriptor, key: UnsafeMutableRawPointer)
             throws(SystemCallFailure)
         {
@@ -60,6 +78,29 @@ extension LibBCC {
             try SystemCall.check("bpf_get_next_key") {
                 key.map { LibBCC.runtime.bpf_get_next_key!(map.rawValue, $0, next) }
                     ?? LibBCC.runtime.bpf_get_first_key!(map.rawValue, next, keySize)
+            }
+        }
+
+        /// `BPF_MAP_UPDATE_BATCH` (with `values`) or `BPF_MAP_DELETE_BATCH` (without) of
+        /// `count` entries, keys of `keySize` bytes and values of `valueSize` laid end to end
+        /// in `keys` and `values`, in one system call (Linux 5.6), not through libbcc (whose
+        /// `bpf_update_batch` came in 0.26). `count` is set to how many were done, also when
+        /// it throws; an interrupted call goes on from there.
+        package static func batch(
+            map: borrowing BorrowedDescriptor, keys: UnsafeRawPointer, keySize: Int, values: UnsafeRawPointer?,
+            valueSize: Int, count: inout UInt32
+        ) throws(SystemCallFailure) {
+            let call = values == nil ? "bpf(BPF_MAP_DELETE_BATCH)" : "bpf(BPF_MAP_UPDATE_BATCH)"
+            let requested = count
+            var done: UInt32 = 0
+            defer { count = done }
+            try SystemCall.check(call) { () -> Int32 in
+                var left = requested - done
+                let result = cka_bpf_map_batch(
+                    map.rawValue, values == nil ? 1 : 0, keys + Int(done) * keySize,
+                    values.map { $0 + Int(done) * valueSize }, &left, 0)
+                done += left
+                return result
             }
         }
 

@@ -302,6 +302,18 @@ package enum LibBCC {
         /// Detaches now.
         package consuming func detach() {}
 
+        /// Pins the hook's link at `path` (a BPF filesystem's), which keeps the program
+        /// attached until the pin is removed; false for a hook that is not a link.
+        package func pin(at path: String) throws(SystemCallFailure) -> Bool {
+            switch cleanup {
+            case .link(let link):
+                try link.lend { (link) throws(SystemCallFailure) in try ObjectPins.pin(link, at: path) }
+                return true
+            default:
+                return false
+            }
+        }
+
         package static func tracepoint(
             program: borrowing BorrowedDescriptor, category: String, name: String
         ) throws(SystemCallFailure) -> Hook {

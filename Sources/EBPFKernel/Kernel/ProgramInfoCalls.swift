@@ -55,7 +55,8 @@ package enum ProgramInfoCalls {
         return text.split(separator: "\n").contains { $0.hasPrefix("prog_type:") }
     }
 
-    private static func info(of descriptor: borrowing FileDescriptor) -> Info? {
+    /// What the kernel says of the program behind `descriptor`; nil when it is not one.
+    package static func info(of descriptor: borrowing FileDescriptor) -> Info? {
         var (id, type, runTime, runCount): (UInt32, UInt32, UInt64, UInt64) = (0, 0, 0, 0)
         var name = [CChar](repeating: 0, count: 16)
         var tag = [UInt8](repeating: 0, count: 8)

@@ -18,6 +18,11 @@ package enum SystemFiles {
         return stat(path, &info) != 0 && (errno == EACCES || errno == EPERM)
     }
 
+    /// unlink(2).
+    package static func remove(_ path: String) throws(SystemCallFailure) {
+        try SystemCall.check("unlink") { unlink(path) }
+    }
+
     package static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

@@ -15,6 +15,12 @@ public struct TableType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let lruHash = TableType(rawValue: 9)
     public static let lruPerCPUHash = TableType(rawValue: 10)
     public static let lpmTrie = TableType(rawValue: 11)
+    /// Network interfaces for `bpf_redirect_map` from XDP (`BPF_DEVMAP`).
+    public static let deviceMap = TableType(rawValue: 14)
+    /// CPUs for `bpf_redirect_map` from XDP (`BPF_CPUMAP`).
+    public static let cpuMap = TableType(rawValue: 16)
+    /// AF_XDP sockets for `bpf_redirect_map` from XDP (`BPF_XSKMAP`).
+    public static let xskMap = TableType(rawValue: 17)
     public static let queue = TableType(rawValue: 22)
     public static let stack = TableType(rawValue: 23)
     public static let ringBuffer = TableType(rawValue: 27)
@@ -32,6 +38,9 @@ public struct TableType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .lruHash: return "LRU hash"
         case .lruPerCPUHash: return "LRU per-CPU hash"
         case .lpmTrie: return "LPM trie"
+        case .deviceMap: return "device map"
+        case .cpuMap: return "CPU map"
+        case .xskMap: return "XSK map"
         case .queue: return "queue"
         case .stack: return "stack"
         case .ringBuffer: return "ring buffer (BPF_RINGBUF_OUTPUT)"
