@@ -18,15 +18,8 @@ final class CgroupProgramTests: XCTestCase {
     func testConnect4RefusesAConnectOnlyInTheCgroup() throws {
         if let role = ProcessInfo.processInfo.environment[Self.childRole] { Self.runAsChild(role) }
         try requireKernel()
-        let listener = bindLoopbackSocket()
-        XCTAssertEqual(listen(listener, 8), 0)
+        let (listener, port) = Self.listen()
         defer { close(listener) }
-        var bound = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        let port = UInt16(bigEndian: bound.sin_port)
         let cgroup = TestCgroup(mount: try Cgroup.mountPoint(), name: "ebpf-connect-\(getpid())")
         try cgroup.make()
         defer { cgroup.remove() }
@@ -39,6 +32,47 @@ final class CgroupProgramTests: XCTestCase {
         XCTAssertEqual(Self.connect(port: port), 0, "the test, outside the cgroup, was refused")
         attachment.detach()
         XCTAssertEqual(try connectInCgroup(cgroup, port: port), "CONNECT errno=0")
+    }
+
+    /// bcc's `attach_func` flags: two programs attached with `BPF_F_ALLOW_MULTI` both run,
+    /// an exclusive one cannot join them, and detaching one leaves the other.
+    func testAttachModesFollowTheKernelsFlags() throws {
+        try requireKernel()
+        let (first, second) = (Self.listen(), Self.listen())
+        defer { [first.socket, second.socket].forEach { _ = close($0) } }
+        let cgroup = TestCgroup(mount: try Cgroup.mountPoint(), name: "ebpf-modes-\(getpid())")
+        try cgroup.make()
+        defer { cgroup.remove() }
+        let one = try EBPFWrapper(text: Self.refuseConnect, cflags: ["-DREFUSED_PORT=\(first.port)"])
+        let two = try EBPFWrapper(text: Self.refuseConnect, cflags: ["-DREFUSED_PORT=\(second.port)"])
+        defer { [one, two].forEach { $0.close() } }
+        let point = AttachPoint.cgroup(cgroup.relative, .connect4, mode: .multi)
+        XCTAssertEqual(point.description, "cgroup:connect4:\(cgroup.relative)?mode=multi")
+        let attachment = try one.attach(function: "refuse_port", to: point)
+        try two.attach(function: "refuse_port", to: point)
+        XCTAssertEqual(try connectInCgroup(cgroup, port: first.port), "CONNECT errno=\(EPERM)")
+        XCTAssertEqual(try connectInCgroup(cgroup, port: second.port), "CONNECT errno=\(EPERM)")
+        XCTAssertThrowsError(
+            try one.attach(function: "refuse_port", to: .cgroup(cgroup.relative, .connect4, mode: .exclusive))
+        ) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .attachFailed, "\(error)")
+            XCTAssertTrue("\(error)".contains("cannot join"), "\(error)")
+        }
+        attachment.detach()
+        XCTAssertEqual(try connectInCgroup(cgroup, port: first.port), "CONNECT errno=0")
+        XCTAssertEqual(try connectInCgroup(cgroup, port: second.port), "CONNECT errno=\(EPERM)")
+    }
+
+    /// A listening loopback socket and its port.
+    static func listen() -> (socket: Int32, port: UInt16) {
+        let listener = bindLoopbackSocket()
+        precondition(Glibc.listen(listener, 8) == 0)
+        var bound = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        return (listener, UInt16(bigEndian: bound.sin_port))
     }
 
     func testACgroupThatIsNotThereIsRefusedBeforeAnythingLoads() throws {

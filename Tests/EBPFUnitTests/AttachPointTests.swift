@@ -37,6 +37,7 @@ final class AttachPointTests: XCTestCase {
         (.trafficControl("eth0", .egress), "tc:eth0:egress"),
         (.cgroup("/system.slice/nginx.service", .connect4), "cgroup:connect4:/system.slice/nginx.service"),
         (.cgroup("/", .sockCreate), "cgroup:sock_create:/"),
+        (.cgroup("/x", .ingress, mode: .multi), "cgroup:ingress:/x?mode=multi"),
         (.cgroup("/sys/fs/cgroup/a:b", .ingress), "cgroup:ingress:/sys/fs/cgroup/a:b"),
     ]
 
@@ -234,6 +235,7 @@ final class AttachPointTests: XCTestCase {
             ("cgroup:connect4:relative", "cgroup path \"relative\" must start with /"),
             ("cgroup:connect4:/a/../b", "must start with / and name a cgroup without '.', '..'"),
             ("lsm:file_open?pid=1", "a lsm takes no options, not 'pid'"),
+            ("cgroup:connect4:/x?mode=many", "its mode 'many' is not one of link, multi, override, exclusive"),
         ]
         for (text, expected) in cases {
             let refusal = message { () throws(EBPFError) in try AttachPoint(parsing: text) }

@@ -16,7 +16,7 @@ import EBPFKernel
 /// | LSM hook | `lsm:file_open` |
 /// | XDP | `xdp:eth0`, `xdp:eth0?mode=generic` (modes `auto`, `generic`, `driver`, `offload`) |
 /// | tc | `tc:eth0:ingress`, `tc:eth0:egress` |
-/// | cgroup program | `cgroup:connect4:/system.slice/nginx.service` (hooks `ingress`, `egress`, `sock_create`, `bind4`, `bind6`, `connect4`, `connect6`, `sendmsg4`, `sendmsg6`) |
+/// | cgroup program | `cgroup:connect4:/system.slice/nginx.service`, `cgroup:ingress:/x?mode=multi` (modes `link`, `multi`, `override`, `exclusive`; hooks `ingress`, `egress`, `sock_create`, `bind4`, `bind6`, `connect4`, `connect6`, `sendmsg4`, `sendmsg6`) |
 ///
 /// `?pid=N` limits a uprobe, USDT probe, perf event or watchpoint to one process, `?cpu=N` a perf event to
 /// one CPU; options are separated by commas, and begin at the first `?` followed by
@@ -135,7 +135,14 @@ extension AttachPoint: CustomStringConvertible {
                     "a cgroup program's point is cgroup:HOOK:PATH, e.g. cgroup:connect4:/system.slice/nginx.service, the hooks being \(CgroupHook.allCases.map(\.rawValue).joined(separator: ", "))"
                 )
             }
-            self = .cgroup(String(rest[rest.index(after: colon)...]), hook)
+            let modeText = options["mode"] ?? "link"
+            guard let mode = CgroupAttachMode(rawValue: String(modeText)) else {
+                throw Self.malformed(
+                    text,
+                    "its mode '\(modeText)' is not one of \(CgroupAttachMode.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
+            }
+            self = .cgroup(String(rest[rest.index(after: colon)...]), hook, mode: mode)
         default:
             let cpu = try Self.number(options["cpu"], "cpu", in: text, as: Int32.self)
             self = try Self.perfEvent(prefix: prefix, rest, in: text, pid: pid, cpu: cpu)
@@ -187,7 +194,9 @@ extension AttachPoint: CustomStringConvertible {
             name = "xdp:\(interface)"
             if mode != .automatic { options.append("mode=\(mode.rawValue)") }
         case .trafficControl(let interface, let direction): name = "tc:\(interface):\(direction.rawValue)"
-        case .cgroupProgram(let cgroup, let hook): name = "cgroup:\(hook.rawValue):\(cgroup)"
+        case .cgroupProgram(let cgroup, let hook, let mode):
+            name = "cgroup:\(hook.rawValue):\(cgroup)"
+            if mode != .link { options.append("mode=\(mode.rawValue)") }
         }
         return withOptions && !options.isEmpty ? name + "?" + options.joined(separator: ",") : name
     }
@@ -211,7 +220,7 @@ extension AttachPoint: CustomStringConvertible {
     /// The `?` options each kind takes.
     private static let options: [Kind: Set<String>] = [
         .kretprobe: ["maxactive"], .uprobe: ["pid"], .uretprobe: ["pid"], .usdt: ["pid"], .perfEvent: ["pid", "cpu"],
-        .watchpoint: ["pid"], .xdp: ["mode"],
+        .watchpoint: ["pid"], .xdp: ["mode"], .cgroupProgram: ["mode"],
     ]
 
     /// Refuses options the kind does not take, then checks the names the point holds.

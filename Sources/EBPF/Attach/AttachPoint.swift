@@ -71,7 +71,7 @@ public struct AttachPoint: Sendable, Hashable {
         case lsm(String)
         case xdp(interface: String, mode: XDPMode)
         case trafficControl(interface: String, direction: TrafficDirection)
-        case cgroupProgram(cgroup: String, hook: CgroupHook)
+        case cgroupProgram(cgroup: String, hook: CgroupHook, mode: CgroupAttachMode)
     }
 
     let location: Location
@@ -198,10 +198,11 @@ public struct AttachPoint: Sendable, Hashable {
 
     /// A cgroup program on `hook` of the cgroup at `cgroup` (a directory of the cgroup2
     /// mount, or a path from the hierarchy's root as ``Cgroup/init(path:)`` takes it),
-    /// covering every process in it and its descendants, through a BPF link beside the
-    /// cgroup's other programs (kernel 5.7).
-    public static func cgroup(_ cgroup: String, _ hook: CgroupHook) -> AttachPoint {
-        AttachPoint(.cgroupProgram(cgroup: cgroup, hook: hook))
+    /// covering every process in it and its descendants: through a BPF link beside the
+    /// cgroup's other programs (kernel 5.7), or with `mode`'s attach flags, as bcc's
+    /// `attach_func(fn, cgroup_fd, attach_type, flags)`.
+    public static func cgroup(_ cgroup: String, _ hook: CgroupHook, mode: CgroupAttachMode = .link) -> AttachPoint {
+        AttachPoint(.cgroupProgram(cgroup: cgroup, hook: hook, mode: mode))
     }
 
     /// The kind of event.
@@ -235,7 +236,7 @@ public struct AttachPoint: Sendable, Hashable {
         case .lsm: return .lsm
         case .xdp: return .xdp
         case .trafficControl: return .schedCLS
-        case .cgroupProgram(_, let hook): return hook.programType
+        case .cgroupProgram(_, let hook, _): return hook.programType
         }
     }
 
@@ -349,7 +350,7 @@ public struct AttachPoint: Sendable, Hashable {
             try NameValidation.identifier(hook, what: "LSM hook name")
         case .xdp(let interface, _), .trafficControl(let interface, _):
             try NameValidation.interfaceName(interface)
-        case .cgroupProgram(let cgroup, _):
+        case .cgroupProgram(let cgroup, _, _):
             try NameValidation.cgroupPath(cgroup)
         }
     }

@@ -40,3 +40,29 @@ public enum CgroupHook: String, Hashable, Sendable, CaseIterable {
         }
     }
 }
+
+/// How a cgroup program is attached (``AttachPoint/cgroup(_:_:mode:)``).
+public enum CgroupAttachMode: String, Hashable, Sendable, CaseIterable {
+    /// Through a BPF link (kernel 5.7), beside the cgroup's other programs: detached with
+    /// the handle, the wrapper, or at the latest when the process exits.
+    case link
+    /// `BPF_PROG_ATTACH` with `BPF_F_ALLOW_MULTI`: beside other programs attached so, and
+    /// run after those of the cgroups above. Stays after the process exits, until detached.
+    case multi
+    /// `BPF_PROG_ATTACH` with `BPF_F_ALLOW_OVERRIDE`: a program of a cgroup below may
+    /// replace it there. Stays after the process exits, until detached.
+    case override
+    /// `BPF_PROG_ATTACH` without flags: the cgroup's only program at the hook, which no
+    /// cgroup below may override. Stays after the process exits, until detached.
+    case exclusive
+
+    /// The `BPF_F_ALLOW_*` flags; nil for a link.
+    var flags: UInt32? {
+        switch self {
+        case .link: return nil
+        case .multi: return 2
+        case .override: return 1
+        case .exclusive: return 0
+        }
+    }
+}

@@ -11,7 +11,7 @@ extension Session {
     func makeCgroupProgramAttachment(module: BPFModule, point: AttachPoint, fnName: String) throws(EBPFError)
         -> Attachment
     {
-        guard case .cgroupProgram(let path, let hook) = point.location else {
+        guard case .cgroupProgram(let path, let hook, let mode) = point.location else {
             preconditionFailure("\(point) is not a cgroup program")
         }
         let directory = try Self.cgroupDirectory(path)
@@ -20,10 +20,22 @@ extension Session {
         ) { (program) throws(EBPFError) -> Attachment in
             do throws(SystemCallFailure) {
                 let cgroup = try FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY)
-                let link = try LibBCC.Hook.cgroupLink(program: program, cgroup: cgroup, attachType: hook.attachType)
-                return Attachment(point: point, functionName: fnName, hook: link)
+                let attached =
+                    if let flags = mode.flags {
+                        try LibBCC.Hook.cgroupAttachment(
+                            program: program, cgroup: cgroup, attachType: hook.attachType, flags: flags)
+                    } else {
+                        try LibBCC.Hook.cgroupLink(program: program, cgroup: cgroup, attachType: hook.attachType)
+                    }
+                return Attachment(point: point, functionName: fnName, hook: attached)
             } catch {
-                let action = "could not attach '\(fnName)' to cgroup \(path) at \(hook.rawValue)"
+                let action = "could not attach '\(fnName)' to cgroup \(path) at \(hook.rawValue) (\(mode.rawValue))"
+                if error.errno == EEXIST || (error.errno == EPERM && mode.flags != nil) {
+                    throw EBPFError(
+                        .attachFailed,
+                        "\(action): the cgroup's programs at the hook were attached in a mode this one cannot join (an exclusive one, or multi and not multi mixed)",
+                        call: error.call, errno: error.errno)
+                }
                 if error.errno == EINVAL, !KernelFeatures.release(atLeast: 5, 7) {
                     throw EBPFError(
                         .notSupported, "\(action): cgroup links need Linux 5.7", call: error.call, errno: error.errno)
