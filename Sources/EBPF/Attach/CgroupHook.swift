@@ -1,6 +1,6 @@
 import EBPFKernel
 
-/// What a cgroup program runs on (``AttachPoint/cgroup(_:_:)``), and the program type and
+/// What a cgroup program runs on (``AttachPoint/cgroup(_:_:mode:)``), and the program type and
 /// attach type the kernel wants for it.
 public enum CgroupHook: String, Hashable, Sendable, CaseIterable {
     /// Packets the cgroup's sockets receive (`BPF_CGROUP_INET_INGRESS`, `cgroup_skb`).
