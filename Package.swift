@@ -72,6 +72,14 @@ let package = Package(
         .executableTarget(name: "syscount", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/SysCount"),
         .executableTarget(name: "readlatency", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/ReadLatency"),
         .executableTarget(name: "profile", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/Profile"),
+        .executableTarget(
+            name: "xdp-protocols", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/XDPProtocols"),
+        .executableTarget(name: "tc-port-bytes", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/TCPortBytes"),
+        .executableTarget(name: "http-filter", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/HTTPFilter"),
+        .executableTarget(
+            name: "lsm-deny-open", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/LSMDenyOpen"),
+        .executableTarget(
+            name: "pinned-counter", dependencies: ["EBPF", "CommandLineSupport"], path: "Examples/PinnedCounter"),
     ],
     swiftLanguageModes: [.v6]
 )

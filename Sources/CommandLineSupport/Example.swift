@@ -22,6 +22,36 @@ public enum Example {
         }
     }
 
+    /// Makes SIGINT and SIGTERM end ``waitForInterrupt(seconds:)`` instead of the process:
+    /// blocks them in every thread. Call it first, before anything starts a thread.
+    public static func catchInterrupts() {
+        var signals = interrupts
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+
+    /// Waits `seconds`, or until SIGINT or SIGTERM (Ctrl-C) comes, whichever is first (after
+    /// ``catchInterrupts()``).
+    public static func waitForInterrupt(seconds: Int) {
+        var signals = interrupts
+        var timeout = timespec(tv_sec: seconds, tv_nsec: 0)
+        while sigtimedwait(&signals, nil, &timeout) < 0, errno == EINTR {}
+    }
+
+    /// Whether SIGINT or SIGTERM came (after ``catchInterrupts()``), without waiting.
+    public static func interrupted() -> Bool {
+        var signals = interrupts
+        var now = timespec(tv_sec: 0, tv_nsec: 0)
+        return sigtimedwait(&signals, nil, &now) > 0
+    }
+
+    private static var interrupts: sigset_t {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        return signals
+    }
+
     /// Writes one line to stderr, unbuffered: progress that must not mix with the output.
     public static func status(_ line: String) {
         var text = line + "\n"
