@@ -30,12 +30,7 @@ let program = """
 
 Example.catchInterrupts()
 Example.run {
-    let arguments = CommandLine.arguments.dropFirst()
-    guard let interface = arguments.first else {
-        print("usage: http-filter INTERFACE [seconds]")
-        exit(2)
-    }
-    let seconds = arguments.dropFirst().first.flatMap(Int.init) ?? 5
+    let (interface, seconds) = Example.nameAndSeconds(usage: "http-filter INTERFACE [seconds]")
     let b = try EBPFWrapper(text: program)
     defer { b.close() }
     let socket = try b.openRawSocket(function: "http_requests", interface: interface)

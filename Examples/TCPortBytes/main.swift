@@ -35,12 +35,7 @@ let program = """
 
 Example.catchInterrupts()
 Example.run {
-    let arguments = CommandLine.arguments.dropFirst()
-    guard let interface = arguments.first else {
-        print("usage: tc-port-bytes INTERFACE [seconds]")
-        exit(2)
-    }
-    let seconds = arguments.dropFirst().first.flatMap(Int.init) ?? 5
+    let (interface, seconds) = Example.nameAndSeconds(usage: "tc-port-bytes INTERFACE [seconds]")
     let b = try EBPFWrapper(text: program)
     defer { b.close() }
     try b.attach(function: "count_port", to: .trafficControl(interface, .egress))

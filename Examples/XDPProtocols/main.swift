@@ -32,12 +32,7 @@ let names: [UInt32: String] = [
 
 Example.catchInterrupts()
 Example.run {
-    let arguments = CommandLine.arguments.dropFirst()
-    guard let interface = arguments.first else {
-        print("usage: xdp-protocols INTERFACE [seconds]")
-        exit(2)
-    }
-    let seconds = arguments.dropFirst().first.flatMap(Int.init) ?? 5
+    let (interface, seconds) = Example.nameAndSeconds(usage: "xdp-protocols INTERFACE [seconds]")
     let b = try EBPFWrapper(text: program)
     defer { b.close() }
     try b.attach(function: "count_protocol", to: .xdp(interface))

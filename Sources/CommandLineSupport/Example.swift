@@ -11,6 +11,18 @@ public enum Example {
         CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? defaultSeconds
     }
 
+    /// The arguments `NAME [seconds]` of an example that takes one name (a network
+    /// interface): the name, and the seconds (default 5). Without a name, prints the usage
+    /// and exits with status 2.
+    public static func nameAndSeconds(usage: String) -> (name: String, seconds: Int) {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard let name = arguments.first else {
+            print("usage: \(usage)")
+            exit(2)
+        }
+        return (name, arguments.dropFirst().first.flatMap(Int.init) ?? 5)
+    }
+
     /// Runs the example's body; a thrown error is printed (an `EBPFError` says what to do)
     /// and the program exits with status 1.
     public static func run(_ body: () throws -> Void) {
