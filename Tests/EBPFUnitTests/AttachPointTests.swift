@@ -117,6 +117,20 @@ final class AttachPointTests: XCTestCase {
     }
 
     /// Names that could carry C, a path or a second command are refused before any lookup.
+    /// Interface names and cgroup paths holding what the text form uses for options are
+    /// refused as values, so every valid point prints as text that reads back.
+    func testInterfacesAndCgroupsTheTextCannotHoldAreRefused() {
+        for point in [
+            AttachPoint.xdp("a?b=c"), .trafficControl("x?y", .ingress), .cgroup("/a?mode=multi", .ingress),
+            .xdp("eth0 "), .cgroup("/a\n", .egress), .cgroup("", .egress),
+        ] {
+            XCTAssertThrowsError(try point.validate(), "\(point)") {
+                XCTAssertEqual(($0 as? EBPFError)?.code, .invalidArgument)
+            }
+        }
+        XCTAssertNoThrow(try AttachPoint.cgroup("/a:b/c d", .ingress).validate())
+    }
+
     func testHostileFunctionNamesAreRefused() {
         for hostile in [
             "f\"); system(\"x", "f'", "f\nmain", "../../etc/passwd", "a/b", "f\\", "f`x`", "",

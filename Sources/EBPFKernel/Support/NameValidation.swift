@@ -104,29 +104,33 @@ package enum NameValidation {
     }
 
     /// A network interface name as the kernel accepts one (`dev_valid_name`): 1 to 15
-    /// printable ASCII bytes, no `/`, `:` or space, not `.` or `..`.
+    /// printable ASCII bytes, no `/`, `:` or space, not `.` or `..`; and no `?`, which an
+    /// attach point's text uses for its options.
     package static func interfaceName(_ name: String) throws(EBPFError) {
         let bytes = Array(name.utf8)
         guard (1...15).contains(bytes.count), name != ".", name != "..",
-            bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ":") })
+            bytes.allSatisfy({
+                $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ":") && $0 != UInt8(ascii: "?")
+            })
         else {
             throw EBPFError(
                 .invalidArgument,
-                "\(quoted(name)) is not a network interface name: 1 to 15 printable bytes without '/', ':' or spaces, such as eth0 (`ip link` lists them)"
+                "\(quoted(name)) is not a network interface name: 1 to 15 printable bytes without '/', ':', '?' or spaces, such as eth0 (`ip link` lists them)"
             )
         }
     }
 
-    /// A cgroup's path: starting with `/`, of printable bytes, no empty, `.` or `..`
-    /// component (the root `/` itself allowed).
+    /// A cgroup's path: starting with `/`, of printable bytes but `?` (an attach point's
+    /// options), no empty, `.` or `..` component (the root `/` itself allowed).
     package static func cgroupPath(_ path: String) throws(EBPFError) {
         let components = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        guard path.hasPrefix("/"), path.utf8.count <= 4096, !path.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }),
+        guard path.hasPrefix("/"), path.utf8.count <= 4096,
+            !path.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "?") }),
             path == "/" || !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
         else {
             throw EBPFError(
                 .invalidArgument,
-                "cgroup path \(quoted(path)) must start with / and name a cgroup without '.', '..', empty components or control characters, e.g. /system.slice/nginx.service"
+                "cgroup path \(quoted(path)) must start with / and name a cgroup without '.', '..', empty components, '?' or control characters, e.g. /system.slice/nginx.service"
             )
         }
     }
