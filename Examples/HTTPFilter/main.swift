@@ -1,6 +1,7 @@
 // A socket filter that prints HTTP request lines, as bcc's http_filter: a raw socket of an
 // interface keeps, in the kernel, only the TCP segments whose payload starts an HTTP
-// request; this side prints their first line.
+// request; this side prints their first line. A raw socket sees both directions, so on
+// `lo` each request shows twice.
 //
 //   swift run http-filter INTERFACE [seconds]
 import CommandLineSupport
@@ -41,9 +42,13 @@ Example.run {
     repeat {
         // Ending: what the socket queued before the interrupt is still printed.
         ending = Example.interrupted() || ContinuousClock.now >= deadline
-        while let packet = try socket.receive(timeout: ending ? .zero : .milliseconds(100)) {
+        // At most 100 packets between two looks at the clock and the signals.
+        for _ in 0..<100 {
+            guard let packet = try socket.receive(timeout: ending ? .zero : .milliseconds(100)) else { break }
             // The filter kept it: IPv4 and TCP headers of the lengths they give, then the request.
+            guard packet.count > 14 + 20 + 12 else { continue }
             let ipLength = Int(packet[14] & 0x0F) * 4
+            guard packet.count > 14 + ipLength + 12 else { continue }
             let tcpLength = Int(packet[14 + ipLength + 12] >> 4) * 4
             let request = packet.dropFirst(14 + ipLength + tcpLength).prefix { $0 != 0x0D && $0 != 0x0A }
             print(String(decoding: request, as: UTF8.self).terminalSafe)

@@ -1,6 +1,8 @@
 // An LSM policy: one binary may not open one file. Every other program opens it, and the
 // binary opens everything else; the kernel answers the binary's open with EPERM while this
-// runs. Needs the BPF LSM active (`bpf` in /sys/kernel/security/lsm).
+// runs. Needs the BPF LSM active (`bpf` in /sys/kernel/security/lsm). Files are matched by
+// inode and device as stat(2) reports them: on overlayfs and btrfs subvolumes, whose st_dev
+// is not the kernel's superblock device, nothing matches.
 //
 //   swift run lsm-deny-open BINARY FILE [seconds]
 import CommandLineSupport

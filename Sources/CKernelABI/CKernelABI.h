@@ -330,15 +330,17 @@ static inline struct rtattr *cka_tc_attribute(struct cka_tc_request *request, ui
     return attribute;
 }
 
-/// Sends `request` and waits for the kernel's acknowledgement. Returns 0, or -1 with errno
-/// set to the kernel's answer.
-static inline int cka_tc_send(struct cka_tc_request *request) {
+/// Sends `request` (with NLM_F_DUMP in its flags: a dump, whose RTM_NEWTFILTER answers are
+/// counted into `*count`) and reads the kernel's answer to its end. Returns 0, or -1 with
+/// errno set to the kernel's answer.
+static inline int cka_tc_send(struct cka_tc_request *request, int *count) {
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (fd < 0) return -1;
     struct sockaddr_nl kernel;
     memset(&kernel, 0, sizeof(kernel));
     kernel.nl_family = AF_NETLINK;
-    request->header.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+    int dump = (request->header.nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+    request->header.nlmsg_flags |= NLM_F_REQUEST | (dump ? 0 : NLM_F_ACK);
     request->header.nlmsg_seq = 1;
     if (sendto(fd, request, request->header.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
         int saved = errno;
@@ -346,20 +348,27 @@ static inline int cka_tc_send(struct cka_tc_request *request) {
         errno = saved;
         return -1;
     }
-    char buffer[4096];
+    char buffer[16384];
     for (;;) {
-        ssize_t length = recv(fd, buffer, sizeof(buffer), 0);
-        if (length < 0) {
+        ssize_t received = recv(fd, buffer, sizeof(buffer), 0);
+        if (received < 0) {
             if (errno == EINTR) continue;
             int saved = errno;
             close(fd);
             errno = saved;
             return -1;
         }
-        for (struct nlmsghdr *header = (struct nlmsghdr *)buffer; NLMSG_OK(header, (size_t)length);
+        int length = (int)received;
+        for (struct nlmsghdr *header = (struct nlmsghdr *)buffer; NLMSG_OK(header, length);
              header = NLMSG_NEXT(header, length)) {
-            if (header->nlmsg_type != NLMSG_ERROR) continue;
-            int answer = ((struct nlmsgerr *)NLMSG_DATA(header))->error;
+            if (header->nlmsg_type == RTM_NEWTFILTER && count) *count += 1;
+            int answer = 0;
+            if (header->nlmsg_type == NLMSG_ERROR) {
+                if (header->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) answer = -EPROTO;
+                else answer = ((struct nlmsgerr *)NLMSG_DATA(header))->error;
+            } else if (header->nlmsg_type != NLMSG_DONE) {
+                continue;
+            }
             close(fd);
             if (answer == 0) return 0;
             errno = -answer;
@@ -385,7 +394,7 @@ static inline int cka_tc_clsact(int interface, int add) {
     request.tc.tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
     request.tc.tcm_parent = TC_H_CLSACT;
     cka_tc_attribute(&request, TCA_KIND, "clsact", sizeof("clsact"));
-    return cka_tc_send(&request);
+    return cka_tc_send(&request, NULL);
 }
 
 /// Adds (`add` 1, with program `program` named `name`; EEXIST when the priority is taken)
@@ -407,7 +416,33 @@ static inline int cka_tc_filter(int interface, int egress, uint32_t priority, in
         cka_tc_attribute(&request, TCA_BPF_FLAGS, &flags, sizeof(flags));
         options->rta_len = (unsigned short)((char *)&request + request.header.nlmsg_len - (char *)options);
     }
-    return cka_tc_send(&request);
+    return cka_tc_send(&request, NULL);
+}
+
+/// How many classifiers interface `interface` has on its ingress (`egress` 0) or egress:
+/// returns the count, or -1 with errno set.
+static inline int cka_tc_filter_count(int interface, int egress) {
+    struct cka_tc_request request;
+    cka_tc_start(&request, RTM_GETTFILTER, NLM_F_DUMP, interface);
+    request.tc.tcm_parent = TC_H_MAKE(TC_H_CLSACT, egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS);
+    int count = 0;
+    if (cka_tc_send(&request, &count) != 0) return -1;
+    return count;
+}
+
+/// BPF_PROG_QUERY: the ids of the programs attached to the cgroup whose directory `target`
+/// is open as `attach_type`, up to `*count` of them into `ids`; `*count` is set to how
+/// many there are. Returns 0, or -1 with errno set.
+static inline int cka_bpf_prog_query(int target, uint32_t attach_type, uint32_t *ids, uint32_t *count) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.query.target_fd = (uint32_t)target;
+    attr.query.attach_type = attach_type;
+    attr.query.prog_ids = (uint64_t)(uintptr_t)ids;
+    attr.query.prog_cnt = *count;
+    int result = (int)syscall(__NR_bpf, BPF_PROG_QUERY, &attr, sizeof(attr));
+    *count = attr.query.prog_cnt;
+    return result;
 }
 
 #endif

@@ -114,6 +114,9 @@ final class NetworkProgramTests: XCTestCase {
             XCTAssertEqual(VethPair.receive(5, from: droppedSocket).count, 5, "\(mode)")
             XCTAssertEqual(try Self.values(counts), [UInt64(20 * (round + 1)), UInt64(12 * (round + 1))])
         }
+        XCTAssertThrowsError(try b.attach(function: "on_packet", to: .xdp(veth.hostInterface, mode: .offload))) {
+            XCTAssertEqual(($0 as? EBPFError)?.code, .notSupported, "\($0)")
+        }
     }
 
     /// Through a tcx link where the kernel has tcx (6.6), and through rtnetlink (clsact and a

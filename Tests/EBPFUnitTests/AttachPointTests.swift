@@ -239,6 +239,7 @@ final class AttachPointTests: XCTestCase {
             ("watchpoint:0x1001:8:w", "a CPU watches 1, 2, 4 or 8 bytes at an address aligned to that length"),
             ("watchpoint:0x1000:3:w", "a CPU watches 1, 2, 4 or 8 bytes"),
             ("watchpoint:0x1000:8:wx", "watch reads and writes (rw), writes (w), or executions (x) alone"),
+            ("watchpoint:0x1000:4:x", "of the 8 bytes at an instruction's address"),
             ("lsm:file_open; }", "the LSM hook name \"file_open; }\" contains ';'"),
             ("xdp:eth0?mode=fast", "its mode 'fast' is not one of auto, generic, driver, offload"),
             ("xdp:../eth0", "is not a network interface name"),

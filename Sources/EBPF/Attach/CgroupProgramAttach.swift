@@ -30,10 +30,16 @@ extension Session {
                 return Attachment(point: point, functionName: fnName, hook: attached)
             } catch {
                 let action = "could not attach '\(fnName)' to cgroup \(path) at \(hook.rawValue) (\(mode.rawValue))"
-                if error.errno == EEXIST || (error.errno == EPERM && mode.flags != nil) {
+                if error.errno == EEXIST, mode.flags != nil {
                     throw EBPFError(
                         .attachFailed,
-                        "\(action): the cgroup's programs at the hook were attached in a mode this one cannot join (an exclusive one, or multi and not multi mixed)",
+                        "\(action): the cgroup has a program at the hook, which the kernel would swap out for this one; detach it first, or attach with .multi or .link beside it",
+                        call: error.call, errno: error.errno)
+                }
+                if error.errno == EPERM {
+                    throw EBPFError(
+                        .attachFailed,
+                        "\(action): the programs at the hook of this cgroup or one above it were attached in a mode this one cannot join (exclusive or override above; multi and not multi mixed), or this process lacks CAP_NET_ADMIN",
                         call: error.call, errno: error.errno)
                 }
                 if error.errno == EINVAL, !KernelFeatures.release(atLeast: 5, 7) {

@@ -57,11 +57,12 @@ public struct Watchpoint: Hashable, Sendable, CustomStringConvertible {
                 "watchpoint \(self): a CPU watches 1, 2, 4 or 8 bytes at an address aligned to that length")
         }
         guard !access.isEmpty, access.rawValue & ~7 == 0,
-            !access.contains(.execute) || access == .execute
+            !access.contains(.execute) || (access == .execute && length == 8)
         else {
             throw EBPFError(
                 .invalidArgument,
-                "watchpoint \(self): watch reads and writes (rw), writes (w), or executions (x) alone")
+                "watchpoint \(self): watch reads and writes (rw), writes (w), or executions (x) alone, of the 8 bytes at an instruction's address"
+            )
         }
     }
 }

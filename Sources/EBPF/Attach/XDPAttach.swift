@@ -21,6 +21,12 @@ extension Session {
     func makeXDPAttachment(module: BPFModule, point: AttachPoint, fnName: String) throws(EBPFError) -> Attachment {
         guard case .xdp(let interface, let mode) = point.location else { preconditionFailure("\(point) is not XDP") }
         let index = try Self.interfaceIndex(interface)
+        guard mode != .offload else {
+            throw EBPFError(
+                .notSupported,
+                "XDP offload runs the program on \(interface)'s network card, which needs it loaded for that card (BPF_PROG_LOAD's prog_ifindex), and the library loads programs for the CPU: use .driver or .generic"
+            )
+        }
         return try module.withFunction(fnName, type: .xdp) { (program) throws(EBPFError) -> Attachment in
             do throws(SystemCallFailure) {
                 let hook = try LibBCC.Hook.interfaceLink(

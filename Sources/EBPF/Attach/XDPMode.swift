@@ -8,7 +8,9 @@ public enum XDPMode: String, Hashable, Sendable, CaseIterable {
     /// In the driver, before any allocation; refused by a driver without XDP
     /// (`XDP_FLAGS_DRV_MODE`).
     case driver
-    /// On the network card itself, for cards that run BPF (`XDP_FLAGS_HW_MODE`).
+    /// On the network card itself, for cards that run BPF (`XDP_FLAGS_HW_MODE`): refused
+    /// with ``EBPFError/Code/notSupported``, since the program would have to be loaded for
+    /// the card.
     case offload
 
     /// The `XDP_FLAGS_*` mode flag.

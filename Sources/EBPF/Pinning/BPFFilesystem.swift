@@ -1,5 +1,9 @@
 import EBPFKernel
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where maps, programs and links are pinned: a BPF filesystem (bpffs), by convention at
 /// `/sys/fs/bpf`. A pinned object outlives the process that made it, until its pin is
 /// removed (``unpin(_:)``) and nothing else holds it; another process opens it by path
@@ -57,6 +61,16 @@ public enum BPFFilesystem {
                 "the pin path \(NameValidation.quoted(path)) must be absolute, name a file, and hold no '.' or '..' components, e.g. \(standardMountPoint)/my_counts"
             )
         }
+    }
+
+    /// The error for a failed pin of `what` at `path`.
+    static func pinFailure(_ failure: SystemCallFailure, what: String, path: String) -> EBPFError {
+        if failure.errno == EEXIST {
+            return EBPFError(
+                .invalidArgument, "cannot pin \(what) at \(path): something is pinned there already",
+                call: failure.call, errno: failure.errno)
+        }
+        return failure.error(.systemCallFailed, "could not pin \(what) at \(path)")
     }
 
     private static func directory(of path: String) -> String {

@@ -32,7 +32,7 @@ extension LoadedFunction {
             do throws(SystemCallFailure) {
                 try ObjectPins.pin(program, at: path)
             } catch {
-                throw error.error(.systemCallFailed, "could not pin '\(name)' at \(path)")
+                throw BPFFilesystem.pinFailure(error, what: "'\(name)'", path: path)
             }
         }
     }
@@ -86,13 +86,13 @@ extension Attachment {
             do throws(SystemCallFailure) {
                 return try hook.pin(at: path)
             } catch {
-                throw error.error(.systemCallFailed, "could not pin \(point)'s link at \(path)")
+                throw BPFFilesystem.pinFailure(error, what: "\(point)'s link", path: path)
             }
         }
         guard pinned else {
             throw EBPFError(
                 .notSupported,
-                "\(point) is attached through a perf event or rtnetlink, not a BPF link: only links pin (raw tracepoints, fentry and fexit, LSM hooks, XDP, tcx, cgroup programs)"
+                "\(point) is not attached through a BPF link (but a perf event, an rtnetlink classifier or a cgroup attachment with flags): only links pin (raw tracepoints, fentry and fexit, LSM hooks, XDP, tcx, cgroup programs in .link mode)"
             )
         }
     }

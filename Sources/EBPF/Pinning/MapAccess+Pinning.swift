@@ -12,7 +12,7 @@ extension MapAccess {
             do throws(SystemCallFailure) {
                 try ObjectPins.pin(map, at: path)
             } catch {
-                throw Self.pinFailure(error, table: name, path: path)
+                throw BPFFilesystem.pinFailure(error, what: "table '\(name)'", path: path)
             }
         }
     }
@@ -59,15 +59,6 @@ extension MapAccess {
             )
         }
         return access
-    }
-
-    private static func pinFailure(_ failure: SystemCallFailure, table: String, path: String) -> EBPFError {
-        if failure.errno == EEXIST {
-            return EBPFError(
-                .invalidArgument, "cannot pin table '\(table)' at \(path): something is pinned there already",
-                call: failure.call, errno: failure.errno)
-        }
-        return failure.error(.systemCallFailed, "could not pin table '\(table)' at \(path)")
     }
 }
 

@@ -95,11 +95,14 @@ extension LibBCC {
             var done: UInt32 = 0
             defer { count = done }
             try SystemCall.check(call) { () -> Int32 in
-                var left = requested - done
+                let asked = requested - done
+                var left = asked
                 let result = cka_bpf_map_batch(
                     map.rawValue, values == nil ? 1 : 0, keys + Int(done) * keySize,
                     values.map { $0 + Int(done) * valueSize }, &left, 0)
-                done += left
+                // A failure before the kernel's loop (an unknown command before 5.6, a map
+                // type without batches) leaves the count as asked: nothing was done.
+                if result == 0 || left < asked { done += left }
                 return result
             }
         }

@@ -246,7 +246,7 @@ package enum LibBCC {
             case routeEntry(ProgramArrayRoute, key: UInt32)
             /// A program attached to a cgroup with BPF_PROG_ATTACH, which outlives the
             /// process: detached with BPF_PROG_DETACH.
-            case cgroupAttachment(program: FileDescriptor, cgroup: FileDescriptor, attachType: UInt32)
+            case cgroupAttachment(program: FileDescriptor, cgroup: FileDescriptor, attachType: UInt32, multi: Bool)
             /// A tc classifier added through rtnetlink: deleted (``TrafficControlCalls``).
             case classifier(interfaceIndex: UInt32, egress: Bool, priority: UInt32)
         }
@@ -278,8 +278,11 @@ package enum LibBCC {
             cleanup = .classifier(interfaceIndex: interfaceIndex, egress: egress, priority: priority)
         }
 
-        init(cgroupProgram program: consuming FileDescriptor, cgroup: consuming FileDescriptor, attachType: UInt32) {
-            cleanup = .cgroupAttachment(program: program, cgroup: cgroup, attachType: attachType)
+        init(
+            cgroupProgram program: consuming FileDescriptor, cgroup: consuming FileDescriptor, attachType: UInt32,
+            multi: Bool
+        ) {
+            cleanup = .cgroupAttachment(program: program, cgroup: cgroup, attachType: attachType, multi: multi)
         }
 
         deinit {
@@ -292,8 +295,8 @@ package enum LibBCC {
                 link.close()
             case .routeEntry(let route, let key):
                 route.remove(key)
-            case .cgroupAttachment(let program, let cgroup, let attachType):
-                _ = cka_bpf_prog_attach(program.rawValue, cgroup.rawValue, attachType, 0, 1)
+            case .cgroupAttachment(let program, let cgroup, let attachType, let multi):
+                LibBCC.Hook.detachCgroupProgram(program, cgroup: cgroup, attachType: attachType, multi: multi)
             case .classifier(let interfaceIndex, let egress, let priority):
                 TrafficControlCalls.detachClassifier(interfaceIndex: interfaceIndex, egress: egress, priority: priority)
             }

@@ -33,15 +33,46 @@ extension LibBCC.Hook {
 
     /// `program` attached as `attachType` to the cgroup whose directory `cgroup` is open with
     /// BPF_PROG_ATTACH and `flags` (`BPF_F_ALLOW_OVERRIDE` 1, `BPF_F_ALLOW_MULTI` 2): it
-    /// stays attached after the process exits, until the hook goes.
+    /// stays attached after the process exits, until the hook goes. Without
+    /// `BPF_F_ALLOW_MULTI` the kernel would swap out a program already there: that throws
+    /// EEXIST instead.
     package static func cgroupAttachment(
         program: borrowing BorrowedDescriptor, cgroup: consuming FileDescriptor, attachType: UInt32, flags: UInt32
     ) throws(SystemCallFailure) -> LibBCC.Hook {
+        let kept = try FileDescriptor.duplicate(program)
+        let multi = flags & 2 != 0
+        if !multi, try !attachedPrograms(cgroup: cgroup, attachType: attachType).isEmpty {
+            throw SystemCallFailure(call: "bpf(BPF_PROG_QUERY)", errno: EEXIST)
+        }
         try SystemCall.check("bpf(BPF_PROG_ATTACH)") {
             cka_bpf_prog_attach(program.rawValue, cgroup.rawValue, attachType, flags, 0)
         }
-        return LibBCC.Hook(
-            cgroupProgram: try FileDescriptor.duplicate(program), cgroup: cgroup, attachType: attachType)
+        return LibBCC.Hook(cgroupProgram: kept, cgroup: cgroup, attachType: attachType, multi: multi)
+    }
+
+    /// The ids of the programs attached to the cgroup as `attachType`, directly (not
+    /// inherited), at most 64.
+    static func attachedPrograms(
+        cgroup: borrowing FileDescriptor, attachType: UInt32
+    ) throws(SystemCallFailure) -> [UInt32] {
+        var ids = [UInt32](repeating: 0, count: 64)
+        var count = UInt32(ids.count)
+        try SystemCall.check("bpf(BPF_PROG_QUERY)") { cka_bpf_prog_query(cgroup.rawValue, attachType, &ids, &count) }
+        return Array(ids.prefix(Int(min(count, 64))))
+    }
+
+    /// Detaches `program` from the cgroup, where it was attached with BPF_PROG_ATTACH; one
+    /// attached without `BPF_F_ALLOW_MULTI` only while it is still the one there (the
+    /// kernel would detach whichever is).
+    static func detachCgroupProgram(
+        _ program: borrowing FileDescriptor, cgroup: borrowing FileDescriptor, attachType: UInt32, multi: Bool
+    ) {
+        if !multi {
+            guard let ours = ProgramInfoCalls.info(of: program)?.id,
+                (try? attachedPrograms(cgroup: cgroup, attachType: attachType))?.contains(ours) == true
+            else { return }
+        }
+        _ = cka_bpf_prog_attach(program.rawValue, cgroup.rawValue, attachType, 0, 1)
     }
 
     /// A program loaded for a kernel function's BTF id (an LSM hook) attached through a

@@ -9,15 +9,16 @@ import Glibc
 package enum PacketSockets {
     /// An `AF_PACKET` raw socket that receives every packet of the interface with index
     /// `interfaceIndex` (both directions, from the Ethernet header on), running `program` on
-    /// each first: what bcc's `attach_raw_socket` opens. The filter is on before the socket
-    /// is bound, so no unfiltered packet is ever queued.
+    /// each first: what bcc's `attach_raw_socket` opens. The socket is made with protocol 0
+    /// (receiving nothing), filtered, then bound to the interface and every protocol, so no
+    /// unfiltered packet, nor one of another interface, is ever queued.
     package static func open(
         interfaceIndex: UInt32, program: borrowing BorrowedDescriptor
     ) throws(SystemCallFailure) -> FileDescriptor {
         let protocolAll = UInt16(ETH_P_ALL).bigEndian
         let socket = FileDescriptor(
             adopting: try SystemCall.check("socket(AF_PACKET)") {
-                Glibc.socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(protocolAll))
+                Glibc.socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             })
         try attach(program, to: socket.rawValue)
         var address = sockaddr_ll()

@@ -10,14 +10,16 @@ import Glibc
 package enum TrafficControlCalls {
     /// Per interface index: whether this process created the clsact qdisc, and how many of
     /// its classifiers are under it. The qdisc is deleted with the last of them when this
-    /// process created it, and never otherwise.
+    /// process created it and no one else's classifier is under it, and never otherwise.
     private static let qdiscs = Lock<[UInt32: (created: Bool, classifiers: Int)]>([:])
 
     /// The priorities tried, lowest first, until one is free on the hook.
     private static let priorities: ClosedRange<UInt32> = 1...64
 
     /// `program` (named `name`) as a direct-action classifier on the ingress or egress of
-    /// the interface with index `interfaceIndex`, the clsact qdisc added first if missing.
+    /// the interface with index `interfaceIndex`, the clsact qdisc added first if missing,
+    /// at the first free priority from 1: ahead of classifiers at later priorities, which
+    /// its verdict (in direct-action mode) then skips.
     package static func attachClassifier(
         program: borrowing BorrowedDescriptor, name: String, interfaceIndex: UInt32, egress: Bool
     ) throws(SystemCallFailure) -> LibBCC.Hook {
@@ -67,7 +69,14 @@ package enum TrafficControlCalls {
                 return
             }
             qdiscs[interfaceIndex] = nil
-            if entry.created { _ = cka_tc_clsact(interface, 0) }
+            if entry.created { deleteQdiscIfUnused(interface) }
         }
+    }
+
+    /// Deletes the clsact qdisc of `interface` unless a classifier is under it (someone
+    /// else's, added since this process created it).
+    private static func deleteQdiscIfUnused(_ interface: Int32) {
+        guard cka_tc_filter_count(interface, 0) == 0, cka_tc_filter_count(interface, 1) == 0 else { return }
+        _ = cka_tc_clsact(interface, 0)
     }
 }
