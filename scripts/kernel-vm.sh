@@ -163,8 +163,12 @@ initramfs_modules="virtio_pci 9pnet_virtio 9p overlay veth sch_ingress cls_bpf"
 key=$(printf '%s\n%s\n%s\n%s' "$init_script" "$MODULES_ROOT" "$(stat -c '%s %Y' "$KERNEL_IMAGE")" "$initramfs_modules" |
     sha256sum | cut -c1-16)
 
+# One initramfs per key, written to a directory of this run's own and renamed into place:
+# runs of different versions of this script (a CI clone beside a working tree) share the
+# cache without rebuilding or overwriting each other's.
+initramfs_image=$cache/initramfs-$key.cpio.gz
 prepare() {
-    local work=$cache/tmp
+    local work=$cache/tmp.$$
     rm -rf "$work" && mkdir -p "$work"
     say "preparing the initramfs of the guest kernel $release in $cache (once)"
     local initramfs=$work/initramfs
@@ -189,12 +193,12 @@ prepare() {
     printf '%s\n' "$init_script" > "$initramfs/init"
     chmod 755 "$initramfs/init"
     (cd "$initramfs" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.cpio.gz"
-    mv "$work/initramfs.cpio.gz" "$cache/"
+    mv "$work/initramfs.cpio.gz" "$initramfs_image"
     rm -rf "$work" "$cache/vmlinuz" "$cache/config" # those two: left by the version that downloaded the kernel itself
-    echo "$key" > "$cache/key"
+    find "$cache" -maxdepth 1 -name 'initramfs-*.cpio.gz' -mtime +7 -delete
 }
 mkdir -p "$cache"
-if [ "$(cat "$cache/key" 2>/dev/null)" != "$key" ] || [ ! -s "$cache/initramfs.cpio.gz" ]; then
+if [ ! -s "$initramfs_image" ]; then
     prepare
 fi
 
@@ -261,7 +265,7 @@ guest_lsm=landlock,lockdown,yama,integrity,apparmor,bpf
     set +e  # qemu's own status (124: the time-out) is recorded, not fatal here
     timeout --kill-after=10 "${EBPF_KERNEL_VM_TIMEOUT:-4800}" qemu-system-x86_64 \
         -accel "tcg,thread=${EBPF_KERNEL_VM_TCG_THREAD:-single}" -cpu max -smp 2 -m "${EBPF_KERNEL_VM_MEMORY:-6144}" \
-        -kernel "$KERNEL_IMAGE" -initrd "$cache/initramfs.cpio.gz" \
+        -kernel "$KERNEL_IMAGE" -initrd "$initramfs_image" \
         -append "console=ttyS0 quiet loglevel=3 panic=-1 softlockup_panic=1 lsm=$guest_lsm kernel_vm.job=$jobdir/job.sh kernel_vm.token=$token" \
         -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
         -nic none -no-reboot -display none -monitor none -serial stdio -pidfile "$jobdir/qemu.pid" < /dev/null \
