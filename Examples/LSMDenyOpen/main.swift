@@ -19,10 +19,17 @@ let program = """
     #include <uapi/asm-generic/errno-base.h>
     LSM_PROBE(file_open, struct file *file) {
         if (file->f_inode->i_ino != FILE_INODE || file->f_inode->i_sb->s_dev != FILE_DEVICE) return 0;
+        // The task is no BTF pointer before bpf_get_current_task_btf (5.11): read through it.
         struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-        struct file *exe = task->mm->exe_file;
-        if (exe == NULL || exe->f_inode->i_ino != BINARY_INODE) return 0;
-        return -EPERM;
+        struct mm_struct *mm = NULL;
+        struct file *exe = NULL;
+        struct inode *inode = NULL;
+        unsigned long binary = 0;
+        bpf_probe_read_kernel(&mm, sizeof(mm), &task->mm);
+        if (mm) bpf_probe_read_kernel(&exe, sizeof(exe), &mm->exe_file);
+        if (exe) bpf_probe_read_kernel(&inode, sizeof(inode), &exe->f_inode);
+        if (inode) bpf_probe_read_kernel(&binary, sizeof(binary), &inode->i_ino);
+        return binary == BINARY_INODE ? -EPERM : 0;
     }
     """
 

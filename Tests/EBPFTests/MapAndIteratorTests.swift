@@ -113,7 +113,9 @@ final class MapAndIteratorTests: XCTestCase {
                     struct seq_file *seq = ctx->meta->seq;
                     struct task_struct *task = ctx->task;
                     if (task == (void *)0 || task->pid != task->tgid) return 0;
-                    BPF_SEQ_PRINTF(seq, "%d %s\\n", task->tgid, task->comm);
+                    char format[] = "%d %s\\n";
+                    u64 values[] = { task->tgid, (u64)task->comm };
+                    bpf_seq_printf(seq, format, sizeof(format), values, sizeof(values));
                     return 0;
                 }
                 """)

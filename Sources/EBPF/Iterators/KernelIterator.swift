@@ -2,8 +2,9 @@ import EBPFKernel
 import EBPFProgram
 
 /// A BPF iterator: a program the kernel runs over each of its objects of one kind (tasks,
-/// their open files, maps, sockets…) when read, writing what it finds with bcc's
-/// `BPF_SEQ_PRINTF` (Linux 5.8, and a kernel that allows tracing programs). The context's
+/// their open files, maps, sockets…) when read, writing what it finds with
+/// `bpf_seq_printf` or `bpf_seq_write` (Linux 5.8, and a kernel that allows tracing
+/// programs). The context's
 /// struct (`struct bpf_iter__task`) is the kernel's, from its BTF, which kernel headers
 /// lack: the program declares it, as below.
 ///
@@ -14,7 +15,10 @@ import EBPFProgram
 ///     struct bpf_iter__task { struct bpf_iter_meta *meta; struct task_struct *task; };
 ///     BPF_ITER(task) {
 ///         struct task_struct *task = ctx->task;
-///         if (task) BPF_SEQ_PRINTF(ctx->meta->seq, "%d %s\\n", task->tgid, task->comm);
+///         if (task == NULL) return 0;
+///         char format[] = "%d %s\\n";
+///         u64 values[] = { task->tgid, (u64)task->comm };
+///         bpf_seq_printf(ctx->meta->seq, format, sizeof(format), values, sizeof(values));
 ///         return 0;
 ///     }
 ///     """)
