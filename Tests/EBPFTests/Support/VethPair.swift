@@ -47,13 +47,15 @@ final class VethPair {
             try Self.run(
                 "ip", "link", "add", hostInterface, "address", hostMAC, "type", "veth", "peer", "name", peerInterface,
                 "address", peerMAC, "netns", namespacePath)
-            try Self.run("sysctl", "-q", "-w", "net.ipv6.conf.\(hostInterface).disable_ipv6=1")
+            try Self.disableIPv6(hostInterface)
             try Self.run("ip", "address", "add", hostAddress + "/30", "dev", hostInterface)
             try Self.run(
                 "ip", "neighbour", "replace", peerAddress, "lladdr", peerMAC, "dev", hostInterface, "nud", "permanent")
             try Self.run("ip", "link", "set", hostInterface, "up")
             let inside = ["nsenter", "--net=" + namespacePath]
-            try Self.run(inside + ["sysctl", "-q", "-w", "net.ipv6.conf.\(peerInterface).disable_ipv6=1"])
+            // /proc/sys/net is the namespace of the thread that opens it.
+            let peerName = peerInterface
+            try peer.run { Result { try Self.disableIPv6(peerName) } }.get()
             try Self.run(inside + ["ip", "address", "add", peerAddress + "/30", "dev", peerInterface])
             try Self.run(
                 inside + [
@@ -127,6 +129,12 @@ final class VethPair {
             count += 1
         }
         return count
+    }
+
+    /// Turns IPv6 off on `interface` of the calling thread's network namespace (no sysctl
+    /// binary: Debian 13's minimal root has none).
+    private static func disableIPv6(_ interface: String) throws {
+        try "1\n".write(toFile: "/proc/sys/net/ipv6/conf/\(interface)/disable_ipv6", atomically: false, encoding: .utf8)
     }
 
     private static func run(_ arguments: String...) throws { try run(arguments) }
