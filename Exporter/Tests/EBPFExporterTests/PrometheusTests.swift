@@ -77,22 +77,22 @@ final class PrometheusTests: XCTestCase {
         func bound(_ slot: Int) -> String { (Double((UInt64(1) << UInt64(slot)) - 1) / 1e9).description }
         let lowest = slot(Double(milliseconds - 1) * 1e6)
         let highest = slot((measured.max() ?? 0) * 1e9)
-        let below = try await prometheus.query(
+        let below = try await prometheus.latest(
             "test_read_latency_seconds_bucket{comm=\"\(comm)\",le=\"\(bound(lowest - 1))\"}")
-        let within = try await prometheus.query(
+        let within = try await prometheus.latest(
             "test_read_latency_seconds_bucket{comm=\"\(comm)\",le=\"\(bound(highest))\"}")
         XCTAssertEqual(below, 0, "no read was shorter than \(milliseconds - 1) ms")
         XCTAssertEqual(within, Double(reads), "every read is at or below le=\(bound(highest)): \(measured)")
         // Each read asked for one byte: the linear histogram's first step, 0 to 1.
         let sizes = try await prometheus.waitForValue("test_read_size_bytes_count{comm=\"\(comm)\"}", Double(reads))
         XCTAssertEqual(sizes, Double(reads))
-        let firstStep = try await prometheus.query("test_read_size_bytes_bucket{comm=\"\(comm)\",le=\"1\"}")
+        let firstStep = try await prometheus.latest("test_read_size_bytes_bucket{comm=\"\(comm)\",le=\"1\"}")
         XCTAssertEqual(firstStep, Double(reads))
-        let belowZero = try await prometheus.query("test_read_size_bytes_bucket{comm=\"\(comm)\",le=\"-1\"}")
+        let belowZero = try await prometheus.latest("test_read_size_bytes_bucket{comm=\"\(comm)\",le=\"-1\"}")
         XCTAssertEqual(belowZero, 0)
-        let bytes = try await prometheus.query("test_read_size_bytes_sum{comm=\"\(comm)\"}")
+        let bytes = try await prometheus.latest("test_read_size_bytes_sum{comm=\"\(comm)\"}")
         XCTAssertEqual(bytes, Double(reads))
-        let sum = try await prometheus.query("test_read_latency_seconds_sum{comm=\"\(comm)\"}")
+        let sum = try await prometheus.latest("test_read_latency_seconds_sum{comm=\"\(comm)\"}")
         XCTAssertGreaterThanOrEqual(sum ?? 0, Double(reads * (milliseconds - 1)) / 1000)
         XCTAssertLessThanOrEqual(sum ?? .infinity, measured.reduce(0, +))
     }
@@ -163,7 +163,7 @@ final class PrometheusTests: XCTestCase {
         XCTAssertEqual(errors, Double(opens))
         let syscalls = try await prometheus.waitForValue("test_syscalls_total{id=\"getppid\"}", Double(calls))
         XCTAssertEqual(syscalls, Double(calls))
-        let series = try await prometheus.query("count(test_syscalls_total)")
+        let series = try await prometheus.query("count(last_over_time(test_syscalls_total[10m]))")
         XCTAssertEqual(series, 1, "every other syscall dropped by the regexp")
         let inCgroup = try await prometheus.waitForValue(
             "test_cgroup_calls_total{cgroup=\"\(cgroup)\"}", Double(calls))

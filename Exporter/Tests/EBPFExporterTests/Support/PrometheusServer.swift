@@ -110,6 +110,14 @@ final class PrometheusServer: @unchecked Sendable {
     }
 
     /// Queries until the answer is `expected`, for up to `timeout`; returns the last answer.
+    /// The last value scraped for `selector` in the last ten minutes: unlike an instant
+    /// query, which answers nothing once a scrape failed (Prometheus marks every series of
+    /// the target stale until the next one succeeds, as on a loaded machine), a range
+    /// selector skips the staleness markers.
+    func latest(_ selector: String) async throws -> Double? {
+        try await query("last_over_time(\(selector)[10m])")
+    }
+
     func waitForValue(_ expression: String, _ expected: Double, timeout: Duration = .seconds(90)) async throws
         -> Double?
     {
