@@ -44,20 +44,22 @@ package enum TrafficControlCalls {
                     entry.classifiers += 1
                     qdiscs[interfaceIndex] = entry
                     return LibBCC.Hook(classifier: interfaceIndex, egress: egress, priority: priority)
-                } catch  where error.errno == EEXIST {
+                } catch  where error.errno == EEXIST || error.errno == EINVAL {
+                    // Taken: by a bpf classifier (EEXIST), or another kind or protocol (EINVAL).
                     continue
                 } catch {
-                    if entry.classifiers == 0, entry.created { _ = cka_tc_clsact(interface, 0) }
+                    if entry.classifiers == 0, entry.created { deleteQdiscIfUnused(interface) }
                     throw error
                 }
             }
-            if entry.classifiers == 0, entry.created { _ = cka_tc_clsact(interface, 0) }
+            if entry.classifiers == 0, entry.created { deleteQdiscIfUnused(interface) }
             throw SystemCallFailure(call: "rtnetlink(RTM_NEWTFILTER bpf)", errno: EEXIST)
         }
     }
 
     /// Deletes a classifier ``attachClassifier(program:name:interfaceIndex:egress:)`` added,
-    /// and the clsact qdisc with the last one when this process created it.
+    /// and the clsact qdisc with the last one when this process created it and no one
+    /// else's classifier is under it.
     static func detachClassifier(interfaceIndex: UInt32, egress: Bool, priority: UInt32) {
         let interface = Int32(bitPattern: interfaceIndex)
         qdiscs.withLock { qdiscs in
