@@ -36,6 +36,7 @@ package enum TrafficControlCalls {
                     entry.created = false
                 }
             }
+            var taken = SystemCallFailure(call: "rtnetlink(RTM_NEWTFILTER bpf)", errno: EEXIST)
             for priority in priorities {
                 do throws(SystemCallFailure) {
                     try SystemCall.check("rtnetlink(RTM_NEWTFILTER bpf)") {
@@ -45,7 +46,9 @@ package enum TrafficControlCalls {
                     qdiscs[interfaceIndex] = entry
                     return LibBCC.Hook(classifier: interfaceIndex, egress: egress, priority: priority)
                 } catch  where error.errno == EEXIST || error.errno == EINVAL {
-                    // Taken: by a bpf classifier (EEXIST), or another kind or protocol (EINVAL).
+                    // Taken: by a bpf classifier (EEXIST), or another kind or protocol (EINVAL,
+                    // also what a program the kernel refuses gets: the last answer is thrown).
+                    taken = error
                     continue
                 } catch {
                     if entry.classifiers == 0, entry.created { deleteQdiscIfUnused(interface) }
@@ -53,7 +56,7 @@ package enum TrafficControlCalls {
                 }
             }
             if entry.classifiers == 0, entry.created { deleteQdiscIfUnused(interface) }
-            throw SystemCallFailure(call: "rtnetlink(RTM_NEWTFILTER bpf)", errno: EEXIST)
+            throw taken
         }
     }
 
