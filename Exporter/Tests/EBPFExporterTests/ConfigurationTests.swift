@@ -108,7 +108,7 @@ final class ConfigurationTests: XCTestCase {
             ),
             (
                 "metrics:\n  - name: a\n    count: probe:openat\n",
-                "c.yaml:3:12: \"probe:openat\" is not an attach point: 'probe' is not a kind of attach point; write KIND:…, the kinds being tracepoint, syscall, syscall_exit, rawtracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt, software, hardware, perf and profile"
+                "c.yaml:3:12: \"probe:openat\" is not an attach point: 'probe' is not a kind of attach point; write KIND:…, the kinds being tracepoint, syscall, syscall_exit, rawtracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt, software, hardware, perf, profile, watchpoint, lsm, xdp, tc and cgroup"
             ),
             (
                 "metrics:\n  - name: a\n    histogram: syscall:read\n",

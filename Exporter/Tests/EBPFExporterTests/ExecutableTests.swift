@@ -19,7 +19,7 @@ final class ExecutableTests: XCTestCase {
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(
             output.contains(
-                "\(file):3:12: \"probe:openat\" is not an attach point: 'probe' is not a kind of attach point; write KIND:…, the kinds being tracepoint, syscall, syscall_exit, rawtracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt, software, hardware, perf and profile"
+                "\(file):3:12: \"probe:openat\" is not an attach point: 'probe' is not a kind of attach point; write KIND:…, the kinds being tracepoint, syscall, syscall_exit, rawtracepoint, kprobe, kretprobe, fentry, fexit, uprobe, uretprobe, usdt, software, hardware, perf, profile, watchpoint, lsm, xdp, tc and cgroup"
             ),
             output)
         XCTAssertFalse(output.contains("serving"), output)
