@@ -43,6 +43,21 @@ static inline int cka_open_bpf_output_event(int cpu, uint32_t wakeup_events) {
     return (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
+/// Opens the perf event `attr` for `pid` on `cpu`, runs BPF program `program` on each of
+/// its events and enables it. Returns the descriptor, or -1 with errno set (and nothing
+/// left open).
+static inline int cka_open_with_program(struct perf_event_attr *attr, int pid, int cpu, int program) {
+    int fd = (int)syscall(__NR_perf_event_open, attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, program) != 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
 /// Opens the tracepoint with perf id `id` (its format file's `ID:` line) for every process,
 /// on the CPU the caller runs on, runs BPF program `program` on every hit (on any CPU: a
 /// tracepoint's programs are the tracepoint's, not the event's) and enables it. The CPU is
@@ -58,15 +73,7 @@ static inline int cka_attach_tracepoint(uint64_t id, int program) {
     attr.wakeup_events = 1;
     unsigned cpu = 0;
     if (syscall(__NR_getcpu, &cpu, NULL, NULL) != 0) cpu = 0;
-    int fd = (int)syscall(__NR_perf_event_open, &attr, -1, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);
-    if (fd < 0) return -1;
-    if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, program) != 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
+    return cka_open_with_program(&attr, -1, (int)cpu, program);
 }
 
 /// A descriptor for process `pid` that stays bound to that process, not to its pid: it
@@ -299,15 +306,7 @@ static inline int cka_attach_breakpoint(int program, uint64_t address, uint32_t 
     attr.bp_len = length;
     attr.sample_period = 1;
     attr.wakeup_events = 1;
-    int fd = (int)syscall(__NR_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-    if (fd < 0) return -1;
-    if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, program) != 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
+    return cka_open_with_program(&attr, pid, cpu, program);
 }
 
 // tc through rtnetlink, for kernels before tcx (6.6): the clsact qdisc and a bpf classifier
