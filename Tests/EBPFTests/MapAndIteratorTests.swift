@@ -105,10 +105,7 @@ final class MapAndIteratorTests: XCTestCase {
     func testATaskIteratorListsTheTestsProcess() throws {
         try requireKernel()
         let b = try EBPFWrapper(
-            text: """
-                #include <linux/sched.h>
-                struct bpf_iter_meta { struct seq_file *seq; u64 session_id; u64 seq_num; };
-                struct bpf_iter__task { struct bpf_iter_meta *meta; struct task_struct *task; };
+            text: Self.taskIteratorContext + """
                 BPF_ITER(task) {
                     struct seq_file *seq = ctx->meta->seq;
                     struct task_struct *task = ctx->task;
@@ -120,18 +117,7 @@ final class MapAndIteratorTests: XCTestCase {
                 }
                 """)
         defer { b.close() }
-        guard fentryLoads else {
-            XCTAssertThrowsError(try b.iterator(function: "bpf_iter__task")) { error in
-                let error = error as! EBPFError
-                XCTAssertEqual(error.code, .notSupported)
-                XCTAssertTrue(
-                    error.message.hasPrefix(
-                        "cannot open the iterator 'bpf_iter__task': this kernel refuses tracing programs (loading an fentry program on"
-                    ), error.message)
-            }
-            return
-        }
-        let iterator = try b.iterator(function: "bpf_iter__task")
+        guard let iterator = try taskIteratorOrTheKernelsRefusal(b) else { return }
         let comm = try String(contentsOfFile: "/proc/self/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
         let lines = try iterator.readText().split(separator: "\n")
         XCTAssertTrue(lines.contains("\(getpid()) \(comm)"), "\(lines.count) tasks, not \(getpid()) \(comm)")
@@ -143,6 +129,63 @@ final class MapAndIteratorTests: XCTestCase {
         XCTAssertThrowsError(try b.iterator(function: "task_walker")) {
             XCTAssertEqual(($0 as? EBPFError)?.code, .invalidArgument)
         }
+    }
+
+    /// A task iterator that writes structs is read as records: exactly init's and the test
+    /// process's, each with its parent; a Swift struct of another size is refused.
+    func testATaskIteratorsRecordsAreReadAsSwiftStructs() throws {
+        try requireKernel()
+        let b = try EBPFWrapper(
+            text: Self.taskIteratorContext + """
+                struct record { u32 pid; u32 parent; };
+                BPF_ITER(task) {
+                    struct task_struct *task = ctx->task;
+                    if (task == (void *)0 || task->pid != task->tgid) return 0;
+                    if (task->tgid != 1 && task->tgid != \(getpid())) return 0;
+                    struct record record = { .pid = task->tgid, .parent = task->real_parent->tgid };
+                    bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
+                    return 0;
+                }
+                """)
+        defer { b.close() }
+        guard let iterator = try taskIteratorOrTheKernelsRefusal(b) else { return }
+        struct Record: Equatable { var pid: UInt32, parent: UInt32 }
+        XCTAssertEqual(
+            try iterator.readRecords(as: Record.self),
+            [Record(pid: 1, parent: 0), Record(pid: UInt32(getpid()), parent: UInt32(getppid()))])
+        struct Wider { var pid: UInt32, parent: UInt32, more: UInt32 }
+        XCTAssertThrowsError(try iterator.readRecords(as: Wider.self)) { error in
+            XCTAssertEqual((error as? EBPFError)?.code, .invalidArgument)
+            XCTAssertEqual(
+                (error as? EBPFError)?.message,
+                "the iterator 'bpf_iter__task' wrote 16 bytes, not a whole number of 12-byte Wider records: make the Swift struct's layout match the C struct the program writes"
+            )
+        }
+    }
+
+    /// The task iterator's context, from the kernel's BTF, which kernel headers lack.
+    private static let taskIteratorContext = """
+        #include <linux/sched.h>
+        struct bpf_iter_meta { struct seq_file *seq; u64 session_id; u64 seq_num; };
+        struct bpf_iter__task { struct bpf_iter_meta *meta; struct task_struct *task; };
+
+        """
+
+    /// `bpf_iter__task`'s iterator, or nil after checking the exact refusal of a kernel
+    /// that refuses tracing programs.
+    private func taskIteratorOrTheKernelsRefusal(_ b: EBPFWrapper<CProgram>) throws -> KernelIterator? {
+        guard fentryLoads else {
+            XCTAssertThrowsError(try b.iterator(function: "bpf_iter__task")) { error in
+                let error = error as! EBPFError
+                XCTAssertEqual(error.code, .notSupported)
+                XCTAssertTrue(
+                    error.message.hasPrefix(
+                        "cannot open the iterator 'bpf_iter__task': this kernel refuses tracing programs (loading an fentry program on"
+                    ), error.message)
+            }
+            return nil
+        }
+        return try b.iterator(function: "bpf_iter__task")
     }
 }
 

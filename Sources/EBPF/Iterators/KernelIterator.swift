@@ -25,6 +25,8 @@ import EBPFProgram
 /// print(try b.iterator(function: "bpf_iter__task").readText())
 /// ```
 ///
+/// A program that writes structs with `bpf_seq_write` is read with ``readRecords(as:)``.
+///
 /// ``close()`` (or the wrapper's) ends it.
 public final class KernelIterator: Sendable, CustomStringConvertible {
     /// The function, `bpf_iter__<target>` as bcc's `BPF_ITER(target)` names it.
@@ -57,6 +59,27 @@ public final class KernelIterator: Sendable, CustomStringConvertible {
     /// ``read()`` as UTF-8 text.
     public func readText() throws(EBPFError) -> String {
         String(decoding: try read(), as: UTF8.self)
+    }
+
+    /// ``read()`` as fixed-size records: what a program writes with
+    /// `bpf_seq_write(seq, &record, sizeof(record))`, one `Record` (a Swift struct laid out
+    /// as the C one) per object.
+    ///
+    /// - Throws: ``EBPFError/Code/invalidArgument`` when what the program wrote is not a
+    ///   whole number of `Record`s (its C struct and `Record` differ), and the errors of
+    ///   ``read()``.
+    public func readRecords<Record: BitwiseCopyable>(as _: Record.Type) throws(EBPFError) -> [Record] {
+        let bytes = try read()
+        let size = MemoryLayout<Record>.size
+        guard size > 0, bytes.count % size == 0 else {
+            throw EBPFError(
+                .invalidArgument,
+                "the iterator '\(functionName)' wrote \(bytes.count) bytes, not a whole number of \(size)-byte \(Record.self) records: make the Swift struct's layout match the C struct the program writes"
+            )
+        }
+        return bytes.withUnsafeBytes { raw in
+            (0..<bytes.count / size).map { raw.loadUnaligned(fromByteOffset: $0 * size, as: Record.self) }
+        }
     }
 
     /// Detaches the iterator's program. Idempotent.
