@@ -12,8 +12,11 @@
 #                                  seed for a fixed number of inputs (about a minute each on a
 #                                  2-core machine), Swift's hashing made deterministic and
 #                                  libFuzzer's comparison tracing off (it learns stack addresses,
-#                                  which move with each run), so the result depends on the code
-#                                  alone, never on luck or on the machine's speed.
+#                                  which move with each run), and its once-a-second corpus
+#                                  reload and allocator purge off (the reload ran extra inputs
+#                                  at whatever moment the second ended, shifting every later
+#                                  one), so the result depends on the code alone, never on
+#                                  luck or on the machine's speed.
 #   Fuzz/run.sh --explore [SECONDS] [TARGET...]
 #                                  a search: a random seed, SECONDS per target (default 600).
 #                                  A failing input is left in Fuzz/ (crash-*, leak-*,
@@ -52,6 +55,7 @@ for target in "${targets[@]}"; do
     else
         echo "== fuzzing the $target decoder for ${runs[$target]} inputs from seed 1"
         SWIFT_DETERMINISTIC_HASHING=1 "$bin/ebpf-fuzz-$target" -seed=1 -runs="${runs[$target]}" -use_cmp=0 \
+            -reload=0 -purge_allocator_interval=-1 \
             -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "$work" >"$log" 2>&1 || status=$?
     fi
     grep -E 'stat::number_of_executed_units|stat::peak_rss_mb|Done [0-9]+ runs' "$log" || true
