@@ -70,7 +70,8 @@ public final class KernelIterator: Sendable, CustomStringConvertible {
     ///   ``read()``.
     public func readRecords<Record: BitwiseCopyable>(as _: Record.Type) throws(EBPFError) -> [Record] {
         let bytes = try read()
-        let size = MemoryLayout<Record>.size
+        // The stride, as C's sizeof counts a struct's tail padding.
+        let size = MemoryLayout<Record>.stride
         guard size > 0, bytes.count % size == 0 else {
             throw EBPFError(
                 .invalidArgument,
