@@ -70,9 +70,9 @@ public final class KernelIterator: Sendable, CustomStringConvertible {
     ///   ``read()``.
     public func readRecords<Record: BitwiseCopyable>(as _: Record.Type) throws(EBPFError) -> [Record] {
         let bytes = try read()
-        // The stride, as C's sizeof counts a struct's tail padding.
+        // The stride (never 0), as C's sizeof counts a struct's tail padding.
         let size = MemoryLayout<Record>.stride
-        guard size > 0, bytes.count % size == 0 else {
+        guard bytes.count % size == 0 else {
             throw EBPFError(
                 .invalidArgument,
                 "the iterator '\(functionName)' wrote \(bytes.count) bytes, not a whole number of \(size)-byte \(Record.self) records: make the Swift struct's layout match the C struct the program writes"
