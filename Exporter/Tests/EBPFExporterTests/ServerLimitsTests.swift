@@ -108,15 +108,16 @@ final class ServerLimitsTests: XCTestCase {
             usleep(10_000)
         }
         XCTAssertEqual(Set(samples), [descriptors + limit], "the limit's descriptors, no more")
-        // Each client sends a request in turn: a waiting one is answered once a held one ends.
+        // Every client sends its request; each one answered is closed, and a waiting one is
+        // taken in its place and answered.
         for client in clients {
             client.send(Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
         }
-        for client in clients {
-            let response = String(decoding: client.readUntilClosed(timeout: .seconds(60)) ?? [], as: UTF8.self)
+        while !clients.isEmpty {
+            let response = String(
+                decoding: clients.removeFirst().readUntilClosed(timeout: .seconds(60)) ?? [], as: UTF8.self)
             XCTAssertTrue(response.hasPrefix("HTTP/1.1 200 OK"), response)
         }
-        clients.removeAll()
         let settled = ContinuousClock.now + .seconds(60)
         while exporter.openDescriptors > descriptors, ContinuousClock.now < settled { usleep(10_000) }
         XCTAssertEqual(exporter.openDescriptors, descriptors)

@@ -64,12 +64,22 @@ public enum MetricsServer {
         } else {
             server = .http1(configuration: http)
         }
+        let connectionLimit = ConnectionLimit(limits.maximumConnections)
         return Application(
             router: router, server: server,
             configuration: .init(
                 address: .hostname(host, port: port), serverName: "ebpf-exporter",
-                availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections, logger: logger)),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+                availableConnectionsDelegate: connectionLimit),
+            onServerRunning: { channel in
+                do {
+                    try await connectionLimit.open(channel)
+                } catch {
+                    logger.error(
+                        "the listener could not be set to accept one connection at a time: a burst may pass the connection limit by up to 3",
+                        metadata: ["error": "\(error)"])
+                }
+                await onRunning(channel.localAddress?.port ?? port)
+            },
             logger: logger)
     }
 
