@@ -5,10 +5,10 @@ import XCTest
 /// connections, a client that sends its request a byte at a time, an oversized request head
 /// and a request with a body that never ends.
 final class ServerLimitsTests: XCTestCase {
-    /// With 200 idle connections and a slow client held open, every scrape answers; the
-    /// exporter's descriptors never exceed its connection limit, every connection that sends
-    /// no complete request is closed by the idle timeout, after which its descriptors are
-    /// back where they were; memory grows by less than 32 MiB.
+    /// With 200 idle connections held, every scrape answers and the exporter holds no more
+    /// connections than its limit; a slow client, an oversized head and a body are refused;
+    /// every connection that sends no complete request is closed by the idle timeout, after
+    /// which its descriptors are back where they were; memory grows by less than 32 MiB.
     func testIdleConnectionsASlowClientAndOversizedRequestsLeaveScrapesAnsweringAndResourcesBounded() throws {
         try KernelTestGate.require(geteuid() == 0, "not root")
         let (limit, idle) = (256, 30)
@@ -16,18 +16,30 @@ final class ServerLimitsTests: XCTestCase {
             configuration: WebSecurityTests.configuration,
             arguments: ["--web.max-connections", "\(limit)", "--web.idle-timeout", "\(idle)"])
         defer { XCTAssertEqual(exporter.stop(), 0) }
-        // Before any connection; the memory after a first scrape has allocated what later
-        // ones reuse.
+        // The descriptors before any connection; the memory after a first scrape, which has
+        // allocated what later ones reuse.
         let descriptors = exporter.openDescriptors
         XCTAssertTrue(try LoopbackConnection.get("/metrics", port: exporter.port).hasPrefix("HTTP/1.1 200 OK"))
         let memory = exporter.residentKilobytes
+        waitUntil(exporter.openConnections == 0)
 
+        // Measured first: each idle connection is closed 30 s after it was taken.
         var idlers = try (0..<200).map { _ in try LoopbackConnection(port: exporter.port) }
-        let accepted = ContinuousClock.now + .seconds(60)
-        while exporter.openDescriptors < descriptors + idlers.count, ContinuousClock.now < accepted {
-            usleep(10_000)
+        waitUntil(exporter.openConnections >= idlers.count)
+        XCTAssertEqual(exporter.openConnections, idlers.count, "the exporter holds them")
+        var mostConnections = 0
+        for _ in 0..<20 {
+            let scrape = try LoopbackConnection.get("/metrics", port: exporter.port)
+            XCTAssertTrue(scrape.hasPrefix("HTTP/1.1 200 OK"), scrape)
+            XCTAssertTrue(scrape.contains("web_getppid_total"), scrape)
+            mostConnections = max(mostConnections, exporter.openConnections)
         }
-        XCTAssertGreaterThanOrEqual(exporter.openDescriptors, descriptors + idlers.count, "the exporter holds them")
+        XCTAssertGreaterThanOrEqual(mostConnections, idlers.count, "scrapes answered beside them")
+        XCTAssertLessThanOrEqual(mostConnections, limit, "no more connections than the limit")
+        let heldMemory = exporter.residentKilobytes
+        XCTAssertLessThanOrEqual(
+            heldMemory - memory, 32 * 1024, "resident kB before: \(memory), with 200 idle connections: \(heldMemory)")
+
         // A slow client: its request head a byte at a time, never finished.
         let slow = try LoopbackConnection(port: exporter.port)
         let slowStopped = DispatchSemaphore(value: 0)
@@ -62,52 +74,37 @@ final class ServerLimitsTests: XCTestCase {
             String(decoding: body.readUntilClosed(timeout: .seconds(60)) ?? [], as: UTF8.self).hasPrefix(
                 "HTTP/1.1 413 Payload Too Large"))
 
-        var mostDescriptors = 0
-        for _ in 0..<20 {
-            let scrape = try LoopbackConnection.get("/metrics", port: exporter.port)
-            XCTAssertTrue(scrape.hasPrefix("HTTP/1.1 200 OK"), scrape)
-            XCTAssertTrue(scrape.contains("web_getppid_total"), scrape)
-            mostDescriptors = max(mostDescriptors, exporter.openDescriptors)
-        }
-        XCTAssertGreaterThanOrEqual(mostDescriptors, descriptors + idlers.count, "scrapes answered beside them")
-        XCTAssertLessThanOrEqual(mostDescriptors, descriptors + limit, "no more descriptors than the connection limit")
-        let heldMemory = exporter.residentKilobytes
-        XCTAssertLessThanOrEqual(
-            heldMemory - memory, 32 * 1024, "resident kB before: \(memory), with 200 idle connections: \(heldMemory)")
-
         // Each connection that sent no complete request is closed by the exporter.
         for idler in idlers {
             XCTAssertEqual(idler.readUntilClosed(timeout: .seconds(120)), [], "closed, having sent nothing")
         }
         XCTAssertEqual(slowStopped.wait(timeout: .now() + 120), .success, "the slow client was closed")
         idlers.removeAll()
-        let deadline = ContinuousClock.now + .seconds(60)
-        while exporter.openDescriptors > descriptors, ContinuousClock.now < deadline { usleep(20_000) }
+        waitUntil(exporter.openConnections == 0 && exporter.openDescriptors <= descriptors)
+        XCTAssertEqual(exporter.openConnections, 0)
         XCTAssertEqual(exporter.openDescriptors, descriptors, "every connection's descriptor given back")
         print(
-            "LIMITS descriptors=\(descriptors)->\(mostDescriptors)->\(exporter.openDescriptors) rss_kb=\(memory)->\(heldMemory)"
+            "LIMITS descriptors=\(descriptors)->\(exporter.openDescriptors) most_connections=\(mostConnections) rss_kb=\(memory)->\(heldMemory)"
         )
     }
 
     /// Past `--web.max-connections`, connections wait in the listen backlog: the exporter
-    /// holds exactly the limit's descriptors for them, takes a waiting one as a held one
-    /// closes, and is back where it was once they all have.
+    /// holds exactly the limit's connections, takes a waiting one as a held one closes, and
+    /// holds none once they all have.
     func testConnectionsPastTheLimitWaitAndDescriptorsStayAtTheLimit() throws {
         try KernelTestGate.require(geteuid() == 0, "not root")
         let limit = 20
         let exporter = try ExporterProcess(
             configuration: WebSecurityTests.configuration, arguments: ["--web.max-connections", "\(limit)"])
         defer { XCTAssertEqual(exporter.stop(), 0) }
-        let descriptors = exporter.openDescriptors
         var clients = try (0..<(limit + 10)).map { _ in try LoopbackConnection(port: exporter.port) }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while exporter.openDescriptors < descriptors + limit, ContinuousClock.now < deadline { usleep(10_000) }
+        waitUntil(exporter.openConnections >= limit)
         var samples: [Int] = []
         for _ in 0..<20 {
-            samples.append(exporter.openDescriptors)
+            samples.append(exporter.openConnections)
             usleep(10_000)
         }
-        XCTAssertEqual(Set(samples), [descriptors + limit], "the limit's descriptors, no more")
+        XCTAssertEqual(Set(samples), [limit], "the limit's connections, no more")
         // Every client sends its request; each one answered is closed, and a waiting one is
         // taken in its place and answered.
         for client in clients {
@@ -118,8 +115,13 @@ final class ServerLimitsTests: XCTestCase {
                 decoding: clients.removeFirst().readUntilClosed(timeout: .seconds(60)) ?? [], as: UTF8.self)
             XCTAssertTrue(response.hasPrefix("HTTP/1.1 200 OK"), response)
         }
-        let settled = ContinuousClock.now + .seconds(60)
-        while exporter.openDescriptors > descriptors, ContinuousClock.now < settled { usleep(10_000) }
-        XCTAssertEqual(exporter.openDescriptors, descriptors)
+        waitUntil(exporter.openConnections == 0)
+        XCTAssertEqual(exporter.openConnections, 0)
+    }
+
+    /// Polls `condition` every 10 ms until it holds or 60 s have passed; the caller asserts.
+    private func waitUntil(_ condition: @autoclosure () -> Bool) {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !condition(), ContinuousClock.now < deadline { usleep(10_000) }
     }
 }

@@ -35,6 +35,36 @@ final class ExporterProcess: @unchecked Sendable {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd").count) ?? -1
     }
 
+    /// The connections it holds now: its descriptors that are TCP sockets on its port, other
+    /// than the listener. Connections still in the listen backlog are not its descriptors
+    /// yet, and other descriptors (timers, maps, a scrape's files) do not count; nor does a
+    /// socket already closed both ways whose descriptor is about to be (the kernel lists it
+    /// no more).
+    var openConnections: Int {
+        var connectionInodes: Set<Substring> = []
+        for table in ["tcp", "tcp6"] {
+            // Read to the end: String(contentsOfFile:) stops after procfs's first page.
+            let file = FileHandle(forReadingAtPath: "/proc/\(process.pid)/net/\(table)")
+            let text = String(decoding: (try? file?.readToEnd()) ?? Data(), as: UTF8.self)
+            // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, let local = fields[1].split(separator: ":").last,
+                    Int(local, radix: 16) == port, fields[3] != "0A"  // 0A: listening
+                else { continue }
+                connectionInodes.insert(fields[9])
+            }
+        }
+        let directory = "/proc/\(process.pid)/fd"
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return descriptors.count { descriptor in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\(descriptor)"),
+                target.hasPrefix("socket:[")
+            else { return false }
+            return connectionInodes.contains(target.dropFirst("socket:[".count).dropLast())
+        }
+    }
+
     /// Its resident memory now, in kB.
     var residentKilobytes: Int {
         let status = (try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)) ?? ""

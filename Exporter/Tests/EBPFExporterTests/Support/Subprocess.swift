@@ -2,6 +2,10 @@ import Foundation
 import XCTest
 
 /// A program a test starts, its stdout and stderr collected together as it runs.
+///
+/// A thread of its own reads the output to its end, and ``stop(_:)`` and ``wait()`` return
+/// only once it has: what the program wrote just before it exited is always collected
+/// (Foundation's `readabilityHandler` can deliver it after `waitUntilExit()` returns).
 final class Subprocess: @unchecked Sendable {
     // @unchecked Sendable: `process` is Foundation's, used from the test's thread and its
     // own; the output is behind a lock.
@@ -9,6 +13,7 @@ final class Subprocess: @unchecked Sendable {
     private let output = NSLock()
     // Bytes, decoded when read: a read can end inside a multi-byte character.
     private var bytes = Data()
+    private let outputEnded = DispatchSemaphore(value: 0)
 
     private let input: Pipe?
 
@@ -22,12 +27,20 @@ final class Subprocess: @unchecked Sendable {
         process.standardError = pipe
         input = standardInput ? Pipe() : nil
         process.standardInput = input ?? FileHandle(forReadingAtPath: "/dev/null")
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.output.withLock { self.bytes += data }
-        }
         try process.run()
+        // Foundation has closed this process's copy of the write end: the read ends when the
+        // program (and whatever inherited its output) has exited.
+        Thread { [self] in
+            let reading = pipe.fileHandleForReading.fileDescriptor
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(reading, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                output.withLock { bytes.append(contentsOf: buffer[0..<count]) }
+            }
+            outputEnded.signal()
+        }.start()
     }
 
     var pid: Int32 { process.processIdentifier }
@@ -44,7 +57,10 @@ final class Subprocess: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if collectedOutput.contains(marker) { return true }
-            if !process.isRunning { return collectedOutput.contains(marker) }
+            if !process.isRunning {
+                awaitOutputEnd()
+                return collectedOutput.contains(marker)
+            }
             Thread.sleep(forTimeInterval: 0.02)
         }
         return false
@@ -55,12 +71,24 @@ final class Subprocess: @unchecked Sendable {
     func stop(_ signal: Int32 = SIGTERM) -> Int32 {
         if process.isRunning { kill(process.processIdentifier, signal) }
         process.waitUntilExit()
+        awaitOutputEnd()
         return process.terminationReason == .exit ? process.terminationStatus : -process.terminationStatus
     }
 
     /// Waits for the program to exit by itself.
     func wait() -> Int32 {
         process.waitUntilExit()
+        awaitOutputEnd()
         return process.terminationStatus
+    }
+
+    /// Waits, after the exit, until the output has been read to its end (at once on a second
+    /// call); a pipe some other process holds open fails the test after 60 s.
+    private func awaitOutputEnd() {
+        if outputEnded.wait(timeout: .now() + 60) == .timedOut {
+            XCTFail("\(process.executableURL?.path ?? "?") exited, but its output stayed open for 60 s")
+        } else {
+            outputEnded.signal()
+        }
     }
 }
