@@ -112,11 +112,12 @@ int ebpf_exporter_drop_capabilities(uint64_t keep, int timeout_ms) {
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     long signalled_at = -1000;
-    // Until a pass over every thread finds each one done: a thread started during a pass
-    // (from one not done yet) is seen by the next. Threads not done are signalled again
-    // every 100 ms, not every pass: real-time signals queue.
-    for (int pending = 1; result == 0 && pending;) {
-        pending = 0;
+    // Until two passes in a row over every thread find each one done: a thread that one not
+    // done yet started during a pass, after the pass listed the threads, exists by the next
+    // pass's listing. Threads not done are signalled again every 100 ms, not every pass:
+    // real-time signals queue.
+    for (int clean_passes = 0; result == 0 && clean_passes < 2;) {
+        int pending = 0;
         long now = elapsed_ms(&start);
         int signal_now = now - signalled_at >= 100;
         if (signal_now) signalled_at = now;
@@ -144,6 +145,7 @@ int ebpf_exporter_drop_capabilities(uint64_t keep, int timeout_ms) {
         if (result == 0 && failed != 0) result = failed;
         else if (result == 0 && pending && now > timeout_ms) result = ETIMEDOUT;
         else if (result == 0 && pending) usleep(1000);
+        clean_passes = pending ? 0 : clean_passes + 1;
     }
     // The handler stays installed: a signal still queued finds it, and does nothing new.
     return result;

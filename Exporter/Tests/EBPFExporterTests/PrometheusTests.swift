@@ -71,8 +71,9 @@ final class PrometheusTests: XCTestCase {
         let count = try await prometheus.waitForValue(
             "test_read_latency_seconds_count{comm=\"\(comm)\"}", Double(reads))
         XCTAssertEqual(count, Double(reads))
-        // Each read blocked at least the writer's sleep (less a millisecond of the reader's own
-        // steps) and at most what the child measured around it: the slots between.
+        // Each read blocked for at least the writer's sleep, which began once the read had
+        // (less a millisecond's margin), and at most what the child measured around it: the
+        // slots between.
         func slot(_ nanoseconds: Double) -> Int { 64 - UInt64(nanoseconds).leadingZeroBitCount }
         func bound(_ slot: Int) -> String { (Double((UInt64(1) << UInt64(slot)) - 1) / 1e9).description }
         let lowest = slot(Double(milliseconds - 1) * 1e6)
@@ -195,19 +196,27 @@ final class PrometheusTests: XCTestCase {
         """
 
     /// Run by python3 -c: names itself (prctl PR_SET_NAME), opens the path N times, then
-    /// reads a pipe M times, a thread writing a byte after sleeping each time; prints each
-    /// read's duration in seconds.
+    /// reads a pipe M times, a thread writing a byte each time once the read has blocked and
+    /// it has slept; prints each read's duration in seconds. The reader's syscall file is
+    /// opened before the name is set, so the named process opens nothing but the path.
     static let workload = """
         import ctypes, os, sys, threading, time
         name, path, opens, reads, ms = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+        r, w = os.pipe()
+        reader_syscall = os.open(f"/proc/self/task/{threading.get_native_id()}/syscall", os.O_RDONLY)
         ctypes.CDLL(None).prctl(15, name.encode(), 0, 0, 0)
         for _ in range(opens):
             os.close(os.open(path, os.O_RDONLY))
-        r, w = os.pipe()
         go = threading.Semaphore(0)
+        def blocked_in_read():
+            # "<nr> <fd> <buffer> <count> ...": read(r, _, 1), not the GIL's futex.
+            fields = os.pread(reader_syscall, 256, 0).split()
+            return len(fields) > 3 and fields[1] == hex(r).encode() and fields[3] == b"0x1"
         def writer():
             for _ in range(reads):
                 go.acquire()
+                while not blocked_in_read():
+                    time.sleep(0.001)
                 time.sleep(ms / 1000)
                 os.write(w, b"x")
         threading.Thread(target=writer).start()

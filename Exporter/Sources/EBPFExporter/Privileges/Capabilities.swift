@@ -30,7 +30,7 @@ public enum Capabilities {
     /// - Throws: ``CapabilityError`` when a thread could not drop them.
     public static func dropAll(keeping keep: [Int]) throws(CapabilityError) {
         let mask = keep.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }
-        let result = ebpf_exporter_drop_capabilities(mask, 5000)
+        let result = ebpf_exporter_drop_capabilities(mask, 30_000)
         guard result == 0 else { throw CapabilityError(errno: result) }
     }
 }
@@ -43,7 +43,7 @@ public struct CapabilityError: Error, Sendable, CustomStringConvertible {
         switch errno {
         case ETIMEDOUT:
             return
-                "could not drop capabilities: a thread did not take the signal that drops them within 5 s (one started before Capabilities.prepareToDrop(), with the signal blocked); run with --keep-capabilities to serve with root's"
+                "could not drop capabilities: a thread did not take the signal that drops them within 30 s (one started before Capabilities.prepareToDrop(), with the signal blocked); run with --keep-capabilities to serve with root's"
         default:
             return "could not drop capabilities: \(String(cString: strerror(errno))); run with --keep-capabilities"
         }
