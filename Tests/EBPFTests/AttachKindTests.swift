@@ -214,7 +214,7 @@ final class AttachKindTests: XCTestCase {
         }
         _ = getppid()
         var found: TraceLine?
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + eventTimeout
         while found == nil, ContinuousClock.now < deadline {
             guard let line = try b.traceFields(timeout: .seconds(1)) else { continue }
             seen.append("\(line)")

@@ -65,18 +65,18 @@ final class EventPollerTests: XCTestCase {
         }
         try poller.add(source)
         source.signal()
-        XCTAssertEqual(firstDrainStarted.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(firstDrainStarted.wait(timeout: .now() + 60), .success)
         let stopped = DispatchSemaphore(value: 0)
         Thread {
             poller.stop()
             stopped.signal()
         }.start()
-        XCTAssertTrue(pollUntil(timeout: .seconds(10)) { poller.isStopping }, "stop() requested")
+        XCTAssertTrue(pollUntil(timeout: eventTimeout) { poller.isStopping }, "stop() requested")
         gate.signal()
-        XCTAssertEqual(finalDrainStarted.wait(timeout: .now() + 10), .success, "stop() delivers what is left")
+        XCTAssertEqual(finalDrainStarted.wait(timeout: .now() + 60), .success, "stop() delivers what is left")
         poller.remove(source)
         XCTAssertTrue(finalDrainEnded.withLock { $0 }, "remove() returned while the source was still delivering")
-        XCTAssertEqual(stopped.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(stopped.wait(timeout: .now() + 60), .success)
         XCTAssertEqual(source.releases.withLock { $0 }, 1, "released exactly once")
     }
 

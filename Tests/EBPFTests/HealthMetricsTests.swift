@@ -14,9 +14,9 @@ final class HealthMetricsTests: XCTestCase {
         return metrics
     }()
 
-    /// The counter's total once it reaches `expected`, or what it holds after 10 s.
+    /// The counter's total once it reaches `expected`, or what it holds after `eventTimeout`.
     private func total(_ label: String, _ dimensions: [(String, String)], reaching expected: Int64) -> Int64? {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + eventTimeout
         var total: Int64?
         repeat {
             total = try? Self.metrics.expectCounter(label, dimensions).totalValue

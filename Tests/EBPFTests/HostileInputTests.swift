@@ -188,7 +188,7 @@ final class HostileInputTests: XCTestCase {
                 return String(cString: pointer)
             } ?? path
         var found: UInt64?
-        _ = pollUntil(timeout: .seconds(10)) {
+        _ = pollUntil(timeout: eventTimeout) {
             let lines = (KernelFiles.read("/proc/\(pid)/maps") ?? "").split(separator: "\n")
             found = lines.compactMap { line -> UInt64? in
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)

@@ -243,8 +243,10 @@ final class NetworkProgramTests: XCTestCase {
         let links = BPFTool.ids("link", heldBy: child.pid)
         XCTAssertEqual(links.count, rtnetlink ? 2 : 3, "XDP, cgroup and tcx links: \(child.standardOutput)")
         XCTAssertEqual(try Self.trafficControl("filter", veth.hostInterface, "egress").contains("on_egress"), rtnetlink)
-        // Attached: the child's XDP program drops these.
+        // Attached: the child's XDP program drops these, and says so once it has seen all three
+        // (the receiving side's softirq may run after the send returns).
         VethPair.send(3, [1], from: sender, to: veth.hostAddress, port: dropped)
+        XCTAssertTrue(child.waitForOutput("DROPPED 3", timeout: eventTimeout), child.standardOutput)
 
         child.signal(SIGKILL)
         XCTAssertEqual(child.wait(), .signaled(SIGKILL))
@@ -259,7 +261,8 @@ final class NetworkProgramTests: XCTestCase {
     }
 
     /// The child's role: attach XDP (dropping datagrams to the port), a tc classifier (through
-    /// rtnetlink when told) and a cgroup program, say so, and wait to be killed.
+    /// rtnetlink when told) and a cgroup program, say so, say when XDP has dropped three
+    /// datagrams, and wait to be killed.
     static func attachAndWait(_ role: String) throws -> Never {
         let parts = role.split(separator: ":").map(String.init)
         KernelFeatures.rtnetlinkClassifiersForTesting.store(parts[3] == "true", ordering: .relaxed)
@@ -270,6 +273,10 @@ final class NetworkProgramTests: XCTestCase {
         let cgroup = try EBPFWrapper(text: CgroupProgramTests.refuseConnect, cflags: ["-DREFUSED_PORT=1"])
         try cgroup.attach(function: "refuse_port", to: .cgroup(parts[1], .connect4))
         print("ATTACHED")
+        fflush(nil)
+        let counts = try xdp.table("counts", key: UInt32.self, value: UInt64.self)
+        for _ in 0..<30_000 where (try? values(counts))?.last != 3 { usleep(10_000) }
+        print("DROPPED \((try? values(counts))?.last ?? 0)")
         fflush(nil)
         sleep(300)
         exit(1)

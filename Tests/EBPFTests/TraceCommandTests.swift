@@ -330,10 +330,11 @@ final class TraceCommandTests: XCTestCase {
         let whole = try elapsedSeconds(["--duration", "0.5"])
         XCTAssertEqual(whole.count, 1, "\(whole)")
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(whole.first), 0.5)
-        // Ticks at 0.2 and 0.4 s (one skipped, never printed, if a stall let it pass); the
-        // end's table is left out when it is empty, as here (no process 1 calls fchdir).
+        // Ticks at 0.2 and 0.4 s, each skipped, never printed, if a stall let it pass (both,
+        // after a stall of 0.4 s); the end's table is left out when it is empty, as here (no
+        // process 1 calls fchdir). That ticks print is tested by testCountIntervalsInJSONAddUpToEveryEvent.
         let ticks = try elapsedSeconds(["--interval", "0.2", "--duration", "0.5"])
-        XCTAssertTrue((1...2).contains(ticks.count), "\(ticks)")
+        XCTAssertLessThanOrEqual(ticks.count, 2, "\(ticks)")
         for (tick, seconds) in ticks.enumerated() {
             XCTAssertGreaterThanOrEqual(seconds, 0.2 * Double(tick + 1), "\(ticks)")
         }

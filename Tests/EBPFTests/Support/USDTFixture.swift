@@ -28,7 +28,8 @@ final class USDTFixture {
 
     init() throws {
         process = try ChildProcess(try Self.path.get(), [])
-        XCTAssertTrue(process.waitForOutput("ready \(process.pid)\n", timeout: .seconds(10)), process.standardOutput)
+        XCTAssertTrue(
+            process.waitForOutput("ready \(process.pid)\n", timeout: childReadyTimeout), process.standardOutput)
     }
 
     var pid: Int32 { process.pid }
@@ -41,7 +42,7 @@ final class USDTFixture {
         process.signal(SIGUSR1)
         let prefix = "fired \(round) semaphore "
         // Complete once the line's newline is there.
-        let complete = pollUntil(timeout: .seconds(10)) {
+        let complete = pollUntil(timeout: eventTimeout) {
             process.standardOutput.range(of: prefix + "[0-9]+\n", options: .regularExpression) != nil
         }
         guard complete else { return nil }
