@@ -6,15 +6,16 @@ import XCTest
 /// and a request with a body that never ends.
 final class ServerLimitsTests: XCTestCase {
     /// With 200 idle connections held, every scrape answers and the exporter holds no more
-    /// connections than its limit; a slow client, an oversized head and a body are refused;
-    /// every connection that sends no complete request is closed by the idle timeout, after
-    /// which its descriptors are back where they were; memory grows by less than 32 MiB.
-    func testIdleConnectionsASlowClientAndOversizedRequestsLeaveScrapesAnsweringAndResourcesBounded() throws {
+    /// connections than its limit; once the idle connections close, its descriptors are back
+    /// where they were; memory grows by less than 32 MiB. An oversized head and a body are
+    /// refused. (The idle timeout is long here, so that only the test closes connections:
+    /// accepting 200 under software emulation can take longer than a short one.)
+    func testIdleConnectionsAndOversizedRequestsLeaveScrapesAnsweringAndResourcesBounded() throws {
         try KernelTestGate.require(geteuid() == 0, "not root")
-        let (limit, idle) = (256, 30)
+        let limit = 256
         let exporter = try ExporterProcess(
             configuration: WebSecurityTests.configuration,
-            arguments: ["--web.max-connections", "\(limit)", "--web.idle-timeout", "\(idle)"])
+            arguments: ["--web.max-connections", "\(limit)", "--web.idle-timeout", "3600"])
         defer { XCTAssertEqual(exporter.stop(), 0) }
         // The descriptors before any connection; the memory after a first scrape, which has
         // allocated what later ones reuse.
@@ -23,7 +24,6 @@ final class ServerLimitsTests: XCTestCase {
         let memory = exporter.residentKilobytes
         waitUntil(exporter.openConnections == 0)
 
-        // Measured first: each idle connection is closed 30 s after it was taken.
         var idlers = try (0..<200).map { _ in try LoopbackConnection(port: exporter.port) }
         waitUntil(exporter.openConnections >= idlers.count)
         XCTAssertEqual(exporter.openConnections, idlers.count, "the exporter holds them")
@@ -40,7 +40,53 @@ final class ServerLimitsTests: XCTestCase {
         XCTAssertLessThanOrEqual(
             heldMemory - memory, 32 * 1024, "resident kB before: \(memory), with 200 idle connections: \(heldMemory)")
 
-        // A slow client: its request head a byte at a time, never finished.
+        idlers.removeAll()
+        waitUntil(exporter.openConnections == 0 && exporter.openDescriptors <= descriptors)
+        XCTAssertEqual(exporter.openConnections, 0)
+        XCTAssertEqual(exporter.openDescriptors, descriptors, "every connection's descriptor given back")
+        print(
+            "LIMITS descriptors=\(descriptors)->\(exporter.openDescriptors) most_connections=\(mostConnections) rss_kb=\(memory)->\(heldMemory)"
+        )
+
+        // An oversized head: refused with 400 and closed. The exporter stops reading it, so
+        // what this side still sent, and its close, wait in the exporter's queue until the
+        // idle timeout: hence last here.
+        do {
+            let big = try LoopbackConnection(port: exporter.port)
+            big.send(
+                Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ".utf8)
+                    + Array(repeating: 97, count: 1 << 20))
+            XCTAssertTrue(
+                String(decoding: big.readUntilClosed(timeout: .seconds(60)) ?? [], as: UTF8.self).hasPrefix(
+                    "HTTP/1.1 400 Bad Request"))
+        }
+        // A body: refused with 413, and the connection closed while its sender still sends a
+        // byte every 10 ms (which would hold it open if the body were being read).
+        do {
+            let body = try LoopbackConnection(port: exporter.port)
+            body.send(
+                Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000\r\n\r\n".utf8))
+            var bodyBytes = 0
+            while body.send([98]), bodyBytes < 3000 {
+                bodyBytes += 1
+                usleep(10_000)
+            }
+            XCTAssertLessThan(bodyBytes, 3000, "closed while the body was still coming (30 s of it)")
+            XCTAssertTrue(
+                String(decoding: body.readUntilClosed(timeout: .seconds(60)) ?? [], as: UTF8.self).hasPrefix(
+                    "HTTP/1.1 413 Payload Too Large"))
+        }
+    }
+
+    /// A connection that sends no complete request within `--web.idle-timeout` is closed:
+    /// one that never speaks, and one that sends its request head a byte every 50 ms; then
+    /// the exporter holds no connection.
+    func testConnectionsThatSendNoCompleteRequestAreClosedByTheIdleTimeout() throws {
+        try KernelTestGate.require(geteuid() == 0, "not root")
+        let exporter = try ExporterProcess(
+            configuration: WebSecurityTests.configuration, arguments: ["--web.idle-timeout", "2"])
+        defer { XCTAssertEqual(exporter.stop(), 0) }
+        var silent = try (0..<20).map { _ in try LoopbackConnection(port: exporter.port) }
         let slow = try LoopbackConnection(port: exporter.port)
         let slowStopped = DispatchSemaphore(value: 0)
         let slowSender = Thread {
@@ -53,39 +99,13 @@ final class ServerLimitsTests: XCTestCase {
             slowStopped.signal()
         }
         slowSender.start()
-        // An oversized head: refused with 400 and closed.
-        let big = try LoopbackConnection(port: exporter.port)
-        big.send(
-            Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ".utf8) + Array(repeating: 97, count: 1 << 20))
-        XCTAssertTrue(
-            String(decoding: big.readUntilClosed(timeout: .seconds(60)) ?? [], as: UTF8.self).hasPrefix(
-                "HTTP/1.1 400 Bad Request"))
-        // A body: refused with 413, and the connection closed while its sender still sends a
-        // byte every 10 ms (which would hold it open if the body were being read).
-        let body = try LoopbackConnection(port: exporter.port)
-        body.send(Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000\r\n\r\n".utf8))
-        var bodyBytes = 0
-        while body.send([98]), bodyBytes < 3000 {
-            bodyBytes += 1
-            usleep(10_000)
-        }
-        XCTAssertLessThan(bodyBytes, 3000, "closed while the body was still coming (30 s of it)")
-        XCTAssertTrue(
-            String(decoding: body.readUntilClosed(timeout: .seconds(60)) ?? [], as: UTF8.self).hasPrefix(
-                "HTTP/1.1 413 Payload Too Large"))
-
-        // Each connection that sent no complete request is closed by the exporter.
-        for idler in idlers {
-            XCTAssertEqual(idler.readUntilClosed(timeout: .seconds(120)), [], "closed, having sent nothing")
+        for connection in silent {
+            XCTAssertEqual(connection.readUntilClosed(timeout: .seconds(120)), [], "closed, having sent nothing")
         }
         XCTAssertEqual(slowStopped.wait(timeout: .now() + 120), .success, "the slow client was closed")
-        idlers.removeAll()
-        waitUntil(exporter.openConnections == 0 && exporter.openDescriptors <= descriptors)
+        silent.removeAll()
+        waitUntil(exporter.openConnections == 0)
         XCTAssertEqual(exporter.openConnections, 0)
-        XCTAssertEqual(exporter.openDescriptors, descriptors, "every connection's descriptor given back")
-        print(
-            "LIMITS descriptors=\(descriptors)->\(exporter.openDescriptors) most_connections=\(mostConnections) rss_kb=\(memory)->\(heldMemory)"
-        )
     }
 
     /// Past `--web.max-connections`, connections wait in the listen backlog: the exporter
@@ -119,9 +139,11 @@ final class ServerLimitsTests: XCTestCase {
         XCTAssertEqual(exporter.openConnections, 0)
     }
 
-    /// Polls `condition` every 10 ms until it holds or 60 s have passed; the caller asserts.
+    /// Polls `condition` every 10 ms until it holds or 10 minutes have passed (a loaded
+    /// emulated guest is slow, and a passing test waits no longer than it must); the caller
+    /// asserts.
     private func waitUntil(_ condition: @autoclosure () -> Bool) {
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(600)
         while !condition(), ContinuousClock.now < deadline { usleep(10_000) }
     }
 }

@@ -75,7 +75,7 @@ public enum MetricsServer {
                     try await connectionLimit.open(channel)
                 } catch {
                     logger.error(
-                        "the listener could not be set to accept one connection at a time: a burst may pass the connection limit by up to 3",
+                        "could not set how many connections the listener accepts at once: a first burst may pass the connection limit",
                         metadata: ["error": "\(error)"])
                 }
                 await onRunning(channel.localAddress?.port ?? port)
