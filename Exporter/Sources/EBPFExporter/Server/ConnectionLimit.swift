@@ -16,7 +16,8 @@ struct ConnectionLimit: AvailableConnectionsDelegate {
 
     init(_ maximum: Int) { self.maximum = maximum }
 
-    // Both are called on the listener's event loop, between its wake-ups.
+    // Both are called on the listener's event loop; connectionOpened within a batch of
+    // accepts, whose size NIO fixed when the batch began, so a new size applies to the next.
     mutating func connectionOpened() {
         connections += 1
         acceptAtMost(room)
@@ -43,6 +44,7 @@ struct ConnectionLimit: AvailableConnectionsDelegate {
             self.listener.withLockedValue { $0 = listener }
             listener.read()
         }
-        try await listener.setOption(ChannelOptions.maxMessagesPerRead, value: room).get()
+        // Nothing was admitted before: the room is the whole limit.
+        try await listener.setOption(ChannelOptions.maxMessagesPerRead, value: UInt(min(maximum, 16))).get()
     }
 }

@@ -14,6 +14,8 @@ final class Subprocess: @unchecked Sendable {
     // Bytes, decoded when read: a read can end inside a multi-byte character.
     private var bytes = Data()
     private let outputEnded = DispatchSemaphore(value: 0)
+    // Set once the output has ended, or was given up on: later waits return at once.
+    private var outputDone = false
 
     private let input: Pipe?
 
@@ -82,13 +84,13 @@ final class Subprocess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    /// Waits, after the exit, until the output has been read to its end (at once on a second
-    /// call); a pipe some other process holds open fails the test after 60 s.
+    /// Waits, after the exit, until the output has been read to its end (once: later calls
+    /// return at once); a pipe some other process holds open fails the test after 60 s.
     private func awaitOutputEnd() {
+        guard !output.withLock({ outputDone }) else { return }
         if outputEnded.wait(timeout: .now() + 60) == .timedOut {
             XCTFail("\(process.executableURL?.path ?? "?") exited, but its output stayed open for 60 s")
-        } else {
-            outputEnded.signal()
         }
+        output.withLock { outputDone = true }
     }
 }
