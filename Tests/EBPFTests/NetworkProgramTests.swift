@@ -275,8 +275,13 @@ final class NetworkProgramTests: XCTestCase {
         print("ATTACHED")
         fflush(nil)
         let counts = try xdp.table("counts", key: UInt32.self, value: UInt64.self)
-        for _ in 0..<30_000 where (try? values(counts))?.last != 3 { usleep(10_000) }
-        print("DROPPED \((try? values(counts))?.last ?? 0)")
+        var dropped: UInt64 = 0
+        for _ in 0..<30_000 {
+            dropped = (try? values(counts))?.last ?? 0
+            if dropped == 3 { break }
+            usleep(10_000)
+        }
+        print("DROPPED \(dropped)")
         fflush(nil)
         sleep(300)
         exit(1)
