@@ -10,6 +10,7 @@ import Glibc
 #endif
 
 let seconds = Example.seconds()
+Example.catchInterrupts()
 
 Example.run {
     let b = try EBPFWrapper(
@@ -36,8 +37,8 @@ Example.run {
     defer { b.close() }
     try b.attachTracepoint(tp: "syscalls:sys_enter_read", fnName: "tracepoint__syscalls__sys_enter_read")
     try b.attachTracepoint(tp: "syscalls:sys_exit_read", fnName: "tracepoint__syscalls__sys_exit_read")
-    print("Tracing read() latency for \(seconds) s...")
+    print("Tracing read() latency for \(seconds) s; Ctrl-C to stop and print.")
     fflush(nil)
-    sleep(UInt32(seconds))
+    Example.waitForInterrupt(seconds: seconds)
     try b.table("dist").printLog2Histogram(valueType: "usecs")
 }

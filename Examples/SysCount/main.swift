@@ -33,6 +33,7 @@ let (options, positional) = parse(Array(CommandLine.arguments.dropFirst()))
 let syscall = options["--syscall"]
 let top = options["--top"].flatMap(Int.init) ?? 10
 let seconds = positional.first.flatMap(Int.init) ?? 5
+Example.catchInterrupts()
 
 Example.run {
     let b = try EBPFWrapper(
@@ -54,7 +55,8 @@ Example.run {
     print("Counting \(syscall ?? "all") syscalls per process for \(seconds) s; Ctrl-C to stop.")
     fflush(nil)
     for _ in 0..<seconds {
-        sleep(1)
+        // Ctrl-C prints what the last second counted so far, and stops.
+        let interrupted = Example.waitForInterrupt(seconds: 1)
         // Read and delete in one batch: each second counts only that second's calls.
         // The key is a struct: its fields are decoded by name from libbcc's description.
         let items = try counts.takeItems().sorted { ($0.value.uint64Value ?? 0) > ($1.value.uint64Value ?? 0) }
@@ -66,5 +68,6 @@ Example.run {
                 (process.comm?.stringValue?.terminalSafe ?? "?").padded(16), entry.value)
         }
         fflush(nil)
+        if interrupted { break }
     }
 }

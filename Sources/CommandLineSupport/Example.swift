@@ -42,11 +42,15 @@ public enum Example {
     }
 
     /// Waits `seconds`, or until SIGINT or SIGTERM (Ctrl-C) comes, whichever is first (after
-    /// ``catchInterrupts()``).
-    public static func waitForInterrupt(seconds: Int) {
+    /// ``catchInterrupts()``). Returns whether the signal came.
+    @discardableResult
+    public static func waitForInterrupt(seconds: Int) -> Bool {
         var signals = interrupts
         var timeout = timespec(tv_sec: seconds, tv_nsec: 0)
-        while sigtimedwait(&signals, nil, &timeout) < 0, errno == EINTR {}
+        while true {
+            if sigtimedwait(&signals, nil, &timeout) > 0 { return true }
+            if errno != EINTR { return false }
+        }
     }
 
     /// Whether SIGINT or SIGTERM came (after ``catchInterrupts()``), without waiting.

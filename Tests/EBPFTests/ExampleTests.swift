@@ -5,7 +5,7 @@ import XCTest
 final class ExampleTests: XCTestCase {
     func testSyscountCountsAKnownNumberOfCallsExactly() throws {
         try requireKernel()
-        let output = try runExample("syscount", ["--syscall", "getppid", "--top", "100", "3"], ready: "Counting") {
+        let output = try runExample("syscount", ["--syscall", "getppid", "--top", "100", "600"], ready: "Counting") {
             for _ in 0..<777 { _ = getppid() }
         }
         let ours = output.split(separator: "\n").filter { $0.hasPrefix("\(getpid()) ") }
@@ -18,7 +18,7 @@ final class ExampleTests: XCTestCase {
     func testReadLatencyPlacesA50msReadInItsBucket() throws {
         try requireKernel()
         var took = Duration.zero
-        let output = try runExample("readlatency", ["2"], ready: "Tracing") {
+        let output = try runExample("readlatency", ["600"], ready: "Tracing") {
             var fds: [Int32] = [0, 0]
             XCTAssertEqual(pipe(&fds), 0)
             let (readEnd, writeEnd) = (fds[0], fds[1])

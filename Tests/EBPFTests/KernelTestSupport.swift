@@ -289,13 +289,16 @@ extension XCTestCase {
         return url
     }
 
-    /// Runs an example, calls `workload` once it printed a line containing `ready`, and
-    /// returns its whole stdout and stderr after it exits by itself with status 0.
+    /// Runs an example, calls `workload` once it printed a line containing `ready`, stops it
+    /// with Ctrl-C (SIGINT), and returns its whole stdout and stderr after it exits with
+    /// status 0. The example's duration argument only bounds a hang.
     func runExample(_ name: String, _ arguments: [String], ready: String, workload: () throws -> Void) throws -> String
     {
         let child = try ChildProcess(try builtExample(name).path, arguments, mergeOutput: true)
         XCTAssertTrue(child.waitForOutput(ready, timeout: childReadyTimeout), child.standardOutput)
         try workload()
+        // Ctrl-C: the example prints what it counted and exits, whenever the workload ended.
+        child.signal(SIGINT)
         XCTAssertEqual(child.wait(), .exited(0), child.standardOutput)
         return child.standardOutput
     }
