@@ -17,7 +17,9 @@ final class ExporterProcess: @unchecked Sendable {
             try KernelTestGate.builtProduct("ebpf-exporter"),
             ["--config", configuration.path, "--listen", "127.0.0.1:0"] + arguments)
         let marker = "serving /metrics on port "
-        guard process.waitForOutput(marker, timeout: .seconds(120)),
+        // It compiles its programs with clang first: in a guest under qemu's emulation on a
+        // loaded host that has taken over a minute. Only a hang takes 10 minutes.
+        guard process.waitForOutput(marker, timeout: .seconds(600)),
             let line = process.collectedOutput.split(separator: "\n").first(where: { $0.contains(marker) }),
             let port = Int(line.components(separatedBy: marker)[1].trimmingCharacters(in: .whitespaces))
         else {
