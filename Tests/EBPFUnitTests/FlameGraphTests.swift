@@ -18,19 +18,24 @@ final class FlameGraphTests: XCTestCase {
         var fill: String
     }
 
-    /// The frames of `svg`, in document order, their titles and labels unescaped.
+    /// The frames of `svg`, in document order, their titles and labels unescaped. Read with
+    /// NSRegularExpression: a Swift regular expression takes a minute over the 24 MB of the
+    /// ten-thousand-stack graph in a debug build.
     static func drawnFrames(_ svg: String, countName: String = "samples") -> [Drawn] {
-        let frame =
-            #/<g class="func_g"><title>([^<]*)</title><rect x="([^"]*)" y="([^"]*)" width="([^"]*)" height="15" fill="([^"]*)" rx="2" ry="2"/><text x="[^"]*" y="[^"]*">([^<]*)</text></g>/#
-        return svg.matches(of: frame).map { match in
-            let title = unescaped(String(match.output.1))
-            let suffix = title.firstMatch(of: #/ \((\d+) ([^,]*), (\d+\.\d\d)%\)$/#)
-            XCTAssertEqual(suffix.map { String($0.output.2) }, countName, title)
+        let frame = try! NSRegularExpression(
+            pattern:
+                #"^<g class="func_g"><title>([^<]*?)(?: \((\d+) ([^,]*), (\d+\.\d\d)%\))?</title><rect x="([^"]*)" y="([^"]*)" width="([^"]*)" height="15" fill="([^"]*)" rx="2" ry="2"/><text x="[^"]*" y="[^"]*">([^<]*)</text></g>$"#,
+            options: .anchorsMatchLines)
+        let text = NSString(string: svg)
+        return frame.matches(in: svg, range: NSRange(location: 0, length: text.length)).map { match in
+            func group(_ index: Int) -> String? {
+                match.range(at: index).location == NSNotFound ? nil : text.substring(with: match.range(at: index))
+            }
+            XCTAssertEqual(group(3).map(unescaped), countName, group(1) ?? "")
             return Drawn(
-                name: suffix.map { String(title[..<$0.range.lowerBound]) } ?? title,
-                count: suffix.flatMap { UInt64($0.output.1) } ?? 0, share: suffix.map { String($0.output.3) } ?? "",
-                x: Double(match.output.2)!, y: Int(match.output.3)!, width: Double(match.output.4)!,
-                label: unescaped(String(match.output.6)), fill: String(match.output.5))
+                name: unescaped(group(1)!), count: group(2).flatMap { UInt64($0) } ?? 0, share: group(4) ?? "",
+                x: Double(group(5)!)!, y: Int(group(6)!)!, width: Double(group(7)!)!, label: unescaped(group(9)!),
+                fill: group(8)!)
         }
     }
 
@@ -381,22 +386,12 @@ final class FlameGraphTests: XCTestCase {
 
         XCTAssertEqual(graph.total, counts[0])
         XCTAssertTrue(graph.svg.hasSuffix("</svg>\n"))
-        // About 100,000 frames: NSRegularExpression reads them in a second, where drawnFrames's
-        // Swift regular expression takes a minute over 24 MB in a debug build. Pre-order: each
-        // frame's depth (from its y) is at most one more than the frame before it, so the path
-        // from the root names its node.
-        let svg = NSString(string: graph.svg)
-        let line = try NSRegularExpression(
-            pattern: #"^<g class="func_g"><title>(.*) \((\d+) samples, [0-9.]+%\)</title><rect x="[^"]*" y="(\d+)""#,
-            options: .anchorsMatchLines)
+        // Pre-order: each frame's depth (from its y) is at most one more than the frame before
+        // it, so the path from the root names its node.
         var path: [Int] = []
         var rootY: Int?
         var drawn = Set<Int>()
-        for match in line.matches(in: graph.svg, range: NSRange(location: 0, length: svg.length)) {
-            let frame = (
-                name: svg.substring(with: match.range(at: 1)), count: UInt64(svg.substring(with: match.range(at: 2)))!,
-                y: Int(svg.substring(with: match.range(at: 3)))!
-            )
+        for frame in Self.drawnFrames(graph.svg) {
             guard let top = rootY else {
                 XCTAssertEqual(frame.name, "all")
                 XCTAssertEqual(frame.count, counts[0])
