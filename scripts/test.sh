@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's): prepares the host (idempotent), then
-#   1. builds the package and the exporter here, and in the two other environments with their
-#      own C headers (scripts/environment.sh: Debian 13's trixie root with libbcc 0.31, and
-#      libbcc 0.18's headers for Debian 11), preparing those environments once from Debian's archive;
+#   1. builds the package here, and in the two other environments with their own C headers
+#      (scripts/environment.sh: Debian 13's trixie root with libbcc 0.31, and libbcc 0.18's
+#      headers for Debian 11), preparing those environments once from Debian's archive; then
+#      the benchmarks and the exporter, here;
 #   2. the whole suite on this host's kernel, the lifecycle test running
-#      EBPF_LIFECYCLE_CYCLES cycles (default 400: about 8 minutes on this 2-core machine);
-#   3. the whole suite again in three Debian kernels booted by scripts/kernel-vm.sh under qemu,
-#      each with its own libbcc: Debian 12 (6.1, libbcc 0.26, this host's userland), Debian 13
-#      (6.12, its own userland with libbcc 0.31) and Debian 11's 5.10 with libbcc 0.18
-#      (lifecycle: 8 cycles there, about 15 s each under software emulation: it proves each
-#      path, kprobes included, and the clean-up; the host's 400 cycles are the endurance run).
-#      Each guest's emulation is single-threaded, so two run at once: 6.1 and 6.12 side by side,
-#      then 5.10 beside parts 4 to 6;
+#      EBPF_LIFECYCLE_CYCLES cycles (default 400);
+#   3. the kernel suites again in three Debian kernels booted by scripts/kernel-vm.sh under
+#      qemu, each with its own libbcc: Debian 12 (6.1, libbcc 0.26, this host's userland),
+#      Debian 13 (6.12, its own userland with libbcc 0.31) and Debian 11's 5.10 with libbcc
+#      0.18 (lifecycle: 8 cycles there: it proves each path, kprobes included, and the
+#      clean-up; the host's 400 cycles are the endurance run), and the exporter's suite in each.
+#      Each guest's emulation is single-threaded, so the guests run in two lanes beside the
+#      other parts, each guest as soon as its build is done: Debian 12's then Debian 13's, and
+#      Debian 11's then the exporter's three; their output is shown at the end;
 #   4. the suite under ThreadSanitizer, and again under AddressSanitizer with
 #      LeakSanitizer (checking when the last test has finished; .lsan-suppressions names one
 #      XCTest function), then LeakSanitizer's negative control: a libbcc module leaked on
@@ -19,10 +21,9 @@
 #   5. the exporter's suite (Exporter/, a package of its own): its configuration, and the
 #      built ebpf-exporter scraped by a real Prometheus server on loopback (exact counts and
 #      histogram buckets of what a child process did, over TLS with basic auth; a minute of
-#      scrapes every 100 ms), its limits under abuse and its dropped capabilities; then the
-#      same suite, but the minute, in Debian 12's and 13's guests (and, after part 6, 11's);
+#      scrapes every 100 ms), its limits under abuse and its dropped capabilities;
 #   6. the nine parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer, each
-#      from a fixed seed for a fixed number of inputs (about a minute each), so the part's
+#      from a fixed seed for a fixed number of inputs (about 20 s each), so the part's
 #      result never depends on luck; `Fuzz/run.sh --explore` is the open-ended search.
 # Before part 2, after the builds and the documentation and layer checks, the fast tier
 # (Tests/EBPFUnitTests: parsers, generators, layouts, the attach-point grammar) runs without
@@ -63,28 +64,131 @@ logged() { # command...: runs it with its output (stdout and stderr) also in the
     "$@" 2>&1 | tee -a "$run_log"
 }
 
+guest_dir=$(mktemp -d)
+# (errexit holds in the trap too: with no job left, `kill` alone would end the run with status 2)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait || true; rm -rf "$run_log" "$EBPF_COMPILE_CACHE" "$guest_dir"' EXIT
+run_guests=0
+[ "${EBPF_SKIP_KERNEL_VM:-0}" = 1 ] || run_guests=1
+# The guests' jobs, in the order their output is shown. Lane one starts Debian 12's suite as soon
+# as this host's build is done, lane two Debian 11's as soon as its build is; the host's own
+# parts run beside them.
+guest_jobs=(suite:debian12 suite:debian13 suite:debian11-bcc018 exporter:debian11-bcc018 exporter:debian12 exporter:debian13)
+
+# The guests: each job runs a suite in one environment's guest, its output in a file of its own,
+# shown (and added to the run's log) when the guests are collected at the end.
+declare -a lane_pids=()
+describe_guest() { # environment: sets the environment's variables (scripts/environment.sh)
+    local description
+    description=$(./scripts/environment.sh "$1") || exit 1
+    eval "$description"
+}
+guest_title() { # kind environment
+    describe_guest "$2"
+    case $1 in
+        suite) echo "the test suite on $2's kernel $KERNEL_RELEASE with libbcc $BCC_VERSION, under qemu" ;;
+        exporter) echo "the exporter's suite on $2's kernel $KERNEL_RELEASE with libbcc $BCC_VERSION, under qemu" ;;
+    esac
+}
+ready() { # kind environment...: what the jobs of these environments need is built
+    local environment
+    for environment in "${@:2}"; do touch "$guest_dir/ready.$1-$environment"; done
+}
+# What a job runs (README, "What runs where, and why"). The kernel suites (EBPFTests) with the
+# test binary built for the environment, but those whose subject is the user-space side of
+# what they trace, each of whose kernel calls another suite makes in every guest: the command
+# line's arguments and output (TraceCommandTests), the examples, functions found by their Swift
+# and C++ names (SwiftUprobeTests, CxxUprobeTests), and a flame graph drawn in a browser (the
+# guests' roots have no Chromium); nor the fast tier (EBPFUnitTests), which needs no kernel,
+# libbcc compile or privilege by construction. All of them run on the host. The exporter's suite runs as built
+# here (the library opens libbcc with dlopen(3) and declares itself what differs between
+# releases, Sources/CBCC/CBCC.h, so a binary built against one release's headers calls the one
+# the guest loads), every suite but the minute of 100 ms scrapes, whose pace software
+# emulation cannot keep; Prometheus, openssl, htpasswd and curl are this host's, or the trixie
+# root's.
+guest_job() { # kind environment
+    local binary suites
+    describe_guest "$2"
+    case $1 in
+        suite)
+            binary=.build/debug/swift-ebpfPackageTests.xctest
+            [ "$2" = debian12 ] || binary=$SCRATCH_PATH/debug/swift-ebpfPackageTests.xctest
+            suites=$("$binary" --list-tests | sed -n 's#^\(EBPFTests\.[^/]*\)/.*#\1#p' |
+                grep -v -x -e 'EBPFTests\.FlameGraphBrowserTests' -e 'EBPFTests\.TraceCommandTests' \
+                    -e 'EBPFTests\.ExampleTests' -e 'EBPFTests\.NetworkExampleTests' \
+                    -e 'EBPFTests\.SwiftUprobeTests' -e 'EBPFTests\.CxxUprobeTests' | sort -u | paste -sd, -)
+            ;;
+        exporter)
+            binary=Exporter/.build/debug/ebpf-exporterPackageTests.xctest
+            suites=$("$binary" --list-tests | sed -n 's#^\([A-Za-z]*Tests\.[^/]*\)/.*#\1#p' |
+                grep -v -e '^EBPFExporterTests\.EnduranceTests$' | sort -u | paste -sd, -)
+            ;;
+    esac
+    # (exec: the lane's kill reaches kernel-vm.sh itself)
+    EBPF_LIFECYCLE_CYCLES=8 exec ./scripts/kernel-vm.sh --environment "$2" "$binary" "$suites"
+}
+# A lane runs its jobs (KIND:ENVIRONMENT) one after another in the background, each once what it
+# needs is built; it records each job's start, time and status. Each guest's emulation is
+# single-threaded: two lanes keep the two cores busy beside the host's own parts.
+lane() { # job...
+    (
+        # The EXIT trap's kill reaches the lane; the lane stops its guest (kernel-vm.sh's own
+        # trap stops its qemu).
+        trap 'kill $(jobs -p) 2>/dev/null; exit 143' TERM
+        for job in "$@"; do
+            name=${job%%:*}-${job#*:}
+            until [ -e "$guest_dir/ready.$name" ]; do sleep 2; done
+            begin=$((SECONDS - started))
+            status=0
+            guest_job "${job%%:*}" "${job#*:}" >"$guest_dir/$name.log" 2>&1 &
+            wait $! || status=$?
+            echo "$begin $((SECONDS - started - begin)) $status" >"$guest_dir/$name.result"
+        done
+    ) &
+    lane_pids+=($!)
+}
+collect_guests() { # job...: waits for the lanes, shows each job's output; fails if one failed
+    local job name title failed=0 begin took status
+    wait "${lane_pids[@]}" || true
+    for job in "$@"; do
+        name=${job%%:*}-${job#*:}
+        title=$(guest_title "${job%%:*}" "${job#*:}")
+        read -r begin took status <"$guest_dir/$name.result" || { begin=0 took=0 status="(none: it never ran)"; }
+        {
+            echo "== $title (at $begin s)"
+            cat "$guest_dir/$name.log" 2>/dev/null || true
+            printf 'PART_TIME %s\t%d\t%d\n' "$title" "$begin" "$took"
+        } | tee -a "$run_log" | grep -v '^PART_TIME '
+        if [ "$status" != 0 ]; then
+            echo "test.sh: $title failed (status $status)" >&2
+            failed=1
+        fi
+    done
+    return $failed
+}
+
 part "build"
 swift format lint --strict -r Sources Tests Examples Exporter/Sources Exporter/Tests
 swift build --build-tests
+if [ $run_guests = 1 ]; then
+    # Each guest's kernel and initramfs is prepared before its first job (apt and dpkg take one
+    # at a time, so here, in the foreground).
+    ./scripts/kernel-vm.sh --environment debian12 --kernel-version >/dev/null
+    ready suite debian12
+    lane suite:debian12 suite:debian13
+    lane suite:debian11-bcc018 exporter:debian11-bcc018 exporter:debian12 exporter:debian13
+    part "the build in the other environments, with their own C headers"
+    for environment in debian11-bcc018 debian13; do
+        ./scripts/environment.sh "$environment" >/dev/null
+        ./scripts/environment.sh --build "$environment"
+        ./scripts/kernel-vm.sh --environment "$environment" --kernel-version >/dev/null
+        ready suite "$environment"
+    done
+fi
+part "the benchmarks' and the exporter's builds"
 # The benchmark package must keep compiling; it is run by Benchmarks/run.sh, never here.
 swift build --package-path Benchmarks
 swift build --package-path Exporter --build-tests
-
-if [ "${EBPF_SKIP_KERNEL_VM:-0}" != 1 ]; then
-    part "the build in the other environments, with their own C headers"
-    for environment in debian13 debian11-bcc018; do
-        ./scripts/environment.sh "$environment" >/dev/null
-        ./scripts/environment.sh --build "$environment"
-    done
-    # The exporter for the same guests: in the trixie root, and against libbcc 0.18.
-    ./scripts/environment.sh --build debian13 --package-path Exporter --scratch-path Exporter/.build-debian13
-    ./scripts/environment.sh --build debian11-bcc018 --package-path Exporter --scratch-path Exporter/.build-debian11-bcc018
-    # Each guest's kernel and initramfs, one after another (apt and dpkg take one at a time),
-    # before the guests start side by side.
-    for environment in debian12 debian13 debian11-bcc018; do
-        ./scripts/kernel-vm.sh --environment "$environment" --kernel-version >/dev/null
-    done
-fi
+[ $run_guests = 0 ] || ready exporter debian12 debian13 debian11-bcc018
 
 part "the DocC catalog against the code, and what library users resolve"
 ./scripts/check-docs.sh
@@ -108,63 +212,6 @@ fi
 
 part "the test suite on this host's kernel, $(uname -r)"
 EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-400} logged swift test --skip-build --disable-swift-testing "$@"
-
-# The guests: each runs the test binary built for its environment, its output in a file of its
-# own, shown (and added to the run's log) when it is collected. kernel-vm.sh runs in the
-# background itself, so the EXIT trap's kill reaches it, and its own trap stops its qemu.
-guest_dir=$(mktemp -d)
-# (errexit holds in the trap too: with no job left, `kill` alone would end the run with status 2)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait || true; rm -rf "$run_log" "$EBPF_COMPILE_CACHE" "$guest_dir"' EXIT
-describe_guest() { # environment: sets the environment's variables (scripts/environment.sh)
-    local description
-    description=$(./scripts/environment.sh "$1") || exit 1
-    eval "$description"
-}
-guest_title() { # environment
-    describe_guest "$1"
-    echo "the test suite on $1's kernel $KERNEL_RELEASE with libbcc $BCC_VERSION, under qemu"
-}
-declare -A guest_pid guest_start
-start_guest() { # environment
-    describe_guest "$1"
-    local binary=.build/debug/swift-ebpfPackageTests.xctest
-    [ "$1" = debian12 ] || binary=$SCRATCH_PATH/debug/swift-ebpfPackageTests.xctest
-    guest_start[$1]=$((SECONDS - started))
-    echo "(the suite in $1's guest started at ${guest_start[$1]} s)"
-    # Every suite but the browser's and the compiler's: a flame graph's rendering and what
-    # the compiler refuses do not depend on the kernel, the guests' roots have no Chromium,
-    # swiftc under emulation takes minutes, and both ran on the host above.
-    local suites
-    suites=$("$binary" --list-tests | sed -n 's#^\([A-Za-z]*Tests\.[^/]*\)/.*#\1#p' |
-        grep -v -e '^EBPFTests\.FlameGraphBrowserTests$' -e '^EBPFUnitTests\.BorrowedViewEscapeTests$' | sort -u | paste -sd, -)
-    EBPF_LIFECYCLE_CYCLES=8 ./scripts/kernel-vm.sh --environment "$1" "$binary" "$suites" >"$guest_dir/$1.log" 2>&1 &
-    guest_pid[$1]=$!
-}
-collect_guest() { # environment: waits for it and shows its output; returns its status
-    local status=0 title
-    wait "${guest_pid[$1]}" || status=$?
-    title=$(guest_title "$1")
-    {
-        echo "== $title (at ${guest_start[$1]} s)"
-        cat "$guest_dir/$1.log"
-        printf 'PART_TIME %s\t%d\t%d\n' "$title" "${guest_start[$1]}" "$((SECONDS - started - guest_start[$1]))"
-    } | tee -a "$run_log" | grep -v '^PART_TIME '
-    [ $status = 0 ] || echo "test.sh: the suite in $1's guest failed (status $status)" >&2
-    return $status
-}
-run_guests=0
-[ "${EBPF_SKIP_KERNEL_VM:-0}" = 1 ] || run_guests=1
-
-if [ $run_guests = 1 ]; then
-    part "the suite in Debian 12's and Debian 13's guests, side by side"
-    start_guest debian12
-    start_guest debian13
-    failed=0
-    collect_guest debian12 || failed=1
-    collect_guest debian13 || failed=1
-    [ $failed = 0 ] || exit 1
-    start_guest debian11-bcc018
-fi
 
 lsan_options="suppressions=$PWD/.lsan-suppressions:leak_check_at_exit=0"
 for sanitizer in thread address; do
@@ -196,30 +243,12 @@ rm -f "$control_log"
 
 part "the exporter, scraped by a real Prometheus server"
 logged swift test --package-path Exporter --skip-build --disable-swift-testing
-# The exporter's suite in a guest (environment, its build directory): every suite but the
-# minute of 100 ms scrapes, whose pace software emulation cannot keep; the rest take their time
-# from what they wait for. Prometheus, openssl, htpasswd and curl are this host's, or the trixie root's.
-exporter_in_guest() {
-    local suites
-    # (Listed by this host's build: the same tests, and it runs here whatever the environment.)
-    suites=$(Exporter/.build/debug/ebpf-exporterPackageTests.xctest --list-tests |
-        sed -n 's#^\([A-Za-z]*Tests\.[^/]*\)/.*#\1#p' | grep -v -e '^EBPFExporterTests\.EnduranceTests$' | sort -u | paste -sd, -)
-    logged ./scripts/kernel-vm.sh --environment "$1" "$2/debug/ebpf-exporterPackageTests.xctest" "$suites"
-}
-if [ $run_guests = 1 ]; then
-    part "the exporter's suite on Debian 12's kernel, under qemu"
-    exporter_in_guest debian12 Exporter/.build
-    part "the exporter's suite on Debian 13's kernel with its own userland, under qemu"
-    exporter_in_guest debian13 Exporter/.build-debian13
-fi
 
 part "fuzzing"
 logged Fuzz/run.sh
 if [ $run_guests = 1 ]; then
-    part "waiting for Debian 11's guest"
-    collect_guest debian11-bcc018
-    part "the exporter's suite on Debian 11's kernel with libbcc 0.18, under qemu"
-    exporter_in_guest debian11-bcc018 Exporter/.build-debian11-bcc018
+    part "waiting for the guests"
+    collect_guests "${guest_jobs[@]}"
 fi
 part "done"
 end_part
