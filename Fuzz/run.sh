@@ -17,6 +17,7 @@
 #                                  at whatever moment the second ended, shifting every later
 #                                  one), so the result depends on the code alone, never on
 #                                  luck or on the machine's speed.
+#   Fuzz/run.sh --build            only the build (test.sh builds everything before its tests).
 #   Fuzz/run.sh --explore [SECONDS] [TARGET...]
 #                                  a search: a random seed, SECONDS per target (default 600).
 #                                  A failing input is left in Fuzz/ (crash-*, leak-*,
@@ -32,7 +33,10 @@ declare -A runs=(
 )
 targets=(format record table trace-line socket-address cache-entry btf attach-point elf)
 explore=0
-if [ "${1:-}" = "--explore" ]; then
+build_only=0
+if [ "${1:-}" = "--build" ]; then
+    build_only=1
+elif [ "${1:-}" = "--explore" ]; then
     explore=1
     seconds=${2:-600}
     shift $(($# < 2 ? $# : 2))
@@ -42,6 +46,7 @@ fi
 # read the crashed process's memory through AddressSanitizer and bury it in a false report.
 export SWIFT_BACKTRACE=enable=no
 swift build -c release --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address
+[ "$build_only" = 0 ] || exit 0
 bin=$(swift build -c release --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address --show-bin-path)
 for target in "${targets[@]}"; do
     [ -n "${runs[$target]:-}" ] || { echo "Fuzz/run.sh: no target '$target' (targets: ${!runs[*]})" >&2; exit 2; }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's): prepares the host (idempotent), then
-#   1. builds the package here, and in the two other environments with their own C headers
-#      (scripts/environment.sh: Debian 13's trixie root with libbcc 0.31, and libbcc 0.18's
-#      headers for Debian 11), preparing those environments once from Debian's archive; then
-#      the benchmarks and the exporter, here;
+#   1. builds everything first: the package, the benchmarks, the exporter, the sanitizer and
+#      fuzzing builds here, and the package in the two other environments with their own C
+#      headers (scripts/environment.sh: Debian 13's trixie root with libbcc 0.31, and libbcc
+#      0.18's headers for Debian 11), preparing those environments once from Debian's archive
+#      while this host builds;
 #   2. the whole suite on this host's kernel, the lifecycle test running
 #      EBPF_LIFECYCLE_CYCLES cycles (default 400);
 #   3. the kernel suites again in three Debian kernels booted by scripts/kernel-vm.sh under
@@ -11,9 +12,9 @@
 #      Debian 13 (6.12, its own userland with libbcc 0.31) and Debian 11's 5.10 with libbcc
 #      0.18 (lifecycle: 8 cycles there: it proves each path, kprobes included, and the
 #      clean-up; the host's 400 cycles are the endurance run), and the exporter's suite in each.
-#      Each guest's emulation is single-threaded, so the guests run in two lanes beside the
-#      other parts, each guest as soon as its build is done: Debian 12's then Debian 13's, and
-#      Debian 11's then the exporter's three; their output is shown at the end;
+#      Each guest's emulation is single-threaded, so once everything is built the guests run in
+#      two lanes beside parts 2, 4, 5 and 6: Debian 12's then Debian 13's, and Debian 11's then
+#      the exporter's three; their output is shown at the end;
 #   4. the suite under ThreadSanitizer, and again under AddressSanitizer with
 #      LeakSanitizer (checking when the last test has finished; .lsan-suppressions names one
 #      XCTest function), then LeakSanitizer's negative control: a libbcc module leaked on
@@ -69,9 +70,7 @@ guest_dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait || true; rm -rf "$run_log" "$EBPF_COMPILE_CACHE" "$guest_dir"' EXIT
 run_guests=0
 [ "${EBPF_SKIP_KERNEL_VM:-0}" = 1 ] || run_guests=1
-# The guests' jobs, in the order their output is shown. Lane one starts Debian 12's suite as soon
-# as this host's build is done, lane two Debian 11's as soon as its build is; the host's own
-# parts run beside them.
+# The guests' jobs, in the order their output is shown.
 guest_jobs=(suite:debian12 suite:debian13 suite:debian11-bcc018 exporter:debian11-bcc018 exporter:debian12 exporter:debian13)
 
 # The guests: each job runs a suite in one environment's guest, its output in a file of its own,
@@ -88,10 +87,6 @@ guest_title() { # kind environment
         suite) echo "the test suite on $2's kernel $KERNEL_RELEASE with libbcc $BCC_VERSION, under qemu" ;;
         exporter) echo "the exporter's suite on $2's kernel $KERNEL_RELEASE with libbcc $BCC_VERSION, under qemu" ;;
     esac
-}
-ready() { # kind environment...: what the jobs of these environments need is built
-    local environment
-    for environment in "${@:2}"; do touch "$guest_dir/ready.$1-$environment"; done
 }
 # What a job runs (README, "What runs where, and why"). The kernel suites (EBPFTests) with the
 # test binary built for the environment, but those whose subject is the user-space side of
@@ -126,9 +121,9 @@ guest_job() { # kind environment
     # (exec: the lane's kill reaches kernel-vm.sh itself)
     EBPF_LIFECYCLE_CYCLES=8 exec ./scripts/kernel-vm.sh --environment "$2" "$binary" "$suites"
 }
-# A lane runs its jobs (KIND:ENVIRONMENT) one after another in the background, each once what it
-# needs is built; it records each job's start, time and status. Each guest's emulation is
-# single-threaded: two lanes keep the two cores busy beside the host's own parts.
+# A lane runs its jobs (KIND:ENVIRONMENT) one after another in the background, and records each
+# job's start, time and status. Each guest's emulation is single-threaded: two lanes keep the
+# two cores busy beside the host's own tests.
 lane() { # job...
     (
         # The EXIT trap's kill reaches the lane; the lane stops its guest (kernel-vm.sh's own
@@ -136,7 +131,6 @@ lane() { # job...
         trap 'kill $(jobs -p) 2>/dev/null; exit 143' TERM
         for job in "$@"; do
             name=${job%%:*}-${job#*:}
-            until [ -e "$guest_dir/ready.$name" ]; do sleep 2; done
             begin=$((SECONDS - started))
             status=0
             guest_job "${job%%:*}" "${job#*:}" >"$guest_dir/$name.log" 2>&1 &
@@ -167,28 +161,37 @@ collect_guests() { # job...: waits for the lanes, shows each job's output; fails
 }
 
 part "build"
+if [ $run_guests = 1 ]; then
+    # The environments and each guest's kernel and initramfs, prepared once (downloads, mostly)
+    # while this host builds; one after another, as apt and dpkg take one at a time.
+    (
+        for environment in debian12 debian11-bcc018 debian13; do
+            ./scripts/environment.sh "$environment" >/dev/null
+            ./scripts/kernel-vm.sh --environment "$environment" --kernel-version >/dev/null
+        done
+    ) >"$guest_dir/prepare.log" 2>&1 &
+    prepare_pid=$!
+fi
 swift format lint --strict -r Sources Tests Examples Exporter/Sources Exporter/Tests
 swift build --build-tests
-if [ $run_guests = 1 ]; then
-    # Each guest's kernel and initramfs is prepared before its first job (apt and dpkg take one
-    # at a time, so here, in the foreground).
-    ./scripts/kernel-vm.sh --environment debian12 --kernel-version >/dev/null
-    ready suite debian12
-    lane suite:debian12 suite:debian13
-    lane suite:debian11-bcc018 exporter:debian11-bcc018 exporter:debian12 exporter:debian13
-    part "the build in the other environments, with their own C headers"
-    for environment in debian11-bcc018 debian13; do
-        ./scripts/environment.sh "$environment" >/dev/null
-        ./scripts/environment.sh --build "$environment"
-        ./scripts/kernel-vm.sh --environment "$environment" --kernel-version >/dev/null
-        ready suite "$environment"
-    done
-fi
-part "the benchmarks' and the exporter's builds"
 # The benchmark package must keep compiling; it is run by Benchmarks/run.sh, never here.
 swift build --package-path Benchmarks
 swift build --package-path Exporter --build-tests
-[ $run_guests = 0 ] || ready exporter debian12 debian13 debian11-bcc018
+# Everything is built before the guests start: beside a compiler, an emulated guest slows far
+# more than its share of the CPU (a third of its speed, measured here, not a half).
+for sanitizer in thread address; do
+    swift build --build-tests --sanitize="$sanitizer" --scratch-path ".build-$sanitizer"
+done
+Fuzz/run.sh --build
+if [ $run_guests = 1 ]; then
+    part "the build in the other environments, with their own C headers"
+    wait $prepare_pid || { cat "$guest_dir/prepare.log"; echo "test.sh: preparing the environments failed" >&2; exit 1; }
+    for environment in debian11-bcc018 debian13; do
+        ./scripts/environment.sh --build "$environment"
+    done
+    lane suite:debian12 suite:debian13
+    lane suite:debian11-bcc018 exporter:debian11-bcc018 exporter:debian12 exporter:debian13
+fi
 
 part "the DocC catalog against the code, and what library users resolve"
 ./scripts/check-docs.sh
@@ -216,7 +219,6 @@ EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-400} logged swift test --skip-bui
 lsan_options="suppressions=$PWD/.lsan-suppressions:leak_check_at_exit=0"
 for sanitizer in thread address; do
     part "the test suite under the ${sanitizer} sanitizer"
-    swift build --build-tests --sanitize="$sanitizer" --scratch-path ".build-$sanitizer"
     # LeakSanitizer checks when the last test has finished (Tests/EBPFTests/Support/LeakCheck.swift).
     EBPF_SANITIZER="$sanitizer" LSAN_OPTIONS="$lsan_options" EBPF_LIFECYCLE_CYCLES=20 \
         swift test --skip-build --sanitize="$sanitizer" --scratch-path ".build-$sanitizer" --disable-swift-testing "$@"
