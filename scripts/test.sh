@@ -13,8 +13,9 @@
 #      0.18 (lifecycle: 3 cycles there, about 15 s each: it proves each path, kprobes included,
 #      and the clean-up; the host's 400 cycles are the endurance run), and the exporter's suite in each.
 #      Each guest's emulation is single-threaded, so once everything is built the guests run in
-#      two lanes: Debian 12's, 11's and the exporter's three beside parts 2, 4 and 5, and
-#      Debian 13's once those are done, beside part 6; their output is shown at the end;
+#      two lanes: Debian 12's, 11's and the exporter's in 13's beside parts 2, 4 and 5, and
+#      Debian 13's and the exporter's in 12's and 11's once those are done, beside part 6;
+#      their output is shown at the end;
 #   4. the suite under ThreadSanitizer, and again under AddressSanitizer with
 #      LeakSanitizer (checking when the last test has finished; .lsan-suppressions names one
 #      XCTest function), then LeakSanitizer's negative control: a libbcc module leaked on
@@ -190,9 +191,9 @@ if [ $run_guests = 1 ]; then
     done
     # One lane beside this host's kernel tests, which run one after another (they share its
     # kernel), the second once they are done: an emulated guest beside one other busy process
-    # keeps most of its speed, beside two it keeps a third. The second lane is the one suite
-    # that takes about as long as what the first has left then.
-    lane suite:debian12 suite:debian11-bcc018 exporter:debian13 exporter:debian12 exporter:debian11-bcc018
+    # keeps half its speed, beside two it keeps a third. The second lane is about as long as
+    # what the first has left then.
+    lane suite:debian12 suite:debian11-bcc018 exporter:debian13
 fi
 
 part "the DocC catalog against the code, and what library users resolve"
@@ -248,7 +249,7 @@ rm -f "$control_log"
 part "the exporter, scraped by a real Prometheus server"
 logged swift test --package-path Exporter --skip-build --disable-swift-testing
 
-[ $run_guests = 0 ] || lane suite:debian13
+[ $run_guests = 0 ] || lane suite:debian13 exporter:debian12 exporter:debian11-bcc018
 part "fuzzing"
 logged Fuzz/run.sh
 if [ $run_guests = 1 ]; then
