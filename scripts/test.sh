@@ -71,8 +71,8 @@ guest_dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait || true; rm -rf "$run_log" "$EBPF_COMPILE_CACHE" "$guest_dir"' EXIT
 run_guests=0
 [ "${EBPF_SKIP_KERNEL_VM:-0}" = 1 ] || run_guests=1
-# The guests' jobs, in the order their output is shown.
-guest_jobs=(suite:debian12 suite:debian11-bcc018 suite:debian13 exporter:debian13 exporter:debian12 exporter:debian11-bcc018)
+# The guests' jobs, as the lanes were given them: the order their output is shown in.
+declare -a guest_jobs=()
 
 # The guests: each job runs a suite in one environment's guest, its output in a file of its own,
 # shown (and added to the run's log) when the guests are collected at the end.
@@ -139,6 +139,7 @@ lane() { # job...
         done
     ) &
     lane_pids+=($!)
+    guest_jobs+=("$@")
 }
 collect_guests() { # job...: waits for the lanes, shows each job's output; fails if one failed
     local job name title failed=0 begin took status
