@@ -9,7 +9,7 @@
 # `main` for testable executables, and a libFuzzer target has libFuzzer's main.)
 #
 #   Fuzz/run.sh                    the check test.sh (and CI) runs: each target with a fixed
-#                                  seed for a fixed number of inputs (about 20 s each on a
+#                                  seed for a fixed number of inputs (about 8 s each on a
 #                                  2-core machine), Swift's hashing made deterministic and
 #                                  libFuzzer's comparison tracing off (it learns stack addresses,
 #                                  which move with each run), and its once-a-second corpus
@@ -25,11 +25,11 @@
 #                                  target's corpus or to a unit test, so the check holds it.
 set -euo pipefail
 cd "$(dirname "$0")"
-# Inputs per target in the check: each about 20 s here (targets differ a hundredfold in speed),
-# so that the nine fit beside a guest in CI's time; --explore is the long search.
+# Inputs per target in the check: each about 8 s here (targets differ a hundredfold in speed),
+# so that the nine fit beside the guests in CI's time; --explore is the long search.
 declare -A runs=(
-    [format]=160000 [record]=300000 [table]=300000 [trace-line]=16000
-    [socket-address]=1400000 [cache-entry]=100000 [btf]=5000 [attach-point]=250000 [elf]=30000
+    [format]=64000 [record]=120000 [table]=120000 [trace-line]=6400
+    [socket-address]=560000 [cache-entry]=40000 [btf]=2000 [attach-point]=100000 [elf]=12000
 )
 targets=(format record table trace-line socket-address cache-entry btf attach-point elf)
 explore=0

@@ -6,16 +6,15 @@
 #      0.18's headers for Debian 11), preparing those environments once from Debian's archive
 #      while this host builds;
 #   2. the whole suite on this host's kernel, the lifecycle test running
-#      EBPF_LIFECYCLE_CYCLES cycles (default 400);
-#   3. the kernel suites again in three Debian kernels booted by scripts/kernel-vm.sh under
+#      EBPF_LIFECYCLE_CYCLES cycles (default 200);
+#   3. the kernel tests again in three Debian kernels booted by scripts/kernel-vm.sh under
 #      qemu, each with its own libbcc: Debian 12 (6.1, libbcc 0.26, this host's userland),
 #      Debian 13 (6.12, its own userland with libbcc 0.31) and Debian 11's 5.10 with libbcc
-#      0.18 (lifecycle: 3 cycles there, about 15 s each: it proves each path, kprobes included,
-#      and the clean-up; the host's 400 cycles are the endurance run), and the exporter's suite in each.
-#      Each guest's emulation is single-threaded, so once everything is built the guests run in
-#      two lanes: Debian 12's, 11's and the exporter's in 13's beside parts 2, 4 and 5, and
-#      Debian 13's and the exporter's in 12's and 11's once those are done, beside part 6;
-#      their output is shown at the end;
+#      0.18, and the exporter's suite in each: every test but those scripts/host-only-tests
+#      names, whose subject is the library's user-space side. Each guest's emulation is
+#      single-threaded, so once everything is built two lanes take the guests' jobs from one
+#      queue: one beside parts 2, 4 and 5, the second once those are done, beside part 6.
+#      Each job's end is said as it happens, its output shown at the end;
 #   4. the suite under ThreadSanitizer, and again under AddressSanitizer with
 #      LeakSanitizer (checking when the last test has finished; .lsan-suppressions names one
 #      XCTest function), then LeakSanitizer's negative control: a libbcc module leaked on
@@ -25,7 +24,7 @@
 #      histogram buckets of what a child process did, over TLS with basic auth; a minute of
 #      scrapes every 100 ms), its limits under abuse and its dropped capabilities;
 #   6. the nine parsers of untrusted input (Fuzz/run.sh) fuzzed with libFuzzer, each
-#      from a fixed seed for a fixed number of inputs (about 20 s each), so the part's
+#      from a fixed seed for a fixed number of inputs (about 8 s each), so the part's
 #      result never depends on luck; `Fuzz/run.sh --explore` is the open-ended search.
 # Before part 2, after the builds and the documentation and layer checks, the fast tier
 # (Tests/EBPFUnitTests: parsers, generators, layouts, the attach-point grammar) runs without
@@ -71,12 +70,10 @@ guest_dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait || true; rm -rf "$run_log" "$EBPF_COMPILE_CACHE" "$guest_dir"' EXIT
 run_guests=0
 [ "${EBPF_SKIP_KERNEL_VM:-0}" = 1 ] || run_guests=1
-# The guests' jobs, as the lanes were given them: the order their output is shown in.
-declare -a guest_jobs=()
-
-# The guests: each job runs a suite in one environment's guest, its output in a file of its own,
-# shown (and added to the run's log) when the guests are collected at the end.
-declare -a lane_pids=()
+# The guests: a queue of jobs (KIND:ENVIRONMENT), each one suite in one environment's guest,
+# taken in order by the lanes; each job's output goes to a file of its own, shown (and added
+# to the run's log) when the guests are collected at the end.
+declare -a guest_jobs=() lane_pids=()
 describe_guest() { # environment: sets the environment's variables (scripts/environment.sh)
     local description
     description=$(./scripts/environment.sh "$1") || exit 1
@@ -89,62 +86,100 @@ guest_title() { # kind environment
         exporter) echo "the exporter's suite on $2's kernel $KERNEL_RELEASE with libbcc $BCC_VERSION, under qemu" ;;
     esac
 }
-# What a job runs (README, "What runs where, and why"). The kernel suites (EBPFTests) with the
-# test binary built for the environment, but those whose subject is the user-space side of
-# what they trace, each of whose kernel calls another suite makes in every guest: the command
-# line's arguments and output (TraceCommandTests), the examples, functions found by their Swift
-# and C++ names (SwiftUprobeTests, CxxUprobeTests), and a flame graph drawn in a browser (the
-# guests' roots have no Chromium); nor the fast tier (EBPFUnitTests), which needs no kernel,
-# libbcc compile or privilege by construction. All of them run on the host. The exporter's suite runs as built
-# here (the library opens libbcc with dlopen(3) and declares itself what differs between
-# releases, Sources/CBCC/CBCC.h, so a binary built against one release's headers calls the one
-# the guest loads), every suite but the minute of 100 ms scrapes, whose pace software
-# emulation cannot keep; Prometheus, openssl, htpasswd and curl are this host's, or the trixie
-# root's.
+# What a guest runs (README, "What runs where, and why"): the tests of one module of a test
+# binary that scripts/host-only-tests does not name, as XCTest selectors (a suite whose every
+# test is chosen, by its name). A name there that the binary lacks fails the run.
+guest_tests() { # binary module
+    "$1" --list-tests | grep "^$2\.[A-Za-z]*/" | awk -v list=scripts/host-only-tests -v module="$2" '
+        BEGIN { while ((getline line < list) > 0) if (line !~ /^(#|$)/) host_only[line] = 1 }
+        { split($0, part, "/"); suite = part[1]; total[suite]++; known[suite] = known[$0] = 1
+          if (!(suite in host_only) && !($0 in host_only)) { kept[suite]++; tests[suite] = tests[suite] "," $0 } }
+        END {
+            for (name in host_only) if (index(name, module ".") == 1 && !(name in known)) {
+                print "test.sh: scripts/host-only-tests names " name ", which is not a test" > "/dev/stderr"; exit 1 }
+            for (suite in total) if (kept[suite] == total[suite]) print suite
+                else if (kept[suite] > 0) print substr(tests[suite], 2) }' | sort | paste -sd, -
+}
 guest_job() { # kind environment
-    local binary suites
+    local binary module tests
     describe_guest "$2"
     case $1 in
-        suite)
-            binary=.build/debug/swift-ebpfPackageTests.xctest
-            [ "$2" = debian12 ] || binary=$SCRATCH_PATH/debug/swift-ebpfPackageTests.xctest
-            suites=$("$binary" --list-tests | sed -n 's#^\(EBPFTests\.[^/]*\)/.*#\1#p' |
-                grep -v -x -e 'EBPFTests\.FlameGraphBrowserTests' -e 'EBPFTests\.TraceCommandTests' \
-                    -e 'EBPFTests\.ExampleTests' -e 'EBPFTests\.NetworkExampleTests' \
-                    -e 'EBPFTests\.SwiftUprobeTests' -e 'EBPFTests\.CxxUprobeTests' | sort -u | paste -sd, -)
-            ;;
-        exporter)
-            binary=Exporter/.build/debug/ebpf-exporterPackageTests.xctest
-            suites=$("$binary" --list-tests | sed -n 's#^\([A-Za-z]*Tests\.[^/]*\)/.*#\1#p' |
-                grep -v -e '^EBPFExporterTests\.EnduranceTests$' | sort -u | paste -sd, -)
-            ;;
+        suite) binary=$SCRATCH_PATH/debug/swift-ebpfPackageTests.xctest module=EBPFTests ;;
+        exporter) binary=Exporter/.build/debug/ebpf-exporterPackageTests.xctest module=EBPFExporterTests ;;
     esac
+    # (listed by this host's build: the same tests, and a binary built in the trixie root
+    # needs its glibc)
+    tests=$(guest_tests "${binary/#$SCRATCH_PATH/.build}" "$module") || exit 1
     # (exec: the lane's kill reaches kernel-vm.sh itself)
-    EBPF_LIFECYCLE_CYCLES=3 exec ./scripts/kernel-vm.sh --environment "$2" "$binary" "$suites"
+    # (3 lifecycle cycles: each path, kprobes included, and the clean-up; the host's are the
+    # endurance run)
+    EBPF_LIFECYCLE_CYCLES=3 exec ./scripts/kernel-vm.sh --environment "$2" "$binary" "$tests"
 }
-# A lane runs its jobs (KIND:ENVIRONMENT) one after another in the background, and records each
-# job's start, time and status. Each guest's emulation is single-threaded: a lane is one core.
-lane() { # job...
+queue_guests() { # job...: added to the end of the queue
+    printf '%s\n' "$@" >>"$guest_dir/queue"
+    guest_jobs+=("$@")
+}
+next_guest_job() { # prints the queue's first job and takes it off; fails when none is left
+    flock "$guest_dir/queue.lock" sh -c 'head -n 1 "$1"; sed -i 1d "$1"' - "$guest_dir/queue" | grep .
+}
+# A lane takes the queue's jobs one after another in the background, records each job's
+# start, time and status, and says when one ends. Each guest's emulation is single-threaded:
+# a lane is one core.
+lane() {
     (
-        # The EXIT trap's kill reaches the lane; the lane stops its guest (kernel-vm.sh's own
-        # trap stops its qemu).
-        trap 'kill $(jobs -p) 2>/dev/null; exit 143' TERM
-        for job in "$@"; do
+        name=""
+        # The EXIT trap's kill (or collect_guests') reaches the lane; the lane stops its guest
+        # (kernel-vm.sh's own trap stops its qemu).
+        trap 'kill $(jobs -p) 2>/dev/null; [ -z "$name" ] || echo "$begin $((SECONDS - started - begin)) stopped" >"$guest_dir/$name.result"; exit 143' TERM
+        while job=$(next_guest_job); do
             name=${job%%:*}-${job#*:}
             begin=$((SECONDS - started))
+            echo "$begin" >"$guest_dir/$name.begin"
             status=0
             guest_job "${job%%:*}" "${job#*:}" >"$guest_dir/$name.log" 2>&1 &
             wait $! || status=$?
             echo "$begin $((SECONDS - started - begin)) $status" >"$guest_dir/$name.result"
+            echo "test.sh: guest job $job ended at $((SECONDS - started)) s, after $((SECONDS - started - begin)) s, with status $status"
+            name=""
         done
     ) &
     lane_pids+=($!)
-    guest_jobs+=("$@")
 }
-collect_guests() { # job...: waits for the lanes, shows each job's output; fails if one failed
-    local job name title failed=0 begin took status
+lanes_running() {
+    local pid
+    for pid in "${lane_pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+    return 1
+}
+report_running_guests() { # what each running job's guest is doing
+    local job name
+    for job in "${guest_jobs[@]}"; do
+        name=${job%%:*}-${job#*:}
+        [ -e "$guest_dir/$name.begin" ] && [ ! -e "$guest_dir/$name.result" ] || continue
+        echo "test.sh: at $((SECONDS - started)) s, guest job $job (since $(cat "$guest_dir/$name.begin") s) is at:" \
+            "$(grep -a "^Test Suite '.*' started" "$guest_dir/$name.log" | tail -n 1)"
+    done
+}
+# Waits for the lanes, then shows each job's output; fails if one failed. In CI, guests still
+# running at EBPF_GUEST_DEADLINE seconds into the run (default 5100; CI stops the run at
+# 5400) are stopped, so that the log shows where they were rather than nothing.
+collect_guests() {
+    local job name title failed=0 begin took status report=$((SECONDS - started + 300))
+    local deadline=${EBPF_GUEST_DEADLINE:-$([ -n "${CI:-}" ] && echo 5100 || echo 0)}
+    while lanes_running; do
+        if [ "$deadline" -gt 0 ] && [ $((SECONDS - started)) -ge "$deadline" ]; then
+            report_running_guests
+            echo "test.sh: the guests still ran at $((SECONDS - started)) s (EBPF_GUEST_DEADLINE=$deadline): stopped" >&2
+            kill "${lane_pids[@]}" 2>/dev/null || true
+            break
+        fi
+        if [ $((SECONDS - started)) -ge $report ]; then
+            report_running_guests
+            report=$((report + 300))
+        fi
+        sleep 5
+    done
     wait "${lane_pids[@]}" || true
-    for job in "$@"; do
+    for job in "${guest_jobs[@]}"; do
         name=${job%%:*}-${job#*:}
         title=$(guest_title "${job%%:*}" "${job#*:}")
         read -r begin took status <"$guest_dir/$name.result" || { begin=0 took=0 status="(none: it never ran)"; }
@@ -191,10 +226,12 @@ if [ $run_guests = 1 ]; then
         ./scripts/environment.sh --build "$environment"
     done
     # One lane beside this host's kernel tests, which run one after another (they share its
-    # kernel), the second once they are done: an emulated guest beside one other busy process
-    # keeps half its speed, beside two it keeps a third. The second lane is about as long as
-    # what the first has left then.
-    lane suite:debian12 suite:debian11-bcc018 exporter:debian13
+    # kernel), a second once they are done: an emulated guest beside one other busy process
+    # keeps about half its speed, beside two a third. The lanes take the jobs in this order,
+    # so they end together whatever each guest's speed.
+    queue_guests suite:debian11-bcc018 suite:debian13 suite:debian12 \
+        exporter:debian11-bcc018 exporter:debian13 exporter:debian12
+    lane
 fi
 
 part "the DocC catalog against the code, and what library users resolve"
@@ -218,7 +255,7 @@ else
 fi
 
 part "the test suite on this host's kernel, $(uname -r)"
-EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-400} logged swift test --skip-build --disable-swift-testing "$@"
+EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-200} logged swift test --skip-build --disable-swift-testing "$@"
 
 lsan_options="suppressions=$PWD/.lsan-suppressions:leak_check_at_exit=0"
 for sanitizer in thread address; do
@@ -250,12 +287,12 @@ rm -f "$control_log"
 part "the exporter, scraped by a real Prometheus server"
 logged swift test --package-path Exporter --skip-build --disable-swift-testing
 
-[ $run_guests = 0 ] || lane suite:debian13 exporter:debian12 exporter:debian11-bcc018
+[ $run_guests = 0 ] || lane
 part "fuzzing"
 logged Fuzz/run.sh
 if [ $run_guests = 1 ]; then
     part "waiting for the guests"
-    collect_guests "${guest_jobs[@]}"
+    collect_guests
 fi
 part "done"
 end_part
