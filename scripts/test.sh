@@ -6,7 +6,7 @@
 #      0.18's headers for Debian 11), preparing those environments once from Debian's archive
 #      while this host builds;
 #   2. the whole suite on this host's kernel, the lifecycle test running
-#      EBPF_LIFECYCLE_CYCLES cycles (default 200);
+#      EBPF_LIFECYCLE_CYCLES cycles (default 100);
 #   3. the kernel tests again in three Debian kernels booted by scripts/kernel-vm.sh under
 #      qemu, each with its own libbcc: Debian 12 (6.1, libbcc 0.26, this host's userland),
 #      Debian 13 (6.12, its own userland with libbcc 0.31) and Debian 11's 5.10 with libbcc
@@ -111,9 +111,7 @@ guest_job() { # kind environment
     # needs its glibc)
     tests=$(guest_tests "${binary/#$SCRATCH_PATH/.build}" "$module") || exit 1
     # (exec: the lane's kill reaches kernel-vm.sh itself)
-    # (3 lifecycle cycles: each path, kprobes included, and the clean-up; the host's are the
-    # endurance run)
-    EBPF_LIFECYCLE_CYCLES=3 exec ./scripts/kernel-vm.sh --environment "$2" "$binary" "$tests"
+    exec ./scripts/kernel-vm.sh --environment "$2" "$binary" "$tests"
 }
 queue_guests() { # job...: added to the end of the queue
     printf '%s\n' "$@" >>"$guest_dir/queue"
@@ -255,7 +253,7 @@ else
 fi
 
 part "the test suite on this host's kernel, $(uname -r)"
-EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-200} logged swift test --skip-build --disable-swift-testing "$@"
+EBPF_LIFECYCLE_CYCLES=${EBPF_LIFECYCLE_CYCLES:-100} logged swift test --skip-build --disable-swift-testing "$@"
 
 lsan_options="suppressions=$PWD/.lsan-suppressions:leak_check_at_exit=0"
 for sanitizer in thread address; do

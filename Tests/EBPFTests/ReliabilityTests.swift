@@ -7,7 +7,7 @@ import XCTest
 /// Issue #6: nothing leaks, nothing hangs, bad input gets a clear error. Figures are printed
 /// as `RELIABILITY …` lines so a run's log shows what was measured.
 final class ReliabilityTests: XCTestCase {
-    /// Cycles of the lifecycle test: EBPF_LIFECYCLE_CYCLES (test.sh sets 200, 3 in guests), else 20.
+    /// Cycles of the lifecycle test: EBPF_LIFECYCLE_CYCLES (test.sh sets 100), else 20.
     static var cycles: Int { Int(ProcessInfo.processInfo.environment["EBPF_LIFECYCLE_CYCLES"] ?? "") ?? 20 }
 
     /// Whether this run is under ThreadSanitizer or AddressSanitizer (test.sh sets EBPF_SANITIZER).
