@@ -101,15 +101,12 @@ guest_tests() { # binary module
                 else if (kept[suite] > 0) print substr(tests[suite], 2) }' | sort | paste -sd, -
 }
 guest_job() { # kind environment
-    local binary module tests
+    local binary tests
     describe_guest "$2"
     case $1 in
-        suite) binary=$SCRATCH_PATH/debug/swift-ebpfPackageTests.xctest module=EBPFTests ;;
-        exporter) binary=Exporter/.build/debug/ebpf-exporterPackageTests.xctest module=EBPFExporterTests ;;
+        suite) binary=$SCRATCH_PATH/debug/swift-ebpfPackageTests.xctest tests=$guest_suite_tests ;;
+        exporter) binary=Exporter/.build/debug/ebpf-exporterPackageTests.xctest tests=$guest_exporter_tests ;;
     esac
-    # (listed by this host's build: the same tests, and a binary built in the trixie root
-    # needs its glibc)
-    tests=$(guest_tests "${binary/#$SCRATCH_PATH/.build}" "$module") || exit 1
     # (exec: the lane's kill reaches kernel-vm.sh itself)
     exec ./scripts/kernel-vm.sh --environment "$2" "$binary" "$tests"
 }
@@ -157,12 +154,12 @@ report_running_guests() { # what each running job's guest is doing
             "$(grep -a "^Test Suite '.*' started" "$guest_dir/$name.log" | tail -n 1)"
     done
 }
-# Waits for the lanes, then shows each job's output; fails if one failed. In CI, guests still
-# running at EBPF_GUEST_DEADLINE seconds into the run (default 5100; CI stops the run at
-# 5400) are stopped, so that the log shows where they were rather than nothing.
+# Waits for the lanes, then shows each job's output; fails if one failed. Guests still
+# running EBPF_GUEST_DEADLINE seconds into the run (.ci/run sets it; none by default) are
+# stopped, so that the log shows where they were rather than nothing.
 collect_guests() {
     local job name title failed=0 begin took status report=$((SECONDS - started + 300))
-    local deadline=${EBPF_GUEST_DEADLINE:-$([ -n "${CI:-}" ] && echo 5100 || echo 0)}
+    local deadline=${EBPF_GUEST_DEADLINE:-0}
     while lanes_running; do
         if [ "$deadline" -gt 0 ] && [ $((SECONDS - started)) -ge "$deadline" ]; then
             report_running_guests
@@ -227,6 +224,10 @@ if [ $run_guests = 1 ]; then
     # kernel), a second once they are done: an emulated guest beside one other busy process
     # keeps about half its speed, beside two a third. The lanes take the jobs in this order,
     # so they end together whatever each guest's speed.
+    # What the guests run, chosen once, from this host's builds (the same tests in every
+    # environment; a binary built in the trixie root needs its glibc).
+    guest_suite_tests=$(guest_tests .build/debug/swift-ebpfPackageTests.xctest EBPFTests)
+    guest_exporter_tests=$(guest_tests Exporter/.build/debug/ebpf-exporterPackageTests.xctest EBPFExporterTests)
     queue_guests suite:debian11-bcc018 suite:debian13 suite:debian12 \
         exporter:debian11-bcc018 exporter:debian13 exporter:debian12
     lane
